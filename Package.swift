@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+// Bedside: remote patient monitoring for the terminal. See ../shared/DESIGN.md for the layout.
+import PackageDescription
+
+let package = Package(
+    name: "Bedside",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bedside-server", targets: ["bedside-server"]),
+        .executable(name: "bedside-bench", targets: ["bedside-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-certificates", exact: "1.21.1"),
+        // swift-certificates' own dependency, named because the dev CA writes IP-address SANs with its types.
+        .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
+    ],
+    targets: [
+        // C libraries from Debian.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // The pure domain: measurement kinds, FHIR JSON, validation. No I/O.
+        .target(name: "BedsideCore"),
+
+        // Client transport (libcurl, fail-closed TLS); the sync engine grows here.
+        .target(name: "BedsideSync", dependencies: ["BedsideCore", "CCurl"]),
+
+        // The reference FHIR R4 server as a library.
+        .target(
+            name: "BedsideServerKit",
+            dependencies: [
+                "BedsideCore",
+                "CCurl",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .executableTarget(
+            name: "bedside-server",
+            dependencies: [
+                "BedsideServerKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "bedside-bench",
+            dependencies: [
+                "BedsideServerKit",
+                "BedsideSync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
+        .testTarget(
+            name: "BedsideServerKitTests",
+            dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],
+            resources: []
+        ),
+    ]
+)

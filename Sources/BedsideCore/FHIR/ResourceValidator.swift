@@ -1,0 +1,330 @@
+/// Checks resources at the edge, naming the offending element, as HAPI and Medplum do.
+///
+/// Only what Bedside relies on is enforced; unknown elements pass untouched so that data from other
+/// FHIR tools is never lost.
+public struct ResourceValidator: Sendable {
+    /// Milliseconds since the epoch at which "now" is judged (an injected clock, never the system's).
+    public let now: Int64
+    /// How far in the future a measurement may claim to be, to absorb clock skew between devices.
+    public let futureTolerance: Int64
+
+    public init(now: Int64, futureTolerance: Int64 = 15 * 60 * 1000) {
+        self.now = now
+        self.futureTolerance = futureTolerance
+    }
+
+    public static let observationStatuses: Set<String> = [
+        "registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown",
+    ]
+    public static let responseStatuses: Set<String> = ["in-progress", "completed", "amended", "entered-in-error", "stopped"]
+    public static let flagStatuses: Set<String> = ["active", "inactive", "entered-in-error"]
+    public static let taskStatuses: Set<String> = [
+        "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress", "on-hold",
+        "failed", "completed", "entered-in-error",
+    ]
+    public static let categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+    /// All problems with `resource`, expected to be of `type`; empty when it is acceptable.
+    public func validate(_ resource: JSONValue, as type: String) -> [OutcomeIssue] {
+        var issues = Issues(type: type)
+        guard let object = resource.objectValue else {
+            issues.add("structure", "the body must be a JSON object", at: nil)
+            return issues.list
+        }
+        guard let resourceType = object["resourceType"]?.stringValue else {
+            issues.add("required", "resourceType is missing", at: "resourceType")
+            return issues.list
+        }
+        guard resourceType == type else {
+            issues.add("invalid", "expected a \(type), got a \(resourceType)", at: "resourceType")
+            return issues.list
+        }
+        if let id = object["id"] {
+            if id.stringValue.map(FHIRSyntax.isValidID) != true {
+                issues.add("value", "id must be 1-64 letters, digits, '-' or '.'", at: "id")
+            }
+        }
+        checkIdentifiers(object["identifier"], issues: &issues)
+        switch type {
+        case "Observation": validateObservation(object, issues: &issues)
+        case "QuestionnaireResponse": validateQuestionnaireResponse(object, issues: &issues)
+        case "Flag": validateFlag(object, issues: &issues)
+        case "Task": validateTask(object, issues: &issues)
+        default: break
+        }
+        return issues.list
+    }
+
+    /// Collects issues with the resource type prefixed to each path.
+    struct Issues {
+        let type: String
+        var list: [OutcomeIssue] = []
+
+        mutating func add(_ code: String, _ message: String, at path: String?) {
+            list.append(OutcomeIssue(code: code, diagnostics: message, expression: path.map { "\(type).\($0)" } ?? type))
+        }
+    }
+
+    private func checkIdentifiers(_ value: JSONValue?, issues: inout Issues) {
+        guard let value else { return }
+        guard let list = value.arrayValue else {
+            issues.add("structure", "identifier must be an array", at: "identifier")
+            return
+        }
+        for (index, item) in list.enumerated() {
+            guard let identifier = item.objectValue, identifier["value"]?.stringValue?.isEmpty == false else {
+                issues.add("required", "each identifier needs a value", at: "identifier[\(index)].value")
+                continue
+            }
+            if let system = identifier["system"], system.stringValue == nil {
+                issues.add("structure", "identifier.system must be a string", at: "identifier[\(index)].system")
+            }
+        }
+    }
+
+    private func checkStatus(_ object: JSONObject, allowed: Set<String>, issues: inout Issues) -> String? {
+        guard let status = object["status"]?.stringValue else {
+            issues.add("required", "status is required", at: "status")
+            return nil
+        }
+        guard allowed.contains(status) else {
+            issues.add("code-invalid", "status '\(status)' is not one of \(allowed.sorted().joined(separator: ", "))", at: "status")
+            return nil
+        }
+        return status
+    }
+
+    private func checkReference(_ value: JSONValue?, path: String, type: String, required: Bool, issues: inout Issues) {
+        guard let value else {
+            if required { issues.add("required", "\(path) is required", at: path) }
+            return
+        }
+        guard let reference = value["reference"]?.stringValue else {
+            issues.add("required", "\(path).reference is required", at: "\(path).reference")
+            return
+        }
+        guard let parsed = FHIRSyntax.parseReference(reference), parsed.type == type else {
+            issues.add("value", "\(path) must reference a \(type) as '\(type)/<id>'", at: "\(path).reference")
+            return
+        }
+    }
+
+    private func checkDateTime(_ value: JSONValue?, path: String, required: Bool, needsTime: Bool, issues: inout Issues)
+        -> FHIRDateTime?
+    {
+        guard let value else {
+            if required { issues.add("required", "\(path) is required", at: path) }
+            return nil
+        }
+        guard let text = value.stringValue, let dateTime = FHIRDateTime(text) else {
+            issues.add("value", "\(path) is not a valid FHIR dateTime", at: path)
+            return nil
+        }
+        if needsTime, dateTime.precision != .time {
+            issues.add("value", "\(path) needs a time of day with a UTC offset", at: path)
+            return nil
+        }
+        return dateTime
+    }
+
+    // MARK: Observation
+
+    private func validateObservation(_ object: JSONObject, issues: inout Issues) {
+        let status = checkStatus(object, allowed: Self.observationStatuses, issues: &issues)
+        checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
+        checkCategory(object["category"], issues: &issues)
+        if let effective = checkDateTime(
+            object["effectiveDateTime"], path: "effectiveDateTime", required: true, needsTime: true, issues: &issues),
+            effective.lowerBound > now + futureTolerance
+        {
+            issues.add("value", "effectiveDateTime lies in the future", at: "effectiveDateTime")
+        }
+        if let device = object["device"] {
+            checkReference(device, path: "device", type: "Device", required: false, issues: &issues)
+        }
+        if let notes = object["note"] {
+            let ok = notes.arrayValue?.allSatisfy { $0["text"]?.stringValue != nil } ?? false
+            if !ok { issues.add("structure", "note must be an array of annotations with text", at: "note") }
+        }
+
+        guard let kind = observationKind(object, issues: &issues) else { return }
+        let withdrawn = status == "entered-in-error" || status == "cancelled"
+        if kind == .bloodPressure {
+            if object["valueQuantity"] != nil {
+                issues.add("structure", "a blood pressure panel carries its values in component, not valueQuantity", at: "valueQuantity")
+            }
+            checkBloodPressureComponents(object["component"], withdrawn: withdrawn, issues: &issues)
+        } else {
+            guard let codes = object["code"]?["coding"]?.arrayValue?.compactMap({ coding -> String? in
+                coding["system"]?.stringValue == MeasurementKind.loincSystem ? coding["code"]?.stringValue : nil
+            }), let part = codes.lazy.compactMap(MeasurementPart.topLevel(loincCode:)).first
+            else { return }
+            if let quantity = object["valueQuantity"] {
+                checkQuantity(quantity, part: part, path: "valueQuantity", issues: &issues)
+            } else if !withdrawn && object["dataAbsentReason"] == nil {
+                issues.add("required", "valueQuantity is required for \(part.display.lowercased())", at: "valueQuantity")
+            }
+        }
+    }
+
+    /// The measurement kind named by any of the codings, never assuming the first is LOINC.
+    private func observationKind(_ object: JSONObject, issues: inout Issues) -> MeasurementKind? {
+        guard let codings = object["code"]?["coding"]?.arrayValue, !codings.isEmpty else {
+            issues.add("required", "code.coding is required", at: "code.coding")
+            return nil
+        }
+        for coding in codings where coding["system"]?.stringValue == MeasurementKind.loincSystem {
+            if let code = coding["code"]?.stringValue, let kind = MeasurementKind(loincCode: code) { return kind }
+        }
+        let known = MeasurementKind.allCases.flatMap(\.loincCodes).joined(separator: ", ")
+        issues.add("code-invalid", "no coding names a vital sign this server accepts (LOINC \(known))", at: "code.coding")
+        return nil
+    }
+
+    private func checkCategory(_ value: JSONValue?, issues: inout Issues) {
+        guard let categories = value?.arrayValue else {
+            issues.add("required", "category vital-signs is required", at: "category")
+            return
+        }
+        let codes = categories.flatMap { $0["coding"]?.arrayValue ?? [] }
+            .filter { $0["system"]?.stringValue == Self.categorySystem }
+            .compactMap { $0["code"]?.stringValue }
+        if !codes.contains("vital-signs") && !codes.contains("laboratory") {
+            issues.add("code-invalid", "category must include vital-signs (\(Self.categorySystem))", at: "category")
+        }
+    }
+
+    private func checkBloodPressureComponents(_ value: JSONValue?, withdrawn: Bool, issues: inout Issues) {
+        guard let components = value?.arrayValue else {
+            if !withdrawn { issues.add("required", "component with systolic and diastolic is required", at: "component") }
+            return
+        }
+        var values: [String: Double] = [:]
+        for (index, component) in components.enumerated() {
+            let path = "component[\(index)]"
+            let codes = (component["code"]?["coding"]?.arrayValue ?? [])
+                .filter { $0["system"]?.stringValue == MeasurementKind.loincSystem }
+                .compactMap { $0["code"]?.stringValue }
+            guard let part = codes.lazy.compactMap(MeasurementPart.bloodPressureComponent(loincCode:)).first else {
+                issues.add("code-invalid", "component code must be systolic 8480-6, diastolic 8462-4 or heart rate 8867-4", at: "\(path).code")
+                continue
+            }
+            if values[part.loincCode] != nil {
+                issues.add("structure", "\(part.display.lowercased()) appears twice", at: "\(path).code")
+            }
+            guard let quantity = component["valueQuantity"] else {
+                if !withdrawn { issues.add("required", "valueQuantity is required", at: "\(path).valueQuantity") }
+                continue
+            }
+            if let number = checkQuantity(quantity, part: part, path: "\(path).valueQuantity", issues: &issues) {
+                values[part.loincCode] = number
+            }
+        }
+        if !withdrawn {
+            for part in [MeasurementPart.systolic, .diastolic] where !codesPresent(components, part.loincCode) {
+                issues.add("required", "\(part.display.lowercased()) (\(part.loincCode)) is required", at: "component")
+            }
+        }
+        if let systolic = values[MeasurementPart.systolic.loincCode],
+            let diastolic = values[MeasurementPart.diastolic.loincCode], diastolic >= systolic
+        {
+            issues.add("value", "diastolic (\(format(diastolic))) must be lower than systolic (\(format(systolic)))", at: "component")
+        }
+    }
+
+    private func codesPresent(_ components: [JSONValue], _ code: String) -> Bool {
+        components.contains { component in
+            component["code"]?["coding"]?.arrayValue?.contains { $0["code"]?.stringValue == code } ?? false
+        }
+    }
+
+    /// Checks a Quantity against the part's UCUM unit and possible range; returns the value when valid.
+    @discardableResult
+    private func checkQuantity(_ quantity: JSONValue, part: MeasurementPart, path: String, issues: inout Issues) -> Double? {
+        guard quantity.objectValue != nil else {
+            issues.add("structure", "\(path) must be a Quantity object", at: path)
+            return nil
+        }
+        if quantity["comparator"] != nil {
+            issues.add("value", "a measured vital sign cannot have a comparator", at: "\(path).comparator")
+        }
+        if quantity["system"]?.stringValue != MeasurementKind.ucumSystem {
+            issues.add("value", "the unit system must be UCUM (\(MeasurementKind.ucumSystem))", at: "\(path).system")
+        }
+        let code = quantity["code"]?.stringValue
+        if code != part.ucumCode {
+            let given = code.map { "'\($0)'" } ?? "no unit"
+            issues.add("code-invalid", "\(given) is not the unit of \(part.display.lowercased()); expected '\(part.ucumCode)'", at: "\(path).code")
+        }
+        guard let rawValue = quantity["value"] else {
+            issues.add("required", "\(path).value is required", at: "\(path).value")
+            return nil
+        }
+        guard let number = rawValue.doubleValue, number.isFinite else {
+            issues.add("structure", "\(path).value must be a number, not a \(rawValue.typeName)", at: "\(path).value")
+            return nil
+        }
+        guard part.possibleRange.contains(number) else {
+            issues.add("value", "\(format(number)) \(part.ucumCode) is not a possible \(part.display.lowercased()) "
+                + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)))", at: "\(path).value")
+            return nil
+        }
+        return number
+    }
+
+    private func format(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String(value)
+    }
+
+    // MARK: Other resources
+
+    private func validateQuestionnaireResponse(_ object: JSONObject, issues: inout Issues) {
+        _ = checkStatus(object, allowed: Self.responseStatuses, issues: &issues)
+        if object["questionnaire"]?.stringValue?.isEmpty != false {
+            issues.add("required", "questionnaire (the canonical URL of the form) is required", at: "questionnaire")
+        }
+        checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
+        _ = checkDateTime(object["authored"], path: "authored", required: true, needsTime: true, issues: &issues)
+        checkItems(object["item"], path: "item", issues: &issues)
+    }
+
+    private func checkItems(_ value: JSONValue?, path: String, issues: inout Issues) {
+        guard let value else { return }
+        guard let items = value.arrayValue else {
+            issues.add("structure", "\(path) must be an array", at: path)
+            return
+        }
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            if item["linkId"]?.stringValue?.isEmpty != false {
+                issues.add("required", "linkId is required", at: "\(itemPath).linkId")
+            }
+            checkItems(item["item"], path: "\(itemPath).item", issues: &issues)
+            if let answers = item["answer"] {
+                guard let list = answers.arrayValue else {
+                    issues.add("structure", "answer must be an array", at: "\(itemPath).answer")
+                    continue
+                }
+                for (answerIndex, answer) in list.enumerated() {
+                    let answerPath = "\(itemPath).answer[\(answerIndex)]"
+                    let valueKeys = answer.objectValue?.keys.filter { $0.hasPrefix("value") } ?? []
+                    if valueKeys.count > 1 {
+                        issues.add("structure", "an answer has one value[x], found \(valueKeys.count)", at: answerPath)
+                    }
+                    checkItems(answer["item"], path: "\(answerPath).item", issues: &issues)
+                }
+            }
+        }
+    }
+
+    private func validateFlag(_ object: JSONObject, issues: inout Issues) {
+        _ = checkStatus(object, allowed: Self.flagStatuses, issues: &issues)
+        checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
+        if object["code"] == nil { issues.add("required", "code is required", at: "code") }
+    }
+
+    private func validateTask(_ object: JSONObject, issues: inout Issues) {
+        _ = checkStatus(object, allowed: Self.taskStatuses, issues: &issues)
+        if object["intent"]?.stringValue == nil { issues.add("required", "intent is required", at: "intent") }
+    }
+}

@@ -1,0 +1,306 @@
+import BedsideCore
+import Foundation
+import Logging
+
+/// Who is making a request, once their bearer token has been checked.
+public struct Principal: Sendable, Equatable {
+    public var accountID: String
+    public var role: Role
+    public var patientID: String?
+    public var practitionerID: String?
+    /// For clinicians: the patients of their care teams.
+    public var teamPatientIDs: Set<String>
+    public var tokenHash: String
+}
+
+/// The rules of DESIGN.md's login: password, then an e-mailed code; throttling; sessions.
+public struct AuthPolicy: Sendable {
+    public var maximumFailures = 5
+    public var lockDuration: Int64 = 15 * 60_000
+    public var codeLifetime: Int64 = 10 * 60_000
+    public var codeAttempts = 3
+    public var idleTimeout: Int64 = 30 * 60_000
+    public var absoluteTimeout: Int64 = 12 * 3_600_000
+    /// A session's last-seen time is written at most this often, so reads do not each cost a disk write.
+    public var touchInterval: Int64 = 60_000
+
+    public init() {}
+}
+
+/// Login, one-time codes, sessions and logout.
+public struct AuthService: Sendable {
+    public let store: any ServerStore
+    public let clock: any WallClock
+    public let mailer: any Mailer
+    public let hasher: PasswordHasher
+    public let policy: AuthPolicy
+    let logger: Logger
+
+    public init(
+        store: any ServerStore, clock: any WallClock, mailer: any Mailer, hasher: PasswordHasher, policy: AuthPolicy,
+        logger: Logger
+    ) {
+        self.store = store
+        self.clock = clock
+        self.mailer = mailer
+        self.hasher = hasher
+        self.policy = policy
+        self.logger = logger
+    }
+
+    public static func normalizedEmail(_ email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    // MARK: Password step
+
+    public struct ChallengeIssued: Sendable {
+        public var challengeID: String
+        public var expiresIn: Int
+    }
+
+    /// Checks the password. On success a code is e-mailed and a challenge returned.
+    ///
+    /// Unknown names and wrong passwords take the same path and the same time (a full scrypt either way)
+    /// and both count towards the same lock, so neither answer nor timing says whether an account exists.
+    public func login(username: String, password: String, remoteAddress: String?, request: String) async throws(ServerError)
+        -> ChallengeIssued
+    {
+        let email = Self.normalizedEmail(username)
+        let now = clock.now()
+        let throttleKey = "login:" + Secrets.sha256Hex(email)
+        let (account, throttle): (Account?, LoginThrottle?)
+        do {
+            (account, throttle) = try await store.read { db in (try db.account(email: email), try db.throttle(key: throttleKey)) }
+        } catch {
+            throw .storage(error)
+        }
+        let audit: @Sendable (String, String, Int) -> AuditEvent = { [account] action, outcome, status in
+            AuditEvent(
+                at: now, actorID: account?.id, actorRole: account?.role.rawValue, action: action, outcome: outcome,
+                httpStatus: status, remoteAddress: remoteAddress, request: request)
+        }
+
+        if let lockedUntil = throttle?.lockedUntil, lockedUntil > now {
+            let retryAfter = Int((lockedUntil - now + 999) / 1000)
+            _ = try? await store.write { db in try db.append([audit("login-while-locked", "failure", 423)]) }
+            throw .locked(retryAfterSeconds: retryAfter)
+        }
+
+        let verified: Bool
+        if let account {
+            verified = hasher.verify(password, against: account.passwordHash)
+        } else {
+            hasher.verifyAgainstNothing(password)
+            verified = false
+        }
+
+        guard verified, let account else {
+            let locks = try await recordFailure(throttleKey: throttleKey, now: now) { failures, locked in
+                [audit("login-failure", "failure", 401)] + (locked ? [audit("lockout", "failure", 423)] : [])
+            }
+            if locks { throw .locked(retryAfterSeconds: Int(policy.lockDuration / 1000)) }
+            throw .unauthorized("The e-mail address or password is not correct.")
+        }
+
+        let code = Secrets.oneTimeCode()
+        let challengeID = Secrets.randomToken(bytes: 16)
+        let challenge = LoginChallenge(
+            id: challengeID, accountID: account.id, codeHash: Self.codeHash(challengeID: challengeID, code: code),
+            expiresAt: now + policy.codeLifetime, attemptsLeft: policy.codeAttempts)
+        do {
+            try await store.write { db in
+                try db.insert(challenge)
+                try db.append([audit("login-password-ok", "success", 202)])
+            }
+        } catch {
+            throw .storage(error)
+        }
+        let minutes = policy.codeLifetime / 60_000
+        let message = MailMessage(
+            to: account.email, subject: "Your Bedside login code",
+            body: """
+                Hello \(account.displayName),
+
+                Your Bedside login code is: \(code)
+
+                It is valid for \(minutes) minutes and can be used once. If you did not try to log in,
+                someone may know your password: change it and tell your care team.
+                """)
+        do {
+            try await mailer.send(message)
+        } catch {
+            logger.error("login code could not be mailed", metadata: ["account": "\(account.id)", "error": "\(error)"])
+            _ = try? await store.write { db in try db.deleteChallenge(id: challenge.id) }
+            throw .unavailable("The login code could not be sent. Try again in a few minutes.")
+        }
+        return ChallengeIssued(challengeID: challenge.id, expiresIn: Int(policy.codeLifetime / 1000))
+    }
+
+    /// Counts a failure; locks when the limit is reached. Returns whether this failure locked the name.
+    private func recordFailure(
+        throttleKey: String, now: Int64, auditEvents: @escaping @Sendable (Int, Bool) -> [AuditEvent]
+    ) async throws(ServerError) -> Bool {
+        let policy = self.policy
+        do {
+            return try await store.write { db in
+                var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0, lockedUntil: nil)
+                throttle.failures += 1
+                let locks = throttle.failures >= policy.maximumFailures
+                if locks {
+                    throttle.failures = 0
+                    throttle.lockedUntil = now + policy.lockDuration
+                }
+                try db.save(throttle)
+                try db.append(auditEvents(throttle.failures, locks))
+                return locks
+            }
+        } catch {
+            throw .storage(error)
+        }
+    }
+
+    static func codeHash(challengeID: String, code: String) -> String {
+        Secrets.sha256Hex("bedside-otp:\(challengeID):\(code)")
+    }
+
+    // MARK: Code step
+
+    public struct SessionIssued: Sendable {
+        public var accessToken: String
+        public var expiresIn: Int
+        public var idleTimeout: Int
+        public var account: Account
+    }
+
+    /// Checks the e-mailed code; on success opens a session.
+    public func verifyCode(challengeID: String, code: String, remoteAddress: String?, request: String) async throws(ServerError)
+        -> SessionIssued
+    {
+        let now = clock.now()
+        let policy = self.policy
+        let token = Secrets.randomToken()
+        let tokenHash = Secrets.sha256Hex(token)
+        let suppliedHash = Self.codeHash(challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces))
+        enum Result: Sendable { case ok(Account), wrong(Int), expired, locked(Int) }
+        let result: Result
+        do {
+            result = try await store.write { db in
+                guard let challenge = try db.challenge(id: challengeID) else { return .expired }
+                let account = try db.account(id: challenge.accountID)
+                func audit(_ action: String, _ outcome: String, _ status: Int) -> AuditEvent {
+                    AuditEvent(
+                        at: now, actorID: account?.id, actorRole: account?.role.rawValue, action: action, outcome: outcome,
+                        httpStatus: status, remoteAddress: remoteAddress, request: request)
+                }
+                guard let account, challenge.expiresAt > now else {
+                    try db.deleteChallenge(id: challengeID)
+                    try db.append([audit("otp-expired", "failure", 401)])
+                    return .expired
+                }
+                let throttleKey = "login:" + Secrets.sha256Hex(account.email)
+                var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0, lockedUntil: nil)
+                if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                    try db.deleteChallenge(id: challengeID)
+                    try db.append([audit("otp-while-locked", "failure", 423)])
+                    return .locked(Int((lockedUntil - now + 999) / 1000))
+                }
+                guard ConstantTime.equal(Array(suppliedHash.utf8), Array(challenge.codeHash.utf8)) else {
+                    var updated = challenge
+                    updated.attemptsLeft -= 1
+                    if updated.attemptsLeft <= 0 { try db.deleteChallenge(id: challengeID) } else { try db.update(updated) }
+                    // Wrong codes count towards the lock too, or a known password would allow guessing codes forever.
+                    throttle.failures += 1
+                    var events = [audit("otp-failure", "failure", 401)]
+                    if throttle.failures >= policy.maximumFailures {
+                        throttle.failures = 0
+                        throttle.lockedUntil = now + policy.lockDuration
+                        try db.deleteChallenge(id: challengeID)
+                        events.append(audit("lockout", "failure", 423))
+                        try db.save(throttle)
+                        try db.append(events)
+                        return .locked(Int(policy.lockDuration / 1000))
+                    }
+                    try db.save(throttle)
+                    try db.append(events)
+                    return .wrong(max(updated.attemptsLeft, 0))
+                }
+                try db.deleteChallenge(id: challengeID)
+                try db.deleteThrottle(key: throttleKey)
+                try db.insert(SessionRecord(tokenHash: tokenHash, accountID: account.id, createdAt: now, lastSeenAt: now, revokedAt: nil))
+                try db.append([audit("login", "success", 200)])
+                return .ok(account)
+            }
+        } catch {
+            throw .storage(error)
+        }
+        switch result {
+        case .ok(let account):
+            return SessionIssued(
+                accessToken: token, expiresIn: Int(policy.absoluteTimeout / 1000), idleTimeout: Int(policy.idleTimeout / 1000),
+                account: account)
+        case .wrong(let left) where left > 0:
+            throw .unauthorized("The code is not correct. \(left) \(left == 1 ? "try" : "tries") left.")
+        case .wrong:
+            throw .unauthorized("The code is not correct and no tries are left. Log in again to get a new code.")
+        case .expired:
+            throw .unauthorized("The code has expired or was already used. Log in again to get a new code.")
+        case .locked(let seconds):
+            throw .locked(retryAfterSeconds: seconds)
+        }
+    }
+
+    // MARK: Sessions
+
+    /// The principal behind a bearer token, or why there is none.
+    public func authenticate(authorization: String?) async throws(ServerError) -> Principal {
+        guard let authorization, authorization.lowercased().hasPrefix("bearer ") else {
+            throw .unauthenticated("Log in first: this request needs a bearer token.")
+        }
+        let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= 128 else { throw .unauthenticated("The session token is not valid.") }
+        let tokenHash = Secrets.sha256Hex(token)
+        let now = clock.now()
+        let policy = self.policy
+        let found: (SessionRecord, Account, [String])?
+        do {
+            found = try await store.read { db in
+                guard let session = try db.session(tokenHash: tokenHash), let account = try db.account(id: session.accountID)
+                else { return nil }
+                let team = account.role == .clinician ? try db.teamPatientIDs(clinicianAccountID: account.id) : []
+                return (session, account, team)
+            }
+        } catch {
+            throw .storage(error)
+        }
+        guard let (session, account, team) = found, session.revokedAt == nil else {
+            throw .unauthenticated("The session has ended. Log in again.")
+        }
+        if now - session.lastSeenAt > policy.idleTimeout || now - session.createdAt > policy.absoluteTimeout {
+            throw .unauthenticated("The session has expired. Log in again.")
+        }
+        if now - session.lastSeenAt > policy.touchInterval {
+            _ = try? await store.write { db in try db.touchSession(tokenHash: tokenHash, at: now) }
+        }
+        return Principal(
+            accountID: account.id, role: account.role, patientID: account.patientID, practitionerID: account.practitionerID,
+            teamPatientIDs: Set(team), tokenHash: tokenHash)
+    }
+
+    /// Ends the session at once.
+    public func logout(_ principal: Principal, remoteAddress: String?, request: String) async throws(ServerError) {
+        let now = clock.now()
+        do {
+            try await store.write { db in
+                try db.revokeSession(tokenHash: principal.tokenHash, at: now)
+                try db.append([
+                    AuditEvent(
+                        at: now, actorID: principal.accountID, actorRole: principal.role.rawValue, action: "logout",
+                        outcome: "success", httpStatus: 204, remoteAddress: remoteAddress, request: request)
+                ])
+            }
+        } catch {
+            throw .storage(error)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import BedsideCore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+
+/// The reference server: TLS, the routes, and the services behind them.
+public struct BedsideServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: any ServerStore
+    public let clock: any WallClock
+    public let mailer: any Mailer
+    public let logger: Logger
+
+    public init(
+        configuration: ServerConfiguration, store: any ServerStore, clock: any WallClock = SystemClock(), mailer: (any Mailer)? = nil,
+        logger: Logger = Logger(label: "bedside-server")
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        if let mailer {
+            self.mailer = mailer
+        } else {
+            switch configuration.mail {
+            case .maildir: self.mailer = MaildirMailer(directory: configuration.mailDirectory)
+            case .smtp(let settings): self.mailer = SMTPMailer(settings: settings)
+            }
+        }
+    }
+
+    /// The TLS settings: TLS 1.2 or newer only, with the configured or development certificate.
+    public func tlsConfiguration() throws -> TLSConfiguration {
+        let chainPath: String
+        let keyPath: String
+        switch configuration.tls {
+        case .development:
+            let authority = DevCertificateAuthority(directory: configuration.tlsDirectory)
+            try authority.ensure()
+            chainPath = authority.serverCertificatePath
+            keyPath = authority.serverKeyPath
+        case .files(let chain, let key):
+            chainPath = chain
+            keyPath = key
+        }
+        let certificates = try NIOSSLCertificate.fromPEMFile(chainPath)
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+
+    func makeRoutes(auditRecorder: AuditRecorder) -> ServerRoutes {
+        let auth = AuthService(
+            store: store, clock: clock, mailer: mailer, hasher: configuration.hasher, policy: configuration.authPolicy, logger: logger)
+        let fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
+        return ServerRoutes(auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, logger: logger)
+    }
+
+    /// Starts listening and returns once the port is bound.
+    public func start() async throws -> RunningServer {
+        let auditRecorder = AuditRecorder(store: store, logger: logger)
+        let router = makeRoutes(auditRecorder: auditRecorder).build()
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let store = self.store
+        let clock = self.clock
+        let task = Task {
+            defer { portContinuation.finish() }
+            let housekeeping = Task {
+                while !Task.isCancelled {
+                    try? await store.write { db in try db.purgeExpired(before: clock.now()) }
+                    try? await Task.sleep(for: .seconds(600))
+                }
+            }
+            defer { housekeeping.cancel() }
+            try await app.runService(gracefulShutdownSignals: [])
+            await auditRecorder.flush()
+        }
+        for await port in ports {
+            return RunningServer(port: port, task: task, auditRecorder: auditRecorder)
+        }
+        try await task.value
+        throw ServerStartError.didNotStart
+    }
+}
+
+public enum ServerStartError: Error, CustomStringConvertible {
+    case didNotStart
+
+    public var description: String { "the server stopped before it was listening" }
+}
+
+/// A server that is listening; `stop()` shuts it down gracefully.
+public struct RunningServer: Sendable {
+    public let port: Int
+    let task: Task<Void, any Error>
+    let auditRecorder: AuditRecorder
+
+    /// Waits until the server stops (e.g. on a signal handled by the caller).
+    public func wait() async throws {
+        try await task.value
+    }
+
+    public func stop() async {
+        task.cancel()
+        _ = try? await task.value
+        await auditRecorder.flush()
+    }
+
+    /// Writes pending audit events now (tests read the audit table right after a request).
+    public func flushAudit() async {
+        await auditRecorder.flush()
+    }
+}

@@ -1,0 +1,68 @@
+import BedsideCore
+
+/// `GET /fhir/metadata`: exactly what this server supports, no more.
+enum CapabilityStatement {
+    static func make(baseURL: String, now: Int64) -> JSONValue {
+        func parameter(_ name: String, _ type: String, _ documentation: String) -> JSONValue {
+            ["name": .string(name), "type": .string(type), "documentation": .string(documentation)]
+        }
+        let common: [JSONValue] = [
+            parameter("_id", "token", "Logical id"),
+            parameter("_lastUpdated", "date", "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb)"),
+            parameter("identifier", "token", "system|value"),
+        ]
+        let resources: [JSONValue] = SupportedResource.allCases.map { type in
+            var interactions: [JSONValue] = [["code": "read"], ["code": "vread"], ["code": "search-type"]]
+            if AccessPolicy.mayCreate(type, role: .patient) || AccessPolicy.mayCreate(type, role: .clinician) {
+                interactions.append(["code": "create"])
+            }
+            if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician) {
+                interactions.append(["code": "update"])
+            }
+            let specific: [JSONValue] = type.searchParameters.map { name in
+                switch name {
+                case "patient", "subject", "owner": parameter(name, "reference", "Patient/<id> or <id>")
+                case "code": parameter(name, "token", "system|code, |code or code; comma for OR")
+                case "date", "authored": parameter(name, "date", "Clinically relevant time, with comparison prefixes")
+                default: parameter(name, "token", "Exact code; comma for OR")
+                }
+            }
+            var entry: JSONObject = [
+                "type": .string(type.rawValue),
+                "interaction": .array(interactions),
+                "versioning": "versioned",
+                "readHistory": true,
+                "updateCreate": false,
+                "conditionalCreate": .bool(AccessPolicy.mayCreate(type, role: .patient)),
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported",
+                "searchParam": .array(common + specific),
+            ]
+            entry["searchInclude"] = nil
+            return .object(entry)
+        }
+        return [
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": .string(FHIRDateTime.format(epochMilliseconds: now)),
+            "publisher": "Bedside",
+            "kind": "instance",
+            "software": ["name": "bedside-server", "version": .string(BedsideVersion.current)],
+            "implementation": ["description": "Bedside reference FHIR R4 server", "url": .string(baseURL)],
+            "fhirVersion": "4.0.1",
+            "format": ["json", "application/fhir+json"],
+            "rest": [
+                [
+                    "mode": "server",
+                    "documentation": "Every request needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match.",
+                    "security": [
+                        "cors": false,
+                        "description": "Password plus a one-time code sent by e-mail; random 256-bit bearer tokens, idle timeout 30 minutes, absolute 12 hours.",
+                    ],
+                    "resource": .array(resources),
+                    "interaction": [["code": "transaction"]],
+                ]
+            ],
+        ]
+    }
+}

@@ -1,0 +1,142 @@
+import BedsideCore
+import Foundation
+
+extension FHIRService {
+    /// One entry of a transaction Bundle, checked and ready to apply.
+    private struct Entry: Sendable {
+        enum Action: Sendable {
+            case create(StoredResource, condition: ResourceCode?)
+            case update(JSONValue, id: String, ifMatch: Int?, patientID: String?)
+        }
+        var type: SupportedResource
+        var action: Action
+    }
+
+    /// `POST /fhir` with a transaction Bundle: every entry is applied, or none is.
+    ///
+    /// Entries are POST (create, conditional on `ifNoneExist=identifier=...`, so a replayed upload returns
+    /// the resource it made the first time) or PUT (update, with `ifMatch`).
+    public func transaction(body: [UInt8], preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
+        let bundle = try Self.parseResource(body)
+        guard bundle["resourceType"]?.stringValue == "Bundle" else {
+            throw .invalid(OperationOutcome(code: "invalid", diagnostics: "POST /fhir takes a Bundle.", expression: "Bundle.resourceType"))
+        }
+        guard bundle["type"]?.stringValue == "transaction" else {
+            throw .invalid(OperationOutcome(code: "not-supported", diagnostics: "Only Bundle.type 'transaction' is supported.", expression: "Bundle.type"))
+        }
+        let rawEntries = bundle["entry"]?.arrayValue ?? []
+        let now = clock.now()
+        var entries: [Entry] = []
+        var issues: [OutcomeIssue] = []
+        for (index, raw) in rawEntries.enumerated() {
+            let path = "Bundle.entry[\(index)]"
+            do throws(ServerError) {
+                entries.append(try prepareEntry(raw, path: path, now: now, info: info))
+            } catch {
+                switch error {
+                case .invalid(let outcome): issues.append(contentsOf: outcome.issues)
+                case .badRequest(let message, let expression):
+                    issues.append(OutcomeIssue(code: "structure", diagnostics: message, expression: expression ?? path))
+                case .notFound(let message):
+                    // Refusing the whole transaction as "not found" keeps another patient's existence hidden.
+                    throw .notFound("\(path): \(message)")
+                default: throw error
+                }
+            }
+        }
+        guard issues.isEmpty else { throw .invalid(OperationOutcome(issues)) }
+
+        let prepared = entries
+        let results: [WriteResult]
+        do {
+            results = try await store.write { db in
+                var results: [WriteResult] = []
+                for entry in prepared {
+                    switch entry.action {
+                    case .create(let stamped, let condition):
+                        results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now))
+                    case .update(let resource, let id, let ifMatch, let patientID):
+                        results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: now))
+                    }
+                }
+                return results
+            }
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw .storage(error)
+        }
+        return BundleWriter.transactionResponse(results: results, baseURL: info.baseURL, includeResources: preferRepresentation, now: now)
+    }
+
+    private func prepareEntry(_ raw: JSONValue, path: String, now: Int64, info: RequestInfo) throws(ServerError) -> Entry {
+        guard let request = raw["request"], let method = request["method"]?.stringValue, let url = request["url"]?.stringValue else {
+            throw .badRequest("Each entry needs request.method and request.url.", expression: "\(path).request")
+        }
+        guard let resource = raw["resource"] else {
+            throw .badRequest("Each entry needs a resource.", expression: "\(path).resource")
+        }
+        let parts = url.split(separator: "/").map(String.init)
+        guard let typeName = parts.first, let type = SupportedResource(rawValue: typeName) else {
+            throw .badRequest("request.url must name a supported resource type.", expression: "\(path).request.url")
+        }
+        guard resource["resourceType"]?.stringValue == type.rawValue else {
+            throw .badRequest("The resource is not a \(type.rawValue) as request.url says.", expression: "\(path).resource.resourceType")
+        }
+        switch method {
+        case "POST":
+            guard parts.count == 1 else { throw .badRequest("POST takes a type, not an id.", expression: "\(path).request.url") }
+            guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
+                throw .badRequest("\(type.rawValue) resources cannot be created through this API.", expression: "\(path).request.method")
+            }
+            try validate(resource, type: type, pathPrefix: "\(path).resource")
+            try checkEntryAccess(resource, type: type, info: info)
+            let condition = try request["ifNoneExist"]?.stringValue.map { value throws(ServerError) in
+                try Self.parseIfNoneExist(value)
+            }
+            let stamped = Self.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now)
+            return Entry(type: type, action: .create(stamped, condition: condition))
+        case "PUT":
+            guard parts.count == 2, resource["id"]?.stringValue == parts[1] else {
+                throw .badRequest("PUT takes Type/id, and the resource must carry the same id.", expression: "\(path).request.url")
+            }
+            guard AccessPolicy.mayUpdate(type, role: info.principal.role) else {
+                throw .badRequest("\(type.rawValue) resources cannot be changed through this API.", expression: "\(path).request.method")
+            }
+            try validate(resource, type: type, pathPrefix: "\(path).resource")
+            try checkEntryAccess(resource, type: type, info: info)
+            let ifMatch = request["ifMatch"]?.stringValue.flatMap(ETag.version)
+            let patientID = ResourceIndexer.index(resource, type: type, id: parts[1]).patientID
+            return Entry(type: type, action: .update(resource, id: parts[1], ifMatch: ifMatch, patientID: patientID))
+        default:
+            throw .badRequest("Only POST and PUT entries are supported.", expression: "\(path).request.method")
+        }
+    }
+
+    private func checkEntryAccess(_ resource: JSONValue, type: SupportedResource, info: RequestInfo) throws(ServerError) {
+        guard type.isPatientData else { return }
+        let patientID = ResourceIndexer.index(resource, type: type, id: "").patientID
+        guard let patientID, AccessPolicy.mayRead(type, patientID: patientID, principal: info.principal) else {
+            throw .notFound("Patient/\(patientID ?? "?") was not found.")
+        }
+    }
+
+    private static func applyUpdate(
+        _ resource: JSONValue, type: SupportedResource, id: String, ifMatch: Int?, patientID: String?, db: any StoreWriting,
+        info: RequestInfo, now: Int64
+    ) throws -> WriteResult {
+        guard let current = try db.resource(type: type.rawValue, id: id),
+            AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
+        else { throw notFound(type.rawValue, id) }
+        if let ifMatch, ifMatch != current.versionID {
+            throw ServerError.preconditionFailed("\(type.rawValue)/\(id) was changed by someone else (now version \(current.versionID)).")
+        }
+        guard current.patientID == patientID else {
+            throw ServerError.invalid(OperationOutcome(code: "business-rule", diagnostics: "A resource cannot be moved to another patient."))
+        }
+        let stamped = stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
+        try db.put(stamped)
+        try db.append([info.audit("update", type: type.rawValue, id: id, patientID: stamped.patientID, status: 200, at: now)])
+        return WriteResult(resource: stamped, created: false)
+    }
+}

@@ -1,0 +1,278 @@
+import BedsideCore
+import Foundation
+
+/// The FHIR REST operations: read, search, create, update, transaction, each access-checked and audited.
+public struct FHIRService: Sendable {
+    public let store: any ServerStore
+    public let clock: any WallClock
+    public let auditRecorder: AuditRecorder
+
+    public init(store: any ServerStore, clock: any WallClock, auditRecorder: AuditRecorder) {
+        self.store = store
+        self.clock = clock
+        self.auditRecorder = auditRecorder
+    }
+
+    static func resourceType(_ name: String) throws(ServerError) -> SupportedResource {
+        guard let type = SupportedResource(rawValue: name) else {
+            throw .notFound("This server has no resource type '\(name)'. See /fhir/metadata.")
+        }
+        return type
+    }
+
+    static func notFound(_ type: String, _ id: String) -> ServerError {
+        .notFound("\(type)/\(id) was not found.")
+    }
+
+    private func storeRead<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws(ServerError) -> T {
+        do { return try await store.read(work) } catch { throw .storage(error) }
+    }
+
+    // MARK: Read
+
+    /// The current version, or the given one, of a resource the principal may see.
+    public func read(type name: String, id: String, version: Int? = nil, info: RequestInfo) async throws(ServerError) -> StoredResource {
+        let type = try Self.resourceType(name)
+        guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
+        let current = try await storeRead { db in try db.resource(type: name, id: id) }
+        let now = clock.now()
+        guard let current, AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal) else {
+            await auditRecorder.record(info.audit("read", type: name, id: id, outcome: "failure", status: 404, at: now))
+            throw Self.notFound(name, id)
+        }
+        var found = current
+        if let version, version != current.versionID {
+            guard let old = try await storeRead({ db in try db.resource(type: name, id: id, version: version) }) else {
+                throw .notFound("\(name)/\(id) has no version \(version).")
+            }
+            found = old
+        }
+        await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: 200, at: now))
+        return found
+    }
+
+    // MARK: Search
+
+    /// A searchset Bundle, as JSON bytes.
+    public func search(type name: String, parameters: [(String, String)], info: RequestInfo) async throws(ServerError) -> [UInt8] {
+        let type = try Self.resourceType(name)
+        var query = try SearchRequest.parse(type: type, parameters: parameters)
+        if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
+            query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
+        }
+        if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
+        let page = try await storeRead { [query] db in try db.search(query) }
+        let now = clock.now()
+        await auditRecorder.record(
+            info.audit("search", type: name, patientID: query.patientIDs?.count == 1 ? query.patientIDs?.first : nil, status: 200, at: now))
+        return BundleWriter.searchset(
+            type: name, page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)
+    }
+
+    // MARK: Create and update
+
+    /// A resource ready to be stored: checked, given its id and meta, indexed.
+    struct Prepared: Sendable {
+        var resource: StoredResource
+        var patientID: String?
+    }
+
+    /// Parses and validates a request body as a resource of `type`.
+    static func parseResource(_ body: [UInt8]) throws(ServerError) -> JSONValue {
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw .badRequest("The body is not valid JSON: \(error.description).")
+        }
+    }
+
+    func validate(_ resource: JSONValue, type: SupportedResource, pathPrefix: String? = nil) throws(ServerError) {
+        let issues = ResourceValidator(now: clock.now()).validate(resource, as: type.rawValue)
+        guard issues.isEmpty else {
+            let rewritten = issues.map { issue -> OutcomeIssue in
+                guard let pathPrefix, let expression = issue.expression else { return issue }
+                let rest = expression.hasPrefix(type.rawValue) ? String(expression.dropFirst(type.rawValue.count)) : "." + expression
+                return OutcomeIssue(severity: issue.severity, code: issue.code, diagnostics: issue.diagnostics, expression: pathPrefix + rest)
+            }
+            throw .invalid(OperationOutcome(rewritten))
+        }
+    }
+
+    /// Gives the resource its id and meta (keeping any profile, tag or source the client set) and indexes it.
+    static func stamp(_ resource: JSONValue, type: SupportedResource, id: String, version: Int, at time: Int64) -> StoredResource {
+        var object = resource.objectValue ?? JSONObject()
+        var meta = object["meta"]?.objectValue ?? JSONObject()
+        meta["versionId"] = .string(String(version))
+        meta["lastUpdated"] = .string(FHIRDateTime.format(epochMilliseconds: time))
+        var stamped = JSONObject()
+        stamped["resourceType"] = .string(type.rawValue)
+        stamped["id"] = .string(id)
+        stamped["meta"] = .object(meta)
+        for member in object where !["resourceType", "id", "meta"].contains(member.key) {
+            stamped[member.key] = member.value
+        }
+        object = stamped
+        let json = JSONValue.object(object)
+        let index = ResourceIndexer.index(json, type: type, id: id)
+        return StoredResource(
+            type: type.rawValue, id: id, versionID: version, lastUpdated: time, patientID: index.patientID, status: index.status,
+            date: index.date, priority: index.priority, json: json.serialized(), codes: index.codes, identifiers: index.identifiers)
+    }
+
+    /// Checks that the principal may write this resource in its patient's compartment.
+    private func checkWriteAccess(_ resource: JSONValue, type: SupportedResource, info: RequestInfo) throws(ServerError) -> String? {
+        let patientID = ResourceIndexer.index(resource, type: type, id: "").patientID
+        if type.isPatientData {
+            guard let patientID, AccessPolicy.mayRead(type, patientID: patientID, principal: info.principal) else {
+                throw .notFound("Patient/\(patientID ?? "?") was not found.")
+            }
+        }
+        return patientID
+    }
+
+    public struct WriteResult: Sendable {
+        public var resource: StoredResource
+        /// false when a conditional create found the resource already there.
+        public var created: Bool
+    }
+
+    /// `POST /fhir/<type>`, optionally conditional on `If-None-Exist: identifier=system|value`.
+    public func create(type name: String, body: [UInt8], ifNoneExist: String?, info: RequestInfo) async throws(ServerError) -> WriteResult {
+        let type = try Self.resourceType(name)
+        guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
+            throw .methodNotAllowed("\(name) resources cannot be created through this API.")
+        }
+        let resource = try Self.parseResource(body)
+        try validate(resource, type: type)
+        _ = try checkWriteAccess(resource, type: type, info: info)
+        let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
+        let now = clock.now()
+        let stamped = Self.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now)
+        do {
+            return try await store.write { db in
+                try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now)
+            }
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw .storage(error)
+        }
+    }
+
+    /// Inside a transaction: returns the resource an identifier already names, or stores the new one.
+    static func createOrMatch(
+        _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64
+    ) throws -> WriteResult {
+        if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition),
+            let existing = try db.resource(type: stamped.type, id: existingID)
+        {
+            // A replay: the client's earlier upload arrived. Only the same patient's data can match.
+            guard AccessPolicy.mayRead(
+                SupportedResource(rawValue: stamped.type) ?? .observation, patientID: existing.patientID,
+                principal: info.principal)
+            else {
+                throw ServerError.invalid(OperationOutcome(
+                    code: "duplicate", diagnostics: "The identifier \(condition.code) is already in use.", expression: "identifier"))
+            }
+            try db.append([info.audit("create-matched", type: stamped.type, id: existing.id, patientID: existing.patientID, status: 200, at: now)])
+            return WriteResult(resource: existing, created: false)
+        }
+        for identifier in stamped.identifiers where try db.resourceID(type: stamped.type, identifier: identifier) != nil {
+            throw ServerError.invalid(OperationOutcome(
+                code: "duplicate",
+                diagnostics: "Another \(stamped.type) already has the identifier \(identifier.code); send it with ifNoneExist to make the upload idempotent.",
+                expression: "\(stamped.type).identifier"))
+        }
+        try db.put(stamped)
+        try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
+        return WriteResult(resource: stamped, created: true)
+    }
+
+    /// `identifier=system|value`, the only condition this server accepts.
+    static func parseIfNoneExist(_ text: String) throws(ServerError) -> ResourceCode {
+        let trimmed = text.hasPrefix("?") ? String(text.dropFirst()) : text
+        guard trimmed.hasPrefix("identifier="), let value = String(trimmed.dropFirst("identifier=".count)).removingPercentEncoding,
+            !value.isEmpty, !value.contains("&")
+        else {
+            throw .badRequest("Only 'identifier=system|value' is supported as a create condition.", expression: "ifNoneExist")
+        }
+        guard let bar = value.firstIndex(of: "|") else { return ResourceCode(system: "", code: value) }
+        return ResourceCode(system: String(value[..<bar]), code: String(value[value.index(after: bar)...]))
+    }
+
+    /// `PUT /fhir/<type>/<id>` with `If-Match: W/"<version>"`.
+    public func update(type name: String, id: String, body: [UInt8], ifMatch: String?, info: RequestInfo) async throws(ServerError)
+        -> StoredResource
+    {
+        let type = try Self.resourceType(name)
+        guard AccessPolicy.mayUpdate(type, role: info.principal.role) else {
+            throw .methodNotAllowed("\(name) resources cannot be changed through this API.")
+        }
+        guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
+        let resource = try Self.parseResource(body)
+        guard resource["id"]?.stringValue == id else {
+            throw .badRequest("The resource id in the body must be '\(id)', the id in the URL.", expression: "\(name).id")
+        }
+        guard let ifMatch else {
+            throw .preconditionRequired("Send If-Match with the version you changed (W/\"<versionId>\"), so no one else's change is overwritten.")
+        }
+        guard let expected = ETag.version(ifMatch) else {
+            throw .badRequest("If-Match must be a version tag such as W/\"3\".")
+        }
+        try validate(resource, type: type)
+        let newPatient = try checkWriteAccess(resource, type: type, info: info)
+        let now = clock.now()
+        do {
+            return try await store.write { db in
+                guard let current = try db.resource(type: name, id: id),
+                    AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
+                else { throw Self.notFound(name, id) }
+                guard current.versionID == expected else {
+                    try db.append([info.audit("update-conflict", type: name, id: id, patientID: current.patientID, outcome: "failure", status: 412, at: now)])
+                    throw ServerError.preconditionFailed(
+                        "\(name)/\(id) was changed by someone else (now version \(current.versionID), you sent \(expected)). Reload it and decide again.")
+                }
+                guard current.patientID == newPatient else {
+                    throw ServerError.invalid(OperationOutcome(
+                        code: "business-rule", diagnostics: "A resource cannot be moved to another patient.", expression: "\(name).subject"))
+                }
+                let stamped = Self.stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
+                for identifier in stamped.identifiers {
+                    if let other = try db.resourceID(type: name, identifier: identifier), other != id {
+                        throw ServerError.invalid(OperationOutcome(
+                            code: "duplicate", diagnostics: "Another \(name) already has the identifier \(identifier.code).",
+                            expression: "\(name).identifier"))
+                    }
+                }
+                try db.put(stamped)
+                try db.append([info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)])
+                return stamped
+            }
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw .storage(error)
+        }
+    }
+}
+
+/// Weak entity tags carrying the version id: `W/"3"`.
+public enum ETag {
+    public static func make(version: Int) -> String { "W/\"\(version)\"" }
+
+    /// The version in an `If-Match`/`If-None-Match` value (`W/"3"`, `"3"`).
+    public static func version(_ header: String) -> Int? {
+        var text = Substring(header.trimmingCharacters(in: .whitespaces))
+        if text.hasPrefix("W/") { text = text.dropFirst(2) }
+        guard text.count >= 3, text.first == "\"", text.last == "\"" else { return nil }
+        return Int(text.dropFirst().dropLast())
+    }
+
+    /// Whether an `If-None-Match` header names this version (or `*`).
+    public static func matches(_ header: String, version: Int) -> Bool {
+        header.split(separator: ",").contains { part in
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            return trimmed == "*" || Self.version(trimmed) == version
+        }
+    }
+}

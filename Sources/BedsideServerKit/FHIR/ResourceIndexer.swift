@@ -1,0 +1,163 @@
+import BedsideCore
+
+/// The resource types this server keeps, and what it can do with each.
+public enum SupportedResource: String, CaseIterable, Sendable {
+    case patient = "Patient"
+    case practitioner = "Practitioner"
+    case observation = "Observation"
+    case questionnaire = "Questionnaire"
+    case questionnaireResponse = "QuestionnaireResponse"
+    case task = "Task"
+    case flag = "Flag"
+
+    /// Whether resources of this type belong to one patient (their compartment).
+    var isPatientData: Bool {
+        switch self {
+        case .patient, .observation, .questionnaireResponse, .task, .flag: true
+        case .practitioner, .questionnaire: false
+        }
+    }
+
+    /// Search parameters accepted beyond the common `_id`, `_lastUpdated`, `_count`, `_sort`, `identifier`.
+    var searchParameters: [String] {
+        switch self {
+        case .patient: []
+        case .practitioner: []
+        case .observation: ["patient", "subject", "code", "date", "status"]
+        case .questionnaire: ["status"]
+        case .questionnaireResponse: ["patient", "subject", "status", "authored"]
+        case .task: ["patient", "owner", "status"]
+        case .flag: ["patient", "subject", "status", "date"]
+        }
+    }
+
+    /// `_sort` keys accepted, each also with a leading `-`.
+    var sortKeys: [String] {
+        switch self {
+        case .observation: ["date", "_lastUpdated"]
+        case .questionnaireResponse: ["authored", "_lastUpdated"]
+        case .flag: ["priority", "date", "_lastUpdated"]
+        case .task: ["_lastUpdated"]
+        default: ["_lastUpdated"]
+        }
+    }
+}
+
+/// Flag priority, carried in the standard flag-priority extension (FHIR R4 Flag has no priority element).
+public enum FlagPriority: String, Sendable, CaseIterable {
+    case red, orange, gray
+
+    public static let extensionURL = "http://hl7.org/fhir/StructureDefinition/flag-priority"
+    public static let codeSystem = "http://hl7.org/fhir/flag-priority-code"
+
+    /// The code of http://hl7.org/fhir/flag-priority-code that stands for it.
+    public var code: String {
+        switch self {
+        case .red: "PH"
+        case .orange: "PM"
+        case .gray: "PL"
+        }
+    }
+
+    public var display: String {
+        switch self {
+        case .red: "High priority"
+        case .orange: "Medium priority"
+        case .gray: "Low priority"
+        }
+    }
+
+    /// Higher is more urgent; sorts `_sort=-priority`.
+    public var rank: Int {
+        switch self {
+        case .red: 3
+        case .orange: 2
+        case .gray: 1
+        }
+    }
+
+    public init?(code: String) {
+        guard let match = FlagPriority.allCases.first(where: { $0.code == code }) else { return nil }
+        self = match
+    }
+
+    /// The priority written in a Flag's extension, if any.
+    public init?(flag: JSONValue) {
+        for item in flag["extension"]?.arrayValue ?? [] where item["url"]?.stringValue == Self.extensionURL {
+            for coding in item["valueCodeableConcept"]?["coding"]?.arrayValue ?? [] {
+                if let code = coding["code"]?.stringValue, let priority = FlagPriority(code: code) {
+                    self = priority
+                    return
+                }
+            }
+        }
+        return nil
+    }
+
+    public var extensionJSON: JSONValue {
+        [
+            "url": .string(Self.extensionURL),
+            "valueCodeableConcept": [
+                "coding": [["system": .string(Self.codeSystem), "code": .string(code), "display": .string(display)]],
+                "text": .string(rawValue),
+            ],
+        ]
+    }
+}
+
+/// Works out the columns a resource is searched and access-checked by.
+enum ResourceIndexer {
+    struct Index {
+        var patientID: String?
+        var status: String?
+        var date: Int64?
+        var priority: Int?
+        var codes: [ResourceCode]
+        var identifiers: [ResourceCode]
+    }
+
+    static func index(_ resource: JSONValue, type: SupportedResource, id: String) -> Index {
+        let status = resource["status"]?.stringValue
+        let identifiers = (resource["identifier"]?.arrayValue ?? []).compactMap { item -> ResourceCode? in
+            guard let value = item["value"]?.stringValue else { return nil }
+            return ResourceCode(system: item["system"]?.stringValue ?? "", code: value)
+        }
+        func codings(_ concept: JSONValue?) -> [ResourceCode] {
+            (concept?["coding"]?.arrayValue ?? []).compactMap { coding in
+                coding["code"]?.stringValue.map { ResourceCode(system: coding["system"]?.stringValue ?? "", code: $0) }
+            }
+        }
+        func date(_ value: JSONValue?) -> Int64? { value?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound }
+        switch type {
+        case .patient:
+            return Index(patientID: id, status: nil, date: nil, priority: nil, codes: [], identifiers: identifiers)
+        case .practitioner, .questionnaire:
+            return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers)
+        case .observation:
+            return Index(
+                patientID: patientID(resource["subject"]), status: status, date: date(resource["effectiveDateTime"]),
+                priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
+        case .questionnaireResponse:
+            return Index(
+                patientID: patientID(resource["subject"]), status: status, date: date(resource["authored"]), priority: nil,
+                codes: [], identifiers: identifiers)
+        case .task:
+            let due = date(resource["restriction"]?["period"]?["end"]) ?? date(resource["executionPeriod"]?["end"])
+            return Index(
+                patientID: patientID(resource["for"]) ?? patientID(resource["owner"]), status: status, date: due,
+                priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
+        case .flag:
+            return Index(
+                patientID: patientID(resource["subject"]), status: status, date: date(resource["period"]?["start"]),
+                priority: FlagPriority(flag: resource)?.rank ?? 0, codes: codings(resource["code"]),
+                identifiers: identifiers)
+        }
+    }
+
+    static func patientID(_ reference: JSONValue?) -> String? {
+        guard let text = reference?["reference"]?.stringValue, let parsed = FHIRSyntax.parseReference(text),
+            parsed.type == "Patient"
+        else { return nil }
+        return parsed.id
+    }
+}

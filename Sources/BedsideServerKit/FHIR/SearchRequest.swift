@@ -1,0 +1,96 @@
+import Foundation
+import BedsideCore
+
+/// Turns `?name=value&...` into a `ResourceQuery`, refusing what it does not understand.
+///
+/// Unknown parameters are an error (400), not silently ignored: a misspelt `patient` that quietly
+/// returned everything a clinician may see would be a safety problem.
+struct SearchRequest {
+    static let defaultCount = 50
+    static let maximumCount = 1000
+    static let ignoredParameters: Set<String> = ["_format", "_pretty"]
+
+    static func parse(type: SupportedResource, parameters: [(String, String)]) throws(ServerError) -> ResourceQuery {
+        var query = ResourceQuery(type: type.rawValue)
+        query.count = defaultCount
+        let allowed = Set(type.searchParameters + ["_id", "_lastUpdated", "_count", "_sort", "identifier", "_offset"])
+        for (rawName, value) in parameters {
+            let name = rawName
+            if ignoredParameters.contains(name) { continue }
+            guard allowed.contains(name) else {
+                let supported = allowed.subtracting(["_offset"]).sorted().joined(separator: ", ")
+                throw .badRequest("The search parameter '\(name)' is not supported for \(type.rawValue) (supported: \(supported)).", expression: name)
+            }
+            let values = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            switch name {
+            case "_id":
+                query.ids = intersect(query.ids, values)
+            case "patient", "subject", "owner":
+                let ids = try values.map { value throws(ServerError) -> String in
+                    let id = value.hasPrefix("Patient/") ? String(value.dropFirst(8)) : value
+                    guard FHIRSyntax.isValidID(id) else { throw .badRequest("'\(value)' is not a patient reference.", expression: name) }
+                    return id
+                }
+                query.patientIDs = intersect(query.patientIDs, ids)
+            case "status":
+                query.statuses = intersect(query.statuses, values)
+            case "code":
+                query.codes = values.map(token)
+            case "identifier":
+                query.identifiers = values.map(token)
+            case "date", "authored":
+                query.dates.append(try dateCondition(value, name: name))
+            case "_lastUpdated":
+                query.lastUpdated.append(try dateCondition(value, name: name))
+            case "_count":
+                guard let count = Int(value), count >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
+                query.count = min(count, maximumCount)
+            case "_offset":
+                guard let offset = Int(value), offset >= 0 else { throw .badRequest("_offset must be a whole number.", expression: name) }
+                query.offset = offset
+            case "_sort":
+                query.sort = try values.map { key throws(ServerError) -> ResourceQuery.SortKey in
+                    let ascending = !key.hasPrefix("-")
+                    let bare = ascending ? key : String(key.dropFirst())
+                    guard type.sortKeys.contains(bare) else {
+                        throw .badRequest("Cannot sort \(type.rawValue) by '\(bare)' (supported: \(type.sortKeys.joined(separator: ", "))).", expression: name)
+                    }
+                    switch bare {
+                    case "date", "authored": return .date(ascending: ascending)
+                    case "priority": return .priority(ascending: ascending)
+                    default: return .lastUpdated(ascending: ascending)
+                    }
+                }
+            default:
+                break
+            }
+        }
+        return query
+    }
+
+    private static func intersect(_ existing: [String]?, _ new: [String]) -> [String] {
+        guard let existing else { return new }
+        return existing.filter(new.contains)
+    }
+
+    /// `system|code`, `|code` (no system) or `code` (any system).
+    private static func token(_ value: String) -> ResourceCode {
+        guard let bar = value.firstIndex(of: "|") else { return ResourceCode(system: "", code: value) }
+        return ResourceCode(system: String(value[..<bar]), code: String(value[value.index(after: bar)...]))
+    }
+
+    private static func dateCondition(_ value: String, name: String) throws(ServerError) -> ResourceQuery.DateCondition {
+        var comparison = ResourceQuery.Comparison.eq
+        var text = Substring(value)
+        if text.count > 2, let prefix = ResourceQuery.Comparison(rawValue: String(text.prefix(2))) {
+            comparison = prefix
+            text = text.dropFirst(2)
+        }
+        // A '+' in a query string decodes to a space; put the offset sign back.
+        let repaired = String(text).replacingOccurrences(of: " ", with: "+")
+        guard let dateTime = FHIRDateTime(repaired) else {
+            throw .badRequest("'\(value)' is not a FHIR date (e.g. 2026-11-23 or 2026-11-23T10:00:00+01:00).", expression: name)
+        }
+        return ResourceQuery.DateCondition(comparison: comparison, value: dateTime)
+    }
+}

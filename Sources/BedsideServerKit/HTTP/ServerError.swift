@@ -1,0 +1,70 @@
+import BedsideCore
+
+/// Every way a request can fail, each with its HTTP status and the OperationOutcome the client reads.
+public enum ServerError: Error, Sendable {
+    /// 400: the request cannot be read (malformed JSON, bad parameter).
+    case badRequest(String, expression: String? = nil)
+    /// 401 on the login endpoints.
+    case unauthorized(String)
+    /// 401 on everything else: no, expired or revoked token.
+    case unauthenticated(String)
+    /// 404: absent, or not this user's to see; the two are deliberately indistinguishable.
+    case notFound(String)
+    case methodNotAllowed(String)
+    /// 412: If-Match named an older version.
+    case preconditionFailed(String)
+    /// 413
+    case tooLarge(limit: Int)
+    /// 415
+    case unsupportedMediaType(String)
+    /// 422: readable but not acceptable; the outcome names each offending element.
+    case invalid(OperationOutcome)
+    /// 423 with Retry-After.
+    case locked(retryAfterSeconds: Int)
+    /// 428: an update without If-Match.
+    case preconditionRequired(String)
+    /// 503
+    case unavailable(String)
+    /// 500: the store failed. The detail is logged, never sent.
+    case storage(any Error)
+
+    public var status: Int {
+        switch self {
+        case .badRequest: 400
+        case .unauthorized, .unauthenticated: 401
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .preconditionFailed: 412
+        case .tooLarge: 413
+        case .unsupportedMediaType: 415
+        case .invalid: 422
+        case .locked: 423
+        case .preconditionRequired: 428
+        case .unavailable: 503
+        case .storage: 500
+        }
+    }
+
+    public var outcome: OperationOutcome {
+        switch self {
+        case .badRequest(let message, let expression):
+            OperationOutcome(code: "structure", diagnostics: message, expression: expression)
+        case .unauthorized(let message): OperationOutcome(code: "login", diagnostics: message)
+        case .unauthenticated(let message): OperationOutcome(code: "login", diagnostics: message)
+        case .notFound(let message): OperationOutcome(code: "not-found", diagnostics: message)
+        case .methodNotAllowed(let message): OperationOutcome(code: "not-supported", diagnostics: message)
+        case .preconditionFailed(let message): OperationOutcome(code: "conflict", diagnostics: message)
+        case .tooLarge(let limit):
+            OperationOutcome(code: "too-costly", diagnostics: "The request body is larger than the limit of \(limit) bytes.")
+        case .unsupportedMediaType(let message): OperationOutcome(code: "not-supported", diagnostics: message)
+        case .invalid(let outcome): outcome
+        case .locked(let seconds):
+            OperationOutcome(
+                code: "lock-error",
+                diagnostics: "Too many failed attempts: this account is locked. Try again in \((seconds + 59) / 60) minutes.")
+        case .preconditionRequired(let message): OperationOutcome(code: "required", diagnostics: message)
+        case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
+        case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
+        }
+    }
+}

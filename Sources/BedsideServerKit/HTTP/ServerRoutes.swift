@@ -1,0 +1,259 @@
+import BedsideCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// The HTTP surface of DESIGN.md's server API: `/auth/*` and `/fhir/*`.
+struct ServerRoutes: Sendable {
+    static let bodyLimit = 1 << 20
+    static let fhirContentType = "application/fhir+json; charset=utf-8"
+
+    let auth: AuthService
+    let fhir: FHIRService
+    let clock: any WallClock
+    let publicBaseURL: String?
+    let logger: Logger
+
+    func build() -> Router<BedsideRequestContext> {
+        let router = Router(context: BedsideRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.post("/auth/login") { request, context in await self.handle { try await self.login(request, context) } }
+        router.post("/auth/otp") { request, context in await self.handle { try await self.otp(request, context) } }
+        router.post("/auth/logout") { request, context in await self.handle { try await self.logout(request, context) } }
+        router.get("/fhir/metadata") { request, _ in
+            await self.handle { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
+        }
+        router.post("/fhir") { request, context in await self.handle { try await self.transaction(request, context) } }
+        router.get("/fhir/:type") { request, context in await self.handle { try await self.search(request, context) } }
+        router.post("/fhir/:type") { request, context in await self.handle { try await self.create(request, context) } }
+        router.get("/fhir/:type/:id") { request, context in await self.handle { try await self.read(request, context, version: nil) } }
+        router.get("/fhir/:type/:id/_history/:version") { request, context in
+            await self.handle {
+                guard let version = context.parameters.get("version").flatMap(Int.init) else {
+                    throw ServerError.notFound("No such version.")
+                }
+                return try await self.read(request, context, version: version)
+            }
+        }
+        router.put("/fhir/:type/:id") { request, context in await self.handle { try await self.update(request, context) } }
+        for method in [HTTPRequest.Method.delete, .patch] {
+            router.on("/fhir/:type/:id", method: method) { _, _ in
+                self.error(.methodNotAllowed("\(method.rawValue) is not supported; mark a measurement entered-in-error with PUT instead."))
+            }
+        }
+        return router
+    }
+
+    // MARK: Plumbing
+
+    /// Runs a handler, turning every failure into an OperationOutcome answer.
+    private func handle(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as ServerError {
+            return self.error(error)
+        } catch {
+            logger.error("unexpected error", metadata: ["error": "\(error)"])
+            return self.error(.storage(error))
+        }
+    }
+
+    func error(_ error: ServerError) -> Response {
+        var headers = HTTPFields()
+        switch error {
+        case .locked(let seconds): headers[.retryAfter] = String(seconds)
+        case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
+        case .storage(let underlying): logger.error("storage failure", metadata: ["error": "\(underlying)"])
+        default: break
+        }
+        return json(.init(code: error.status), error.outcome.json.serialized(), headers: headers)
+    }
+
+    func json(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:], contentType: String = fhirContentType) -> Response {
+        var headers = headers
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-store"
+        headers[.init("X-Content-Type-Options")!] = "nosniff"
+        headers[.init("Strict-Transport-Security")!] = "max-age=31536000"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private func baseURL(_ request: Request) -> String {
+        if let publicBaseURL { return publicBaseURL.hasSuffix("/") ? String(publicBaseURL.dropLast()) + "/fhir" : publicBaseURL + "/fhir" }
+        // The Host header names how the client reached us; keep only characters a host:port may hold.
+        let host = (request.head.authority ?? "localhost")
+            .filter { $0.isLetter || $0.isNumber || "-.:[]".contains($0) }
+        return "https://\(host.isEmpty ? "localhost" : host)/fhir"
+    }
+
+    private func requestLine(_ request: Request) -> String {
+        "\(request.method.rawValue) \(request.uri.path)"
+    }
+
+    private func readBody(_ request: Request, requireFHIRJSON: Bool = true) async throws(ServerError) -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.bodyLimit {
+            throw .tooLarge(limit: Self.bodyLimit)
+        }
+        if let type = request.headers[.contentType]?.lowercased() {
+            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard media == "application/fhir+json" || media == "application/json" else {
+                throw .unsupportedMediaType("Send JSON: Content-Type application/fhir+json.")
+            }
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: Self.bodyLimit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
+            throw .tooLarge(limit: Self.bodyLimit)
+        } catch {
+            throw .badRequest("The request body could not be read.")
+        }
+    }
+
+    private func queryParameters(_ request: Request) -> [(String, String)] {
+        guard let query = request.uri.query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                // '+' is kept: FHIR dates carry "+01:00", and clients are told to percent-encode it.
+                String(text).removingPercentEncoding ?? String(text)
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
+    private func info(_ request: Request, _ context: BedsideRequestContext) async throws(ServerError) -> RequestInfo {
+        let principal = try await auth.authenticate(authorization: request.headers[.authorization])
+        return RequestInfo(
+            principal: principal, remoteAddress: context.remoteAddress, request: requestLine(request), baseURL: baseURL(request))
+    }
+
+    private func resourceHeaders(_ resource: StoredResource) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.eTag] = ETag.make(version: resource.versionID)
+        headers[.lastModified] = HTTPDate.format(epochMilliseconds: resource.lastUpdated)
+        return headers
+    }
+
+    // MARK: Auth
+
+    private func jsonObject(_ bytes: [UInt8]) throws(ServerError) -> JSONValue {
+        let value = try FHIRService.parseResource(bytes)
+        guard value.objectValue != nil else { throw .badRequest("The body must be a JSON object.") }
+        return value
+    }
+
+    private func login(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let body = try jsonObject(try await readBody(request))
+        guard let username = body["username"]?.stringValue, let password = body["password"]?.stringValue,
+            !username.isEmpty, username.count <= 320, password.count <= 1024
+        else { throw ServerError.badRequest("Send {\"username\": ..., \"password\": ...}.") }
+        let issued = try await auth.login(
+            username: username, password: password, remoteAddress: context.remoteAddress, request: requestLine(request))
+        let answer: JSONValue = ["challenge": .string(issued.challengeID), "expiresIn": .number(issued.expiresIn)]
+        return json(.accepted, answer.serialized(), contentType: "application/json")
+    }
+
+    private func otp(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let body = try jsonObject(try await readBody(request))
+        guard let challenge = body["challenge"]?.stringValue, let code = body["code"]?.stringValue,
+            challenge.count <= 64, code.count <= 16
+        else { throw ServerError.badRequest("Send {\"challenge\": ..., \"code\": ...}.") }
+        let session = try await auth.verifyCode(
+            challengeID: challenge, code: code, remoteAddress: context.remoteAddress, request: requestLine(request))
+        var answer: JSONObject = [
+            "accessToken": .string(session.accessToken),
+            "tokenType": "Bearer",
+            "expiresIn": .number(session.expiresIn),
+            "idleTimeout": .number(session.idleTimeout),
+            "role": .string(session.account.role.rawValue),
+        ]
+        if let patient = session.account.patientID { answer["patient"] = .string(patient) }
+        if let practitioner = session.account.practitionerID { answer["practitioner"] = .string(practitioner) }
+        return json(.ok, JSONValue.object(answer).serialized(), contentType: "application/json")
+    }
+
+    private func logout(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let principal = try await auth.authenticate(authorization: request.headers[.authorization])
+        try await auth.logout(principal, remoteAddress: context.remoteAddress, request: requestLine(request))
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    // MARK: FHIR
+
+    private func search(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let info = try await info(request, context)
+        let bytes = try await fhir.search(
+            type: context.parameters.get("type") ?? "", parameters: queryParameters(request), info: info)
+        return json(.ok, bytes)
+    }
+
+    private func read(_ request: Request, _ context: BedsideRequestContext, version: Int?) async throws -> Response {
+        let info = try await info(request, context)
+        let resource = try await fhir.read(
+            type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", version: version, info: info)
+        if let ifNoneMatch = request.headers[.ifNoneMatch], ETag.matches(ifNoneMatch, version: resource.versionID) {
+            return Response(status: .notModified, headers: resourceHeaders(resource))
+        }
+        return json(.ok, resource.json, headers: resourceHeaders(resource))
+    }
+
+    private func create(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let info = try await info(request, context)
+        let body = try await readBody(request)
+        let result = try await fhir.create(
+            type: context.parameters.get("type") ?? "", body: body, ifNoneExist: request.headers[.init("If-None-Exist")!],
+            info: info)
+        var headers = resourceHeaders(result.resource)
+        headers[.location] = "\(info.baseURL)/\(result.resource.type)/\(result.resource.id)/_history/\(result.resource.versionID)"
+        return json(result.created ? .created : .ok, result.resource.json, headers: headers)
+    }
+
+    private func update(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let info = try await info(request, context)
+        let body = try await readBody(request)
+        let resource = try await fhir.update(
+            type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", body: body,
+            ifMatch: request.headers[.ifMatch], info: info)
+        return json(.ok, resource.json, headers: resourceHeaders(resource))
+    }
+
+    private func transaction(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let info = try await info(request, context)
+        let body = try await readBody(request)
+        let prefer = request.headers[.init("Prefer")!]?.contains("return=representation") ?? false
+        let bytes = try await fhir.transaction(body: body, preferRepresentation: prefer, info: info)
+        return json(.ok, bytes)
+    }
+}
+
+/// RFC 7231 dates for Last-Modified.
+enum HTTPDate {
+    static func format(epochMilliseconds: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000))
+    }
+}
+
+/// Logs one structured line per request: method, path (never the query or body), status, time.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = BedsideRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "ms": "\(String(format: "%.1f", milliseconds))", "peer": "\(context.remoteAddress ?? "-")",
+            ])
+        return response
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A message the server sends to a person: today only the login code.
+public struct MailMessage: Sendable, Equatable {
+    public var to: String
+    public var subject: String
+    public var body: String
+
+    public init(to: String, subject: String, body: String) {
+        self.to = to
+        self.subject = subject
+        self.body = body
+    }
+
+    /// RFC 5322 text, CRLF line ends, with a header the dev tooling can read.
+    func rfc5322(from sender: String, date: Date, messageID: String) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        let lines = [
+            "From: \(sender)",
+            "To: \(to)",
+            "Subject: \(subject)",
+            "Date: \(formatter.string(from: date))",
+            "Message-ID: <\(messageID)@bedside>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: 8bit",
+            "",
+        ] + body.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            // SMTP transparency: a line starting with "." would end the message early.
+            line.hasPrefix(".") ? "." + line : String(line)
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}
+
+public enum MailError: Error, CustomStringConvertible {
+    case deliveryFailed(String)
+
+    public var description: String {
+        switch self {
+        case .deliveryFailed(let reason): "the e-mail could not be sent: \(reason)"
+        }
+    }
+}
+
+/// Delivers mail. The dev mailer writes files; the SMTP mailer talks to a real relay.
+public protocol Mailer: Sendable {
+    func send(_ message: MailMessage) async throws
+}
+
+/// Writes each message as a file in a maildir (`<data-dir>/mail/new/`), for development and tests:
+/// written under `tmp/` and renamed into `new/`, so a reader never sees half a message.
+public struct MaildirMailer: Mailer {
+    public let directory: URL
+    public let sender: String
+
+    public init(directory: URL, sender: String = "Bedside <no-reply@bedside.invalid>") {
+        self.directory = directory
+        self.sender = sender
+    }
+
+    public func send(_ message: MailMessage) async throws {
+        let fileManager = FileManager.default
+        for sub in ["tmp", "new", "cur"] {
+            try fileManager.createDirectory(
+                at: directory.appendingPathComponent(sub), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+        }
+        let unique = "\(Int64(Date().timeIntervalSince1970 * 1000)).\(UUID().uuidString.lowercased()).bedside"
+        let text = message.rfc5322(from: sender, date: Date(), messageID: unique)
+        let temporary = directory.appendingPathComponent("tmp").appendingPathComponent(unique)
+        let final = directory.appendingPathComponent("new").appendingPathComponent(unique)
+        guard fileManager.createFile(atPath: temporary.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw MailError.deliveryFailed("cannot write \(temporary.path)") }
+        try fileManager.moveItem(at: temporary, to: final)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Everything `bedside-server serve` can be told.
+public struct ServerConfiguration: Sendable {
+    public enum TLSSource: Sendable {
+        /// A local CA and server certificate kept in `<data-dir>/tls/`, made at first start.
+        case development
+        /// Real certificate chain and key files (PEM).
+        case files(certificateChain: String, privateKey: String)
+    }
+
+    public enum MailTransport: Sendable {
+        /// Each mail becomes a file in `<data-dir>/mail/new/`.
+        case maildir
+        /// A real relay, e.g. `smtps://smtp.example.org:465` or `smtp://relay:587` (STARTTLS required).
+        case smtp(SMTPSettings)
+    }
+
+    public var dataDirectory: URL
+    /// Loopback by default; a deployment puts a name or 0.0.0.0 here deliberately.
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port.
+    public var port: Int = 8443
+    public var tls: TLSSource = .development
+    public var mail: MailTransport = .maildir
+    /// The external URL clients use, when behind a proxy; otherwise taken from the Host header.
+    public var publicBaseURL: String?
+    public var hasher: PasswordHasher = .standard
+    public var authPolicy = AuthPolicy()
+
+    public init(dataDirectory: URL) {
+        self.dataDirectory = dataDirectory
+    }
+
+    public var databasePath: String { dataDirectory.appendingPathComponent("bedside-server.sqlite").path }
+    public var tlsDirectory: URL { dataDirectory.appendingPathComponent("tls") }
+    public var mailDirectory: URL { dataDirectory.appendingPathComponent("mail") }
+
+    /// `$XDG_DATA_HOME/bedside-server`, or `~/.local/share/bedside-server`.
+    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("bedside-server")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".local/share/bedside-server")
+    }
+
+    /// Creates the data directory private to this user (0700) and opens the store in it.
+    public func openStore() throws -> SQLiteServerStore {
+        umask(0o077)
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try SQLiteServerStore(path: databasePath)
+    }
+}

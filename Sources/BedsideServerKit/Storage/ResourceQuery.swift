@@ -1,0 +1,43 @@
+import BedsideCore
+
+/// A storage-neutral search: what `GET /fhir/<type>?...` asks for once parsed and access-limited.
+public struct ResourceQuery: Sendable, Equatable {
+    public enum Comparison: String, Sendable {
+        case eq, ne, gt, lt, ge, le, sa, eb
+    }
+
+    /// A date condition: the stored instant compared with the range of `value`.
+    public struct DateCondition: Sendable, Equatable {
+        public var comparison: Comparison
+        public var value: FHIRDateTime
+    }
+
+    public enum SortKey: Sendable, Equatable {
+        case date(ascending: Bool)
+        case lastUpdated(ascending: Bool)
+        case priority(ascending: Bool)
+    }
+
+    public var type: String
+    /// nil: no restriction. Empty: nothing may be returned.
+    public var patientIDs: [String]?
+    public var ids: [String]?
+    /// Any of these codes (OR); a code with an empty system matches any system.
+    public var codes: [ResourceCode]?
+    public var identifiers: [ResourceCode]?
+    public var statuses: [String]?
+    public var dates: [DateCondition] = []
+    public var lastUpdated: [DateCondition] = []
+    public var sort: [SortKey] = []
+    public var count: Int = 50
+    public var offset: Int = 0
+
+    public init(type: String) { self.type = type }
+}
+
+/// A page of search results.
+public struct ResourcePage: Sendable {
+    public var resources: [StoredResource]
+    /// Whether there are more after this page.
+    public var hasMore: Bool
+}

@@ -1,0 +1,150 @@
+import BedsideCore
+import GRDB
+
+/// The embedded store: one SQLite file in the data directory, in WAL mode with synchronous commits,
+/// so that a write the server has acknowledged survives `kill -9` (and a power cut).
+public final class SQLiteServerStore: ServerStore {
+    private let pool: DatabasePool
+
+    /// Opens (creating and migrating when needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 8
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try ServerMigrations.migrator.migrate(pool)
+    }
+
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
+        try await pool.read { db in try work(SQLiteStoreSession(db: db)) }
+    }
+
+    public func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
+        try await pool.write { db in try work(SQLiteStoreSession(db: db)) }
+    }
+
+    /// Synchronous write for command-line tools and bulk loading, which have no event loop to protect.
+    public func writeNow<T>(_ work: (any StoreWriting) throws -> T) throws -> T {
+        try pool.write { db in try work(SQLiteStoreSession(db: db)) }
+    }
+
+    /// Synchronous read for command-line tools.
+    public func readNow<T>(_ work: (any StoreReading) throws -> T) throws -> T {
+        try pool.read { db in try work(SQLiteStoreSession(db: db)) }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+
+    /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+}
+
+/// The schema, as named append-only migrations.
+enum ServerMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: accounts, sessions, resources, audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE account (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    display_name TEXT NOT NULL,
+                    patient_id TEXT UNIQUE,
+                    practitioner_id TEXT UNIQUE,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE login_throttle (
+                    key TEXT PRIMARY KEY,
+                    failures INTEGER NOT NULL,
+                    locked_until INTEGER
+                );
+                CREATE TABLE login_challenge (
+                    id TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    code_hash TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    attempts_left INTEGER NOT NULL
+                );
+                CREATE TABLE session (
+                    token_hash TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    created_at INTEGER NOT NULL,
+                    last_seen_at INTEGER NOT NULL,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX session_account ON session(account_id);
+                CREATE TABLE care_team_member (
+                    clinician_account_id TEXT NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    patient_id TEXT NOT NULL,
+                    PRIMARY KEY (clinician_account_id, patient_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX care_team_patient ON care_team_member(patient_id);
+
+                CREATE TABLE resource (
+                    pk INTEGER PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    last_updated INTEGER NOT NULL,
+                    patient_id TEXT,
+                    status TEXT,
+                    date INTEGER,
+                    priority INTEGER,
+                    json BLOB NOT NULL,
+                    UNIQUE (type, id)
+                );
+                CREATE INDEX resource_patient_date ON resource(type, patient_id, date);
+                CREATE INDEX resource_last_updated ON resource(type, last_updated);
+                CREATE TABLE resource_history (
+                    type TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    last_updated INTEGER NOT NULL,
+                    json BLOB NOT NULL,
+                    PRIMARY KEY (type, id, version)
+                ) WITHOUT ROWID;
+                CREATE TABLE resource_code (
+                    resource_pk INTEGER NOT NULL REFERENCES resource(pk) ON DELETE CASCADE,
+                    system TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    PRIMARY KEY (resource_pk, code, system)
+                ) WITHOUT ROWID;
+                CREATE TABLE resource_identifier (
+                    type TEXT NOT NULL,
+                    system TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    resource_pk INTEGER NOT NULL REFERENCES resource(pk) ON DELETE CASCADE,
+                    PRIMARY KEY (type, system, value)
+                ) WITHOUT ROWID;
+                CREATE INDEX resource_identifier_pk ON resource_identifier(resource_pk);
+
+                CREATE TABLE audit_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,
+                    actor_id TEXT,
+                    actor_role TEXT,
+                    action TEXT NOT NULL,
+                    resource_type TEXT,
+                    resource_id TEXT,
+                    patient_id TEXT,
+                    outcome TEXT NOT NULL,
+                    http_status INTEGER NOT NULL,
+                    remote_address TEXT,
+                    request TEXT
+                );
+                CREATE INDEX audit_event_at ON audit_event(at);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,344 @@
+import BedsideCore
+import Foundation
+import GRDB
+
+/// The store's operations on one SQLite connection inside one transaction.
+struct SQLiteStoreSession: StoreWriting {
+    let db: Database
+
+    // MARK: Accounts
+
+    private func account(from row: Row) -> Account {
+        Account(
+            id: row["id"], email: row["email"], role: Role(rawValue: row["role"]) ?? .patient,
+            passwordHash: row["password_hash"], displayName: row["display_name"], patientID: row["patient_id"],
+            practitionerID: row["practitioner_id"], createdAt: row["created_at"])
+    }
+
+    func account(email: String) throws -> Account? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE email = ?"), arguments: [email])
+            .map(account(from:))
+    }
+
+    func account(id: String) throws -> Account? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE id = ?"), arguments: [id])
+            .map(account(from:))
+    }
+
+    func account(patientID: String) throws -> Account? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE patient_id = ?"), arguments: [patientID])
+            .map(account(from:))
+    }
+
+    func accounts() throws -> [Account] {
+        try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY role, email").map(account(from:))
+    }
+
+    func insert(_ account: Account) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO account (id, email, role, password_hash, display_name, patient_id, practitioner_id, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                account.id, account.email, account.role.rawValue, account.passwordHash, account.displayName,
+                account.patientID, account.practitionerID, account.createdAt,
+            ])
+    }
+
+    func updatePasswordHash(accountID: String, passwordHash: String) throws {
+        try db.execute(sql: "UPDATE account SET password_hash = ? WHERE id = ?", arguments: [passwordHash, accountID])
+    }
+
+    // MARK: Login
+
+    func throttle(key: String) throws -> LoginThrottle? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_throttle WHERE key = ?"), arguments: [key]).map {
+            LoginThrottle(key: $0["key"], failures: $0["failures"], lockedUntil: $0["locked_until"])
+        }
+    }
+
+    func save(_ throttle: LoginThrottle) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO login_throttle (key, failures, locked_until) VALUES (?, ?, ?)",
+            arguments: [throttle.key, throttle.failures, throttle.lockedUntil])
+    }
+
+    func deleteThrottle(key: String) throws {
+        try db.execute(sql: "DELETE FROM login_throttle WHERE key = ?", arguments: [key])
+    }
+
+    func challenge(id: String) throws -> LoginChallenge? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_challenge WHERE id = ?"), arguments: [id]).map {
+            LoginChallenge(
+                id: $0["id"], accountID: $0["account_id"], codeHash: $0["code_hash"], expiresAt: $0["expires_at"],
+                attemptsLeft: $0["attempts_left"])
+        }
+    }
+
+    func insert(_ challenge: LoginChallenge) throws {
+        try db.execute(
+            sql: "INSERT INTO login_challenge (id, account_id, code_hash, expires_at, attempts_left) VALUES (?, ?, ?, ?, ?)",
+            arguments: [challenge.id, challenge.accountID, challenge.codeHash, challenge.expiresAt, challenge.attemptsLeft])
+    }
+
+    func update(_ challenge: LoginChallenge) throws {
+        try db.execute(
+            sql: "UPDATE login_challenge SET attempts_left = ?, expires_at = ? WHERE id = ?",
+            arguments: [challenge.attemptsLeft, challenge.expiresAt, challenge.id])
+    }
+
+    func deleteChallenge(id: String) throws {
+        try db.execute(sql: "DELETE FROM login_challenge WHERE id = ?", arguments: [id])
+    }
+
+    // MARK: Sessions
+
+    func session(tokenHash: String) throws -> SessionRecord? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM session WHERE token_hash = ?"), arguments: [tokenHash]).map {
+            SessionRecord(
+                tokenHash: $0["token_hash"], accountID: $0["account_id"], createdAt: $0["created_at"],
+                lastSeenAt: $0["last_seen_at"], revokedAt: $0["revoked_at"])
+        }
+    }
+
+    func insert(_ session: SessionRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO session (token_hash, account_id, created_at, last_seen_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [session.tokenHash, session.accountID, session.createdAt, session.lastSeenAt, session.revokedAt])
+    }
+
+    func touchSession(tokenHash: String, at time: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE session SET last_seen_at = ? WHERE token_hash = ?")
+            .execute(arguments: [time, tokenHash])
+    }
+
+    func revokeSession(tokenHash: String, at time: Int64) throws {
+        try db.execute(
+            sql: "UPDATE session SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", arguments: [time, tokenHash])
+    }
+
+    func revokeSessions(accountID: String, at time: Int64) throws {
+        try db.execute(
+            sql: "UPDATE session SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL", arguments: [time, accountID])
+    }
+
+    func purgeExpired(before time: Int64) throws {
+        try db.execute(sql: "DELETE FROM login_challenge WHERE expires_at < ?", arguments: [time])
+        try db.execute(sql: "DELETE FROM session WHERE created_at < ?", arguments: [time - 24 * 3_600_000])
+    }
+
+    // MARK: Care teams
+
+    func teamPatientIDs(clinicianAccountID: String) throws -> [String] {
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT patient_id FROM care_team_member WHERE clinician_account_id = ? ORDER BY patient_id"),
+            arguments: [clinicianAccountID])
+    }
+
+    func clinicianIDs(patientID: String) throws -> [String] {
+        try String.fetchAll(
+            db.cachedStatement(sql: "SELECT clinician_account_id FROM care_team_member WHERE patient_id = ?"),
+            arguments: [patientID])
+    }
+
+    func addTeamMember(clinicianAccountID: String, patientID: String) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO care_team_member (clinician_account_id, patient_id) VALUES (?, ?)",
+            arguments: [clinicianAccountID, patientID])
+    }
+
+    // MARK: Resources
+
+    private func resource(from row: Row) -> StoredResource {
+        StoredResource(
+            type: row["type"], id: row["id"], versionID: row["version"], lastUpdated: row["last_updated"],
+            patientID: row["patient_id"], status: row["status"], date: row["date"], priority: row["priority"],
+            json: Array(row["json"] as Data))
+    }
+
+    func resource(type: String, id: String) throws -> StoredResource? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM resource WHERE type = ? AND id = ?"), arguments: [type, id]
+        ).map(resource(from:))
+    }
+
+    func resource(type: String, id: String, version: Int) throws -> StoredResource? {
+        if let current = try resource(type: type, id: id), current.versionID == version { return current }
+        guard let current = try resource(type: type, id: id),
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM resource_history WHERE type = ? AND id = ? AND version = ?"),
+                arguments: [type, id, version])
+        else { return nil }
+        var old = current
+        old.versionID = row["version"]
+        old.lastUpdated = row["last_updated"]
+        old.json = Array(row["json"] as Data)
+        return old
+    }
+
+    func resourceID(type: String, identifier: ResourceCode) throws -> String? {
+        try String.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
+                WHERE i.type = ? AND i.system = ? AND i.value = ?
+                """),
+            arguments: [type, identifier.system, identifier.code])
+    }
+
+    func count(type: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource WHERE type = ?", arguments: [type]) ?? 0
+    }
+
+    func put(_ resource: StoredResource) throws {
+        let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?"),
+            arguments: [resource.type, resource.id])
+        let pk: Int64
+        if let existing {
+            pk = existing["pk"]
+            try db.cachedStatement(sql: """
+                INSERT INTO resource_history (type, id, version, last_updated, json) VALUES (?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    resource.type, resource.id, existing["version"] as Int, existing["last_updated"] as Int64,
+                    existing["json"] as Data,
+                ])
+            try db.cachedStatement(sql: """
+                UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ?
+                WHERE pk = ?
+                """).execute(arguments: [
+                    resource.versionID, resource.lastUpdated, resource.patientID, resource.status, resource.date,
+                    resource.priority, Data(resource.json), pk,
+                ])
+            try db.cachedStatement(sql: "DELETE FROM resource_code WHERE resource_pk = ?").execute(arguments: [pk])
+            try db.cachedStatement(sql: "DELETE FROM resource_identifier WHERE resource_pk = ?").execute(arguments: [pk])
+        } else {
+            try db.cachedStatement(sql: """
+                INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    resource.type, resource.id, resource.versionID, resource.lastUpdated, resource.patientID,
+                    resource.status, resource.date, resource.priority, Data(resource.json),
+                ])
+            pk = db.lastInsertedRowID
+        }
+        let insertCode = try db.cachedStatement(sql: "INSERT OR IGNORE INTO resource_code (resource_pk, system, code) VALUES (?, ?, ?)")
+        for code in resource.codes { try insertCode.execute(arguments: [pk, code.system, code.code]) }
+        let insertIdentifier = try db.cachedStatement(
+            sql: "INSERT INTO resource_identifier (type, system, value, resource_pk) VALUES (?, ?, ?, ?)")
+        for identifier in resource.identifiers {
+            try insertIdentifier.execute(arguments: [resource.type, identifier.system, identifier.code, pk])
+        }
+    }
+
+    func search(_ query: ResourceQuery) throws -> ResourcePage {
+        var conditions = ["type = ?"]
+        var arguments: StatementArguments = [query.type]
+        func inList(_ column: String, _ values: [String]) {
+            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
+            for value in values { _ = arguments.append(contentsOf: [value]) }
+        }
+        if let patients = query.patientIDs {
+            if patients.isEmpty { return ResourcePage(resources: [], hasMore: false) }
+            inList("patient_id", patients)
+        }
+        if let ids = query.ids { inList("id", ids) }
+        if let statuses = query.statuses { inList("status", statuses) }
+        if let codes = query.codes, !codes.isEmpty {
+            let alternatives = codes.map { code -> String in
+                _ = arguments.append(contentsOf: code.system.isEmpty ? [code.code] : [code.code, code.system])
+                return code.system.isEmpty ? "(c.code = ?)" : "(c.code = ? AND c.system = ?)"
+            }
+            conditions.append(
+                "EXISTS (SELECT 1 FROM resource_code c WHERE c.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+        }
+        if let identifiers = query.identifiers, !identifiers.isEmpty {
+            let alternatives = identifiers.map { identifier -> String in
+                _ = arguments.append(contentsOf: identifier.system.isEmpty ? [identifier.code] : [identifier.code, identifier.system])
+                return identifier.system.isEmpty ? "(i.value = ?)" : "(i.value = ? AND i.system = ?)"
+            }
+            conditions.append(
+                "EXISTS (SELECT 1 FROM resource_identifier i WHERE i.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+        }
+        for condition in query.dates { append(condition, column: "date", to: &conditions, &arguments) }
+        for condition in query.lastUpdated { append(condition, column: "last_updated", to: &conditions, &arguments) }
+
+        var order: [String] = query.sort.map { key in
+            switch key {
+            case .date(let ascending): "date \(ascending ? "ASC" : "DESC")"
+            case .lastUpdated(let ascending): "last_updated \(ascending ? "ASC" : "DESC")"
+            case .priority(let ascending): "priority \(ascending ? "ASC" : "DESC")"
+            }
+        }
+        order.append("pk ASC")
+        let sql = """
+            SELECT type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
+            """
+        _ = arguments.append(contentsOf: [query.count + 1, query.offset])
+        var rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(resource(from:))
+        let hasMore = rows.count > query.count
+        if hasMore { rows.removeLast() }
+        return ResourcePage(resources: rows, hasMore: hasMore)
+    }
+
+    /// FHIR date comparison of a stored instant with the range of the searched value.
+    private func append(
+        _ condition: ResourceQuery.DateCondition, column: String, to conditions: inout [String],
+        _ arguments: inout StatementArguments
+    ) {
+        let low = condition.value.lowerBound
+        let high = condition.value.upperBound
+        switch condition.comparison {
+        case .eq:
+            conditions.append("(\(column) >= ? AND \(column) < ?)")
+            _ = arguments.append(contentsOf: [low, high])
+        case .ne:
+            conditions.append("(\(column) < ? OR \(column) >= ?)")
+            _ = arguments.append(contentsOf: [low, high])
+        case .gt, .sa:
+            conditions.append("\(column) >= ?")
+            _ = arguments.append(contentsOf: [high])
+        case .ge:
+            conditions.append("\(column) >= ?")
+            _ = arguments.append(contentsOf: [low])
+        case .lt, .eb:
+            conditions.append("\(column) < ?")
+            _ = arguments.append(contentsOf: [low])
+        case .le:
+            conditions.append("\(column) < ?")
+            _ = arguments.append(contentsOf: [high])
+        }
+    }
+
+    // MARK: Audit
+
+    func append(_ events: [AuditEvent]) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO audit_event (at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome,
+                http_status, remote_address, request)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for event in events {
+            try statement.execute(arguments: [
+                event.at, event.actorID, event.actorRole, event.action, event.resourceType, event.resourceID,
+                event.patientID, event.outcome, event.httpStatus, event.remoteAddress, event.request,
+            ])
+        }
+    }
+
+    func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
+        ).map { row in
+            (
+                row["seq"],
+                AuditEvent(
+                    at: row["at"], actorID: row["actor_id"], actorRole: row["actor_role"], action: row["action"],
+                    resourceType: row["resource_type"], resourceID: row["resource_id"], patientID: row["patient_id"],
+                    outcome: row["outcome"], httpStatus: row["http_status"], remoteAddress: row["remote_address"],
+                    request: row["request"])
+            )
+        }
+    }
+}

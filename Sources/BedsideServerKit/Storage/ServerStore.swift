@@ -1,0 +1,56 @@
+import BedsideCore
+
+/// The server's storage, behind which SQLite (the embedded default) or PostgreSQL can sit.
+///
+/// Work is given as a closure that runs inside one transaction: everything a request changes, its audit
+/// line included, commits together or not at all. Routes and services see only these protocols.
+public protocol ServerStore: Sendable {
+    func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T
+    func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T
+    /// Reads and writes may no longer be made; waits for those under way.
+    func close() throws
+}
+
+/// What can be read inside a transaction.
+public protocol StoreReading {
+    func account(email: String) throws -> Account?
+    func account(id: String) throws -> Account?
+    func account(patientID: String) throws -> Account?
+    func accounts() throws -> [Account]
+    func throttle(key: String) throws -> LoginThrottle?
+    func challenge(id: String) throws -> LoginChallenge?
+    func session(tokenHash: String) throws -> SessionRecord?
+    /// Patient ids in the care teams of a clinician account.
+    func teamPatientIDs(clinicianAccountID: String) throws -> [String]
+    /// Clinician account ids caring for a patient.
+    func clinicianIDs(patientID: String) throws -> [String]
+    func resource(type: String, id: String) throws -> StoredResource?
+    func resource(type: String, id: String, version: Int) throws -> StoredResource?
+    /// The id of the resource of `type` carrying `identifier`, if any.
+    func resourceID(type: String, identifier: ResourceCode) throws -> String?
+    func search(_ query: ResourceQuery) throws -> ResourcePage
+    func count(type: String) throws -> Int
+    /// Audit events in the order they were written, after the given sequence number.
+    func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
+}
+
+/// What can be changed inside a transaction.
+public protocol StoreWriting: StoreReading {
+    func insert(_ account: Account) throws
+    func updatePasswordHash(accountID: String, passwordHash: String) throws
+    func save(_ throttle: LoginThrottle) throws
+    func deleteThrottle(key: String) throws
+    func insert(_ challenge: LoginChallenge) throws
+    func update(_ challenge: LoginChallenge) throws
+    func deleteChallenge(id: String) throws
+    func insert(_ session: SessionRecord) throws
+    func touchSession(tokenHash: String, at time: Int64) throws
+    func revokeSession(tokenHash: String, at time: Int64) throws
+    func revokeSessions(accountID: String, at time: Int64) throws
+    func addTeamMember(clinicianAccountID: String, patientID: String) throws
+    /// Stores a new version (or the first) of a resource and keeps the previous one in history.
+    func put(_ resource: StoredResource) throws
+    func append(_ events: [AuditEvent]) throws
+    /// Removes expired challenges and sessions long past their absolute lifetime.
+    func purgeExpired(before time: Int64) throws
+}

@@ -1,0 +1,150 @@
+import BedsideCore
+
+/// What a user may do; see DESIGN.md "Roles".
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case patient, clinician, admin
+}
+
+/// A person who can log in.
+public struct Account: Sendable, Equatable {
+    public var id: String
+    /// Lower-cased e-mail address; the login name.
+    public var email: String
+    public var role: Role
+    /// Encoded password hash (see `PasswordHasher`), never the password.
+    public var passwordHash: String
+    public var displayName: String
+    /// The FHIR Patient this account is, for role patient.
+    public var patientID: String?
+    /// The FHIR Practitioner this account is, for role clinician.
+    public var practitionerID: String?
+    public var createdAt: Int64
+
+    public init(
+        id: String, email: String, role: Role, passwordHash: String, displayName: String,
+        patientID: String? = nil, practitionerID: String? = nil, createdAt: Int64
+    ) {
+        self.id = id
+        self.email = email
+        self.role = role
+        self.passwordHash = passwordHash
+        self.displayName = displayName
+        self.patientID = patientID
+        self.practitionerID = practitionerID
+        self.createdAt = createdAt
+    }
+}
+
+/// Failed-login bookkeeping per login name, kept for unknown names too so that lockout is no oracle.
+public struct LoginThrottle: Sendable, Equatable {
+    public var key: String
+    public var failures: Int
+    public var lockedUntil: Int64?
+}
+
+/// A password check that passed and now waits for the e-mailed code.
+public struct LoginChallenge: Sendable, Equatable {
+    public var id: String
+    public var accountID: String
+    /// SHA-256 of the challenge id and the code; the code itself is only in the e-mail.
+    public var codeHash: String
+    public var expiresAt: Int64
+    public var attemptsLeft: Int
+}
+
+/// A logged-in session; the bearer token is known only by its hash.
+public struct SessionRecord: Sendable, Equatable {
+    public var tokenHash: String
+    public var accountID: String
+    public var createdAt: Int64
+    public var lastSeenAt: Int64
+    public var revokedAt: Int64?
+}
+
+/// One version of a FHIR resource as the store keeps it, with the columns search needs.
+public struct StoredResource: Sendable, Equatable {
+    public var type: String
+    public var id: String
+    public var versionID: Int
+    public var lastUpdated: Int64
+    /// The patient the resource belongs to (compartment), for access checks and `patient=` search.
+    public var patientID: String?
+    public var status: String?
+    /// The resource's clinically relevant time (Observation.effective, QuestionnaireResponse.authored,
+    /// Task due date, Flag start), for `date` search and sorting.
+    public var date: Int64?
+    /// Sort rank for Flag priority (red 3, orange 2, gray 1).
+    public var priority: Int?
+    /// The resource JSON, meta included.
+    public var json: [UInt8]
+    /// Codes (`system`, `code`) for `code=` search.
+    public var codes: [ResourceCode]
+    /// Identifiers (`system`, `value`) for conditional create and `identifier=` search.
+    public var identifiers: [ResourceCode]
+
+    public init(
+        type: String, id: String, versionID: Int, lastUpdated: Int64, patientID: String?, status: String?,
+        date: Int64?, priority: Int?, json: [UInt8], codes: [ResourceCode] = [], identifiers: [ResourceCode] = []
+    ) {
+        self.type = type
+        self.id = id
+        self.versionID = versionID
+        self.lastUpdated = lastUpdated
+        self.patientID = patientID
+        self.status = status
+        self.date = date
+        self.priority = priority
+        self.json = json
+        self.codes = codes
+        self.identifiers = identifiers
+    }
+}
+
+/// A `system|code` (or `system|value`) pair; `system` may be empty.
+public struct ResourceCode: Sendable, Hashable {
+    public var system: String
+    public var code: String
+
+    public init(system: String, code: String) {
+        self.system = system
+        self.code = code
+    }
+}
+
+/// One line of the audit trail: who did what, when, from where, and how it ended. Never PHI.
+public struct AuditEvent: Sendable, Equatable {
+    public var at: Int64
+    /// Account id of the actor, or nil when unknown (a failed login for an unknown name).
+    public var actorID: String?
+    public var actorRole: String?
+    /// `login`, `login-failure`, `lockout`, `otp`, `otp-failure`, `logout`, `read`, `search`, `create`,
+    /// `update`, `transaction`, `denied`, ...
+    public var action: String
+    public var resourceType: String?
+    public var resourceID: String?
+    public var patientID: String?
+    /// `success` or `failure`.
+    public var outcome: String
+    public var httpStatus: Int
+    public var remoteAddress: String?
+    /// Method and path without query (queries can hold identifiers).
+    public var request: String?
+
+    public init(
+        at: Int64, actorID: String?, actorRole: String?, action: String, resourceType: String? = nil,
+        resourceID: String? = nil, patientID: String? = nil, outcome: String, httpStatus: Int,
+        remoteAddress: String?, request: String?
+    ) {
+        self.at = at
+        self.actorID = actorID
+        self.actorRole = actorRole
+        self.action = action
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.patientID = patientID
+        self.outcome = outcome
+        self.httpStatus = httpStatus
+        self.remoteAddress = remoteAddress
+        self.request = request
+    }
+}

@@ -1,0 +1,51 @@
+// Typed wrappers around libcurl's variadic functions, which Swift cannot call directly.
+#ifndef BEDSIDE_CCURL_SHIM_H
+#define BEDSIDE_CCURL_SHIM_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+typedef size_t (*bedside_curl_write_callback)(char *data, size_t size, size_t count, void *userdata);
+typedef size_t (*bedside_curl_read_callback)(char *buffer, size_t size, size_t count, void *userdata);
+
+static inline CURLcode bedside_curl_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bedside_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bedside_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bedside_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bedside_curl_setopt_write_function(CURL *handle, bedside_curl_write_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+}
+
+static inline CURLcode bedside_curl_setopt_header_function(CURL *handle, bedside_curl_write_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
+}
+
+static inline CURLcode bedside_curl_setopt_read_function(CURL *handle, bedside_curl_read_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+
+static inline CURLcode bedside_curl_setopt_postfields_size(CURL *handle, curl_off_t size) {
+    return curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, size);
+}
+
+static inline CURLcode bedside_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLcode bedside_curl_getinfo_offset(CURL *handle, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+#endif
