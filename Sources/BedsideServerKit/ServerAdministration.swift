@@ -1,0 +1,172 @@
+import BedsideCore
+import Foundation
+
+/// Why an administrative command did nothing, in words for the operator.
+public struct AdministrationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What the server's command line does to accounts, care teams and assignments.
+/// Every change is written with an audit line whose actor is the command line.
+public struct ServerAdministration: Sendable {
+    public let store: any ServerStore
+    public let clock: any WallClock
+    public let hasher: PasswordHasher
+
+    public init(store: any ServerStore, clock: any WallClock = SystemClock(), hasher: PasswordHasher = .standard) {
+        self.store = store
+        self.clock = clock
+        self.hasher = hasher
+    }
+
+    private func audit(_ action: String, type: String? = nil, id: String? = nil, patientID: String? = nil) -> AuditEvent {
+        AuditEvent(
+            at: clock.now(), actorID: "command-line", actorRole: "admin", action: action, resourceType: type, resourceID: id,
+            patientID: patientID, outcome: "success", httpStatus: 0, remoteAddress: "local", request: nil)
+    }
+
+    static func isPlausibleEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".")
+            && !parts[1].hasSuffix(".") && email.count <= 254 && !email.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" })
+    }
+
+    /// Creates an account, and for a patient or clinician the FHIR Patient or Practitioner it stands for.
+    public func addUser(email rawEmail: String, role: Role, password: String, name: String?, birthDate: String? = nil) async throws -> Account {
+        let email = AuthService.normalizedEmail(rawEmail)
+        guard Self.isPlausibleEmail(email) else { throw AdministrationError("'\(rawEmail)' is not an e-mail address.") }
+        if let problem = PasswordPolicy().problem(with: password, email: email) { throw AdministrationError(problem) }
+        if let birthDate, FHIRDateTime(birthDate)?.precision != .day {
+            throw AdministrationError("The birth date must be written as YYYY-MM-DD.")
+        }
+        let displayName = (name?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }
+            ?? String(email.split(separator: "@")[0])
+        let now = clock.now()
+        let hash = try hasher.hash(password)
+        let accountID = UUID().uuidString.lowercased()
+        let resourceID = UUID().uuidString.lowercased()
+        let nameParts = displayName.split(separator: " ").map(String.init)
+        let humanName: JSONValue = [
+            "use": "official",
+            "text": .string(displayName),
+            "family": .string(nameParts.last ?? displayName),
+            "given": .array(nameParts.dropLast().map { .string($0) }),
+        ]
+        let telecom: JSONValue = [["system": "email", "value": .string(email), "use": "home"]]
+        var account = Account(id: accountID, email: email, role: role, passwordHash: hash, displayName: displayName, createdAt: now)
+        var resource: StoredResource?
+        switch role {
+        case .patient:
+            account.patientID = resourceID
+            var patient: JSONObject = ["resourceType": "Patient", "active": true, "name": [humanName], "telecom": telecom]
+            if let birthDate { patient["birthDate"] = .string(birthDate) }
+            resource = FHIRService.stamp(.object(patient), type: .patient, id: resourceID, version: 1, at: now)
+        case .clinician:
+            account.practitionerID = resourceID
+            let practitioner: JSONValue = ["resourceType": "Practitioner", "active": true, "name": [humanName], "telecom": telecom]
+            resource = FHIRService.stamp(practitioner, type: .practitioner, id: resourceID, version: 1, at: now)
+        case .admin:
+            resource = nil
+        }
+        let finalAccount = account
+        let finalResource = resource
+        let event = audit("account-create", type: resource?.type, id: resource?.id, patientID: account.patientID)
+        try await store.write { db in
+            if try db.account(email: email) != nil { throw AdministrationError("An account for \(email) already exists.") }
+            if let finalResource { try db.put(finalResource) }
+            try db.insert(finalAccount)
+            try db.append([event])
+        }
+        return finalAccount
+    }
+
+    /// Changes a password (policy checked) and ends every session of the account.
+    public func setPassword(email rawEmail: String, password: String) async throws {
+        let email = AuthService.normalizedEmail(rawEmail)
+        if let problem = PasswordPolicy().problem(with: password, email: email) { throw AdministrationError(problem) }
+        let hash = try hasher.hash(password)
+        let now = clock.now()
+        let event = audit("password-change")
+        try await store.write { db in
+            guard let account = try db.account(email: email) else { throw AdministrationError("There is no account for \(email).") }
+            try db.updatePasswordHash(accountID: account.id, passwordHash: hash)
+            try db.revokeSessions(accountID: account.id, at: now)
+            var withActor = event
+            withActor.resourceID = account.id
+            try db.append([withActor])
+        }
+    }
+
+    /// Puts a patient in a clinician's care team.
+    public func addTeamMember(clinicianEmail: String, patientEmail: String) async throws {
+        let clinicianAddress = AuthService.normalizedEmail(clinicianEmail)
+        let patientAddress = AuthService.normalizedEmail(patientEmail)
+        let event = audit("team-add")
+        try await store.write { db in
+            guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
+                throw AdministrationError("There is no clinician account for \(clinicianAddress).")
+            }
+            guard let patient = try db.account(email: patientAddress), patient.role == .patient, let patientID = patient.patientID else {
+                throw AdministrationError("There is no patient account for \(patientAddress).")
+            }
+            try db.addTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
+            var withPatient = event
+            withPatient.patientID = patientID
+            try db.append([withPatient])
+        }
+    }
+
+    /// Stores a Questionnaire (a new version if its url is known) and a Task asking the patient to fill it in.
+    /// Returns the ids of the Questionnaire and the Task.
+    public func assign(questionnaire: JSONValue, patientEmail: String, due: FHIRDateTime?) async throws -> (String, String) {
+        guard questionnaire["resourceType"]?.stringValue == "Questionnaire" else {
+            throw AdministrationError("The file is not a FHIR Questionnaire (resourceType must be \"Questionnaire\").")
+        }
+        guard questionnaire["item"]?.arrayValue?.isEmpty == false else {
+            throw AdministrationError("The questionnaire has no items to answer.")
+        }
+        let email = AuthService.normalizedEmail(patientEmail)
+        let now = clock.now()
+        let url = questionnaire["url"]?.stringValue
+        let title = questionnaire["title"]?.stringValue ?? questionnaire["name"]?.stringValue ?? "Questionnaire"
+        let clock = self.clock
+        let event = audit("assign", type: "Task")
+        return try await store.write { db in
+            guard let account = try db.account(email: email), account.role == .patient, let patientID = account.patientID else {
+                throw AdministrationError("There is no patient account for \(email).")
+            }
+            var questionnaireID = UUID().uuidString.lowercased()
+            var version = 1
+            if let url, let existing = try db.resourceID(type: "Questionnaire", identifier: ResourceCode(system: "urn:bedside:canonical", code: url)),
+                let current = try db.resource(type: "Questionnaire", id: existing)
+            {
+                questionnaireID = existing
+                version = current.versionID + 1
+            }
+            var stored = FHIRService.stamp(questionnaire, type: .questionnaire, id: questionnaireID, version: version, at: now)
+            if let url { stored.identifiers.append(ResourceCode(system: "urn:bedside:canonical", code: url)) }
+            try db.put(stored)
+            let taskID = UUID().uuidString.lowercased()
+            var task: JSONObject = [
+                "resourceType": "Task",
+                "status": "requested",
+                "intent": "order",
+                "code": ["coding": [["system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"]]],
+                "description": .string("Please fill in: \(title)"),
+                "focus": ["reference": .string("Questionnaire/\(questionnaireID)"), "display": .string(title)],
+                "for": ["reference": .string("Patient/\(patientID)")],
+                "owner": ["reference": .string("Patient/\(patientID)")],
+                "authoredOn": .string(FHIRDateTime.format(epochMilliseconds: clock.now())),
+            ]
+            if let url { task["input"] = [["type": ["text": "questionnaire"], "valueCanonical": .string(url)]] }
+            if let due { task["restriction"] = ["period": ["end": .string(due.text)]] }
+            try db.put(FHIRService.stamp(.object(task), type: .task, id: taskID, version: 1, at: now))
+            var withIDs = event
+            withIDs.resourceID = taskID
+            withIDs.patientID = patientID
+            try db.append([withIDs])
+            return (questionnaireID, taskID)
+        }
+    }
+}

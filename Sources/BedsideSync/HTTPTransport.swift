@@ -1,0 +1,277 @@
+import BedsideCore
+import CCurl
+import Dispatch
+import Foundation
+import Synchronization
+
+/// How the client may reach a server. Every setting fails closed: anything unverified is refused.
+public struct TransportConfiguration: Sendable {
+    /// A PEM bundle of CAs to trust instead of the system's (the dev server's `ca.pem`).
+    public var caFile: String?
+    /// `sha256//<base64 SPKI hash>`: refuse any server key but this one.
+    public var pinnedPublicKey: String?
+    public var connectTimeoutSeconds: Int = 10
+    public var totalTimeoutSeconds: Int = 60
+
+    public init(caFile: String? = nil, pinnedPublicKey: String? = nil) {
+        self.caFile = caFile
+        self.pinnedPublicKey = pinnedPublicKey
+    }
+}
+
+/// One HTTP request.
+public struct HTTPRequestSpec: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// One HTTP response.
+public struct HTTPResponseData: Sendable {
+    public var status: Int
+    /// Header names in lower case, in the order received.
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    /// Bytes sent and received on the wire for this exchange (headers included), for the benchmarks.
+    public var bytesSent: Int
+    public var bytesReceived: Int
+
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.0 == lowered }?.1
+    }
+
+    public var json: JSONValue? { try? JSONParser.parse(body) }
+}
+
+/// Why a request did not get an answer; each carries what the user should read.
+public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Not https, or otherwise a URL we will not use.
+    case insecureURL(String)
+    /// The server's certificate or key did not verify: a wrong CA, host name, expiry or pin.
+    case untrustedServer(String)
+    /// No connection: the server is down or the network is away.
+    case unreachable(String)
+    case timedOut
+    /// Anything else libcurl reports.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .insecureURL(let detail): "Refused to connect: \(detail)"
+        case .untrustedServer(let detail): "The server's identity could not be verified, so nothing was sent (\(detail))."
+        case .unreachable(let detail): "The server cannot be reached (\(detail))."
+        case .timedOut: "The server did not answer in time."
+        case .failed(let detail): "The request failed: \(detail)"
+        }
+    }
+}
+
+/// HTTPS over libcurl: https only, peer and host verified, TLS 1.2+, no redirects, timeouts, no signals,
+/// optional CA file and public-key pin. One connection is kept alive and reused; requests on one
+/// transport run one at a time.
+public final class HTTPTransport: Sendable {
+    public let configuration: TransportConfiguration
+    private let handle: Mutex<CurlHandle>
+    private let queue = DispatchQueue(label: "bedside.transport")
+
+    public init(configuration: TransportConfiguration) {
+        self.configuration = configuration
+        _ = CurlGlobal.initialized
+        handle = Mutex(CurlHandle())
+    }
+
+    /// Sends off the caller's thread; the UI and the server's event loops never wait on the network.
+    public func send(_ request: HTTPRequestSpec) async throws(TransportError) -> HTTPResponseData {
+        let result: Result<HTTPResponseData, TransportError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(TransportError) {
+                    continuation.resume(returning: .success(try self.sendBlocking(request)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Sends on the calling thread.
+    public func sendBlocking(_ request: HTTPRequestSpec) throws(TransportError) -> HTTPResponseData {
+        guard let url = URL(string: request.url), url.scheme?.lowercased() == "https", url.host != nil else {
+            throw .insecureURL("only https:// URLs are allowed, not '\(request.url)'")
+        }
+        return try handle.withLock { handle throws(TransportError) in
+            try handle.perform(request, configuration: configuration)
+        }
+    }
+}
+
+/// libcurl's global set-up, done once.
+enum CurlGlobal {
+    static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+}
+
+/// A libcurl easy handle and the buffers its callbacks fill.
+final class CurlHandle: @unchecked Sendable {
+    // Only ever used under HTTPTransport's mutex.
+    private let easy: UnsafeMutableRawPointer?
+    private var responseBody: [UInt8] = []
+    private var responseHeaders: [(String, String)] = []
+    private var upload: [UInt8] = []
+    private var uploadOffset = 0
+
+    init() {
+        easy = curl_easy_init()
+    }
+
+    deinit {
+        if let easy { curl_easy_cleanup(easy) }
+    }
+
+    func perform(_ request: HTTPRequestSpec, configuration: TransportConfiguration) throws(TransportError) -> HTTPResponseData {
+        guard let easy else { throw .failed("libcurl could not start") }
+        curl_easy_reset(easy)
+        responseBody.removeAll(keepingCapacity: true)
+        responseHeaders.removeAll(keepingCapacity: true)
+        upload = request.body ?? []
+        uploadOffset = 0
+
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        defer { curl_slist_free_all(headerList) }
+        for (name, value) in request.headers {
+            // A header value with a line break would let a caller inject another header.
+            guard !name.contains(where: \.isNewline), !value.contains(where: \.isNewline) else { continue }
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
+        }
+        if request.body != nil { headerList = curl_slist_append(headerList, "Expect:") }
+
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        var failures: [CURLcode] = []
+        func set(_ code: CURLcode) { if code != CURLE_OK { failures.append(code) } }
+        set(bedside_curl_setopt_string(easy, CURLOPT_URL, request.url))
+        set(bedside_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "https"))
+        set(bedside_curl_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "https"))
+        set(bedside_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        set(bedside_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
+        set(bedside_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
+        set(bedside_curl_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
+        set(bedside_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        set(bedside_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT, configuration.connectTimeoutSeconds))
+        set(bedside_curl_setopt_long(easy, CURLOPT_TIMEOUT, configuration.totalTimeoutSeconds))
+        set(bedside_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        set(bedside_curl_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        if let caFile = configuration.caFile { set(bedside_curl_setopt_string(easy, CURLOPT_CAINFO, caFile)) }
+        if let pin = configuration.pinnedPublicKey { set(bedside_curl_setopt_string(easy, CURLOPT_PINNEDPUBLICKEY, pin)) }
+        set(bedside_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
+        set(bedside_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, me))
+        set(bedside_curl_setopt_write_function(easy) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+            let length = size * count
+            data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                handle.responseBody.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
+            }
+            return length
+        })
+        set(bedside_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, me))
+        set(bedside_curl_setopt_header_function(easy) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+            let length = size * count
+            let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+            }
+            if line.hasPrefix("HTTP/") {
+                handle.responseHeaders.removeAll()
+            } else if let colon = line.firstIndex(of: ":") {
+                let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                handle.responseHeaders.append((name, value))
+            }
+            return length
+        })
+        switch request.method {
+        case "GET": set(bedside_curl_setopt_long(easy, CURLOPT_HTTPGET, 1))
+        default:
+            set(bedside_curl_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method))
+            if request.body != nil || request.method == "POST" {
+                set(bedside_curl_setopt_long(easy, CURLOPT_POST, 1))
+                set(bedside_curl_setopt_postfields_size(easy, curl_off_t(upload.count)))
+                set(bedside_curl_setopt_pointer(easy, CURLOPT_READDATA, me))
+                set(bedside_curl_setopt_read_function(easy) { buffer, size, count, context in
+                    guard let buffer, let context else { return 0 }
+                    let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+                    let length = min(size * count, handle.upload.count - handle.uploadOffset)
+                    handle.upload.withUnsafeBufferPointer { source in
+                        if let base = source.baseAddress { memcpy(buffer, base + handle.uploadOffset, length) }
+                    }
+                    handle.uploadOffset += length
+                    return length
+                })
+            }
+        }
+        if let failed = failures.first {
+            throw .failed("libcurl refused an option: \(String(cString: curl_easy_strerror(failed)))")
+        }
+
+        let code = errorBuffer.withUnsafeMutableBufferPointer { buffer -> CURLcode in
+            _ = bedside_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, buffer.baseAddress)
+            let code = curl_easy_perform(easy)
+            _ = bedside_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, nil)
+            return code
+        }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            throw Self.classify(code, message)
+        }
+        var status = 0
+        _ = bedside_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var uploaded: curl_off_t = 0
+        var downloaded: curl_off_t = 0
+        var headerSize = 0
+        var requestSize = 0
+        _ = bedside_curl_getinfo_offset(easy, CURLINFO_SIZE_UPLOAD_T, &uploaded)
+        _ = bedside_curl_getinfo_offset(easy, CURLINFO_SIZE_DOWNLOAD_T, &downloaded)
+        _ = bedside_curl_getinfo_long(easy, CURLINFO_HEADER_SIZE, &headerSize)
+        _ = bedside_curl_getinfo_long(easy, CURLINFO_REQUEST_SIZE, &requestSize)
+        let response = HTTPResponseData(
+            status: status, headers: responseHeaders, body: responseBody,
+            bytesSent: Int(uploaded) + requestSize, bytesReceived: Int(downloaded) + headerSize)
+        upload = []
+        // A redirect is never followed; it is reported as the refusal it is.
+        if (300...399).contains(status), status != 304 {
+            throw .insecureURL("the server answered with a redirect (\(status)), which is never followed")
+        }
+        return response
+    }
+
+    static func classify(_ code: CURLcode, _ message: String) -> TransportError {
+        switch code {
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+            CURLE_SSL_CERTPROBLEM, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_INVALIDCERTSTATUS:
+            return .untrustedServer(message)
+        case CURLE_SSL_CONNECT_ERROR:
+            // A handshake failure: a plain-http server on the port, or an unacceptable protocol version.
+            return .untrustedServer(message)
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            return .insecureURL(message)
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SEND_ERROR,
+            CURLE_RECV_ERROR, CURLE_GOT_NOTHING:
+            return .unreachable(message)
+        case CURLE_OPERATION_TIMEDOUT:
+            return .timedOut
+        default:
+            return .failed(message)
+        }
+    }
+}

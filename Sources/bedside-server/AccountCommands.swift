@@ -1,0 +1,159 @@
+import ArgumentParser
+import BedsideCore
+import BedsideServerKit
+import Foundation
+
+extension Role: ExpressibleByArgument {}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage accounts.", subcommands: [AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self])
+}
+
+struct AddUserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Create an account (patient, clinician or admin).",
+        discussion: "Passwords need 12+ characters, one that is not a letter, and must not be a common password.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "patient, clinician or admin.")
+    var role: Role
+
+    @Option(help: "E-mail address; the login name, and where login codes go.")
+    var email: String
+
+    @Option(help: "Full name as shown to clinicians.")
+    var name: String?
+
+    @Option(help: "Birth date (YYYY-MM-DD), for patients.")
+    var birthDate: String?
+
+    @Flag(help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    func run() async throws {
+        let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "Password for \(email): ")
+        let store = try options.openStore()
+        do {
+            let account = try await ServerAdministration(store: store).addUser(
+                email: email, role: role, password: password, name: name, birthDate: birthDate)
+            var line = "Created \(account.role.rawValue) \(account.email)"
+            if let patient = account.patientID { line += " (Patient/\(patient))" }
+            if let practitioner = account.practitionerID { line += " (Practitioner/\(practitioner))" }
+            print(line)
+        } catch let error as AdministrationError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct PasswordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "password", abstract: "Set a new password for an account and end its sessions.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail address of the account.")
+    var email: String
+
+    @Flag(help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    func run() async throws {
+        let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "New password for \(email): ")
+        let store = try options.openStore()
+        do {
+            try await ServerAdministration(store: store).setPassword(email: email, password: password)
+            print("Password changed for \(email); every session of the account has ended.")
+        } catch let error as AdministrationError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct ListUsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List accounts.")
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let store = try options.openStore()
+        let accounts = try store.readNow { db in try db.accounts() }
+        for account in accounts {
+            let resource = account.patientID.map { "Patient/\($0)" } ?? account.practitionerID.map { "Practitioner/\($0)" } ?? "-"
+            print("\(account.role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(account.email.padding(toLength: 36, withPad: " ", startingAt: 0)) \(resource)")
+        }
+    }
+}
+
+struct TeamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "team", abstract: "Manage care teams.", subcommands: [AddTeamMemberCommand.self])
+}
+
+struct AddTeamMemberCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Put a patient in a clinician's care team.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail of the clinician.")
+    var clinician: String
+
+    @Option(help: "E-mail of the patient.")
+    var patient: String
+
+    func run() async throws {
+        let store = try options.openStore()
+        do {
+            try await ServerAdministration(store: store).addTeamMember(clinicianEmail: clinician, patientEmail: patient)
+            print("\(patient) is now in the care team of \(clinician).")
+        } catch let error as AdministrationError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct AssignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assign", abstract: "Assign a questionnaire (a FHIR R4 Questionnaire JSON file) to a patient.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Argument(help: "Questionnaire JSON file.", completion: .file(extensions: ["json"]))
+    var questionnaire: String
+
+    @Option(help: "E-mail of the patient.")
+    var patient: String
+
+    @Option(help: "Due date or date-time, e.g. 2026-12-01 or 2026-12-01T09:00:00+01:00.")
+    var due: String?
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: questionnaire) else {
+            throw ValidationError("Cannot read \(questionnaire).")
+        }
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(Array(data))
+        } catch {
+            throw ValidationError("\(questionnaire) is not valid JSON: \(error)")
+        }
+        var dueDate: FHIRDateTime?
+        if let due {
+            guard let parsed = FHIRDateTime(due), parsed.precision >= .day else {
+                throw ValidationError("--due must be a date (2026-12-01) or a date-time with offset.")
+            }
+            dueDate = parsed
+        }
+        let store = try options.openStore()
+        do {
+            let (questionnaireID, taskID) = try await ServerAdministration(store: store).assign(
+                questionnaire: json, patientEmail: patient, due: dueDate)
+            print("Assigned Questionnaire/\(questionnaireID) to \(patient) as Task/\(taskID).")
+        } catch let error as AdministrationError {
+            throw ValidationError(error.description)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import BedsideCore
+import BedsideServerKit
+import Foundation
+import Logging
+
+@main
+struct BedsideServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bedside-server",
+        abstract: "The Bedside reference FHIR R4 server: accounts, login with e-mailed codes, care teams, audit.",
+        discussion: """
+            Data (database, dev CA, dev mail) lives in --data-dir, default $XDG_DATA_HOME/bedside-server.
+            Start with `bedside-server seed-demo` and `bedside-server serve --dev-tls`.
+            """,
+        version: BedsideVersion.current,
+        subcommands: [
+            ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, AuditCommand.self, SeedDemoCommand.self,
+        ])
+}
+
+/// Options every subcommand takes.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Directory for the database, dev CA and dev mail.", completion: .directory)
+    var dataDirectory: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    var configuration: ServerConfiguration {
+        ServerConfiguration(
+            dataDirectory: dataDirectory.map { URL(fileURLWithPath: $0) } ?? ServerConfiguration.defaultDataDirectory())
+    }
+
+    func openStore() throws -> SQLiteServerStore {
+        do {
+            return try configuration.openStore()
+        } catch {
+            throw ValidationError("Cannot open the data directory \(configuration.dataDirectory.path): \(error)")
+        }
+    }
+
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Reads a password: the first line of stdin with --password-stdin, else from the terminal without echo.
+enum PasswordInput {
+    static func read(fromStandardInput: Bool, prompt: String) throws -> String {
+        if fromStandardInput {
+            guard let line = Swift.readLine(strippingNewline: true) else {
+                throw ValidationError("--password-stdin was given but standard input is empty.")
+            }
+            return line
+        }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw ValidationError("No terminal to ask for the password: use --password-stdin.")
+        }
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var original = termios()
+        tcgetattr(STDIN_FILENO, &original)
+        var silent = original
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &silent)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSANOW, &original)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        return Swift.readLine(strippingNewline: true) ?? ""
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the server (HTTPS only).")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "Address to listen on. Loopback by default; 0.0.0.0 to serve a network deliberately.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port = 8443
+
+    @Flag(help: "Use a development CA and certificate for 127.0.0.1/localhost, kept in <data-dir>/tls/.")
+    var devTLS = false
+
+    @Option(help: "Certificate chain (PEM) for real use.", completion: .file())
+    var cert: String?
+
+    @Option(help: "Private key (PEM) for --cert.", completion: .file())
+    var key: String?
+
+    @Option(help: "External base URL when behind a proxy, e.g. https://fhir.example.org.")
+    var publicURL: String?
+
+    @Option(help: "SMTP relay for login codes, e.g. smtps://smtp.example.org:465. Without it, mail goes to <data-dir>/mail/new/. The password is read from BEDSIDE_SMTP_PASSWORD.")
+    var smtpURL: String?
+
+    @Option(help: "Sender address for login codes.")
+    var smtpFrom = "Bedside <no-reply@bedside.invalid>"
+
+    @Option(help: "SMTP user name.")
+    var smtpUser: String?
+
+    @Option(help: "CA bundle to trust for the SMTP relay.", completion: .file())
+    var smtpCAFile: String?
+
+    func validate() throws {
+        if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
+        if !devTLS && (cert == nil || key == nil) {
+            throw ValidationError("The server only speaks HTTPS: pass --dev-tls for development, or --cert and --key.")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+    }
+
+    func run() async throws {
+        options.bootstrapLogging()
+        var configuration = options.configuration
+        configuration.host = host
+        configuration.port = port
+        configuration.publicBaseURL = publicURL
+        if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
+        if let smtpURL {
+            configuration.mail = .smtp(SMTPSettings(
+                url: smtpURL, from: smtpFrom, username: smtpUser,
+                password: ProcessInfo.processInfo.environment["BEDSIDE_SMTP_PASSWORD"], caFile: smtpCAFile))
+        }
+        let store = try options.openStore()
+        let server = BedsideServer(configuration: configuration, store: store)
+        let running = try await server.start()
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        print("Bedside server \(BedsideVersion.current) listening on https://\(shownHost):\(running.port)/fhir")
+        if devTLS {
+            print("Development CA: \(DevCertificateAuthority(directory: configuration.tlsDirectory).caCertificatePath)")
+            print("  (clients trust it with --ca-file; it is for this machine only)")
+        }
+        if case .maildir = configuration.mail { print("Login codes are written to \(configuration.mailDirectory.path)/new/") }
+        fflush(nil)
+        await SignalWaiter.waitForTermination()
+        print("Stopping…")
+        await running.stop()
+        try store.close()
+    }
+}
+
+/// Waits for SIGINT or SIGTERM, so the server can finish requests in flight and close the database.
+enum SignalWaiter {
+    static func waitForTermination() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for number in [SIGINT, SIGTERM] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+                source.setEventHandler {
+                    if once.claim() { continuation.resume() }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Keeps the signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
+    static func keep(_ sources: [DispatchSourceSignal]) { kept = sources }
+}
+
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var claimed = false
+
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}
