@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import ServiceLifecycle
 
 /// The reference server: TLS, the routes, and the services behind them.
 public struct BedsideServer: Sendable {
@@ -49,6 +50,8 @@ public struct BedsideServer: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        // Wait briefly for a client's close_notify at shutdown; a vanished client must not hold us up.
+        tls.shutdownTimeout = .seconds(1)
         return tls
     }
 
@@ -72,6 +75,8 @@ public struct BedsideServer: Sendable {
             logger: logger)
         let store = self.store
         let clock = self.clock
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
             defer { portContinuation.finish() }
             let housekeeping = Task {
@@ -81,11 +86,11 @@ public struct BedsideServer: Sendable {
                 }
             }
             defer { housekeeping.cancel() }
-            try await app.runService(gracefulShutdownSignals: [])
+            try await group.run()
             await auditRecorder.flush()
         }
         for await port in ports {
-            return RunningServer(port: port, task: task, auditRecorder: auditRecorder)
+            return RunningServer(port: port, task: task, group: group, auditRecorder: auditRecorder)
         }
         try await task.value
         throw ServerStartError.didNotStart
@@ -102,6 +107,7 @@ public enum ServerStartError: Error, CustomStringConvertible {
 public struct RunningServer: Sendable {
     public let port: Int
     let task: Task<Void, any Error>
+    let group: ServiceGroup
     let auditRecorder: AuditRecorder
 
     /// Waits until the server stops (e.g. on a signal handled by the caller).
@@ -109,8 +115,9 @@ public struct RunningServer: Sendable {
         try await task.value
     }
 
+    /// Stops accepting connections, lets requests in flight finish, then returns.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
         await auditRecorder.flush()
     }

@@ -89,6 +89,11 @@ public final class HTTPTransport: Sendable {
         handle = Mutex(CurlHandle())
     }
 
+    /// Closes the kept-alive connection (saying goodbye to the server properly); the next request opens a new one.
+    public func closeConnections() {
+        handle.withLock { $0 = CurlHandle() }
+    }
+
     /// Sends off the caller's thread; the UI and the server's event loops never wait on the network.
     public func send(_ request: HTTPRequestSpec) async throws(TransportError) -> HTTPResponseData {
         let result: Result<HTTPResponseData, TransportError> = await withCheckedContinuation { continuation in

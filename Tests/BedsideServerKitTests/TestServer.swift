@@ -1,0 +1,149 @@
+import BedsideCore
+import BedsideSync
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// A real server on an ephemeral loopback port with the dev CA, a movable clock and a maildir,
+/// and a real TLS client (the app's libcurl transport) that trusts only that CA.
+final class TestServer: @unchecked Sendable {
+    static let start = Int64(1_795_000_000_000)  // 2026-11-18T...Z
+
+    let directory: URL
+    let clock = ManualClock(epochMilliseconds: TestServer.start)
+    let store: SQLiteServerStore
+    let running: RunningServer
+    let administration: ServerAdministration
+    let transport: HTTPTransport
+
+    var baseURL: String { "https://127.0.0.1:\(running.port)" }
+    var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
+
+    init() async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
+        var configuration = ServerConfiguration(dataDirectory: directory)
+        configuration.port = 0
+        configuration.hasher = .testing
+        store = try configuration.openStore()
+        administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
+        running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+        transport = HTTPTransport(configuration: TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path))
+    }
+
+    func shutdown() async {
+        transport.closeConnections()
+        await running.stop()
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: Accounts
+
+    static let password = "correct-horse-battery-9"
+
+    @discardableResult
+    func addPatient(_ email: String, name: String = "Test Patient") async throws -> Account {
+        try await administration.addUser(email: email, role: .patient, password: Self.password, name: name)
+    }
+
+    @discardableResult
+    func addClinician(_ email: String, patients: [String] = []) async throws -> Account {
+        let account = try await administration.addUser(email: email, role: .clinician, password: Self.password, name: "Nurse Test")
+        for patient in patients { try await administration.addTeamMember(clinicianEmail: email, patientEmail: patient) }
+        return account
+    }
+
+    // MARK: HTTP
+
+    func request(
+        _ method: String, _ path: String, token: String? = nil, json: JSONValue? = nil, body: [UInt8]? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> HTTPResponseData {
+        var allHeaders = headers
+        if let token { allHeaders.append(("Authorization", "Bearer \(token)")) }
+        var payload = body
+        if let json { payload = json.serialized() }
+        if payload != nil, !allHeaders.contains(where: { $0.0.lowercased() == "content-type" }) {
+            allHeaders.append(("Content-Type", "application/fhir+json"))
+        }
+        return try await transport.send(HTTPRequestSpec(method: method, url: baseURL + path, headers: allHeaders, body: payload))
+    }
+
+    /// The newest login code in the maildir.
+    func latestCode(for email: String) throws -> String {
+        let folder = directory.appendingPathComponent("mail/new")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        for file in files.reversed() {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            guard text.contains("To: \(email)"), let range = text.range(of: "login code is: ") else { continue }
+            return String(text[range.upperBound...].prefix(6))
+        }
+        throw TestFailure("no login code mailed to \(email)")
+    }
+
+    func startLogin(_ email: String, password: String = TestServer.password) async throws -> HTTPResponseData {
+        try await request("POST", "/auth/login", json: ["username": .string(email), "password": .string(password)])
+    }
+
+    /// Password, code from the maildir, token.
+    func login(_ email: String, password: String = TestServer.password) async throws -> (token: String, answer: JSONValue) {
+        let first = try await startLogin(email, password: password)
+        guard first.status == 202, let challenge = first.json?["challenge"]?.stringValue else {
+            throw TestFailure("login of \(email) answered \(first.status): \(String(decoding: first.body, as: UTF8.self))")
+        }
+        let second = try await request("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(try latestCode(for: email))])
+        guard second.status == 200, let answer = second.json, let token = answer["accessToken"]?.stringValue else {
+            throw TestFailure("code for \(email) answered \(second.status)")
+        }
+        return (token, answer)
+    }
+
+    // MARK: FHIR
+
+    func now() -> String { FHIRDateTime.format(epochMilliseconds: clock.now(), utcOffsetSeconds: 3600) }
+
+    func weight(_ kilograms: Double, patientID: String, clientID: String = UUID().uuidString.lowercased(), note: String? = nil) -> JSONValue {
+        ObservationBuilder.observation(
+            kind: .bodyWeight, values: [.init(part: .bodyWeight, value: kilograms)], effective: now(), patientID: patientID,
+            clientID: clientID, note: note)
+    }
+
+    func transaction(_ observations: [JSONValue]) -> JSONValue {
+        [
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": .array(observations.map { observation in
+                let identifier = observation["identifier"]?.arrayValue?.first?["value"]?.stringValue ?? ""
+                return [
+                    "fullUrl": .string(identifier),
+                    "resource": observation,
+                    "request": ["method": "POST", "url": "Observation", "ifNoneExist": .string("identifier=urn:ietf:rfc:3986|\(identifier)")],
+                ]
+            }),
+        ]
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension HTTPResponseData {
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var issueCode: String? { json?["issue"]?.arrayValue?.first?["code"]?.stringValue }
+    var issueExpression: String? { json?["issue"]?.arrayValue?.first?["expression"]?.arrayValue?.first?.stringValue }
+}
+
+/// Runs `body` against a fresh server and always shuts it down.
+func withServer(_ body: (TestServer) async throws -> Void) async throws {
+    let server = try await TestServer()
+    do {
+        try await body(server)
+    } catch {
+        await server.shutdown()
+        throw error
+    }
+    await server.shutdown()
+}
