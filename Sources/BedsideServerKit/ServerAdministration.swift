@@ -47,12 +47,9 @@ public struct ServerAdministration: Sendable {
         let accountID = UUID().uuidString.lowercased()
         let resourceID = UUID().uuidString.lowercased()
         let nameParts = displayName.split(separator: " ").map(String.init)
-        let humanName: JSONValue = [
-            "use": "official",
-            "text": .string(displayName),
-            "family": .string(nameParts.last ?? displayName),
-            "given": .array(nameParts.dropLast().map { .string($0) }),
-        ]
+        var nameObject: JSONObject = ["use": "official", "text": .string(displayName), "family": .string(nameParts.last ?? displayName)]
+        if nameParts.count > 1 { nameObject["given"] = .array(nameParts.dropLast().map { .string($0) }) }
+        let humanName = JSONValue.object(nameObject)
         let telecom: JSONValue = [["system": "email", "value": .string(email), "use": "home"]]
         var account = Account(id: accountID, email: email, role: role, passwordHash: hash, displayName: displayName, createdAt: now)
         var resource: StoredResource?

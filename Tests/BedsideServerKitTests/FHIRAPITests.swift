@@ -32,7 +32,8 @@ struct FHIRAPITests {
             #expect(try await server.request("GET", "/fhir/Patient/\(aID)", token: tokenB).status == 404)
             let search = try await server.request("GET", "/fhir/Observation?patient=\(aID)", token: tokenB)
             #expect(search.status == 200)
-            #expect(search.json?["entry"]?.arrayValue?.isEmpty == true)
+            #expect(search.entries.isEmpty)
+            #expect(search.json?["entry"] == nil, "FHIR JSON has no empty arrays")
 
             // B cannot write into A's record, directly or in a transaction.
             let forged = try await server.request("POST", "/fhir/Observation", token: tokenB, json: server.weight(99, patientID: aID))
@@ -44,7 +45,7 @@ struct FHIRAPITests {
             let nurse = try await server.login("team@example.org").token
             #expect(try await server.request("GET", "/fhir/Observation/\(observationID)", token: nurse).status == 200)
             let patients = try await server.request("GET", "/fhir/Patient", token: nurse)
-            #expect(patients.json?["entry"]?.arrayValue?.map { $0["resource"]?["id"]?.stringValue } == [aID])
+            #expect(patients.entries.map { $0["resource"]?["id"]?.stringValue } == [aID])
             let outsider = try await server.login("other@example.org").token
             #expect(try await server.request("GET", "/fhir/Observation/\(observationID)", token: outsider).status == 404)
             #expect(try await server.request("GET", "/fhir/Patient/\(aID)", token: outsider).status == 404)
@@ -75,10 +76,10 @@ struct FHIRAPITests {
             #expect(replayEntries.map { $0["response"]?["location"] } == firstEntries.map { $0["response"]?["location"] })
 
             let all = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&_count=100", token: token)
-            #expect(all.json?["entry"]?.arrayValue?.count == 3)
+            #expect(all.entries.count == 3)
             let byIdentifier = try await server.request(
                 "GET", "/fhir/Observation?identifier=urn:ietf:rfc:3986%7Curn:uuid:\(clientIDs[0])", token: token)
-            #expect(byIdentifier.json?["entry"]?.arrayValue?.count == 1)
+            #expect(byIdentifier.entries.count == 1)
         }
     }
 
@@ -95,7 +96,7 @@ struct FHIRAPITests {
             #expect(answer.status == 422)
             #expect(answer.issueExpression == "Bundle.entry[1].resource.valueQuantity.code")
             let all = try await server.request("GET", "/fhir/Observation?patient=\(patientID)", token: token)
-            #expect(all.json?["entry"]?.arrayValue?.isEmpty == true)
+            #expect(all.entries.isEmpty)
         }
     }
 
@@ -171,7 +172,7 @@ struct FHIRAPITests {
             #expect(unknownParameter.text.contains("pateint"))
 
             let nothingStored = try await server.request("GET", "/fhir/Observation?patient=\(patientID)", token: token)
-            #expect(nothingStored.json?["entry"]?.arrayValue?.isEmpty == true)
+            #expect(nothingStored.entries.isEmpty)
         }
     }
 
@@ -200,7 +201,7 @@ struct FHIRAPITests {
             while let next = url {
                 let page = try await server.request("GET", next, token: token)
                 #expect(page.status == 200)
-                seen += page.json?["entry"]?.arrayValue?.compactMap { $0["resource"]?["effectiveDateTime"]?.stringValue } ?? []
+                seen += page.entries.compactMap { $0["resource"]?["effectiveDateTime"]?.stringValue }
                 url = page.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
                     .map { String($0.dropFirst(server.baseURL.count)) }
                 pages += 1
@@ -212,9 +213,9 @@ struct FHIRAPITests {
             let since = FHIRDateTime.format(epochMilliseconds: TestServer.start - 4 * 86_400_000 - 60_000, utcOffsetSeconds: 3600)
                 .replacingOccurrences(of: "+", with: "%2B")
             let recent = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&code=29463-7&date=ge\(since)", token: token)
-            #expect(recent.json?["entry"]?.arrayValue?.count == 5)
+            #expect(recent.entries.count == 5)
             let pulseOnly = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&code=8867-4", token: token)
-            #expect(pulseOnly.json?["entry"]?.arrayValue?.count == 1)
+            #expect(pulseOnly.entries.count == 1)
         }
     }
 

@@ -132,6 +132,8 @@ struct TestFailure: Error, CustomStringConvertible {
 
 extension HTTPResponseData {
     var text: String { String(decoding: body, as: UTF8.self) }
+    /// The entries of a Bundle; none when FHIR's no-empty-arrays rule left `entry` out.
+    var entries: [JSONValue] { json?["entry"]?.arrayValue ?? [] }
     var issueCode: String? { json?["issue"]?.arrayValue?.first?["code"]?.stringValue }
     var issueExpression: String? { json?["issue"]?.arrayValue?.first?["expression"]?.arrayValue?.first?.stringValue }
 }

@@ -65,7 +65,23 @@ enum CommonPasswords {
     /// A password that is a common word (or nothing at all) wrapped in digits, symbols and leet-speak,
     /// or a keyboard or digit run.
     static func isDressedUpCommon(_ lowered: String) -> Bool {
-        let unLeet = String(lowered.map { character -> Character in
+        // Decorations go at the ends ("p@ssw0rd2024!"): look at the core without them, too.
+        let core = String(lowered.drop { !$0.isLetter }.reversed().drop { !$0.isLetter }.reversed())
+        func unLeetLetters(_ text: String) -> String {
+            String(unLeet(text).filter(\.isLetter))
+        }
+        let letters = lowered.filter(\.isLetter)
+        let rest = lowered.filter { !$0.isLetter && !$0.isWhitespace }
+        if letters.count <= 3 && isRunOrRepeat(rest) { return true }
+        for candidate in [String(letters), unLeetLetters(lowered), unLeetLetters(core)] {
+            if baseWords.contains(candidate) { return true }
+            if let word = repeatedUnit(of: candidate), baseWords.contains(word) { return true }
+        }
+        return false
+    }
+
+    private static func unLeet(_ lowered: String) -> String {
+        String(lowered.map { character -> Character in
             switch character {
             case "0": "o"
             case "1", "!": "i"
@@ -76,15 +92,6 @@ enum CommonPasswords {
             default: character
             }
         })
-        let letters = lowered.filter(\.isLetter)
-        let unLeetLetters = unLeet.filter(\.isLetter)
-        let rest = lowered.filter { !$0.isLetter && !$0.isWhitespace }
-        if letters.count <= 3 && isRunOrRepeat(rest) { return true }
-        for candidate in [letters, unLeetLetters] {
-            if baseWords.contains(candidate) { return true }
-            if let word = repeatedUnit(of: candidate), baseWords.contains(word) { return true }
-        }
-        return false
     }
 
     /// The shortest unit that `text` repeats, when it is a repetition.

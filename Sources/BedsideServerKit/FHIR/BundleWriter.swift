@@ -26,6 +26,8 @@ enum BundleWriter {
             "link": .array(links),
         ]
         head.write(to: &out)
+        // FHIR JSON forbids empty arrays: no matches means no `entry` at all.
+        guard !page.resources.isEmpty else { return out }
         out.removeLast()  // reopen the object to append the entries
         out.append(contentsOf: ",\"entry\":[".utf8)
         for (index, resource) in page.resources.enumerated() {
@@ -78,8 +80,9 @@ enum BundleWriter {
             "id": .string(UUID().uuidString.lowercased()),
             "meta": ["lastUpdated": .string(FHIRDateTime.format(epochMilliseconds: now))],
             "type": "transaction-response",
-            "entry": .array(entries),
         ]
-        return bundle.serialized()
+        guard !entries.isEmpty, var object = bundle.objectValue else { return bundle.serialized() }
+        object["entry"] = .array(entries)
+        return JSONValue.object(object).serialized()
     }
 }

@@ -10,6 +10,7 @@ enum CapabilityStatement {
             parameter("_id", "token", "Logical id"),
             parameter("_lastUpdated", "date", "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb)"),
             parameter("identifier", "token", "system|value"),
+            parameter("_count", "number", "Page size (default 50, at most 1000); follow the Bundle's next link for more"),
         ]
         let resources: [JSONValue] = SupportedResource.allCases.map { type in
             var interactions: [JSONValue] = [["code": "read"], ["code": "vread"], ["code": "search-type"]]
@@ -27,7 +28,8 @@ enum CapabilityStatement {
                 default: parameter(name, "token", "Exact code; comma for OR")
                 }
             }
-            var entry: JSONObject = [
+            let sorting = parameter("_sort", "special", "Sort by \(type.sortKeys.joined(separator: ", ")); prefix '-' for descending")
+            let entry: JSONObject = [
                 "type": .string(type.rawValue),
                 "interaction": .array(interactions),
                 "versioning": "versioned",
@@ -36,9 +38,8 @@ enum CapabilityStatement {
                 "conditionalCreate": .bool(AccessPolicy.mayCreate(type, role: .patient)),
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
-                "searchParam": .array(common + specific),
+                "searchParam": .array(common + [sorting] + specific),
             ]
-            entry["searchInclude"] = nil
             return .object(entry)
         }
         return [
@@ -54,7 +55,7 @@ enum CapabilityStatement {
             "rest": [
                 [
                     "mode": "server",
-                    "documentation": "Every request needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match.",
+                    "documentation": "Every request except GET /fhir/metadata needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match.",
                     "security": [
                         "cors": false,
                         "description": "Password plus a one-time code sent by e-mail; random 256-bit bearer tokens, idle timeout 30 minutes, absolute 12 hours.",

@@ -35,8 +35,8 @@ extension FHIRService {
             } catch {
                 switch error {
                 case .invalid(let outcome): issues.append(contentsOf: outcome.issues)
-                case .badRequest(let message, let expression):
-                    issues.append(OutcomeIssue(code: "structure", diagnostics: message, expression: expression ?? path))
+                case .badRequest(let message, let expression, let code):
+                    issues.append(OutcomeIssue(code: code, diagnostics: message, expression: expression ?? path))
                 case .notFound(let message):
                     // Refusing the whole transaction as "not found" keeps another patient's existence hidden.
                     throw .notFound("\(path): \(message)")

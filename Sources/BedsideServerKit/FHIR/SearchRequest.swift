@@ -19,7 +19,9 @@ struct SearchRequest {
             if ignoredParameters.contains(name) { continue }
             guard allowed.contains(name) else {
                 let supported = allowed.subtracting(["_offset"]).sorted().joined(separator: ", ")
-                throw .badRequest("The search parameter '\(name)' is not supported for \(type.rawValue) (supported: \(supported)).", expression: name)
+                throw .badRequest(
+                    "The search parameter '\(name)' is not supported for \(type.rawValue) (supported: \(supported)).", expression: name,
+                    code: "not-supported")
             }
             let values = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             switch name {

@@ -3,7 +3,7 @@ import BedsideCore
 /// Every way a request can fail, each with its HTTP status and the OperationOutcome the client reads.
 public enum ServerError: Error, Sendable {
     /// 400: the request cannot be read (malformed JSON, bad parameter).
-    case badRequest(String, expression: String? = nil)
+    case badRequest(String, expression: String? = nil, code: String = "structure")
     /// 401 on the login endpoints.
     case unauthorized(String)
     /// 401 on everything else: no, expired or revoked token.
@@ -47,8 +47,8 @@ public enum ServerError: Error, Sendable {
 
     public var outcome: OperationOutcome {
         switch self {
-        case .badRequest(let message, let expression):
-            OperationOutcome(code: "structure", diagnostics: message, expression: expression)
+        case .badRequest(let message, let expression, let code):
+            OperationOutcome(code: code, diagnostics: message, expression: expression)
         case .unauthorized(let message): OperationOutcome(code: "login", diagnostics: message)
         case .unauthenticated(let message): OperationOutcome(code: "login", diagnostics: message)
         case .notFound(let message): OperationOutcome(code: "not-found", diagnostics: message)

@@ -1,0 +1,157 @@
+import BedsideCore
+import BedsideSync
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// The real `bedside-server` executable, run as a child process.
+struct ServerExecutable {
+    static var path: String {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        while !directory.path.isEmpty, directory.path != "/" {
+            let candidate = directory.appendingPathComponent("bedside-server")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return ".build/debug/bedside-server"
+    }
+
+    /// Runs a command to completion, feeding `input` on stdin.
+    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        let error = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    }
+
+    /// Starts `serve --dev-tls --port 0` and returns the process and its port once it listens.
+    static func serve(dataDirectory: String) throws -> (Process, Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["serve", "--dev-tls", "--port", "0", "--data-dir", dataDirectory, "--log-level", "warning"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = ""
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let range = seen.range(of: #"127\.0\.0\.1:(\d+)/fhir"#, options: .regularExpression) {
+                let port = seen[range].dropFirst("127.0.0.1:".count).prefix { $0.isNumber }
+                if let port = Int(port) { return (process, port) }
+            }
+        }
+        process.terminate()
+        throw TestFailure("the server did not start: \(seen)")
+    }
+}
+
+@Suite("bedside-server as a process")
+struct ServerProcessTests {
+    func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("bedside-process-\(UUID().uuidString)").path
+    }
+
+    @Test("user add enforces the password policy and changes nothing on refusal")
+    func userAddPolicy() throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let weak = try ServerExecutable.run(
+            ["user", "add", "--role", "patient", "--email", "weak@example.org", "--password-stdin", "--data-dir", data], input: "Password1234\n")
+        #expect(weak.status != 0)
+        #expect(weak.error.contains("too common"))
+        let short = try ServerExecutable.run(
+            ["user", "add", "--role", "patient", "--email", "weak@example.org", "--password-stdin", "--data-dir", data], input: "tiny-1\n")
+        #expect(short.error.contains("at least 12 characters"))
+        let good = try ServerExecutable.run(
+            ["user", "add", "--role", "clinician", "--email", "Nurse@Example.org", "--name", "Nina Nurse", "--password-stdin", "--data-dir", data],
+            input: "lantern-orbit-meadow-42\n")
+        #expect(good.status == 0, "\(good.error)")
+        #expect(good.output.contains("Created clinician nurse@example.org (Practitioner/"))
+        let list = try ServerExecutable.run(["user", "list", "--data-dir", data])
+        #expect(list.output.components(separatedBy: "\n").filter { $0.contains("@") }.count == 1)
+        let mode = try FileManager.default.attributesOfItem(atPath: data)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        let databaseMode = try FileManager.default.attributesOfItem(atPath: data + "/bedside-server.sqlite")[.posixPermissions] as? Int
+        #expect(databaseMode == 0o600)
+    }
+
+    @Test("an acknowledged write survives kill -9 of the server")
+    func durableAfterKill() async throws {
+        let data = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let email = "durable@example.org"
+        let added = try ServerExecutable.run(
+            ["user", "add", "--role", "patient", "--email", email, "--password-stdin", "--data-dir", data], input: "lantern-orbit-meadow-42\n")
+        #expect(added.status == 0, "\(added.error)")
+
+        let (first, port) = try ServerExecutable.serve(dataDirectory: data)
+        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
+        let base = "https://127.0.0.1:\(port)"
+        let (token, patientID) = try await Self.login(email: email, password: "lantern-orbit-meadow-42", base: base, data: data, transport: transport)
+
+        let observations = (0..<20).map { index in
+            ObservationBuilder.observation(
+                kind: .heartRate, values: [.init(part: .heartRate, value: Double(60 + index))],
+                effective: FHIRDateTime.format(epochMilliseconds: SystemClock().now() - Int64(index) * 60_000, utcOffsetSeconds: 0),
+                patientID: patientID, clientID: UUID().uuidString.lowercased())
+        }
+        let bundle: JSONValue = [
+            "resourceType": "Bundle", "type": "transaction",
+            "entry": .array(observations.map { ["resource": $0, "request": ["method": "POST", "url": "Observation"]] }),
+        ]
+        let stored = try await transport.send(HTTPRequestSpec(
+            method: "POST", url: base + "/fhir", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")],
+            body: bundle.serialized()))
+        #expect(stored.status == 200)
+        // The answer is in: kill the server without any chance to flush.
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        transport.closeConnections()
+
+        let (second, port2) = try ServerExecutable.serve(dataDirectory: data)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        let base2 = "https://127.0.0.1:\(port2)"
+        let (token2, _) = try await Self.login(email: email, password: "lantern-orbit-meadow-42", base: base2, data: data, transport: transport)
+        let search = try await transport.send(HTTPRequestSpec(
+            method: "GET", url: base2 + "/fhir/Observation?patient=\(patientID)&_count=100", headers: [("Authorization", "Bearer \(token2)")]))
+        #expect(search.entries.count == 20)
+        transport.closeConnections()
+        let store = try SQLiteServerStore(path: data + "/bedside-server.sqlite")
+        #expect(try store.integrityCheck() == "ok")
+        try store.close()
+    }
+
+    static func login(email: String, password: String, base: String, data: String, transport: HTTPTransport) async throws -> (String, String) {
+        let login = try await transport.send(HTTPRequestSpec(
+            method: "POST", url: base + "/auth/login", headers: [("Content-Type", "application/json")],
+            body: JSONValue.object(["username": .string(email), "password": .string(password)]).serialized()))
+        let challenge = try #require(login.json?["challenge"]?.stringValue)
+        let mail = data + "/mail/new"
+        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: mail).sorted().last)
+        let text = try String(contentsOfFile: mail + "/" + newest, encoding: .utf8)
+        let code = try #require(text.range(of: "login code is: ").map { String(text[$0.upperBound...].prefix(6)) })
+        let otp = try await transport.send(HTTPRequestSpec(
+            method: "POST", url: base + "/auth/otp", headers: [("Content-Type", "application/json")],
+            body: JSONValue.object(["challenge": .string(challenge), "code": .string(code)]).serialized()))
+        return (try #require(otp.json?["accessToken"]?.stringValue), try #require(otp.json?["patient"]?.stringValue))
+    }
+}
