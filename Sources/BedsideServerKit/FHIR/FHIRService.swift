@@ -99,7 +99,7 @@ public struct FHIRService: Sendable {
     }
 
     /// Gives the resource its id and meta (keeping any profile, tag or source the client set) and indexes it.
-    static func stamp(_ resource: JSONValue, type: SupportedResource, id: String, version: Int, at time: Int64) -> StoredResource {
+    public static func stamp(_ resource: JSONValue, type: SupportedResource, id: String, version: Int, at time: Int64) -> StoredResource {
         var object = resource.objectValue ?? JSONObject()
         var meta = object["meta"]?.objectValue ?? JSONObject()
         meta["versionId"] = .string(String(version))

@@ -59,6 +59,14 @@ public struct SessionRecord: Sendable, Equatable {
     public var createdAt: Int64
     public var lastSeenAt: Int64
     public var revokedAt: Int64?
+
+    public init(tokenHash: String, accountID: String, createdAt: Int64, lastSeenAt: Int64, revokedAt: Int64?) {
+        self.tokenHash = tokenHash
+        self.accountID = accountID
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.revokedAt = revokedAt
+    }
 }
 
 /// One version of a FHIR resource as the store keeps it, with the columns search needs.

@@ -1,0 +1,287 @@
+import ArgumentParser
+import BedsideCore
+import BedsideServerKit
+import BedsideSync
+import Foundation
+
+/// `bedside-bench server`: ingest throughput over TLS from concurrent clients, and the latency of a
+/// patient's 90-day Observation search with a million Observations stored.
+struct ServerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Ingest throughput (transaction Bundles over TLS) and 90-day search latency with 1M stored Observations.")
+
+    @Option(help: "Patients in the store.")
+    var patients = 1000
+
+    @Option(help: "Observations stored before measuring search (spread over 90 days per patient).")
+    var observations = 1_000_000
+
+    @Option(help: "Concurrent uploading clients.")
+    var clients = 4
+
+    @Option(help: "Observations per transaction Bundle.")
+    var bundleSize = 100
+
+    @Option(help: "Observations uploaded in the ingest measurement.")
+    var ingest = 20_000
+
+    @Option(help: "Observations uploaded one request each, as the baseline.")
+    var baselineIngest = 1000
+
+    @Option(help: "Searches measured.")
+    var searches = 500
+
+    @Option(help: "Keep the store here and reuse it in later runs (it takes a while to fill).", completion: .directory)
+    var dataDir: String?
+
+    func run() async throws {
+        let directory = URL(fileURLWithPath: dataDir ?? NSTemporaryDirectory() + "bedside-bench-server-\(UUID().uuidString)")
+        var configuration = ServerConfiguration(dataDirectory: directory)
+        configuration.port = 0
+        configuration.hasher = .testing  // logins are not what is measured
+        configuration.authPolicy.touchInterval = 3_600_000
+        let store = try configuration.openStore()
+        let clock = SystemClock()
+        let administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
+
+        // 1. Fill the store directly (not measured against the targets, but reported).
+        let (patientIDs, loadMS) = try await measureAsync {
+            try await Self.ensureData(store: store, administration: administration, patients: patients, observations: observations)
+        }
+        let stored = try store.readNow { db in try db.count(type: "Observation") }
+
+        let running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+        defer { Task { await running.stop() } }
+        let base = "https://127.0.0.1:\(running.port)"
+        let transportConfiguration = TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path)
+        let tokens = try store.writeNow { db in
+            try patientIDs.map { patientID -> String in
+                // Sessions made directly: the e-mailed-code login is tested elsewhere and not what is measured here.
+                let token = Secrets.randomToken()
+                guard let account = try db.account(patientID: patientID) else { throw ValidationError("no account for \(patientID)") }
+                try db.insert(SessionRecord(
+                    tokenHash: Secrets.sha256Hex(token), accountID: account.id, createdAt: clock.now(), lastSeenAt: clock.now(), revokedAt: nil))
+                return token
+            }
+        }
+
+        // 2. Ingest: N clients posting transaction Bundles, against one-request-per-Observation.
+        let ingestResult = try await Self.ingest(
+            base: base, transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
+            bundleSize: bundleSize, total: ingest)
+        let baseline = try await Self.ingest(
+            base: base, transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
+            bundleSize: 1, total: baselineIngest)
+
+        // 3. Search: a patient's last 90 days, first page and all pages; baseline: GET /fhir/metadata.
+        let search = try await Self.searchLatency(
+            base: base, transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, searches: searches)
+
+        await running.stop()
+        try store.close()
+        if dataDir == nil { try? FileManager.default.removeItem(at: directory) }
+
+        let report: JSONValue = [
+            "benchmark": "server",
+            "build": .string(buildConfiguration),
+            "cores": .number(ProcessInfo.processInfo.activeProcessorCount),
+            "patients": .number(patientIDs.count),
+            "storedObservations": .number(stored),
+            "loadSeconds": .number(round3(loadMS / 1000)),
+            "ingest": [
+                "clients": .number(clients),
+                "bundleSize": .number(bundleSize),
+                "observations": .number(ingestResult.observations),
+                "seconds": .number(round3(ingestResult.milliseconds / 1000)),
+                "observationsPerSecond": .number(ingestResult.perSecond.rounded()),
+                "bundleLatencyMs": ingestResult.latency.json,
+                "baselineOnePerRequest": [
+                    "observations": .number(baseline.observations),
+                    "observationsPerSecond": .number(baseline.perSecond.rounded()),
+                    "requestLatencyMs": baseline.latency.json,
+                ],
+                "speedupOverBaseline": .number(round3(ingestResult.perSecond / max(baseline.perSecond, 0.001))),
+                "target": ["observationsPerSecond": 2000, "met": .bool(ingestResult.perSecond >= 2000)],
+            ],
+            "search": [
+                "query": "Observation?patient=<id>&date=ge<90 days ago>&_count=100",
+                "firstPageMs": search.firstPage.json,
+                "observationsPerPatient90Days": .number(search.observationsPerPatient),
+                "allPagesMs": search.allPages.json,
+                "baselineMetadataMs": search.baseline.json,
+                "ratioP50ToBaseline": .number(round3(search.firstPage.percentile(50) / max(search.baseline.percentile(50), 0.001))),
+                "target": ["p99Ms": 20, "met": .bool(search.firstPage.percentile(99) <= 20)],
+            ],
+        ]
+        print(report.serializedString())
+    }
+
+    // MARK: Loading
+
+    static func ensureData(store: SQLiteServerStore, administration: ServerAdministration, patients: Int, observations: Int) async throws
+        -> [String]
+    {
+        let existing = try store.readNow { db in try db.accounts().filter { $0.role == .patient }.compactMap(\.patientID) }
+        if existing.count >= patients, try store.readNow({ db in try db.count(type: "Observation") }) >= observations {
+            return Array(existing.prefix(patients))
+        }
+        var ids = existing
+        for index in ids.count..<patients {
+            let account = try await administration.addUser(
+                email: "bench-\(index)@bench.bedside.test", role: .patient, password: "bench-password-\(index)-x", name: "Bench Patient \(index)")
+            if let id = account.patientID { ids.append(id) }
+        }
+        let perPatient = max(1, observations / max(patients, 1))
+        let now = SystemClock().now()
+        let span: Int64 = 90 * 86_400_000
+        var generator = SystemRandomNumberGenerator()
+        let kinds: [(MeasurementKind, () -> [ObservationBuilder.Value])] = [
+            (.bodyWeight, { [.init(part: .bodyWeight, value: Double(Int.random(in: 600...950)) / 10)] }),
+            (.heartRate, { [.init(part: .heartRate, value: Double(Int.random(in: 55...95)))] }),
+            (.oxygenSaturation, { [.init(part: .oxygenSaturation, value: Double(Int.random(in: 90...99)))] }),
+            (.bloodPressure, { [.init(part: .systolic, value: Double(Int.random(in: 110...160))), .init(part: .diastolic, value: Double(Int.random(in: 65...95)))] }),
+        ]
+        let already = try store.readNow { db in try db.count(type: "Observation") }
+        var remaining = observations - already
+        var patientIndex = 0
+        while remaining > 0 {
+            let batch = min(remaining, 20_000)
+            try store.writeNow { db in
+                for item in 0..<batch {
+                    let patientID = ids[(patientIndex + item / perPatient) % ids.count]
+                    let time = now - Int64.random(in: 0..<span, using: &generator)
+                    let (kind, values) = kinds[item % kinds.count]
+                    let observation = ObservationBuilder.observation(
+                        kind: kind, values: values(), effective: FHIRDateTime.format(epochMilliseconds: time, utcOffsetSeconds: 3600),
+                        patientID: patientID, clientID: UUID().uuidString.lowercased())
+                    try db.put(FHIRService.stamp(observation, type: .observation, id: UUID().uuidString.lowercased(), version: 1, at: now))
+                }
+            }
+            patientIndex += batch / perPatient
+            remaining -= batch
+        }
+        return ids
+    }
+
+    // MARK: Ingest
+
+    struct IngestResult {
+        var observations: Int
+        var milliseconds: Double
+        var latency: Samples
+        var perSecond: Double { Double(observations) / (milliseconds / 1000) }
+    }
+
+    static func ingest(
+        base: String, transport configuration: TransportConfiguration, patientIDs: [String], tokens: [String], clients: Int,
+        bundleSize: Int, total: Int
+    ) async throws -> IngestResult {
+        let requestsPerClient = max(1, total / clients / bundleSize)
+        let (latencies, milliseconds) = try await measureAsync {
+            try await withThrowingTaskGroup(of: Samples.self) { group in
+                for client in 0..<clients {
+                    group.addTask {
+                        let transport = HTTPTransport(configuration: configuration)
+                        let patientID = patientIDs[client % patientIDs.count]
+                        let token = tokens[client % tokens.count]
+                        var samples = Samples()
+                        for _ in 0..<requestsPerClient {
+                            let observations = (0..<bundleSize).map { _ in
+                                ObservationBuilder.observation(
+                                    kind: .heartRate, values: [.init(part: .heartRate, value: Double(Int.random(in: 50...100)))],
+                                    effective: FHIRDateTime.format(epochMilliseconds: SystemClock().now() - 60_000, utcOffsetSeconds: 3600),
+                                    patientID: patientID, clientID: UUID().uuidString.lowercased())
+                            }
+                            let request: HTTPRequestSpec
+                            if bundleSize == 1 {
+                                request = HTTPRequestSpec(
+                                    method: "POST", url: base + "/fhir/Observation",
+                                    headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")],
+                                    body: observations[0].serialized())
+                            } else {
+                                let bundle: JSONValue = [
+                                    "resourceType": "Bundle", "type": "transaction",
+                                    "entry": .array(observations.map { observation in
+                                        let identifier = observation["identifier"]?.arrayValue?.first?["value"]?.stringValue ?? ""
+                                        return [
+                                            "resource": observation,
+                                            "request": ["method": "POST", "url": "Observation", "ifNoneExist": .string("identifier=urn:ietf:rfc:3986|\(identifier)")],
+                                        ]
+                                    }),
+                                ]
+                                request = HTTPRequestSpec(
+                                    method: "POST", url: base + "/fhir",
+                                    headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")],
+                                    body: bundle.serialized())
+                            }
+                            // Blocking here would starve the cooperative pool the in-process server also runs on.
+                            let (response, ms) = try await measureAsync { try await transport.send(request) }
+                            guard response.status == 200 || response.status == 201 else {
+                                throw ValidationError("upload answered \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+                            }
+                            samples.add(ms)
+                        }
+                        transport.closeConnections()
+                        return samples
+                    }
+                }
+                var all = Samples()
+                for try await samples in group { all.add(contentsOf: samples) }
+                return all
+            }
+        }
+        return IngestResult(observations: requestsPerClient * clients * bundleSize, milliseconds: milliseconds, latency: latencies)
+    }
+
+    // MARK: Search
+
+    struct SearchResult {
+        var firstPage = Samples()
+        var allPages = Samples()
+        var baseline = Samples()
+        var observationsPerPatient = 0
+    }
+
+    static func searchLatency(
+        base: String, transport configuration: TransportConfiguration, patientIDs: [String], tokens: [String], searches: Int
+    ) async throws -> SearchResult {
+        let transport = HTTPTransport(configuration: configuration)
+        defer { transport.closeConnections() }
+        var result = SearchResult()
+        let since = FHIRDateTime.format(epochMilliseconds: SystemClock().now() - 90 * 86_400_000, utcOffsetSeconds: 0)
+        func get(_ url: String, token: String) async throws -> HTTPResponseData {
+            let response = try await transport.send(HTTPRequestSpec(method: "GET", url: url, headers: [("Authorization", "Bearer \(token)")]))
+            guard response.status == 200 else { throw ValidationError("search answered \(response.status)") }
+            return response
+        }
+        // Warm up the connection and caches.
+        for index in 0..<min(20, patientIDs.count) {
+            _ = try await get(base + "/fhir/Observation?patient=\(patientIDs[index])&date=ge\(since)&_count=100", token: tokens[index])
+        }
+        for round in 0..<searches {
+            let index = Int.random(in: 0..<patientIDs.count)
+            let (_, metadataMS) = try await measureAsync { try await get(base + "/fhir/metadata", token: tokens[index]) }
+            result.baseline.add(metadataMS)
+            let (_, ms) = try await measureAsync {
+                try await get(base + "/fhir/Observation?patient=\(patientIDs[index])&date=ge\(since)&_count=100", token: tokens[index])
+            }
+            result.firstPage.add(ms)
+            if round < max(20, searches / 10) {
+                var next: String? = base + "/fhir/Observation?patient=\(patientIDs[index])&date=ge\(since)&_count=1000"
+                var count = 0
+                let (_, allMS) = try await measureAsync {
+                    while let url = next {
+                        let page = try await get(url, token: tokens[index])
+                        let json = page.json
+                        count += json?["entry"]?.arrayValue?.count ?? 0
+                        next = json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
+                    }
+                }
+                result.allPages.add(allMS)
+                result.observationsPerPatient = max(result.observationsPerPatient, count)
+            }
+        }
+        return result
+    }
+}
