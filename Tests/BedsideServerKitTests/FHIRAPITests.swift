@@ -262,3 +262,17 @@ struct FHIRAPITests {
         }
     }
 }
+
+@Suite("Unknown paths")
+struct UnknownPathTests {
+    @Test("an unknown path or type answers 404 with an OperationOutcome")
+    func unknownPath() async throws {
+        try await withServer { server in
+            for path in ["/nothing/here", "/fhir/Medication/x", "/fhir/Observation/a/b/c"] {
+                let answer = try await server.request("GET", path)
+                #expect(answer.status == 404 || answer.status == 401, "\(path)")
+                #expect(answer.json?["resourceType"]?.stringValue == "OperationOutcome", "\(path)")
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ struct ServerRoutes: Sendable {
     func build() -> Router<BedsideRequestContext> {
         let router = Router(context: BedsideRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.add(middleware: OutcomeMiddleware(routes: self))
         router.post("/auth/login") { request, context in await self.handle { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle { try await self.logout(request, context) } }
@@ -235,6 +236,23 @@ enum HTTPDate {
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         return formatter.string(from: Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000))
+    }
+}
+
+/// Turns the router's own failures (no such path, method not allowed) into OperationOutcomes,
+/// so every error a client sees has the same shape.
+struct OutcomeMiddleware: RouterMiddleware {
+    typealias Context = BedsideRequestContext
+    let routes: ServerRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError where error.status == .notFound {
+            return routes.error(.notFound("There is nothing at \(request.method.rawValue) \(request.uri.path). See /fhir/metadata."))
+        } catch let error as HTTPResponseError where error.status == .methodNotAllowed {
+            return routes.error(.methodNotAllowed("\(request.method.rawValue) is not supported at \(request.uri.path)."))
+        }
     }
 }
 
