@@ -5,6 +5,15 @@ import Foundation
 
 extension Role: ExpressibleByArgument {}
 
+/// Runs an administrative change, showing a refusal as a usage error (exit 2 with the reason).
+func administering(_ work: () async throws -> Void) async throws {
+    do {
+        try await work()
+    } catch let error as AdministrationError {
+        throw ValidationError(error.description)
+    }
+}
+
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage accounts.", subcommands: [AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self])
@@ -35,15 +44,13 @@ struct AddUserCommand: AsyncParsableCommand {
     func run() async throws {
         let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "Password for \(email): ")
         let store = try options.openStore()
-        do {
+        try await administering {
             let account = try await ServerAdministration(store: store).addUser(
                 email: email, role: role, password: password, name: name, birthDate: birthDate)
             var line = "Created \(account.role.rawValue) \(account.email)"
             if let patient = account.patientID { line += " (Patient/\(patient))" }
             if let practitioner = account.practitionerID { line += " (Practitioner/\(practitioner))" }
             print(line)
-        } catch let error as AdministrationError {
-            throw ValidationError(error.description)
         }
     }
 }
@@ -63,11 +70,9 @@ struct PasswordCommand: AsyncParsableCommand {
     func run() async throws {
         let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "New password for \(email): ")
         let store = try options.openStore()
-        do {
+        try await administering {
             try await ServerAdministration(store: store).setPassword(email: email, password: password)
             print("Password changed for \(email); every session of the account has ended.")
-        } catch let error as AdministrationError {
-            throw ValidationError(error.description)
         }
     }
 }
@@ -106,11 +111,9 @@ struct AddTeamMemberCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try options.openStore()
-        do {
+        try await administering {
             try await ServerAdministration(store: store).addTeamMember(clinicianEmail: clinician, patientEmail: patient)
             print("\(patient) is now in the care team of \(clinician).")
-        } catch let error as AdministrationError {
-            throw ValidationError(error.description)
         }
     }
 }
@@ -148,12 +151,10 @@ struct AssignCommand: AsyncParsableCommand {
             dueDate = parsed
         }
         let store = try options.openStore()
-        do {
+        try await administering {
             let (questionnaireID, taskID) = try await ServerAdministration(store: store).assign(
                 questionnaire: json, patientEmail: patient, due: dueDate)
             print("Assigned Questionnaire/\(questionnaireID) to \(patient) as Task/\(taskID).")
-        } catch let error as AdministrationError {
-            throw ValidationError(error.description)
         }
     }
 }

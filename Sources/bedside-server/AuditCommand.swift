@@ -67,15 +67,13 @@ struct SeedDemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try options.openStore()
-        do {
+        try await administering {
             let logins = try await DemoSeeder(administration: ServerAdministration(store: store)).seed()
             print("Demo accounts (login codes arrive in \(options.configuration.mailDirectory.path)/new/):")
             for login in logins {
                 let detail = login.condition.map { ", \($0)" } ?? ""
                 print("  \(login.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(login.email.padding(toLength: 32, withPad: " ", startingAt: 0)) password \(login.password)   (\(login.name)\(detail))")
             }
-        } catch let error as AdministrationError {
-            throw ValidationError(error.description)
         }
     }
 }

@@ -28,10 +28,8 @@ public struct MailMessage: Sendable, Equatable {
             "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit",
             "",
-        ] + body.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            // SMTP transparency: a line starting with "." would end the message early.
-            line.hasPrefix(".") ? "." + line : String(line)
-        }
+        ] + body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // No dot-stuffing here: libcurl does it on the wire, and the maildir copy must stay as written.
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 }
