@@ -3,6 +3,7 @@ import BedsideCore
 import BedsideServerKit
 import BedsideSync
 import Foundation
+import Logging
 
 /// `bedside-bench server`: ingest throughput over TLS from concurrent clients, and the latency of a
 /// patient's 90-day Observation search with a million Observations stored.
@@ -51,7 +52,9 @@ struct ServerBench: AsyncParsableCommand {
         }
         let stored = try store.readNow { db in try db.count(type: "Observation") }
 
-        let running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+        var logger = Logger(label: "bedside-bench.server")
+        logger.logLevel = .warning  // a log line per request would measure the terminal, not the server
+        let running = try await BedsideServer(configuration: configuration, store: store, clock: clock, logger: logger).start()
         defer { Task { await running.stop() } }
         let base = "https://127.0.0.1:\(running.port)"
         let transportConfiguration = TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path)
