@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
         // Hummingbird's own lifecycle library, named so the server can shut down gracefully on request.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         // C libraries from Debian.
@@ -27,6 +28,12 @@ let package = Package(
 
         // The pure domain: measurement kinds, FHIR JSON, validation. No I/O.
         .target(name: "BedsideCore"),
+
+        // The pure state machine of the terminal client: screens, views, themes. Imports Core only.
+        .target(
+            name: "BedsideUI",
+            dependencies: ["BedsideCore", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
 
         // Client transport (libcurl, fail-closed TLS); the sync engine grows here.
         .target(name: "BedsideSync", dependencies: ["BedsideCore", "CCurl"]),
@@ -66,6 +73,7 @@ let package = Package(
         ),
 
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
+        .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
         .testTarget(
             name: "BedsideServerKitTests",
             dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],
