@@ -26,8 +26,22 @@ let package = Package(
         // C libraries from Debian.
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // prctl and friends, which Swift cannot call directly.
+        .target(name: "CBedsideSystem"),
+
         // The pure domain: measurement kinds, FHIR JSON, validation. No I/O.
         .target(name: "BedsideCore"),
+
+        // Key derivation, key wrapping, AES-256-GCM sealing, blind indexes, zeroising, shredding.
+        .target(
+            name: "BedsideVault",
+            dependencies: [
+                "BedsideCore",
+                "CBedsideSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
 
         // The pure state machine of the terminal client: screens, views, themes. Imports Core only.
         .target(
@@ -74,6 +88,7 @@ let package = Package(
 
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
+        .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
         .testTarget(
             name: "BedsideServerKitTests",
             dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],

@@ -1,0 +1,10 @@
+#include "bedside_system.h"
+#include <sys/prctl.h>
+
+int bedside_set_dumpable(int value) {
+    return prctl(PR_SET_DUMPABLE, value, 0, 0, 0);
+}
+
+int bedside_get_dumpable(void) {
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+}
