@@ -43,6 +43,12 @@ let package = Package(
             ]
         ),
 
+        // The client's database (GRDB): sealed columns, the outbox, history queries.
+        .target(
+            name: "BedsideStore",
+            dependencies: ["BedsideCore", "BedsideVault", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // The pure state machine of the terminal client: screens, views, themes. Imports Core only.
         .target(
             name: "BedsideUI",
@@ -89,6 +95,7 @@ let package = Package(
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
         .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
+        .testTarget(name: "BedsideStoreTests", dependencies: ["BedsideStore"]),
         .testTarget(
             name: "BedsideServerKitTests",
             dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],

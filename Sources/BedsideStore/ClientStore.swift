@@ -1,0 +1,350 @@
+import BedsideCore
+import BedsideVault
+import Foundation
+import GRDB
+
+/// Why the store could not do something, in words for the patient.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound
+    /// Sent measurements cannot be edited; they can be withdrawn.
+    case alreadySent
+    case vault(VaultError)
+    case database(String)
+    /// Another Bedside is using this data directory.
+    case busy
+
+    public var description: String {
+        switch self {
+        case .notFound: "That measurement no longer exists."
+        case .alreadySent: "This measurement was already sent; it can be deleted (marked entered in error) but not changed."
+        case .vault(let error): error.description
+        case .database(let detail): "The local database failed: \(detail)"
+        case .busy: "Another Bedside window is using this data. Close it first."
+        }
+    }
+}
+
+/// The patient's local database: every sensitive value sealed, the outbox written in the same transaction.
+///
+/// In clear it keeps only what must be queried: the random row id, the measurement time, the sync
+/// state, and a blind index of the kind. Values, units, notes, the kind itself, server ids and the
+/// profile are sealed with the vault, bound to their table, row and column.
+public final class ClientStore: Sendable {
+    public static let fileName = "bedside.sqlite"
+
+    let pool: DatabasePool
+    let vault: KeyVault
+
+    /// Opens (creating when needed) the database in `directory`, which must be private (0700).
+    public init(directory: URL, vault: KeyVault) throws(StoreError) {
+        self.vault = vault
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Freed pages are zeroed, so even ciphertext of deleted rows does not linger.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        configuration.busyMode = .timeout(2)
+        // Create the file 0600 before SQLite does: its -wal and -shm files copy the database's mode.
+        let path = directory.appendingPathComponent(Self.fileName).path
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            fchmod(descriptor, 0o600)
+            Glibc.close(descriptor)
+        }
+        do {
+            pool = try DatabasePool(path: directory.appendingPathComponent(Self.fileName).path, configuration: configuration)
+            try ClientMigrations.migrator.migrate(pool)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw .busy
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    public func close() {
+        try? pool.close()
+    }
+
+    // MARK: Sealing helpers
+
+    func seal(_ bytes: [UInt8], table: String, id: String, column: String) throws(StoreError) -> Data {
+        do {
+            return Data(try vault.seal(bytes, table: table, rowID: id, column: column))
+        } catch {
+            throw .vault(error)
+        }
+    }
+
+    func open(_ data: Data, table: String, id: String, column: String) throws(StoreError) -> [UInt8] {
+        do {
+            return try vault.open(Array(data), table: table, rowID: id, column: column)
+        } catch {
+            throw .vault(error)
+        }
+    }
+
+    func kindIndex(_ kind: MeasurementKind) throws(StoreError) -> Data {
+        do {
+            return Data(try vault.blindIndex(kind.rawValue, domain: "measurement.kind"))
+        } catch {
+            throw .vault(error)
+        }
+    }
+
+    func write<T>(_ work: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.write(work)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    func read<T>(_ work: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(work)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    // MARK: Measurements
+
+    /// Saves a new measurement and queues it for sending, in one transaction.
+    public func add(_ measurement: MeasurementRecord, now: Int64) throws(StoreError) {
+        let payload = try seal(MeasurementPayload.encode(measurement), table: "measurement", id: measurement.id, column: "payload")
+        let index = try kindIndex(measurement.kind)
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO measurement (id, kind_index, effective_at, sync_state, payload, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [measurement.id, index, measurement.effectiveAt, MeasurementRecord.SyncState.pending.rawValue, payload, now])
+            try db.execute(
+                sql: "INSERT INTO outbox (record_id, operation, created_at) VALUES (?, 'create', ?)",
+                arguments: [measurement.id, now])
+        }
+    }
+
+    /// Changes a measurement that has not been sent yet.
+    public func update(_ measurement: MeasurementRecord, now: Int64) throws(StoreError) {
+        let payload = try seal(MeasurementPayload.encode(measurement), table: "measurement", id: measurement.id, column: "payload")
+        let index = try kindIndex(measurement.kind)
+        try write { db in
+            guard let state = try Int.fetchOne(db, sql: "SELECT sync_state FROM measurement WHERE id = ?", arguments: [measurement.id]) else {
+                throw StoreError.notFound
+            }
+            guard state == MeasurementRecord.SyncState.pending.rawValue || state == MeasurementRecord.SyncState.rejected.rawValue else {
+                throw StoreError.alreadySent
+            }
+            try db.execute(
+                sql: "UPDATE measurement SET kind_index = ?, effective_at = ?, payload = ?, sync_state = ?, updated_at = ? WHERE id = ?",
+                arguments: [index, measurement.effectiveAt, payload, MeasurementRecord.SyncState.pending.rawValue, now, measurement.id])
+            // A rejected entry that is fixed goes back in the queue.
+            try db.execute(sql: "UPDATE outbox SET rejection = NULL, attempts = 0, next_attempt_at = 0 WHERE record_id = ?", arguments: [measurement.id])
+        }
+    }
+
+    /// Deletes an unsent measurement outright; a sent one is withdrawn (entered-in-error) and that is queued.
+    /// Returns true when the row is gone, false when it was marked withdrawn.
+    @discardableResult
+    public func delete(id: String, now: Int64) throws(StoreError) -> Bool {
+        try write { db in
+            guard let state = try Int.fetchOne(db, sql: "SELECT sync_state FROM measurement WHERE id = ?", arguments: [id]) else {
+                throw StoreError.notFound
+            }
+            if state == MeasurementRecord.SyncState.synced.rawValue {
+                try db.execute(
+                    sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ?",
+                    arguments: [MeasurementRecord.SyncState.withdrawn.rawValue, now, id])
+                try db.execute(sql: "INSERT INTO outbox (record_id, operation, created_at) VALUES (?, 'withdraw', ?)", arguments: [id, now])
+                return false
+            }
+            if state == MeasurementRecord.SyncState.withdrawn.rawValue { return false }
+            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM measurement WHERE id = ?", arguments: [id])
+            return true
+        }
+    }
+
+    private func measurement(from row: Row) throws(StoreError) -> MeasurementRecord {
+        let id: String = row["id"]
+        let payload = try open(row["payload"], table: "measurement", id: id, column: "payload")
+        guard let decoded = MeasurementPayload.decode(payload) else { throw .vault(.tampered("measurement.payload")) }
+        var serverID: String?
+        var serverVersion: Int?
+        if let sealedServer = row["server"] as Data? {
+            let server = try JSONParser.parseOrNil(try open(sealedServer, table: "measurement", id: id, column: "server"))
+            serverID = server?["id"]?.stringValue
+            serverVersion = server?["version"]?.intValue
+        }
+        return MeasurementRecord(
+            id: id, kind: decoded.kind, values: decoded.values, effectiveAt: row["effective_at"],
+            utcOffsetSeconds: decoded.utcOffsetSeconds, note: decoded.note,
+            syncState: MeasurementRecord.SyncState(rawValue: row["sync_state"]) ?? .pending, serverID: serverID, serverVersion: serverVersion)
+    }
+
+    public func measurement(id: String) throws(StoreError) -> MeasurementRecord? {
+        let row = try read { db in try Row.fetchOne(db, sql: "SELECT * FROM measurement WHERE id = ?", arguments: [id]) }
+        guard let row else { return nil }
+        return try measurement(from: row)
+    }
+
+    /// A page of measurements, newest first, optionally of one kind, starting after `cursor`
+    /// (keyset paging: each page costs the same however deep in the history it is).
+    public func measurements(kind: MeasurementKind?, after cursor: HistoryCursor? = nil, limit: Int) throws(StoreError) -> [MeasurementRecord] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let kind {
+            conditions.append("kind_index = ?")
+            _ = arguments.append(contentsOf: [try kindIndex(kind)])
+        }
+        if let cursor {
+            conditions.append("(effective_at < ? OR (effective_at = ? AND id < ?))")
+            _ = arguments.append(contentsOf: [cursor.effectiveAt, cursor.effectiveAt, cursor.id])
+        }
+        _ = arguments.append(contentsOf: [limit])
+        let sql = "SELECT * FROM measurement \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")) "
+            + "ORDER BY effective_at DESC, id DESC LIMIT ?"
+        let rows = try read { db in try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) }
+        var result: [MeasurementRecord] = []
+        result.reserveCapacity(rows.count)
+        for row in rows { result.append(try measurement(from: row)) }
+        return result
+    }
+
+    public func count(kind: MeasurementKind?) throws(StoreError) -> Int {
+        if let kind {
+            let index = try kindIndex(kind)
+            return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measurement WHERE kind_index = ?", arguments: [index]) ?? 0 }
+        }
+        return try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM measurement") ?? 0 }
+    }
+
+    /// Measurements waiting to be sent (or withdrawn), rejected ones excluded.
+    public func unsentCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE rejection IS NULL") ?? 0 }
+    }
+
+    /// Measurements the server refused, kept for the patient to fix or discard.
+    public func rejectedCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE rejection IS NOT NULL") ?? 0 }
+    }
+
+    // MARK: Sync bookkeeping
+
+    /// Records that the server stored a measurement (its id and version), and takes it off the queue.
+    public func markSynced(id: String, serverID: String, version: Int, now: Int64) throws(StoreError) {
+        let server = try seal(
+            JSONValue.object(["id": .string(serverID), "version": .number(version)]).serialized(), table: "measurement", id: id,
+            column: "server")
+        try write { db in
+            guard let state = try Int.fetchOne(db, sql: "SELECT sync_state FROM measurement WHERE id = ?", arguments: [id]) else {
+                throw StoreError.notFound
+            }
+            let withdrawn = MeasurementRecord.SyncState.withdrawn.rawValue
+            let newState = state == withdrawn ? withdrawn : MeasurementRecord.SyncState.synced.rawValue
+            try db.execute(
+                sql: "UPDATE measurement SET server = ?, sync_state = ?, updated_at = ? WHERE id = ?",
+                arguments: [server, newState, now, id])
+            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation <> 'withdraw'", arguments: [id])
+        }
+    }
+
+    // MARK: Settings (not sensitive)
+
+    public func setting(_ key: String) throws(StoreError) -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String?) throws(StoreError) {
+        try write { db in
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM setting WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    // MARK: Profile (sealed)
+
+    /// The account this store belongs to: server, e-mail, patient id, name, session token. All sealed.
+    public func saveProfile(_ profile: JSONValue) throws(StoreError) {
+        let sealed = try seal(profile.serialized(), table: "profile", id: "1", column: "data")
+        try write { db in try db.execute(sql: "INSERT OR REPLACE INTO profile (id, data) VALUES (1, ?)", arguments: [sealed]) }
+    }
+
+    public func profile() throws(StoreError) -> JSONValue? {
+        guard let data = try read({ db in try Data.fetchOne(db, sql: "SELECT data FROM profile WHERE id = 1") }) else { return nil }
+        return JSONParser.parseOrNil(try open(data, table: "profile", id: "1", column: "data"))
+    }
+}
+
+/// Where a history page ends: the next page starts after this measurement.
+public struct HistoryCursor: Sendable, Equatable {
+    public var effectiveAt: Int64
+    public var id: String
+
+    public init(effectiveAt: Int64, id: String) {
+        self.effectiveAt = effectiveAt
+        self.id = id
+    }
+
+    public init(after measurement: MeasurementRecord) {
+        self.init(effectiveAt: measurement.effectiveAt, id: measurement.id)
+    }
+}
+
+extension JSONParser {
+    /// The parsed value, or nil for anything that is not JSON.
+    public static func parseOrNil(_ bytes: [UInt8]) -> JSONValue? {
+        try? parse(bytes)
+    }
+}
+
+/// The client schema, as named append-only migrations.
+enum ClientMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: measurements, outbox, profile, settings") { db in
+            try db.execute(sql: """
+                CREATE TABLE measurement (
+                    id TEXT PRIMARY KEY,
+                    kind_index BLOB NOT NULL,
+                    effective_at INTEGER NOT NULL,
+                    sync_state INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    server BLOB,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX measurement_kind_time ON measurement(kind_index, effective_at, id);
+                CREATE INDEX measurement_time ON measurement(effective_at, id);
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    record_id TEXT NOT NULL,
+                    operation TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    rejection BLOB
+                );
+                CREATE INDEX outbox_record ON outbox(record_id);
+                CREATE TABLE profile (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    data BLOB NOT NULL
+                );
+                CREATE TABLE setting (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}
