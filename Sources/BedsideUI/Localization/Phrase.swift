@@ -1,0 +1,67 @@
+import BedsideCore
+import Foundation
+
+/// Every sentence a screen shows. Each must be written in every `Language` (a test checks).
+/// Placeholders `{0}`, `{1}`, … are filled in order by `Localizer.text(_:_:)`.
+public enum Phrase: String, Sendable, CaseIterable {
+    // Frame
+    case appName, keyHelp, keyQuit, keyBack, keyNextField, keySave, keyContinue
+    case headerUnsent, headerAllSent, headerRejected, headerOffline, headerLastSync, headerNeverSynced, headerLocked
+    // Login
+    case loginTitle, loginIntro, fieldServer, fieldEmail, fieldPassword, loginNeedServer, loginNeedEmail, loginNeedPassword
+    case loginServerMustBeHTTPS, loginChecking
+    case codeTitle, codeIntro, fieldCode, codeNeedSixDigits, codeChecking, codeResend
+    // Unlock and lock
+    case unlockTitle, unlockIntro, unlockChecking, unlockWrong, unlockWait, lockedAfterIdle
+    // Home
+    case homeTitle, homeToday, homeLastValues, homeNoValue, homeNotToday, homeMenuAdd, homeMenuHistory, homeMenuSync
+    case homeMenuLogout, homeMenuQuit, homeDueTitle, homeDueNothing, homeDueMeasure
+    // Kinds and parts
+    case kindBloodPressure, kindWeight, kindHeartRate, kindOxygenSaturation, kindTemperature, kindRespiratoryRate, kindGlucose
+    case partSystolic, partDiastolic, partPulse, partValue, fieldTime, fieldNote, optional
+    // Adding
+    case chooseKindTitle, chooseKindHint, addTitle, addHint, errorEnterValue, errorNotNumber, errorImpossible
+    case errorDiastolicHigher, errorTimeFormat, errorTimeFuture, errorFixFields, unusualTitle, unusualBody, unusualHint
+    case saving, saved, savedEdit, saveFailed
+    // History
+    case historyTitle, historyEmpty, historyHint, stateUnsent, stateSent, stateRejected, stateWithdrawn, historyCount
+    case detailTitle, detailHint, detailHintSent, deleteTitle, deleteUnsent, deleteSent, deleteHint, deleted, withdrawn
+    case editNotAllowed
+    // Logout and sync
+    case logoutTitle, logoutUnsentWarning, logoutHintUnsent, logoutQuestion, logoutHint, logoutBusy, loggedOut
+    case syncBusy, syncDone, syncFailed, syncNothing
+    // Help
+    case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpClose
+}
+
+/// Looks phrases up in the patient's language and fills in their placeholders.
+public struct Localizer: Sendable {
+    public let language: Language
+
+    public init(_ language: Language) { self.language = language }
+
+    public func text(_ phrase: Phrase, _ arguments: String...) -> String {
+        let table = Phrases.tables[language] ?? [:]
+        var result = table[phrase] ?? Phrases.tables[.en]?[phrase] ?? phrase.rawValue
+        for (index, argument) in arguments.enumerated() {
+            result = result.replacingOccurrences(of: "{\(index)}", with: argument)
+        }
+        return result
+    }
+
+    public func kindName(_ kind: MeasurementKind) -> String { text(kind.phrase) }
+}
+
+extension MeasurementKind {
+    var phrase: Phrase {
+        switch self {
+        case .bloodPressure: .kindBloodPressure
+        case .bodyWeight: .kindWeight
+        case .heartRate: .kindHeartRate
+        case .oxygenSaturation: .kindOxygenSaturation
+        case .bodyTemperature: .kindTemperature
+        case .respiratoryRate: .kindRespiratoryRate
+        case .glucose: .kindGlucose
+        }
+    }
+}

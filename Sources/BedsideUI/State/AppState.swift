@@ -1,0 +1,144 @@
+import BedsideCore
+import Foundation
+
+/// The screens; the navigation stack in `AppState` holds these values.
+public enum Screen: Sendable, Equatable {
+    case login(LoginForm)
+    case code(TextField)
+    case unlock(TextField)
+    case home
+    case chooseKind(selection: Int)
+    case form(MeasurementForm)
+    case confirmUnusual(MeasurementForm, MeasurementRecord, [MeasurementForm.Unusual])
+    case history(HistoryList)
+    case detail(MeasurementRecord)
+    case confirmDelete(MeasurementRecord)
+    case logout
+}
+
+/// The three fields of the login screen.
+public struct LoginForm: Sendable, Equatable {
+    public var server: TextField
+    public var email: TextField
+    public var password = TextField(masked: true, maxLength: 256)
+    public var focus = 0
+
+    public init(server: String, email: String = "") {
+        self.server = TextField(server, maxLength: 300)
+        self.email = TextField(email, maxLength: 254)
+        focus = server.isEmpty ? 0 : (email.isEmpty ? 1 : 2)
+    }
+}
+
+/// A history list: pages of one kind, loaded as the patient scrolls.
+public struct HistoryList: Sendable, Equatable {
+    public var kind: MeasurementKind
+    public var items: [MeasurementRecord] = []
+    public var total = 0
+    public var selected = 0
+    /// First visible row.
+    public var top = 0
+    public var loading = false
+    public var complete = false
+
+    public init(kind: MeasurementKind) { self.kind = kind }
+}
+
+/// A message under the screen: a confirmation or an error, until the next key.
+public struct StatusMessage: Sendable, Equatable {
+    public var text: String
+    public var isError: Bool
+}
+
+/// Random-looking ids made inside the pure reducer: the runtime seeds it once from the system's
+/// generator (tests seed it with a constant), so ids stay unique without the reducer doing I/O.
+public struct IDGenerator: Sendable, Equatable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    mutating func nextWord() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A version-4 UUID, lower case.
+    public mutating func uuid() -> String {
+        var bytes: [UInt8] = []
+        for word in [nextWord(), nextWord()] { for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) } }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+        return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" + hex[8..<10].joined() + "-"
+            + hex[10..<16].joined()
+    }
+}
+
+/// Everything the screens show. Changed only by `reduce`.
+public struct AppState: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var now: Int64
+    /// The patient's offset from UTC, for showing and entering local times.
+    public var utcOffsetSeconds: Int
+    public var language: Language
+    public var stack: [Screen]
+    public var session: SessionInfo?
+    public var status = HomeStatus()
+    public var message: StatusMessage?
+    /// What the runtime is busy with, shown instead of key hints.
+    public var busy: Phrase?
+    public var showingHelp = false
+    public var lastInputAt: Int64
+    /// Milliseconds without input after which the vault locks (patients 15 min, kiosk 2 min).
+    public var idleTimeout: Int64
+    public var unlockFailures = 0
+    public var unlockBlockedUntil: Int64 = 0
+    /// Which glucose unit forms use.
+    public var glucosePart: MeasurementPart = .glucoseMolar
+    public var ids: IDGenerator
+    public var quitting = false
+
+    /// The first screen: unlock when this computer has an account, else log in.
+    public init(
+        width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, language: Language, hasAccount: Bool, server: String,
+        idleTimeout: Int64 = 15 * 60_000, idSeed: UInt64
+    ) {
+        self.width = width
+        self.height = height
+        self.now = now
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.language = language
+        self.stack = [hasAccount ? .unlock(TextField(masked: true, maxLength: 256)) : .login(LoginForm(server: server))]
+        self.lastInputAt = now
+        self.idleTimeout = idleTimeout
+        self.ids = IDGenerator(seed: idSeed)
+    }
+
+    public var screen: Screen { stack.last ?? .home }
+
+    var localizer: Localizer { Localizer(language) }
+
+    mutating func replaceTop(_ screen: Screen) {
+        if stack.isEmpty { stack = [screen] } else { stack[stack.count - 1] = screen }
+    }
+
+    mutating func push(_ screen: Screen) { stack.append(screen) }
+
+    mutating func pop() {
+        if stack.count > 1 { stack.removeLast() }
+    }
+
+    mutating func inform(_ phrase: Phrase, _ arguments: String...) {
+        var text = localizer.text(phrase)
+        for (index, argument) in arguments.enumerated() { text = text.replacingOccurrences(of: "{\(index)}", with: argument) }
+        message = StatusMessage(text: text, isError: false)
+    }
+
+    mutating func warn(_ text: String) {
+        message = StatusMessage(text: text, isError: true)
+    }
+}

@@ -1,0 +1,33 @@
+import BedsideCore
+
+/// Work the UI asks the runtime to do. Effects are data: the reducer stays pure and tests can read them.
+public enum Effect: Sendable, Equatable {
+    /// Password step of the login: ask the server to e-mail a code.
+    case requestCode(server: String, email: String, password: String)
+    /// Code step: finish the login, create the vault and the local database.
+    case verifyCode(code: String)
+    case unlock(password: String)
+    /// Drop the data key from memory.
+    case lock
+    /// Read what the home screen shows.
+    case loadStatus
+    case save(MeasurementRecord)
+    case update(MeasurementRecord)
+    case delete(id: String)
+    /// A page of history, newest first.
+    case loadHistory(kind: MeasurementKind, after: HistoryPosition?)
+    case sync
+    case logout
+    case quit
+}
+
+/// Where a history page ends (mirrors the store's keyset cursor without importing it).
+public struct HistoryPosition: Sendable, Equatable {
+    public var effectiveAt: Int64
+    public var id: String
+
+    public init(effectiveAt: Int64, id: String) {
+        self.effectiveAt = effectiveAt
+        self.id = id
+    }
+}

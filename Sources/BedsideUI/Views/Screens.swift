@@ -1,0 +1,235 @@
+import BedsideCore
+import Foundation
+
+extension Painter {
+    mutating func login(_ form: LoginForm) {
+        title(t.text(.loginTitle))
+        var row = paragraph(t.text(.loginIntro), y: top + 2) + 1
+        row = field(t.text(.fieldServer), form.server, y: row, focused: form.focus == 0, boxWidth: 44)
+        row = field(t.text(.fieldEmail), form.email, y: row, focused: form.focus == 1, boxWidth: 44)
+        field(t.text(.fieldPassword), form.password, y: row, focused: form.focus == 2, boxWidth: 44)
+        hints = "\(t.text(.keyNextField))  \(t.text(.keyContinue))  Esc\(t.text(.keyQuit).drop { $0 != ":" })"
+    }
+
+    mutating func code(_ field: TextField) {
+        title(t.text(.codeTitle))
+        let row = paragraph(t.text(.codeIntro, state.session?.email ?? emailOnLoginForm()), y: top + 2) + 1
+        self.field(t.text(.fieldCode), field, y: row, focused: true, boxWidth: 8)
+        hints = "\(t.text(.keyContinue))  \(t.text(.codeResend))"
+    }
+
+    private func emailOnLoginForm() -> String {
+        for screen in state.stack.reversed() {
+            if case .login(let form) = screen { return form.email.text }
+        }
+        return ""
+    }
+
+    mutating func unlock(_ field: TextField) {
+        title(t.text(.unlockTitle))
+        let row = paragraph(t.text(.unlockIntro), y: top + 2) + 1
+        self.field(t.text(.fieldPassword), field, y: row, focused: true, boxWidth: 32)
+        hints = "\(t.text(.keyContinue))  Esc\(t.text(.keyQuit).drop { $0 != ":" })"
+    }
+
+    mutating func home() {
+        let today = state.language.date(epochMilliseconds: state.now, utcOffsetSeconds: state.utcOffsetSeconds)
+        title("\(t.text(.homeTitle)), \(today)")
+        var row = top + 2
+        frame.put(t.text(.homeLastValues), x: 1, y: row, role: .title)
+        row += 1
+        let nameWidth = min(24, max(12, width / 4))
+        var due: [MeasurementKind] = []
+        for kind in addableKinds where row < height - 10 {
+            guard let record = state.status.latest[kind] else {
+                continue
+            }
+            frame.put(TextWidth.truncate(t.kindName(kind), to: nameWidth - 1), x: 3, y: row)
+            let valueText = value(record)
+            frame.put(valueText, x: 3 + nameWidth, y: row, role: .accent)
+            var detail = when(record.effectiveAt)
+            if record.syncState == .pending { detail += " (\(t.text(.stateUnsent)))" }
+            frame.put(detail, x: 3 + nameWidth + max(18, TextWidth.columns(of: valueText) + 2), y: row, role: .muted,
+                maxWidth: width - (3 + nameWidth + 18) - 1)
+            if !isToday(record.effectiveAt) { due.append(kind) }
+            row += 1
+        }
+        if state.status.latest.isEmpty {
+            frame.put(t.text(.homeNoValue), x: 3, y: row, role: .muted)
+            row += 1
+        }
+        row += 1
+        frame.put(t.text(.homeDueTitle), x: 1, y: row, role: .title)
+        row += 1
+        if due.isEmpty {
+            frame.put(t.text(.homeDueNothing), x: 3, y: row, role: .ok)
+            row += 1
+        }
+        for kind in due where row < height - 8 {
+            frame.put("• " + t.text(.homeDueMeasure, t.kindName(kind).lowercased()), x: 3, y: row, role: .warning)
+            row += 1
+        }
+        row += 1
+        for phrase in [Phrase.homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit] where row < height - 2 {
+            frame.put(t.text(phrase), x: 3, y: row, role: .text)
+            frame.put(String(t.text(phrase).prefix(1)), x: 3, y: row, role: .accent)
+            row += 1
+        }
+        hints = "a h s L q"
+    }
+
+    func isToday(_ time: Int64) -> Bool {
+        CivilTime(epochMilliseconds: time, utcOffsetSeconds: state.utcOffsetSeconds).editable.prefix(10)
+            == CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: state.utcOffsetSeconds).editable.prefix(10)
+    }
+
+    mutating func chooseKind(_ selection: Int) {
+        title(t.text(.chooseKindTitle))
+        for (index, kind) in addableKinds.enumerated() where top + 2 + index < height - 2 {
+            let row = top + 2 + index
+            let selected = index == selection
+            frame.put("  \(index + 1)  \(t.kindName(kind))", x: 1, y: row, role: selected ? .selection : .text, maxWidth: width - 2)
+            if selected { frame.fill(role: .selection, x: 1, y: row, width: min(40, width - 2)) }
+        }
+        hints = t.text(.chooseKindHint)
+    }
+
+    mutating func form(_ form: MeasurementForm) {
+        title(t.text(.addTitle, t.kindName(form.kind)))
+        var row = top + 2
+        for (index, id) in form.ids.enumerated() {
+            let label: String
+            var suffix = ""
+            switch id {
+            case .value(let part):
+                label = t.text(part.phrase) + (form.optionalParts.contains(part) ? " (\(t.text(.optional)))" : "")
+                suffix = part.displayUnit
+            case .time:
+                label = t.text(.fieldTime)
+                suffix = "YYYY-MM-DD HH:MM"
+            case .note:
+                label = t.text(.fieldNote) + " (\(t.text(.optional)))"
+            }
+            let box = id == .note ? 44 : (id == .time ? 16 : 8)
+            row = field(label, form.fields[index], y: row, focused: form.focus == index, labelWidth: 28, boxWidth: box, suffix: suffix)
+        }
+        if let message = form.message, state.message == nil {
+            paragraph(message, y: min(row + 1, height - 3), role: .error)
+        }
+        hints = t.text(.addHint)
+    }
+
+    mutating func confirmUnusual(_ record: MeasurementRecord, _ unusual: [MeasurementForm.Unusual]) {
+        title(t.text(.unusualTitle))
+        var row = top + 2
+        for item in unusual {
+            let part = item.part
+            row = paragraph(
+                t.text(
+                    .unusualBody, "\(state.language.number(item.literal)) \(part.displayUnit)", t.kindName(record.kind).lowercased(),
+                    state.language.number(MeasurementForm.format(part.typicalRange.lowerBound)),
+                    state.language.number(MeasurementForm.format(part.typicalRange.upperBound)), part.displayUnit),
+                y: row, role: .warning) + 1
+        }
+        hints = t.text(.unusualHint)
+    }
+
+    mutating func history(_ list: HistoryList) {
+        let count = list.total > 0 ? "  (\(t.text(.historyCount, String(min(list.selected + 1, list.total)), String(list.total))))" : ""
+        title(t.text(.historyTitle, t.kindName(list.kind)) + count)
+        let first = top + 2
+        let visible = max(1, height - 8)
+        if list.items.isEmpty {
+            frame.put(list.loading ? "…" : t.text(.historyEmpty), x: 3, y: first, role: .muted)
+        }
+        let dateWidth = 20
+        let valueWidth = 24
+        for offset in 0..<visible {
+            let index = list.top + offset
+            guard list.items.indices.contains(index) else { break }
+            let record = list.items[index]
+            let row = first + offset
+            let selected = index == list.selected
+            let role: StyleRole = selected ? .selection : .text
+            if selected { frame.fill(role: .selection, x: 1, y: row, width: width - 2) }
+            frame.put(state.language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds), x: 2, y: row, role: role)
+            frame.put(value(record), x: 2 + dateWidth, y: row, role: selected ? .selection : .accent, maxWidth: valueWidth)
+            let stateText = stateLabel(record)
+            let stateRole: StyleRole = selected ? .selection : (record.syncState == .synced ? .muted : .warning)
+            frame.put(stateText, x: 2 + dateWidth + valueWidth, y: row, role: stateRole, maxWidth: 16)
+            if let note = record.note {
+                let x = 2 + dateWidth + valueWidth + 16
+                frame.put(TextWidth.truncate(note, to: max(0, width - x - 2)), x: x, y: row, role: selected ? .selection : .muted)
+            }
+        }
+        hints = t.text(.historyHint)
+    }
+
+    mutating func detail(_ record: MeasurementRecord) {
+        title("\(t.text(.detailTitle)): \(t.kindName(record.kind))")
+        var row = top + 2
+        func line(_ label: String, _ text: String, role: StyleRole = .text) {
+            guard row < height - 2 else { return }
+            frame.put(label, x: 3, y: row, role: .muted)
+            row = paragraph(text, y: row, role: role, indent: 24)
+        }
+        line(t.text(.partValue), value(record), role: .accent)
+        line(t.text(.fieldTime), state.language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))
+        line("", stateLabel(record), role: record.syncState == .synced ? .ok : .warning)
+        if let note = record.note { line(t.text(.fieldNote), note) }
+        hints = record.syncState == .pending || record.syncState == .rejected ? t.text(.detailHint) : t.text(.detailHintSent)
+    }
+
+    mutating func confirmDelete(_ record: MeasurementRecord) {
+        title(t.text(.deleteTitle))
+        var row = top + 2
+        frame.put("\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt))", x: 3, y: row, role: .accent, maxWidth: width - 4)
+        row += 2
+        paragraph(record.syncState == .synced ? t.text(.deleteSent) : t.text(.deleteUnsent), y: row, role: .warning)
+        hints = t.text(.deleteHint)
+    }
+
+    mutating func logout() {
+        title(t.text(.logoutTitle))
+        var row = top + 2
+        if state.status.unsent > 0 {
+            row = paragraph(t.text(.logoutUnsentWarning, String(state.status.unsent)), y: row, role: .warning) + 1
+            hints = t.text(.logoutHintUnsent)
+        } else {
+            hints = t.text(.logoutHint)
+        }
+        paragraph(t.text(.logoutQuestion), y: row)
+    }
+
+    mutating func help() {
+        let boxWidth = min(width - 4, 70)
+        let x = (width - boxWidth) / 2
+        var text = [t.text(.helpGeneral)]
+        switch state.screen {
+        case .login, .code, .unlock: text.append(t.text(.helpLogin))
+        case .home, .chooseKind, .logout: text.append(t.text(.helpHome))
+        case .form, .confirmUnusual: text.append(t.text(.helpForm))
+        case .history, .detail, .confirmDelete: text.append(t.text(.helpHistory))
+        }
+        var lines: [String] = []
+        for paragraph in text { lines += TextWidth.wrap(paragraph, width: boxWidth - 4) + [""] }
+        lines.append(t.text(.helpClose))
+        let boxHeight = min(height - 4, lines.count + 4)
+        let y = max(1, (height - boxHeight) / 2)
+        for row in y..<(y + boxHeight) {
+            frame.put(String(repeating: " ", count: boxWidth), x: x, y: row, role: .text)
+        }
+        let horizontal = String(repeating: "─", count: boxWidth - 2)
+        frame.put("┌" + horizontal + "┐", x: x, y: y, role: .border)
+        frame.put("└" + horizontal + "┘", x: x, y: y + boxHeight - 1, role: .border)
+        for row in (y + 1)..<(y + boxHeight - 1) {
+            frame.put("│", x: x, y: row, role: .border)
+            frame.put("│", x: x + boxWidth - 1, y: row, role: .border)
+        }
+        frame.put(" " + t.text(.helpTitle) + " ", x: x + 2, y: y, role: .title)
+        for (index, line) in lines.enumerated() where y + 2 + index < y + boxHeight - 1 {
+            frame.put(line, x: x + 2, y: y + 2 + index, role: index == lines.count - 1 ? .muted : .text)
+        }
+        frame.cursor = nil
+    }
+}
