@@ -56,7 +56,13 @@ let package = Package(
         ),
 
         // Client transport (libcurl, fail-closed TLS); the sync engine grows here.
-        .target(name: "BedsideSync", dependencies: ["BedsideCore", "CCurl"]),
+        .target(name: "BedsideSync", dependencies: ["BedsideCore", "BedsideStore", "CCurl"]),
+
+        // The client runtime: runs the UI's effects against vault, store and server.
+        .target(name: "BedsideApp", dependencies: ["BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI"]),
+
+        // The screen protocol over a virtual screen and clock, the script language and its runner.
+        .target(name: "BedsideHeadless", dependencies: ["BedsideCore", "BedsideUI", "BedsideApp"]),
 
         // The reference FHIR R4 server as a library.
         .target(
@@ -96,6 +102,10 @@ let package = Package(
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
         .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
         .testTarget(name: "BedsideStoreTests", dependencies: ["BedsideStore"]),
+        .testTarget(
+            name: "BedsideHeadlessTests",
+            dependencies: ["BedsideHeadless", "BedsideApp", "BedsideServerKit", "BedsideSync", "BedsideVault"]
+        ),
         .testTarget(
             name: "BedsideServerKitTests",
             dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],

@@ -256,6 +256,63 @@ public final class ClientStore: Sendable {
         }
     }
 
+    /// One queued change: the record and what to do with it on the server.
+    public struct OutboxItem: Sendable, Equatable {
+        public enum Operation: String, Sendable { case create, withdraw }
+        public var sequence: Int64
+        public var operation: Operation
+        public var record: MeasurementRecord
+    }
+
+    /// Queued changes in the order they were made, rejected ones left out.
+    public func outbox(limit: Int) throws(StoreError) -> [OutboxItem] {
+        let rows = try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.seq, o.operation, m.* FROM outbox o JOIN measurement m ON m.id = o.record_id
+                    WHERE o.rejection IS NULL ORDER BY o.seq LIMIT ?
+                    """, arguments: [limit])
+        }
+        var items: [OutboxItem] = []
+        for row in rows {
+            items.append(OutboxItem(
+                sequence: row["seq"], operation: OutboxItem.Operation(rawValue: row["operation"]) ?? .create,
+                record: try measurement(from: row)))
+        }
+        return items
+    }
+
+    /// The server refused a queued change: keep it, with the server's reason, for the patient to fix or discard.
+    public func markRejected(id: String, reason: String, now: Int64) throws(StoreError) {
+        let sealed = try seal(Array(reason.utf8), table: "outbox", id: id, column: "rejection")
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET rejection = ? WHERE record_id = ?", arguments: [sealed, id])
+            try db.execute(
+                sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ? AND sync_state = ?",
+                arguments: [MeasurementRecord.SyncState.rejected.rawValue, now, id, MeasurementRecord.SyncState.pending.rawValue])
+        }
+    }
+
+    /// The server's reason for refusing a measurement, if it did.
+    public func rejection(id: String) throws(StoreError) -> String? {
+        guard let data = try read({ db in try Data.fetchOne(db, sql: "SELECT rejection FROM outbox WHERE record_id = ? AND rejection IS NOT NULL", arguments: [id]) })
+        else { return nil }
+        return String(decoding: try open(data, table: "outbox", id: id, column: "rejection"), as: UTF8.self)
+    }
+
+    /// The server now shows a withdrawn measurement as entered-in-error.
+    public func markWithdrawalSent(id: String, version: Int, now: Int64) throws(StoreError) {
+        let current = try measurement(id: id)
+        let server = try seal(
+            JSONValue.object(["id": .string(current?.serverID ?? ""), "version": .number(version)]).serialized(), table: "measurement",
+            id: id, column: "server")
+        try write { db in
+            try db.execute(sql: "UPDATE measurement SET server = ?, updated_at = ? WHERE id = ?", arguments: [server, now, id])
+            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation = 'withdraw'", arguments: [id])
+        }
+    }
+
     // MARK: Settings (not sensitive)
 
     public func setting(_ key: String) throws(StoreError) -> String? {

@@ -307,7 +307,7 @@ private func detailKey(_ state: inout AppState, _ record: MeasurementRecord, _ k
         }
         let form = MeasurementForm(
             kind: record.kind, glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds, editing: record)
-        state.replaceTop(.form(form))
+        state.push(.form(form))
     case .character("d"), .delete:
         guard record.syncState != .withdrawn else { return [] }
         state.push(.confirmDelete(record))
@@ -378,10 +378,18 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         // Back to where the patient came from: the detail view for an edit, home for a new one.
         if edited {
             state.pop()
-            if case .detail = state.screen { state.replaceTop(.detail(record)) }
-            if case .history(var list) = state.screen, let index = list.items.firstIndex(where: { $0.id == record.id }) {
-                list.items[index] = record
-                state.replaceTop(.history(list))
+            // Show the new values wherever this measurement is on the stack (the detail and the list under it).
+            for index in state.stack.indices {
+                switch state.stack[index] {
+                case .detail(let shown) where shown.id == record.id:
+                    state.stack[index] = .detail(record)
+                case .history(var list):
+                    if let position = list.items.firstIndex(where: { $0.id == record.id }) {
+                        list.items[position] = record
+                        state.stack[index] = .history(list)
+                    }
+                default: break
+                }
             }
             state.inform(.savedEdit)
         } else {

@@ -1,0 +1,54 @@
+import BedsideCore
+import BedsideSync
+import BedsideUI
+import BedsideVault
+import Foundation
+
+/// Where the client keeps its data and how it reaches the server.
+public struct ClientConfiguration: Sendable {
+    /// The profile directory: `$XDG_DATA_HOME/bedside/<profile>/`, or `--data-dir`.
+    public var dataDirectory: URL
+    /// The server's base URL, e.g. `https://127.0.0.1:8443`.
+    public var server: String
+    public var transport: TransportConfiguration
+    public var kdf: KDFParameters = .standard
+    public var language: Language = .en
+    public var themeName = "default"
+    public var noColor = false
+    /// Milliseconds without input before the vault locks.
+    public var idleTimeout: Int64 = 15 * 60_000
+    public var glucoseUnit: MeasurementPart = .glucoseMolar
+
+    public init(dataDirectory: URL, server: String = "", transport: TransportConfiguration = TransportConfiguration()) {
+        self.dataDirectory = dataDirectory
+        self.server = server
+        self.transport = transport
+    }
+
+    public var keyFile: URL { dataDirectory.appendingPathComponent("vault.key") }
+
+    /// Whether an account lives here (a wrapped key exists).
+    public var hasAccount: Bool { FileManager.default.fileExists(atPath: keyFile.path) }
+
+    /// `$XDG_DATA_HOME/bedside/<profile>`, else `~/.local/share/bedside/<profile>`.
+    public static func defaultDataDirectory(profile: String = "default", environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        let base: URL
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
+            base = URL(fileURLWithPath: xdg)
+        } else {
+            base = URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".local/share")
+        }
+        return base.appendingPathComponent("bedside").appendingPathComponent(profile)
+    }
+
+    /// `$XDG_CONFIG_HOME/bedside/config.toml`, else `~/.config/bedside/config.toml`.
+    public static func defaultConfigFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        let base: URL
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            base = URL(fileURLWithPath: xdg)
+        } else {
+            base = URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".config")
+        }
+        return base.appendingPathComponent("bedside/config.toml")
+    }
+}

@@ -1,0 +1,274 @@
+import BedsideCore
+import BedsideStore
+import BedsideSync
+import BedsideUI
+import BedsideVault
+import Foundation
+
+/// Runs the UI's effects against the vault, the store and the server, and answers with actions.
+///
+/// It is the one owner of the unlocked vault and the open database; locking or logging out drops
+/// both. The terminal and the headless runner share it, so a script exercises the real thing.
+public actor ClientCore {
+    public let configuration: ClientConfiguration
+    public let clock: any WallClock
+    let transport: HTTPTransport
+
+    /// The unlocked account.
+    struct Session {
+        var vault: KeyVault
+        var store: ClientStore
+        var profile: Profile
+    }
+
+    /// What the sealed profile holds.
+    struct Profile: Sendable {
+        var server: String
+        var email: String
+        var displayName: String
+        var token: String
+        var patientID: String
+        var role: String
+
+        var json: JSONValue {
+            [
+                "server": .string(server), "email": .string(email), "name": .string(displayName), "token": .string(token),
+                "patient": .string(patientID), "role": .string(role),
+            ]
+        }
+
+        init(server: String, email: String, displayName: String, token: String, patientID: String, role: String) {
+            self.server = server
+            self.email = email
+            self.displayName = displayName
+            self.token = token
+            self.patientID = patientID
+            self.role = role
+        }
+
+        init?(json: JSONValue) {
+            guard let server = json["server"]?.stringValue, let email = json["email"]?.stringValue,
+                let token = json["token"]?.stringValue, let patient = json["patient"]?.stringValue
+            else { return nil }
+            self.init(
+                server: server, email: email, displayName: json["name"]?.stringValue ?? email, token: token, patientID: patient,
+                role: json["role"]?.stringValue ?? "patient")
+        }
+
+        var info: SessionInfo { SessionInfo(displayName: displayName, email: email, server: server) }
+    }
+
+    /// Between the password step and the code step of a login.
+    struct PendingLogin {
+        var server: String
+        var email: String
+        var password: String
+        var challenge: String
+    }
+
+    var session: Session?
+    var pending: PendingLogin?
+    /// Whether the last attempt to reach the server failed for want of a network.
+    var offline = false
+
+    public init(configuration: ClientConfiguration, clock: any WallClock) {
+        self.configuration = configuration
+        self.clock = clock
+        self.transport = HTTPTransport(configuration: configuration.transport)
+    }
+
+    public var isUnlocked: Bool { session != nil }
+
+    /// The session token, for tests that check the server forgot it.
+    var currentToken: String? { session?.profile.token }
+
+    func api(_ server: String) -> BedsideAPI { BedsideAPI(server: server, transport: transport) }
+
+    /// Performs one effect; the actions it returns go back into the reducer.
+    public func perform(_ effect: Effect) async -> [Action] {
+        switch effect {
+        case .requestCode(let server, let email, let password): return await requestCode(server: server, email: email, password: password)
+        case .verifyCode(let code): return await verifyCode(code)
+        case .unlock(let password): return unlock(password: password)
+        case .lock:
+            lock()
+            return []
+        case .loadStatus: return loadStatus()
+        case .save(let record): return storeChange { store in try store.add(record, now: self.clock.now()); return [.saved(record, edited: false)] }
+        case .update(let record):
+            return storeChange { store in try store.update(record, now: self.clock.now()); return [.saved(record, edited: true)] }
+        case .delete(let id):
+            return storeChange { store in [.deleted(id: id, removed: try store.delete(id: id, now: self.clock.now()))] }
+        case .loadHistory(let kind, let after): return loadHistory(kind: kind, after: after)
+        case .sync: return await sync()
+        case .logout: return await logout()
+        case .quit:
+            lock()
+            return []
+        }
+    }
+
+    // MARK: Login
+
+    func requestCode(server: String, email: String, password: String) async -> [Action] {
+        do {
+            let challenge = try await api(server).requestCode(email: email, password: password)
+            pending = PendingLogin(server: server, email: email, password: password, challenge: challenge)
+            return [.codeRequested]
+        } catch {
+            return [.loginFailed(error.description)]
+        }
+    }
+
+    func verifyCode(_ code: String) async -> [Action] {
+        guard let pending else { return [.loginFailed("Start the login again.")] }
+        let api = self.api(pending.server)
+        let grant: SessionGrant
+        do {
+            grant = try await api.verifyCode(challenge: pending.challenge, code: code)
+        } catch {
+            if case .refused(_, _, let message, _) = error, message.contains("expired") || message.contains("no tries") {
+                self.pending = nil
+            }
+            return [.loginFailed(error.description)]
+        }
+        self.pending = nil
+        guard grant.role == "patient", let patientID = grant.patientID else {
+            try? await api.logout(token: grant.accessToken)
+            return [.loginFailed("This account is not a patient account. Clinicians use bedside --kiosk.")]
+        }
+        var name = pending.email
+        if let patient = try? await api.read("Patient", id: patientID, token: grant.accessToken),
+            let text = patient["name"]?.arrayValue?.first?["text"]?.stringValue
+        {
+            name = text
+        }
+        do {
+            try SecureFiles.makePrivateDirectory(configuration.dataDirectory)
+            // A new login replaces whatever was here (a previous account's leftovers are destroyed, not merged).
+            try SecureFiles.emptyDirectory(configuration.dataDirectory)
+            let (vault, wrapped) = try KeyVault.create(password: pending.password, parameters: configuration.kdf)
+            try SecureFiles.writePrivate(try wrapped.encoded(), to: configuration.keyFile)
+            let store = try ClientStore(directory: configuration.dataDirectory, vault: vault)
+            let profile = Profile(
+                server: pending.server, email: pending.email, displayName: name, token: grant.accessToken, patientID: patientID,
+                role: grant.role)
+            try store.saveProfile(profile.json)
+            session = Session(vault: vault, store: store, profile: profile)
+            offline = false
+            return [.loggedIn(profile.info)]
+        } catch let error as VaultError {
+            return [.loginFailed(error.description)]
+        } catch let error as StoreError {
+            return [.loginFailed(error.description)]
+        } catch {
+            return [.loginFailed("\(error)")]
+        }
+    }
+
+    // MARK: Unlock and lock
+
+    func unlock(password: String) -> [Action] {
+        do {
+            guard let data = FileManager.default.contents(atPath: configuration.keyFile.path) else {
+                return [.unlockFailed("There is no account on this computer. Log in first.")]
+            }
+            let vault = try KeyVault.unlock(try WrappedKey.decode(data), password: password)
+            let store = try ClientStore(directory: configuration.dataDirectory, vault: vault)
+            guard let profile = try store.profile().flatMap(Profile.init(json:)) else {
+                return [.unlockFailed("The local account is incomplete; log out with --force and log in again.")]
+            }
+            session = Session(vault: vault, store: store, profile: profile)
+            return [.unlocked(profile.info)]
+        } catch let error as VaultError {
+            return [.unlockFailed(error.description)]
+        } catch let error as StoreError {
+            return [.unlockFailed(error.description)]
+        } catch {
+            return [.unlockFailed("\(error)")]
+        }
+    }
+
+    /// Drops the data key and closes the database.
+    public func lock() {
+        session?.store.close()
+        session?.vault.lock()
+        session = nil
+        pending = nil
+    }
+
+    // MARK: Data
+
+    private func storeChange(_ change: (ClientStore) throws -> [Action]) -> [Action] {
+        guard let session else { return [.failed(VaultError.locked.description)] }
+        do {
+            return try change(session.store)
+        } catch let error as StoreError {
+            return [.saveFailed(error.description)]
+        } catch {
+            return [.saveFailed("\(error)")]
+        }
+    }
+
+    func status() throws -> HomeStatus {
+        guard let store = session?.store else { return HomeStatus() }
+        var latest: [MeasurementKind: MeasurementRecord] = [:]
+        for kind in MeasurementKind.allCases {
+            if let record = try store.measurements(kind: kind, limit: 1).first { latest[kind] = record }
+        }
+        return HomeStatus(
+            latest: latest, unsent: try store.unsentCount(), rejected: try store.rejectedCount(),
+            lastSync: try store.setting("lastSync").flatMap { Int64($0) }, offline: offline)
+    }
+
+    func loadStatus() -> [Action] {
+        do {
+            return [.statusLoaded(try status())]
+        } catch {
+            return [.failed("\(error)")]
+        }
+    }
+
+    func loadHistory(kind: MeasurementKind, after: HistoryPosition?) -> [Action] {
+        guard let store = session?.store else { return [] }
+        do {
+            let cursor = after.map { HistoryCursor(effectiveAt: $0.effectiveAt, id: $0.id) }
+            let page = try store.measurements(kind: kind, after: cursor, limit: 100)
+            return [.historyLoaded(kind: kind, page: page, total: try store.count(kind: kind), appended: after != nil)]
+        } catch {
+            return [.failed("\(error)")]
+        }
+    }
+
+    // MARK: Sync and logout
+
+    /// Pushes the outbox now.
+    public func sync() async -> [Action] {
+        guard let session else { return [.syncFinished(error: VaultError.locked.description)] }
+        let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
+        let report = await engine.push(patientID: session.profile.patientID)
+        offline = report.error?.isOffline ?? false
+        return [.syncFinished(error: report.error?.description)]
+    }
+
+    /// Revokes the session on the server, then destroys every local file of the account.
+    public func logout() async -> [Action] {
+        var serverMessage: String?
+        if let session {
+            do {
+                try await api(session.profile.server).logout(token: session.profile.token)
+            } catch {
+                serverMessage = error.description
+            }
+        }
+        lock()
+        transport.closeConnections()
+        do {
+            try SecureFiles.emptyDirectory(configuration.dataDirectory)
+        } catch {
+            return [.logoutFailed(error.description)]
+        }
+        _ = serverMessage  // The local data is gone either way; the server session expires on its own if it was not reached.
+        return [.loggedOut]
+    }
+}

@@ -1,0 +1,218 @@
+@testable import BedsideApp
+import BedsideSync
+import BedsideCore
+import BedsideServerKit
+import BedsideUI
+import BedsideVault
+import Foundation
+import Testing
+
+@testable import BedsideHeadless
+
+/// The real reference server on a loopback port, for journeys that log in.
+final class JourneyServer: @unchecked Sendable {
+    let directory: URL
+    let store: SQLiteServerStore
+    let running: RunningServer
+    let administration: ServerAdministration
+
+    var url: String { "https://127.0.0.1:\(running.port)" }
+    var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
+
+    init() async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-server-\(UUID().uuidString)")
+        var configuration = ServerConfiguration(dataDirectory: directory)
+        configuration.port = 0
+        configuration.hasher = .testing
+        store = try configuration.openStore()
+        administration = ServerAdministration(store: store, hasher: .testing)
+        running = try await BedsideServer(configuration: configuration, store: store).start()
+    }
+
+    func stop() async {
+        await running.stop()
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The newest code mailed to `email`.
+    func latestCode(for email: String) -> String? {
+        let folder = directory.appendingPathComponent("mail/new")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
+        for file in files.reversed() {
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
+                let range = text.range(of: "login code is: ")
+            else { continue }
+            return String(text[range.upperBound...].prefix(6))
+        }
+        return nil
+    }
+}
+
+/// A fresh client for one script: its own data directory, a virtual clock, the real ClientCore.
+struct JourneyClient {
+    let dataDirectory: URL
+    let runner: HeadlessRunner
+    let core: ClientCore
+    var output: [String] { lines.value }
+    let lines: LineCollector
+
+    init(server: JourneyServer, email: String, password: String, width: Int = 80, height: Int = 24) {
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-client-\(UUID().uuidString)/default")
+        var configuration = ClientConfiguration(dataDirectory: dataDirectory, server: server.url, transport: .init(caFile: server.caFile))
+        configuration.kdf = .testing
+        // A fixed moment in the past: screens (and snapshots) are the same on every run, and the server,
+        // on its real clock, sees measurements from the past as it should.
+        let clock = ManualClock(epochMilliseconds: FHIRDateTime("2026-01-15T09:30:00Z")?.lowerBound ?? 0)
+        core = ClientCore(configuration: configuration, clock: clock)
+        let state = AppState(
+            width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, language: .en, hasAccount: false, server: server.url,
+            idSeed: 42)
+        let collector = LineCollector()
+        lines = collector
+        runner = HeadlessRunner(
+            state: state, core: core, clock: clock,
+            variables: { name in
+                switch name {
+                case "EMAIL": email
+                case "PASSWORD": password
+                case "LOGIN_CODE": server.latestCode(for: email)
+                case "SERVER": server.url
+                default: nil
+                }
+            },
+            snapshotDirectory: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Snapshots").standardized,
+            output: { collector.append($0) })
+    }
+
+    /// Every file left in the data directory, with its bytes.
+    func files() -> [(String, Data)] {
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: dataDirectory.path)) ?? []
+        return names.compactMap { name in
+            let path = dataDirectory.appendingPathComponent(name).path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                let data = FileManager.default.contents(atPath: path)
+            else { return nil }
+            return (name, data)
+        }
+    }
+}
+
+final class LineCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var value: [String] { lock.withLock { lines } }
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+}
+
+@Suite("Headless journeys (Tests/Scripts)", .serialized)
+struct JourneyTests {
+    static let scriptsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Scripts").standardized
+
+    static var scripts: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: scriptsDirectory.path)) ?? []).filter { $0.hasSuffix(".bedside") }.sorted()
+    }
+
+    @Test("every script in Tests/Scripts passes against the real server", arguments: JourneyTests.scripts)
+    func script(_ name: String) async throws {
+        let server = try await JourneyServer()
+        let email = "\(name.split(separator: ".")[0])@example.org"
+        let password = "journey-lantern-orbit-42"
+        _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
+        let client = JourneyClient(server: server, email: email, password: password)
+        let text = try String(contentsOf: Self.scriptsDirectory.appendingPathComponent(name), encoding: .utf8)
+        let script = try ScriptParser.parse(text, name: name)
+        let result = await client.runner.run(script)
+        await client.core.lock()
+        await server.stop()
+        #expect(result.failed == 0, "\(client.output.joined(separator: "\n"))")
+        #expect(result.passed == script.steps.count)
+        try? FileManager.default.removeItem(at: client.dataDirectory.deletingLastPathComponent())
+    }
+
+    @Test("a sentinel note and value typed in the UI reach no file, in any encoding; logout leaves the directory empty")
+    func sentinel() async throws {
+        let server = try await JourneyServer()
+        let email = "sentinel@example.org"
+        let password = "journey-lantern-orbit-42"
+        _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
+        let client = JourneyClient(server: server, email: email, password: password)
+        let note = "SENTINEL-NOTE-a1b2c3-ankles"
+        let value = "77.31"
+        let script = try ScriptParser.parse(
+            """
+            type "${EMAIL}"
+            press Tab
+            type "${PASSWORD}"
+            press Enter
+            type "${LOGIN_CODE}"
+            press Enter
+            press a
+            press 2
+            type "\(value)"
+            press Tab
+            press Tab
+            type "\(note)"
+            press Enter
+            expect "Saved"
+            """, name: "sentinel")
+        let result = await client.runner.run(script)
+        #expect(result.failed == 0, "\(client.output.joined(separator: "\n"))")
+        let files = client.files()
+        #expect(files.contains { $0.0 == "bedside.sqlite" })
+        for secret in [note, value, password, email] {
+            for form in secretEncodings(secret) {
+                for (name, bytes) in files {
+                    #expect(bytes.range(of: form) == nil, "\(secret) leaked into \(name)")
+                }
+            }
+        }
+        for (name, _) in files {
+            let mode = try FileManager.default.attributesOfItem(atPath: client.dataDirectory.appendingPathComponent(name).path)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(name)")
+        }
+        #expect(try FileManager.default.attributesOfItem(atPath: client.dataDirectory.path)[.posixPermissions] as? Int == 0o700)
+
+        // Logout: the server forgets the token, the directory is empty.
+        let token = try #require(await client.core.currentToken)
+        let logout = try ScriptParser.parse("press L\npress y\nexpect \"Logged out\"", name: "logout")
+        #expect(await client.runner.run(logout).failed == 0, "\(client.output.joined(separator: "\n"))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: client.dataDirectory.path).isEmpty)
+        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
+        let answer = try await transport.send(.init(method: "GET", url: server.url + "/fhir/metadata", headers: []))
+        #expect(answer.status == 200)
+        let rejected = try await transport.send(
+            .init(method: "GET", url: server.url + "/fhir/Patient", headers: [("Authorization", "Bearer \(token)")]))
+        #expect(rejected.status == 401)
+        transport.closeConnections()
+        await server.stop()
+    }
+
+    @Test("script errors name the line")
+    func parseErrors() {
+        #expect(throws: ScriptError(name: "x", line: 2, message: "unknown command jump (size type press expect expect-not expect-line wait-for tick resize sync screen snapshot)")) {
+            try ScriptParser.parse("size 80x24\njump", name: "x")
+        }
+        #expect(throws: ScriptError.self) { try ScriptParser.parse("type \"open", name: "x") }
+        #expect(throws: ScriptError.self) { try ScriptParser.parse("press Hyper", name: "x") }
+        #expect(throws: ScriptError.self) { try ScriptParser.parse("tick soon", name: "x") }
+        #expect(throws: ScriptError.self) { try ScriptParser.parse("size 10x2", name: "x") }
+        let script = try? ScriptParser.parse("# comment\n\npress Ctrl-C Enter  # trailing\nwait-for \"a # b\" 2s", name: "x")
+        #expect(script?.steps.map(\.command) == [.press([.control("c"), .enter]), .waitFor("a # b", milliseconds: 2000)])
+    }
+}
+
+/// UTF-8, UTF-16 both ways, hex both cases, and base64 at each byte alignment.
+func secretEncodings(_ secret: String) -> [Data] {
+    var forms = [Data(secret.utf8)]
+    if let little = secret.data(using: .utf16LittleEndian), let big = secret.data(using: .utf16BigEndian) { forms += [little, big] }
+    let hex = secret.utf8.map { String(format: "%02x", $0) }.joined()
+    forms += [Data(hex.utf8), Data(hex.uppercased().utf8)]
+    for shift in 0..<3 {
+        let encoded = Data(Array(repeating: 0, count: shift) + Array(secret.utf8)).base64EncodedString()
+        let stable = encoded.dropFirst(shift == 0 ? 0 : 4).dropLast(4)
+        if stable.count >= 6 { forms.append(Data(stable.utf8)) }
+    }
+    return forms
+}
