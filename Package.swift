@@ -6,6 +6,7 @@ let package = Package(
     name: "Bedside",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "bedside", targets: ["bedside"]),
         .executable(name: "bedside-server", targets: ["bedside-server"]),
         .executable(name: "bedside-bench", targets: ["bedside-bench"]),
     ],
@@ -59,7 +60,17 @@ let package = Package(
         .target(name: "BedsideSync", dependencies: ["BedsideCore", "BedsideStore", "CCurl"]),
 
         // The client runtime: runs the UI's effects against vault, store and server.
-        .target(name: "BedsideApp", dependencies: ["BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI"]),
+        .target(
+            name: "BedsideApp",
+            dependencies: [
+                "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        // That protocol over ncurses: set-up and teardown, signals, keys, Frame diff to curses.
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .target(name: "BedsideTerminal", dependencies: ["BedsideUI", "BedsideApp", "CNcursesw"]),
 
         // The screen protocol over a virtual screen and clock, the script language and its runner.
         .target(name: "BedsideHeadless", dependencies: ["BedsideCore", "BedsideUI", "BedsideApp"]),
@@ -79,6 +90,15 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "bedside",
+            dependencies: [
+                "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI", "BedsideApp", "BedsideTerminal",
+                "BedsideHeadless", "BedsideServerKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -244,11 +244,8 @@ public actor ClientCore {
 
     /// Pushes the outbox now.
     public func sync() async -> [Action] {
-        guard let session else { return [.syncFinished(error: VaultError.locked.description)] }
-        let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
-        let report = await engine.push(patientID: session.profile.patientID)
-        offline = report.error?.isOffline ?? false
-        return [.syncFinished(error: report.error?.description)]
+        guard session != nil else { return [.syncFinished(error: VaultError.locked.description)] }
+        return [.syncFinished(error: await syncNow()?.description)]
     }
 
     /// Revokes the session on the server, then destroys every local file of the account.
@@ -270,5 +267,57 @@ public actor ClientCore {
         }
         _ = serverMessage  // The local data is gone either way; the server session expires on its own if it was not reached.
         return [.loggedOut]
+    }
+}
+
+/// What `bedside status` prints.
+public struct StatusReport: Sendable {
+    public var name: String
+    public var email: String
+    public var server: String
+    public var total: Int
+    public var unsent: Int
+    public var rejected: Int
+    public var lastSync: Int64?
+    public var dataDirectory: String
+
+    public var json: JSONValue {
+        var object: JSONObject = [
+            "name": .string(name), "email": .string(email), "server": .string(server), "measurements": .number(total),
+            "unsent": .number(unsent), "rejected": .number(rejected), "dataDirectory": .string(dataDirectory),
+        ]
+        object["lastSync"] = lastSync.map { .string(FHIRDateTime.format(epochMilliseconds: $0)) } ?? .null
+        return .object(object)
+    }
+}
+
+extension ClientCore {
+    public func statusReport() throws -> StatusReport {
+        guard let session else { throw VaultError.locked }
+        let status = try status()
+        return StatusReport(
+            name: session.profile.displayName, email: session.profile.email, server: session.profile.server,
+            total: try session.store.count(kind: nil), unsent: status.unsent, rejected: status.rejected, lastSync: status.lastSync,
+            dataDirectory: configuration.dataDirectory.path)
+    }
+
+    /// Pushes now; the error, if the run stopped early.
+    public func syncNow() async -> APIError? {
+        guard let session else { return .invalidResponse(VaultError.locked.description) }
+        let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
+        let report = await engine.push(patientID: session.profile.patientID)
+        offline = report.error?.isOffline ?? false
+        return report.error
+    }
+
+    /// Saves a measurement; the store's error message when it cannot.
+    public func add(_ record: MeasurementRecord) throws {
+        guard let session else { throw VaultError.locked }
+        try session.store.add(record, now: clock.now())
+    }
+
+    public func measurements(kind: MeasurementKind?, limit: Int) throws -> [MeasurementRecord] {
+        guard let session else { throw VaultError.locked }
+        return try session.store.measurements(kind: kind, limit: limit)
     }
 }

@@ -74,3 +74,13 @@ struct ThemeTests {
         #expect(throws: ThemeError.self) { try ThemeParser.parse("name = \"x\"\ndescription = \"d\"\ncolour = 1\n" + complete) }
     }
 }
+
+@Suite("Built-in themes")
+struct BuiltInThemeTests {
+    @Test("the binary carries exactly the files in themes/ (run themes/embed.sh after editing one)", arguments: Theme.builtInNames)
+    func embedded(_ name: String) throws {
+        let file = try String(contentsOf: ThemeTests.directory.appendingPathComponent("\(name).toml"), encoding: .utf8)
+        #expect(Theme.builtInSources[name] == file)
+        #expect(try Theme.builtIn(name).name == name)
+    }
+}

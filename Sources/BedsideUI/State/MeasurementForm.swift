@@ -119,7 +119,7 @@ public struct MeasurementForm: Sendable, Equatable {
         return .valid(record, unusual: unusual)
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         value.rounded() == value ? String(Int(value)) : String(value)
     }
 }

@@ -58,3 +58,13 @@ public enum ThemeParser {
         return Theme(name: file.name, description: file.description, styles: styles)
     }
 }
+
+extension Theme {
+    /// A built-in theme by name.
+    public static func builtIn(_ name: String) throws(ThemeError) -> Theme {
+        guard let source = builtInSources[name] else {
+            throw ThemeError(description: "there is no theme \"\(name)\" (themes: \(builtInNames.joined(separator: ", ")))")
+        }
+        return try ThemeParser.parse(source, expectedName: name)
+    }
+}

@@ -1,0 +1,59 @@
+import BedsideCore
+import BedsideUI
+import Foundation
+import TOMLKit
+
+/// `$XDG_CONFIG_HOME/bedside/config.toml`. Unknown keys are errors, so a typo is reported, not ignored.
+///
+/// ```toml
+/// server = "https://bedside.example.org"
+/// ca-file = "/etc/bedside/ca.pem"       # trust this CA (a development server)
+/// pin = "sha256//base64..."              # accept only this server key
+/// theme = "high-contrast"
+/// language = "nl"
+/// idle-minutes = 15
+/// glucose-unit = "mmol/L"                # or "mg/dL"
+/// ```
+public struct ConfigFile: Sendable, Equatable, Decodable {
+    public var server: String?
+    public var caFile: String?
+    public var pin: String?
+    public var theme: String?
+    public var language: String?
+    public var idleMinutes: Int?
+    public var glucoseUnit: String?
+
+    enum CodingKeys: String, CodingKey {
+        case server, pin, theme, language
+        case caFile = "ca-file"
+        case idleMinutes = "idle-minutes"
+        case glucoseUnit = "glucose-unit"
+    }
+
+    public init() {}
+
+    /// Reads the file; a missing file is an empty configuration, a broken one an error naming the problem.
+    public static func load(_ url: URL) throws(ConfigError) -> ConfigFile {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return ConfigFile() }
+        let config: ConfigFile
+        do {
+            config = try TOMLDecoder(strictDecoding: true).decode(ConfigFile.self, from: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigError(description: "\(url.path) is not valid: \(error)")
+        }
+        if let language = config.language, Language(rawValue: language) == nil {
+            throw ConfigError(description: "\(url.path): language must be en, nl or de, not \"\(language)\"")
+        }
+        if let unit = config.glucoseUnit, unit != "mmol/L", unit != "mg/dL" {
+            throw ConfigError(description: "\(url.path): glucose-unit must be mmol/L or mg/dL, not \"\(unit)\"")
+        }
+        if let minutes = config.idleMinutes, !(1...240).contains(minutes) {
+            throw ConfigError(description: "\(url.path): idle-minutes must be between 1 and 240")
+        }
+        return config
+    }
+}
+
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import BedsideApp
+import BedsideCore
+import BedsideTerminal
+import BedsideUI
+import BedsideVault
+import Foundation
+
+@main
+struct BedsideCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bedside",
+        abstract: "Remote patient monitoring in the terminal: record measurements, even offline; they reach your care team.",
+        discussion: """
+            Without a subcommand, opens the terminal app. Your data is kept encrypted in the data directory
+            ($XDG_DATA_HOME/bedside/default) and removed completely when you log out.
+            Exit codes: 0 ok, 1 failure, 2 usage, 3 locked or login refused, 4 offline (saved, will be sent later).
+            """,
+        version: BedsideVersion.current,
+        subcommands: [
+            TUICommand.self, DemoCommand.self, LoginCommand.self, MeasureCommand.self, StatusCommand.self, SyncCommand.self,
+            LogoutCommand.self, HeadlessCommand.self,
+        ],
+        defaultSubcommand: TUICommand.self)
+}
+
+/// Options every command takes, before or after the subcommand.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Where this account's encrypted data lives (also BEDSIDE_DATA_DIR).", completion: .directory)
+    var dataDirectory: String?
+
+    @Option(help: "The server's address, e.g. https://bedside.example.org (also in config.toml).")
+    var server: String?
+
+    @Option(name: .customLong("ca-file"), help: "Trust this CA certificate (PEM), e.g. a development server's ca.pem.", completion: .file())
+    var caFile: String?
+
+    @Option(help: "Accept only this server key: sha256//<base64 of the SPKI hash>.")
+    var pin: String?
+
+    @Option(help: "Colour theme: default, dark, light, high-contrast, colorblind, mono. NO_COLOR forces mono.")
+    var theme: String?
+
+    @Option(help: "Language: en, nl or de (default: from LANG).")
+    var lang: String?
+
+    @Option(name: .customLong("config"), help: "Configuration file (default $XDG_CONFIG_HOME/bedside/config.toml).", completion: .file())
+    var configFile: String?
+
+    func validate() throws {
+        if let lang, Language(rawValue: lang) == nil { throw ValidationError("--lang must be en, nl or de.") }
+        if let theme, !Theme.builtInNames.contains(theme) {
+            throw ValidationError("--theme must be one of \(Theme.builtInNames.joined(separator: ", ")).")
+        }
+        if let server, !server.lowercased().hasPrefix("https://") { throw ValidationError("--server must start with https://.") }
+    }
+
+    /// The configuration: command line over environment over config file over defaults.
+    func resolve() throws -> ClientConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let file: ConfigFile
+        do {
+            file = try ConfigFile.load(configFile.map { URL(fileURLWithPath: $0) } ?? ClientConfiguration.defaultConfigFile())
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let directory = dataDirectory ?? environment["BEDSIDE_DATA_DIR"]
+        var configuration = ClientConfiguration(
+            dataDirectory: directory.map { URL(fileURLWithPath: $0) } ?? ClientConfiguration.defaultDataDirectory(),
+            server: server ?? file.server ?? "")
+        configuration.transport.caFile = caFile ?? file.caFile
+        configuration.transport.pinnedPublicKey = pin ?? file.pin
+        configuration.language = lang.flatMap(Language.init(rawValue:)) ?? file.language.flatMap(Language.init(rawValue:))
+            ?? Language.fromEnvironment(environment)
+        configuration.noColor = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        configuration.themeName = configuration.noColor ? "mono" : (theme ?? file.theme ?? "default")
+        if let minutes = file.idleMinutes { configuration.idleTimeout = Int64(minutes) * 60_000 }
+        if file.glucoseUnit == "mg/dL" { configuration.glucoseUnit = .glucoseMass }
+        if let kdf = environment["BEDSIDE_TEST_KDF_LOG_N"].flatMap(Int.init), (10...17).contains(kdf) {
+            // For the test suite only: a cheaper key derivation, so scripted logins do not each take a second.
+            configuration.kdf = KDFParameters(logN: kdf, r: 8, p: 1)
+        }
+        return configuration
+    }
+}
+
+/// Prints to standard error.
+func complain(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Exit codes of DESIGN.md.
+enum Exit {
+    static let failure = ExitCode(1)
+    static let locked = ExitCode(3)
+    static let offline = ExitCode(4)
+}
+
+/// The local UTC offset now, for showing and entering local times.
+func localUTCOffset() -> Int { TimeZone.current.secondsFromGMT() }
+
+/// Fresh randomness for the UI's id generator.
+func randomSeed() -> UInt64 {
+    var generator = SystemRandomNumberGenerator()
+    return generator.next()
+}
+
+struct TUICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tui", abstract: "Open the terminal app (the default).")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        ProcessHardening.apply()
+        let configuration = try options.resolve()
+        try await runTerminal(configuration: configuration, core: ClientCore(configuration: configuration, clock: SystemClock()))
+    }
+}
+
+/// Opens the terminal app on `core`, starting with `actions` (the demo starts logged in).
+func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingWith actions: [Action] = []) async throws {
+    let theme: Theme
+    do {
+        theme = try Theme.builtIn(configuration.themeName)
+    } catch {
+        throw ValidationError(error.description)
+    }
+    guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+        complain(TerminalError.notATerminal.description)
+        throw Exit.failure
+    }
+    let clock = SystemClock()
+    let terminal = NcursesTerminal(theme: configuration.noColor ? theme.withoutColor : theme)
+    try terminal.start()
+    defer { terminal.stop() }
+    if let crashAfter = ProcessInfo.processInfo.environment["BEDSIDE_TEST_CRASH_AFTER_MS"].flatMap(Int.init) {
+        // For the terminal test only: prove that a crash still gives the terminal back.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(crashAfter)) { fatalError("crash requested by BEDSIDE_TEST_CRASH_AFTER_MS") }
+    }
+    var state = AppState(
+        width: terminal.size.width, height: terminal.size.height, now: clock.now(), utcOffsetSeconds: localUTCOffset(),
+        language: configuration.language, hasAccount: configuration.hasAccount, server: configuration.server,
+        idleTimeout: configuration.idleTimeout, idSeed: randomSeed())
+    state.glucosePart = configuration.glucoseUnit
+    let loop = EventLoop(state: state, core: core, clock: clock, device: terminal)
+    _ = await loop.run(startingWith: actions)
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import BedsideApp
+import BedsideCore
+import BedsideServerKit
+import BedsideSync
+import BedsideUI
+import BedsideVault
+import Foundation
+import Logging
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Try Bedside: starts a reference server on loopback with demo data, logs a demo patient in, opens the app.",
+        discussion: "Everything lives in a temporary directory that is removed when you quit. Your own account is not touched.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Which demo patient to log in as (see the list printed at start).")
+    var user = "marie@demo.bedside.test"
+
+    @Flag(help: "Start the server and print the logins, then wait (Ctrl-C stops it); do not open the app.")
+    var serverOnly = false
+
+    func run() async throws {
+        ProcessHardening.apply()
+        var configuration = try options.resolve()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-demo-\(UUID().uuidString.prefix(8))")
+        defer { try? SecureFiles.emptyDirectory(root); rmdir(root.path) }
+        var serverConfiguration = ServerConfiguration(dataDirectory: root.appendingPathComponent("server"))
+        serverConfiguration.port = 0
+        let store = try serverConfiguration.openStore()
+        complain("Preparing the demo (accounts and 90 days of measurements)…")
+        let logins = try await DemoSeeder(administration: ServerAdministration(store: store)).seed()
+        var logger = Logger(label: "bedside-demo-server")
+        logger.logLevel = .error
+        let server = try await BedsideServer(configuration: serverConfiguration, store: store, logger: logger).start()
+        let url = "https://127.0.0.1:\(server.port)"
+        let caFile = serverConfiguration.tlsDirectory.appendingPathComponent("ca.pem").path
+        print("Demo server: \(url)  (CA: \(caFile); login codes in \(serverConfiguration.mailDirectory.path)/new/)")
+        print("Demo logins:")
+        for login in logins {
+            print("  \(login.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(login.email.padding(toLength: 30, withPad: " ", startingAt: 0)) \(login.password)  \(login.name)\(login.condition.map { ", \($0)" } ?? "")")
+        }
+        if serverOnly {
+            complain("Serving until Ctrl-C.")
+            await waitForInterrupt()
+            await server.stop()
+            return
+        }
+        guard let login = logins.first(where: { $0.email == user && $0.role == .patient }) else {
+            await server.stop()
+            throw ValidationError("\(user) is not a demo patient.")
+        }
+        print("Logging in as \(login.name)…")
+        configuration.dataDirectory = root.appendingPathComponent("client")
+        configuration.server = url
+        configuration.transport.caFile = caFile
+        let core = ClientCore(configuration: configuration, clock: SystemClock())
+        var session: SessionInfo?
+        if case .codeRequested = await core.perform(.requestCode(server: url, email: login.email, password: login.password)).first,
+            let code = latestCode(in: serverConfiguration.mailDirectory.appendingPathComponent("new"), for: login.email)
+        {
+            for case .loggedIn(let info) in await core.perform(.verifyCode(code: code)) { session = info }
+        }
+        guard let session else {
+            await server.stop()
+            complain("The demo login did not work.")
+            throw Exit.failure
+        }
+        do {
+            try await runTerminal(configuration: configuration, core: core, startingWith: [.loggedIn(session)])
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await core.lock()
+        await server.stop()
+        print("Demo finished; its data was removed.")
+    }
+
+    func latestCode(in folder: URL, for email: String) -> String? {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
+        for file in files.reversed() {
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
+                let range = text.range(of: "login code is: ")
+            else { continue }
+            return String(text[range.upperBound...].prefix(6))
+        }
+        return nil
+    }
+
+    func waitForInterrupt() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            signal(SIGINT, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .main)
+            source.setEventHandler { continuation.resume() }
+            source.resume()
+            DemoSignal.keep(source)
+        }
+    }
+}
+
+enum DemoSignal {
+    nonisolated(unsafe) static var source: DispatchSourceSignal?
+    static func keep(_ source: DispatchSourceSignal) { self.source = source }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import BedsideApp
+import BedsideCore
+import BedsideHeadless
+import BedsideUI
+import BedsideVault
+import Foundation
+
+struct HeadlessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "headless",
+        abstract: "Run a script against the app with a virtual screen and clock (for testers).",
+        discussion: """
+            Commands, one per line (# starts a comment): size 80x24, type "text", press Enter (Tab BackTab Esc
+            Up Down Left Right PageUp PageDown Home End Backspace Delete F1..F12 Ctrl-A..Ctrl-Z Space),
+            expect "text", expect-not "text", expect-line 3 "text", wait-for "text" 5s, tick 16m, resize 100x30,
+            sync, screen, snapshot NAME. ${NAME} in quoted text is replaced by the environment variable NAME.
+            Prints one line per failed step and "N passed, N failed"; exits 0 only if all passed.
+            The script works on the real data directory and server of the other options.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The script file.", completion: .file(extensions: ["bedside"]))
+    var script: String
+
+    @Option(help: "Screen size, e.g. 80x24.")
+    var size = "80x24"
+
+    @Option(help: "Where snapshot NAME compares and records screens.", completion: .directory)
+    var snapshots = "Tests/Snapshots"
+
+    func run() async throws {
+        ProcessHardening.apply()
+        let configuration = try options.resolve()
+        let dimensions = size.split(separator: "x").compactMap { Int($0) }
+        guard dimensions.count == 2, dimensions[0] >= 20, dimensions[1] >= 6 else { throw ValidationError("--size is WIDTHxHEIGHT, at least 20x6.") }
+        guard let text = try? String(contentsOfFile: script, encoding: .utf8) else { throw ValidationError("Cannot read \(script).") }
+        let parsed: Script
+        do {
+            parsed = try ScriptParser.parse(text, name: URL(fileURLWithPath: script).lastPathComponent)
+        } catch {
+            complain(error.description)
+            throw ExitCode.validationFailure
+        }
+        let clock = ManualClock(epochMilliseconds: SystemClock().now())
+        let core = ClientCore(configuration: configuration, clock: clock)
+        var state = AppState(
+            width: dimensions[0], height: dimensions[1], now: clock.now(), utcOffsetSeconds: localUTCOffset(),
+            language: configuration.language, hasAccount: configuration.hasAccount, server: configuration.server,
+            idleTimeout: configuration.idleTimeout, idSeed: randomSeed())
+        state.glucosePart = configuration.glucoseUnit
+        let environment = ProcessInfo.processInfo.environment
+        let runner = HeadlessRunner(
+            state: state, core: core, clock: clock, variables: { environment[$0] }, snapshotDirectory: URL(fileURLWithPath: snapshots))
+        let result = await runner.run(parsed)
+        await core.lock()
+        if result.failed > 0 { throw Exit.failure }
+    }
+}
