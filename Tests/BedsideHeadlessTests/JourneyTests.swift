@@ -189,6 +189,43 @@ struct JourneyTests {
         await server.stop()
     }
 
+    @Test("text from the server is shown inert: a name with escape sequences cannot drive the terminal")
+    func serverTextInert() async throws {
+        let server = try await JourneyServer()
+        let email = "inert@example.org"
+        let password = "journey-lantern-orbit-42"
+        _ = try await server.administration.addUser(
+            email: email, role: .patient, password: password, name: "Eve\u{1B}]0;owned\u{07}\u{1B}[2J Smith")
+        let client = JourneyClient(server: server, email: email, password: password)
+        let script = try ScriptParser.parse(
+            "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\"",
+            name: "inert")
+        #expect(await client.runner.run(script).failed == 0, "\(client.output.joined(separator: "\n"))")
+        let header = client.runner.frame.lines[0]
+        #expect(header.contains("Eve␛]0;owned␇␛[2J Smith"))
+        #expect(!client.runner.frame.text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
+        await client.core.lock()
+        #expect(await client.core.isUnlocked == false)
+        await server.stop()
+    }
+
+    @Test("locking drops the key: after the idle lock the core can read nothing")
+    func lockDropsKey() async throws {
+        let server = try await JourneyServer()
+        let email = "lock@example.org"
+        let password = "journey-lantern-orbit-42"
+        _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Lock Test")
+        let client = JourneyClient(server: server, email: email, password: password)
+        let login = try ScriptParser.parse(
+            "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\"", name: "login")
+        #expect(await client.runner.run(login).failed == 0)
+        #expect(await client.core.isUnlocked)
+        #expect(await client.runner.run(try ScriptParser.parse("tick 15m\nexpect \"Bedside is locked\"", name: "lock")).failed == 0)
+        #expect(await client.core.isUnlocked == false)
+        #expect(await client.core.perform(.loadHistory(kind: .bodyWeight, after: nil)).isEmpty)
+        await server.stop()
+    }
+
     @Test("script errors name the line")
     func parseErrors() {
         #expect(throws: ScriptError(name: "x", line: 2, message: "unknown command jump (size type press expect expect-not expect-line wait-for tick resize sync screen snapshot)")) {

@@ -21,9 +21,12 @@ cleanup() {
 trap cleanup EXIT
 
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); tmux -L "$socket" capture-pane -p -t t 2>/dev/null | sed 's/^/     | /' || true; }
+current=""
+runs=0
+fail() { echo "FAIL $1"; failed=$((failed + 1)); tmux -L "$socket" capture-pane -p -t "$current" 2>/dev/null | sed 's/^/     | /' || true; }
 
-screen() { tmux -L "$socket" capture-pane -p -t t; }
+screen() { tmux -L "$socket" capture-pane -p -t "$current"; }
+keys() { tmux -L "$socket" send-keys -t "$current" "$@"; }
 
 # Waits until the pane shows TEXT (up to SECONDS, default 15).
 wait_for() {
@@ -42,8 +45,8 @@ check_restored() {
   local what=$1
   wait_for "EXITED" 15 || { fail "$what: the app did not exit"; return; }
   local alternate cursor
-  alternate=$(tmux -L "$socket" display -p -t t '#{alternate_on}')
-  cursor=$(tmux -L "$socket" display -p -t t '#{cursor_flag}')
+  alternate=$(tmux -L "$socket" display -p -t "$current" '#{alternate_on}')
+  cursor=$(tmux -L "$socket" display -p -t "$current" '#{cursor_flag}')
   if [ "$alternate" = "0" ] && [ "$cursor" = "1" ] && wait_for "ECHO-ON" 5; then
     ok "$what: terminal restored (main screen, cursor shown, echo on)"
   else
@@ -51,10 +54,13 @@ check_restored() {
   fi
 }
 
-# Starts the app in a fresh tmux session; after it ends the pane reports the exit code and the tty's echo flag.
+# Starts the app in a new tmux session (one tmux server for the whole test); after the app ends the
+# pane reports its exit code and the tty's echo flag.
 start_app() {
-  tmux -L "$socket" kill-server 2>/dev/null || true
-  tmux -L "$socket" new-session -d -s t -x 80 -y 24 \
+  [ -n "$current" ] && tmux -L "$socket" kill-session -t "$current" 2>/dev/null || true
+  runs=$((runs + 1))
+  current="app$runs"
+  TERM=${TERM:-xterm-256color} tmux -L "$socket" new-session -d -s "$current" -x 80 -y 24 \
     "env LANG=C.UTF-8 BEDSIDE_TEST_KDF_LOG_N=12 $1 $bedside --data-dir $work/client --server $url --ca-file $work/server/tls/ca.pem; \
      echo EXITED \$?; stty -a | grep -q ' echo ' && echo ECHO-ON; sleep 60"
 }
@@ -73,30 +79,30 @@ url="https://127.0.0.1:$port"
 # 1. Log in, add a blood pressure, see it listed, quit with q.
 start_app ""
 check "login screen" "Log in"
-tmux -L "$socket" send-keys -t t "pat@example.org" Tab "lantern-orbit-meadow-42" Enter
+keys "pat@example.org" Tab "lantern-orbit-meadow-42" Enter
 check "code screen" "Login code"
 code=$(grep -h "login code is:" "$work/server/mail/new/"* | tail -1 | grep -o '[0-9]\{6\}')
-tmux -L "$socket" send-keys -t t "$code" Enter
+keys "$code" Enter
 check "home screen after login" "Today"
 check "the patient's name in the header" "Pat Terminal"
-tmux -L "$socket" send-keys -t t a
+keys a
 check "kind menu" "What did you measure?"
-tmux -L "$socket" send-keys -t t 1
+keys 1
 check "blood pressure form" "Upper (systolic)"
-tmux -L "$socket" send-keys -t t "142" Tab "91" Tab "68" Enter
+keys "142" Tab "91" Tab "68" Enter
 check "saved" "Saved. It will be sent at the next sync."
 check "counted as unsent" "1 unsent"
-tmux -L "$socket" send-keys -t t h
+keys h
 check "history lists it" "142/91 mmHg · 68/min"
-tmux -L "$socket" send-keys -t t Escape q
+keys Escape q
 check_restored "quit with q"
 
 # 2. Ctrl-C.
 start_app ""
 check "locked on restart" "Bedside is locked"
-tmux -L "$socket" send-keys -t t "lantern-orbit-meadow-42" Enter
+keys "lantern-orbit-meadow-42" Enter
 check "unlocked" "142/91 mmHg"
-tmux -L "$socket" send-keys -t t C-c
+keys C-c
 check_restored "Ctrl-C"
 
 # 3. SIGTERM.

@@ -109,7 +109,7 @@ struct Painter {
         let box = max(4, min(boxWidth, width - x - 2 - TextWidth.columns(of: suffix)))
         let shown = field.display
         // Scroll long content so the cursor stays visible.
-        let start = max(0, field.cursor - box + 1)
+        let start = focused ? max(0, field.cursor - box + 1) : 0
         let visible = String(shown.dropFirst(start))
         frame.fill(role: .input, x: x, y: y, width: box)
         frame.put(TextWidth.truncate(visible, to: box), x: x, y: y, role: .input)

@@ -110,7 +110,7 @@ extension Painter {
             case .note:
                 label = t.text(.fieldNote) + " (\(t.text(.optional)))"
             }
-            let box = id == .note ? 44 : (id == .time ? 16 : 8)
+            let box = id == .note ? 44 : (id == .time ? 17 : 8)
             row = field(label, form.fields[index], y: row, focused: form.focus == index, labelWidth: 28, boxWidth: box, suffix: suffix)
         }
         if let message = form.message, state.message == nil {

@@ -1,0 +1,193 @@
+import BedsideCore
+import Testing
+
+@testable import BedsideUI
+
+/// The reducer alone: every key and result leads to an exact state and exact effects.
+@Suite("Reducer")
+struct ReducerTests {
+    let start: Int64 = 1_768_469_400_000  // 2026-01-15T09:30:00Z
+
+    func loggedIn() -> AppState {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 3600, language: .en, hasAccount: true, server: "", idSeed: 1)
+        _ = reduce(&state, .unlocked(SessionInfo(displayName: "Ann", email: "ann@example.org", server: "https://s")))
+        return state
+    }
+
+    func press(_ state: inout AppState, _ keys: Key...) -> [Effect] {
+        var effects: [Effect] = []
+        for key in keys { effects += reduce(&state, .key(key)) }
+        return effects
+    }
+
+    func type(_ state: inout AppState, _ text: String) {
+        for character in text { _ = reduce(&state, .key(.character(character))) }
+    }
+
+    @Test("login asks for the code with exactly what was typed, and forgets the password field")
+    func login() {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 0, language: .en, hasAccount: false, server: "https://s", idSeed: 1)
+        type(&state, "ann@example.org")
+        _ = press(&state, .tab)
+        type(&state, "pw-123456789")
+        let effects = press(&state, .enter)
+        #expect(effects == [.requestCode(server: "https://s", email: "ann@example.org", password: "pw-123456789")])
+        guard case .login(let form) = state.screen else { Issue.record("still on login"); return }
+        #expect(form.password.text.isEmpty)
+        #expect(state.busy == .loginChecking)
+        // Keys while busy do nothing: no double login.
+        #expect(press(&state, .enter).isEmpty)
+        _ = reduce(&state, .codeRequested)
+        guard case .code = state.screen else { Issue.record("no code screen"); return }
+        type(&state, "12a3456")
+        #expect(press(&state, .enter) == [.verifyCode(code: "123456")])
+    }
+
+    @Test("an http server address is refused before anything is sent")
+    func httpsOnly() {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 0, language: .en, hasAccount: false, server: "http://s", idSeed: 1)
+        type(&state, "ann@example.org")
+        _ = press(&state, .tab)
+        type(&state, "pw-123456789")
+        #expect(press(&state, .enter).isEmpty)
+        guard case .login(let form) = state.screen else { return }
+        #expect(form.server.error == "The server address must start with https://.")
+    }
+
+    @Test("saving a new measurement emits one save with the typed values, in the patient's local time")
+    func addWeight() {
+        var state = loggedIn()
+        _ = press(&state, .character("a"), .character("2"))
+        type(&state, "82,40")
+        let effects = press(&state, .enter)
+        guard case .save(let record) = effects.first, effects.count == 1 else { Issue.record("\(effects)"); return }
+        #expect(record.kind == .bodyWeight)
+        #expect(record.values == [.init(part: .bodyWeight, literal: "82.40")])
+        #expect(record.effectiveAt == start)
+        #expect(record.utcOffsetSeconds == 3600)
+        #expect(record.syncState == .pending)
+        #expect(state.busy == .saving)
+        _ = reduce(&state, .saved(record, edited: false))
+        #expect(state.stack == [.home])
+        #expect(state.message?.text == "Saved. It will be sent at the next sync.")
+    }
+
+    @Test("a wrong field keeps every other field as typed")
+    func mistakeKeepsForm() {
+        var state = loggedIn()
+        _ = press(&state, .character("a"), .character("1"))
+        type(&state, "14o")
+        _ = press(&state, .tab)
+        type(&state, "90")
+        #expect(press(&state, .enter).isEmpty)
+        guard case .form(let form) = state.screen else { Issue.record("left the form"); return }
+        #expect(form.fields[0].text == "14o")
+        #expect(form.fields[0].error == "“14o” is not a number.")
+        #expect(form.fields[1].text == "90")
+        #expect(form.focus == 0)
+    }
+
+    @Test("an unusual value needs a yes; a no goes back to the field")
+    func unusual() {
+        var state = loggedIn()
+        _ = press(&state, .character("a"), .character("3"))
+        type(&state, "190")
+        #expect(press(&state, .enter).isEmpty)
+        guard case .confirmUnusual = state.screen else { Issue.record("no confirmation"); return }
+        #expect(press(&state, .character("n")).isEmpty)
+        guard case .form(let form) = state.screen else { Issue.record("not back on the form"); return }
+        #expect(form.fields[0].text == "190")
+        _ = press(&state, .enter)
+        let effects = press(&state, .character("y"))
+        #expect(effects.count == 1)
+        if case .save(let record) = effects.first { #expect(record.literal(.heartRate) == "190") } else { Issue.record("\(effects)") }
+    }
+
+    @Test("15 idle minutes lock: the session and everything shown are dropped, and the key goes")
+    func idleLock() {
+        var state = loggedIn()
+        _ = reduce(&state, .statusLoaded(HomeStatus(unsent: 3)))
+        #expect(reduce(&state, .tick(now: start + 14 * 60_000)).isEmpty)
+        #expect(reduce(&state, .tick(now: start + 15 * 60_000)) == [.lock])
+        #expect(state.session == nil)
+        #expect(state.status == HomeStatus())
+        #expect(state.stack == [.unlock(TextField(masked: true, maxLength: 256))])
+        // Locked: more ticks change nothing.
+        #expect(reduce(&state, .tick(now: start + 60 * 60_000)).isEmpty)
+    }
+
+    @Test("failed unlocks back off exponentially after the third")
+    func unlockBackOff() {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 0, language: .en, hasAccount: true, server: "", idSeed: 1)
+        for attempt in 1...3 {
+            type(&state, "bad")
+            #expect(press(&state, .enter) == [.unlock(password: "bad")], "attempt \(attempt)")
+            _ = reduce(&state, .unlockFailed("The password is not correct."))
+        }
+        #expect(state.unlockBlockedUntil == start + 1000)
+        type(&state, "bad")
+        #expect(press(&state, .enter).isEmpty, "too early: nothing is tried, and the typed password stays")
+        #expect(state.message?.text == "Wait 1 seconds before the next try.")
+        _ = reduce(&state, .tick(now: start + 1000))
+        #expect(press(&state, .enter) == [.unlock(password: "bad")])
+        _ = reduce(&state, .unlockFailed("The password is not correct."))
+        #expect(state.unlockBlockedUntil == start + 3000)
+        _ = reduce(&state, .tick(now: start + 3000))
+        type(&state, "good")
+        #expect(press(&state, .enter) == [.unlock(password: "good")])
+    }
+
+    @Test("logout with unsent data offers to sync first")
+    func logoutWarns() {
+        var state = loggedIn()
+        _ = reduce(&state, .statusLoaded(HomeStatus(unsent: 2)))
+        _ = press(&state, .character("L"))
+        #expect(render(state).text.contains("2 unsent measurement(s) will be lost."))
+        #expect(press(&state, .character("s")) == [.sync])
+        #expect(state.stack == [.home])
+        _ = reduce(&state, .syncFinished(error: nil))
+        _ = press(&state, .character("L"))
+        #expect(press(&state, .character("y")) == [.logout])
+    }
+
+    @Test("Dutch and German: commas on screen, both separators accepted")
+    func locales() {
+        #expect(Language.nl.number("82.4") == "82,4")
+        #expect(Language.de.parseNumber("82,4") == "82.4")
+        #expect(Language.de.parseNumber("82.4") == "82.4")
+        #expect(Language.en.parseNumber("007") == "7")
+        #expect(Language.nl.parseNumber("1.2.3") == nil)
+        #expect(Language.nl.parseNumber("12e3") == nil)
+        #expect(Language.fromEnvironment(["LANG": "de_DE.UTF-8"]) == .de)
+        #expect(Language.fromEnvironment(["LANG": "nl_NL.UTF-8", "LC_ALL": "en_GB.UTF-8"]) == .en)
+        #expect(Language.de.date(epochMilliseconds: start, utcOffsetSeconds: 3600) == "15. Jan. 2026")
+    }
+
+    @Test("every phrase is written in every language", arguments: Language.allCases)
+    func phrasesComplete(_ language: Language) {
+        let table = Phrases.tables[language] ?? [:]
+        let missing = Phrase.allCases.filter { table[$0] == nil }
+        #expect(missing.isEmpty, "\(language): \(missing)")
+    }
+}
+
+@Suite("Frames")
+struct FrameTests {
+    @Test("text from outside is shown inert: escape sequences and control characters become symbols")
+    func inert() {
+        var frame = Frame(width: 40, height: 2)
+        frame.put("A\u{1B}[31mB\u{7}\u{1B}]0;owned\u{7}\u{9B}", x: 0, y: 0)
+        #expect(frame.lines[0].hasPrefix("A␛[31mB␇␛]0;owned␇�"))
+        #expect(!frame.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+    }
+
+    @Test("wide characters take two columns and are never split at the edge")
+    func wide() {
+        var frame = Frame(width: 5, height: 1)
+        frame.put("日本語", x: 0, y: 0)
+        #expect(frame.lines[0] == "日本 ")
+        #expect(TextWidth.columns(of: "e\u{301}") == 1)
+        #expect(TextWidth.truncate("Zuurstofverzadiging", to: 8) == "Zuursto…")
+        #expect(TextWidth.wrap("one two three four", width: 9) == ["one two", "three", "four"])
+    }
+}
