@@ -113,6 +113,11 @@ let package = Package(
             dependencies: [
                 "BedsideServerKit",
                 "BedsideSync",
+                "BedsideApp",
+                "BedsideStore",
+                "BedsideUI",
+                "BedsideVault",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -131,6 +131,28 @@ public final class ClientStore: Sendable {
         }
     }
 
+    /// Saves many measurements in one transaction (imports, benchmarks); each is sealed and queued as `add` does.
+    public func addMany(_ records: [MeasurementRecord], now: Int64) throws(StoreError) {
+        var rows: [(MeasurementRecord, Data, Data)] = []
+        rows.reserveCapacity(records.count)
+        for record in records {
+            rows.append((
+                record, try kindIndex(record.kind),
+                try seal(MeasurementPayload.encode(record), table: "measurement", id: record.id, column: "payload")
+            ))
+        }
+        try write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO measurement (id, kind_index, effective_at, sync_state, payload, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            let queue = try db.cachedStatement(sql: "INSERT INTO outbox (record_id, operation, created_at) VALUES (?, 'create', ?)")
+            for (record, index, payload) in rows {
+                try insert.execute(arguments: [record.id, index, record.effectiveAt, record.syncState.rawValue, payload, now])
+                if record.syncState == .pending { try queue.execute(arguments: [record.id, now]) }
+            }
+        }
+    }
+
     /// Changes a measurement that has not been sent yet.
     public func update(_ measurement: MeasurementRecord, now: Int64) throws(StoreError) {
         let payload = try seal(MeasurementPayload.encode(measurement), table: "measurement", id: measurement.id, column: "payload")
