@@ -87,7 +87,10 @@ struct StatusCommand: AsyncParsableCommand {
         let report = try await core.statusReport()
         await core.lock()
         if json {
-            print(report.json.serializedString())
+            var object = report.json.objectValue ?? [:]
+            // What this very process runs with: no core dumps, not attachable, no core files.
+            object["process"] = ["dumpable": .bool(ProcessHardening.isDumpable), "coreLimit": .number(Int(ProcessHardening.coreLimit))]
+            print(JSONValue.object(object).serializedString())
         } else {
             print("Logged in as \(report.name) <\(report.email)> at \(report.server)")
             print("Measurements: \(report.total), unsent: \(report.unsent), refused by the server: \(report.rejected)")

@@ -102,6 +102,13 @@ start_app ""
 check "locked on restart" "Bedside is locked"
 keys "lantern-orbit-meadow-42" Enter
 check "unlocked" "142/91 mmHg"
+pid=$(app_pid)
+if grep -q "^Max core file size *0 *0" "/proc/$pid/limits"; then ok "no core files (RLIMIT_CORE 0)"; else fail "RLIMIT_CORE is not 0"; fi
+if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -q "lantern-orbit" || tr '\0' '\n' <"/proc/$pid/environ" | grep -q "lantern-orbit"; then
+  fail "the password is in argv or the environment"
+else
+  ok "no secret in argv or the environment"
+fi
 keys C-c
 check_restored "Ctrl-C"
 
@@ -115,6 +122,15 @@ check_restored "SIGTERM"
 start_app "BEDSIDE_TEST_CRASH_AFTER_MS=1500"
 check "running before the crash" "Bedside is locked"
 check_restored "crash"
+
+# The process hardening, as the real binary reports it about itself.
+status=$(echo "lantern-orbit-meadow-42" | env BEDSIDE_TEST_KDF_LOG_N=12 "$bedside" status --json --password-stdin \
+  --data-dir "$work/client" --server "$url" --ca-file "$work/server/tls/ca.pem")
+if echo "$status" | grep -q '"dumpable":false' && echo "$status" | grep -q '"coreLimit":0'; then
+  ok "bedside runs non-dumpable with RLIMIT_CORE 0"
+else
+  fail "process hardening: $status"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
