@@ -79,6 +79,32 @@ public actor ClientCore {
 
     public var isUnlocked: Bool { session != nil }
 
+    var t: Localizer { Localizer(configuration.language) }
+
+    /// What a patient reads for a failed request, in their language. The server's own words are passed on
+    /// only when nothing better is known.
+    func explain(_ error: APIError, codeStep: Bool = false) -> String {
+        switch error {
+        case .transport(let transport):
+            switch transport {
+            case .unreachable: return t.text(.errorUnreachable)
+            case .timedOut: return t.text(.errorTimedOut)
+            case .untrustedServer(let detail): return t.text(.errorUntrusted, detail)
+            case .insecureURL(let detail): return t.text(.errorInsecure, detail)
+            case .failed(let detail): return t.text(.errorServerSaid, detail)
+            }
+        case .refused(let status, _, let message, let retryAfter):
+            if status == 423 { return t.text(.errorLocked, String(max(1, ((retryAfter ?? 900) + 59) / 60))) }
+            if status == 401 && codeStep {
+                return message.contains("expired") || message.contains("no tries") ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
+            }
+            if status == 401 { return t.text(.errorWrongCredentials) }
+            return t.text(.errorServerSaid, message)
+        case .invalidResponse(let detail):
+            return t.text(.errorServerSaid, detail)
+        }
+    }
+
     /// The session token, for tests that check the server forgot it.
     var currentToken: String? { session?.profile.token }
 
@@ -116,12 +142,12 @@ public actor ClientCore {
             pending = PendingLogin(server: server, email: email, password: password, challenge: challenge)
             return [.codeRequested]
         } catch {
-            return [.loginFailed(error.description)]
+            return [.loginFailed(explain(error))]
         }
     }
 
     func verifyCode(_ code: String) async -> [Action] {
-        guard let pending else { return [.loginFailed("Start the login again.")] }
+        guard let pending else { return [.loginFailed(t.text(.errorLoginAgain))] }
         let api = self.api(pending.server)
         let grant: SessionGrant
         do {
@@ -130,12 +156,12 @@ public actor ClientCore {
             if case .refused(_, _, let message, _) = error, message.contains("expired") || message.contains("no tries") {
                 self.pending = nil
             }
-            return [.loginFailed(error.description)]
+            return [.loginFailed(explain(error, codeStep: true))]
         }
         self.pending = nil
         guard grant.role == "patient", let patientID = grant.patientID else {
             try? await api.logout(token: grant.accessToken)
-            return [.loginFailed("This account is not a patient account. Clinicians use bedside --kiosk.")]
+            return [.loginFailed(t.text(.errorNotPatient))]
         }
         var name = pending.email
         if let patient = try? await api.read("Patient", id: patientID, token: grant.accessToken),
@@ -171,15 +197,17 @@ public actor ClientCore {
     func unlock(password: String) -> [Action] {
         do {
             guard let data = FileManager.default.contents(atPath: configuration.keyFile.path) else {
-                return [.unlockFailed("There is no account on this computer. Log in first.")]
+                return [.unlockFailed(t.text(.errorNoAccount))]
             }
             let vault = try KeyVault.unlock(try WrappedKey.decode(data), password: password)
             let store = try ClientStore(directory: configuration.dataDirectory, vault: vault)
             guard let profile = try store.profile().flatMap(Profile.init(json:)) else {
-                return [.unlockFailed("The local account is incomplete; log out with --force and log in again.")]
+                return [.unlockFailed(t.text(.errorAccountIncomplete))]
             }
             session = Session(vault: vault, store: store, profile: profile)
             return [.unlocked(profile.info)]
+        } catch VaultError.wrongPassword {
+            return [.unlockFailed(t.text(.unlockWrong))]
         } catch let error as VaultError {
             return [.unlockFailed(error.description)]
         } catch let error as StoreError {
@@ -245,7 +273,7 @@ public actor ClientCore {
     /// Pushes the outbox now.
     public func sync() async -> [Action] {
         guard session != nil else { return [.syncFinished(error: VaultError.locked.description)] }
-        return [.syncFinished(error: await syncNow()?.description)]
+        return [.syncFinished(error: await syncNow().map { explain($0) })]
     }
 
     /// Revokes the session on the server, then destroys every local file of the account.

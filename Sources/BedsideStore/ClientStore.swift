@@ -227,8 +227,9 @@ public final class ClientStore: Sendable {
             _ = arguments.append(contentsOf: [try kindIndex(kind)])
         }
         if let cursor {
-            conditions.append("(effective_at < ? OR (effective_at = ? AND id < ?))")
-            _ = arguments.append(contentsOf: [cursor.effectiveAt, cursor.effectiveAt, cursor.id])
+            // A row-value comparison lets SQLite seek in the (kind, time, id) index instead of scanning.
+            conditions.append("(effective_at, id) < (?, ?)")
+            _ = arguments.append(contentsOf: [cursor.effectiveAt, cursor.id])
         }
         _ = arguments.append(contentsOf: [limit])
         let sql = "SELECT * FROM measurement \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")) "

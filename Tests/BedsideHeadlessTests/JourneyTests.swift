@@ -253,3 +253,25 @@ func secretEncodings(_ secret: String) -> [Data] {
     }
     return forms
 }
+
+@Suite("Messages in the patient's language")
+struct LocalizedMessageTests {
+    @Test("a wrong password and an unreachable server are explained in Dutch and German", arguments: [Language.nl, .de])
+    func localized(_ language: Language) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("localized-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try SecureFiles.makePrivateDirectory(directory)
+        let (vault, wrapped) = try KeyVault.create(password: "right-password-12", parameters: .testing)
+        try SecureFiles.writePrivate(try wrapped.encoded(), to: directory.appendingPathComponent("vault.key"))
+        vault.lock()
+        var configuration = ClientConfiguration(dataDirectory: directory, server: "https://127.0.0.1:9")
+        configuration.language = language
+        let core = ClientCore(configuration: configuration, clock: SystemClock())
+        let wrong = await core.perform(.unlock(password: "wrong-password-1"))
+        guard case .unlockFailed(let message) = wrong.first else { Issue.record("\(wrong)"); return }
+        #expect(message == Localizer(language).text(.unlockWrong))
+        let offline = await core.perform(.requestCode(server: "https://127.0.0.1:9", email: "a@b.c", password: "x"))
+        guard case .loginFailed(let reason) = offline.first else { Issue.record("\(offline)"); return }
+        #expect(reason == Localizer(language).text(.errorUnreachable))
+    }
+}

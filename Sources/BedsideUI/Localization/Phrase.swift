@@ -30,6 +30,9 @@ public enum Phrase: String, Sendable, CaseIterable {
     // Logout and sync
     case logoutTitle, logoutUnsentWarning, logoutHintUnsent, logoutQuestion, logoutHint, logoutBusy, loggedOut
     case syncBusy, syncDone, syncFailed, syncNothing
+    // Errors the app reports
+    case errorNoAccount, errorNotPatient, errorLoginAgain, errorAccountIncomplete, errorUnreachable, errorUntrusted
+    case errorTimedOut, errorInsecure, errorWrongCredentials, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
     // Help
     case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpClose
 }
