@@ -262,7 +262,9 @@ public actor ClientCore {
         do {
             let cursor = after.map { HistoryCursor(effectiveAt: $0.effectiveAt, id: $0.id) }
             let page = try store.measurements(kind: kind, after: cursor, limit: 100)
-            return [.historyLoaded(kind: kind, page: page, total: try store.count(kind: kind), appended: after != nil)]
+            // Counting a kind is the slow part with years of data: done once, on the first page.
+            let total = after == nil ? try store.count(kind: kind) : nil
+            return [.historyLoaded(kind: kind, page: page, total: total, appended: after != nil)]
         } catch {
             return [.failed("\(error)")]
         }

@@ -15,7 +15,8 @@ public enum Action: Sendable {
     case statusLoaded(HomeStatus)
     case saved(MeasurementRecord, edited: Bool)
     case saveFailed(String)
-    case historyLoaded(kind: MeasurementKind, page: [MeasurementRecord], total: Int, appended: Bool)
+    /// `total` is nil when unchanged (later pages).
+    case historyLoaded(kind: MeasurementKind, page: [MeasurementRecord], total: Int?, appended: Bool)
     case deleted(id: String, removed: Bool)
     case syncStarted
     case syncFinished(error: String?)

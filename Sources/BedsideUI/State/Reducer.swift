@@ -403,9 +403,9 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
     case .historyLoaded(let kind, let page, let total, let appended):
         guard case .history(var list) = state.screen, list.kind == kind else { return [] }
         list.items = appended ? list.items + page : page
-        list.total = total
+        if let total { list.total = total }
         list.loading = false
-        list.complete = page.isEmpty || list.items.count >= total
+        list.complete = page.isEmpty || list.items.count >= list.total
         if !appended { list.selected = 0; list.top = 0 }
         state.replaceTop(.history(list))
     case .deleted(let id, let removed):
