@@ -30,6 +30,9 @@ let package = Package(
         // prctl and friends, which Swift cannot call directly.
         .target(name: "CBedsideSystem"),
 
+        // Command-line helpers shared by the executables (secret prompts).
+        .target(name: "BedsideConsole"),
+
         // The pure domain: measurement kinds, FHIR JSON, validation. No I/O.
         .target(name: "BedsideCore"),
 
@@ -96,7 +99,7 @@ let package = Package(
             name: "bedside",
             dependencies: [
                 "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI", "BedsideApp", "BedsideTerminal",
-                "BedsideHeadless", "BedsideServerKit",
+                "BedsideHeadless", "BedsideServerKit", "BedsideConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,6 +108,7 @@ let package = Package(
             name: "bedside-server",
             dependencies: [
                 "BedsideServerKit",
+                "BedsideConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -123,17 +127,19 @@ let package = Package(
             ]
         ),
 
+        // The real server on loopback, for the test targets that need one.
+        .target(name: "BedsideTestSupport", dependencies: ["BedsideCore", "BedsideServerKit"], path: "Tests/BedsideTestSupport"),
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
         .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
         .testTarget(name: "BedsideStoreTests", dependencies: ["BedsideStore"]),
         .testTarget(
             name: "BedsideHeadlessTests",
-            dependencies: ["BedsideHeadless", "BedsideApp", "BedsideServerKit", "BedsideSync", "BedsideVault"]
+            dependencies: ["BedsideHeadless", "BedsideApp", "BedsideServerKit", "BedsideSync", "BedsideVault", "BedsideTestSupport"]
         ),
         .testTarget(
             name: "BedsideServerKitTests",
-            dependencies: ["BedsideServerKit", "BedsideSync", "bedside-server"],
+            dependencies: ["BedsideServerKit", "BedsideSync", "BedsideTestSupport", "bedside-server"],
             resources: []
         ),
     ]

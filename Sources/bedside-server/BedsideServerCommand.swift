@@ -1,4 +1,5 @@
 import ArgumentParser
+import BedsideConsole
 import BedsideCore
 import BedsideServerKit
 import Foundation
@@ -55,26 +56,11 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// Reads a password: the first line of stdin with --password-stdin, else from the terminal without echo.
 enum PasswordInput {
     static func read(fromStandardInput: Bool, prompt: String) throws -> String {
-        if fromStandardInput {
-            guard let line = Swift.readLine(strippingNewline: true) else {
-                throw ValidationError("--password-stdin was given but standard input is empty.")
-            }
-            return line
+        do {
+            return try SecretPrompt.readLine(prompt: prompt, what: "password", secret: true, fromStandardInput: fromStandardInput)
+        } catch {
+            throw ValidationError(error.description)
         }
-        guard isatty(STDIN_FILENO) == 1 else {
-            throw ValidationError("No terminal to ask for the password: use --password-stdin.")
-        }
-        FileHandle.standardError.write(Data(prompt.utf8))
-        var original = termios()
-        tcgetattr(STDIN_FILENO, &original)
-        var silent = original
-        silent.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSANOW, &silent)
-        defer {
-            tcsetattr(STDIN_FILENO, TCSANOW, &original)
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-        return Swift.readLine(strippingNewline: true) ?? ""
     }
 }
 

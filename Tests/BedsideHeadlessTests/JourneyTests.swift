@@ -5,49 +5,13 @@ import BedsideServerKit
 import BedsideUI
 import BedsideVault
 import Foundation
+import BedsideTestSupport
 import Testing
 
 @testable import BedsideHeadless
 
-/// The real reference server on a loopback port, for journeys that log in.
-final class JourneyServer: @unchecked Sendable {
-    let directory: URL
-    let store: SQLiteServerStore
-    let running: RunningServer
-    let administration: ServerAdministration
-
-    var url: String { "https://127.0.0.1:\(running.port)" }
-    var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
-
-    init() async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-server-\(UUID().uuidString)")
-        var configuration = ServerConfiguration(dataDirectory: directory)
-        configuration.port = 0
-        configuration.hasher = .testing
-        store = try configuration.openStore()
-        administration = ServerAdministration(store: store, hasher: .testing)
-        running = try await BedsideServer(configuration: configuration, store: store).start()
-    }
-
-    func stop() async {
-        await running.stop()
-        try? store.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// The newest code mailed to `email`.
-    func latestCode(for email: String) -> String? {
-        let folder = directory.appendingPathComponent("mail/new")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
-        for file in files.reversed() {
-            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
-                let range = text.range(of: "login code is: ")
-            else { continue }
-            return String(text[range.upperBound...].prefix(6))
-        }
-        return nil
-    }
-}
+/// Journeys log in against the real server; its clock is the real one, the client's is virtual.
+typealias JourneyServer = LoopbackServer
 
 /// A fresh client for one script: its own data directory, a virtual clock, the real ClientCore.
 struct JourneyClient {
@@ -73,6 +37,7 @@ struct JourneyClient {
         runner = HeadlessRunner(
             state: state, core: core, clock: clock,
             variables: { name in
+                // Read when the step runs: the code exists only after the password step.
                 switch name {
                 case "EMAIL": email
                 case "PASSWORD": password
@@ -197,9 +162,7 @@ struct JourneyTests {
         _ = try await server.administration.addUser(
             email: email, role: .patient, password: password, name: "Eve\u{1B}]0;owned\u{07}\u{1B}[2J Smith")
         let client = JourneyClient(server: server, email: email, password: password)
-        let script = try ScriptParser.parse(
-            "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\"",
-            name: "inert")
+        let script = try ScriptParser.parse(loginSteps, name: "inert")
         #expect(await client.runner.run(script).failed == 0, "\(client.output.joined(separator: "\n"))")
         let header = client.runner.frame.lines[0]
         #expect(header.contains("Eve␛]0;owned␇␛[2J Smith"))
@@ -216,8 +179,7 @@ struct JourneyTests {
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Lock Test")
         let client = JourneyClient(server: server, email: email, password: password)
-        let login = try ScriptParser.parse(
-            "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\"", name: "login")
+        let login = try ScriptParser.parse(loginSteps, name: "login")
         #expect(await client.runner.run(login).failed == 0)
         #expect(await client.core.isUnlocked)
         #expect(await client.runner.run(try ScriptParser.parse("tick 15m\nexpect \"Bedside is locked\"", name: "lock")).failed == 0)
@@ -239,6 +201,9 @@ struct JourneyTests {
         #expect(script?.steps.map(\.command) == [.press([.control("c"), .enter]), .waitFor("a # b", milliseconds: 2000)])
     }
 }
+
+/// The steps that log a journey's patient in.
+let loginSteps = "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\""
 
 /// UTF-8, UTF-16 both ways, hex both cases, and base64 at each byte alignment.
 func secretEncodings(_ secret: String) -> [Data] {

@@ -1,6 +1,7 @@
 import BedsideCore
 import BedsideSync
 import Foundation
+import BedsideTestSupport
 import Testing
 
 @testable import BedsideServerKit
@@ -9,42 +10,34 @@ import Testing
 /// and a real TLS client (the app's libcurl transport) that trusts only that CA.
 final class TestServer: @unchecked Sendable {
     static let start = Int64(1_795_000_000_000)  // 2026-11-18T...Z
+    static let password = LoopbackServer.password
 
-    let directory: URL
     let clock = ManualClock(epochMilliseconds: TestServer.start)
-    let store: SQLiteServerStore
-    let running: RunningServer
-    let administration: ServerAdministration
+    let server: LoopbackServer
     let transport: HTTPTransport
 
-    var baseURL: String { "https://127.0.0.1:\(running.port)" }
-    var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
+    var directory: URL { server.directory }
+    var store: SQLiteServerStore { server.store }
+    var running: RunningServer { server.running }
+    var administration: ServerAdministration { server.administration }
+    var baseURL: String { server.url }
+    var caFile: String { server.caFile }
 
     init() async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
-        var configuration = ServerConfiguration(dataDirectory: directory)
-        configuration.port = 0
-        configuration.hasher = .testing
-        store = try configuration.openStore()
-        administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
-        running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
-        transport = HTTPTransport(configuration: TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path))
+        server = try await LoopbackServer(clock: clock)
+        transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
     }
 
     func shutdown() async {
         transport.closeConnections()
-        await running.stop()
-        try? store.close()
-        try? FileManager.default.removeItem(at: directory)
+        await server.stop()
     }
 
     // MARK: Accounts
 
-    static let password = "correct-horse-battery-9"
-
     @discardableResult
     func addPatient(_ email: String, name: String = "Test Patient") async throws -> Account {
-        try await administration.addUser(email: email, role: .patient, password: Self.password, name: name)
+        try await server.addPatient(email, name: name)
     }
 
     @discardableResult
@@ -72,14 +65,8 @@ final class TestServer: @unchecked Sendable {
 
     /// The newest login code in the maildir.
     func latestCode(for email: String) throws -> String {
-        let folder = directory.appendingPathComponent("mail/new")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        for file in files.reversed() {
-            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            guard text.contains("To: \(email)"), let range = text.range(of: "login code is: ") else { continue }
-            return String(text[range.upperBound...].prefix(6))
-        }
-        throw TestFailure("no login code mailed to \(email)")
+        guard let code = server.latestCode(for: email) else { throw TestFailure("no login code mailed to \(email)") }
+        return code
     }
 
     func startLogin(_ email: String, password: String = TestServer.password) async throws -> HTTPResponseData {

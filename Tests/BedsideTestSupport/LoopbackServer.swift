@@ -1,0 +1,53 @@
+import BedsideCore
+import BedsideServerKit
+import Foundation
+
+/// The real reference server on an ephemeral loopback port, with the dev CA and a maildir, for tests.
+public final class LoopbackServer: @unchecked Sendable {
+    public static let password = "correct-horse-battery-9"
+
+    public let directory: URL
+    public let store: SQLiteServerStore
+    public let running: RunningServer
+    public let administration: ServerAdministration
+    public let clock: any WallClock
+
+    public var url: String { "https://127.0.0.1:\(running.port)" }
+    public var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
+
+    /// `clock` drives the server (token expiry, lockouts); tests that move time pass a ManualClock.
+    public init(clock: any WallClock = SystemClock()) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
+        var configuration = ServerConfiguration(dataDirectory: directory)
+        configuration.port = 0
+        configuration.hasher = .testing
+        self.clock = clock
+        store = try configuration.openStore()
+        administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
+        running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+    }
+
+    public func stop() async {
+        await running.stop()
+        try? store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @discardableResult
+    public func addPatient(_ email: String, name: String = "Test Patient", password: String = LoopbackServer.password) async throws -> Account {
+        try await administration.addUser(email: email, role: .patient, password: password, name: name)
+    }
+
+    /// The newest login code mailed to `email`, if any.
+    public func latestCode(for email: String) -> String? {
+        let folder = directory.appendingPathComponent("mail/new")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
+        for file in files.reversed() {
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
+                let range = text.range(of: "login code is: ")
+            else { continue }
+            return String(text[range.upperBound...].prefix(6))
+        }
+        return nil
+    }
+}
