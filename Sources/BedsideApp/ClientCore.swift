@@ -182,6 +182,9 @@ public actor ClientCore {
             try store.saveProfile(profile.json)
             session = Session(vault: vault, store: store, profile: profile)
             offline = false
+            // Bring down what the server already has (history from before this device, a nurse's entries).
+            let engine = SyncEngine(api: api, store: store, token: grant.accessToken, clock: clock)
+            _ = await engine.pull(patientID: patientID)
             return [.loggedIn(profile.info)]
         } catch let error as VaultError {
             return [.loginFailed(error.description)]
@@ -336,8 +339,10 @@ extension ClientCore {
         guard let session else { return .invalidResponse(VaultError.locked.description) }
         let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
         let report = await engine.push(patientID: session.profile.patientID)
-        offline = report.error?.isOffline ?? false
-        return report.error
+        var error = report.error
+        if error == nil { error = await engine.pull(patientID: session.profile.patientID).error }
+        offline = error?.isOffline ?? false
+        return error
     }
 
     /// Saves a measurement; the store's error message when it cannot.

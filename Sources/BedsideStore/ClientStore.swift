@@ -153,6 +153,35 @@ public final class ClientStore: Sendable {
         }
     }
 
+    /// Keeps measurements that came from the server (entered elsewhere, or before this device).
+    /// Ones already here are left as they are: the local copy, sent or not, is the patient's.
+    /// Returns how many were new.
+    @discardableResult
+    public func mergeFromServer(_ records: [MeasurementRecord], now: Int64) throws(StoreError) -> Int {
+        var rows: [(MeasurementRecord, Data, Data, Data)] = []
+        for record in records {
+            rows.append((
+                record, try kindIndex(record.kind),
+                try seal(MeasurementPayload.encode(record), table: "measurement", id: record.id, column: "payload"),
+                try seal(
+                    JSONValue.object(["id": .string(record.serverID ?? ""), "version": .number(record.serverVersion ?? 1)]).serialized(),
+                    table: "measurement", id: record.id, column: "server")
+            ))
+        }
+        return try write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO measurement (id, kind_index, effective_at, sync_state, payload, server, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+            var added = 0
+            for (record, index, payload, server) in rows {
+                try insert.execute(arguments: [record.id, index, record.effectiveAt, record.syncState.rawValue, payload, server, now])
+                added += db.changesCount
+            }
+            return added
+        }
+    }
+
     /// Changes a measurement that has not been sent yet.
     public func update(_ measurement: MeasurementRecord, now: Int64) throws(StoreError) {
         let payload = try seal(MeasurementPayload.encode(measurement), table: "measurement", id: measurement.id, column: "payload")

@@ -89,6 +89,43 @@ public struct SyncEngine: Sendable {
         return report
     }
 
+    /// Fetches the patient's measurements the server has that this device does not (a nurse's entries, the
+    /// history from before this device), incrementally from the last pull. Returns how many were new.
+    public func pull(patientID: String) async -> (added: Int, error: APIError?) {
+        let since = (try? store.setting("lastPull")).flatMap { Int64($0 ?? "") }
+        // Overlap a minute: the server's clock decides lastUpdated, and ours may be behind.
+        var path = "/fhir/Observation?patient=\(patientID)&_count=1000&_sort=_lastUpdated"
+        if let since { path += "&_lastUpdated=gt" + FHIRDateTime.format(epochMilliseconds: since - 60_000) }
+        var added = 0
+        var newest = since ?? 0
+        var next: String? = path
+        while let url = next {
+            let response: HTTPResponseData
+            do {
+                response = try await api.send("GET", url, token: token)
+            } catch {
+                return (added, error)
+            }
+            guard response.status == 200, let bundle = response.json else { return (added, BedsideAPI.refusal(response)) }
+            let resources = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            for resource in resources {
+                if let updated = resource["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
+                    newest = max(newest, updated.lowerBound)
+                }
+            }
+            do {
+                added += try store.mergeFromServer(resources.compactMap(ObservationReader.record(from:)), now: clock.now())
+            } catch {
+                return (added, .invalidResponse(error.description))
+            }
+            next = (bundle["link"]?.arrayValue ?? []).first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
+                .flatMap { link in link.range(of: "/fhir/").map { "/fhir/" + link[$0.upperBound...] } }
+        }
+        try? store.setSetting("lastPull", String(newest))
+        try? store.setSetting("lastSync", String(clock.now()))
+        return (added, nil)
+    }
+
     /// The entry an OperationOutcome names, from `Bundle.entry[3]...`.
     static func entryIndex(in response: HTTPResponseData) -> Int? {
         guard let outcome = response.json.flatMap(OperationOutcome.init(json:)) else { return nil }

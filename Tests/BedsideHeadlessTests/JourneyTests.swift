@@ -1,7 +1,7 @@
 @testable import BedsideApp
 import BedsideSync
 import BedsideCore
-import BedsideServerKit
+@testable import BedsideServerKit
 import BedsideUI
 import BedsideVault
 import Foundation
@@ -185,6 +185,36 @@ struct JourneyTests {
         #expect(await client.runner.run(try ScriptParser.parse("tick 15m\nexpect \"Bedside is locked\"", name: "lock")).failed == 0)
         #expect(await client.core.isUnlocked == false)
         #expect(await client.core.perform(.loadHistory(kind: .bodyWeight, after: nil)).isEmpty)
+        await server.stop()
+    }
+
+    @Test("what the server already has (a nurse's entry, earlier history) appears after login, once")
+    func pulledAtLogin() async throws {
+        let server = try await JourneyServer()
+        let email = "pulled@example.org"
+        let password = "journey-lantern-orbit-42"
+        let account = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Pull Test")
+        let patientID = try #require(account.patientID)
+        let nurseEntry = ObservationBuilder.observation(
+            kind: .oxygenSaturation, values: [.init(part: .oxygenSaturation, literal: "93")], effective: "2026-01-14T08:15:00+01:00",
+            patientID: patientID, clientID: nil, note: "measured at the clinic")
+        let stored = FHIRService.stamp(nurseEntry, type: .observation, id: "nurse-1", version: 1, at: SystemClock().now())
+        try await server.store.write { db in try db.put(stored) }
+        let client = JourneyClient(server: server, email: email, password: password)
+        let script = try ScriptParser.parse(
+            loginSteps + """
+
+                expect "93 %"
+                press h
+                press Right Right Right
+                expect "History: Oxygen saturation  (1 of 1)"
+                expect "measured at"
+                expect "sent"
+                sync
+                expect "(1 of 1)"
+                """, name: "pull")
+        #expect(await client.runner.run(script).failed == 0, "\(client.output.joined(separator: "\n"))")
+        await client.core.lock()
         await server.stop()
     }
 

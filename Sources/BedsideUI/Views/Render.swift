@@ -128,8 +128,8 @@ struct Painter {
     // MARK: Formatting
 
     /// "today 07:31", "yesterday 07:12" style is avoided for translation simplicity: "23 Nov 07:31", or the time for today.
-    func when(_ time: Int64) -> String {
-        let offset = state.utcOffsetSeconds
+    func when(_ time: Int64, utcOffsetSeconds: Int? = nil) -> String {
+        let offset = utcOffsetSeconds ?? state.utcOffsetSeconds
         let day = CivilTime(epochMilliseconds: time, utcOffsetSeconds: offset)
         let today = CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: offset)
         let clock = state.language.time(epochMilliseconds: time, utcOffsetSeconds: offset)

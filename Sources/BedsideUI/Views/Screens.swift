@@ -47,7 +47,8 @@ extension Painter {
             frame.put(TextWidth.truncate(t.kindName(kind), to: nameWidth - 1), x: 3, y: row)
             let valueText = value(record)
             frame.put(valueText, x: 3 + nameWidth, y: row, role: .accent)
-            var detail = when(record.effectiveAt)
+            // In the time zone it was measured in, as the history shows it.
+            var detail = when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds)
             if record.syncState == .pending { detail += " (\(t.text(.stateUnsent)))" }
             frame.put(detail, x: 3 + nameWidth + max(18, TextWidth.columns(of: valueText) + 2), y: row, role: .muted,
                 maxWidth: width - (3 + nameWidth + 18) - 1)
@@ -183,7 +184,7 @@ extension Painter {
     mutating func confirmDelete(_ record: MeasurementRecord) {
         title(t.text(.deleteTitle))
         var row = top + 2
-        frame.put("\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt))", x: 3, y: row, role: .accent, maxWidth: width - 4)
+        frame.put("\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))", x: 3, y: row, role: .accent, maxWidth: width - 4)
         row += 2
         paragraph(record.syncState == .synced ? t.text(.deleteSent) : t.text(.deleteUnsent), y: row, role: .warning)
         hints = t.text(.deleteHint)
