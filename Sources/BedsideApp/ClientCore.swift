@@ -83,7 +83,10 @@ public actor ClientCore {
 
     /// What a patient reads for a failed request, in their language. The server's own words are passed on
     /// only when nothing better is known.
-    func explain(_ error: APIError, codeStep: Bool = false) -> String {
+    public enum Step: Sendable { case password, code, session }
+
+    public nonisolated func explain(_ error: APIError, step: Step = .session) -> String {
+        let t = Localizer(configuration.language)
         switch error {
         case .transport(let transport):
             switch transport {
@@ -95,10 +98,10 @@ public actor ClientCore {
             }
         case .refused(let status, _, let message, let retryAfter):
             if status == 423 { return t.text(.errorLocked, String(max(1, ((retryAfter ?? 900) + 59) / 60))) }
-            if status == 401 && codeStep {
+            if status == 401 && step == .code {
                 return message.contains("expired") || message.contains("no tries") ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
             }
-            if status == 401 { return t.text(.errorWrongCredentials) }
+            if status == 401 { return t.text(step == .password ? .errorWrongCredentials : .errorSessionEnded) }
             return t.text(.errorServerSaid, message)
         case .invalidResponse(let detail):
             return t.text(.errorServerSaid, detail)
@@ -142,7 +145,7 @@ public actor ClientCore {
             pending = PendingLogin(server: server, email: email, password: password, challenge: challenge)
             return [.codeRequested]
         } catch {
-            return [.loginFailed(explain(error))]
+            return [.loginFailed(explain(error, step: .password))]
         }
     }
 
@@ -156,7 +159,7 @@ public actor ClientCore {
             if case .refused(_, _, let message, _) = error, message.contains("expired") || message.contains("no tries") {
                 self.pending = nil
             }
-            return [.loginFailed(explain(error, codeStep: true))]
+            return [.loginFailed(explain(error, step: .code))]
         }
         self.pending = nil
         guard grant.role == "patient", let patientID = grant.patientID else {

@@ -126,7 +126,7 @@ func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingW
         throw ValidationError(error.description)
     }
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-        complain(TerminalError.notATerminal.description)
+        complain(Localizer(configuration.language).text(.cliNotTerminal))
         throw Exit.failure
     }
     let clock = SystemClock()

@@ -30,20 +30,21 @@ struct DemoCommand: AsyncParsableCommand {
         var serverConfiguration = ServerConfiguration(dataDirectory: root.appendingPathComponent("server"))
         serverConfiguration.port = 0
         let store = try serverConfiguration.openStore()
-        complain("Preparing the demo (accounts and 90 days of measurements)…")
+        let t = Localizer(configuration.language)
+        complain(t.text(.cliDemoPreparing))
         let logins = try await DemoSeeder(administration: ServerAdministration(store: store)).seed()
         var logger = Logger(label: "bedside-demo-server")
         logger.logLevel = .error
         let server = try await BedsideServer(configuration: serverConfiguration, store: store, logger: logger).start()
         let url = "https://127.0.0.1:\(server.port)"
         let caFile = serverConfiguration.tlsDirectory.appendingPathComponent("ca.pem").path
-        print("Demo server: \(url)  (CA: \(caFile); login codes in \(serverConfiguration.mailDirectory.path)/new/)")
-        print("Demo logins:")
+        print(t.text(.cliDemoServer, url, caFile, serverConfiguration.mailDirectory.path + "/new/"))
+        print(t.text(.cliDemoLogins))
         for login in logins {
             print("  \(login.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(login.email.padding(toLength: 30, withPad: " ", startingAt: 0)) \(login.password)  \(login.name)\(login.condition.map { ", \($0)" } ?? "")")
         }
         if serverOnly {
-            complain("Serving until Ctrl-C.")
+            complain(t.text(.cliDemoServing))
             await waitForInterrupt()
             await server.stop()
             return
@@ -52,7 +53,7 @@ struct DemoCommand: AsyncParsableCommand {
             await server.stop()
             throw ValidationError("\(user) is not a demo patient.")
         }
-        print("Logging in as \(login.name)…")
+        print(t.text(.cliDemoLoggingIn, login.name))
         configuration.dataDirectory = root.appendingPathComponent("client")
         configuration.server = url
         configuration.transport.caFile = caFile
@@ -65,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         guard let session else {
             await server.stop()
-            complain("The demo login did not work.")
+            complain(t.text(.cliDemoLoginFailed))
             throw Exit.failure
         }
         do {
@@ -76,7 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         await core.lock()
         await server.stop()
-        print("Demo finished; its data was removed.")
+        print(t.text(.cliDemoFinished))
     }
 
     func latestCode(in folder: URL, for email: String) -> String? {

@@ -47,6 +47,7 @@ struct AddMeasurement: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
+        let t = Localizer(configuration.language)
         let clock = SystemClock()
         let glucose: MeasurementPart
         switch unit {
@@ -74,7 +75,11 @@ struct AddMeasurement: AsyncParsableCommand {
         case .valid(let record, let unusual):
             if !unusual.isEmpty && !yes {
                 for item in unusual {
-                    complain("\(item.literal) \(item.part.displayUnit) is unusual (usual: \(MeasurementForm.format(item.part.typicalRange.lowerBound)) to \(MeasurementForm.format(item.part.typicalRange.upperBound)) \(item.part.displayUnit)). If it is right, run again with --yes.")
+                    let language = configuration.language
+                    complain(t.text(
+                        .cliUnusual, "\(language.number(item.literal)) \(item.part.displayUnit)",
+                        language.number(MeasurementForm.format(item.part.typicalRange.lowerBound)),
+                        "\(language.number(MeasurementForm.format(item.part.typicalRange.upperBound))) \(item.part.displayUnit)"))
                 }
                 throw Exit.failure
             }
@@ -82,12 +87,12 @@ struct AddMeasurement: AsyncParsableCommand {
             do {
                 try await core.add(record)
             } catch {
-                complain("Not saved: \(error)")
+                complain(t.text(.cliNotSaved, "\(error)"))
                 await core.lock()
                 throw Exit.failure
             }
             await core.lock()
-            print("Saved \(kind.rawValue) \(value) at \(record.effectiveText). It will be sent at the next sync.")
+            print(t.text(.cliSaved, t.kindName(kind), value, record.effectiveText))
         }
     }
 }

@@ -10,7 +10,7 @@ func unlockedCore(_ options: GlobalOptions, passwordStdin: Bool) async throws ->
     ProcessHardening.apply()
     let configuration = try options.resolve()
     guard configuration.hasAccount else {
-        complain("There is no account in \(configuration.dataDirectory.path). Log in first: bedside login --server URL --user E-MAIL")
+        complain(Localizer(configuration.language).text(.cliNoAccount, configuration.dataDirectory.path))
         throw Exit.locked
     }
     let password = try PasswordReader.readLine(prompt: "Password: ", secret: true, fromStandardInput: passwordStdin)
@@ -42,8 +42,9 @@ struct LoginCommand: AsyncParsableCommand {
         ProcessHardening.apply()
         let configuration = try options.resolve()
         guard !configuration.server.isEmpty else { throw ValidationError("Which server? Pass --server https://... or set server in config.toml.") }
+        let t = Localizer(configuration.language)
         if configuration.hasAccount {
-            complain("An account is already set up in \(configuration.dataDirectory.path). Log out first (bedside logout).")
+            complain(t.text(.cliAccountExists, configuration.dataDirectory.path))
             throw Exit.failure
         }
         let core = ClientCore(configuration: configuration, clock: SystemClock())
@@ -54,7 +55,7 @@ struct LoginCommand: AsyncParsableCommand {
                 throw Exit.locked
             }
         }
-        complain("A 6-digit code was sent to \(user).")
+        complain(t.text(.cliCodeSent, user))
         let code = try PasswordReader.readLine(prompt: "Code: ", secret: false, fromStandardInput: passwordStdin)
         for action in await core.perform(.verifyCode(code: code.filter(\.isNumber))) {
             switch action {
@@ -62,8 +63,8 @@ struct LoginCommand: AsyncParsableCommand {
                 complain(message)
                 throw Exit.locked
             case .loggedIn(let info):
-                print("Logged in as \(info.displayName) at \(info.server).")
-                print("Your data is kept encrypted in \(configuration.dataDirectory.path).")
+                print(t.text(.cliLoggedIn, info.displayName, info.server))
+                print(t.text(.cliDataKept, configuration.dataDirectory.path))
             default: break
             }
         }
@@ -92,10 +93,12 @@ struct StatusCommand: AsyncParsableCommand {
             object["process"] = ["dumpable": .bool(ProcessHardening.isDumpable), "coreLimit": .number(Int(ProcessHardening.coreLimit))]
             print(JSONValue.object(object).serializedString())
         } else {
-            print("Logged in as \(report.name) <\(report.email)> at \(report.server)")
-            print("Measurements: \(report.total), unsent: \(report.unsent), refused by the server: \(report.rejected)")
-            print("Last sync: \(report.lastSync.map { FHIRDateTime.format(epochMilliseconds: $0, utcOffsetSeconds: localUTCOffset()) } ?? "never")")
-            print("Data: \(report.dataDirectory)")
+            let t = Localizer(try options.resolve().language)
+            print(t.text(.cliStatusWho, report.name, report.email, report.server))
+            print(t.text(.cliStatusCounts, String(report.total), String(report.unsent), String(report.rejected)))
+            let lastSync = report.lastSync.map { FHIRDateTime.format(epochMilliseconds: $0, utcOffsetSeconds: localUTCOffset()) }
+            print(t.text(.cliStatusLastSync, lastSync ?? t.text(.cliNever)))
+            print(t.text(.cliStatusData, report.dataDirectory))
         }
     }
 }
@@ -113,13 +116,14 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let core = try await unlockedCore(options, passwordStdin: passwordStdin)
         let before = try await core.statusReport()
-        complain("Sending \(before.unsent) change(s)…")
+        let t = Localizer(try options.resolve().language)
+        complain(t.text(.cliSending, String(before.unsent)))
         let outcome = await core.syncNow()
         let after = try await core.statusReport()
         await core.lock()
-        print("Sent \(max(0, before.unsent - after.unsent)), waiting \(after.unsent), refused by the server \(after.rejected).")
+        print(t.text(.cliSyncSummary, String(max(0, before.unsent - after.unsent)), String(after.unsent), String(after.rejected)))
         if let error = outcome {
-            complain("Not synced: \(error.description)")
+            complain(t.text(.cliNotSynced, core.explain(error)))
             throw error.isOffline ? Exit.offline : Exit.failure
         }
     }
@@ -141,20 +145,21 @@ struct LogoutCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolve()
+        let t = Localizer(configuration.language)
         guard FileManager.default.fileExists(atPath: configuration.dataDirectory.path) else {
-            print("Nothing to log out from: \(configuration.dataDirectory.path) does not exist.")
+            print(t.text(.cliNothingToLogOut, configuration.dataDirectory.path))
             return
         }
         if force && !passwordStdin && isatty(STDIN_FILENO) != 1 {
             try SecureFiles.emptyDirectory(configuration.dataDirectory)
-            print("Local data destroyed. The server session was not revoked; it expires after 30 idle minutes.")
+            print(t.text(.cliForcedLocalOnly))
             return
         }
         let core = try await unlockedCore(options, passwordStdin: passwordStdin)
         let report = try await core.statusReport()
         if report.unsent > 0 && !force {
             await core.lock()
-            complain("\(report.unsent) measurement(s) have not been sent and would be lost. Run `bedside sync` first, or use --force.")
+            complain(t.text(.cliUnsentRefuse, String(report.unsent)))
             throw Exit.failure
         }
         for action in await core.perform(.logout) {
@@ -163,6 +168,6 @@ struct LogoutCommand: AsyncParsableCommand {
                 throw Exit.failure
             }
         }
-        print("Logged out. All data of this account was removed from \(configuration.dataDirectory.path).")
+        print(t.text(.cliLoggedOut, configuration.dataDirectory.path))
     }
 }

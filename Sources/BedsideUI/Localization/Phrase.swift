@@ -32,7 +32,9 @@ public enum Phrase: String, Sendable, CaseIterable {
     case syncBusy, syncDone, syncFailed, syncNothing
     // Errors the app reports
     case errorNoAccount, errorNotPatient, errorLoginAgain, errorAccountIncomplete, errorUnreachable, errorUntrusted
-    case errorTimedOut, errorInsecure, errorWrongCredentials, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
+    case errorTimedOut, errorInsecure, errorWrongCredentials, errorSessionEnded, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
+    // The command line
+    case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
     // Help
     case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpClose
 }
