@@ -97,7 +97,13 @@ enum Exit {
 }
 
 /// The local UTC offset now, for showing and entering local times.
-func localUTCOffset() -> Int { TimeZone.current.secondsFromGMT() }
+/// From the C library (TZ and /etc/localtime), which needs no ICU time-zone data in memory.
+func localUTCOffset() -> Int {
+    var now = time(nil)
+    var parts = tm()
+    localtime_r(&now, &parts)
+    return parts.tm_gmtoff
+}
 
 /// Fresh randomness for the UI's id generator.
 func randomSeed() -> UInt64 {
