@@ -134,6 +134,15 @@ let package = Package(
         .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
         .testTarget(name: "BedsideStoreTests", dependencies: ["BedsideStore"]),
         .testTarget(
+            name: "BedsideSyncTests",
+            dependencies: [
+                "BedsideSync", "BedsideServerKit", "BedsideTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .testTarget(
             name: "BedsideHeadlessTests",
             dependencies: ["BedsideHeadless", "BedsideApp", "BedsideServerKit", "BedsideSync", "BedsideVault", "BedsideTestSupport"]
         ),
