@@ -126,6 +126,9 @@ struct FHIRAPITests {
                 "PUT", "/fhir/Observation/\(id)", token: token, json: .object(changed), headers: [("If-Match", "W/\"1\"")])
             #expect(stale.status == 412)
             #expect(stale.issueCode == "conflict")
+            await server.running.flushAudit()
+            let conflicts = try server.store.readNow { db in try db.auditEvents(after: 0, limit: 1000) }.filter { $0.event.action == "update-conflict" }
+            #expect(conflicts.count == 1, "a refused update is on the record even though its transaction rolled back")
             let unconditional = try await server.request("PUT", "/fhir/Observation/\(id)", token: token, json: .object(changed))
             #expect(unconditional.status == 428)
 

@@ -120,23 +120,4 @@ extension FHIRService {
             throw .notFound("Patient/\(patientID ?? "?") was not found.")
         }
     }
-
-    private static func applyUpdate(
-        _ resource: JSONValue, type: SupportedResource, id: String, ifMatch: Int?, patientID: String?, db: any StoreWriting,
-        info: RequestInfo, now: Int64
-    ) throws -> WriteResult {
-        guard let current = try db.resource(type: type.rawValue, id: id),
-            AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
-        else { throw notFound(type.rawValue, id) }
-        if let ifMatch, ifMatch != current.versionID {
-            throw ServerError.preconditionFailed("\(type.rawValue)/\(id) was changed by someone else (now version \(current.versionID)).")
-        }
-        guard current.patientID == patientID else {
-            throw ServerError.invalid(OperationOutcome(code: "business-rule", diagnostics: "A resource cannot be moved to another patient."))
-        }
-        let stamped = stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
-        try db.put(stamped)
-        try db.append([info.audit("update", type: type.rawValue, id: id, patientID: stamped.patientID, status: 200, at: now)])
-        return WriteResult(resource: stamped, created: false)
-    }
 }

@@ -224,35 +224,50 @@ public struct FHIRService: Sendable {
         let now = clock.now()
         do {
             return try await store.write { db in
-                guard let current = try db.resource(type: name, id: id),
-                    AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
-                else { throw Self.notFound(name, id) }
-                guard current.versionID == expected else {
-                    try db.append([info.audit("update-conflict", type: name, id: id, patientID: current.patientID, outcome: "failure", status: 412, at: now)])
-                    throw ServerError.preconditionFailed(
-                        "\(name)/\(id) was changed by someone else (now version \(current.versionID), you sent \(expected)). Reload it and decide again.")
-                }
-                guard current.patientID == newPatient else {
-                    throw ServerError.invalid(OperationOutcome(
-                        code: "business-rule", diagnostics: "A resource cannot be moved to another patient.", expression: "\(name).subject"))
-                }
-                let stamped = Self.stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
-                for identifier in stamped.identifiers {
-                    if let other = try db.resourceID(type: name, identifier: identifier), other != id {
-                        throw ServerError.invalid(OperationOutcome(
-                            code: "duplicate", diagnostics: "Another \(name) already has the identifier \(identifier.code).",
-                            expression: "\(name).identifier"))
-                    }
-                }
-                try db.put(stamped)
-                try db.append([info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)])
-                return stamped
+                try Self.applyUpdate(resource, type: type, id: id, ifMatch: expected, patientID: newPatient, db: db, info: info, now: now)
+                    .resource
             }
         } catch let error as ServerError {
+            if case .preconditionFailed = error {
+                // The write's transaction rolled back; the refused attempt is still on the record.
+                await auditRecorder.record(
+                    info.audit("update-conflict", type: name, id: id, patientID: newPatient, outcome: "failure", status: 412, at: now))
+            }
             throw error
         } catch {
             throw .storage(error)
         }
+    }
+
+    /// Inside a transaction: stores a new version of a resource the principal may change. The one place
+    /// that checks the version, the patient and the identifiers, for PUT and for transaction entries alike.
+    static func applyUpdate(
+        _ resource: JSONValue, type: SupportedResource, id: String, ifMatch: Int?, patientID: String?, db: any StoreWriting,
+        info: RequestInfo, now: Int64
+    ) throws -> WriteResult {
+        let name = type.rawValue
+        guard let current = try db.resource(type: name, id: id),
+            AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
+        else { throw notFound(name, id) }
+        if let ifMatch, ifMatch != current.versionID {
+            throw ServerError.preconditionFailed(
+                "\(name)/\(id) was changed by someone else (now version \(current.versionID), you sent \(ifMatch)). Reload it and decide again.")
+        }
+        guard current.patientID == patientID else {
+            throw ServerError.invalid(OperationOutcome(
+                code: "business-rule", diagnostics: "A resource cannot be moved to another patient.", expression: "\(name).subject"))
+        }
+        let stamped = stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
+        for identifier in stamped.identifiers {
+            if let other = try db.resourceID(type: name, identifier: identifier), other != id {
+                throw ServerError.invalid(OperationOutcome(
+                    code: "duplicate", diagnostics: "Another \(name) already has the identifier \(identifier.code).",
+                    expression: "\(name).identifier"))
+            }
+        }
+        try db.put(stamped)
+        try db.append([info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)])
+        return WriteResult(resource: stamped, created: false)
     }
 }
 
