@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
         let core = ClientCore(configuration: configuration, clock: SystemClock())
         var session: SessionInfo?
         if case .codeRequested = await core.perform(.requestCode(server: url, email: login.email, password: login.password)).first,
-            let code = latestCode(in: serverConfiguration.mailDirectory.appendingPathComponent("new"), for: login.email)
+            let code = MaildirMailer(directory: serverConfiguration.mailDirectory).latestLoginCode(to: login.email)
         {
             for case .loggedIn(let info) in await core.perform(.verifyCode(code: code)) { session = info }
         }
@@ -78,17 +78,6 @@ struct DemoCommand: AsyncParsableCommand {
         await core.lock()
         await server.stop()
         print(t.text(.cliDemoFinished))
-    }
-
-    func latestCode(in folder: URL, for email: String) -> String? {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
-        for file in files.reversed() {
-            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
-                let range = text.range(of: "login code is: ")
-            else { continue }
-            return String(text[range.upperBound...].prefix(6))
-        }
-        return nil
     }
 
     func waitForInterrupt() async {

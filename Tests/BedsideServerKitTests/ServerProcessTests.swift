@@ -145,10 +145,7 @@ struct ServerProcessTests {
             method: "POST", url: base + "/auth/login", headers: [("Content-Type", "application/json")],
             body: JSONValue.object(["username": .string(email), "password": .string(password)]).serialized()))
         let challenge = try #require(login.json?["challenge"]?.stringValue)
-        let mail = data + "/mail/new"
-        let newest = try #require(try FileManager.default.contentsOfDirectory(atPath: mail).sorted().last)
-        let text = try String(contentsOfFile: mail + "/" + newest, encoding: .utf8)
-        let code = try #require(text.range(of: "login code is: ").map { String(text[$0.upperBound...].prefix(6)) })
+        let code = try #require(MaildirMailer(directory: URL(fileURLWithPath: data + "/mail")).latestLoginCode(to: email))
         let otp = try await transport.send(HTTPRequestSpec(
             method: "POST", url: base + "/auth/otp", headers: [("Content-Type", "application/json")],
             body: JSONValue.object(["challenge": .string(challenge), "code": .string(code)]).serialized()))

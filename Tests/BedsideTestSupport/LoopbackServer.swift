@@ -40,14 +40,6 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// The newest login code mailed to `email`, if any.
     public func latestCode(for email: String) -> String? {
-        let folder = directory.appendingPathComponent("mail/new")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
-        for file in files.reversed() {
-            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)"),
-                let range = text.range(of: "login code is: ")
-            else { continue }
-            return String(text[range.upperBound...].prefix(6))
-        }
-        return nil
+        MaildirMailer(directory: directory.appendingPathComponent("mail")).latestLoginCode(to: email)
     }
 }

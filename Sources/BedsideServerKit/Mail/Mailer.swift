@@ -75,4 +75,17 @@ public struct MaildirMailer: Mailer {
         else { throw MailError.deliveryFailed("cannot write \(temporary.path)") }
         try fileManager.moveItem(at: temporary, to: final)
     }
+
+    /// The login code in the newest message to `email`, for the demo and for tests that log in.
+    public func latestLoginCode(to email: String) -> String? {
+        let folder = directory.appendingPathComponent("new")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
+        for file in files.reversed() {
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)\r\n"),
+                let range = text.range(of: "login code is: ")
+            else { continue }
+            return String(text[range.upperBound...].prefix(6))
+        }
+        return nil
+    }
 }
