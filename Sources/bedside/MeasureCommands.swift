@@ -132,14 +132,10 @@ struct ListMeasurements: AsyncParsableCommand {
             return
         }
         let language = try options.resolve().language
+        let t = Localizer(language)
         for record in records {
-            let value: String
-            if record.kind == .bloodPressure {
-                value = "\(record.literal(.systolic) ?? "?")/\(record.literal(.diastolic) ?? "?") mmHg" + (record.literal(.pulseInPanel).map { " pulse \($0)" } ?? "")
-            } else {
-                value = record.values.first.map { "\(language.number($0.literal)) \($0.part.displayUnit)" } ?? "?"
-            }
-            let state = ["not sent", "sent", "refused", "withdrawn"][record.syncState.rawValue]
+            let value = t.value(of: record)
+            let state = t.label(of: record.syncState)
             let time = language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds)
             let line = "\(time)  \(record.kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(value.padding(toLength: 26, withPad: " ", startingAt: 0)) \(state)"
             // Notes are shown inert: control characters become visible symbols, never terminal commands.

@@ -57,6 +57,29 @@ public struct Localizer: Sendable {
     public func kindName(_ kind: MeasurementKind) -> String { text(kind.phrase) }
 }
 
+extension Localizer {
+    /// A measurement's value as the patient reads it: `135/85 mmHg · 72/min`, `82,4 kg`.
+    public func value(of record: MeasurementRecord) -> String {
+        if record.kind == .bloodPressure {
+            var text = "\(language.number(record.literal(.systolic) ?? "?"))/\(language.number(record.literal(.diastolic) ?? "?")) mmHg"
+            if let pulse = record.literal(.pulseInPanel) { text += " · \(language.number(pulse))/min" }
+            return text
+        }
+        guard let first = record.values.first else { return "?" }
+        return "\(language.number(first.literal)) \(first.part.displayUnit)"
+    }
+
+    /// Where a measurement stands with the server, in words.
+    public func label(of state: MeasurementRecord.SyncState) -> String {
+        switch state {
+        case .pending: text(.stateUnsent)
+        case .synced: text(.stateSent)
+        case .rejected: text(.stateRejected)
+        case .withdrawn: text(.stateWithdrawn)
+        }
+    }
+}
+
 extension MeasurementKind {
     var phrase: Phrase {
         switch self {

@@ -130,30 +130,20 @@ struct Painter {
     /// "today 07:31", "yesterday 07:12" style is avoided for translation simplicity: "23 Nov 07:31", or the time for today.
     func when(_ time: Int64, utcOffsetSeconds: Int? = nil) -> String {
         let offset = utcOffsetSeconds ?? state.utcOffsetSeconds
-        let day = CivilTime(epochMilliseconds: time, utcOffsetSeconds: offset)
-        let today = CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: offset)
         let clock = state.language.time(epochMilliseconds: time, utcOffsetSeconds: offset)
-        if day.year == today.year && day.month == today.month && day.day == today.day { return clock }
+        if isToday(time, utcOffsetSeconds: offset) { return clock }
         return state.language.date(epochMilliseconds: time, utcOffsetSeconds: offset) + " " + clock
     }
 
-    func value(_ record: MeasurementRecord) -> String {
-        let language = state.language
-        if record.kind == .bloodPressure {
-            var text = "\(language.number(record.literal(.systolic) ?? "?"))/\(language.number(record.literal(.diastolic) ?? "?")) mmHg"
-            if let pulse = record.literal(.pulseInPanel) { text += " · \(language.number(pulse))/min" }
-            return text
-        }
-        guard let first = record.values.first else { return "?" }
-        return "\(language.number(first.literal)) \(first.part.displayUnit)"
+    /// Whether `time` falls on the state's today, in the given offset (the patient's, by default).
+    func isToday(_ time: Int64, utcOffsetSeconds: Int? = nil) -> Bool {
+        let offset = utcOffsetSeconds ?? state.utcOffsetSeconds
+        let day = CivilTime(epochMilliseconds: time, utcOffsetSeconds: offset)
+        let today = CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: offset)
+        return day.year == today.year && day.month == today.month && day.day == today.day
     }
 
-    func stateLabel(_ record: MeasurementRecord) -> String {
-        switch record.syncState {
-        case .pending: t.text(.stateUnsent)
-        case .synced: t.text(.stateSent)
-        case .rejected: t.text(.stateRejected)
-        case .withdrawn: t.text(.stateWithdrawn)
-        }
-    }
+    func value(_ record: MeasurementRecord) -> String { t.value(of: record) }
+
+    func stateLabel(_ record: MeasurementRecord) -> String { t.label(of: record.syncState) }
 }

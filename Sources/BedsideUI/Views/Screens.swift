@@ -79,10 +79,6 @@ extension Painter {
         hints = "a h s L q"
     }
 
-    func isToday(_ time: Int64) -> Bool {
-        CivilTime(epochMilliseconds: time, utcOffsetSeconds: state.utcOffsetSeconds).editable.prefix(10)
-            == CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: state.utcOffsetSeconds).editable.prefix(10)
-    }
 
     mutating func chooseKind(_ selection: Int) {
         title(t.text(.chooseKindTitle))
