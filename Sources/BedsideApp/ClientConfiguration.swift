@@ -18,11 +18,23 @@ public struct ClientConfiguration: Sendable {
     /// Milliseconds without input before the vault locks.
     public var idleTimeout: Int64 = 15 * 60_000
     public var glucoseUnit: MeasurementPart = .glucoseMolar
+    /// Milliseconds between automatic syncs while the app runs.
+    public var syncInterval: Int64 = 5 * 60_000
 
     public init(dataDirectory: URL, server: String = "", transport: TransportConfiguration = TransportConfiguration()) {
         self.dataDirectory = dataDirectory
         self.server = server
         self.transport = transport
+    }
+
+    /// The first state of the app for this configuration, at `now`.
+    public func initialState(width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, idSeed: UInt64) -> AppState {
+        var state = AppState(
+            width: width, height: height, now: now, utcOffsetSeconds: utcOffsetSeconds, language: language, hasAccount: hasAccount,
+            server: server, idleTimeout: idleTimeout, idSeed: idSeed)
+        state.glucosePart = glucoseUnit
+        state.syncInterval = syncInterval
+        return state
     }
 
     public var keyFile: URL { dataDirectory.appendingPathComponent("vault.key") }

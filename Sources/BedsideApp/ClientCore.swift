@@ -70,6 +70,8 @@ public actor ClientCore {
     var pending: PendingLogin?
     /// Whether the last attempt to reach the server failed for want of a network.
     var offline = false
+    /// This process's claim on the data directory (one Bedside per directory).
+    var directoryLock: DataDirectoryLock?
 
     public init(configuration: ClientConfiguration, clock: any WallClock) {
         self.configuration = configuration
@@ -78,6 +80,18 @@ public actor ClientCore {
     }
 
     public var isUnlocked: Bool { session != nil }
+
+    /// Claims the data directory for this process, or says which other process has it. Every command
+    /// that opens the data directory calls this first; the claim lasts until the process ends.
+    public func claimDataDirectory() throws(StoreError) {
+        guard directoryLock == nil else { return }
+        do {
+            try SecureFiles.makePrivateDirectory(configuration.dataDirectory)
+        } catch {
+            throw .database("\(error)")
+        }
+        directoryLock = try DataDirectoryLock.acquire(for: configuration.dataDirectory)
+    }
 
     var t: Localizer { Localizer(configuration.language) }
 
@@ -113,8 +127,9 @@ public actor ClientCore {
 
     func api(_ server: String) -> BedsideAPI { BedsideAPI(server: server, transport: transport) }
 
-    /// Performs one effect; the actions it returns go back into the reducer.
-    public func perform(_ effect: Effect) async -> [Action] {
+    /// Performs one effect; the actions it returns go back into the reducer. Long effects (sync) also
+    /// report progress through `progress` while they run.
+    public func perform(_ effect: Effect, progress: @escaping @Sendable (Action) -> Void = { _ in }) async -> [Action] {
         switch effect {
         case .requestCode(let server, let email, let password): return await requestCode(server: server, email: email, password: password)
         case .verifyCode(let code): return await verifyCode(code)
@@ -129,7 +144,12 @@ public actor ClientCore {
         case .delete(let id):
             return storeChange { store in [.deleted(id: id, removed: try store.delete(id: id, now: self.clock.now()))] }
         case .loadHistory(let kind, let after): return loadHistory(kind: kind, after: after)
-        case .sync: return await sync()
+        case .sync: return await sync(progress: progress)
+        case .loadAttention: return loadAttention()
+        case .resend(let id):
+            return storeChange { store in try store.resend(id: id, now: self.clock.now()); return [.resent(id: id)] }
+        case .discard(let id):
+            return storeChange { store in try store.discardRejected(id: id, now: self.clock.now()); return [.discarded(id: id)] }
         case .logout: return await logout()
         case .quit:
             lock()
@@ -165,6 +185,21 @@ public actor ClientCore {
         guard grant.role == "patient", let patientID = grant.patientID else {
             try? await api.logout(token: grant.accessToken)
             return [.loginFailed(t.text(.errorNotPatient))]
+        }
+        // Logging in again after the server ended the session: same account, new token, nothing else changes.
+        if var current = session {
+            guard current.profile.patientID == patientID, current.profile.server == pending.server else {
+                try? await api.logout(token: grant.accessToken)
+                return [.loginFailed(t.text(.errorOtherAccount))]
+            }
+            current.profile.token = grant.accessToken
+            do {
+                try current.store.saveProfile(current.profile.json)
+            } catch {
+                return [.loginFailed(error.description)]
+            }
+            session = current
+            return [.reauthenticated]
         }
         var name = pending.email
         if let patient = try? await api.read("Patient", id: patientID, token: grant.accessToken),
@@ -252,7 +287,7 @@ public actor ClientCore {
         }
         return HomeStatus(
             latest: latest, unsent: try store.unsentCount(), rejected: try store.rejectedCount(),
-            lastSync: try store.setting("lastSync").flatMap { Int64($0) }, offline: offline)
+            lastSync: try store.setting("lastSync").flatMap { Int64($0) }, clockOffset: try store.setting("clockOffset").flatMap { Int64($0) })
     }
 
     func loadStatus() -> [Action] {
@@ -278,10 +313,53 @@ public actor ClientCore {
 
     // MARK: Sync and logout
 
-    /// Pushes the outbox now.
-    public func sync() async -> [Action] {
-        guard session != nil else { return [.syncFinished(error: VaultError.locked.description)] }
-        return [.syncFinished(error: await syncNow().map { explain($0) })]
+    /// Pushes the outbox and pulls, telling the UI how far it is.
+    public func sync(progress: @escaping @Sendable (Action) -> Void = { _ in }) async -> [Action] {
+        guard session != nil else { return [.syncFinished(SyncOutcome(failure: .other, message: VaultError.locked.description))] }
+        let report = await runSync { phase in
+            switch phase {
+            case .sending(let done, let total): progress(.syncProgress(.sending(done: done, total: total)))
+            case .receiving: progress(.syncProgress(.receiving))
+            }
+        }
+        return [.syncFinished(outcome(of: report))]
+    }
+
+    /// How a sync report reads to the reducer: what kind of failure (it decides about retrying) and the words.
+    nonisolated func outcome(of report: SyncReport) -> SyncOutcome {
+        var outcome = SyncOutcome(sent: report.sent, rejected: report.rejected, received: report.received)
+        guard let error = report.error else { return outcome }
+        outcome.message = explain(error)
+        switch error {
+        case .transport(let transport):
+            switch transport {
+            case .unreachable, .timedOut: outcome.failure = .offline
+            default: outcome.failure = .other
+            }
+        case .refused(let status, _, _, let retryAfter):
+            if status == 401 {
+                outcome.failure = .sessionEnded
+            } else if status == 429 || status == 408 || (500...599).contains(status) {
+                outcome.failure = .serverBusy(retryAfterSeconds: retryAfter)
+            } else {
+                outcome.failure = .other
+            }
+        case .invalidResponse:
+            outcome.failure = .other
+        }
+        return outcome
+    }
+
+    func loadAttention() -> [Action] {
+        guard let store = session?.store else { return [] }
+        do {
+            let items = try store.rejectedItems(limit: 500).map {
+                AttentionItem(record: $0.record, reason: $0.reason, isWithdrawal: $0.operation == .withdraw)
+            }
+            return [.attentionLoaded(items)]
+        } catch {
+            return [.failed(error.description)]
+        }
     }
 
     /// Revokes the session on the server, then destroys every local file of the account.
@@ -337,15 +415,17 @@ extension ClientCore {
             dataDirectory: configuration.dataDirectory.path)
     }
 
-    /// Pushes now; the error, if the run stopped early.
-    public func syncNow() async -> APIError? {
-        guard let session else { return .invalidResponse(VaultError.locked.description) }
+    /// Pushes and pulls now; what happened.
+    public func runSync(progress: SyncEngine.ProgressHandler? = nil) async -> SyncReport {
+        guard let session else {
+            var report = SyncReport()
+            report.error = .invalidResponse(VaultError.locked.description)
+            return report
+        }
         let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
-        let report = await engine.push(patientID: session.profile.patientID)
-        var error = report.error
-        if error == nil { error = await engine.pull(patientID: session.profile.patientID).error }
-        offline = error?.isOffline ?? false
-        return error
+        let report = await engine.run(patientID: session.profile.patientID, progress: progress)
+        offline = report.error?.isOffline ?? false
+        return report
     }
 
     /// Saves a measurement; the store's error message when it cannot.

@@ -13,6 +13,7 @@ import TOMLKit
 /// language = "nl"
 /// idle-minutes = 15
 /// glucose-unit = "mmol/L"                # or "mg/dL"
+/// sync-minutes = 5                       # sync this often while running (1–1440)
 /// ```
 public struct ConfigFile: Sendable, Equatable, Decodable {
     public var server: String?
@@ -22,12 +23,14 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
     public var language: String?
     public var idleMinutes: Int?
     public var glucoseUnit: String?
+    public var syncMinutes: Int?
 
     enum CodingKeys: String, CodingKey {
         case server, pin, theme, language
         case caFile = "ca-file"
         case idleMinutes = "idle-minutes"
         case glucoseUnit = "glucose-unit"
+        case syncMinutes = "sync-minutes"
     }
 
     public init() {}
@@ -49,6 +52,9 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
         }
         if let minutes = config.idleMinutes, !(1...240).contains(minutes) {
             throw ConfigError(description: "\(url.path): idle-minutes must be between 1 and 240")
+        }
+        if let minutes = config.syncMinutes, !(1...1440).contains(minutes) {
+            throw ConfigError(description: "\(url.path): sync-minutes must be between 1 and 1440")
         }
         return config
     }

@@ -80,7 +80,9 @@ public final class EventLoop: @unchecked Sendable {
             if effect == .lock { device.clear() }
             inbox.inFlight.withLock { $0 += 1 }
             Task { [core, inbox] in
-                let actions = await core.perform(effect)
+                let actions = await core.perform(effect) { progress in
+                    inbox.actions.withLock { $0.append(progress) }
+                }
                 inbox.actions.withLock { $0.append(contentsOf: actions) }
                 inbox.inFlight.withLock { $0 -= 1 }
             }

@@ -2,6 +2,7 @@ import BedsideApp
 import BedsideCore
 import BedsideUI
 import Foundation
+import Synchronization
 
 /// Drives the real state machine, views and effects with a virtual screen and clock.
 ///
@@ -45,7 +46,9 @@ public final class HeadlessRunner {
             let effects = reduce(&state, next)
             for effect in effects {
                 if effect == .quit { quit = true }
-                queue += await core.perform(effect)
+                let progress = ProgressLog()
+                let results = await core.perform(effect) { action in progress.actions.withLock { $0.append(action) } }
+                queue += progress.actions.withLock { $0 } + results
             }
         }
     }
@@ -115,8 +118,8 @@ public final class HeadlessRunner {
             clock.advance(milliseconds: milliseconds)
             await dispatch(.tick(now: clock.now()))
         case .sync:
-            await dispatch(.syncStarted)
-            for action in await core.perform(.sync) { await dispatch(action) }
+            // As if the patient pressed s: the same path, run to the end.
+            await dispatch(.syncRequested)
         case .screen:
             output(frame.text)
         case .snapshot(let name):
@@ -152,4 +155,9 @@ public final class HeadlessRunner {
         }
         return nil
     }
+}
+
+/// Progress reported while an effect runs, applied in order before its results.
+private final class ProgressLog: Sendable {
+    let actions = Mutex<[Action]>([])
 }

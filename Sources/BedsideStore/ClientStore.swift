@@ -12,6 +12,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case database(String)
     /// Another Bedside is using this data directory.
     case busy
+    /// Another Bedside process holds the data directory's lock.
+    case inUse(pid: Int32?, lockFile: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .vault(let error): error.description
         case .database(let detail): "The local database failed: \(detail)"
         case .busy: "Another Bedside window is using this data. Close it first."
+        case .inUse(let pid, let lockFile):
+            "Another Bedside\(pid.map { " (process \($0))" } ?? "") is using this data directory. Close it first, then try again. (Lock: \(lockFile))"
         }
     }
 }
@@ -290,21 +294,54 @@ public final class ClientStore: Sendable {
 
     // MARK: Sync bookkeeping
 
+    /// What the server answered for one queued change: where it keeps the measurement now.
+    public struct ServerAcknowledgement: Sendable, Equatable {
+        public var id: String
+        public var operation: OutboxItem.Operation
+        public var serverID: String
+        public var version: Int
+
+        public init(id: String, operation: OutboxItem.Operation, serverID: String, version: Int) {
+            self.id = id
+            self.operation = operation
+            self.serverID = serverID
+            self.version = version
+        }
+    }
+
     /// Records that the server stored a measurement (its id and version), and takes it off the queue.
     public func markSynced(id: String, serverID: String, version: Int, now: Int64) throws(StoreError) {
-        let server = try seal(
-            JSONValue.object(["id": .string(serverID), "version": .number(version)]).serialized(), table: "measurement", id: id,
-            column: "server")
+        try acknowledge([ServerAcknowledgement(id: id, operation: .create, serverID: serverID, version: version)], now: now)
+    }
+
+    /// Records a whole answered batch in one transaction (one fsync, not one per measurement): each
+    /// created measurement becomes synced, each sent withdrawal leaves the queue.
+    public func acknowledge(_ acknowledgements: [ServerAcknowledgement], now: Int64) throws(StoreError) {
+        var sealed: [Data] = []
+        sealed.reserveCapacity(acknowledgements.count)
+        for acknowledgement in acknowledgements {
+            sealed.append(try seal(
+                JSONValue.object(["id": .string(acknowledgement.serverID), "version": .number(acknowledgement.version)]).serialized(),
+                table: "measurement", id: acknowledgement.id, column: "server"))
+        }
+        let withdrawn = MeasurementRecord.SyncState.withdrawn.rawValue
+        let synced = MeasurementRecord.SyncState.synced.rawValue
         try write { db in
-            guard let state = try Int.fetchOne(db, sql: "SELECT sync_state FROM measurement WHERE id = ?", arguments: [id]) else {
-                throw StoreError.notFound
+            for (acknowledgement, server) in zip(acknowledgements, sealed) {
+                switch acknowledgement.operation {
+                case .create:
+                    // A measurement withdrawn while its creation was on the way stays withdrawn.
+                    try db.execute(
+                        sql: "UPDATE measurement SET server = ?, sync_state = CASE sync_state WHEN ? THEN ? ELSE ? END, updated_at = ? WHERE id = ?",
+                        arguments: [server, withdrawn, withdrawn, synced, now, acknowledgement.id])
+                    // Deleted here while on its way: the next pull brings the server's copy back, to be
+                    // withdrawn deliberately rather than lost silently.
+                    try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation <> 'withdraw'", arguments: [acknowledgement.id])
+                case .withdraw:
+                    try db.execute(sql: "UPDATE measurement SET server = ?, updated_at = ? WHERE id = ?", arguments: [server, now, acknowledgement.id])
+                    try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation = 'withdraw'", arguments: [acknowledgement.id])
+                }
             }
-            let withdrawn = MeasurementRecord.SyncState.withdrawn.rawValue
-            let newState = state == withdrawn ? withdrawn : MeasurementRecord.SyncState.synced.rawValue
-            try db.execute(
-                sql: "UPDATE measurement SET server = ?, sync_state = ?, updated_at = ? WHERE id = ?",
-                arguments: [server, newState, now, id])
-            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation <> 'withdraw'", arguments: [id])
         }
     }
 
@@ -353,16 +390,66 @@ public final class ClientStore: Sendable {
         return String(decoding: try open(data, table: "outbox", id: id, column: "rejection"), as: UTF8.self)
     }
 
-    /// The server now shows a withdrawn measurement as entered-in-error.
-    public func markWithdrawalSent(id: String, version: Int, now: Int64) throws(StoreError) {
-        let current = try measurement(id: id)
-        let server = try seal(
-            JSONValue.object(["id": .string(current?.serverID ?? ""), "version": .number(version)]).serialized(), table: "measurement",
-            id: id, column: "server")
-        try write { db in
-            try db.execute(sql: "UPDATE measurement SET server = ?, updated_at = ? WHERE id = ?", arguments: [server, now, id])
-            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation = 'withdraw'", arguments: [id])
+    /// A queued change the server refused, with its reason.
+    public struct RejectedItem: Sendable, Equatable {
+        public var operation: OutboxItem.Operation
+        public var record: MeasurementRecord
+        public var reason: String
+    }
+
+    /// Everything the server refused, oldest first: what the "Needs attention" screen lists.
+    public func rejectedItems(limit: Int) throws(StoreError) -> [RejectedItem] {
+        let rows = try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.seq, o.operation, o.rejection, m.* FROM outbox o JOIN measurement m ON m.id = o.record_id
+                    WHERE o.rejection IS NOT NULL ORDER BY o.seq LIMIT ?
+                    """, arguments: [limit])
         }
+        var items: [RejectedItem] = []
+        for row in rows {
+            let record = try measurement(from: row)
+            let reason = String(decoding: try open(row["rejection"], table: "outbox", id: record.id, column: "rejection"), as: UTF8.self)
+            items.append(RejectedItem(operation: OutboxItem.Operation(rawValue: row["operation"]) ?? .create, record: record, reason: reason))
+        }
+        return items
+    }
+
+    /// Puts a refused change back in the queue as it is (the patient believes the server was wrong, or
+    /// fixed what it complained about elsewhere, e.g. the computer's clock).
+    public func resend(id: String, now: Int64) throws(StoreError) {
+        try write { db in
+            guard try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE record_id = ? AND rejection IS NOT NULL", arguments: [id]) ?? 0 > 0
+            else { throw StoreError.notFound }
+            try db.execute(sql: "UPDATE outbox SET rejection = NULL, attempts = 0, next_attempt_at = 0 WHERE record_id = ?", arguments: [id])
+            try db.execute(
+                sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ? AND sync_state = ?",
+                arguments: [MeasurementRecord.SyncState.pending.rawValue, now, id, MeasurementRecord.SyncState.rejected.rawValue])
+        }
+    }
+
+    /// The patient's explicit decision to give up a refused change: a refused new measurement is deleted
+    /// (the server never had it); a refused withdrawal is undone (the server keeps the measurement).
+    public func discardRejected(id: String, now: Int64) throws(StoreError) {
+        try write { db in
+            guard let operation = try String.fetchOne(
+                db, sql: "SELECT operation FROM outbox WHERE record_id = ? AND rejection IS NOT NULL", arguments: [id])
+            else { throw StoreError.notFound }
+            try db.execute(sql: "DELETE FROM outbox WHERE record_id = ?", arguments: [id])
+            if operation == OutboxItem.Operation.withdraw.rawValue {
+                try db.execute(
+                    sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ?",
+                    arguments: [MeasurementRecord.SyncState.synced.rawValue, now, id])
+            } else {
+                try db.execute(sql: "DELETE FROM measurement WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    /// The server now shows a withdrawn measurement as entered-in-error.
+    public func markWithdrawalSent(id: String, serverID: String, version: Int, now: Int64) throws(StoreError) {
+        try acknowledge([ServerAcknowledgement(id: id, operation: .withdraw, serverID: serverID, version: version)], now: now)
     }
 
     // MARK: Settings (not sensitive)

@@ -2,25 +2,60 @@ import BedsideCore
 import BedsideStore
 import Foundation
 
+/// Where a sync run is, for the status line ("sending 3 of 120").
+public enum SyncProgress: Sendable, Equatable {
+    case sending(done: Int, total: Int)
+    case receiving
+}
+
 /// What one sync run did.
 public struct SyncReport: Sendable, Equatable {
     public var sent = 0
     public var rejected = 0
-    /// Why the run stopped early, if it did (offline, refused login, TLS failure).
+    /// Measurements that came down from the server (a nurse's entries, another device's).
+    public var received = 0
+    /// Why the run stopped early, if it did (offline, refused login, TLS failure, a busy server).
     public var error: APIError?
+    /// The server's clock minus ours, from the `Date` of its last answer, in milliseconds.
+    public var serverClockOffset: Int64?
+    /// Requests made, and bytes on the wire both ways (headers included), for `bedside-bench sync`.
+    public var roundTrips = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+
+    public init() {}
+
+    /// Counts one exchange, and reads the server's time from it: the `meta.lastUpdated` the server stamps
+    /// on every Bundle it answers with (its own clock), else the HTTP `Date` header.
+    mutating func count(_ response: HTTPResponseData, body: JSONValue?, sentAt: Int64, receivedAt: Int64) {
+        roundTrips += 1
+        bytesSent += response.bytesSent
+        bytesReceived += response.bytesReceived
+        let midpoint = sentAt + (receivedAt - sentAt) / 2
+        if let stamp = body?["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
+            serverClockOffset = stamp.lowerBound - midpoint
+        } else if let date = response.header("date").flatMap(HTTPDate.parse) {
+            // The Date has whole seconds; half a second is the best guess for where in it the answer left.
+            serverClockOffset = date + 500 - midpoint
+        }
+    }
 }
 
-/// Pushes the outbox to the server as FHIR transaction Bundles.
+/// Pushes the outbox to the server as FHIR transaction Bundles, and pulls what the server has.
 ///
 /// Each new measurement is a conditional create on its `urn:uuid` identifier, so a batch that is sent
 /// again after a lost answer returns the resources made the first time instead of duplicating them.
-/// A withdrawn measurement becomes an entered-in-error update with If-Match.
+/// A withdrawn measurement becomes an entered-in-error update with If-Match. Nothing leaves the queue
+/// until the server's answer for it has been read and committed locally, in one transaction per batch.
 public struct SyncEngine: Sendable {
+    public typealias ProgressHandler = @Sendable (SyncProgress) -> Void
+
     public let api: BedsideAPI
     public let store: ClientStore
     public let token: String
     public let clock: any WallClock
-    public var batchSize = 100
+    /// Entries per transaction Bundle. Halved automatically if the server finds a Bundle too large (413).
+    public var batchSize = 250
 
     public init(api: BedsideAPI, store: ClientStore, token: String, clock: any WallClock) {
         self.api = api
@@ -29,14 +64,26 @@ public struct SyncEngine: Sendable {
         self.clock = clock
     }
 
+    /// Pushes, then (if that went well) pulls.
+    public func run(patientID: String, progress: ProgressHandler? = nil) async -> SyncReport {
+        var report = await push(patientID: patientID, progress: progress)
+        guard report.error == nil else { return report }
+        progress?(.receiving)
+        await pull(patientID: patientID, into: &report)
+        return report
+    }
+
     /// Sends everything queued, batch by batch. Stops at the first failure that is not one entry's fault.
-    public func push(patientID: String) async -> SyncReport {
+    public func push(patientID: String, progress: ProgressHandler? = nil) async -> SyncReport {
         var report = SyncReport()
         var skipped: Set<Int64> = []
+        var size = max(1, batchSize)
+        let total = (try? store.unsentCount()) ?? 0
+        progress?(.sending(done: 0, total: total))
         while true {
             let items: [ClientStore.OutboxItem]
             do {
-                items = try store.outbox(limit: batchSize + skipped.count).filter { !skipped.contains($0.sequence) }.prefix(batchSize).map { $0 }
+                items = try store.outbox(limit: size + skipped.count).filter { !skipped.contains($0.sequence) }.prefix(size).map { $0 }
             } catch {
                 report.error = .invalidResponse(error.description)
                 return report
@@ -44,40 +91,56 @@ public struct SyncEngine: Sendable {
             guard !items.isEmpty else { break }
             let bundle = Self.transaction(items, patientID: patientID)
             let response: HTTPResponseData
+            let sentAt = clock.now()
             do {
                 response = try await api.send("POST", "/fhir", json: bundle, token: token)
             } catch {
                 report.error = error
                 return report
             }
-            if response.status == 200, let entries = response.json?["entry"]?.arrayValue, entries.count == items.count {
+            let body = response.json
+            report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
+            if response.status == 200 {
+                guard let entries = body?["entry"]?.arrayValue, entries.count == items.count else {
+                    report.error = .invalidResponse("the transaction answer does not match the \(items.count) entries sent")
+                    return report
+                }
+                var acknowledgements: [ClientStore.ServerAcknowledgement] = []
                 for (item, entry) in zip(items, entries) {
-                    let location = entry["response"]?["location"]?.stringValue ?? ""
-                    let parts = location.split(separator: "/")
-                    guard parts.count >= 4, let version = Int(parts[3]) else { continue }
-                    do {
-                        switch item.operation {
-                        case .create:
-                            try store.markSynced(id: item.record.id, serverID: String(parts[1]), version: version, now: clock.now())
-                        case .withdraw:
-                            try store.markWithdrawalSent(id: item.record.id, version: version, now: clock.now())
-                        }
-                        report.sent += 1
-                    } catch {
-                        report.error = .invalidResponse(error.description)
+                    guard let (serverID, version) = Self.location(entry["response"]?["location"]?.stringValue) else {
+                        report.error = .invalidResponse("an entry came back without its location")
                         return report
                     }
+                    acknowledgements.append(ClientStore.ServerAcknowledgement(
+                        id: item.record.id, operation: item.operation == .create ? .create : .withdraw, serverID: serverID, version: version))
                 }
+                do {
+                    try store.acknowledge(acknowledgements, now: clock.now())
+                } catch {
+                    report.error = .invalidResponse(error.description)
+                    return report
+                }
+                report.sent += items.count
+                progress?(.sending(done: report.sent, total: max(total, report.sent)))
+                continue
+            }
+            if response.status == 413, size > 1 {
+                size = max(1, size / 2)
                 continue
             }
             // 4xx naming one entry: keep that entry aside with the server's reason, send the rest again.
             let refusal = BedsideAPI.refusal(response)
-            if (400...499).contains(response.status), response.status != 401, response.status != 429,
+            if (400...499).contains(response.status), ![401, 403, 408, 413, 429].contains(response.status),
                 let index = Self.entryIndex(in: response), items.indices.contains(index)
             {
                 let reason: String
                 if case .refused(_, _, let message, _) = refusal { reason = message } else { reason = refusal.description }
-                try? store.markRejected(id: items[index].record.id, reason: reason, now: clock.now())
+                do {
+                    try store.markRejected(id: items[index].record.id, reason: reason, now: clock.now())
+                } catch {
+                    report.error = .invalidResponse(error.description)
+                    return report
+                }
                 report.rejected += 1
                 skipped.insert(items[index].sequence)
                 continue
@@ -86,27 +149,47 @@ public struct SyncEngine: Sendable {
             return report
         }
         try? store.setSetting("lastSync", String(clock.now()))
+        if let offset = report.serverClockOffset { try? store.setSetting("clockOffset", String(offset)) }
         return report
     }
 
+    /// `Observation/<id>/_history/<version>` as id and version.
+    static func location(_ text: String?) -> (String, Int)? {
+        guard let parts = text?.split(separator: "/"), parts.count >= 4, let version = Int(parts[3]) else { return nil }
+        return (String(parts[1]), version)
+    }
+
     /// Fetches the patient's measurements the server has that this device does not (a nurse's entries, the
-    /// history from before this device), incrementally from the last pull. Returns how many were new.
-    public func pull(patientID: String) async -> (added: Int, error: APIError?) {
+    /// history from before this device), incrementally from the last pull.
+    public func pull(patientID: String) async -> SyncReport {
+        var report = SyncReport()
+        await pull(patientID: patientID, into: &report)
+        return report
+    }
+
+    func pull(patientID: String, into report: inout SyncReport) async {
         let since = (try? store.setting("lastPull")).flatMap { Int64($0 ?? "") }
-        // Overlap a minute: the server's clock decides lastUpdated, and ours may be behind.
+        // The cursor is the newest lastUpdated the server itself wrote, so our clock does not matter;
+        // a minute of overlap covers writes committed out of order around it.
         var path = "/fhir/Observation?patient=\(patientID)&_count=1000&_sort=_lastUpdated"
         if let since { path += "&_lastUpdated=gt" + FHIRDateTime.format(epochMilliseconds: since - 60_000) }
-        var added = 0
         var newest = since ?? 0
         var next: String? = path
         while let url = next {
             let response: HTTPResponseData
+            let sentAt = clock.now()
             do {
                 response = try await api.send("GET", url, token: token)
             } catch {
-                return (added, error)
+                report.error = error
+                return
             }
-            guard response.status == 200, let bundle = response.json else { return (added, BedsideAPI.refusal(response)) }
+            let body = response.json
+            report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
+            guard response.status == 200, let bundle = body else {
+                report.error = BedsideAPI.refusal(response)
+                return
+            }
             let resources = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
             for resource in resources {
                 if let updated = resource["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
@@ -114,16 +197,17 @@ public struct SyncEngine: Sendable {
                 }
             }
             do {
-                added += try store.mergeFromServer(resources.compactMap(ObservationReader.record(from:)), now: clock.now())
+                report.received += try store.mergeFromServer(resources.compactMap(ObservationReader.record(from:)), now: clock.now())
             } catch {
-                return (added, .invalidResponse(error.description))
+                report.error = .invalidResponse(error.description)
+                return
             }
             next = (bundle["link"]?.arrayValue ?? []).first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
                 .flatMap { link in link.range(of: "/fhir/").map { "/fhir/" + link[$0.upperBound...] } }
         }
         try? store.setSetting("lastPull", String(newest))
         try? store.setSetting("lastSync", String(clock.now()))
-        return (added, nil)
+        if let offset = report.serverClockOffset { try? store.setSetting("clockOffset", String(offset)) }
     }
 
     /// The entry an OperationOutcome names, from `Bundle.entry[3]...`.

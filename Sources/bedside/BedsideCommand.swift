@@ -76,6 +76,7 @@ struct GlobalOptions: ParsableArguments {
         configuration.themeName = configuration.noColor ? "mono" : (theme ?? file.theme ?? "default")
         if let minutes = file.idleMinutes { configuration.idleTimeout = Int64(minutes) * 60_000 }
         if file.glucoseUnit == "mg/dL" { configuration.glucoseUnit = .glucoseMass }
+        if let minutes = file.syncMinutes { configuration.syncInterval = Int64(minutes) * 60_000 }
         if let kdf = environment["BEDSIDE_TEST_KDF_LOG_N"].flatMap(Int.init), (10...17).contains(kdf) {
             // For the test suite only: a cheaper key derivation, so scripted logins do not each take a second.
             configuration.kdf = KDFParameters(logN: kdf, r: 8, p: 1)
@@ -105,6 +106,18 @@ func localUTCOffset() -> Int {
     return parts.tm_gmtoff
 }
 
+/// A core that holds this process's claim on the data directory; another Bedside using it is a clear error.
+func claimedCore(_ configuration: ClientConfiguration, clock: any WallClock = SystemClock()) async throws -> ClientCore {
+    let core = ClientCore(configuration: configuration, clock: clock)
+    do {
+        try await core.claimDataDirectory()
+    } catch {
+        complain(error.description)
+        throw Exit.failure
+    }
+    return core
+}
+
 /// Fresh randomness for the UI's id generator.
 func randomSeed() -> UInt64 {
     var generator = SystemRandomNumberGenerator()
@@ -119,7 +132,7 @@ struct TUICommand: AsyncParsableCommand {
     func run() async throws {
         ProcessHardening.apply()
         let configuration = try options.resolve()
-        try await runTerminal(configuration: configuration, core: ClientCore(configuration: configuration, clock: SystemClock()))
+        try await runTerminal(configuration: configuration, core: try await claimedCore(configuration))
     }
 }
 
@@ -143,11 +156,8 @@ func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingW
         // For the terminal test only: prove that a crash still gives the terminal back.
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(crashAfter)) { fatalError("crash requested by BEDSIDE_TEST_CRASH_AFTER_MS") }
     }
-    var state = AppState(
-        width: terminal.size.width, height: terminal.size.height, now: clock.now(), utcOffsetSeconds: localUTCOffset(),
-        language: configuration.language, hasAccount: configuration.hasAccount, server: configuration.server,
-        idleTimeout: configuration.idleTimeout, idSeed: randomSeed())
-    state.glucosePart = configuration.glucoseUnit
+    let state = configuration.initialState(
+        width: terminal.size.width, height: terminal.size.height, now: clock.now(), utcOffsetSeconds: localUTCOffset(), idSeed: randomSeed())
     let loop = EventLoop(state: state, core: core, clock: clock, device: terminal)
     _ = await loop.run(startingWith: actions)
 }

@@ -57,7 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.dataDirectory = root.appendingPathComponent("client")
         configuration.server = url
         configuration.transport.caFile = caFile
-        let core = ClientCore(configuration: configuration, clock: SystemClock())
+        let core = try await claimedCore(configuration)
         var session: SessionInfo?
         if case .codeRequested = await core.perform(.requestCode(server: url, email: login.email, password: login.password)).first,
             let code = MaildirMailer(directory: serverConfiguration.mailDirectory).latestLoginCode(to: login.email)

@@ -44,12 +44,9 @@ struct HeadlessCommand: AsyncParsableCommand {
             throw ExitCode.validationFailure
         }
         let clock = ManualClock(epochMilliseconds: SystemClock().now())
-        let core = ClientCore(configuration: configuration, clock: clock)
-        var state = AppState(
-            width: dimensions[0], height: dimensions[1], now: clock.now(), utcOffsetSeconds: localUTCOffset(),
-            language: configuration.language, hasAccount: configuration.hasAccount, server: configuration.server,
-            idleTimeout: configuration.idleTimeout, idSeed: randomSeed())
-        state.glucosePart = configuration.glucoseUnit
+        let core = try await claimedCore(configuration, clock: clock)
+        let state = configuration.initialState(
+            width: dimensions[0], height: dimensions[1], now: clock.now(), utcOffsetSeconds: localUTCOffset(), idSeed: randomSeed())
         let environment = ProcessInfo.processInfo.environment
         let runner = HeadlessRunner(
             state: state, core: core, clock: clock, variables: { environment[$0] }, snapshotDirectory: URL(fileURLWithPath: snapshots))

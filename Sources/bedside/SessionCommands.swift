@@ -1,6 +1,7 @@
 import ArgumentParser
 import BedsideApp
 import BedsideCore
+import BedsideSync
 import BedsideUI
 import BedsideVault
 import Foundation
@@ -13,8 +14,8 @@ func unlockedCore(_ options: GlobalOptions, passwordStdin: Bool) async throws ->
         complain(Localizer(configuration.language).text(.cliNoAccount, configuration.dataDirectory.path))
         throw Exit.locked
     }
+    let core = try await claimedCore(configuration)
     let password = try PasswordReader.readLine(prompt: "Password: ", secret: true, fromStandardInput: passwordStdin)
-    let core = ClientCore(configuration: configuration, clock: SystemClock())
     for action in await core.perform(.unlock(password: password)) {
         if case .unlockFailed(let message) = action {
             complain(message)
@@ -43,12 +44,13 @@ struct LoginCommand: AsyncParsableCommand {
         let configuration = try options.resolve()
         guard !configuration.server.isEmpty else { throw ValidationError("Which server? Pass --server https://... or set server in config.toml.") }
         let t = Localizer(configuration.language)
-        if configuration.hasAccount {
-            complain(t.text(.cliAccountExists, configuration.dataDirectory.path))
-            throw Exit.failure
-        }
-        let core = ClientCore(configuration: configuration, clock: SystemClock())
+        let core = try await claimedCore(configuration)
         let password = try PasswordReader.readLine(prompt: "Password for \(user): ", secret: true, fromStandardInput: passwordStdin)
+        if configuration.hasAccount {
+            // Logging in again (the server ended the session) keeps everything here; another account may
+            // not replace this one while it holds anything.
+            try await unlockForLoginAgain(core, password: password, user: user, t: t, directory: configuration.dataDirectory.path)
+        }
         for action in await core.perform(.requestCode(server: configuration.server, email: user, password: password)) {
             if case .loginFailed(let message) = action {
                 complain(message)
@@ -65,10 +67,28 @@ struct LoginCommand: AsyncParsableCommand {
             case .loggedIn(let info):
                 print(t.text(.cliLoggedIn, info.displayName, info.server))
                 print(t.text(.cliDataKept, configuration.dataDirectory.path))
+            case .reauthenticated:
+                print(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
             default: break
             }
         }
         await core.lock()
+    }
+}
+
+/// Opens the account already here with the login's password, and refuses unless it is the same account.
+private func unlockForLoginAgain(_ core: ClientCore, password: String, user: String, t: Localizer, directory: String) async throws {
+    for action in await core.perform(.unlock(password: password)) {
+        if case .unlockFailed = action {
+            complain(t.text(.cliAccountExists, directory))
+            throw Exit.failure
+        }
+    }
+    let report = try await core.statusReport()
+    guard report.email.lowercased() == user.lowercased() else {
+        await core.lock()
+        complain(report.unsent > 0 ? t.text(.cliOtherAccountHere, String(report.unsent), report.email) : t.text(.cliAccountExists, directory))
+        throw Exit.failure
     }
 }
 
@@ -113,16 +133,43 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(help: "Read the password from standard input.")
     var passwordStdin = false
 
+    @Option(help: "How often to try again when the server is busy (5xx, 429), with back-off honouring Retry-After.")
+    var retries = 5
+
     func run() async throws {
         let core = try await unlockedCore(options, passwordStdin: passwordStdin)
         let before = try await core.statusReport()
         let t = Localizer(try options.resolve().language)
         complain(t.text(.cliSending, String(before.unsent)))
-        let outcome = await core.syncNow()
+        var report = SyncReport()
+        var sent = 0
+        var failures = 0
+        while true {
+            report = await core.runSync { phase in
+                switch phase {
+                case .sending(let done, let total) where done > 0: complain(t.text(.cliSyncProgress, String(done), String(total)))
+                case .receiving: complain(t.text(.cliSyncReceiving))
+                default: break
+                }
+            }
+            sent += report.sent
+            // Only a busy server is worth waiting for here; offline is reported at once (exit 4), the queue kept.
+            guard case .refused(let status, _, _, let retryAfter)? = report.error, status == 429 || status == 408 || (500...599).contains(status),
+                failures < retries
+            else { break }
+            failures += 1
+            let delay = RetryPolicy.standard.delay(afterFailures: failures, retryAfterSeconds: retryAfter, randomUnit: Double.random(in: 0..<1))
+            complain(t.text(.cliRetrying, core.explain(report.error ?? .invalidResponse("")), String((delay + 999) / 1000)))
+            try await Task.sleep(for: .milliseconds(delay))
+        }
         let after = try await core.statusReport()
         await core.lock()
-        print(t.text(.cliSyncSummary, String(max(0, before.unsent - after.unsent)), String(after.unsent), String(after.rejected)))
-        if let error = outcome {
+        print(t.text(.cliSyncSummary, String(sent), String(after.unsent), String(after.rejected)))
+        if let error = report.error {
+            if case .refused(401, _, _, _) = error {
+                complain(t.text(.cliSessionEnded, String(after.unsent)))
+                throw Exit.locked
+            }
             complain(t.text(.cliNotSynced, core.explain(error)))
             throw error.isOffline ? Exit.offline : Exit.failure
         }
@@ -151,6 +198,7 @@ struct LogoutCommand: AsyncParsableCommand {
             return
         }
         if force && !passwordStdin && isatty(STDIN_FILENO) != 1 {
+            _ = try await claimedCore(configuration)
             try SecureFiles.emptyDirectory(configuration.dataDirectory)
             print(t.text(.cliForcedLocalOnly))
             return

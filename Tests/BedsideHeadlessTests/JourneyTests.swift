@@ -10,8 +10,15 @@ import Testing
 
 @testable import BedsideHeadless
 
-/// Journeys log in against the real server; its clock is the real one, the client's is virtual.
+/// Journeys log in against the real server. Server and client share one virtual clock at a fixed moment,
+/// so screens (and snapshots) are the same on every run and `tick` moves the whole world, as real time would.
 typealias JourneyServer = LoopbackServer
+
+let journeyStart = FHIRDateTime("2026-01-15T09:30:00Z")?.lowerBound ?? 0
+
+func journeyServer() async throws -> JourneyServer {
+    try await LoopbackServer(clock: ManualClock(epochMilliseconds: journeyStart))
+}
 
 /// A fresh client for one script: its own data directory, a virtual clock, the real ClientCore.
 struct JourneyClient {
@@ -25,9 +32,7 @@ struct JourneyClient {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-client-\(UUID().uuidString)/default")
         var configuration = ClientConfiguration(dataDirectory: dataDirectory, server: server.url, transport: .init(caFile: server.caFile))
         configuration.kdf = .testing
-        // A fixed moment in the past: screens (and snapshots) are the same on every run, and the server,
-        // on its real clock, sees measurements from the past as it should.
-        let clock = ManualClock(epochMilliseconds: FHIRDateTime("2026-01-15T09:30:00Z")?.lowerBound ?? 0)
+        let clock = (server.clock as? ManualClock) ?? ManualClock(epochMilliseconds: journeyStart)
         core = ClientCore(configuration: configuration, clock: clock)
         let state = AppState(
             width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, language: .en, hasAccount: false, server: server.url,
@@ -81,7 +86,7 @@ struct JourneyTests {
 
     @Test("every script in Tests/Scripts passes against the real server", arguments: JourneyTests.scripts)
     func script(_ name: String) async throws {
-        let server = try await JourneyServer()
+        let server = try await journeyServer()
         let email = "\(name.split(separator: ".")[0])@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
@@ -98,7 +103,7 @@ struct JourneyTests {
 
     @Test("a sentinel note and value typed in the UI reach no file, in any encoding; logout leaves the directory empty")
     func sentinel() async throws {
-        let server = try await JourneyServer()
+        let server = try await journeyServer()
         let email = "sentinel@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
@@ -156,7 +161,7 @@ struct JourneyTests {
 
     @Test("text from the server is shown inert: a name with escape sequences cannot drive the terminal")
     func serverTextInert() async throws {
-        let server = try await JourneyServer()
+        let server = try await journeyServer()
         let email = "inert@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(
@@ -174,7 +179,7 @@ struct JourneyTests {
 
     @Test("locking drops the key: after the idle lock the core can read nothing")
     func lockDropsKey() async throws {
-        let server = try await JourneyServer()
+        let server = try await journeyServer()
         let email = "lock@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Lock Test")
@@ -190,7 +195,7 @@ struct JourneyTests {
 
     @Test("what the server already has (a nurse's entry, earlier history) appears after login, once")
     func pulledAtLogin() async throws {
-        let server = try await JourneyServer()
+        let server = try await journeyServer()
         let email = "pulled@example.org"
         let password = "journey-lantern-orbit-42"
         let account = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Pull Test")

@@ -8,21 +8,7 @@ import Testing
 struct ReducerTests {
     let start: Int64 = 1_768_469_400_000  // 2026-01-15T09:30:00Z
 
-    func loggedIn() -> AppState {
-        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 3600, language: .en, hasAccount: true, server: "", idSeed: 1)
-        _ = reduce(&state, .unlocked(SessionInfo(displayName: "Ann", email: "ann@example.org", server: "https://s")))
-        return state
-    }
-
-    func press(_ state: inout AppState, _ keys: Key...) -> [Effect] {
-        var effects: [Effect] = []
-        for key in keys { effects += reduce(&state, .key(key)) }
-        return effects
-    }
-
-    func type(_ state: inout AppState, _ text: String) {
-        for character in text { _ = reduce(&state, .key(.character(character))) }
-    }
+    func loggedIn() -> AppState { loggedInState(at: start) }
 
     @Test("login asks for the code with exactly what was typed, and forgets the password field")
     func login() {
@@ -107,7 +93,7 @@ struct ReducerTests {
     func idleLock() {
         var state = loggedIn()
         _ = reduce(&state, .statusLoaded(HomeStatus(unsent: 3)))
-        #expect(reduce(&state, .tick(now: start + 14 * 60_000)).isEmpty)
+        #expect(!reduce(&state, .tick(now: start + 14 * 60_000)).contains(.lock))
         #expect(reduce(&state, .tick(now: start + 15 * 60_000)) == [.lock])
         #expect(state.session == nil)
         #expect(state.status == HomeStatus())
@@ -145,7 +131,7 @@ struct ReducerTests {
         #expect(render(state).text.contains("2 unsent measurement(s) will be lost."))
         #expect(press(&state, .character("s")) == [.sync])
         #expect(state.stack == [.home])
-        _ = reduce(&state, .syncFinished(error: nil))
+        _ = reduce(&state, .syncFinished(SyncOutcome(sent: 2)))
         _ = press(&state, .character("L"))
         #expect(press(&state, .character("y")) == [.logout])
     }

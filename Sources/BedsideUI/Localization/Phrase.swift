@@ -29,14 +29,21 @@ public enum Phrase: String, Sendable, CaseIterable {
     case editNotAllowed
     // Logout and sync
     case logoutTitle, logoutUnsentWarning, logoutHintUnsent, logoutQuestion, logoutHint, logoutBusy, loggedOut
-    case syncBusy, syncDone, syncFailed, syncNothing
+    case syncDone, syncFailed, syncNothing, syncRejectedSome
+    case headerSending, headerReceiving, headerSyncing, headerNeedsLogin, headerRetrying
+    case durationSeconds, durationMinutes, durationHours, agoJustNow, agoMinutes, agoHours
+    case homeNeedsLogin, homeAttention, homeClockWrong
+    // Needs attention, and logging in again
+    case attentionTitle, attentionIntro, attentionEmpty, attentionWithdrawal, attentionReason, attentionDiscard
+    case attentionDiscardWithdrawal, attentionHint, attentionNoEditWithdrawal, resent, discarded
+    case reauthTitle, reauthIntro, reauthDone, errorOtherAccount
     // Errors the app reports
     case errorNoAccount, errorNotPatient, errorLoginAgain, errorAccountIncomplete, errorUnreachable, errorUntrusted
     case errorTimedOut, errorInsecure, errorWrongCredentials, errorSessionEnded, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
     // The command line
-    case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
+    case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
     // Help
-    case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpClose
+    case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpAttention, helpClose
 }
 
 /// Looks phrases up in the patient's language and fills in their placeholders.

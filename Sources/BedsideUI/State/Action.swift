@@ -18,8 +18,15 @@ public enum Action: Sendable {
     /// `total` is nil when unchanged (later pages).
     case historyLoaded(kind: MeasurementKind, page: [MeasurementRecord], total: Int?, appended: Bool)
     case deleted(id: String, removed: Bool)
-    case syncStarted
-    case syncFinished(error: String?)
+    /// The patient (or a script's `sync`) asks for a sync now.
+    case syncRequested
+    case syncProgress(SyncActivity.Phase)
+    case syncFinished(SyncOutcome)
+    case attentionLoaded([AttentionItem])
+    case resent(id: String)
+    case discarded(id: String)
+    /// A new session after the server ended the old one; nothing local changed.
+    case reauthenticated
     case loggedOut
     case logoutFailed(String)
     /// An effect failed in a way the current screen should show.
@@ -45,16 +52,17 @@ public struct HomeStatus: Sendable, Equatable {
     public var unsent: Int
     public var rejected: Int
     public var lastSync: Int64?
-    public var offline: Bool
+    /// The server's clock minus this computer's, in milliseconds, as last seen.
+    public var clockOffset: Int64?
 
     public init(
         latest: [MeasurementKind: MeasurementRecord] = [:], unsent: Int = 0, rejected: Int = 0, lastSync: Int64? = nil,
-        offline: Bool = false
+        clockOffset: Int64? = nil
     ) {
         self.latest = latest
         self.unsent = unsent
         self.rejected = rejected
         self.lastSync = lastSync
-        self.offline = offline
+        self.clockOffset = clockOffset
     }
 }

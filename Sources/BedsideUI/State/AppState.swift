@@ -14,6 +14,10 @@ public enum Screen: Sendable, Equatable {
     case detail(MeasurementRecord)
     case confirmDelete(MeasurementRecord)
     case logout
+    /// What the server refused, to fix, send again or discard.
+    case attention(AttentionList)
+    /// The server ended the session: the password again (then the code), keeping everything local.
+    case reauth(TextField)
 }
 
 /// The three fields of the login screen.
@@ -65,6 +69,11 @@ public struct IDGenerator: Sendable, Equatable {
         return z ^ (z >> 31)
     }
 
+    /// A draw in [0, 1), for the back-off's jitter.
+    public mutating func unit() -> Double {
+        Double(nextWord() >> 11) / Double(UInt64(1) << 53)
+    }
+
     /// A version-4 UUID, lower case.
     public mutating func uuid() -> String {
         var bytes: [UInt8] = []
@@ -101,6 +110,13 @@ public struct AppState: Sendable, Equatable {
     public var glucosePart: MeasurementPart = .glucoseMolar
     public var ids: IDGenerator
     public var quitting = false
+    /// The sync worker's state and schedule.
+    public var sync = SyncActivity()
+    /// How often to sync while running, in milliseconds (config `sync-minutes`).
+    public var syncInterval: Int64 = 5 * 60_000
+    /// How long after an entry to sync, so entries made together travel together.
+    public var syncDelayAfterEntry: Int64 = 2_000
+    public var retryPolicy = RetryPolicy.standard
 
     /// The first screen: unlock when this computer has an account, else log in.
     public init(

@@ -16,7 +16,14 @@ public enum Effect: Sendable, Equatable {
     case delete(id: String)
     /// A page of history, newest first.
     case loadHistory(kind: MeasurementKind, after: HistoryPosition?)
+    /// Push the outbox and pull, reporting progress as it goes.
     case sync
+    /// What the server refused, for the "Needs attention" screen.
+    case loadAttention
+    /// Queue a refused change again as it is.
+    case resend(id: String)
+    /// Give up a refused change, by the patient's explicit choice.
+    case discard(id: String)
     case logout
     case quit
 }

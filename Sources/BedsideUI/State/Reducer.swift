@@ -10,7 +10,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return handleKey(&state, key)
     case .tick(let now):
         state.now = now
-        return checkIdleLock(&state)
+        var effects = checkIdleLock(&state)
+        effects += syncIfDue(&state)
+        return effects
     case .resize(let width, let height):
         state.width = width
         state.height = height
@@ -31,6 +33,7 @@ private func checkIdleLock(_ state: inout AppState) -> [Effect] {
 func lockNow(_ state: inout AppState) {
     state.session = nil
     state.status = HomeStatus()
+    state.sync = SyncActivity()
     state.showingHelp = false
     state.busy = nil
     state.stack = [.unlock(TextField(masked: true, maxLength: 256))]
@@ -66,18 +69,20 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .detail(let record): return detailKey(&state, record, key)
     case .confirmDelete(let record): return confirmDeleteKey(&state, record, key)
     case .logout: return logoutKey(&state, key)
+    case .attention(var list): return attentionKey(&state, &list, key)
+    case .reauth(var field): return reauthKey(&state, &field, key)
     }
 }
 
 func screenTakesText(_ screen: Screen) -> Bool {
     switch screen {
-    case .login, .code, .unlock, .form: true
+    case .login, .code, .unlock, .form, .reauth: true
     default: false
     }
 }
 
-private func isYes(_ key: Key) -> Bool { key == .character("y") || key == .character("j") || key == .character("Y") || key == .character("J") }
-private func isNo(_ key: Key) -> Bool { key == .character("n") || key == .character("N") || key == .escape }
+func isYes(_ key: Key) -> Bool { key == .character("y") || key == .character("j") || key == .character("Y") || key == .character("J") }
+func isNo(_ key: Key) -> Bool { key == .character("n") || key == .character("N") || key == .escape }
 
 private func loginKey(_ state: inout AppState, _ form: inout LoginForm, _ key: Key) -> [Effect] {
     defer { if case .login = state.screen { state.replaceTop(.login(form)) } }
@@ -175,8 +180,12 @@ private func homeKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         state.push(.history(HistoryList(kind: .bloodPressure)))
         return [.loadHistory(kind: .bloodPressure, after: nil)]
     case .character("s"):
-        state.busy = .syncBusy
-        return [.sync]
+        return startSync(&state, manual: true)
+    case .character("n"):
+        state.push(.attention(AttentionList()))
+        return [.loadAttention]
+    case .character("i") where state.sync.needsLogin:
+        state.push(.reauth(TextField(masked: true, maxLength: 256)))
     case .character("L"), .character("l"):
         state.push(.logout)
     case .character("q"), .escape:
@@ -330,8 +339,7 @@ private func confirmDeleteKey(_ state: inout AppState, _ record: MeasurementReco
 private func logoutKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     if key == .character("s"), state.status.unsent > 0 {
         state.pop()
-        state.busy = .syncBusy
-        return [.sync]
+        return startSync(&state, manual: true)
     }
     if isYes(key) {
         state.busy = .logoutBusy
@@ -359,7 +367,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         state.unlockBlockedUntil = 0
         state.lastInputAt = state.now
         state.stack = [.home]
-        return [.loadStatus]
+        state.sync = SyncActivity()
+        return [.loadStatus] + startSync(&state, manual: false)
     case .unlockFailed(let message):
         state.busy = nil
         state.unlockFailures += 1
@@ -396,6 +405,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
             state.stack = [.home]
             state.inform(.saved)
         }
+        scheduleSync(&state, in: state.syncDelayAfterEntry)
+        if case .attention = state.screen { return [.loadStatus, .loadAttention] }
         return [.loadStatus]
     case .saveFailed(let message):
         state.busy = nil
@@ -416,6 +427,7 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
             state.pop()
         }
         state.inform(removed ? .deleted : .withdrawn)
+        if !removed { scheduleSync(&state, in: state.syncDelayAfterEntry) }
         if case .history(var list) = state.screen {
             list.items.removeAll { $0.id == id }
             list.selected = min(list.selected, max(0, list.items.count - 1))
@@ -423,12 +435,14 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
             return [.loadHistory(kind: list.kind, after: nil), .loadStatus]
         }
         return [.loadStatus]
-    case .syncStarted:
-        state.busy = .syncBusy
-    case .syncFinished(let error):
-        state.busy = nil
-        if let error { state.warn(state.localizer.text(.syncFailed, error)) } else { state.inform(.syncDone) }
-        return [.loadStatus]
+    case .syncRequested:
+        return startSync(&state, manual: true)
+    case .syncProgress(let phase):
+        if state.sync.running { state.sync.phase = phase }
+    case .syncFinished(let outcome):
+        return finishSync(&state, outcome)
+    case .attentionLoaded, .resent, .discarded, .reauthenticated:
+        return handleAttentionResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
         lockNow(&state)

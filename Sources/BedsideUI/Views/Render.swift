@@ -22,6 +22,8 @@ public func render(_ state: AppState) -> Frame {
     case .detail(let record): painter.detail(record)
     case .confirmDelete(let record): painter.confirmDelete(record)
     case .logout: painter.logout()
+    case .attention(let list): painter.attention(list)
+    case .reauth(let field): painter.reauth(field)
     }
     painter.footer()
     if state.showingHelp { painter.help() }
@@ -57,13 +59,47 @@ struct Painter {
             let status = state.status
             right.append(status.unsent > 0 ? t.text(.headerUnsent, String(status.unsent)) : t.text(.headerAllSent))
             if status.rejected > 0 { right.append(t.text(.headerRejected, String(status.rejected))) }
-            right.append(status.lastSync.map { t.text(.headerLastSync, when($0)) } ?? t.text(.headerNeverSynced))
-            if status.offline { right.append(t.text(.headerOffline)) }
+            right.append(syncActivityText())
         }
         let rightText = right.joined(separator: " · ") + " "
         let rightWidth = TextWidth.columns(of: rightText)
         frame.put(TextWidth.truncate(left, to: max(0, width - rightWidth - 1)), x: 0, y: 0, role: .statusBar)
         frame.put(rightText, x: max(0, width - rightWidth), y: 0, role: .statusBar)
+    }
+
+    /// The sync worker in a few words: sending 3 of 120 · receiving · offline, retrying in 40 s · synced 2 min ago.
+    func syncActivityText() -> String {
+        let sync = state.sync
+        if sync.running {
+            switch sync.phase {
+            case .sending(let done, let total) where total > 0: return t.text(.headerSending, String(min(done + 1, total)), String(total))
+            case .receiving: return t.text(.headerReceiving)
+            default: return t.text(.headerSyncing)
+            }
+        }
+        if sync.needsLogin { return t.text(.headerNeedsLogin) }
+        if sync.failures > 0, let at = sync.nextAttemptAt {
+            let retry = t.text(.headerRetrying, duration(max(0, at - state.now)))
+            return sync.offline ? t.text(.headerOffline) + ", " + retry : retry
+        }
+        return state.status.lastSync.map { t.text(.headerLastSync, ago($0)) } ?? t.text(.headerNeverSynced)
+    }
+
+    /// "40 s", "3 min", "2 h": how long until something.
+    func duration(_ milliseconds: Int64) -> String {
+        let seconds = (milliseconds + 999) / 1000
+        if seconds < 60 { return t.text(.durationSeconds, String(seconds)) }
+        if seconds < 3600 { return t.text(.durationMinutes, String((seconds + 59) / 60)) }
+        return t.text(.durationHours, String((seconds + 1799) / 3600))
+    }
+
+    /// "just now", "2 min ago", "3 h ago", or the date: how long since something.
+    func ago(_ time: Int64) -> String {
+        let elapsed = max(0, state.now - time) / 1000
+        if elapsed < 60 { return t.text(.agoJustNow) }
+        if elapsed < 3600 { return t.text(.agoMinutes, String(elapsed / 60)) }
+        if elapsed < 86_400 { return t.text(.agoHours, String(elapsed / 3600)) }
+        return when(time)
     }
 
     mutating func footer() {

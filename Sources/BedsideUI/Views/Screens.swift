@@ -62,7 +62,18 @@ extension Painter {
         row += 1
         frame.put(t.text(.homeDueTitle), x: 1, y: row, role: .title)
         row += 1
-        if due.isEmpty {
+        if state.sync.needsLogin {
+            frame.put("• " + t.text(.homeNeedsLogin), x: 3, y: row, role: .warning, maxWidth: width - 4)
+            row += 1
+        }
+        if state.status.rejected > 0 {
+            frame.put("• " + t.text(.homeAttention, String(state.status.rejected)), x: 3, y: row, role: .warning, maxWidth: width - 4)
+            row += 1
+        }
+        if let offset = state.status.clockOffset, abs(offset) >= clockWarningThreshold {
+            row = paragraph("• " + t.text(.homeClockWrong, duration(abs(offset))), y: row, role: .warning, indent: 3)
+        }
+        if due.isEmpty && state.status.rejected == 0 && !state.sync.needsLogin {
             frame.put(t.text(.homeDueNothing), x: 3, y: row, role: .ok)
             row += 1
         }
@@ -76,7 +87,45 @@ extension Painter {
             frame.put(String(t.text(phrase).prefix(1)), x: 3, y: row, role: .accent)
             row += 1
         }
-        hints = "a h s L q"
+        hints = "a h s L q" + (state.status.rejected > 0 ? " n" : "") + (state.sync.needsLogin ? " i" : "")
+    }
+
+    /// A clock this far from the server's gets a warning: measurement times would be off.
+    var clockWarningThreshold: Int64 { 5 * 60_000 }
+
+    mutating func attention(_ list: AttentionList) {
+        title(t.text(.attentionTitle) + (list.items.isEmpty ? "" : " (\(list.items.count))"))
+        var row = paragraph(t.text(.attentionIntro), y: top + 2, role: .muted) + 1
+        if list.items.isEmpty {
+            frame.put(list.loading ? "…" : t.text(.attentionEmpty), x: 3, y: row, role: list.loading ? .muted : .ok)
+            hints = t.text(.keyBack)
+            return
+        }
+        for (index, item) in list.items.enumerated() where row < height - 4 {
+            let selected = index == list.selected
+            let record = item.record
+            if selected { frame.fill(role: .selection, x: 1, y: row, width: width - 2) }
+            var summary = "\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))"
+            if item.isWithdrawal { summary += " (\(t.text(.attentionWithdrawal)))" }
+            frame.put(summary, x: 2, y: row, role: selected ? .selection : .accent, maxWidth: width - 4)
+            row += 1
+            // The server's words, inert, wrapped under the measurement they concern.
+            row = paragraph(t.text(.attentionReason, item.reason), y: row, role: selected ? .warning : .muted, indent: 4)
+        }
+        if list.confirmingDiscard, let item = list.current {
+            let question = item.isWithdrawal ? t.text(.attentionDiscardWithdrawal) : t.text(.attentionDiscard)
+            paragraph(question, y: max(row, height - 4), role: .warning)
+            hints = t.text(.deleteHint)
+        } else {
+            hints = t.text(.attentionHint)
+        }
+    }
+
+    mutating func reauth(_ field: TextField) {
+        title(t.text(.reauthTitle))
+        let row = paragraph(t.text(.reauthIntro, state.session?.email ?? "", String(state.status.unsent)), y: top + 2) + 1
+        self.field(t.text(.fieldPassword), field, y: row, focused: true, boxWidth: 32)
+        hints = "\(t.text(.keyContinue))  \(t.text(.keyBack))"
     }
 
 
@@ -207,6 +256,8 @@ extension Painter {
         case .home, .chooseKind, .logout: text.append(t.text(.helpHome))
         case .form, .confirmUnusual: text.append(t.text(.helpForm))
         case .history, .detail, .confirmDelete: text.append(t.text(.helpHistory))
+        case .attention: text.append(t.text(.helpAttention))
+        case .reauth: text.append(t.text(.helpLogin))
         }
         var lines: [String] = []
         for paragraph in text { lines += TextWidth.wrap(paragraph, width: boxWidth - 4) + [""] }

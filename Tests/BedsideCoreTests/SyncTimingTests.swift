@@ -1,0 +1,27 @@
+import Testing
+
+@testable import BedsideCore
+
+@Suite("Retry policy and server time")
+struct SyncTimingTests {
+    @Test("the bound doubles from 2 s and stops at 5 min; the draw is full jitter above a 1 s floor")
+    func retryPolicy() {
+        let policy = RetryPolicy.standard
+        #expect((1...9).map { policy.bound(afterFailures: $0) } == [2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000])
+        #expect(policy.bound(afterFailures: 500) == 300_000, "no overflow after many failures")
+        #expect(policy.delay(afterFailures: 3, retryAfterSeconds: nil, randomUnit: 0.5) == 4_000)
+        #expect(policy.delay(afterFailures: 3, retryAfterSeconds: nil, randomUnit: 0) == 1_000)
+        #expect(policy.delay(afterFailures: 3, retryAfterSeconds: nil, randomUnit: 0.999_999) < 8_000)
+        #expect(policy.delay(afterFailures: 1, retryAfterSeconds: 30, randomUnit: 0.5) == 30_000, "Retry-After wins when longer")
+        #expect(policy.delay(afterFailures: 20, retryAfterSeconds: 1, randomUnit: 0.5) == 150_000, "and the back-off when that is longer")
+    }
+
+    @Test("HTTP dates parse to the epoch; anything else is nil")
+    func httpDate() {
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777_000)
+        #expect(HTTPDate.parse("Mon, 23 Nov 2026 10:00:00 GMT") == FHIRDateTime("2026-11-23T10:00:00Z")?.lowerBound)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 25:49:37 GMT") == nil)
+        #expect(HTTPDate.parse("") == nil)
+    }
+}
