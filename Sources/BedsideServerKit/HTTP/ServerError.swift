@@ -15,6 +15,8 @@ public enum ServerError: Error, Sendable {
     case preconditionFailed(String)
     /// 413
     case tooLarge(limit: Int)
+    /// 413: a request that asks for more work than one request may (e.g. too many batch entries).
+    case tooCostly(String)
     /// 415
     case unsupportedMediaType(String)
     /// 422: readable but not acceptable; the outcome names each offending element.
@@ -35,7 +37,7 @@ public enum ServerError: Error, Sendable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .preconditionFailed: 412
-        case .tooLarge: 413
+        case .tooLarge, .tooCostly: 413
         case .unsupportedMediaType: 415
         case .invalid: 422
         case .locked: 423
@@ -56,6 +58,7 @@ public enum ServerError: Error, Sendable {
         case .preconditionFailed(let message): OperationOutcome(code: "conflict", diagnostics: message)
         case .tooLarge(let limit):
             OperationOutcome(code: "too-costly", diagnostics: "The request body is larger than the limit of \(limit) bytes.")
+        case .tooCostly(let message): OperationOutcome(code: "too-costly", diagnostics: message)
         case .unsupportedMediaType(let message): OperationOutcome(code: "not-supported", diagnostics: message)
         case .invalid(let outcome): outcome
         case .locked(let seconds):
