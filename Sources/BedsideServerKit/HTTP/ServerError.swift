@@ -25,6 +25,8 @@ public enum ServerError: Error, Sendable {
     case locked(retryAfterSeconds: Int)
     /// 428: an update without If-Match.
     case preconditionRequired(String)
+    /// 429 with Retry-After: this session (or address) used up its request budget.
+    case throttled(retryAfterSeconds: Int)
     /// 503
     case unavailable(String)
     /// 500: the store failed. The detail is logged, never sent.
@@ -42,6 +44,7 @@ public enum ServerError: Error, Sendable {
         case .invalid: 422
         case .locked: 423
         case .preconditionRequired: 428
+        case .throttled: 429
         case .unavailable: 503
         case .storage: 500
         }
@@ -66,6 +69,10 @@ public enum ServerError: Error, Sendable {
                 code: "lock-error",
                 diagnostics: "Too many failed attempts: this account is locked. Try again in \((seconds + 59) / 60) minutes.")
         case .preconditionRequired(let message): OperationOutcome(code: "required", diagnostics: message)
+        case .throttled(let seconds):
+            OperationOutcome(
+                code: "throttled",
+                diagnostics: "Too many requests in a short time. Try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
         case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }

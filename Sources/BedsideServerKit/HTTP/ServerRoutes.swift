@@ -12,12 +12,15 @@ struct ServerRoutes: Sendable {
     let fhir: FHIRService
     let clock: any WallClock
     let publicBaseURL: String?
+    /// nil: no request budget (`ServerConfiguration.rateLimit`).
+    let rateLimiter: RateLimiter?
     let logger: Logger
 
     func build() -> Router<BedsideRequestContext> {
         let router = Router(context: BedsideRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, routes: self)) }
         router.post("/auth/login") { request, context in await self.handle { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle { try await self.logout(request, context) } }
@@ -62,7 +65,7 @@ struct ServerRoutes: Sendable {
     func error(_ error: ServerError) -> Response {
         var headers = HTTPFields()
         switch error {
-        case .locked(let seconds): headers[.retryAfter] = String(seconds)
+        case .locked(let seconds), .throttled(let seconds): headers[.retryAfter] = String(seconds)
         case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
         case .storage(let underlying): logger.error("storage failure", metadata: ["error": "\(underlying)"])
         default: break
