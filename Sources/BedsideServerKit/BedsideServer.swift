@@ -59,7 +59,9 @@ public struct BedsideServer: Sendable {
         let auth = AuthService(
             store: store, clock: clock, mailer: mailer, hasher: configuration.hasher, policy: configuration.authPolicy, logger: logger)
         let fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
-        return ServerRoutes(auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, logger: logger)
+        let limiter = configuration.rateLimit.flatMap { $0.isEnabled ? RateLimiter(limit: $0, clock: clock) : nil }
+        return ServerRoutes(
+            auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter, logger: logger)
     }
 
     /// Starts listening and returns once the port is bound.

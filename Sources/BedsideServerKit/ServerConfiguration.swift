@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable {
     public var publicBaseURL: String?
     public var hasher: PasswordHasher = .standard
     public var authPolicy = AuthPolicy()
+    /// A request budget per session (per address before login), answered with 429 and Retry-After
+    /// when used up. nil: no limit.
+    public var rateLimit: RateLimit?
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

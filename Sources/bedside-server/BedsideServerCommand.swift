@@ -99,12 +99,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "CA bundle to trust for the SMTP relay.", completion: .file())
     var smtpCAFile: String?
 
+    @Option(help: "Requests per minute allowed per session (per address before login); more are answered 429 with Retry-After. 0 turns the limit off.")
+    var rateLimit = 0
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
             throw ValidationError("The server only speaks HTTPS: pass --dev-tls for development, or --cert and --key.")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
     }
 
     func run() async throws {
@@ -113,6 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.publicBaseURL = publicURL
+        if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         if let smtpURL {
             configuration.mail = .smtp(SMTPSettings(

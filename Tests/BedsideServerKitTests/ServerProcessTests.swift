@@ -36,11 +36,11 @@ struct ServerExecutable {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
     }
 
-    /// Starts `serve --dev-tls --port 0` and returns the process and its port once it listens.
-    static func serve(dataDirectory: String) throws -> (Process, Int) {
+    /// Starts `serve --dev-tls --port 0` (plus `arguments`) and returns the process and its port once it listens.
+    static func serve(dataDirectory: String, arguments: [String] = []) throws -> (Process, Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["serve", "--dev-tls", "--port", "0", "--data-dir", dataDirectory, "--log-level", "warning"]
+        process.arguments = ["serve", "--dev-tls", "--port", "0", "--data-dir", dataDirectory, "--log-level", "warning"] + arguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

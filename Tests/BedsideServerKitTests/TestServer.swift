@@ -23,8 +23,8 @@ final class TestServer: @unchecked Sendable {
     var baseURL: String { server.url }
     var caFile: String { server.caFile }
 
-    init() async throws {
-        server = try await LoopbackServer(clock: clock)
+    init(rateLimit: RateLimit? = nil) async throws {
+        server = try await LoopbackServer(clock: clock, rateLimit: rateLimit)
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
     }
 
@@ -126,8 +126,8 @@ extension HTTPResponseData {
 }
 
 /// Runs `body` against a fresh server and always shuts it down.
-func withServer(_ body: (TestServer) async throws -> Void) async throws {
-    let server = try await TestServer()
+func withServer(rateLimit: RateLimit? = nil, _ body: (TestServer) async throws -> Void) async throws {
+    let server = try await TestServer(rateLimit: rateLimit)
     do {
         try await body(server)
     } catch {

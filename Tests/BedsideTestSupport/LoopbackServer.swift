@@ -16,11 +16,13 @@ public final class LoopbackServer: @unchecked Sendable {
     public var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
 
     /// `clock` drives the server (token expiry, lockouts); tests that move time pass a ManualClock.
-    public init(clock: any WallClock = SystemClock()) async throws {
+    /// `rateLimit` sets a request budget (off by default, as in the library).
+    public init(clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.port = 0
         configuration.hasher = .testing
+        configuration.rateLimit = rateLimit
         self.clock = clock
         store = try configuration.openStore()
         administration = ServerAdministration(store: store, clock: clock, hasher: .testing)

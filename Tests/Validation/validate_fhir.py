@@ -306,6 +306,44 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return f"{len(patients)} patients"
     check("Patient searchset as clinician (GET /fhir/Patient)", patient_search)
 
+    def search_etag():
+        params = {"owner": f"Patient/{patient_id}", "status": "requested"}
+        first = get("Task", p_hdr, **params)
+        expect_status(first, 200)
+        tag = first.headers.get("ETag", "")
+        assert re.fullmatch(r'W/"search-[0-9a-f]{16}"', tag), f"ETag {tag!r}"
+        again = get("Task", {**p_hdr, "If-None-Match": tag}, **params)
+        assert again.status_code == 304 and not again.content, f"-> {again.status_code}: {again.text[:300]}"
+        return tag
+    check("searchset ETag, If-None-Match -> 304 (GET /fhir/Task?owner&status)", search_etag)
+
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": f"Observation?patient={patient_id}&_count=3"}},
+            {"request": {"method": "GET", "url": f"Patient/{patient_id}"}},
+            {"request": {"method": "GET", "url": f"Patient/{patient_id}", "ifNoneMatch": 'W/"1"'}},
+            {"request": {"method": "GET", "url": "Observation/does-not-exist"}},
+            {"resource": weight_observation(patient_id, str(uuid.uuid4())),
+             "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }
+    check("own batch request Bundle is valid", lambda: validate_bundle(batch, "batch"))
+
+    def post_batch():
+        data = expect_status(post(batch, p_hdr), 200)
+        validate_bundle(data, "batch-response")
+        entries = data["entry"]
+        statuses = [e["response"]["status"] for e in entries]
+        assert statuses == ["200 OK", "200 OK", "304 Not Modified", "404 Not Found", "400 Bad Request"], statuses
+        validate_bundle(entries[0]["resource"], "searchset", "Observation")
+        for entry in entries[3:]:
+            validate("OperationOutcome", entry["response"]["outcome"])
+        assert entries[4]["response"]["outcome"]["issue"][0]["code"] == "not-supported"
+        return f"{len(entries)} entries"
+    check("batch-response Bundle (POST /fhir batch: search, read, 304, 404, refused POST)", post_batch)
+
 
 async def fhirpy_checks(base, ca, patient_id, token):
     ctx = ssl.create_default_context(cafile=ca)

@@ -85,4 +85,76 @@ enum BundleWriter {
         object["entry"] = .array(entries)
         return JSONValue.object(object).serialized()
     }
+
+    /// A batch-response: one entry per request, in order. A 200 carries the resource (a searchset Bundle
+    /// for a search) spliced in as stored; a 304 only its validators; an error its OperationOutcome.
+    static func batchResponse(_ answers: [FHIRService.BatchEntryAnswer], now: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + answers.reduce(0) { $0 + ($1.answer?.body?.count ?? 0) + 200 })
+        let head: JSONValue = [
+            "resourceType": "Bundle",
+            "id": .string(UUID().uuidString.lowercased()),
+            "meta": ["lastUpdated": .string(FHIRDateTime.format(epochMilliseconds: now))],
+            "type": "batch-response",
+        ]
+        head.write(to: &out)
+        // FHIR JSON forbids empty arrays: an empty batch has no `entry` at all.
+        guard !answers.isEmpty else { return out }
+        out.removeLast()  // reopen the object to append the entries
+        out.append(contentsOf: ",\"entry\":[".utf8)
+        for (index, entry) in answers.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "{"))
+            if let body = entry.answer?.body {
+                if let fullURL = entry.fullURL {
+                    out.append(contentsOf: "\"fullUrl\":".utf8)
+                    JSONValue.string(fullURL).write(to: &out)
+                    out.append(UInt8(ascii: ","))
+                }
+                out.append(contentsOf: "\"resource\":".utf8)
+                out.append(contentsOf: body)
+                out.append(UInt8(ascii: ","))
+            }
+            var response: JSONObject = ["status": .string(StatusLine.text(entry.status))]
+            if let answer = entry.answer {
+                response["etag"] = .string(answer.etag)
+                if let lastModified = answer.lastModified {
+                    response["lastModified"] = .string(FHIRDateTime.format(epochMilliseconds: lastModified))
+                }
+            }
+            if let outcome = entry.outcome { response["outcome"] = outcome.json }
+            out.append(contentsOf: "\"response\":".utf8)
+            JSONValue.object(response).write(to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+}
+
+/// `Bundle.entry.response.status`: the HTTP status line a plain request would have had.
+enum StatusLine {
+    static func text(_ status: Int) -> String {
+        let reason: String
+        switch status {
+        case 200: reason = "OK"
+        case 201: reason = "Created"
+        case 304: reason = "Not Modified"
+        case 400: reason = "Bad Request"
+        case 401: reason = "Unauthorized"
+        case 404: reason = "Not Found"
+        case 405: reason = "Method Not Allowed"
+        case 412: reason = "Precondition Failed"
+        case 413: reason = "Content Too Large"
+        case 415: reason = "Unsupported Media Type"
+        case 422: reason = "Unprocessable Content"
+        case 423: reason = "Locked"
+        case 428: reason = "Precondition Required"
+        case 429: reason = "Too Many Requests"
+        case 500: reason = "Internal Server Error"
+        case 503: reason = "Service Unavailable"
+        default: return String(status)
+        }
+        return "\(status) \(reason)"
+    }
 }

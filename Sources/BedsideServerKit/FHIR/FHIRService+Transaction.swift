@@ -12,18 +12,11 @@ extension FHIRService {
         var action: Action
     }
 
-    /// `POST /fhir` with a transaction Bundle: every entry is applied, or none is.
+    /// `POST /fhir` with a transaction Bundle (see `postBundle`): every entry is applied, or none is.
     ///
     /// Entries are POST (create, conditional on `ifNoneExist=identifier=...`, so a replayed upload returns
     /// the resource it made the first time) or PUT (update, with `ifMatch`).
-    public func transaction(body: [UInt8], preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
-        let bundle = try Self.parseResource(body)
-        guard bundle["resourceType"]?.stringValue == "Bundle" else {
-            throw .invalid(OperationOutcome(code: "invalid", diagnostics: "POST /fhir takes a Bundle.", expression: "Bundle.resourceType"))
-        }
-        guard bundle["type"]?.stringValue == "transaction" else {
-            throw .invalid(OperationOutcome(code: "not-supported", diagnostics: "Only Bundle.type 'transaction' is supported.", expression: "Bundle.type"))
-        }
+    func transaction(_ bundle: JSONValue, preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
         let rawEntries = bundle["entry"]?.arrayValue ?? []
         let now = clock.now()
         var entries: [Entry] = []

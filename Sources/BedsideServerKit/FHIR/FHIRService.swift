@@ -1,7 +1,7 @@
 import BedsideCore
 import Foundation
 
-/// The FHIR REST operations: read, search, create, update, transaction, each access-checked and audited.
+/// The FHIR REST operations: read, search, create, update, transaction, batch, each access-checked and audited.
 public struct FHIRService: Sendable {
     public let store: any ServerStore
     public let clock: any WallClock
@@ -30,8 +30,11 @@ public struct FHIRService: Sendable {
 
     // MARK: Read
 
-    /// The current version, or the given one, of a resource the principal may see.
-    public func read(type name: String, id: String, version: Int? = nil, info: RequestInfo) async throws(ServerError) -> StoredResource {
+    /// The current version, or the given one, of a resource the principal may see; only its validators
+    /// when `ifNoneMatch` names that version. Plain GETs and batch entries both come here.
+    public func read(type name: String, id: String, version: Int? = nil, ifNoneMatch: String? = nil, info: RequestInfo)
+        async throws(ServerError) -> ReadAnswer
+    {
         let type = try Self.resourceType(name)
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
         let current = try await storeRead { db in try db.resource(type: name, id: id) }
@@ -47,14 +50,20 @@ public struct FHIRService: Sendable {
             }
             found = old
         }
-        await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: 200, at: now))
-        return found
+        let notModified = ifNoneMatch.map { ETag.matches($0, version: found.versionID) } ?? false
+        let answer = ReadAnswer(
+            etag: ETag.make(version: found.versionID), lastModified: found.lastUpdated, body: notModified ? nil : found.json)
+        await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: answer.status, at: now))
+        return answer
     }
 
     // MARK: Search
 
-    /// A searchset Bundle, as JSON bytes.
-    public func search(type name: String, parameters: [(String, String)], info: RequestInfo) async throws(ServerError) -> [UInt8] {
+    /// A searchset Bundle with its tag (`ETag.searchset`); only the tag when `ifNoneMatch` names it.
+    /// Plain GETs and batch entries both come here.
+    public func search(type name: String, parameters: [(String, String)], ifNoneMatch: String? = nil, info: RequestInfo)
+        async throws(ServerError) -> ReadAnswer
+    {
         let type = try Self.resourceType(name)
         var query = try SearchRequest.parse(type: type, parameters: parameters)
         if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
@@ -63,10 +72,16 @@ public struct FHIRService: Sendable {
         if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
         let page = try await storeRead { [query] db in try db.search(query) }
         let now = clock.now()
+        let etag = ETag.searchset(type: name, parameters: parameters, query: query, page: page)
+        let notModified = ifNoneMatch.map { ETag.matches($0, tag: etag) } ?? false
         await auditRecorder.record(
-            info.audit("search", type: name, patientID: query.patientIDs?.count == 1 ? query.patientIDs?.first : nil, status: 200, at: now))
-        return BundleWriter.searchset(
+            info.audit(
+                "search", type: name, patientID: query.patientIDs?.count == 1 ? query.patientIDs?.first : nil,
+                status: notModified ? 304 : 200, at: now))
+        guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
+        let bundle = BundleWriter.searchset(
             type: name, page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)
+        return ReadAnswer(etag: etag, lastModified: nil, body: bundle)
     }
 
     // MARK: Create and update
@@ -289,5 +304,20 @@ public enum ETag {
             let trimmed = part.trimmingCharacters(in: .whitespaces)
             return trimmed == "*" || Self.version(trimmed) == version
         }
+    }
+
+    /// Whether an `If-None-Match` header names this tag (or `*`). Weak comparison, as RFC 9110 asks for
+    /// If-None-Match: `W/"x"` and `"x"` are the same tag.
+    public static func matches(_ header: String, tag: String) -> Bool {
+        let wanted = opaque(tag)
+        return header.split(separator: ",").contains { part in
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            return trimmed == "*" || opaque(trimmed) == wanted
+        }
+    }
+
+    private static func opaque(_ tag: String) -> Substring {
+        let text = Substring(tag.trimmingCharacters(in: .whitespaces))
+        return text.hasPrefix("W/") ? text.dropFirst(2) : text
     }
 }

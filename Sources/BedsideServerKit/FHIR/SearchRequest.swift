@@ -10,6 +10,20 @@ struct SearchRequest {
     static let maximumCount = 1000
     static let ignoredParameters: Set<String> = ["_format", "_pretty"]
 
+    /// `a=1&b=2` as name/value pairs, percent-decoded, in order. The one reading of a query string,
+    /// for a plain GET's URL and a batch entry's `request.url` alike.
+    static func parameters(query: String?) -> [(String, String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                // '+' is kept: FHIR dates carry "+01:00", and clients are told to percent-encode it.
+                String(text).removingPercentEncoding ?? String(text)
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
+    }
+
     static func parse(type: SupportedResource, parameters: [(String, String)]) throws(ServerError) -> ResourceQuery {
         var query = ResourceQuery(type: type.rawValue)
         query.count = defaultCount

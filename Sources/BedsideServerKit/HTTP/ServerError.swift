@@ -15,6 +15,8 @@ public enum ServerError: Error, Sendable {
     case preconditionFailed(String)
     /// 413
     case tooLarge(limit: Int)
+    /// 413: a request that asks for more work than one request may (e.g. too many batch entries).
+    case tooCostly(String)
     /// 415
     case unsupportedMediaType(String)
     /// 422: readable but not acceptable; the outcome names each offending element.
@@ -23,6 +25,8 @@ public enum ServerError: Error, Sendable {
     case locked(retryAfterSeconds: Int)
     /// 428: an update without If-Match.
     case preconditionRequired(String)
+    /// 429 with Retry-After: this session (or address) used up its request budget.
+    case throttled(retryAfterSeconds: Int)
     /// 503
     case unavailable(String)
     /// 500: the store failed. The detail is logged, never sent.
@@ -35,11 +39,12 @@ public enum ServerError: Error, Sendable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .preconditionFailed: 412
-        case .tooLarge: 413
+        case .tooLarge, .tooCostly: 413
         case .unsupportedMediaType: 415
         case .invalid: 422
         case .locked: 423
         case .preconditionRequired: 428
+        case .throttled: 429
         case .unavailable: 503
         case .storage: 500
         }
@@ -56,6 +61,7 @@ public enum ServerError: Error, Sendable {
         case .preconditionFailed(let message): OperationOutcome(code: "conflict", diagnostics: message)
         case .tooLarge(let limit):
             OperationOutcome(code: "too-costly", diagnostics: "The request body is larger than the limit of \(limit) bytes.")
+        case .tooCostly(let message): OperationOutcome(code: "too-costly", diagnostics: message)
         case .unsupportedMediaType(let message): OperationOutcome(code: "not-supported", diagnostics: message)
         case .invalid(let outcome): outcome
         case .locked(let seconds):
@@ -63,6 +69,10 @@ public enum ServerError: Error, Sendable {
                 code: "lock-error",
                 diagnostics: "Too many failed attempts: this account is locked. Try again in \((seconds + 59) / 60) minutes.")
         case .preconditionRequired(let message): OperationOutcome(code: "required", diagnostics: message)
+        case .throttled(let seconds):
+            OperationOutcome(
+                code: "throttled",
+                diagnostics: "Too many requests in a short time. Try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
         case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }

@@ -12,19 +12,22 @@ struct ServerRoutes: Sendable {
     let fhir: FHIRService
     let clock: any WallClock
     let publicBaseURL: String?
+    /// nil: no request budget (`ServerConfiguration.rateLimit`).
+    let rateLimiter: RateLimiter?
     let logger: Logger
 
     func build() -> Router<BedsideRequestContext> {
         let router = Router(context: BedsideRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
+        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, routes: self)) }
         router.post("/auth/login") { request, context in await self.handle { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle { try await self.logout(request, context) } }
         router.get("/fhir/metadata") { request, _ in
             await self.handle { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
         }
-        router.post("/fhir") { request, context in await self.handle { try await self.transaction(request, context) } }
+        router.post("/fhir") { request, context in await self.handle { try await self.postBundle(request, context) } }
         router.get("/fhir/:type") { request, context in await self.handle { try await self.search(request, context) } }
         router.post("/fhir/:type") { request, context in await self.handle { try await self.create(request, context) } }
         router.get("/fhir/:type/:id") { request, context in await self.handle { try await self.read(request, context, version: nil) } }
@@ -62,7 +65,7 @@ struct ServerRoutes: Sendable {
     func error(_ error: ServerError) -> Response {
         var headers = HTTPFields()
         switch error {
-        case .locked(let seconds): headers[.retryAfter] = String(seconds)
+        case .locked(let seconds), .throttled(let seconds): headers[.retryAfter] = String(seconds)
         case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
         case .storage(let underlying): logger.error("storage failure", metadata: ["error": "\(underlying)"])
         default: break
@@ -108,18 +111,6 @@ struct ServerRoutes: Sendable {
             throw .tooLarge(limit: Self.bodyLimit)
         } catch {
             throw .badRequest("The request body could not be read.")
-        }
-    }
-
-    private func queryParameters(_ request: Request) -> [(String, String)] {
-        guard let query = request.uri.query, !query.isEmpty else { return [] }
-        return query.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String {
-                // '+' is kept: FHIR dates carry "+01:00", and clients are told to percent-encode it.
-                String(text).removingPercentEncoding ?? String(text)
-            }
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
         }
     }
 
@@ -184,19 +175,27 @@ struct ServerRoutes: Sendable {
 
     private func search(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
         let info = try await info(request, context)
-        let bytes = try await fhir.search(
-            type: context.parameters.get("type") ?? "", parameters: queryParameters(request), info: info)
-        return json(.ok, bytes)
+        let answer = try await fhir.search(
+            type: context.parameters.get("type") ?? "", parameters: SearchRequest.parameters(query: request.uri.query),
+            ifNoneMatch: request.headers[.ifNoneMatch], info: info)
+        return respond(answer)
     }
 
     private func read(_ request: Request, _ context: BedsideRequestContext, version: Int?) async throws -> Response {
         let info = try await info(request, context)
-        let resource = try await fhir.read(
-            type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", version: version, info: info)
-        if let ifNoneMatch = request.headers[.ifNoneMatch], ETag.matches(ifNoneMatch, version: resource.versionID) {
-            return Response(status: .notModified, headers: resourceHeaders(resource))
-        }
-        return json(.ok, resource.json, headers: resourceHeaders(resource))
+        let answer = try await fhir.read(
+            type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", version: version,
+            ifNoneMatch: request.headers[.ifNoneMatch], info: info)
+        return respond(answer)
+    }
+
+    /// 200 with the body, or 304 with only the validators.
+    private func respond(_ answer: ReadAnswer) -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = answer.etag
+        if let lastModified = answer.lastModified { headers[.lastModified] = HTTPDate.format(epochMilliseconds: lastModified) }
+        guard let body = answer.body else { return Response(status: .notModified, headers: headers) }
+        return json(.ok, body, headers: headers)
     }
 
     private func create(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
@@ -219,11 +218,12 @@ struct ServerRoutes: Sendable {
         return json(.ok, resource.json, headers: resourceHeaders(resource))
     }
 
-    private func transaction(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+    /// A transaction or a batch; both answer 200 with a Bundle saying how each entry went.
+    private func postBundle(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
         let info = try await info(request, context)
         let body = try await readBody(request)
         let prefer = request.headers[.init("Prefer")!]?.contains("return=representation") ?? false
-        let bytes = try await fhir.transaction(body: body, preferRepresentation: prefer, info: info)
+        let bytes = try await fhir.postBundle(body: body, preferRepresentation: prefer, info: info)
         return json(.ok, bytes)
     }
 }

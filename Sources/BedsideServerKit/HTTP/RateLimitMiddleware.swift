@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Answers 429 with `Retry-After` once a session (bearer token) or, before login, an address has used up
+/// its budget (`ServerConfiguration.rateLimit`). It runs before authentication: throttling exists to
+/// spare the store, so it must not cost a database read.
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = BedsideRequestContext
+    let limiter: RateLimiter
+    let routes: ServerRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let key = Self.key(path: request.uri.path, authorization: request.headers[.authorization], remoteAddress: context.remoteAddress)
+        guard case .throttled(let seconds, let firstRefusal) = limiter.check(key) else {
+            return try await next(request, context)
+        }
+        if firstRefusal {
+            // Once per flood, not per refused request: the request log already has a line for each.
+            // Who the token belongs to is unknown here (finding out would cost the read throttling saves).
+            routes.logger.notice(
+                "throttled",
+                metadata: [
+                    "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "peer": "\(context.remoteAddress ?? "-")",
+                    "retryAfter": "\(seconds)",
+                ])
+            await routes.fhir.auditRecorder.record(
+                AuditEvent(
+                    at: routes.clock.now(), actorID: nil, actorRole: nil, action: "throttled", outcome: "failure", httpStatus: 429,
+                    remoteAddress: context.remoteAddress, request: "\(request.method.rawValue) \(request.uri.path)"))
+        }
+        return routes.error(.throttled(retryAfterSeconds: seconds))
+    }
+
+    /// The session's token (hashed: the limiter keeps no secrets), or the peer address for the login
+    /// endpoints and for requests without a token. A token sent to the login endpoints is ignored, or
+    /// inventing tokens would buy fresh budgets for guessing passwords.
+    static func key(path: String, authorization: String?, remoteAddress: String?) -> String {
+        let isLogin = path == "/auth/login" || path == "/auth/otp"
+        if !isLogin, let authorization, authorization.lowercased().hasPrefix("bearer ") {
+            let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+            if !token.isEmpty { return "session:" + Secrets.sha256Hex(token) }
+        }
+        return "address:" + (remoteAddress ?? "-")
+    }
+}
