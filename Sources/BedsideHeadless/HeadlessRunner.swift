@@ -21,12 +21,16 @@ public final class HeadlessRunner {
     let variables: (String) -> String?
     let snapshotDirectory: URL?
     let output: (String) -> Void
+    /// Cuts (false) or restores (true) the network to the server; nil where nothing can (then `network` fails).
+    let network: (@Sendable (Bool) async -> Void)?
     public private(set) var quit = false
 
     public init(
         state: AppState, core: ClientCore, clock: ManualClock, variables: @escaping (String) -> String? = { _ in nil },
-        snapshotDirectory: URL? = nil, output: @escaping (String) -> Void = { print($0) }
+        snapshotDirectory: URL? = nil, output: @escaping (String) -> Void = { print($0) },
+        network: (@Sendable (Bool) async -> Void)? = nil
     ) {
+        self.network = network
         self.state = state
         self.core = core
         self.clock = clock
@@ -120,6 +124,9 @@ public final class HeadlessRunner {
         case .sync:
             // As if the patient pressed s: the same path, run to the end.
             await dispatch(.syncRequested)
+        case .network(let on):
+            guard let network else { return "this runner cannot switch the network (the test suite runs scripts behind a proxy that can)" }
+            await network(on)
         case .screen:
             output(frame.text)
         case .snapshot(let name):

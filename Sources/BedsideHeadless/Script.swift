@@ -13,6 +13,8 @@ public struct Script: Sendable, Equatable {
         case tick(milliseconds: Int64)
         case resize(width: Int, height: Int)
         case sync
+        /// Cut or restore the network between the app and the server (needs a harness that can, e.g. the tests' proxy).
+        case network(Bool)
         case screen
         case snapshot(String)
     }
@@ -107,6 +109,11 @@ public enum ScriptParser {
             case "sync":
                 try expectCount(0)
                 command = .sync
+            case "network":
+                try expectCount(1)
+                let state = try bare(0)
+                guard state == "on" || state == "off" else { throw fail("network is on or off") }
+                command = .network(state == "on")
             case "screen":
                 try expectCount(0)
                 command = .screen
@@ -118,7 +125,7 @@ public enum ScriptParser {
                 }
                 command = .snapshot(name)
             default:
-                throw fail("unknown command \(verb) (size type press expect expect-not expect-line wait-for tick resize sync screen snapshot)")
+                throw fail("unknown command \(verb) (size type press expect expect-not expect-line wait-for tick resize sync network screen snapshot)")
             }
             steps.append(Script.Step(line: number, source: String(rawLine).trimmedLine(), command: command))
         }

@@ -541,6 +541,17 @@ enum ClientMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v2: cached server resources (assignments, questionnaires)") { db in
+            try db.execute(sql: """
+                CREATE TABLE resource_cache (
+                    type TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (type, id)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -18,6 +18,8 @@ public struct SyncReport: Sendable, Equatable {
     public var error: APIError?
     /// The server's clock minus ours, from the `Date` of its last answer, in milliseconds.
     public var serverClockOffset: Int64?
+    /// The server's time at its last answer (its own clock), when it said.
+    public var serverTime: Int64?
     /// Requests made, and bytes on the wire both ways (headers included), for `bedside-bench sync`.
     public var roundTrips = 0
     public var bytesSent = 0
@@ -33,9 +35,11 @@ public struct SyncReport: Sendable, Equatable {
         bytesReceived += response.bytesReceived
         let midpoint = sentAt + (receivedAt - sentAt) / 2
         if let stamp = body?["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
+            serverTime = stamp.lowerBound
             serverClockOffset = stamp.lowerBound - midpoint
         } else if let date = response.header("date").flatMap(HTTPDate.parse) {
             // The Date has whole seconds; half a second is the best guess for where in it the answer left.
+            serverTime = date
             serverClockOffset = date + 500 - midpoint
         }
     }
@@ -165,49 +169,6 @@ public struct SyncEngine: Sendable {
         var report = SyncReport()
         await pull(patientID: patientID, into: &report)
         return report
-    }
-
-    func pull(patientID: String, into report: inout SyncReport) async {
-        let since = (try? store.setting("lastPull")).flatMap { Int64($0 ?? "") }
-        // The cursor is the newest lastUpdated the server itself wrote, so our clock does not matter;
-        // a minute of overlap covers writes committed out of order around it.
-        var path = "/fhir/Observation?patient=\(patientID)&_count=1000&_sort=_lastUpdated"
-        if let since { path += "&_lastUpdated=gt" + FHIRDateTime.format(epochMilliseconds: since - 60_000) }
-        var newest = since ?? 0
-        var next: String? = path
-        while let url = next {
-            let response: HTTPResponseData
-            let sentAt = clock.now()
-            do {
-                response = try await api.send("GET", url, token: token)
-            } catch {
-                report.error = error
-                return
-            }
-            let body = response.json
-            report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
-            guard response.status == 200, let bundle = body else {
-                report.error = BedsideAPI.refusal(response)
-                return
-            }
-            let resources = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
-            for resource in resources {
-                if let updated = resource["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
-                    newest = max(newest, updated.lowerBound)
-                }
-            }
-            do {
-                report.received += try store.mergeFromServer(resources.compactMap(ObservationReader.record(from:)), now: clock.now())
-            } catch {
-                report.error = .invalidResponse(error.description)
-                return
-            }
-            next = (bundle["link"]?.arrayValue ?? []).first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
-                .flatMap { link in link.range(of: "/fhir/").map { "/fhir/" + link[$0.upperBound...] } }
-        }
-        try? store.setSetting("lastPull", String(newest))
-        try? store.setSetting("lastSync", String(clock.now()))
-        if let offset = report.serverClockOffset { try? store.setSetting("clockOffset", String(offset)) }
     }
 
     /// The entry an OperationOutcome names, from `Bundle.entry[3]...`.

@@ -90,7 +90,7 @@ struct ClientBench: AsyncParsableCommand {
         print(report.serializedString())
     }
 
-    static func record(_ index: Int, now: Int64, id: String) -> MeasurementRecord {
+    static func record(_ index: Int, now: Int64, id: String, state: MeasurementRecord.SyncState = .synced) -> MeasurementRecord {
         let kinds: [(MeasurementKind, [ObservationBuilder.Value])] = [
             (.bloodPressure, [.init(part: .systolic, literal: String(110 + index % 40)), .init(part: .diastolic, literal: String(70 + index % 20))]),
             (.bodyWeight, [.init(part: .bodyWeight, literal: "8\(index % 10).\(index % 7)")]),
@@ -101,7 +101,7 @@ struct ClientBench: AsyncParsableCommand {
         // Four a day, going back in time: a million is about 680 years of one kind each day.
         return MeasurementRecord(
             id: id, kind: kind, values: values, effectiveAt: now - Int64(index) * 6 * 3_600_000, utcOffsetSeconds: 3600,
-            note: index % 5 == 0 ? "note \(index)" : nil, syncState: .synced)
+            note: index % 5 == 0 ? "note \(index)" : nil, syncState: state)
     }
 
     static func fill(_ store: ClientStore, from existing: Int, to total: Int) throws {

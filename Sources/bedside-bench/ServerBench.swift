@@ -58,16 +58,7 @@ struct ServerBench: AsyncParsableCommand {
         defer { Task { await running.stop() } }
         let base = "https://127.0.0.1:\(running.port)"
         let transportConfiguration = TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path)
-        let tokens = try store.writeNow { db in
-            try patientIDs.map { patientID -> String in
-                // Sessions made directly: the e-mailed-code login is tested elsewhere and not what is measured here.
-                let token = Secrets.randomToken()
-                guard let account = try db.account(patientID: patientID) else { throw ValidationError("no account for \(patientID)") }
-                try db.insert(SessionRecord(
-                    tokenHash: Secrets.sha256Hex(token), accountID: account.id, createdAt: clock.now(), lastSeenAt: clock.now(), revokedAt: nil))
-                return token
-            }
-        }
+        let tokens = try Self.sessions(store: store, patientIDs: patientIDs, clock: clock)
 
         // 2. Ingest: N clients posting transaction Bundles, against one-request-per-Observation.
         let ingestResult = try await Self.ingest(
@@ -121,6 +112,19 @@ struct ServerBench: AsyncParsableCommand {
     }
 
     // MARK: Loading
+
+    /// Sessions made directly: the e-mailed-code login is tested elsewhere and not what is measured here.
+    static func sessions(store: SQLiteServerStore, patientIDs: [String], clock: any WallClock) throws -> [String] {
+        try store.writeNow { db in
+            try patientIDs.map { patientID -> String in
+                let token = Secrets.randomToken()
+                guard let account = try db.account(patientID: patientID) else { throw ValidationError("no account for \(patientID)") }
+                try db.insert(SessionRecord(
+                    tokenHash: Secrets.sha256Hex(token), accountID: account.id, createdAt: clock.now(), lastSeenAt: clock.now(), revokedAt: nil))
+                return token
+            }
+        }
+    }
 
     static func ensureData(store: SQLiteServerStore, administration: ServerAdministration, patients: Int, observations: Int) async throws
         -> [String]
