@@ -136,8 +136,11 @@ let package = Package(
         .testTarget(
             name: "BedsideSyncTests",
             dependencies: [
-                "BedsideSync", "BedsideServerKit", "BedsideTestSupport",
+                "BedsideSync", "BedsideStore", "BedsideVault", "BedsideServerKit", "BedsideTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]

@@ -27,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var publicBaseURL: String?
     public var hasher: PasswordHasher = .standard
     public var authPolicy = AuthPolicy()
+    /// How long a write waits for the database before the request fails with 500.
+    public var databaseBusyTimeoutSeconds: Double = 10
     /// A request budget per session (per address before login), answered with 429 and Retry-After
     /// when used up. nil: no limit.
     public var rateLimit: RateLimit?
@@ -52,6 +54,6 @@ public struct ServerConfiguration: Sendable {
     public func openStore() throws -> SQLiteServerStore {
         umask(0o077)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try SQLiteServerStore(path: databasePath)
+        return try SQLiteServerStore(path: databasePath, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
     }
 }

@@ -17,12 +17,16 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// `clock` drives the server (token expiry, lockouts); tests that move time pass a ManualClock.
     /// `rateLimit` sets a request budget (off by default, as in the library).
-    public init(clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil) async throws {
+    /// `configure` changes anything else before the server starts.
+    public init(
+        clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.port = 0
         configuration.hasher = .testing
         configuration.rateLimit = rateLimit
+        configure(&configuration)
         self.clock = clock
         store = try configuration.openStore()
         administration = ServerAdministration(store: store, clock: clock, hasher: .testing)

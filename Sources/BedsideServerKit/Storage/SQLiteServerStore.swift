@@ -6,14 +6,15 @@ import GRDB
 public final class SQLiteServerStore: ServerStore {
     private let pool: DatabasePool
 
-    /// Opens (creating and migrating when needed) the database at `path`.
-    public init(path: String) throws {
+    /// Opens (creating and migrating when needed) the database at `path`. A write that waits longer
+    /// than `busyTimeoutSeconds` for another writer fails (the client gets a 500 and tries again later).
+    public init(path: String, busyTimeoutSeconds: Double = 10) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeoutSeconds)
         configuration.maximumReaderCount = 8
         pool = try DatabasePool(path: path, configuration: configuration)
         try ServerMigrations.migrator.migrate(pool)
