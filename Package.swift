@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "BedsideSyncTests",
             dependencies: [
-                "BedsideSync", "BedsideStore", "BedsideVault", "BedsideServerKit", "BedsideTestSupport",
+                "BedsideSync", "BedsideStore", "BedsideVault", "BedsideServerKit", "BedsideTestSupport", "bedside",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -28,14 +28,16 @@ struct JourneyClient {
     var output: [String] { lines.value }
     let lines: LineCollector
 
-    init(server: JourneyServer, email: String, password: String, width: Int = 80, height: Int = 24) {
+    /// `proxy`, when given, stands between the app and the server, and the script's `network off|on` cuts it.
+    init(server: JourneyServer, email: String, password: String, proxy: FaultProxy? = nil, width: Int = 80, height: Int = 24) {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-client-\(UUID().uuidString)/default")
-        var configuration = ClientConfiguration(dataDirectory: dataDirectory, server: server.url, transport: .init(caFile: server.caFile))
+        let url = proxy.map { "https://127.0.0.1:\($0.port)" } ?? server.url
+        var configuration = ClientConfiguration(dataDirectory: dataDirectory, server: url, transport: .init(caFile: server.caFile))
         configuration.kdf = .testing
         let clock = (server.clock as? ManualClock) ?? ManualClock(epochMilliseconds: journeyStart)
         core = ClientCore(configuration: configuration, clock: clock)
         let state = AppState(
-            width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, language: .en, hasAccount: false, server: server.url,
+            width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, language: .en, hasAccount: false, server: url,
             idSeed: 42)
         let collector = LineCollector()
         lines = collector
@@ -47,12 +49,18 @@ struct JourneyClient {
                 case "EMAIL": email
                 case "PASSWORD": password
                 case "LOGIN_CODE": server.latestCode(for: email)
-                case "SERVER": server.url
+                case "SERVER": url
                 default: nil
                 }
             },
             snapshotDirectory: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Snapshots").standardized,
-            output: { collector.append($0) })
+            output: { collector.append($0) },
+            network: proxy.map { proxy in
+                { @Sendable on in
+                    proxy.fault = on ? .none : .down
+                    proxy.closeConnections()
+                }
+            })
     }
 
     /// Every file left in the data directory, with its bytes.
@@ -90,7 +98,9 @@ struct JourneyTests {
         let email = "\(name.split(separator: ".")[0])@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
-        let client = JourneyClient(server: server, email: email, password: password)
+        let proxy = try FaultProxy(upstreamPort: server.running.port)
+        defer { proxy.stop() }
+        let client = JourneyClient(server: server, email: email, password: password, proxy: proxy)
         let text = try String(contentsOf: Self.scriptsDirectory.appendingPathComponent(name), encoding: .utf8)
         let script = try ScriptParser.parse(text, name: name)
         let result = await client.runner.run(script)

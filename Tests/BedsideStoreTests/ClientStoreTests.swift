@@ -180,3 +180,21 @@ struct ClientStoreTests {
         #expect(throws: StoreError.vault(.locked)) { try fixture.store.add(fixture.weight("1", at: now), now: now) }
     }
 }
+
+@Suite("One process per data directory")
+struct DataDirectoryLockTests {
+    @Test("a second claim is refused with the holder's process id; released, it can be taken again; the directory stays empty")
+    func lock() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)/default")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        var first: DataDirectoryLock? = try DataDirectoryLock.acquire(for: directory)
+        #expect(first?.path.hasSuffix("/default.lock") == true)
+        #expect(throws: StoreError.inUse(pid: getpid(), lockFile: DataDirectoryLock.lockPath(for: directory))) {
+            _ = try DataDirectoryLock.acquire(for: directory)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the lock lives beside the directory")
+        first = nil
+        #expect(throws: Never.self) { _ = try DataDirectoryLock.acquire(for: directory) }
+    }
+}

@@ -1,0 +1,253 @@
+import BedsideCore
+import BedsideServerKit
+import BedsideTestSupport
+import Foundation
+import GRDB
+import Testing
+
+@testable import BedsideSync
+
+/// Runs blocking work (waiting for a child process, polling) on a Dispatch thread, so the in-process
+/// server keeps Swift's few cooperative threads.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// The real `bedside` binary, killed with SIGKILL at every step of a sync, behind a fault-injecting TCP
+/// proxy in front of the real server. After each kill a plain `bedside sync` must leave the server and
+/// the device holding the same measurements, none twice, with an intact database.
+@Suite("kill -9 during sync", .serialized)
+struct KillDuringSyncTests {
+    static let email = "kim@example.org"
+
+    /// The built `bedside` executable, next to the test bundle.
+    static var bedside: String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while !directory.path.isEmpty, directory.path != "/" {
+            let candidate = directory.appendingPathComponent("bedside")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+            directory = directory.deletingLastPathComponent()
+        }
+        return ".build/debug/bedside"
+    }
+
+    /// One device: a data directory, driven only through the `bedside` command line.
+    struct Device: Sendable {
+        let root: URL
+        let server: LoopbackServer
+        let url: String
+
+        var dataDirectory: String { root.appendingPathComponent("default").path }
+
+        func process(_ arguments: [String]) -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
+            process.arguments = arguments + ["--data-dir", dataDirectory, "--server", url, "--ca-file", server.caFile, "--lang", "en"]
+            process.environment = [
+                "LANG": "C.UTF-8", "BEDSIDE_TEST_KDF_LOG_N": "10", "HOME": root.path,
+                "XDG_CONFIG_HOME": root.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            return process
+        }
+
+        /// Runs to the end with the password (and any further lines) on stdin; the exit status.
+        @discardableResult
+        func run(_ arguments: [String], lines: [String] = [LoopbackServer.password]) throws -> Int32 {
+            let process = process(arguments + ["--password-stdin"])
+            let stdin = Pipe()
+            process.standardInput = stdin
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        /// Runs to the end; the exit status and what it wrote to stderr.
+        func runCapturing(_ arguments: [String]) throws -> (Int32, String) {
+            let process = process(arguments + ["--password-stdin"])
+            let stdin = Pipe(), stderr = Pipe()
+            process.standardInput = stdin
+            process.standardError = stderr
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+
+        /// Starts a command and leaves it running (to be killed).
+        func start(_ arguments: [String]) throws -> Process {
+            let process = process(arguments + ["--password-stdin"])
+            let stdin = Pipe()
+            process.standardInput = stdin
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            return process
+        }
+
+        /// The password, then (once it is mailed) the code, as a person would type them.
+        func login() throws {
+            let process = process(["login", "--user", KillDuringSyncTests.email, "--password-stdin"])
+            let stdin = Pipe()
+            process.standardInput = stdin
+            let before = server.latestCode(for: KillDuringSyncTests.email)
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            var code: String?
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if let latest = server.latestCode(for: KillDuringSyncTests.email), latest != before {
+                    code = latest
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            stdin.fileHandleForWriting.write(Data(((code ?? "000000") + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw TestFailure("login exited \(process.terminationStatus)") }
+        }
+
+        func addWeights(_ count: Int, tag: Int) throws {
+            for index in 0..<count {
+                let value = "7\(tag % 10).\(index % 10)"
+                let status = try run(["measure", "add", "weight", value, "--at", "2026-11-20 0\(index % 10):1\(tag % 10)"])
+                guard status == 0 else { throw TestFailure("measure add exited \(status)") }
+            }
+        }
+
+        func addWeightsAsync(_ count: Int, tag: Int) async throws {
+            try await offPool { try addWeights(count, tag: tag) }
+        }
+
+        /// `bedside status --json`.
+        func status() throws -> JSONValue {
+            let process = process(["status", "--json", "--password-stdin"])
+            let stdin = Pipe(), stdout = Pipe()
+            process.standardInput = stdin
+            process.standardOutput = stdout
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            let data = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return try JSONParser.parse(Array(data))
+        }
+
+        /// SQLite's own check of the device's database file (no key needed: only the structure is checked).
+        func integrity() throws -> String {
+            var configuration = Configuration()
+            configuration.readonly = true
+            let queue = try DatabaseQueue(path: dataDirectory + "/bedside.sqlite", configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+        }
+    }
+
+    static func serverCount(_ server: LoopbackServer) throws -> Int {
+        try server.store.readNow { db in try db.count(type: "Observation") }
+    }
+
+    /// Waits until `condition` holds (polling), up to `seconds`.
+    static func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return try condition()
+    }
+
+    func kill(_ process: Process) {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// After a kill: sync again on a clean network, and compare both sides.
+    func recoverAndCompare(_ device: Device, proxy: FaultProxy, step: String) async throws {
+        proxy.fault = .none
+        proxy.closeConnections()
+        let status = try await offPool { try device.run(["sync"]) }
+        #expect(status == 0, "\(step): sync after the kill exited \(status)")
+        let local = try await offPool { try device.status() }
+        let onServer = try Self.serverCount(device.server)
+        #expect(local["measurements"]?.intValue == onServer, "\(step): device \(local["measurements"]?.intValue ?? -1), server \(onServer)")
+        #expect(local["unsent"]?.intValue == 0, "\(step): \(local)")
+        #expect(try device.integrity() == "ok", "\(step)")
+        // No measurement twice: every client identifier on the server is distinct.
+        let checker = try await SyncClient(server: device.server, email: Self.email)
+        let identifiers = try await checker.serverIdentifiers()
+        checker.close()
+        #expect(identifiers.count == onServer && Set(identifiers).count == onServer, "\(step): duplicates on the server")
+    }
+
+    @Test("killed before anything reached the server, mid-request, after the server's commit, and mid-pull: no loss, no duplicate")
+    func killAtEveryStep() async throws {
+        let server = try await LoopbackServer()
+        try await server.addPatient(Self.email)
+        let proxy = try FaultProxy(upstreamPort: server.running.port)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kill-sync-\(UUID().uuidString)")
+        defer {
+            proxy.stop()
+            try? FileManager.default.removeItem(at: root)
+        }
+        let device = Device(root: root, server: server, url: "https://127.0.0.1:\(proxy.port)")
+        try await offPool { try device.login() }
+
+        // 1. Saved locally, then killed while the connection goes nowhere (nothing reached the server).
+        try await device.addWeightsAsync(3, tag: 1)
+        proxy.fault = .dropAll
+        var sync = try device.start(["sync"])
+        #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsAccepted > 0 })
+        // Meanwhile a second bedside on the same data directory is turned away, clearly, and changes nothing.
+        let (second, message) = try await offPool { try device.runCapturing(["measure", "add", "weight", "70.5"]) }
+        #expect(second == 1)
+        #expect(message.contains("Another Bedside (process \(sync.processIdentifier)) is using this data directory"), "\(message)")
+        kill(sync)
+        #expect(try Self.serverCount(server) == 0)
+        try await recoverAndCompare(device, proxy: proxy, step: "before sending")
+
+        // 2. Killed in the middle of sending the Bundle: the server never gets a whole request.
+        try await device.addWeightsAsync(4, tag: 2)
+        let before = try Self.serverCount(server)
+        proxy.closeConnections()
+        proxy.fault = .stallRequest(afterBytes: 3_000)
+        sync = try device.start(["sync"])
+        #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsStalled > 0 })
+        kill(sync)
+        #expect(try Self.serverCount(server) == before, "half a request stores nothing")
+        try await recoverAndCompare(device, proxy: proxy, step: "mid-request")
+
+        // 3. Killed after the server committed, before its answer arrived: the replay must not duplicate.
+        try await device.addWeightsAsync(4, tag: 3)
+        let committedBefore = try Self.serverCount(server)
+        proxy.closeConnections()
+        proxy.fault = .delay(400)
+        sync = try device.start(["sync"])
+        let committed = try await offPool { try Self.eventually(30) { try Self.serverCount(server) == committedBefore + 4 } }
+        kill(sync)
+        #expect(committed, "the server stored the batch")
+        try await recoverAndCompare(device, proxy: proxy, step: "after the server's commit")
+
+        // 4. Killed while pulling a nurse's (another device's) many entries.
+        let other = try await SyncClient(server: server, email: Self.email)
+        try other.addWeights(2_500, endingBefore: 86_400_000)
+        #expect(await other.push().sent == 2_500)
+        other.close()
+        proxy.closeConnections()
+        proxy.fault = .delay(20)
+        sync = try device.start(["sync"])
+        #expect(await proxy.waitUntil(timeout: .seconds(30)) { $0.bytesToClient > 300_000 })
+        kill(sync)
+        try await recoverAndCompare(device, proxy: proxy, step: "mid-pull")
+
+        await server.stop()
+    }
+}
