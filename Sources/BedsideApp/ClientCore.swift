@@ -68,8 +68,6 @@ public actor ClientCore {
 
     var session: Session?
     var pending: PendingLogin?
-    /// Whether the last attempt to reach the server failed for want of a network.
-    var offline = false
     /// This process's claim on the data directory (one Bedside per directory).
     var directoryLock: DataDirectoryLock?
 
@@ -219,7 +217,6 @@ public actor ClientCore {
                 role: grant.role)
             try store.saveProfile(profile.json)
             session = Session(vault: vault, store: store, profile: profile)
-            offline = false
             // Bring down what the server already has (history from before this device, a nurse's entries).
             let engine = SyncEngine(api: api, store: store, token: grant.accessToken, clock: clock)
             _ = await engine.pull(patientID: patientID)
@@ -393,6 +390,10 @@ public struct StatusReport: Sendable {
     public var unsent: Int
     public var rejected: Int
     public var lastSync: Int64?
+    /// The server's clock minus this computer's, in milliseconds, as last seen.
+    public var clockOffset: Int64?
+    /// Questionnaire assignments brought down and kept for offline use.
+    public var assignments: Int
     public var dataDirectory: String
 
     public var json: JSONValue {
@@ -401,6 +402,8 @@ public struct StatusReport: Sendable {
             "unsent": .number(unsent), "rejected": .number(rejected), "dataDirectory": .string(dataDirectory),
         ]
         object["lastSync"] = lastSync.map { .string(FHIRDateTime.format(epochMilliseconds: $0)) } ?? .null
+        object["clockOffsetSeconds"] = clockOffset.map { .number(Int($0 / 1000)) } ?? .null
+        object["assignments"] = .number(assignments)
         return .object(object)
     }
 }
@@ -412,6 +415,7 @@ extension ClientCore {
         return StatusReport(
             name: session.profile.displayName, email: session.profile.email, server: session.profile.server,
             total: try session.store.count(kind: nil), unsent: status.unsent, rejected: status.rejected, lastSync: status.lastSync,
+            clockOffset: status.clockOffset, assignments: try session.store.cachedVersions(type: "Task").count,
             dataDirectory: configuration.dataDirectory.path)
     }
 
@@ -423,9 +427,7 @@ extension ClientCore {
             return report
         }
         let engine = SyncEngine(api: api(session.profile.server), store: session.store, token: session.profile.token, clock: clock)
-        let report = await engine.run(patientID: session.profile.patientID, progress: progress)
-        offline = report.error?.isOffline ?? false
-        return report
+        return await engine.run(patientID: session.profile.patientID, progress: progress)
     }
 
     /// Saves a measurement; the store's error message when it cannot.

@@ -29,7 +29,7 @@ public enum Phrase: String, Sendable, CaseIterable {
     case editNotAllowed
     // Logout and sync
     case logoutTitle, logoutUnsentWarning, logoutHintUnsent, logoutQuestion, logoutHint, logoutBusy, loggedOut
-    case syncDone, syncFailed, syncNothing, syncRejectedSome
+    case syncDone, syncFailed, syncRejectedSome
     case headerSending, headerReceiving, headerSyncing, headerNeedsLogin, headerRetrying
     case durationSeconds, durationMinutes, durationHours, agoJustNow, agoMinutes, agoHours
     case homeNeedsLogin, homeAttention, homeClockWrong
