@@ -18,17 +18,22 @@ final class SyncClient: @unchecked Sendable {
     let api: BedsideAPI
     let patientID: String
     let clock: any WallClock
+    let email: String
     private(set) var token: String
 
     /// Logs `email` in on `server` (directly), then talks to `url` (the server, or a proxy before it).
-    init(server: LoopbackServer, email: String, url: String? = nil, clock: any WallClock = SystemClock()) async throws {
+    init(
+        server: LoopbackServer, email: String, url: String? = nil, clock: any WallClock = SystemClock(),
+        transport configuration: TransportConfiguration? = nil
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-client-\(UUID().uuidString)")
         try SecureFiles.makePrivateDirectory(directory)
         let (vault, _) = try KeyVault.create(password: "client-password-1", parameters: .testing)
         store = try ClientStore(directory: directory, vault: vault)
-        transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
+        transport = HTTPTransport(configuration: configuration ?? TransportConfiguration(caFile: server.caFile))
         api = BedsideAPI(server: url ?? server.url, transport: transport)
         self.clock = clock
+        self.email = email
         let grant = try await Self.login(server: server, email: email)
         token = grant.accessToken
         patientID = grant.patientID ?? ""
@@ -77,6 +82,13 @@ final class SyncClient: @unchecked Sendable {
     }
 
     func unsent() throws -> Int { try store.unsentCount() }
+
+    /// What the server holds, asked directly (not through this device's possibly broken network).
+    func serverIdentifiersDirect(_ server: LoopbackServer) async throws -> [String] {
+        let direct = try await SyncClient(server: server, email: email)
+        defer { direct.close() }
+        return try await direct.serverIdentifiers()
+    }
 
     /// The client identifier of every Observation the server holds for this patient (asked over the API).
     func serverIdentifiers() async throws -> [String] {

@@ -254,3 +254,43 @@ final class RedirectingServer: Sendable {
         _ = try? await task.value
     }
 }
+
+/// The network itself misbehaving between the device and a healthy server.
+@Suite("Sync through a bad network", .serialized)
+struct BadNetworkTests {
+    @Test("a reset connection, a truncated answer, a stalled answer: each sync fails cleanly, the next completes, nothing twice",
+        arguments: [
+            FaultProxy.Fault.reset, .resetAfterRequestBytes(2_500), .truncateResponse(afterBytes: 4_000), .stallResponse(afterBytes: 3_000),
+            .refuse, .down,
+        ])
+    func fault(_ fault: FaultProxy.Fault) async throws {
+        let server = try await LoopbackServer()
+        try await server.addPatient("ivy@example.org")
+        let proxy = try FaultProxy(upstreamPort: server.running.port)
+        defer { proxy.stop() }
+        var configuration = TransportConfiguration(caFile: server.caFile)
+        // A stalled answer ends in the transport's own timeout (kept short here).
+        configuration.totalTimeoutSeconds = 3
+        let client = try await SyncClient(
+            server: server, email: "ivy@example.org", url: "https://127.0.0.1:\(proxy.port)", transport: configuration)
+        defer { client.close() }
+        try client.addWeights(300)
+        proxy.fault = fault
+        let broken = await client.push(batchSize: 100)
+        #expect(broken.error != nil, "\(fault): the sync noticed")
+        if case .transport? = broken.error {} else { Issue.record("\(fault): a transport error, not \(String(describing: broken.error))") }
+        // What the device believes sent, the server has; the rest is still queued.
+        let onServer = try await client.serverIdentifiersDirect(server)
+        #expect(try client.unsent() == 300 - broken.sent)
+        #expect(onServer.count >= broken.sent)
+
+        proxy.fault = .none
+        proxy.closeConnections()
+        let healed = await client.sync()
+        #expect(healed.error == nil, "\(fault): \(String(describing: healed.error))")
+        #expect(try client.unsent() == 0)
+        let identifiers = try await client.serverIdentifiers()
+        #expect(identifiers.count == 300 && Set(identifiers).count == 300, "\(fault): no loss, no duplicate")
+        await server.stop()
+    }
+}

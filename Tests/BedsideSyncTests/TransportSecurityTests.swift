@@ -39,22 +39,23 @@ struct CertificateKit {
         return (key, certificate)
     }
 
-    /// A server certificate signed by `issuer` for the given names, valid in the given window.
+    /// A server certificate signed by `issuer` (nil: by itself) for the given names, valid in the given window.
     func leaf(
-        _ name: String, issuer: (P256.Signing.PrivateKey, Certificate), dnsNames: [String], ipv4: [UInt8]?, notBefore: Date, notAfter: Date
+        _ name: String, issuer: (P256.Signing.PrivateKey, Certificate)?, dnsNames: [String], ipv4: [UInt8]?, notBefore: Date, notAfter: Date
     ) throws -> Leaf {
         let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName { CommonName(name) }
         var names: [GeneralName] = dnsNames.map { .dnsName($0) }
         if let ipv4 { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(ipv4)))) }
         let certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: notBefore, notValidAfter: notAfter,
-            issuer: issuer.1.subject, subject: try DistinguishedName { CommonName(name) }, signatureAlgorithm: .ecdsaWithSHA256,
+            issuer: issuer?.1.subject ?? subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(names)
-            }, issuerPrivateKey: .init(issuer.0))
+            }, issuerPrivateKey: .init(issuer?.0 ?? key))
         let chain = directory.appendingPathComponent("\(name).pem").path
         let keyPath = directory.appendingPathComponent("\(name).key").path
         try (try certificate.serializeAsPEM().pemString + "\n").write(toFile: chain, atomically: true, encoding: .utf8)
@@ -92,7 +93,7 @@ struct TransportSecurityTests {
         return false
     }
 
-    @Test("a verified server works; an unknown CA, a wrong host name, an expired certificate and a wrong pin are refused")
+    @Test("a verified server works; an unknown CA, a wrong host name, an expired or self-signed certificate and a wrong pin are refused")
     func certificates() async throws {
         let kit = try CertificateKit()
         defer { try? FileManager.default.removeItem(at: kit.directory) }
@@ -103,9 +104,10 @@ struct TransportSecurityTests {
         let good = try kit.leaf("good", issuer: trusted, dnsNames: ["localhost"], ipv4: [127, 0, 0, 1], notBefore: now - 3600, notAfter: now + 86_400)
         let foreign = try kit.leaf("foreign", issuer: stranger, dnsNames: ["localhost"], ipv4: [127, 0, 0, 1], notBefore: now - 3600, notAfter: now + 86_400)
         let otherHost = try kit.leaf("other-host", issuer: trusted, dnsNames: ["bedside.example.org"], ipv4: nil, notBefore: now - 3600, notAfter: now + 86_400)
+        let selfSigned = try kit.leaf("self-signed", issuer: nil, dnsNames: ["localhost"], ipv4: [127, 0, 0, 1], notBefore: now - 3600, notAfter: now + 86_400)
         let expired = try kit.leaf("expired", issuer: trusted, dnsNames: ["localhost"], ipv4: [127, 0, 0, 1], notBefore: now - 86_400 * 10, notAfter: now - 86_400)
 
-        for (leaf, expectation) in [(good, "ok"), (foreign, "untrusted"), (otherHost, "untrusted"), (expired, "untrusted")] {
+        for (leaf, expectation) in [(good, "ok"), (foreign, "untrusted"), (otherHost, "untrusted"), (expired, "untrusted"), (selfSigned, "untrusted")] {
             let (server, store, directory) = try await serve(leaf)
             let url = "https://127.0.0.1:\(server.port)/fhir/metadata"
             let result = await get(url, caFile: kit.trustedCA)
