@@ -1,12 +1,13 @@
 import ArgumentParser
 import BedsideCore
+import BedsideUI
 import Foundation
 
 /// `bedside questionnaire`: tools for form authors and testers. Offline; no login.
 struct QuestionnaireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "questionnaire", abstract: "Check and try out FHIR R4 Questionnaires, offline and without logging in.",
-        subcommands: [QuestionnaireFillCommand.self])
+        subcommands: [QuestionnairePreviewCommand.self, QuestionnaireFillCommand.self])
 }
 
 /// Reads a Questionnaire file, or says clearly why it cannot.
@@ -61,5 +62,44 @@ struct QuestionnaireFillCommand: AsyncParsableCommand {
         for problem in fill.problems { complain(problem.message) }
         print(fill.response().serializedString())
         if !fill.problems.isEmpty { throw Exit.failure }
+    }
+}
+
+struct QuestionnairePreviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preview",
+        abstract: "Print every page of a questionnaire as the patient would see it, as plain text.",
+        discussion: """
+            What Bedside cannot render faithfully (an attachment item, a value set it cannot resolve) is a warning on \
+            stderr. The exit code is 1 only when the form cannot be answered as intended, naming the feature. --lang picks \
+            the screen's language and, where the form has translations, the form's.
+            """)
+
+    @OptionGroup var options: GlobalOptions
+
+    @Argument(help: "The Questionnaire (FHIR R4 JSON).", completion: .file())
+    var file: String
+
+    @Option(help: "The screen size, WIDTHxHEIGHT.")
+    var size = "80x24"
+
+    func run() async throws {
+        let configuration = try options.resolve()
+        let dimensions = size.split(separator: "x").compactMap { Int($0) }
+        guard dimensions.count == 2, dimensions[0] >= 40, dimensions[1] >= 12 else { throw ValidationError("--size is WIDTHxHEIGHT, at least 40x12.") }
+        let questionnaire = try readQuestionnaire(file)
+        let pages = previewPages(
+            questionnaire, width: dimensions[0], height: dimensions[1], language: configuration.language,
+            formLanguage: options.lang ?? questionnaire.language, now: SystemClock().now())
+        for (index, page) in pages.enumerated() {
+            print("── page \(index + 1) of \(pages.count) " + String(repeating: "─", count: max(0, dimensions[0] - 20)))
+            print(page)
+        }
+        let problems = questionnaire.problems()
+        for problem in problems { complain("\(problem.blocksAnswering ? "error" : "warning"): \(problem.message)") }
+        if let blocking = problems.first(where: \.blocksAnswering) {
+            complain("This form cannot be answered as intended: it needs \(blocking.feature).")
+            throw Exit.failure
+        }
     }
 }

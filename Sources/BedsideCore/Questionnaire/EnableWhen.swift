@@ -22,7 +22,7 @@ public struct EnableWhenEvaluator: Sendable {
     }
 
     /// Whether the item `linkId` is enabled in a given scope chain (innermost last).
-    func isEnabled(_ definition: QuestionnaireItem, scopes: [[ResponseItem]]) -> Bool {
+    public func isEnabled(_ definition: QuestionnaireItem, scopes: [[ResponseItem]]) -> Bool {
         guard !definition.enableWhen.isEmpty else { return true }
         let results = definition.enableWhen.map { evaluate($0, scopes: scopes) }
         return definition.enableWhenAny ? results.contains(true) : results.allSatisfy { $0 }
@@ -73,7 +73,7 @@ public struct EnableWhenEvaluator: Sendable {
         }
     }
 
-    static func equal(_ given: AnswerValue, _ expected: AnswerValue) -> Bool {
+    public static func equal(_ given: AnswerValue, _ expected: AnswerValue) -> Bool {
         switch (given, expected) {
         case (.coding(let a), .coding(let b)): return a.matches(b)
         case (.coding(let a), .string(let b)): return a.code == b
@@ -84,7 +84,7 @@ public struct EnableWhenEvaluator: Sendable {
     }
 
     /// -1, 0 or 1; nil when the two cannot be ordered.
-    static func compare(_ given: AnswerValue, _ expected: AnswerValue) -> Int? {
+    public static func compare(_ given: AnswerValue, _ expected: AnswerValue) -> Int? {
         if let a = given.number, let b = expected.number { return a < b ? -1 : (a > b ? 1 : 0) }
         switch (given, expected) {
         case (.date(let a), .date(let b)), (.dateTime(let a), .dateTime(let b)), (.time(let a), .time(let b)), (.string(let a), .string(let b)):

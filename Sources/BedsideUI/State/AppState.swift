@@ -18,6 +18,8 @@ public enum Screen: Sendable, Equatable {
     case attention(AttentionList)
     /// The server ended the session: the password again (then the code), keeping everything local.
     case reauth(TextField)
+    /// A questionnaire being filled in.
+    case questionnaire(QuestionnaireSession)
 }
 
 /// The three fields of the login screen.

@@ -71,12 +71,13 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .logout: return logoutKey(&state, key)
     case .attention(var list): return attentionKey(&state, &list, key)
     case .reauth(var field): return reauthKey(&state, &field, key)
+    case .questionnaire(var session): return questionnaireKey(&state, &session, key)
     }
 }
 
 func screenTakesText(_ screen: Screen) -> Bool {
     switch screen {
-    case .login, .code, .unlock, .form, .reauth: true
+    case .login, .code, .unlock, .form, .reauth, .questionnaire: true
     default: false
     }
 }

@@ -24,6 +24,7 @@ public func render(_ state: AppState) -> Frame {
     case .logout: painter.logout()
     case .attention(let list): painter.attention(list)
     case .reauth(let field): painter.reauth(field)
+    case .questionnaire(let session): painter.questionnaire(session)
     }
     painter.footer()
     if state.showingHelp { painter.help() }

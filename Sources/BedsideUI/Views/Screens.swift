@@ -258,6 +258,7 @@ extension Painter {
         case .history, .detail, .confirmDelete: text.append(t.text(.helpHistory))
         case .attention: text.append(t.text(.helpAttention))
         case .reauth: text.append(t.text(.helpLogin))
+        case .questionnaire: text.append(t.text(.helpQuestionnaire))
         }
         var lines: [String] = []
         for paragraph in text { lines += TextWidth.wrap(paragraph, width: boxWidth - 4) + [""] }
