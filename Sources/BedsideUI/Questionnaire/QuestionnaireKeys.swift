@@ -34,7 +34,8 @@ extension QuestionnaireSession {
                 var steps = group.steps
                 steps[steps.count - 1].repetition += 1
                 ResponseTree.ensure(ItemPath(steps), in: &answers)
-                go(to: pageIndex + 1)
+                // The new repetition's pages now stand where this page was.
+                go(to: pageIndex)
                 return .changed
             }
             if key == .enter || key == .character("n") || key == .character("N") || key == .tab { go(to: pageIndex + 1) }
