@@ -1,3 +1,4 @@
+import Foundation
 import BedsideCore
 import Testing
 
@@ -116,5 +117,33 @@ struct QuestionnaireScreenTests {
             #expect(lines.count == size.1 && lines.allSatisfy { TextWidth.columns(of: String($0)) <= size.0 })
         }
         #expect(pages[0].contains("Are you more short"))
+    }
+}
+
+@Suite("Public questionnaires on screen")
+struct PublicQuestionnaireScreenTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/Questionnaires").standardized
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") && $0 != "expected.json" }.sorted()
+    }
+
+    @Test("every page of every public questionnaire fits 80x24, and each question's text is on its page", arguments: PublicQuestionnaireScreenTests.files)
+    func fits(_ file: String) throws {
+        let data = try #require(FileManager.default.contents(atPath: Self.directory.appendingPathComponent(file).path))
+        let form = try Questionnaire(json: try JSONParser.parse(Array(data)))
+        let pages = previewPages(form, width: 80, height: 24, language: .en, formLanguage: form.language, now: 0)
+        #expect(pages.count >= 2)
+        for page in pages {
+            let lines = page.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.count == 24 && lines.allSatisfy { TextWidth.columns(of: String($0)) <= 80 })
+        }
+        // The first words of each top-level question appear on some page.
+        for item in form.items where item.type.isQuestion && !item.extensions.hidden && item.enableWhen.isEmpty {
+            guard let text = item.text(in: form.language) else { continue }
+            let start = String(TextWidth.wrap(text, width: 40).first?.prefix(20) ?? "")
+            #expect(pages.contains { $0.contains(start) }, "\(item.linkId): \(start)")
+        }
     }
 }

@@ -97,7 +97,7 @@ public struct AnswerParser: Sendable {
                 return .quantity(.init(value: number, unit: unit?.display ?? unit?.code, system: unit?.system, code: unit?.code))
             }
             guard case .number(let number)? = json["value"] else { throw fail("answer a number, or {\"value\": n, \"unit\": \"…\"}.") }
-            let unitText = json["unit"]?.stringValue
+            let unitText = json["unit"]?.stringValue ?? json["code"]?.stringValue
             let unit = item.extensions.unitOptions.first { $0.code == unitText || $0.display == unitText }
             if !item.extensions.unitOptions.isEmpty, unit == nil {
                 throw fail("the unit must be one of \(item.extensions.unitOptions.compactMap { $0.code ?? $0.display }.joined(separator: ", ")).")
@@ -106,6 +106,17 @@ public struct AnswerParser: Sendable {
         case .choice, .openChoice:
             let options = questionnaire.options(for: item, valueSets: valueSets)
             if let options, !options.isEmpty, let match = Self.match(json, in: options) { return match.value }
+            // A code given with its system (for a value set that is not at hand).
+            if let code = json["code"]?.stringValue {
+                let coding = AnswerValue.Coding(system: json["system"]?.stringValue, code: code, display: json["display"]?.stringValue)
+                if let options, !options.isEmpty {
+                    if let match = options.first(where: { if case .coding(let known) = $0.value { known.matches(coding) } else { false } }) {
+                        return match.value
+                    }
+                } else {
+                    return .coding(coding)
+                }
+            }
             // Free text: an open-choice always allows it; a choice whose value set cannot be resolved falls back to it.
             if item.type == .openChoice || options == nil, let text = json.stringValue { return .string(text) }
             let choices = (options ?? []).map { Self.label($0.value) }.joined(separator: ", ")
@@ -124,7 +135,9 @@ public struct AnswerParser: Sendable {
     static func match(_ json: JSONValue, in options: [QuestionnaireItem.AnswerOption]) -> QuestionnaireItem.AnswerOption? {
         options.first { option in
             switch option.value {
-            case .coding(let coding): json.stringValue.map { $0 == coding.code || $0 == coding.display } ?? false
+            case .coding(let coding):
+                json.stringValue.map { $0 == coding.code || $0 == coding.display }
+                    ?? json["code"]?.stringValue.map { AnswerValue.Coding(system: json["system"]?.stringValue, code: $0).matches(coding) } ?? false
             case .string(let text): json.stringValue == text
             case .integer(let number): json.intValue == number || json.stringValue == String(number)
             case .date(let text), .time(let text): json.stringValue == text

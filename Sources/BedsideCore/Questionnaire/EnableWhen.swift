@@ -33,6 +33,23 @@ public struct EnableWhenEvaluator: Sendable {
         definitions.filter { isEnabled($0, scopes: scopes) }
     }
 
+    /// The linkId of every item that is enabled for these answers (in a repeating group, as its first
+    /// repetition has it). Items under a disabled item are disabled too.
+    public func enabledLinkIds(_ answers: [ResponseItem]) -> Set<String> {
+        let pruned = prune(answers)
+        var enabled: Set<String> = []
+        func walk(_ definitions: [QuestionnaireItem], scopes: [[ResponseItem]]) {
+            for definition in definitions where isEnabled(definition, scopes: scopes) {
+                enabled.insert(definition.linkId)
+                let own = scopes.last?.first { $0.linkId == definition.linkId }
+                let inner = (own?.answers.first?.items ?? []) + (own?.items ?? [])
+                walk(definition.items, scopes: scopes + [inner])
+            }
+        }
+        walk(questionnaire.items, scopes: [pruned])
+        return enabled
+    }
+
     private func prune(_ items: [ResponseItem], definitions: [QuestionnaireItem], scopes: [[ResponseItem]]) -> [ResponseItem] {
         var result: [ResponseItem] = []
         for item in items {
@@ -61,6 +78,8 @@ public struct EnableWhenEvaluator: Sendable {
     func evaluate(_ condition: QuestionnaireItem.EnableCondition, scopes: [[ResponseItem]]) -> Bool {
         let given = answers(to: condition.question, scopes: scopes)
         if condition.operator == .exists { return (condition.exists ?? true) == !given.isEmpty }
+        // "!=" holds when no answer equals, so also when there is no answer; the others need one.
+        if condition.operator == .notEqual, given.isEmpty { return true }
         guard let expected = condition.answer, !given.isEmpty else { return false }
         switch condition.operator {
         case .equal: return given.contains { Self.equal($0, expected) }

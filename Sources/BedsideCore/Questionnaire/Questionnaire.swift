@@ -14,8 +14,9 @@ public struct Questionnaire: Sendable, Equatable {
     public var items: [QuestionnaireItem]
     /// Root-level `variable` extensions.
     public var variables: [ItemExtensions.Variable]
-    /// Codes of the ValueSets the form contains (`#id` -> codes), from their expansion or their compose.
-    public var containedValueSets: [String: [AnswerValue.Coding]]
+    /// The ValueSets the form contains (`#id` -> its codes as answer options, with their scores), from
+    /// their expansion or their compose.
+    public var containedValueSets: [String: [QuestionnaireItem.AnswerOption]]
     public var source: JSONValue
 
     public init(json: JSONValue) throws(QuestionnaireError) {
@@ -35,7 +36,7 @@ public struct Questionnaire: Sendable, Equatable {
             try QuestionnaireReader.item(item, path: "Questionnaire.item[\(index)]", seen: &seen)
         }
         variables = QuestionnaireReader.extensions(of: json).variables
-        var valueSets: [String: [AnswerValue.Coding]] = [:]
+        var valueSets: [String: [QuestionnaireItem.AnswerOption]] = [:]
         for resource in json["contained"]?.arrayValue ?? [] where resource["resourceType"]?.stringValue == "ValueSet" {
             guard let id = resource["id"]?.stringValue else { continue }
             valueSets["#" + id] = QuestionnaireReader.codes(ofValueSet: resource)
@@ -56,8 +57,30 @@ public struct Questionnaire: Sendable, Equatable {
     public func options(for item: QuestionnaireItem, valueSets: [String: [AnswerValue.Coding]] = [:]) -> [QuestionnaireItem.AnswerOption]? {
         if !item.answerOptions.isEmpty { return item.answerOptions }
         guard let reference = item.answerValueSet else { return [] }
-        guard let codes = containedValueSets[reference] ?? valueSets[reference] else { return nil }
+        if let contained = containedValueSets[reference] { return contained }
+        guard let codes = valueSets[reference] else { return nil }
         return codes.map { QuestionnaireItem.AnswerOption(value: .coding($0), initialSelected: false, score: nil) }
+    }
+
+    /// The form's score by its answer options' `ordinalValue`s (PHQ-9, GAD-7 …): the sum over the
+    /// answered items whose options carry scores; nil when no answered item is scored.
+    public func score(of answers: [ResponseItem]) -> Double? {
+        var total: Double?
+        func walk(_ items: [ResponseItem]) {
+            for item in items {
+                if let definition = self.item(item.linkId), let options = options(for: definition) {
+                    for answer in item.answers {
+                        if let option = options.first(where: { EnableWhenEvaluator.equal(answer.value, $0.value) }), let score = option.score {
+                            total = (total ?? 0) + score
+                        }
+                    }
+                }
+                walk(item.items)
+                walk(item.answers.flatMap(\.items))
+            }
+        }
+        walk(answers)
+        return total
     }
 
     /// What the app cannot render faithfully, item by item.

@@ -105,13 +105,16 @@ enum QuestionnaireReader {
     }
 
     /// The codes of a ValueSet: its expansion if it has one, else the concepts its compose lists.
-    static func codes(ofValueSet valueSet: JSONValue) -> [AnswerValue.Coding] {
-        func flatten(_ contains: [JSONValue]) -> [AnswerValue.Coding] {
-            contains.flatMap { entry -> [AnswerValue.Coding] in
-                var own: [AnswerValue.Coding] = []
+    static func codes(ofValueSet valueSet: JSONValue) -> [QuestionnaireItem.AnswerOption] {
+        func option(_ coding: AnswerValue.Coding, _ entry: JSONValue) -> QuestionnaireItem.AnswerOption {
+            QuestionnaireItem.AnswerOption(value: .coding(coding), initialSelected: false, score: score(of: entry))
+        }
+        func flatten(_ contains: [JSONValue]) -> [QuestionnaireItem.AnswerOption] {
+            contains.flatMap { entry -> [QuestionnaireItem.AnswerOption] in
+                var own: [QuestionnaireItem.AnswerOption] = []
                 if entry["code"] != nil, entry["abstract"]?.boolValue != true {
-                    own.append(AnswerValue.Coding(
-                        system: entry["system"]?.stringValue, code: entry["code"]?.stringValue, display: entry["display"]?.stringValue))
+                    own.append(option(AnswerValue.Coding(
+                        system: entry["system"]?.stringValue, code: entry["code"]?.stringValue, display: entry["display"]?.stringValue), entry))
                 }
                 return own + flatten(entry["contains"]?.arrayValue ?? [])
             }
@@ -119,8 +122,8 @@ enum QuestionnaireReader {
         if let contains = valueSet["expansion"]?["contains"]?.arrayValue { return flatten(contains) }
         return (valueSet["compose"]?["include"]?.arrayValue ?? []).flatMap { include in
             (include["concept"]?.arrayValue ?? []).map { concept in
-                AnswerValue.Coding(
-                    system: include["system"]?.stringValue, code: concept["code"]?.stringValue, display: concept["display"]?.stringValue)
+                option(AnswerValue.Coding(
+                    system: include["system"]?.stringValue, code: concept["code"]?.stringValue, display: concept["display"]?.stringValue), concept)
             }
         }
     }
