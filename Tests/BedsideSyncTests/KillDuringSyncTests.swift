@@ -204,8 +204,10 @@ struct KillDuringSyncTests {
         // 1. Saved locally, then killed while the connection goes nowhere (nothing reached the server).
         try await device.addWeightsAsync(3, tag: 1)
         proxy.fault = .dropAll
+        let accepted = proxy.connectionsAccepted
         var sync = try device.start(["sync"])
-        #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsAccepted > 0 })
+        // Its connection (not the login's) has arrived: by then it holds the data directory.
+        #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsAccepted > accepted })
         // Meanwhile a second bedside on the same data directory is turned away, clearly, and changes nothing.
         let (second, message) = try await offPool { try device.runCapturing(["measure", "add", "weight", "70.5"]) }
         #expect(second == 1)
