@@ -54,11 +54,12 @@ struct QuestionnaireFillCommand: AsyncParsableCommand {
         }
         let fill: QuestionnaireFill
         do {
-            fill = try QuestionnaireFill(questionnaire, answers: sheet)
+            fill = try QuestionnaireFill(questionnaire, answers: sheet, now: SystemClock().now())
         } catch {
             throw ValidationError(error.description)
         }
         for problem in questionnaire.problems() { complain("warning: \(problem.message)") }
+        for problem in fill.calculationProblems { complain("warning: \(problem)") }
         for problem in fill.problems { complain(problem.message) }
         print(fill.response().serializedString())
         if !fill.problems.isEmpty { throw Exit.failure }

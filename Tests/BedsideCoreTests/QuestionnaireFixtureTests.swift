@@ -33,6 +33,15 @@ struct QuestionnaireFixtureTests {
         return forms.flatMap { file, form in (form["cases"]?.arrayValue ?? []).map { Case(file: file, name: $0["name"]?.stringValue ?? "?", json: $0) } }
     }
 
+    static func answers(_ linkId: String, in items: [ResponseItem]) -> [AnswerValue] {
+        for item in items {
+            if item.linkId == linkId { return item.answers.map(\.value) }
+            let inner = answers(linkId, in: item.items + item.answers.flatMap(\.items))
+            if !inner.isEmpty { return inner }
+        }
+        return []
+    }
+
     @Test("there are at least ten, in more than one language")
     func enough() throws {
         #expect(Self.files.count >= 10)
@@ -70,6 +79,26 @@ struct QuestionnaireFixtureTests {
         // PHQ-9's total is the sum of its items' ordinal values: the same number the form's calculated item must show.
         if example.file.hasPrefix("phq-9"), let total = example.json["calculated"]?.objectValue?.members.first?.value.doubleValue {
             #expect(form.score(of: pruned) == total)
+        }
+        // Calculated items (SDC calculatedExpression, run by the FHIRPath engine) give the required values.
+        if let calculated = example.json["calculated"]?.objectValue {
+            let fill = try QuestionnaireFill(form, answers: example.json["answers"] ?? [:], now: 1_767_225_600_000)
+            #expect(fill.calculationProblems.isEmpty, "\(fill.calculationProblems)")
+            let expectations = try Self.load("expected.json")
+            let places = expectations["questionnaires"]?[example.file]?["tolerance_places"]?.intValue ?? 6
+            for (linkId, expected) in calculated {
+                let answer = Self.answers(linkId, in: fill.items).first
+                switch expected {
+                case .null: #expect(answer == nil, "\(linkId): \(String(describing: answer))")
+                case .string(let text):
+                    let got: String? = if case .coding(let coding)? = answer { coding.code } else { answer?.text }
+                    #expect(got == text, "\(linkId)")
+                default:
+                    let wanted = expected.doubleValue ?? .nan
+                    let got = answer?.number ?? .nan
+                    #expect(abs(got - wanted) < pow(10, -Double(places)), "\(linkId): \(got) != \(wanted)")
+                }
+            }
         }
         // The answers make a response that names only enabled items.
         let response = QuestionnaireResponseWriter(questionnaire: form).response(pruned, status: "completed")

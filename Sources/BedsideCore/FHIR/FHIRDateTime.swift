@@ -55,7 +55,7 @@ public struct FHIRDateTime: Sendable, Equatable, Hashable, CustomStringConvertib
             month = m
             precision = .month
             if consume("-") {
-                guard let d = number(2), d >= 1, d <= FHIRDateTime.daysIn(month: month, year: year) else { return nil }
+                guard let d = number(2), d >= 1, d <= CivilCalendar.daysIn(month: month, year: year) else { return nil }
                 day = d
                 precision = .day
                 if consume("T") {
@@ -92,15 +92,15 @@ public struct FHIRDateTime: Sendable, Equatable, Hashable, CustomStringConvertib
         }
         guard index == bytes.count else { return nil }
 
-        let days = FHIRDateTime.daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.days(year: year, month: month, day: day)
         let start = Int64(days) * 86_400_000 + milliseconds - Int64(offset ?? 0) * 1000
         let end: Int64
         switch precision {
         case .year:
-            end = Int64(FHIRDateTime.daysFromCivil(year: year + 1, month: 1, day: 1)) * 86_400_000
+            end = Int64(CivilCalendar.days(year: year + 1, month: 1, day: 1)) * 86_400_000
         case .month:
             let next = month == 12 ? (year + 1, 1) : (year, month + 1)
-            end = Int64(FHIRDateTime.daysFromCivil(year: next.0, month: next.1, day: 1)) * 86_400_000
+            end = Int64(CivilCalendar.days(year: next.0, month: next.1, day: 1)) * 86_400_000
         case .day:
             end = start + 86_400_000
         case .time:
@@ -124,9 +124,9 @@ public struct FHIRDateTime: Sendable, Equatable, Hashable, CustomStringConvertib
 
     /// `2026-11-23T10:15:00.123Z`.
     public static func format(epochMilliseconds: Int64) -> String {
-        let days = floorDivide(epochMilliseconds, 86_400_000)
+        let days = CivilCalendar.floorDivide(epochMilliseconds, 86_400_000)
         let msOfDay = epochMilliseconds - days * 86_400_000
-        let (year, month, day) = civilFromDays(Int(days))
+        let (year, month, day) = CivilCalendar.date(fromDays: Int(days))
         let hour = Int(msOfDay / 3_600_000)
         let minute = Int(msOfDay / 60_000 % 60)
         let second = Int(msOfDay / 1000 % 60)
@@ -137,9 +137,9 @@ public struct FHIRDateTime: Sendable, Equatable, Hashable, CustomStringConvertib
     /// `2026-11-23T10:15:00+01:00`: a time with the given offset from UTC, at second precision.
     public static func format(epochMilliseconds: Int64, utcOffsetSeconds offset: Int) -> String {
         let local = epochMilliseconds + Int64(offset) * 1000
-        let days = floorDivide(local, 86_400_000)
+        let days = CivilCalendar.floorDivide(local, 86_400_000)
         let msOfDay = local - days * 86_400_000
-        let (year, month, day) = civilFromDays(Int(days))
+        let (year, month, day) = CivilCalendar.date(fromDays: Int(days))
         let sign = offset < 0 ? "-" : "+"
         let magnitude = abs(offset)
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(Int(msOfDay / 3_600_000), 2)):"
@@ -152,39 +152,4 @@ public struct FHIRDateTime: Sendable, Equatable, Hashable, CustomStringConvertib
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    private static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-        a >= 0 ? a / b : -((-a + b - 1) / b)
-    }
-
-    static func isLeap(_ year: Int) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: isLeap(year) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
 }

@@ -6,11 +6,17 @@ public struct QuestionnaireFill: Sendable {
     public var problems: [AnswerError]
     public let questionnaire: Questionnaire
 
-    /// Fills `questionnaire` from a JSON answer sheet (see `AnswerSheet`).
-    public init(_ questionnaire: Questionnaire, answers: JSONValue) throws(AnswerError) {
+    /// Calculations that could not run (a broken expression in the form), for the author.
+    public var calculationProblems: [String]
+
+    /// Fills `questionnaire` from a JSON answer sheet (see `AnswerSheet`); `now` is what `today()` sees.
+    public init(_ questionnaire: Questionnaire, answers: JSONValue, now: Int64 = 0) throws(AnswerError) {
         self.questionnaire = questionnaire
         let given = try AnswerSheet.responseItems(answers, for: questionnaire)
-        items = EnableWhenEvaluator(questionnaire: questionnaire).prune(given)
+        let evaluator = EnableWhenEvaluator(questionnaire: questionnaire)
+        let calculated = QuestionnaireCalculator(questionnaire: questionnaire, now: now).apply(evaluator.prune(given))
+        items = evaluator.prune(calculated.items)
+        calculationProblems = calculated.problems
         problems = AnswerRules.check(items, definitions: questionnaire.items)
     }
 
