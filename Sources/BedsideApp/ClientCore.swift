@@ -327,21 +327,13 @@ public actor ClientCore {
         var outcome = SyncOutcome(sent: report.sent, rejected: report.rejected, received: report.received)
         guard let error = report.error else { return outcome }
         outcome.message = explain(error)
-        switch error {
-        case .transport(let transport):
-            switch transport {
-            case .unreachable, .timedOut: outcome.failure = .offline
-            default: outcome.failure = .other
-            }
-        case .refused(let status, _, _, let retryAfter):
-            if status == 401 {
-                outcome.failure = .sessionEnded
-            } else if status == 429 || status == 408 || (500...599).contains(status) {
-                outcome.failure = .serverBusy(retryAfterSeconds: retryAfter)
-            } else {
-                outcome.failure = .other
-            }
-        case .invalidResponse:
+        if error.isOffline {
+            outcome.failure = .offline
+        } else if error.endsSession {
+            outcome.failure = .sessionEnded
+        } else if error.isServerBusy {
+            outcome.failure = .serverBusy(retryAfterSeconds: error.retryAfter)
+        } else {
             outcome.failure = .other
         }
         return outcome

@@ -28,6 +28,24 @@ public enum APIError: Error, Sendable, Equatable, CustomStringConvertible {
         }
         return false
     }
+
+    /// The server is overloaded or failing (5xx, 429, 408): worth trying again, not sooner than `retryAfter`.
+    public var isServerBusy: Bool {
+        guard case .refused(let status, _, _, _) = self else { return false }
+        return status == 429 || status == 408 || (500...599).contains(status)
+    }
+
+    /// The server no longer accepts the session (401): the patient must log in again.
+    public var endsSession: Bool {
+        if case .refused(401, _, _, _) = self { return true }
+        return false
+    }
+
+    /// The server's `Retry-After`, in seconds, when it sent one.
+    public var retryAfter: Int? {
+        if case .refused(_, _, _, let seconds) = self { return seconds }
+        return nil
+    }
 }
 
 /// What the server grants after the code: the session.

@@ -154,19 +154,17 @@ struct SyncCommand: AsyncParsableCommand {
             }
             sent += report.sent
             // Only a busy server is worth waiting for here; offline is reported at once (exit 4), the queue kept.
-            guard case .refused(let status, _, _, let retryAfter)? = report.error, status == 429 || status == 408 || (500...599).contains(status),
-                failures < retries
-            else { break }
+            guard let error = report.error, error.isServerBusy, failures < retries else { break }
             failures += 1
-            let delay = RetryPolicy.standard.delay(afterFailures: failures, retryAfterSeconds: retryAfter, randomUnit: Double.random(in: 0..<1))
-            complain(t.text(.cliRetrying, core.explain(report.error ?? .invalidResponse("")), String((delay + 999) / 1000)))
+            let delay = RetryPolicy.standard.delay(afterFailures: failures, retryAfterSeconds: error.retryAfter, randomUnit: Double.random(in: 0..<1))
+            complain(t.text(.cliRetrying, core.explain(error), String((delay + 999) / 1000)))
             try await Task.sleep(for: .milliseconds(delay))
         }
         let after = try await core.statusReport()
         await core.lock()
         print(t.text(.cliSyncSummary, String(sent), String(after.unsent), String(after.rejected)))
         if let error = report.error {
-            if case .refused(401, _, _, _) = error {
+            if error.endsSession {
                 complain(t.text(.cliSessionEnded, String(after.unsent)))
                 throw Exit.locked
             }
