@@ -353,18 +353,22 @@ public final class ClientStore: Sendable {
         public var record: MeasurementRecord
     }
 
-    /// Queued changes in the order they were made, rejected ones left out.
-    public func outbox(limit: Int) throws(StoreError) -> [OutboxItem] {
-        let rows = try read { db in
+    /// Queue entries with their measurements, oldest first: those waiting, or those the server refused.
+    private func outboxRows(refused: Bool, limit: Int) throws(StoreError) -> [Row] {
+        try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT o.seq, o.operation, m.* FROM outbox o JOIN measurement m ON m.id = o.record_id
-                    WHERE o.rejection IS NULL ORDER BY o.seq LIMIT ?
+                    SELECT o.seq, o.operation, o.rejection, m.* FROM outbox o JOIN measurement m ON m.id = o.record_id
+                    WHERE o.rejection IS \(refused ? "NOT NULL" : "NULL") ORDER BY o.seq LIMIT ?
                     """, arguments: [limit])
         }
+    }
+
+    /// Queued changes in the order they were made, rejected ones left out.
+    public func outbox(limit: Int) throws(StoreError) -> [OutboxItem] {
         var items: [OutboxItem] = []
-        for row in rows {
+        for row in try outboxRows(refused: false, limit: limit) {
             items.append(OutboxItem(
                 sequence: row["seq"], operation: OutboxItem.Operation(rawValue: row["operation"]) ?? .create,
                 record: try measurement(from: row)))
@@ -383,13 +387,6 @@ public final class ClientStore: Sendable {
         }
     }
 
-    /// The server's reason for refusing a measurement, if it did.
-    public func rejection(id: String) throws(StoreError) -> String? {
-        guard let data = try read({ db in try Data.fetchOne(db, sql: "SELECT rejection FROM outbox WHERE record_id = ? AND rejection IS NOT NULL", arguments: [id]) })
-        else { return nil }
-        return String(decoding: try open(data, table: "outbox", id: id, column: "rejection"), as: UTF8.self)
-    }
-
     /// A queued change the server refused, with its reason.
     public struct RejectedItem: Sendable, Equatable {
         public var operation: OutboxItem.Operation
@@ -399,16 +396,8 @@ public final class ClientStore: Sendable {
 
     /// Everything the server refused, oldest first: what the "Needs attention" screen lists.
     public func rejectedItems(limit: Int) throws(StoreError) -> [RejectedItem] {
-        let rows = try read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT o.seq, o.operation, o.rejection, m.* FROM outbox o JOIN measurement m ON m.id = o.record_id
-                    WHERE o.rejection IS NOT NULL ORDER BY o.seq LIMIT ?
-                    """, arguments: [limit])
-        }
         var items: [RejectedItem] = []
-        for row in rows {
+        for row in try outboxRows(refused: true, limit: limit) {
             let record = try measurement(from: row)
             let reason = String(decoding: try open(row["rejection"], table: "outbox", id: record.id, column: "rejection"), as: UTF8.self)
             items.append(RejectedItem(operation: OutboxItem.Operation(rawValue: row["operation"]) ?? .create, record: record, reason: reason))
