@@ -28,11 +28,6 @@ public struct EnableWhenEvaluator: Sendable {
         return definition.enableWhenAny ? results.contains(true) : results.allSatisfy { $0 }
     }
 
-    /// Items as the patient sees them now: enabled definitions at this level, for the given scopes.
-    public func enabledDefinitions(_ definitions: [QuestionnaireItem], scopes: [[ResponseItem]]) -> [QuestionnaireItem] {
-        definitions.filter { isEnabled($0, scopes: scopes) }
-    }
-
     /// The linkId of every item that is enabled for these answers (in a repeating group, as its first
     /// repetition has it). Items under a disabled item are disabled too.
     public func enabledLinkIds(_ answers: [ResponseItem]) -> Set<String> {

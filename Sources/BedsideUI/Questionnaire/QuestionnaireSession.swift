@@ -92,11 +92,10 @@ public struct QuestionnaireSession: Sendable, Equatable {
         questionnaire.options(for: item, valueSets: valueSets)
     }
 
-    /// Questions on the pages (for "3 of 12").
-    public var questionCount: Int { pages.filter { if case .question = $0 { true } else { false } }.count }
-
-    public var questionNumber: Int {
-        pages.prefix(pageIndex + 1).filter { if case .question = $0 { true } else { false } }.count
+    /// "3 of 12": the question the page at `index` of `pages` shows (or last showed), and how many there are.
+    public static func progress(of pages: [Page], at index: Int) -> (number: Int, count: Int) {
+        func isQuestion(_ page: Page) -> Bool { if case .question = page { true } else { false } }
+        return (pages.prefix(index + 1).filter(isQuestion).count, pages.filter(isQuestion).count)
     }
 
     // MARK: Moving

@@ -5,22 +5,25 @@ import BedsideCore
 /// option lists scroll with the cursor. Text from the form is shown inert (Frame sanitises it).
 extension Painter {
     mutating func questionnaire(_ session: QuestionnaireSession) {
+        // The pages follow from the answers; work them out once per frame.
+        let pages = session.pages
+        let index = min(session.pageIndex, pages.count - 1)
         let title = session.questionnaire.displayTitle
-        let count = session.questionCount
-        let progress = count > 0 ? t.text(.qProgress, String(min(max(session.questionNumber, 1), count)), String(count)) : ""
+        let (number, count) = QuestionnaireSession.progress(of: pages, at: index)
+        let progress = count > 0 ? t.text(.qProgress, String(min(max(number, 1), count)), String(count)) : ""
         frame.put(" " + TextWidth.truncate(title, to: max(1, width - TextWidth.columns(of: progress) - 4)), x: 0, y: top, role: .title)
         frame.put(progress + " ", x: max(0, width - TextWidth.columns(of: progress) - 1), y: top, role: .muted)
         // A bar: how far through the pages the patient is.
         let barWidth = max(4, min(40, width - 4))
-        let done = session.pages.count > 1 ? barWidth * session.pageIndex / (session.pages.count - 1) : barWidth
+        let done = pages.count > 1 ? barWidth * index / (pages.count - 1) : barWidth
         frame.put(String(repeating: "━", count: done) + String(repeating: "─", count: barWidth - done), x: 1, y: top + 1, role: .accent)
         var row = top + 3
-        switch session.page {
+        switch pages[index] {
         case .question(let path):
             guard let item = session.definition(path) else { return }
             row = heading(session, path: path, item: item, y: row)
-            row = answerArea(session, item: item, y: row + 1)
-            hints = questionHints(item, session: session)
+            row = answerArea(session, item: item, path: path, y: row + 1)
+            hints = questionHints(item)
         case .display(let path):
             guard let item = session.definition(path) else { return }
             row = heading(session, path: path, item: item, y: row)
@@ -30,7 +33,7 @@ extension Painter {
             row = paragraph(t.text(.qAddAnother, name), y: row, role: .title)
             hints = t.text(.qHintAddAnother)
         case .review:
-            row = review(session, y: row)
+            row = review(session, pages: pages, y: row)
             hints = t.text(.qHintReview)
         }
         if let problem = session.problem { paragraph(problem, y: min(row + 1, height - 3), role: .error) }
@@ -56,13 +59,13 @@ extension Painter {
         return row
     }
 
-    private mutating func answerArea(_ session: QuestionnaireSession, item: QuestionnaireItem, y: Int) -> Int {
+    private mutating func answerArea(_ session: QuestionnaireSession, item: QuestionnaireItem, path: ItemPath, y: Int) -> Int {
         var row = y
         if item.type == .attachment || item.type == .reference {
             return paragraph(t.text(.qNotInTerminal), y: row, role: .warning)
         }
         if item.readOnly {
-            let current = ResponseTree.answers(at: currentPath(session), in: session.answers).map(\.text).joined(separator: ", ")
+            let current = ResponseTree.answers(at: path, in: session.answers).map(\.text).joined(separator: ", ")
             return paragraph(current.isEmpty ? "—" : current, y: row, role: .accent)
         }
         switch item.type {
@@ -89,7 +92,7 @@ extension Painter {
                     let mark = item.repeats ? (session.checked.contains(index) ? "[x]" : "[ ]") : (session.checked.contains(index) ? "(•)" : "( )")
                     let number = index < 9 ? "\(index + 1) " : "  "
                     if selected { frame.fill(role: .selection, x: 2, y: row, width: width - 4) }
-                    frame.put("\(number)\(mark) \(AnswerParser.display(options[index].value))", x: 3, y: row,
+                    frame.put("\(number)\(mark) \(options[index].value.text)", x: 3, y: row,
                         role: selected ? .selection : .text, maxWidth: width - 5)
                     row += 1
                 } else {
@@ -105,12 +108,7 @@ extension Painter {
         }
     }
 
-    private func currentPath(_ session: QuestionnaireSession) -> ItemPath {
-        if case .question(let path) = session.page { return path }
-        return ItemPath()
-    }
-
-    private func questionHints(_ item: QuestionnaireItem, session: QuestionnaireSession) -> String {
+    private func questionHints(_ item: QuestionnaireItem) -> String {
         if item.readOnly || item.type == .attachment || item.type == .reference { return t.text(.qHintDisplay) }
         switch item.type {
         case .boolean: return t.text(.qHintBoolean)
@@ -120,13 +118,13 @@ extension Painter {
     }
 
     /// Every enabled question with its answer; what is missing is marked. Scrolls with ↑ ↓.
-    private mutating func review(_ session: QuestionnaireSession, y: Int) -> Int {
+    private mutating func review(_ session: QuestionnaireSession, pages: [QuestionnaireSession.Page], y: Int) -> Int {
         frame.put(" " + t.text(.qReviewTitle), x: 0, y: y, role: .title)
         var lines: [(String, String, StyleRole)] = []
         let missing = Set(session.missing.map(\.linkId))
-        for page in session.pages {
+        for page in pages {
             guard case .question(let path) = page, let item = session.definition(path) else { continue }
-            let answer = ResponseTree.answers(at: path, in: session.answers).map(AnswerParser.display).joined(separator: ", ")
+            let answer = ResponseTree.answers(at: path, in: session.answers).map(\.text).joined(separator: ", ")
             let question = [item.prefix, item.text(in: session.language)].compactMap { $0 }.joined(separator: " ")
             if missing.contains(item.linkId) {
                 lines.append((question, t.text(.qReviewMissing), .error))
@@ -143,9 +141,4 @@ extension Painter {
         }
         return row
     }
-}
-
-extension AnswerParser {
-    /// How an answer reads on screen: a coding's display, a quantity with its unit.
-    static func display(_ value: AnswerValue) -> String { value.text }
 }

@@ -35,11 +35,7 @@ enum ResponseTree {
 
     /// The items in each scope from the outside in, for enableWhen.
     static func scopes(of path: ItemPath, in items: [ResponseItem]) -> [[ResponseItem]] {
-        var scopes = [items]
-        for length in 1..<max(1, path.steps.count + 1) where length <= path.steps.count {
-            scopes.append(children(of: ItemPath(Array(path.steps.prefix(length))), in: items))
-        }
-        return scopes
+        [items] + path.steps.indices.map { index in children(of: ItemPath(Array(path.steps.prefix(index + 1))), in: items) }
     }
 
     static func answers(at path: ItemPath, in items: [ResponseItem]) -> [AnswerValue] {
