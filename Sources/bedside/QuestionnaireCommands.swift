@@ -10,15 +10,19 @@ struct QuestionnaireCommand: AsyncParsableCommand {
         subcommands: [QuestionnairePreviewCommand.self, QuestionnaireFillCommand.self])
 }
 
-/// Reads a Questionnaire file, or says clearly why it cannot.
-func readQuestionnaire(_ path: String) throws -> Questionnaire {
+/// Reads a JSON file, or says clearly why it cannot.
+func readJSON(_ path: String) throws -> JSONValue {
     guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("Cannot read \(path).") }
-    let json: JSONValue
     do {
-        json = try JSONParser.parse(Array(data))
+        return try JSONParser.parse(Array(data))
     } catch {
         throw ValidationError("\(path) is not valid JSON: \(error)")
     }
+}
+
+/// Reads a Questionnaire file, or says clearly why it cannot.
+func readQuestionnaire(_ path: String) throws -> Questionnaire {
+    let json = try readJSON(path)
     do {
         return try Questionnaire(json: json)
     } catch {
@@ -45,13 +49,7 @@ struct QuestionnaireFillCommand: AsyncParsableCommand {
 
     func run() async throws {
         let questionnaire = try readQuestionnaire(file)
-        guard let data = FileManager.default.contents(atPath: answers) else { throw ValidationError("Cannot read \(answers).") }
-        let sheet: JSONValue
-        do {
-            sheet = try JSONParser.parse(Array(data))
-        } catch {
-            throw ValidationError("\(answers) is not valid JSON: \(error)")
-        }
+        let sheet = try readJSON(answers)
         let fill: QuestionnaireFill
         do {
             fill = try QuestionnaireFill(questionnaire, answers: sheet, now: SystemClock().now())
