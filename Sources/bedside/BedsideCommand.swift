@@ -22,6 +22,23 @@ struct BedsideCommand: AsyncParsableCommand {
             LogoutCommand.self, HeadlessCommand.self, QuestionnaireCommand.self,
         ],
         defaultSubcommand: TUICommand.self)
+
+    /// As ArgumentParser's own entry point, except that a usage error exits with 2, as DESIGN.md and
+    /// the README promise, not with its default 64.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            complain(fullMessage(for: error))
+            Foundation.exit(2)
+        }
+    }
 }
 
 /// Options every command takes, before or after the subcommand.
