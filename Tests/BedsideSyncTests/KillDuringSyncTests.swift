@@ -54,43 +54,37 @@ struct KillDuringSyncTests {
             return process
         }
 
-        /// Runs to the end with the password (and any further lines) on stdin; the exit status.
+        /// A running command that was given the password on stdin, with its output and errors to read.
+        struct Running {
+            let process: Process
+            let output: Pipe
+            let errors: Pipe
+
+            /// Waits for the end; the exit status, what it printed and what it complained.
+            func finish() -> (status: Int32, output: Data, errors: String) {
+                let printed = output.fileHandleForReading.readDataToEndOfFile()
+                let complained = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                return (process.terminationStatus, printed, complained)
+            }
+        }
+
+        /// Starts a command with `--password-stdin` and the password on stdin.
+        func start(_ arguments: [String]) throws -> Running {
+            let process = process(arguments + ["--password-stdin"])
+            let stdin = Pipe(), output = Pipe(), errors = Pipe()
+            process.standardInput = stdin
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            try stdin.fileHandleForWriting.close()
+            return Running(process: process, output: output, errors: errors)
+        }
+
+        /// Runs to the end; the exit status.
         @discardableResult
-        func run(_ arguments: [String], lines: [String] = [LoopbackServer.password]) throws -> Int32 {
-            let process = process(arguments + ["--password-stdin"])
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            stdin.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-            try stdin.fileHandleForWriting.close()
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-
-        /// Runs to the end; the exit status and what it wrote to stderr.
-        func runCapturing(_ arguments: [String]) throws -> (Int32, String) {
-            let process = process(arguments + ["--password-stdin"])
-            let stdin = Pipe(), stderr = Pipe()
-            process.standardInput = stdin
-            process.standardError = stderr
-            try process.run()
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
-            try stdin.fileHandleForWriting.close()
-            let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
-        }
-
-        /// Starts a command and leaves it running (to be killed).
-        func start(_ arguments: [String]) throws -> Process {
-            let process = process(arguments + ["--password-stdin"])
-            let stdin = Pipe()
-            process.standardInput = stdin
-            try process.run()
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
-            try stdin.fileHandleForWriting.close()
-            return process
-        }
+        func run(_ arguments: [String]) throws -> Int32 { try start(arguments).finish().status }
 
         /// The password, then (once it is mailed) the code, as a person would type them.
         func login() throws {
@@ -129,16 +123,7 @@ struct KillDuringSyncTests {
 
         /// `bedside status --json`.
         func status() throws -> JSONValue {
-            let process = process(["status", "--json", "--password-stdin"])
-            let stdin = Pipe(), stdout = Pipe()
-            process.standardInput = stdin
-            process.standardOutput = stdout
-            try process.run()
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
-            try stdin.fileHandleForWriting.close()
-            let data = stdout.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return try JSONParser.parse(Array(data))
+            try JSONParser.parse(Array(try start(["status", "--json"]).finish().output))
         }
 
         /// SQLite's own check of the device's database file (no key needed: only the structure is checked).
@@ -165,9 +150,9 @@ struct KillDuringSyncTests {
         return try condition()
     }
 
-    func kill(_ process: Process) {
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    func kill(_ running: Device.Running) {
+        Foundation.kill(running.process.processIdentifier, SIGKILL)
+        running.process.waitUntilExit()
     }
 
     /// After a kill: sync again on a clean network, and compare both sides.
@@ -209,9 +194,9 @@ struct KillDuringSyncTests {
         // Its connection (not the login's) has arrived: by then it holds the data directory.
         #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsAccepted > accepted })
         // Meanwhile a second bedside on the same data directory is turned away, clearly, and changes nothing.
-        let (second, message) = try await offPool { try device.runCapturing(["measure", "add", "weight", "70.5"]) }
+        let (second, _, message) = try await offPool { try device.start(["measure", "add", "weight", "70.5"]).finish() }
         #expect(second == 1)
-        #expect(message.contains("Another Bedside (process \(sync.processIdentifier)) is using this data directory"), "\(message)")
+        #expect(message.contains("Another Bedside (process \(sync.process.processIdentifier)) is using this data directory"), "\(message)")
         kill(sync)
         #expect(try Self.serverCount(server) == 0)
         try await recoverAndCompare(device, proxy: proxy, step: "before sending")
