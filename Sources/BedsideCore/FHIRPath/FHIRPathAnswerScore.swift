@@ -4,12 +4,6 @@
 /// Questionnaire that the item's `answerValueSet` (`#id`) names; else on the concept in a CodeSystem
 /// contained in the Questionnaire.
 struct FHIRPathAnswerScore {
-    static let extensionURLs = [
-        "http://hl7.org/fhir/StructureDefinition/itemWeight",
-        "http://hl7.org/fhir/StructureDefinition/ordinalValue",
-        "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value",
-    ]
-
     let questionnaire: JSONValue?
 
     /// The score of an answer, an answer's value (a Coding), or an answer option; `nil` if it has none.
@@ -110,12 +104,6 @@ struct FHIRPathAnswerScore {
 
     /// The numeric value of the first score extension on `json`.
     private static func scoreExtension(on json: JSONValue) -> [FHIRPathValue]? {
-        let extensions = json["extension"]?.arrayValue ?? []
-        for url in extensionURLs {
-            guard let found = extensions.first(where: { $0["url"]?.stringValue == url }) else { continue }
-            if let decimal = found["valueDecimal"] { return FHIRPathValue.collection(from: decimal, typeName: "decimal") }
-            if let integer = found["valueInteger"] { return FHIRPathValue.collection(from: integer, typeName: "integer") }
-        }
-        return nil
+        ScoreExtension.number(on: json).map { FHIRPathValue.collection(from: $0.value, typeName: $0.isInteger ? "integer" : "decimal") }
     }
 }

@@ -14,9 +14,6 @@ enum QuestionnaireReader {
         static let calculatedExpression = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
         static let enableWhenExpression = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression"
         static let variable = "http://hl7.org/fhir/StructureDefinition/variable"
-        static let ordinalValue = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
-        static let itemWeight = "http://hl7.org/fhir/StructureDefinition/itemWeight"
-        static let iso21090Value = "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value"
         static let translation = "http://hl7.org/fhir/StructureDefinition/translation"
     }
 
@@ -53,16 +50,9 @@ enum QuestionnaireReader {
             translations: translations(of: json["_text"]), extensions: extensions(of: json), source: json)
     }
 
-    /// The score of an answer option: `ordinalValue` or `itemWeight`, on the option or on its Coding.
+    /// The score of an answer option (or a ValueSet concept): on the option, else on its Coding.
     static func score(of option: JSONValue) -> Double? {
-        let carriers = [option, option["valueCoding"] ?? .null]
-        for carrier in carriers {
-            for ext in carrier["extension"]?.arrayValue ?? [] {
-                guard let url = ext["url"]?.stringValue, [URL.ordinalValue, URL.itemWeight, URL.iso21090Value].contains(url) else { continue }
-                if let number = ext["valueDecimal"]?.doubleValue ?? ext["valueInteger"]?.doubleValue { return number }
-            }
-        }
-        return nil
+        [option, option["valueCoding"] ?? .null].lazy.compactMap { ScoreExtension.number(on: $0)?.value.doubleValue }.first
     }
 
     /// `_text.extension[translation]`: language -> text.
