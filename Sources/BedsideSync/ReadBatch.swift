@@ -27,15 +27,13 @@ extension SyncEngine {
             return ["request": .object(request)]
         }
         let bundle: JSONValue = ["resourceType": "Bundle", "type": "batch", "entry": .array(entries)]
-        let sentAt = clock.now()
         let response: HTTPResponseData
+        let body: JSONValue?
         do {
-            response = try await api.send("POST", "/fhir", json: bundle, token: token)
+            (response, body) = try await exchange("POST", "/fhir", json: bundle, into: &report)
         } catch {
             return .failure(error)
         }
-        let body = response.json
-        report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
         if response.status == 200, body?["type"]?.stringValue == "batch-response" {
             let answers = body?["entry"]?.arrayValue ?? []
             guard answers.count == reads.count else {
@@ -54,15 +52,14 @@ extension SyncEngine {
         }
         var results: [ReadResult] = []
         for read in reads {
-            let sentAt = clock.now()
             let single: HTTPResponseData
+            let json: JSONValue?
             do {
-                single = try await api.send("GET", "/fhir/" + read.url, token: token, headers: read.ifNoneMatch.map { [("If-None-Match", $0)] } ?? [])
+                (single, json) = try await exchange(
+                    "GET", "/fhir/" + read.url, headers: read.ifNoneMatch.map { [("If-None-Match", $0)] } ?? [], into: &report)
             } catch {
                 return .failure(error)
             }
-            let json = single.json
-            report.count(single, body: json, sentAt: sentAt, receivedAt: clock.now())
             if (500...599).contains(single.status) || single.status == 401 || single.status == 429 {
                 return .failure(BedsideAPI.refusal(single))
             }

@@ -131,15 +131,13 @@ extension SyncEngine {
     }
 
     private func get(_ path: String, into report: inout SyncReport) async throws(PullFailure) -> JSONValue {
-        let sentAt = clock.now()
         let response: HTTPResponseData
+        let body: JSONValue?
         do {
-            response = try await api.send("GET", path, token: token)
+            (response, body) = try await exchange("GET", path, into: &report)
         } catch {
             throw PullFailure(error)
         }
-        let body = response.json
-        report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
         guard response.status == 200, let body else { throw PullFailure(BedsideAPI.refusal(response)) }
         return body
     }

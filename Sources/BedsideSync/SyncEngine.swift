@@ -93,17 +93,14 @@ public struct SyncEngine: Sendable {
                 return report
             }
             guard !items.isEmpty else { break }
-            let bundle = Self.transaction(items, patientID: patientID)
             let response: HTTPResponseData
-            let sentAt = clock.now()
+            let body: JSONValue?
             do {
-                response = try await api.send("POST", "/fhir", json: bundle, token: token)
+                (response, body) = try await exchange("POST", "/fhir", json: Self.transaction(items, patientID: patientID), into: &report)
             } catch {
                 report.error = error
                 return report
             }
-            let body = response.json
-            report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
             if response.status == 200 {
                 guard let entries = body?["entry"]?.arrayValue, entries.count == items.count else {
                     report.error = .invalidResponse("the transaction answer does not match the \(items.count) entries sent")
@@ -155,6 +152,17 @@ public struct SyncEngine: Sendable {
         try? store.setSetting("lastSync", String(clock.now()))
         if let offset = report.serverClockOffset { try? store.setSetting("clockOffset", String(offset)) }
         return report
+    }
+
+    /// One request, counted in `report` (round trips, bytes, and the server's clock): the answer and its JSON.
+    func exchange(
+        _ method: String, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = [], into report: inout SyncReport
+    ) async throws(APIError) -> (response: HTTPResponseData, body: JSONValue?) {
+        let sentAt = clock.now()
+        let response = try await api.send(method, path, json: json, token: token, headers: headers)
+        let body = response.json
+        report.count(response, body: body, sentAt: sentAt, receivedAt: clock.now())
+        return (response, body)
     }
 
     /// `Observation/<id>/_history/<version>` as id and version.
