@@ -222,6 +222,16 @@ final class CurlHandle: @unchecked Sendable {
                     handle.uploadOffset += length
                     return length
                 })
+                // A kept-alive connection the server (or a proxy) closed meanwhile makes libcurl send the
+                // request again on a new one, which needs the body from the start.
+                set(bedside_curl_setopt_pointer(easy, CURLOPT_SEEKDATA, me))
+                set(bedside_curl_setopt_seek_function(easy) { context, offset, origin in
+                    guard let context, origin == SEEK_SET else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+                    let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+                    guard offset >= 0, offset <= handle.upload.count else { return Int32(CURL_SEEKFUNC_FAIL) }
+                    handle.uploadOffset = Int(offset)
+                    return Int32(CURL_SEEKFUNC_OK)
+                })
             }
         }
         if let failed = failures.first {

@@ -7,6 +7,7 @@
 
 typedef size_t (*bedside_curl_write_callback)(char *data, size_t size, size_t count, void *userdata);
 typedef size_t (*bedside_curl_read_callback)(char *buffer, size_t size, size_t count, void *userdata);
+typedef int (*bedside_curl_seek_callback)(void *userdata, curl_off_t offset, int origin);
 
 static inline CURLcode bedside_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -34,6 +35,12 @@ static inline CURLcode bedside_curl_setopt_header_function(CURL *handle, bedside
 
 static inline CURLcode bedside_curl_setopt_read_function(CURL *handle, bedside_curl_read_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+
+/* Lets libcurl rewind an upload, which it must do to send a request again on a fresh connection
+   when a kept-alive one turns out to be dead. */
+static inline CURLcode bedside_curl_setopt_seek_function(CURL *handle, bedside_curl_seek_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
 }
 
 static inline CURLcode bedside_curl_setopt_postfields_size(CURL *handle, curl_off_t size) {

@@ -294,3 +294,28 @@ struct BadNetworkTests {
         await server.stop()
     }
 }
+
+/// A kept-alive connection that the other side closed between requests: libcurl sends the request
+/// again on a new connection, and must be able to rewind the body to do so.
+@Suite("Kept-alive connections")
+struct KeptAliveTests {
+    @Test("a POST after the connection was closed behind the client's back still arrives, whole")
+    func resendAfterClose() async throws {
+        let server = try await LoopbackServer()
+        try await server.addPatient("joy@example.org")
+        let proxy = try FaultProxy(upstreamPort: server.running.port)
+        defer { proxy.stop() }
+        let client = try await SyncClient(server: server, email: "joy@example.org", url: "https://127.0.0.1:\(proxy.port)")
+        defer { client.close() }
+        for round in 0..<15 {
+            try client.addWeights(2, endingBefore: Int64(round + 1) * 3_600_000)
+            let report = await client.push()
+            #expect(report.error == nil, "round \(round): \(String(describing: report.error))")
+            // The connection curl keeps is cut now; the next push reuses it, finds it dead, and sends again.
+            proxy.closeConnections()
+            try await Task.sleep(for: .milliseconds(round % 3 * 5))
+        }
+        #expect(try await client.serverIdentifiers().count == 30)
+        await server.stop()
+    }
+}
