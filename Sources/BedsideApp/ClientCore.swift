@@ -148,6 +148,9 @@ public actor ClientCore {
             return storeChange { store in try store.resend(id: id, now: self.clock.now()); return [.resent(id: id)] }
         case .discard(let id):
             return storeChange { store in try store.discardRejected(id: id, now: self.clock.now()); return [.discarded(id: id)] }
+        case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
+        case .saveDraft(let draft): return saveDraft(draft)
+        case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
         case .logout: return await logout()
         case .quit:
             lock()
@@ -284,7 +287,8 @@ public actor ClientCore {
         }
         return HomeStatus(
             latest: latest, unsent: try store.unsentCount(), rejected: try store.rejectedCount(),
-            lastSync: try store.setting("lastSync").flatMap { Int64($0) }, clockOffset: try store.setting("clockOffset").flatMap { Int64($0) })
+            lastSync: try store.setting("lastSync").flatMap { Int64($0) }, clockOffset: try store.setting("clockOffset").flatMap { Int64($0) },
+            assignments: try assignments(in: store))
     }
 
     func loadStatus() -> [Action] {

@@ -64,7 +64,9 @@ public final class EventLoop: @unchecked Sendable {
                 if !wasLocked && state.session == nil { device.clear() }
             }
         }
-        // Leaving: drop the key before the process ends.
+        // Leaving: let the last step's effects (keeping a draft) finish, briefly, then drop the key.
+        let deadline = clock.now() + 2_000
+        while inbox.inFlight.withLock({ $0 }) > 0 && clock.now() < deadline { usleep(10_000) }
         let semaphore = DispatchSemaphore(value: 0)
         Task { [core] in
             await core.lock()
@@ -74,18 +76,21 @@ public final class EventLoop: @unchecked Sendable {
         return state
     }
 
+    /// The effects of one step run in the order the reducer gave them (keep the draft, then lock), in
+    /// the background; different steps' effects run side by side.
     private func dispatch(_ action: Action) {
         let effects = reduce(&state, action)
-        for effect in effects {
-            if effect == .lock { device.clear() }
-            inbox.inFlight.withLock { $0 += 1 }
-            Task { [core, inbox] in
+        guard !effects.isEmpty else { return }
+        if effects.contains(.lock) { device.clear() }
+        inbox.inFlight.withLock { $0 += 1 }
+        Task { [core, inbox] in
+            for effect in effects {
                 let actions = await core.perform(effect) { progress in
                     inbox.actions.withLock { $0.append(progress) }
                 }
                 inbox.actions.withLock { $0.append(contentsOf: actions) }
-                inbox.inFlight.withLock { $0 -= 1 }
             }
+            inbox.inFlight.withLock { $0 -= 1 }
         }
     }
 }

@@ -322,7 +322,7 @@ public final class ClientStore: Sendable {
         for acknowledgement in acknowledgements {
             sealed.append(try seal(
                 JSONValue.object(["id": .string(acknowledgement.serverID), "version": .number(acknowledgement.version)]).serialized(),
-                table: "measurement", id: acknowledgement.id, column: "server"))
+                table: acknowledgement.operation == .respond ? Self.responseTable : "measurement", id: acknowledgement.id, column: "server"))
         }
         let withdrawn = MeasurementRecord.SyncState.withdrawn.rawValue
         let synced = MeasurementRecord.SyncState.synced.rawValue
@@ -340,6 +340,8 @@ public final class ClientStore: Sendable {
                 case .withdraw:
                     try db.execute(sql: "UPDATE measurement SET server = ?, updated_at = ? WHERE id = ?", arguments: [server, now, acknowledgement.id])
                     try db.execute(sql: "DELETE FROM outbox WHERE record_id = ? AND operation = 'withdraw'", arguments: [acknowledgement.id])
+                case .respond:
+                    try Self.markResponseSent(acknowledgement.id, server: server, now: now, db: db)
                 }
             }
         }
@@ -347,7 +349,8 @@ public final class ClientStore: Sendable {
 
     /// One queued change: the record and what to do with it on the server.
     public struct OutboxItem: Sendable, Equatable {
-        public enum Operation: String, Sendable { case create, withdraw }
+        /// `respond` sends a questionnaire response (the record id is the response's).
+        public enum Operation: String, Sendable { case create, withdraw, respond }
         public var sequence: Int64
         public var operation: Operation
         public var record: MeasurementRecord
@@ -384,6 +387,9 @@ public final class ClientStore: Sendable {
             try db.execute(
                 sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ? AND sync_state = ?",
                 arguments: [MeasurementRecord.SyncState.rejected.rawValue, now, id, MeasurementRecord.SyncState.pending.rawValue])
+            try db.execute(
+                sql: "UPDATE questionnaire_response SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+                arguments: [ResponseState.refused.rawValue, now, id, ResponseState.queued.rawValue])
         }
     }
 
@@ -415,6 +421,9 @@ public final class ClientStore: Sendable {
             try db.execute(
                 sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ? AND sync_state = ?",
                 arguments: [MeasurementRecord.SyncState.pending.rawValue, now, id, MeasurementRecord.SyncState.rejected.rawValue])
+            try db.execute(
+                sql: "UPDATE questionnaire_response SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+                arguments: [ResponseState.queued.rawValue, now, id, ResponseState.refused.rawValue])
         }
     }
 
@@ -426,7 +435,12 @@ public final class ClientStore: Sendable {
                 db, sql: "SELECT operation FROM outbox WHERE record_id = ? AND rejection IS NOT NULL", arguments: [id])
             else { throw StoreError.notFound }
             try db.execute(sql: "DELETE FROM outbox WHERE record_id = ?", arguments: [id])
-            if operation == OutboxItem.Operation.withdraw.rawValue {
+            if operation == OutboxItem.Operation.respond.rawValue {
+                // Refused answers are not thrown away: they become a draft again, to change and send.
+                try db.execute(
+                    sql: "UPDATE questionnaire_response SET state = ?, updated_at = ? WHERE id = ?",
+                    arguments: [ResponseState.draft.rawValue, now, id])
+            } else if operation == OutboxItem.Operation.withdraw.rawValue {
                 try db.execute(
                     sql: "UPDATE measurement SET sync_state = ?, updated_at = ? WHERE id = ?",
                     arguments: [MeasurementRecord.SyncState.synced.rawValue, now, id])
@@ -539,6 +553,19 @@ enum ClientMigrations {
                     data BLOB NOT NULL,
                     PRIMARY KEY (type, id)
                 );
+                """)
+        }
+        migrator.registerMigration("v3: questionnaire responses (drafts and sent answers)") { db in
+            try db.execute(sql: """
+                CREATE TABLE questionnaire_response (
+                    id TEXT PRIMARY KEY,
+                    task_index BLOB NOT NULL,
+                    state INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    server BLOB,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX questionnaire_response_task ON questionnaire_response(task_index, state);
                 """)
         }
         return migrator

@@ -85,9 +85,9 @@ public struct SyncEngine: Sendable {
         let total = (try? store.unsentCount()) ?? 0
         progress?(.sending(done: 0, total: total))
         while true {
-            let items: [ClientStore.OutboxItem]
+            let items: [PushItem]
             do {
-                items = try store.outbox(limit: size + skipped.count).filter { !skipped.contains($0.sequence) }.prefix(size).map { $0 }
+                items = try queued(limit: size, skipping: skipped, patientID: patientID)
             } catch {
                 report.error = .invalidResponse(error.description)
                 return report
@@ -96,7 +96,7 @@ public struct SyncEngine: Sendable {
             let response: HTTPResponseData
             let body: JSONValue?
             do {
-                (response, body) = try await exchange("POST", "/fhir", json: Self.transaction(items, patientID: patientID), into: &report)
+                (response, body) = try await exchange("POST", "/fhir", json: Self.transaction(items), into: &report)
             } catch {
                 report.error = error
                 return report
@@ -113,7 +113,7 @@ public struct SyncEngine: Sendable {
                         return report
                     }
                     acknowledgements.append(ClientStore.ServerAcknowledgement(
-                        id: item.record.id, operation: item.operation == .create ? .create : .withdraw, serverID: serverID, version: version))
+                        id: item.recordID, operation: item.operation, serverID: serverID, version: version))
                 }
                 do {
                     try store.acknowledge(acknowledgements, now: clock.now())
@@ -137,7 +137,7 @@ public struct SyncEngine: Sendable {
                 let reason: String
                 if case .refused(_, _, let message, _) = refusal { reason = message } else { reason = refusal.description }
                 do {
-                    try store.markRejected(id: items[index].record.id, reason: reason, now: clock.now())
+                    try store.markRejected(id: items[index].recordID, reason: reason, now: clock.now())
                 } catch {
                     report.error = .invalidResponse(error.description)
                     return report
@@ -190,33 +190,68 @@ public struct SyncEngine: Sendable {
         return nil
     }
 
-    static func transaction(_ items: [ClientStore.OutboxItem], patientID: String) -> JSONValue {
-        let entries: [JSONValue] = items.map { item in
-            let record = item.record
-            switch item.operation {
-            case .create:
-                let observation = ObservationBuilder.observation(
-                    kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
-                    note: record.note)
-                return [
-                    "fullUrl": .string("urn:uuid:\(record.id)"),
-                    "resource": observation,
-                    "request": [
-                        "method": "POST", "url": "Observation",
-                        "ifNoneExist": .string("identifier=urn:ietf:rfc:3986|urn:uuid:\(record.id)"),
-                    ],
-                ]
-            case .withdraw:
-                var observation = ObservationBuilder.observation(
-                    kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
-                    note: record.note, status: "entered-in-error").objectValue ?? [:]
-                let serverID = record.serverID ?? ""
-                observation["id"] = .string(serverID)
-                var request: JSONObject = ["method": "PUT", "url": .string("Observation/\(serverID)")]
-                if let version = record.serverVersion { request["ifMatch"] = .string("W/\"\(version)\"") }
-                return ["resource": .object(observation), "request": .object(request)]
+    /// One queued change as it travels: its place in the queue, what it is, and its transaction entry.
+    struct PushItem: Sendable {
+        var sequence: Int64
+        var recordID: String
+        var operation: ClientStore.OutboxItem.Operation
+        var entry: JSONValue
+    }
+
+    /// The next batch: queued measurement changes first, then finished questionnaire responses.
+    func queued(limit: Int, skipping skipped: Set<Int64>, patientID: String) throws(StoreError) -> [PushItem] {
+        var items = try store.outbox(limit: limit + skipped.count).filter { !skipped.contains($0.sequence) }.prefix(limit).map { item in
+            PushItem(sequence: item.sequence, recordID: item.record.id, operation: item.operation, entry: Self.entry(for: item, patientID: patientID))
+        }
+        if items.count < limit {
+            for queued in try store.responseOutbox(limit: limit + skipped.count) where !skipped.contains(queued.sequence) && items.count < limit {
+                items.append(PushItem(
+                    sequence: queued.sequence, recordID: queued.response.id, operation: .respond, entry: Self.entry(forResponse: queued.response)))
             }
         }
-        return ["resourceType": "Bundle", "type": "transaction", "entry": .array(entries)]
+        return items
+    }
+
+    static func transaction(_ items: [PushItem]) -> JSONValue {
+        ["resourceType": "Bundle", "type": "transaction", "entry": .array(items.map(\.entry))]
+    }
+
+    /// A finished questionnaire response: a conditional create on its `urn:uuid` identifier, like a measurement.
+    static func entry(forResponse stored: StoredResponse) -> JSONValue {
+        [
+            "fullUrl": .string("urn:uuid:\(stored.id)"),
+            "resource": stored.payload["response"] ?? .null,
+            "request": [
+                "method": "POST", "url": "QuestionnaireResponse",
+                "ifNoneExist": .string("identifier=urn:ietf:rfc:3986|urn:uuid:\(stored.id)"),
+            ],
+        ]
+    }
+
+    static func entry(for item: ClientStore.OutboxItem, patientID: String) -> JSONValue {
+        let record = item.record
+        switch item.operation {
+        case .create, .respond:
+            let observation = ObservationBuilder.observation(
+                kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
+                note: record.note)
+            return [
+                "fullUrl": .string("urn:uuid:\(record.id)"),
+                "resource": observation,
+                "request": [
+                    "method": "POST", "url": "Observation",
+                    "ifNoneExist": .string("identifier=urn:ietf:rfc:3986|urn:uuid:\(record.id)"),
+                ],
+            ]
+        case .withdraw:
+            var observation = ObservationBuilder.observation(
+                kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
+                note: record.note, status: "entered-in-error").objectValue ?? [:]
+            let serverID = record.serverID ?? ""
+            observation["id"] = .string(serverID)
+            var request: JSONObject = ["method": "PUT", "url": .string("Observation/\(serverID)")]
+            if let version = record.serverVersion { request["ifMatch"] = .string("W/\"\(version)\"") }
+            return ["resource": .object(observation), "request": .object(request)]
+        }
     }
 }

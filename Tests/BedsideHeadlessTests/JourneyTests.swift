@@ -98,10 +98,11 @@ struct JourneyTests {
         let email = "\(name.split(separator: ".")[0])@example.org"
         let password = "journey-lantern-orbit-42"
         _ = try await server.administration.addUser(email: email, role: .patient, password: password, name: "Test Patient")
+        let text = try String(contentsOf: Self.scriptsDirectory.appendingPathComponent(name), encoding: .utf8)
+        try await Self.prepare(server, for: email, from: text)
         let proxy = try FaultProxy(upstreamPort: server.running.port)
         defer { proxy.stop() }
         let client = JourneyClient(server: server, email: email, password: password, proxy: proxy)
-        let text = try String(contentsOf: Self.scriptsDirectory.appendingPathComponent(name), encoding: .utf8)
         let script = try ScriptParser.parse(text, name: name)
         let result = await client.runner.run(script)
         await client.core.lock()
@@ -109,6 +110,28 @@ struct JourneyTests {
         #expect(result.failed == 0, "\(client.output.joined(separator: "\n"))")
         #expect(result.passed == script.steps.count)
         try? FileManager.default.removeItem(at: client.dataDirectory.deletingLastPathComponent())
+    }
+
+    static let questionnairesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../Fixtures/Questionnaires").standardized
+
+    /// What a script needs on the server before it starts, from its `# given:` comment lines (the script
+    /// language itself has no server commands): `# given: assign FIXTURE.json [due DATE]` makes the care
+    /// team assign a questionnaire from Tests/Fixtures/Questionnaires to the script's patient.
+    static func prepare(_ server: JourneyServer, for email: String, from script: String) async throws {
+        for line in script.split(separator: "\n") where line.hasPrefix("# given: ") {
+            let words = line.dropFirst("# given: ".count).split(separator: " ").map(String.init)
+            guard words.first == "assign", words.count >= 2 else { throw JourneySetupError(line: String(line)) }
+            let data = try Data(contentsOf: questionnairesDirectory.appendingPathComponent(words[1]))
+            let questionnaire = try JSONParser.parse(Array(data))
+            let due = words.count >= 4 && words[2] == "due" ? FHIRDateTime(words[3]) : nil
+            _ = try await server.administration.assign(questionnaire: questionnaire, patientEmail: email, due: due)
+        }
+    }
+
+    struct JourneySetupError: Error, CustomStringConvertible {
+        var line: String
+        var description: String { "Unknown setup line: \(line) (expected '# given: assign FILE.json [due DATE]')" }
     }
 
     @Test("a sentinel note and value typed in the UI reach no file, in any encoding; logout leaves the directory empty")

@@ -51,7 +51,7 @@ public struct QuestionnaireCalculator: Sendable {
     private func calculate(_ items: [ResponseItem], definitions: [QuestionnaireItem], context: FHIRPathContext, problems: inout [String])
         -> [ResponseItem]
     {
-        items.map { item in
+        Self.withCalculatedSlots(items, definitions: definitions).map { item in
             guard let definition = definitions.first(where: { $0.linkId == item.linkId }) else { return item }
             var scope = context
             if !definition.extensions.variables.isEmpty {
@@ -82,5 +82,19 @@ public struct QuestionnaireCalculator: Sendable {
             }
             return result
         }
+    }
+
+    /// Answers kept as they are given hold only what was answered; a calculated item gets its place
+    /// (in form order) so it can be worked out. Empty items are never written to a response.
+    static func withCalculatedSlots(_ items: [ResponseItem], definitions: [QuestionnaireItem]) -> [ResponseItem] {
+        let missing = definitions.filter { definition in
+            definition.extensions.calculatedExpression != nil && definition.type != .group && !items.contains { $0.linkId == definition.linkId }
+        }
+        guard !missing.isEmpty else { return items }
+        let order = Dictionary(definitions.enumerated().map { ($1.linkId, $0) }, uniquingKeysWith: { first, _ in first })
+        let all = items + missing.map { ResponseItem(linkId: $0.linkId) }
+        // A stable sort by form position keeps the repetitions of a group in their order.
+        return all.enumerated().sorted { (order[$0.element.linkId] ?? Int.max, $0.offset) < (order[$1.element.linkId] ?? Int.max, $1.offset) }
+            .map(\.element)
     }
 }

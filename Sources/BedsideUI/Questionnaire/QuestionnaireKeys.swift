@@ -60,7 +60,7 @@ extension QuestionnaireSession {
     }
 
     private mutating func answerKey(_ key: Key, item: QuestionnaireItem, path: ItemPath, language: Language) -> Outcome {
-        if item.readOnly || item.type == .attachment || item.type == .reference {
+        if item.isWorkedOut || item.type == .attachment || item.type == .reference {
             if key == .enter || key == .tab { go(to: pageIndex + 1) }
             return .none
         }

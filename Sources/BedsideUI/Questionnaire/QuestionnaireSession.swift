@@ -31,13 +31,38 @@ public struct QuestionnaireSession: Sendable, Equatable {
     public var problem: String?
     /// Cached expansions of external value sets.
     public var valueSets: [String: [AnswerValue.Coding]] = [:]
+    /// The response's own id (its `urn:uuid` identifier), which the draft is kept under.
+    public var responseID: String?
+    /// The enabled answers with calculated items worked out: what the pages, the review and the
+    /// response show. Recalculated after every accepted answer.
+    public private(set) var calculated: [ResponseItem] = []
+    /// When typing began that is not in the kept draft yet (the runtime keeps it a moment later).
+    public var unsavedSince: Int64?
 
-    public init(questionnaire: Questionnaire, answers: [ResponseItem] = [], taskReference: String? = nil, language: String? = nil) {
+    public init(
+        questionnaire: Questionnaire, answers: [ResponseItem] = [], taskReference: String? = nil, language: String? = nil,
+        responseID: String? = nil, now: Int64 = 0
+    ) {
         self.questionnaire = questionnaire
         self.answers = answers
         self.taskReference = taskReference
         self.language = language
+        self.responseID = responseID
+        recalculate(now: now)
         loadPage()
+    }
+
+    /// Works out the calculated items (scores, formulas) from the answers so far.
+    public mutating func recalculate(now: Int64) {
+        let evaluator = EnableWhenEvaluator(questionnaire: questionnaire)
+        let result = QuestionnaireCalculator(questionnaire: questionnaire, now: now).apply(evaluator.prune(answers))
+        calculated = evaluator.prune(result.items)
+    }
+
+    /// The answer shown for an item: calculated items show their computed value.
+    public func shownAnswers(at path: ItemPath) -> [AnswerValue] {
+        if definition(path)?.extensions.calculatedExpression != nil { return ResponseTree.answers(at: path, in: calculated) }
+        return ResponseTree.answers(at: path, in: answers)
     }
 
     // MARK: Pages
@@ -162,10 +187,9 @@ public struct QuestionnaireSession: Sendable, Equatable {
 
     /// What is still missing before the form can be sent.
     public var missing: [AnswerError] {
-        let enabled = EnableWhenEvaluator(questionnaire: questionnaire).prune(answers)
-        return AnswerRules.check(enabled, definitions: questionnaire.items)
+        AnswerRules.check(calculated, definitions: questionnaire.items)
     }
 
-    /// The answers to send: disabled items removed.
-    public var enabledAnswers: [ResponseItem] { EnableWhenEvaluator(questionnaire: questionnaire).prune(answers) }
+    /// The answers to send: disabled items removed, calculated items filled in.
+    public var enabledAnswers: [ResponseItem] { calculated }
 }

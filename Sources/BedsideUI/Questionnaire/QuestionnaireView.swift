@@ -64,8 +64,8 @@ extension Painter {
         if item.type == .attachment || item.type == .reference {
             return paragraph(t.text(.qNotInTerminal), y: row, role: .warning)
         }
-        if item.readOnly {
-            let current = ResponseTree.answers(at: path, in: session.answers).map(\.text).joined(separator: ", ")
+        if item.isWorkedOut {
+            let current = session.shownAnswers(at: path).map(\.text).joined(separator: ", ")
             return paragraph(current.isEmpty ? "—" : current, y: row, role: .accent)
         }
         switch item.type {
@@ -109,7 +109,7 @@ extension Painter {
     }
 
     private func questionHints(_ item: QuestionnaireItem) -> String {
-        if item.readOnly || item.type == .attachment || item.type == .reference { return t.text(.qHintDisplay) }
+        if item.isWorkedOut || item.type == .attachment || item.type == .reference { return t.text(.qHintDisplay) }
         switch item.type {
         case .boolean: return t.text(.qHintBoolean)
         case .choice, .openChoice: return t.text(item.repeats ? .qHintChoiceMany : .qHintChoice)
@@ -124,7 +124,7 @@ extension Painter {
         let missing = Set(session.missing.map(\.linkId))
         for page in pages {
             guard case .question(let path) = page, let item = session.definition(path) else { continue }
-            let answer = ResponseTree.answers(at: path, in: session.answers).map(\.text).joined(separator: ", ")
+            let answer = session.shownAnswers(at: path).map(\.text).joined(separator: ", ")
             let question = [item.prefix, item.text(in: session.language)].compactMap { $0 }.joined(separator: " ")
             if missing.contains(item.linkId) {
                 lines.append((question, t.text(.qReviewMissing), .error))

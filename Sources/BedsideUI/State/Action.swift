@@ -27,6 +27,9 @@ public enum Action: Sendable {
     case discarded(id: String)
     /// A new session after the server ended the old one; nothing local changed.
     case reauthenticated
+    case questionnaireOpened(QuestionnaireSession)
+    /// The finished questionnaire is kept and queued.
+    case responseSubmitted(title: String)
     case loggedOut
     case logoutFailed(String)
     /// An effect failed in a way the current screen should show.
@@ -54,11 +57,14 @@ public struct HomeStatus: Sendable, Equatable {
     public var lastSync: Int64?
     /// The server's clock minus this computer's, in milliseconds, as last seen.
     public var clockOffset: Int64?
+    /// Questionnaires to fill in, most urgent first.
+    public var assignments: [Assignment]
 
     public init(
         latest: [MeasurementKind: MeasurementRecord] = [:], unsent: Int = 0, rejected: Int = 0, lastSync: Int64? = nil,
-        clockOffset: Int64? = nil
+        clockOffset: Int64? = nil, assignments: [Assignment] = []
     ) {
+        self.assignments = assignments
         self.latest = latest
         self.unsent = unsent
         self.rejected = rejected

@@ -20,6 +20,8 @@ public enum Screen: Sendable, Equatable {
     case reauth(TextField)
     /// A questionnaire being filled in.
     case questionnaire(QuestionnaireSession)
+    /// Which of several assigned questionnaires to fill in.
+    case chooseQuestionnaire(selection: Int)
 }
 
 /// The three fields of the login screen.

@@ -24,6 +24,12 @@ public enum Effect: Sendable, Equatable {
     case resend(id: String)
     /// Give up a refused change, by the patient's explicit choice.
     case discard(id: String)
+    /// Open an assigned questionnaire (with its draft, if started).
+    case openQuestionnaire(taskID: String)
+    /// Keep the answers so far, sealed.
+    case saveDraft(QuestionnaireDraft)
+    /// Finish the questionnaire: make the QuestionnaireResponse (`authored` as a FHIR dateTime) and queue it.
+    case submitResponse(QuestionnaireDraft, authored: String)
     case logout
     case quit
 }

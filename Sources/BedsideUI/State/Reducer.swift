@@ -10,7 +10,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return handleKey(&state, key)
     case .tick(let now):
         state.now = now
-        var effects = checkIdleLock(&state)
+        var effects = keepTypingIfDue(&state)
+        effects += checkIdleLock(&state)
         effects += syncIfDue(&state)
         return effects
     case .resize(let width, let height):
@@ -25,9 +26,11 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
 /// Locks after the idle timeout: the key goes, the screen keeps nothing of the patient's data.
 private func checkIdleLock(_ state: inout AppState) -> [Effect] {
     guard state.session != nil, state.now - state.lastInputAt >= state.idleTimeout else { return [] }
+    // A questionnaire being filled in is kept first; effects of one step run in order.
+    let keep = keepOpenDrafts(state)
     lockNow(&state)
     state.inform(.lockedAfterIdle, String(state.idleTimeout / 60_000))
-    return [.lock]
+    return keep + [.lock]
 }
 
 func lockNow(_ state: inout AppState) {
@@ -48,7 +51,7 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     }
     if key == .control("c") {
         state.quitting = true
-        return [.quit]
+        return keepOpenDrafts(state) + [.quit]
     }
     if key == .function(1) || (key == .character("?") && !screenTakesText(state.screen)) {
         state.showingHelp = true
@@ -72,6 +75,7 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .attention(var list): return attentionKey(&state, &list, key)
     case .reauth(var field): return reauthKey(&state, &field, key)
     case .questionnaire(var session): return questionnaireKey(&state, &session, key)
+    case .chooseQuestionnaire(let selection): return chooseQuestionnaireKey(&state, selection, key)
     }
 }
 
@@ -185,6 +189,8 @@ private func homeKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .character("n"):
         state.push(.attention(AttentionList()))
         return [.loadAttention]
+    case .character("f"):
+        return openAssignments(&state)
     case .character("i") where state.sync.needsLogin:
         state.push(.reauth(TextField(masked: true, maxLength: 256)))
     case .character("L"), .character("l"):
@@ -444,6 +450,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return finishSync(&state, outcome)
     case .attentionLoaded, .resent, .discarded, .reauthenticated:
         return handleAttentionResult(&state, action)
+    case .questionnaireOpened, .responseSubmitted:
+        return handleQuestionnaireResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
         lockNow(&state)

@@ -25,6 +25,7 @@ public func render(_ state: AppState) -> Frame {
     case .attention(let list): painter.attention(list)
     case .reauth(let field): painter.reauth(field)
     case .questionnaire(let session): painter.questionnaire(session)
+    case .chooseQuestionnaire(let selection): painter.chooseQuestionnaire(selection)
     }
     painter.footer()
     if state.showingHelp { painter.help() }

@@ -73,7 +73,15 @@ extension Painter {
         if let offset = state.status.clockOffset, abs(offset) >= clockWarningThreshold {
             row = paragraph("• " + t.text(.homeClockWrong, duration(abs(offset))), y: row, role: .warning, indent: 3)
         }
-        if due.isEmpty && state.status.rejected == 0 && !state.sync.needsLogin {
+        // Questionnaires first: the care team asked for them, overdue ones most of all.
+        for assignment in state.status.assignments.prefix(3) where row < height - 8 {
+            row = paragraph("• " + assignmentLine(assignment), y: row, role: assignment.isOverdue(at: state.now) ? .warning : .accent, indent: 3)
+        }
+        if state.status.assignments.count > 3 {
+            frame.put("  … +\(state.status.assignments.count - 3)", x: 3, y: row, role: .muted)
+            row += 1
+        }
+        if due.isEmpty && state.status.rejected == 0 && !state.sync.needsLogin && state.status.assignments.isEmpty {
             frame.put(t.text(.homeDueNothing), x: 3, y: row, role: .ok)
             row += 1
         }
@@ -82,12 +90,41 @@ extension Painter {
             row += 1
         }
         row += 1
-        for phrase in [Phrase.homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit] where row < height - 2 {
+        let menu: [Phrase] = state.status.assignments.isEmpty
+            ? [.homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit]
+            : [.qMenuFill, .homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit]
+        for phrase in menu where row < height - 2 {
             frame.put(t.text(phrase), x: 3, y: row, role: .text)
             frame.put(String(t.text(phrase).prefix(1)), x: 3, y: row, role: .accent)
             row += 1
         }
-        hints = "a h s L q" + (state.status.rejected > 0 ? " n" : "") + (state.sync.needsLogin ? " i" : "")
+        hints = (state.status.assignments.isEmpty ? "" : "f ") + "a h s L q" + (state.status.rejected > 0 ? " n" : "")
+            + (state.sync.needsLogin ? " i" : "")
+    }
+
+    /// "Fill in: PHQ-9 (overdue since 14 Jan, started)".
+    func assignmentLine(_ assignment: Assignment) -> String {
+        var details: [String] = []
+        if let due = assignment.due {
+            let day = state.language.date(epochMilliseconds: due, utcOffsetSeconds: state.utcOffsetSeconds)
+            details.append(t.text(assignment.isOverdue(at: state.now) ? .qOverdue : .qDue, day))
+        }
+        if assignment.started { details.append(t.text(.qStarted)) }
+        return t.text(.qFillIn, assignment.title) + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
+    }
+
+    mutating func chooseQuestionnaire(_ selection: Int) {
+        title(t.text(.qChooseTitle))
+        var row = top + 2
+        for (index, assignment) in state.status.assignments.enumerated() where row < height - 3 {
+            let selected = index == selection
+            if selected { frame.fill(role: .selection, x: 1, y: row, width: width - 2) }
+            let number = index < 9 ? "\(index + 1)  " : "   "
+            frame.put(number + assignmentLine(assignment), x: 2, y: row,
+                role: selected ? .selection : (assignment.isOverdue(at: state.now) ? .warning : .text), maxWidth: width - 4)
+            row += 1
+        }
+        hints = t.text(.qChooseHint)
     }
 
     /// A clock this far from the server's gets a warning: measurement times would be off.
@@ -258,7 +295,7 @@ extension Painter {
         case .history, .detail, .confirmDelete: text.append(t.text(.helpHistory))
         case .attention: text.append(t.text(.helpAttention))
         case .reauth: text.append(t.text(.helpLogin))
-        case .questionnaire: text.append(t.text(.helpQuestionnaire))
+        case .questionnaire, .chooseQuestionnaire: text.append(t.text(.helpQuestionnaire))
         }
         var lines: [String] = []
         for paragraph in text { lines += TextWidth.wrap(paragraph, width: boxWidth - 4) + [""] }
