@@ -65,7 +65,7 @@ extension Painter {
             return paragraph(t.text(.qNotInTerminal), y: row, role: .warning)
         }
         if item.isWorkedOut {
-            let current = session.shownAnswers(at: path).map(\.text).joined(separator: ", ")
+            let current = session.shownAnswers(at: path).map(answerText).joined(separator: ", ")
             return paragraph(current.isEmpty ? "—" : current, y: row, role: .accent)
         }
         switch item.type {
@@ -108,6 +108,12 @@ extension Painter {
         }
     }
 
+    /// An answer as the patient reads it: yes and no in their language.
+    private func answerText(_ value: AnswerValue) -> String {
+        if case .boolean(let flag) = value { return t.text(flag ? .qYes : .qNo) }
+        return value.text
+    }
+
     private func questionHints(_ item: QuestionnaireItem) -> String {
         if item.isWorkedOut || item.type == .attachment || item.type == .reference { return t.text(.qHintDisplay) }
         switch item.type {
@@ -124,7 +130,7 @@ extension Painter {
         let missing = Set(session.missing.map(\.linkId))
         for page in pages {
             guard case .question(let path) = page, let item = session.definition(path) else { continue }
-            let answer = session.shownAnswers(at: path).map(\.text).joined(separator: ", ")
+            let answer = session.shownAnswers(at: path).map(answerText).joined(separator: ", ")
             let question = [item.prefix, item.text(in: session.language)].compactMap { $0 }.joined(separator: " ")
             if missing.contains(item.linkId) {
                 lines.append((question, t.text(.qReviewMissing), .error))
