@@ -10,8 +10,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return handleKey(&state, key)
     case .tick(let now):
         state.now = now
-        var effects = keepTypingIfDue(&state)
-        effects += checkIdleLock(&state)
+        // Locking keeps an open form itself; otherwise typing is kept after a pause.
+        var effects = checkIdleLock(&state)
+        if effects.isEmpty { effects = keepTypingIfDue(&state) }
         effects += syncIfDue(&state)
         return effects
     case .resize(let width, let height):
