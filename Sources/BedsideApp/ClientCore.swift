@@ -348,6 +348,8 @@ public actor ClientCore {
         do {
             let items = try store.rejectedItems(limit: 500).map {
                 AttentionItem(record: $0.record, reason: $0.reason, isWithdrawal: $0.operation == .withdraw)
+            } + store.refusedResponses(limit: 500).map {
+                AttentionItem(responseID: $0.response.id, title: $0.response.payload["title"]?.stringValue ?? "", reason: $0.reason)
             }
             return [.attentionLoaded(items)]
         } catch {

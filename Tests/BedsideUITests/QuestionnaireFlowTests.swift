@@ -130,4 +130,20 @@ struct QuestionnaireFlowTests {
         #expect(reopened.field.text == "80")
         #expect(reopened.answers == session.answers)
     }
+
+    @Test("refused answers are listed under Needs attention with the server's words; d (after y) takes them back as a draft")
+    func refusedAnswers() throws {
+        var state = loggedInState(at: start)
+        _ = reduce(&state, .statusLoaded(HomeStatus(rejected: 1)))
+        #expect(press(&state, .character("n")) == [.loadAttention])
+        _ = reduce(&state, .attentionLoaded([AttentionItem(responseID: "r1", title: "PHQ-9", reason: "Task/t1 was cancelled")]))
+        let text = render(state).text
+        #expect(text.contains("Your answers to PHQ-9"))
+        #expect(text.contains("Task/t1 was cancelled"))
+        #expect(press(&state, .character("e")).isEmpty)
+        #expect(render(state).text.contains("Press d to make these answers a draft again"))
+        #expect(press(&state, .character("d")).isEmpty)
+        #expect(render(state).text.contains("Nothing is deleted."))
+        #expect(press(&state, .character("y")) == [.discard(id: "r1")])
+    }
 }

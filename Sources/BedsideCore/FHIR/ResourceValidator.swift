@@ -44,7 +44,7 @@ public struct ResourceValidator: Sendable {
                 issues.add("value", "id must be 1-64 letters, digits, '-' or '.'", at: "id")
             }
         }
-        checkIdentifiers(object["identifier"], issues: &issues)
+        checkIdentifiers(object["identifier"], single: Self.singleIdentifierTypes.contains(type), issues: &issues)
         switch type {
         case "Observation": validateObservation(object, issues: &issues)
         case "QuestionnaireResponse": validateQuestionnaireResponse(object, issues: &issues)
@@ -65,19 +65,33 @@ public struct ResourceValidator: Sendable {
         }
     }
 
-    private func checkIdentifiers(_ value: JSONValue?, issues: inout Issues) {
+    /// Resources whose `identifier` is one Identifier (0..1) rather than a list.
+    static let singleIdentifierTypes: Set<String> = ["QuestionnaireResponse", "Bundle"]
+
+    private func checkIdentifiers(_ value: JSONValue?, single: Bool, issues: inout Issues) {
         guard let value else { return }
-        guard let list = value.arrayValue else {
-            issues.add("structure", "identifier must be an array", at: "identifier")
-            return
+        let list: [JSONValue]
+        if single {
+            guard value.objectValue != nil else {
+                issues.add("structure", "identifier must be one Identifier (an object), not a list", at: "identifier")
+                return
+            }
+            list = [value]
+        } else {
+            guard let array = value.arrayValue else {
+                issues.add("structure", "identifier must be an array", at: "identifier")
+                return
+            }
+            list = array
         }
         for (index, item) in list.enumerated() {
+            let path = single ? "identifier" : "identifier[\(index)]"
             guard let identifier = item.objectValue, identifier["value"]?.stringValue?.isEmpty == false else {
-                issues.add("required", "each identifier needs a value", at: "identifier[\(index)].value")
+                issues.add("required", "each identifier needs a value", at: "\(path).value")
                 continue
             }
             if let system = identifier["system"], system.stringValue == nil {
-                issues.add("structure", "identifier.system must be a string", at: "identifier[\(index)].system")
+                issues.add("structure", "identifier.system must be a string", at: "\(path).system")
             }
         }
     }

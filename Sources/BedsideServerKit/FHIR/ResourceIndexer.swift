@@ -118,7 +118,9 @@ enum ResourceIndexer {
 
     static func index(_ resource: JSONValue, type: SupportedResource, id: String) -> Index {
         let status = resource["status"]?.stringValue
-        let identifiers = (resource["identifier"]?.arrayValue ?? []).compactMap { item -> ResourceCode? in
+        // A list on most resources; one Identifier on a QuestionnaireResponse.
+        let given = resource["identifier"]
+        let identifiers = (given?.arrayValue ?? (given?.objectValue != nil ? [given ?? .null] : [])).compactMap { item -> ResourceCode? in
             guard let value = item["value"]?.stringValue else { return nil }
             return ResourceCode(system: item["system"]?.stringValue ?? "", code: value)
         }

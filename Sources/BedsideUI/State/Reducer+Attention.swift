@@ -9,7 +9,7 @@ func attentionKey(_ state: inout AppState, _ list: inout AttentionList, _ key: K
         list.confirmingDiscard = false
         if isYes(key), let item = list.current {
             state.busy = .saving
-            return [.discard(id: item.record.id)]
+            return [.discard(id: item.id)]
         }
         return []
     }
@@ -18,19 +18,24 @@ func attentionKey(_ state: inout AppState, _ list: inout AttentionList, _ key: K
     case .down: list.selected = min(max(0, list.items.count - 1), list.selected + 1)
     case .character("e"), .enter:
         guard let item = list.current else { return [] }
+        guard let record = item.record else {
+            // Answers are changed as a draft: d makes them one again.
+            state.warn(state.localizer.text(.attentionEditAnswers))
+            return []
+        }
         if item.isWithdrawal {
             state.warn(state.localizer.text(.attentionNoEditWithdrawal))
             return []
         }
         let form = MeasurementForm(
-            kind: item.record.kind, glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds,
-            editing: item.record)
+            kind: record.kind, glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds,
+            editing: record)
         state.replaceTop(.attention(list))
         state.push(.form(form))
     case .character("r"):
         guard let item = list.current else { return [] }
         state.busy = .saving
-        return [.resend(id: item.record.id)]
+        return [.resend(id: item.id)]
     case .character("d"), .delete:
         if list.current != nil { list.confirmingDiscard = true }
     case .escape:

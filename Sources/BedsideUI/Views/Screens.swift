@@ -140,9 +140,14 @@ extension Painter {
         }
         for (index, item) in list.items.enumerated() where row < height - 4 {
             let selected = index == list.selected
-            let record = item.record
             if selected { frame.fill(role: .selection, x: 1, y: row, width: width - 2) }
-            var summary = "\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))"
+            var summary: String
+            switch item.subject {
+            case .measurement(let record):
+                summary = "\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))"
+            case .response(_, let title):
+                summary = t.text(.attentionAnswers, title)
+            }
             if item.isWithdrawal { summary += " (\(t.text(.attentionWithdrawal)))" }
             frame.put(summary, x: 2, y: row, role: selected ? .selection : .accent, maxWidth: width - 4)
             row += 1
@@ -150,7 +155,8 @@ extension Painter {
             row = paragraph(t.text(.attentionReason, item.reason), y: row, role: selected ? .warning : .muted, indent: 4)
         }
         if list.confirmingDiscard, let item = list.current {
-            let question = item.isWithdrawal ? t.text(.attentionDiscardWithdrawal) : t.text(.attentionDiscard)
+            let question = item.record == nil
+                ? t.text(.attentionDiscardAnswers) : (item.isWithdrawal ? t.text(.attentionDiscardWithdrawal) : t.text(.attentionDiscard))
             paragraph(question, y: max(row, height - 4), role: .warning)
             hints = t.text(.deleteHint)
         } else {
