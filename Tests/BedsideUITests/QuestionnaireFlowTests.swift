@@ -143,7 +143,7 @@ struct QuestionnaireFlowTests {
         #expect(press(&state, .character("e")).isEmpty)
         #expect(render(state).text.contains("Press d to make these answers a draft again"))
         #expect(press(&state, .character("d")).isEmpty)
-        #expect(render(state).text.contains("Nothing is deleted."))
+        #expect(render(state).text.contains("y:yes, back to a draft"))
         #expect(press(&state, .character("y")) == [.discard(id: "r1")])
     }
 }

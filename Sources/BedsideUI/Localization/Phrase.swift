@@ -44,7 +44,7 @@ public enum Phrase: String, Sendable, CaseIterable {
     case qProgress, qRequired, qUnit, qRange, qFormat, qYes, qNo, qOther, qAnswer, qNotInTerminal, qValueSetMissing, qAddAnother
     case qReviewTitle, qReviewMissing, qReviewNone, qHintChoice, qHintChoiceMany, qHintText, qHintBoolean, qHintDisplay
     case qHintAddAnother, qHintReview, qFillIn, qDue, qOverdue, qStarted, qMenuFill, qChooseTitle, qChooseHint, qNothingToFill
-    case qSending, qSubmitted, qScore, qUnavailable, qOpening, attentionAnswers, attentionEditAnswers, attentionDiscardAnswers
+    case qSending, qSubmitted, qScore, qUnavailable, qOpening, attentionAnswers, attentionEditAnswers, attentionDiscardAnswers, attentionDraftHint
     // The command line
     case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
     // Help

@@ -158,7 +158,7 @@ extension Painter {
             let question = item.record == nil
                 ? t.text(.attentionDiscardAnswers) : (item.isWithdrawal ? t.text(.attentionDiscardWithdrawal) : t.text(.attentionDiscard))
             paragraph(question, y: max(row, height - 4), role: .warning)
-            hints = t.text(.deleteHint)
+            hints = t.text(item.record == nil ? .attentionDraftHint : .deleteHint)
         } else {
             hints = t.text(.attentionHint)
         }
