@@ -40,6 +40,21 @@ struct QuestionnaireTests {
         try QuestionnaireFill(try Self.form(Self.checkIn), answers: try JSONParser.parse(Array(answers.utf8)))
     }
 
+    @Test("an empty text is no answer in the response (FHIR JSON has no empty strings); drafts keep the tree exactly")
+    func emptyTextAndDrafts() throws {
+        let questionnaire = try Self.form(Self.checkIn)
+        let items = [
+            ResponseItem(linkId: "breath", answers: [ResponseAnswer(value: .boolean(false))]),
+            ResponseItem(linkId: "meds", items: [ResponseItem(linkId: "med", answers: [ResponseAnswer(value: .string(""))])]),
+            ResponseItem(linkId: "meds"),
+        ]
+        let response = QuestionnaireResponseWriter(questionnaire: questionnaire).response(items, status: "completed", identifier: "urn:uuid:1")
+        #expect(response["item"]?.arrayValue?.map { $0["linkId"]?.stringValue } == ["breath"])
+        #expect(response["identifier"]?["value"]?.stringValue == "urn:uuid:1", "one Identifier, not a list")
+        // The draft's own JSON keeps the empty second repetition and the empty text.
+        #expect([ResponseItem](json: items.json) == items)
+    }
+
     @Test("reading keeps every item, its rules, scores, translations, contained value sets; unknown extensions are ignored")
     func reading() throws {
         let form = try Self.form(Self.checkIn)

@@ -36,7 +36,8 @@ public struct QuestionnaireResponseWriter: Sendable {
             for item in items where item.linkId == definition.linkId {
                 var object: JSONObject = ["linkId": .string(item.linkId)]
                 if let text = definition.text { object["text"] = .string(text) }
-                let answers: [JSONValue] = item.answers.map { answer in
+                // FHIR JSON has no empty strings: an empty text (typed, initial or calculated) is no answer.
+                let answers: [JSONValue] = item.answers.filter { !$0.value.isEmptyText }.map { answer in
                     let (key, value) = answer.value.member()
                     var written: JSONObject = [key: value]
                     let nested = write(answer.items, definitions: definition.items)
@@ -52,5 +53,15 @@ public struct QuestionnaireResponseWriter: Sendable {
             }
         }
         return result
+    }
+}
+
+extension AnswerValue {
+    /// A text value with nothing in it, which FHIR JSON cannot carry.
+    var isEmptyText: Bool {
+        switch self {
+        case .string(let text), .uri(let text), .date(let text), .dateTime(let text), .time(let text), .decimal(let text): text.isEmpty
+        default: false
+        }
     }
 }
