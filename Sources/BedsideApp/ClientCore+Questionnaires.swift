@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideStore
+import BedsideSync
 import BedsideUI
 import BedsideVault
 import Foundation
@@ -18,7 +19,7 @@ extension ClientCore {
         for cached in try store.cachedResources(type: "Task") {
             let task = cached.resource
             guard Self.openTaskStatuses.contains(task["status"]?.stringValue ?? ""),
-                let questionnaireID = Self.questionnaireID(of: task), let questionnaire = questionnaires[questionnaireID]
+                let questionnaireID = SyncEngine.questionnaireID(of: task), let questionnaire = questionnaires[questionnaireID]
             else { continue }
             let state = try store.responseState(taskID: cached.id)
             // Answered here already: it leaves the list now, and the server closes the Task when it arrives.
@@ -32,16 +33,10 @@ extension ClientCore {
         return assignments.sorted { ($0.due ?? .max, $0.title) < ($1.due ?? .max, $1.title) }
     }
 
-    /// `Task.focus` as `Questionnaire/<id>`.
-    static func questionnaireID(of task: JSONValue) -> String? {
-        guard let reference = task["focus"]?["reference"]?.stringValue, reference.hasPrefix("Questionnaire/") else { return nil }
-        return String(reference.dropFirst("Questionnaire/".count))
-    }
-
     /// The kept Task and its Questionnaire, parsed.
     private func assignedForm(taskID: String, store: ClientStore) throws -> Questionnaire? {
         guard let task = try store.cachedResources(type: "Task").first(where: { $0.id == taskID })?.resource,
-            let questionnaireID = Self.questionnaireID(of: task),
+            let questionnaireID = SyncEngine.questionnaireID(of: task),
             let json = try store.cachedResources(type: "Questionnaire").first(where: { $0.id == questionnaireID })?.resource
         else { return nil }
         return try Questionnaire(json: json)
@@ -54,19 +49,36 @@ extension ClientCore {
                 return [.failed(t.text(.qUnavailable))]
             }
             let language = configuration.language.rawValue
+            let valueSets = try valueSets(for: questionnaire, store: session.store)
             if let stored = try session.store.draft(taskID: taskID),
                 let draft = QuestionnaireDraft(responseID: stored.id, taskID: taskID, payload: stored.payload)
             {
-                return [.questionnaireOpened(QuestionnaireSession(questionnaire: questionnaire, draft: draft, language: language, now: clock.now()))]
+                return [.questionnaireOpened(QuestionnaireSession(
+                    questionnaire: questionnaire, draft: draft, language: language, valueSets: valueSets, now: clock.now()))]
             }
             return [.questionnaireOpened(QuestionnaireSession(
                 questionnaire: questionnaire, taskReference: "Task/\(taskID)", language: language, responseID: UUID().uuidString.lowercased(),
-                now: clock.now()))]
+                valueSets: valueSets, now: clock.now()))]
         } catch let error as StoreError {
             return [.failed(error.description)]
         } catch {
             return [.failed("\(error)")]
         }
+    }
+
+    /// The codes of the kept value sets the form takes answers from, by the canonical the form names.
+    private func valueSets(for questionnaire: Questionnaire, store: ClientStore) throws(StoreError) -> [String: [AnswerValue.Coding]] {
+        let wanted = questionnaire.externalValueSets
+        guard !wanted.isEmpty else { return [:] }
+        var byURL: [String: [AnswerValue.Coding]] = [:]
+        for cached in try store.cachedResources(type: "ValueSet") {
+            if let url = cached.resource["url"]?.stringValue, let codes = ValueSetCodes.codings(of: cached.resource) { byURL[url] = codes }
+        }
+        var found: [String: [AnswerValue.Coding]] = [:]
+        for canonical in wanted {
+            if let codes = byURL[SyncEngine.unversioned(canonical)] { found[canonical] = codes }
+        }
+        return found
     }
 
     func saveDraft(_ draft: QuestionnaireDraft) -> [Action] {

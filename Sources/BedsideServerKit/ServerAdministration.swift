@@ -114,11 +114,43 @@ public struct ServerAdministration: Sendable {
         }
     }
 
+    /// The identifier system under which a canonical resource's `url` is indexed, to find it by url.
+    public static let canonicalSystem = "urn:bedside:canonical"
+
+    /// Stores a canonical resource (Questionnaire, ValueSet): a new version of the one with the same url,
+    /// else a new one. Returns its id.
+    static func putCanonical(_ resource: JSONValue, type: SupportedResource, db: any StoreWriting, at now: Int64) throws -> String {
+        var id = UUID().uuidString.lowercased()
+        var version = 1
+        if let url = resource["url"]?.stringValue,
+            let existing = try db.resourceID(type: type.rawValue, identifier: ResourceCode(system: canonicalSystem, code: url)),
+            let current = try db.resource(type: type.rawValue, id: existing)
+        {
+            id = existing
+            version = current.versionID + 1
+        }
+        try db.put(FHIRService.stamp(resource, type: type, id: id, version: version, at: now))
+        return id
+    }
+
     /// Stores a Questionnaire (a new version if its url is known) and a Task asking the patient to fill it in.
     /// Returns the ids of the Questionnaire and the Task.
-    public func assign(questionnaire: JSONValue, patientEmail: String, due: FHIRDateTime?) async throws -> (String, String) {
+    /// `valueSets` are the answer lists the form points at (`answerValueSet`) that it does not contain;
+    /// patients' apps fetch them by url.
+    public func assign(questionnaire: JSONValue, patientEmail: String, due: FHIRDateTime?, valueSets: [JSONValue] = []) async throws
+        -> (String, String)
+    {
         guard questionnaire["resourceType"]?.stringValue == "Questionnaire" else {
             throw AdministrationError("The file is not a FHIR Questionnaire (resourceType must be \"Questionnaire\").")
+        }
+        for valueSet in valueSets {
+            guard valueSet["resourceType"]?.stringValue == "ValueSet", valueSet["url"]?.stringValue?.isEmpty == false else {
+                throw AdministrationError("A value set file must be a FHIR ValueSet with a url (the canonical the questionnaire names).")
+            }
+            guard ValueSetCodes.codings(of: valueSet) != nil else {
+                throw AdministrationError(
+                    "The value set \(valueSet["url"]?.stringValue ?? "") lists no codes (expansion.contains or compose.include.concept); an app could not offer them.")
+            }
         }
         guard questionnaire["item"]?.arrayValue?.isEmpty == false else {
             throw AdministrationError("The questionnaire has no items to answer.")
@@ -133,17 +165,8 @@ public struct ServerAdministration: Sendable {
             guard let account = try db.account(email: email), account.role == .patient, let patientID = account.patientID else {
                 throw AdministrationError("There is no patient account for \(email).")
             }
-            var questionnaireID = UUID().uuidString.lowercased()
-            var version = 1
-            if let url, let existing = try db.resourceID(type: "Questionnaire", identifier: ResourceCode(system: "urn:bedside:canonical", code: url)),
-                let current = try db.resource(type: "Questionnaire", id: existing)
-            {
-                questionnaireID = existing
-                version = current.versionID + 1
-            }
-            var stored = FHIRService.stamp(questionnaire, type: .questionnaire, id: questionnaireID, version: version, at: now)
-            if let url { stored.identifiers.append(ResourceCode(system: "urn:bedside:canonical", code: url)) }
-            try db.put(stored)
+            let questionnaireID = try Self.putCanonical(questionnaire, type: .questionnaire, db: db, at: now)
+            for valueSet in valueSets { _ = try Self.putCanonical(valueSet, type: .valueSet, db: db, at: now) }
             let taskID = UUID().uuidString.lowercased()
             var task: JSONObject = [
                 "resourceType": "Task",

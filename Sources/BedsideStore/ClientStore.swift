@@ -500,12 +500,6 @@ public struct HistoryCursor: Sendable, Equatable {
     }
 }
 
-extension JSONParser {
-    /// The parsed value, or nil for anything that is not JSON.
-    public static func parseOrNil(_ bytes: [UInt8]) -> JSONValue? {
-        try? parse(bytes)
-    }
-}
 
 /// The client schema, as named append-only migrations.
 enum ClientMigrations {

@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideStore
+import Foundation
 
 /// The pull: everything the server has for this patient that the device does not, in one round trip
 /// when nothing changed.
@@ -50,6 +51,13 @@ extension SyncEngine {
             ReadRequest(url: taskQuery, ifNoneMatch: setting(PullSetting.taskETag)),
         ]
         reads += questionnaireIDs.map { ReadRequest(url: "Questionnaire/\($0)", ifNoneMatch: "W/\"\(questionnaires[$0] ?? 0)\"") }
+        // Value sets the cached forms take answers from: those kept are checked like the forms; those
+        // not found yet are searched for again (an administrator may have loaded them since).
+        let valueSets = (try? store.cachedVersions(type: "ValueSet")) ?? [:]
+        let valueSetIDs = valueSets.keys.sorted()
+        reads += valueSetIDs.map { ReadRequest(url: "ValueSet/\($0)", ifNoneMatch: "W/\"\(valueSets[$0] ?? 0)\"") }
+        let unresolved = unresolvedValueSets().sorted()
+        reads += unresolved.map { ReadRequest(url: Self.valueSetSearch($0), ifNoneMatch: nil) }
         let results = try unwrap(await perform(reads, into: &report))
         let readAt = report.serverTime
 
@@ -99,7 +107,8 @@ extension SyncEngine {
 
         var changed: [JSONValue] = []
         var gone: [String] = []
-        for (id, result) in zip(questionnaireIDs, results.dropFirst(2)) {
+        let questionnaireResults = results.dropFirst(2).prefix(questionnaireIDs.count)
+        for (id, result) in zip(questionnaireIDs, questionnaireResults) {
             switch result.status {
             case 200: if let resource = result.resource { changed.append(resource) }
             case 304: break
@@ -121,6 +130,62 @@ extension SyncEngine {
         } catch {
             throw PullFailure(.invalidResponse(error.description))
         }
+
+        let valueSetResults = Array(results.dropFirst(2 + questionnaireIDs.count))
+        try pullValueSets(
+            kept: valueSetIDs, keptResults: Array(valueSetResults.prefix(valueSetIDs.count)), searchResults: Array(valueSetResults.dropFirst(valueSetIDs.count)), into: &report)
+        // Forms that came down just now may need value sets of their own: one more round trip, only then.
+        let stillMissing = unresolvedValueSets().subtracting(unresolved).sorted()
+        if !missing.isEmpty, !stillMissing.isEmpty {
+            let fetched = try unwrap(await perform(stillMissing.map { ReadRequest(url: Self.valueSetSearch($0), ifNoneMatch: nil) }, into: &report))
+            try pullValueSets(kept: [], keptResults: [], searchResults: fetched, into: &report)
+        }
+    }
+
+    /// Keeps value sets that changed or were found, forgets those gone from the server.
+    private func pullValueSets(
+        kept: [String], keptResults: [ReadResult], searchResults: [ReadResult], into report: inout SyncReport
+    ) throws(PullFailure) {
+        var changed: [JSONValue] = []
+        var gone: [String] = []
+        for (id, result) in zip(kept, keptResults) {
+            switch result.status {
+            case 200: if let resource = result.resource { changed.append(resource) }
+            case 304: break
+            case 404, 410: gone.append(id)
+            default: throw PullFailure(Self.failure(result))
+            }
+        }
+        for result in searchResults {
+            // A search the server cannot answer leaves the question as free text; it is not a failed sync.
+            guard result.status == 200 else { continue }
+            changed += (result.resource?["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+                .filter { $0["resourceType"]?.stringValue == "ValueSet" }
+        }
+        do {
+            try store.cache(changed)
+            try store.uncache(type: "ValueSet", ids: gone)
+        } catch {
+            throw PullFailure(.invalidResponse(error.description))
+        }
+    }
+
+    /// Canonical URLs (without a version) that cached forms take answers from and no kept value set has.
+    func unresolvedValueSets() -> Set<String> {
+        let forms = ((try? store.cachedResources(type: "Questionnaire")) ?? []).compactMap { try? Questionnaire(json: $0.resource) }
+        let wanted = Set(forms.flatMap(\.externalValueSets).map(Self.unversioned))
+        let have = Set(((try? store.cachedResources(type: "ValueSet")) ?? []).compactMap { $0.resource["url"]?.stringValue })
+        return wanted.subtracting(have)
+    }
+
+    public static func unversioned(_ canonical: String) -> String {
+        canonical.split(separator: "|", maxSplits: 1).first.map(String.init) ?? canonical
+    }
+
+    static func valueSetSearch(_ canonical: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return "ValueSet?url=" + (canonical.addingPercentEncoding(withAllowedCharacters: allowed) ?? canonical)
     }
 
     private func unwrap(_ result: Result<[ReadResult], APIError>) throws(PullFailure) -> [ReadResult] {
@@ -149,7 +214,7 @@ extension SyncEngine {
     }
 
     /// `Task.focus` -> `Questionnaire/<id>` (a canonical URL or a contained questionnaire is not fetched).
-    static func questionnaireID(of task: JSONValue) -> String? {
+    public static func questionnaireID(of task: JSONValue) -> String? {
         guard let reference = task["focus"]?["reference"]?.stringValue else { return nil }
         let parts = reference.split(separator: "/")
         guard parts.count == 2, parts[0] == "Questionnaire" else { return nil }

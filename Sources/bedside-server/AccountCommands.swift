@@ -133,16 +133,26 @@ struct AssignCommand: AsyncParsableCommand {
     @Option(help: "Due date or date-time, e.g. 2026-12-01 or 2026-12-01T09:00:00+01:00.")
     var due: String?
 
-    func run() async throws {
-        guard let data = FileManager.default.contents(atPath: questionnaire) else {
-            throw ValidationError("Cannot read \(questionnaire).")
+    @Option(
+        name: .customLong("value-set"),
+        help: "A FHIR ValueSet JSON file the questionnaire takes answers from (answerValueSet); repeat for several.",
+        completion: .file(extensions: ["json"]))
+    var valueSets: [String] = []
+
+    private func readJSON(_ path: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("Cannot read \(path).")
         }
-        let json: JSONValue
         do {
-            json = try JSONParser.parse(Array(data))
+            return try JSONParser.parse(Array(data))
         } catch {
-            throw ValidationError("\(questionnaire) is not valid JSON: \(error)")
+            throw ValidationError("\(path) is not valid JSON: \(error)")
         }
+    }
+
+    func run() async throws {
+        let json = try readJSON(questionnaire)
+        let valueSetJSON = try valueSets.map(readJSON)
         var dueDate: FHIRDateTime?
         if let due {
             guard let parsed = FHIRDateTime(due), parsed.precision >= .day else {
@@ -153,7 +163,7 @@ struct AssignCommand: AsyncParsableCommand {
         let store = try options.openStore()
         try await administering {
             let (questionnaireID, taskID) = try await ServerAdministration(store: store).assign(
-                questionnaire: json, patientEmail: patient, due: dueDate)
+                questionnaire: json, patientEmail: patient, due: dueDate, valueSets: valueSetJSON)
             print("Assigned Questionnaire/\(questionnaireID) to \(patient) as Task/\(taskID).")
         }
     }

@@ -267,3 +267,10 @@ public struct JSONParser {
         return scalar
     }
 }
+
+extension JSONParser {
+    /// The parsed value, or nil for anything that is not JSON.
+    public static func parseOrNil(_ bytes: [UInt8]) -> JSONValue? {
+        try? parse(bytes)
+    }
+}

@@ -44,12 +44,17 @@ extension FHIRService {
         do {
             results = try await store.write { db in
                 var results: [WriteResult] = []
-                for entry in prepared {
-                    switch entry.action {
-                    case .create(let stamped, let condition):
-                        results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now))
-                    case .update(let resource, let id, let ifMatch, let patientID):
-                        results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: now))
+                for (index, entry) in prepared.enumerated() {
+                    do {
+                        switch entry.action {
+                        case .create(let stamped, let condition):
+                            results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now))
+                        case .update(let resource, let id, let ifMatch, let patientID):
+                            results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: now))
+                        }
+                    } catch ServerError.invalid(let outcome) {
+                        // Name the entry, so the client keeps that one aside and sends the rest again.
+                        throw ServerError.invalid(outcome.located(at: "Bundle.entry[\(index)].resource", type: entry.type.rawValue))
                     }
                 }
                 return results
@@ -112,5 +117,16 @@ extension FHIRService {
         guard let patientID, AccessPolicy.mayRead(type, patientID: patientID, principal: info.principal) else {
             throw .notFound("Patient/\(patientID ?? "?") was not found.")
         }
+    }
+}
+
+extension OperationOutcome {
+    /// The same issues with `Type.path` expressions rewritten under a transaction entry's path.
+    func located(at prefix: String, type: String) -> OperationOutcome {
+        OperationOutcome(issues.map { issue in
+            guard let expression = issue.expression, !expression.hasPrefix("Bundle.") else { return issue }
+            let rest = expression.hasPrefix(type) ? String(expression.dropFirst(type.count)) : "." + expression
+            return OutcomeIssue(severity: issue.severity, code: issue.code, diagnostics: issue.diagnostics, expression: prefix + rest)
+        })
     }
 }

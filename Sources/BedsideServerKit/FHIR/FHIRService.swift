@@ -104,12 +104,8 @@ public struct FHIRService: Sendable {
     func validate(_ resource: JSONValue, type: SupportedResource, pathPrefix: String? = nil) throws(ServerError) {
         let issues = ResourceValidator(now: clock.now()).validate(resource, as: type.rawValue)
         guard issues.isEmpty else {
-            let rewritten = issues.map { issue -> OutcomeIssue in
-                guard let pathPrefix, let expression = issue.expression else { return issue }
-                let rest = expression.hasPrefix(type.rawValue) ? String(expression.dropFirst(type.rawValue.count)) : "." + expression
-                return OutcomeIssue(severity: issue.severity, code: issue.code, diagnostics: issue.diagnostics, expression: pathPrefix + rest)
-            }
-            throw .invalid(OperationOutcome(rewritten))
+            let outcome = OperationOutcome(issues)
+            throw .invalid(pathPrefix.map { outcome.located(at: $0, type: type.rawValue) } ?? outcome)
         }
     }
 
@@ -200,6 +196,7 @@ public struct FHIRService: Sendable {
         }
         try db.put(stamped)
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
+        try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
         return WriteResult(resource: stamped, created: true)
     }
 

@@ -9,12 +9,14 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     case questionnaireResponse = "QuestionnaireResponse"
     case task = "Task"
     case flag = "Flag"
+    /// The answer lists questionnaires point at (`answerValueSet`), loaded with `bedside-server assign --value-set`.
+    case valueSet = "ValueSet"
 
     /// Whether resources of this type belong to one patient (their compartment).
     var isPatientData: Bool {
         switch self {
         case .patient, .observation, .questionnaireResponse, .task, .flag: true
-        case .practitioner, .questionnaire: false
+        case .practitioner, .questionnaire, .valueSet: false
         }
     }
 
@@ -24,7 +26,8 @@ public enum SupportedResource: String, CaseIterable, Sendable {
         case .patient: []
         case .practitioner: []
         case .observation: ["patient", "subject", "code", "date", "status"]
-        case .questionnaire: ["status"]
+        case .questionnaire: ["status", "url"]
+        case .valueSet: ["status", "url"]
         case .questionnaireResponse: ["patient", "subject", "status", "authored"]
         case .task: ["patient", "owner", "status"]
         case .flag: ["patient", "subject", "status", "date"]
@@ -133,8 +136,12 @@ enum ResourceIndexer {
         switch type {
         case .patient:
             return Index(patientID: id, status: nil, date: nil, priority: nil, codes: [], identifiers: identifiers)
-        case .practitioner, .questionnaire:
+        case .practitioner:
             return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers)
+        case .questionnaire, .valueSet:
+            // Canonical resources are found by their url (`?url=`, and `assign` updating a known form).
+            let canonical = resource["url"]?.stringValue.map { [ResourceCode(system: ServerAdministration.canonicalSystem, code: $0)] } ?? []
+            return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers + canonical)
         case .observation:
             return Index(
                 patientID: patientID(resource["subject"]), status: status, date: date(resource["effectiveDateTime"]),

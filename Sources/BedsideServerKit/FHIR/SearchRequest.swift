@@ -54,6 +54,12 @@ struct SearchRequest {
                 query.codes = values.map(token)
             case "identifier":
                 query.identifiers = values.map(token)
+            case "url":
+                // A canonical url, with or without `|version` (the current version is what is kept).
+                query.identifiers = values.map { value in
+                    ResourceCode(
+                        system: ServerAdministration.canonicalSystem, code: value.split(separator: "|", maxSplits: 1).first.map(String.init) ?? value)
+                }
             case "date", "authored":
                 query.dates.append(try dateCondition(value, name: name))
             case "_lastUpdated":

@@ -71,10 +71,12 @@ extension QuestionnaireSession {
     }
 
     /// Reopens a kept draft where the patient left it, with what they were typing.
-    public init(questionnaire: Questionnaire, draft: QuestionnaireDraft, language: String?, now: Int64) {
+    public init(
+        questionnaire: Questionnaire, draft: QuestionnaireDraft, language: String?, valueSets: [String: [AnswerValue.Coding]] = [:], now: Int64
+    ) {
         self.init(
             questionnaire: questionnaire, answers: draft.answers, taskReference: "Task/\(draft.taskID)", language: language,
-            responseID: draft.responseID, now: now)
+            responseID: draft.responseID, valueSets: valueSets, now: now)
         go(to: draft.pageIndex)
         if !draft.typing.isEmpty, case .question = page { field = TextField(draft.typing, maxLength: field.maxLength) }
     }

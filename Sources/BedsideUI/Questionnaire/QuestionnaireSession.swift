@@ -41,13 +41,14 @@ public struct QuestionnaireSession: Sendable, Equatable {
 
     public init(
         questionnaire: Questionnaire, answers: [ResponseItem] = [], taskReference: String? = nil, language: String? = nil,
-        responseID: String? = nil, now: Int64 = 0
+        responseID: String? = nil, valueSets: [String: [AnswerValue.Coding]] = [:], now: Int64 = 0
     ) {
         self.questionnaire = questionnaire
         self.answers = answers
         self.taskReference = taskReference
         self.language = language
         self.responseID = responseID
+        self.valueSets = valueSets
         recalculate(now: now)
         loadPage()
     }
