@@ -44,6 +44,14 @@ struct QuestionnaireEndToEndTests {
         #expect(group.items.count == 10, "nine answers and the total")
         #expect(ResourceValidator(now: server.clock.now()).validate(response, as: "QuestionnaireResponse").isEmpty)
 
+        // The server closed the assignment and raised a red Flag: total 16, and item 9 answered 2.
+        let completed = try #require(try await resources(server, "Task").first)
+        #expect(completed["status"]?.stringValue == "completed")
+        let flags = try await resources(server, "Flag")
+        #expect(flags.count == 1)
+        #expect(flags.first?["code"]?["text"]?.stringValue
+            == "PHQ-9 total 16 (≥ 15); PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered 2")
+
         // A second sync sends nothing again.
         #expect(await client.runner.run(try ScriptParser.parse("sync\nexpect \"all sent\"", name: "again")).failed == 0)
         #expect(try await resources(server, "QuestionnaireResponse").count == 1)

@@ -74,4 +74,38 @@ struct SyncPullTests {
         #expect(next.received == 2)
         await server.stop()
     }
+
+    @Test("a value set a form points at comes down with it and is kept; a later no-change pull is still one round trip")
+    func valueSets() async throws {
+        let clock = ManualClock(epochMilliseconds: 1_795_000_000_000)
+        let server = try await LoopbackServer(clock: clock)
+        try await server.addPatient("ivy@example.org")
+        let client = try await SyncClient(server: server, email: "ivy@example.org", clock: clock)
+        defer { client.close() }
+        let form: JSONValue = [
+            "resourceType": "Questionnaire", "status": "active", "title": "Visit", "url": "http://example.org/q/visit",
+            "item": [["linkId": "service", "text": "Service type", "type": "choice", "answerValueSet": "http://example.org/vs/service|2"]],
+        ]
+        let valueSet: JSONValue = [
+            "resourceType": "ValueSet", "url": "http://example.org/vs/service", "status": "active",
+            "expansion": ["contains": [["system": "http://example.org/cs", "code": "nursing", "display": "Nursing"],
+                ["system": "http://example.org/cs", "code": "physio", "display": "Physiotherapy"]]],
+        ]
+        _ = try await server.administration.assign(questionnaire: form, patientEmail: "ivy@example.org", due: nil, valueSets: [valueSet])
+        let first = await client.engine().pull(patientID: client.patientID)
+        #expect(first.error == nil, "\(String(describing: first.error))")
+        let kept = try client.store.cachedResources(type: "ValueSet")
+        #expect(kept.map { $0.resource["url"]?.stringValue } == ["http://example.org/vs/service"])
+        #expect(first.roundTrips == 3, "the batch, the new questionnaire, then its value set")
+        let keptValueSet = try #require(kept.first)
+        let codes = try #require(ValueSetCodes.codings(of: keptValueSet.resource))
+        #expect(codes.map(\.display) == ["Nursing", "Physiotherapy"])
+
+        clock.advance(milliseconds: 61_000)
+        let second = await client.engine().pull(patientID: client.patientID)
+        #expect(second.error == nil && second.roundTrips == 1)
+        #expect(second.bytesReceived < 4_000, "\(second.bytesReceived) bytes")
+        #expect(try client.store.cachedResources(type: "ValueSet").count == 1)
+        await server.stop()
+    }
 }
