@@ -34,6 +34,7 @@ extension QuestionnaireSession {
                 var steps = group.steps
                 steps[steps.count - 1].repetition += 1
                 ResponseTree.ensure(ItemPath(steps), in: &answers)
+                recalculate()
                 // The new repetition's pages now stand where this page was.
                 go(to: pageIndex)
                 return .changed

@@ -38,6 +38,8 @@ public struct QuestionnaireSession: Sendable, Equatable {
     public private(set) var calculated: [ResponseItem] = []
     /// When typing began that is not in the kept draft yet (the runtime keeps it a moment later).
     public var unsavedSince: Int64?
+    /// What `today()` and `now()` are in calculations; the reducer keeps it current.
+    public var now: Int64
 
     public init(
         questionnaire: Questionnaire, answers: [ResponseItem] = [], taskReference: String? = nil, language: String? = nil,
@@ -49,12 +51,13 @@ public struct QuestionnaireSession: Sendable, Equatable {
         self.language = language
         self.responseID = responseID
         self.valueSets = valueSets
-        recalculate(now: now)
+        self.now = now
+        recalculate()
         loadPage()
     }
 
-    /// Works out the calculated items (scores, formulas) from the answers so far.
-    public mutating func recalculate(now: Int64) {
+    /// Works out the calculated items (scores, formulas) from the answers so far; after every change.
+    mutating func recalculate() {
         let evaluator = EnableWhenEvaluator(questionnaire: questionnaire)
         let result = QuestionnaireCalculator(questionnaire: questionnaire, now: now).apply(evaluator.prune(answers))
         calculated = evaluator.prune(result.items)
@@ -183,6 +186,7 @@ public struct QuestionnaireSession: Sendable, Equatable {
             }
         }
         ResponseTree.setAnswers(values, at: path, in: &answers)
+        recalculate()
         return true
     }
 

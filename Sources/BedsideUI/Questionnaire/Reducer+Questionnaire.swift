@@ -5,6 +5,7 @@ let draftTypingDelay: Int64 = 1_000
 
 func questionnaireKey(_ state: inout AppState, _ session: inout QuestionnaireSession, _ key: Key) -> [Effect] {
     let typedBefore = session.field.text
+    session.now = state.now
     let outcome = session.handle(key, language: state.language)
     switch outcome {
     case .leave:
@@ -12,7 +13,6 @@ func questionnaireKey(_ state: inout AppState, _ session: inout QuestionnaireSes
         let keep: [Effect] = session.draft.map { [.saveDraft($0)] } ?? []
         return keep + [.loadStatus]
     case .changed:
-        session.recalculate(now: state.now)
         session.unsavedSince = nil
         state.replaceTop(.questionnaire(session))
         return session.draft.map { [.saveDraft($0)] } ?? []
@@ -86,9 +86,8 @@ func chooseQuestionnaireKey(_ state: inout AppState, _ selection: Int, _ key: Ke
 
 func handleQuestionnaireResult(_ state: inout AppState, _ action: Action) -> [Effect] {
     switch action {
-    case .questionnaireOpened(var session):
+    case .questionnaireOpened(let session):
         state.busy = nil
-        session.recalculate(now: state.now)
         if case .chooseQuestionnaire = state.screen { state.replaceTop(.questionnaire(session)) } else { state.push(.questionnaire(session)) }
     case .responseSubmitted(let title):
         state.busy = nil

@@ -27,7 +27,8 @@ public enum Action: Sendable {
     case discarded(id: String)
     /// A new session after the server ended the old one; nothing local changed.
     case reauthenticated
-    case questionnaireOpened(QuestionnaireSession)
+    // Boxed: a whole form is large, and Action stays small to copy (and to match as an Optional).
+    indirect case questionnaireOpened(QuestionnaireSession)
     /// The finished questionnaire is kept and queued.
     case responseSubmitted(title: String)
     case loggedOut

@@ -19,7 +19,7 @@ public enum Screen: Sendable, Equatable {
     /// The server ended the session: the password again (then the code), keeping everything local.
     case reauth(TextField)
     /// A questionnaire being filled in.
-    case questionnaire(QuestionnaireSession)
+    indirect case questionnaire(QuestionnaireSession)
     /// Which of several assigned questionnaires to fill in.
     case chooseQuestionnaire(selection: Int)
 }
