@@ -40,6 +40,25 @@ struct QuestionnaireTests {
         try QuestionnaireFill(try Self.form(Self.checkIn), answers: try JSONParser.parse(Array(answers.utf8)))
     }
 
+    @Test("a pattern the answer misses is explained in the form's own validationtext, else by its entryFormat")
+    func validationText() throws {
+        let questionnaire = try Self.form("""
+            {"resourceType":"Questionnaire","status":"active","item":[
+             {"linkId":"nhs","text":"NHS number","type":"string","extension":[
+              {"url":"http://hl7.org/fhir/StructureDefinition/regex","valueString":"[0-9]{10}"},
+              {"url":"http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-validationtext","valueString":"Ten digits, no spaces."},
+              {"url":"http://hl7.org/fhir/StructureDefinition/entryFormat","valueString":"9434765919"}]},
+             {"linkId":"post","text":"Postcode","type":"string","extension":[
+              {"url":"http://hl7.org/fhir/StructureDefinition/regex","valueString":"[0-9]{4} ?[A-Z]{2}"},
+              {"url":"http://hl7.org/fhir/StructureDefinition/entryFormat","valueString":"1234 AB"}]}]}
+            """)
+        let nhs = try #require(questionnaire.item("nhs"))
+        #expect(nhs.extensions.validationText == "Ten digits, no spaces.")
+        #expect(AnswerRules.problem(with: .string("943 476 5919"), for: nhs) == "Ten digits, no spaces.")
+        #expect(AnswerRules.problem(with: .string("9434765919"), for: nhs) == nil)
+        #expect(AnswerRules.problem(with: .string("1234"), for: try #require(questionnaire.item("post"))) == "Write it like 1234 AB.")
+    }
+
     @Test("an empty text is no answer in the response (FHIR JSON has no empty strings); drafts keep the tree exactly")
     func emptyTextAndDrafts() throws {
         let questionnaire = try Self.form(Self.checkIn)

@@ -1,6 +1,6 @@
 /// The checks a form puts on its answers: required, length, range, decimals and pattern, each with
-/// the reason the patient reads (the form's own `validationtext`-style wording is not standard in R4,
-/// so the reason names the rule).
+/// the reason the patient reads: the form's own SDC `validationtext` for a pattern when it has one,
+/// else words naming the rule.
 public enum AnswerRules {
     /// Why `value` is not acceptable for `item`, or nil.
     public static func problem(with value: AnswerValue, for item: QuestionnaireItem) -> String? {
@@ -22,7 +22,7 @@ public enum AnswerRules {
         if let pattern = rules.regex, let text = Self.text(of: value) {
             guard let regex = try? Regex(pattern) else { return nil }  // A broken pattern in the form is the form's problem, not the patient's.
             if (try? regex.wholeMatch(in: text)) == nil {
-                return rules.entryFormat.map { "Write it like \($0)." } ?? "This does not have the expected form."
+                return rules.validationText ?? rules.entryFormat.map { "Write it like \($0)." } ?? "This does not have the expected form."
             }
         }
         return nil

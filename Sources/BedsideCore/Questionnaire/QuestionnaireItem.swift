@@ -104,6 +104,8 @@ public struct ItemExtensions: Sendable, Equatable {
     public var maxDecimalPlaces: Int?
     public var regex: String?
     public var entryFormat: String?
+    /// SDC `validationtext`: what to tell the patient when an answer does not match `regex`.
+    public var validationText: String?
     /// `questionnaire-unit`: the unit of a decimal or integer.
     public var unit: AnswerValue.Coding?
     /// `questionnaire-unitOption`: the units a quantity may be given in.

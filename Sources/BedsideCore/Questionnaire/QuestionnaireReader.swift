@@ -9,6 +9,7 @@ enum QuestionnaireReader {
         static let maxDecimalPlaces = "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces"
         static let regex = "http://hl7.org/fhir/StructureDefinition/regex"
         static let entryFormat = "http://hl7.org/fhir/StructureDefinition/entryFormat"
+        static let validationText = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-validationtext"
         static let unit = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
         static let unitOption = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
         static let calculatedExpression = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
@@ -80,6 +81,7 @@ enum QuestionnaireReader {
             case URL.maxDecimalPlaces: result.maxDecimalPlaces = ext["valueInteger"]?.intValue
             case URL.regex: result.regex = ext["valueString"]?.stringValue
             case URL.entryFormat: result.entryFormat = ext["valueString"]?.stringValue
+            case URL.validationText: result.validationText = ext["valueString"]?.stringValue
             case URL.unit: result.unit = AnswerValue.Coding(json: ext["valueCoding"])
             case URL.unitOption: if let coding = AnswerValue.Coding(json: ext["valueCoding"]) { result.unitOptions.append(coding) }
             case URL.calculatedExpression: result.calculatedExpression = ext["valueExpression"]?["expression"]?.stringValue
