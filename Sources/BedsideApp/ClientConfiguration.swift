@@ -20,6 +20,10 @@ public struct ClientConfiguration: Sendable {
     public var glucoseUnit: MeasurementPart = .glucoseMolar
     /// Milliseconds between automatic syncs while the app runs.
     public var syncInterval: Int64 = 5 * 60_000
+    /// The shared clinician kiosk: nothing is written to the data directory, and it locks after 2 minutes.
+    public var kiosk = false
+    /// How long the kiosk waits without a key before it locks (DESIGN: 2 minutes).
+    public var kioskIdleTimeout: Int64 = 2 * 60_000
 
     public init(dataDirectory: URL, server: String = "", transport: TransportConfiguration = TransportConfiguration()) {
         self.dataDirectory = dataDirectory
@@ -30,8 +34,9 @@ public struct ClientConfiguration: Sendable {
     /// The first state of the app for this configuration, at `now`.
     public func initialState(width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, idSeed: UInt64) -> AppState {
         var state = AppState(
-            width: width, height: height, now: now, utcOffsetSeconds: utcOffsetSeconds, language: language, hasAccount: hasAccount,
-            server: server, idleTimeout: idleTimeout, idSeed: idSeed)
+            width: width, height: height, now: now, utcOffsetSeconds: utcOffsetSeconds, language: language,
+            hasAccount: kiosk ? false : hasAccount, server: server, idleTimeout: kiosk ? kioskIdleTimeout : idleTimeout, idSeed: idSeed)
+        state.kiosk = kiosk
         state.glucosePart = glucoseUnit
         state.syncInterval = syncInterval
         return state

@@ -67,6 +67,8 @@ public actor ClientCore {
     }
 
     var session: Session?
+    /// The clinician kiosk's session, in memory only (`bedside --kiosk`).
+    var kiosk: KioskSession?
     var pending: PendingLogin?
     /// This process's claim on the data directory (one Bedside per directory).
     var directoryLock: DataDirectoryLock?
@@ -151,6 +153,8 @@ public actor ClientCore {
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
+        case .loadAlerts(let etag): return await loadAlerts(etag: etag)
+        case .triage(let decision): return await triage(decision)
         case .logout: return await logout()
         case .quit:
             lock()
@@ -183,6 +187,9 @@ public actor ClientCore {
             return [.loginFailed(explain(error, step: .code))]
         }
         self.pending = nil
+        if configuration.kiosk {
+            return await startKiosk(grant: grant, server: pending.server, email: pending.email, password: pending.password)
+        }
         guard grant.role == "patient", let patientID = grant.patientID else {
             try? await api.logout(token: grant.accessToken)
             return [.loginFailed(t.text(.errorNotPatient))]
@@ -236,6 +243,7 @@ public actor ClientCore {
     // MARK: Unlock and lock
 
     func unlock(password: String) -> [Action] {
+        if configuration.kiosk { return unlockKiosk(password: password) }
         do {
             guard let data = FileManager.default.contents(atPath: configuration.keyFile.path) else {
                 return [.unlockFailed(t.text(.errorNoAccount))]
@@ -260,6 +268,7 @@ public actor ClientCore {
 
     /// Drops the data key and closes the database.
     public func lock() {
+        lockKiosk()
         session?.store.close()
         session?.vault.lock()
         session = nil
@@ -359,6 +368,14 @@ public actor ClientCore {
 
     /// Revokes the session on the server, then destroys every local file of the account.
     public func logout() async -> [Action] {
+        if configuration.kiosk {
+            // The kiosk wrote nothing: ending the session on the server and forgetting it is all.
+            if let current = kiosk, let token = current.token { try? await api(current.server).logout(token: token) }
+            kiosk = nil
+            pending = nil
+            transport.closeConnections()
+            return [.loggedOut]
+        }
         var serverMessage: String?
         if let session {
             do {

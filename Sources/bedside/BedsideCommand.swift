@@ -146,10 +146,16 @@ struct TUICommand: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
+    @Flag(help: "The clinician kiosk: your patients' alerts, to triage. Keeps nothing on disk; locks after 2 minutes.")
+    var kiosk = false
+
     func run() async throws {
         ProcessHardening.apply()
-        let configuration = try options.resolve()
-        try await runTerminal(configuration: configuration, core: try await claimedCore(configuration))
+        var configuration = try options.resolve()
+        configuration.kiosk = kiosk
+        // The kiosk never opens the data directory, so it does not claim it.
+        let core = kiosk ? ClientCore(configuration: configuration, clock: SystemClock()) : try await claimedCore(configuration)
+        try await runTerminal(configuration: configuration, core: core)
     }
 }
 

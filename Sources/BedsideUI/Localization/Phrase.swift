@@ -44,11 +44,12 @@ public enum Phrase: String, Sendable, CaseIterable {
     case qProgress, qRequired, qUnit, qRange, qFormat, qYes, qNo, qOther, qAnswer, qNotInTerminal, qValueSetMissing, qAddAnother
     case qReviewTitle, qReviewMissing, qReviewNone, qHintChoice, qHintChoiceMany, qHintText, qHintBoolean, qHintDisplay
     case qHintAddAnother, qHintReview, qFillIn, qDue, qOverdue, qStarted, qMenuFill, qChooseTitle, qChooseHint, qNothingToFill
+    case kioskTitle, kioskEmpty, kioskLoading, kioskShowing, kioskPriorityRed, kioskPriorityOrange, kioskPriorityGray, kioskAllPriorities, kioskStatusOpen, kioskStatusSnoozed, kioskStatusHandled, kioskStatusAll, kioskEscalated, kioskSnoozedUntil, kioskHintQueue, kioskHintDetail, kioskHintClosed, kioskNotes, kioskRaised, kioskActionHandle, kioskActionEscalate, kioskActionSnooze, kioskActionNote, kioskNote, kioskNoteNeeded, kioskHintTriage, kioskHintSnooze, kioskSaved, kioskConflictTitle, kioskConflictBody, kioskConflictQuestion, kioskConflictHint, headerAlerts, kioskWrongRole
     case qSending, qSubmitted, qScore, qUnavailable, qOpening, attentionAnswers, attentionEditAnswers, attentionDiscardAnswers, attentionDraftHint
     // The command line
     case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
     // Help
-    case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpAttention, helpQuestionnaire, helpClose
+    case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpAttention, helpQuestionnaire, helpKiosk, helpClose
 }
 
 /// Looks phrases up in the patient's language and fills in their placeholders.

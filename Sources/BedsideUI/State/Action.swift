@@ -31,6 +31,15 @@ public enum Action: Sendable {
     indirect case questionnaireOpened(QuestionnaireSession)
     /// The finished questionnaire is kept and queued.
     case responseSubmitted(title: String)
+    /// Kiosk: the queue as the server has it now.
+    case alertsLoaded([KioskAlert], etag: String?)
+    /// Kiosk: the queue has not changed (304).
+    case alertsUnchanged
+    case alertsFailed(String)
+    /// Kiosk: the decision is stored; the alert as it is now.
+    case triaged(KioskAlert)
+    /// Kiosk: someone else changed the alert first (412).
+    case triageConflict(current: KioskAlert, attempted: AlertTriage)
     case loggedOut
     case logoutFailed(String)
     /// An effect failed in a way the current screen should show.

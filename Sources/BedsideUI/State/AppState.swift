@@ -22,6 +22,14 @@ public enum Screen: Sendable, Equatable {
     indirect case questionnaire(QuestionnaireSession)
     /// Which of several assigned questionnaires to fill in.
     case chooseQuestionnaire(selection: Int)
+    /// Kiosk: the alert queue of the clinician's patients.
+    case alerts(AlertQueue)
+    /// Kiosk: one alert with its patient and history of notes.
+    case alertDetail(KioskAlert)
+    /// Kiosk: the note for a triage action, before it is sent.
+    case triage(TriageForm)
+    /// Kiosk: someone else changed the alert first; theirs is shown, and the nurse decides.
+    case triageConflict(current: KioskAlert, attempted: AlertTriage)
 }
 
 /// The three fields of the login screen.
@@ -121,6 +129,10 @@ public struct AppState: Sendable, Equatable {
     /// How long after an entry to sync, so entries made together travel together.
     public var syncDelayAfterEntry: Int64 = 2_000
     public var retryPolicy = RetryPolicy.standard
+    /// The clinician kiosk (`bedside --kiosk`): the alert queue instead of the patient's screens.
+    public var kiosk = false
+    /// How often the kiosk asks for the queue (an unchanged one costs a 304).
+    public var alertRefreshInterval: Int64 = 10_000
 
     /// The first screen: unlock when this computer has an account, else log in.
     public init(

@@ -30,6 +30,10 @@ public enum Effect: Sendable, Equatable {
     case saveDraft(QuestionnaireDraft)
     /// Finish the questionnaire: make the QuestionnaireResponse (`authored` as a FHIR dateTime) and queue it.
     case submitResponse(QuestionnaireDraft, authored: String)
+    /// Kiosk: the alert queue, with the ETag of the last answer.
+    case loadAlerts(etag: String?)
+    /// Kiosk: write a triage decision into the Flag, with If-Match.
+    case triage(AlertTriage)
     case logout
     case quit
 }

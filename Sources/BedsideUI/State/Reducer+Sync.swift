@@ -6,7 +6,8 @@ import BedsideCore
 
 /// Starts a sync now, unless one is running (then it runs once more afterwards).
 func startSync(_ state: inout AppState, manual: Bool) -> [Effect] {
-    guard state.session != nil else { return [] }
+    // The kiosk keeps nothing to sync: it reads and writes the server directly.
+    guard state.session != nil, !state.kiosk else { return [] }
     if manual { state.sync.announceResult = true }
     if state.sync.running {
         state.sync.requestedAgain = true

@@ -13,6 +13,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         // Locking keeps an open form itself; otherwise typing is kept after a pause.
         var effects = checkIdleLock(&state)
         if effects.isEmpty { effects = keepTypingIfDue(&state) }
+        effects += refreshAlertsIfDue(&state)
         effects += syncIfDue(&state)
         return effects
     case .resize(let width, let height):
@@ -77,12 +78,16 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .reauth(var field): return reauthKey(&state, &field, key)
     case .questionnaire(var session): return questionnaireKey(&state, &session, key)
     case .chooseQuestionnaire(let selection): return chooseQuestionnaireKey(&state, selection, key)
+    case .alerts(var queue): return alertsKey(&state, &queue, key)
+    case .alertDetail(let alert): return alertDetailKey(&state, alert, key)
+    case .triage(var form): return triageKey(&state, &form, key)
+    case .triageConflict(let current, let attempted): return triageConflictKey(&state, current, attempted, key)
     }
 }
 
 func screenTakesText(_ screen: Screen) -> Bool {
     switch screen {
-    case .login, .code, .unlock, .form, .reauth, .questionnaire: true
+    case .login, .code, .unlock, .form, .reauth, .questionnaire, .triage: true
     default: false
     }
 }
@@ -374,8 +379,9 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         state.unlockFailures = 0
         state.unlockBlockedUntil = 0
         state.lastInputAt = state.now
-        state.stack = [.home]
         state.sync = SyncActivity()
+        if state.kiosk { return openKiosk(&state) }
+        state.stack = [.home]
         return [.loadStatus] + startSync(&state, manual: false)
     case .unlockFailed(let message):
         state.busy = nil
@@ -453,6 +459,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return handleAttentionResult(&state, action)
     case .questionnaireOpened, .responseSubmitted:
         return handleQuestionnaireResult(&state, action)
+    case .alertsLoaded, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict:
+        return handleKioskResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
         lockNow(&state)

@@ -26,6 +26,10 @@ public func render(_ state: AppState) -> Frame {
     case .reauth(let field): painter.reauth(field)
     case .questionnaire(let session): painter.questionnaire(session)
     case .chooseQuestionnaire(let selection): painter.chooseQuestionnaire(selection)
+    case .alerts(let queue): painter.alerts(queue)
+    case .alertDetail(let alert): painter.alertDetail(alert)
+    case .triage(let form): painter.triage(form)
+    case .triageConflict(let current, let attempted): painter.triageConflict(current, attempted)
     }
     painter.footer()
     if state.showingHelp { painter.help() }
@@ -58,10 +62,14 @@ struct Painter {
         if state.session == nil {
             if case .unlock = state.screen { right.append(t.text(.headerLocked)) }
         } else {
-            let status = state.status
-            right.append(status.unsent > 0 ? t.text(.headerUnsent, String(status.unsent)) : t.text(.headerAllSent))
-            if status.rejected > 0 { right.append(t.text(.headerRejected, String(status.rejected))) }
-            right.append(syncActivityText())
+            if state.kiosk {
+                if let counts = kioskCounts() { right.append(counts) }
+            } else {
+                let status = state.status
+                right.append(status.unsent > 0 ? t.text(.headerUnsent, String(status.unsent)) : t.text(.headerAllSent))
+                if status.rejected > 0 { right.append(t.text(.headerRejected, String(status.rejected))) }
+                right.append(syncActivityText())
+            }
         }
         let rightText = right.joined(separator: " · ") + " "
         let rightWidth = TextWidth.columns(of: rightText)

@@ -1,0 +1,166 @@
+import BedsideCore
+import BedsideSync
+import BedsideUI
+import BedsideVault
+import Foundation
+
+/// The clinician kiosk's session. Nothing of it is ever written to disk: the shared terminal keeps the
+/// data directory empty. While locked, only the session token sealed under a key wrapped with the
+/// clinician's password remains in memory, so unlocking needs the password and no one else can use it;
+/// patient names and alerts are dropped and fetched again.
+struct KioskSession {
+    var server: String
+    var email: String
+    var displayName: String
+    /// In clear only while unlocked.
+    var token: String?
+    var wrappedKey: WrappedKey
+    var sealedToken: [UInt8]
+    /// Patient names by id, while unlocked.
+    var names: [String: String] = [:]
+
+    var info: SessionInfo { SessionInfo(displayName: displayName, email: email, server: server) }
+}
+
+extension ClientCore {
+    static let kioskSealContext = (table: "kiosk", row: "session", column: "token")
+
+    /// After the code step in kiosk mode: a clinician's session, in memory only.
+    func startKiosk(grant: SessionGrant, server: String, email: String, password: String) async -> [Action] {
+        guard grant.role == "clinician" else {
+            try? await api(server).logout(token: grant.accessToken)
+            return [.loginFailed(t.text(.kioskWrongRole))]
+        }
+        do {
+            let (vault, wrapped) = try KeyVault.create(password: password, parameters: configuration.kdf)
+            defer { vault.lock() }
+            let context = Self.kioskSealContext
+            let sealed = try vault.seal(grant.accessToken, table: context.table, rowID: context.row, column: context.column)
+            var name = email
+            if let practitioner = grant.practitionerID,
+                let resource = try? await api(server).read("Practitioner", id: practitioner, token: grant.accessToken),
+                let text = resource["name"]?.arrayValue?.first?["text"]?.stringValue
+            {
+                name = text
+            }
+            kiosk = KioskSession(
+                server: server, email: email, displayName: name, token: grant.accessToken, wrappedKey: wrapped, sealedToken: sealed)
+            return [.loggedIn(SessionInfo(displayName: name, email: email, server: server))]
+        } catch {
+            return [.loginFailed(error.description)]
+        }
+    }
+
+    func unlockKiosk(password: String) -> [Action] {
+        guard var current = kiosk else { return [.unlockFailed(t.text(.errorLoginAgain))] }
+        do {
+            let vault = try KeyVault.unlock(current.wrappedKey, password: password)
+            defer { vault.lock() }
+            let context = Self.kioskSealContext
+            current.token = try vault.openString(current.sealedToken, table: context.table, rowID: context.row, column: context.column)
+            kiosk = current
+            return [.unlocked(current.info)]
+        } catch VaultError.wrongPassword {
+            return [.unlockFailed(t.text(.unlockWrong))]
+        } catch {
+            return [.unlockFailed(error.description)]
+        }
+    }
+
+    /// Locked: the token in clear and every patient's name go; the sealed token stays for unlocking.
+    func lockKiosk() {
+        kiosk?.token = nil
+        kiosk?.names = [:]
+    }
+
+    // MARK: The queue
+
+    func loadAlerts(etag: String?) async -> [Action] {
+        guard let session = kiosk, let token = session.token else { return [.alertsFailed(VaultError.locked.description)] }
+        let api = self.api(session.server)
+        do {
+            let response = try await api.send(
+                "GET", "/fhir/Flag?_count=1000&_sort=-priority", token: token, headers: etag.map { [("If-None-Match", $0)] } ?? [])
+            if response.status == 304 { return [.alertsUnchanged] }
+            guard response.status == 200, let bundle = response.json else { return [.alertsFailed(explain(BedsideAPI.refusal(response)))] }
+            let flags = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            let names = await patientNames(for: flags, api: api, token: token)
+            return [.alertsLoaded(flags.compactMap { Self.alert(from: $0, names: names) }, etag: response.header("etag"))]
+        } catch {
+            return [.alertsFailed(explain(error))]
+        }
+    }
+
+    /// Names of the flags' patients: those not known yet are read in one batch.
+    private func patientNames(for flags: [JSONValue], api: BedsideAPI, token: String) async -> [String: String] {
+        var names = kiosk?.names ?? [:]
+        let wanted = Set(flags.compactMap(Self.patientID(of:))).subtracting(names.keys).sorted()
+        guard !wanted.isEmpty else { return names }
+        for chunk in stride(from: 0, to: wanted.count, by: 100).map({ Array(wanted[$0..<min($0 + 100, wanted.count)]) }) {
+            let batch: JSONValue = [
+                "resourceType": "Bundle", "type": "batch",
+                "entry": .array(chunk.map { ["request": ["method": "GET", "url": .string("Patient/\($0)")]] }),
+            ]
+            guard let answer = try? await api.send("POST", "/fhir", json: batch, token: token), answer.status == 200 else { continue }
+            for (id, entry) in zip(chunk, answer.json?["entry"]?.arrayValue ?? []) {
+                if let text = entry["resource"]?["name"]?.arrayValue?.first?["text"]?.stringValue { names[id] = text }
+            }
+        }
+        kiosk?.names = names
+        return names
+    }
+
+    static func patientID(of flag: JSONValue) -> String? {
+        guard let reference = flag["subject"]?["reference"]?.stringValue, reference.hasPrefix("Patient/") else { return nil }
+        return String(reference.dropFirst("Patient/".count))
+    }
+
+    /// A Flag as the kiosk shows it.
+    static func alert(from flag: JSONValue, names: [String: String]) -> KioskAlert? {
+        guard let id = flag["id"]?.stringValue, let patientID = patientID(of: flag) else { return nil }
+        var priority = AlertPriority.gray
+        for item in flag["extension"]?.arrayValue ?? [] where item["url"]?.stringValue == "http://hl7.org/fhir/StructureDefinition/flag-priority" {
+            switch item["valueCodeableConcept"]?["coding"]?.arrayValue?.first?["code"]?.stringValue {
+            case "PH": priority = .red
+            case "PM": priority = .orange
+            default: priority = .gray
+            }
+        }
+        let summary = flag["code"]?["text"]?.stringValue ?? flag["code"]?["coding"]?.arrayValue?.first?["display"]?.stringValue ?? "Alert"
+        return KioskAlert(
+            id: id, version: flag["meta"]?["versionId"]?.stringValue.flatMap { Int($0) } ?? 1, patientID: patientID,
+            patientName: names[patientID] ?? "Patient/\(patientID)", priority: priority, status: flag["status"]?.stringValue ?? "active",
+            summary: summary,
+            raisedAt: flag["period"]?["start"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound
+                ?? flag["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound ?? 0,
+            escalated: FlagTriage.isEscalated(flag), snoozedUntil: FlagTriage.snoozedUntil(flag),
+            notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) })
+    }
+
+    // MARK: Triage
+
+    /// Reads the Flag, and writes the decision into it with If-Match on the version the nurse saw. If
+    /// someone else changed it first (a newer version, or a 412), the nurse sees theirs and decides again.
+    func triage(_ decision: AlertTriage) async -> [Action] {
+        guard let session = kiosk, let token = session.token else { return [.failed(VaultError.locked.description)] }
+        let api = self.api(session.server)
+        do {
+            let current = try await api.read("Flag", id: decision.alertID, token: token)
+            guard let seen = Self.alert(from: current, names: session.names) else { return [.failed(t.text(.errorServerSaid, "Flag"))] }
+            if seen.version != decision.version { return [.triageConflict(current: seen, attempted: decision)] }
+            let changed = FlagTriage.apply(decision.action, note: decision.note, by: session.displayName, at: clock.now(), to: current)
+            let answer = try await api.send(
+                "PUT", "/fhir/Flag/\(decision.alertID)", json: changed, token: token, headers: [("If-Match", "W/\"\(decision.version)\"")])
+            if answer.status == 412 {
+                let newer = try await api.read("Flag", id: decision.alertID, token: token)
+                guard let alert = Self.alert(from: newer, names: session.names) else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
+                return [.triageConflict(current: alert, attempted: decision)]
+            }
+            guard answer.status == 200, let stored = answer.json ?? Optional(changed), let alert = Self.alert(from: stored, names: session.names)
+            else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
+            return [.triaged(alert)]
+        } catch {
+            return [.failed(explain(error))]
+        }
+    }
+}

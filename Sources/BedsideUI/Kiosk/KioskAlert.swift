@@ -1,0 +1,143 @@
+import BedsideCore
+
+/// One alert (a FHIR Flag) as the kiosk shows it: who, how urgent, what triggered it, its state.
+public struct KioskAlert: Sendable, Equatable {
+    public var id: String
+    /// The Flag's version, sent back as If-Match so two nurses cannot overwrite each other.
+    public var version: Int
+    public var patientID: String
+    public var patientName: String
+    public var priority: AlertPriority
+    /// `active`, or `inactive` once handled.
+    public var status: String
+    /// What triggered it, with the values (the Flag's `code.text`).
+    public var summary: String
+    /// When it was raised (epoch milliseconds).
+    public var raisedAt: Int64
+    public var escalated: Bool
+    public var snoozedUntil: Int64?
+    public var notes: [Note]
+
+    public struct Note: Sendable, Equatable {
+        public var author: String
+        public var time: Int64?
+        public var text: String
+
+        public init(author: String, time: Int64?, text: String) {
+            self.author = author
+            self.time = time
+            self.text = text
+        }
+    }
+
+    public init(
+        id: String, version: Int, patientID: String, patientName: String, priority: AlertPriority, status: String, summary: String,
+        raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = []
+    ) {
+        self.id = id
+        self.version = version
+        self.patientID = patientID
+        self.patientName = patientName
+        self.priority = priority
+        self.status = status
+        self.summary = summary
+        self.raisedAt = raisedAt
+        self.escalated = escalated
+        self.snoozedUntil = snoozedUntil
+        self.notes = notes
+    }
+
+    public var isOpen: Bool { status == "active" }
+
+    /// Snoozed and not yet due back.
+    public func isSnoozed(at now: Int64) -> Bool { snoozedUntil.map { $0 > now } ?? false }
+}
+
+/// Which alerts the queue shows.
+public struct KioskFilter: Sendable, Equatable {
+    public enum Status: Sendable, Equatable, CaseIterable {
+        /// Active and not snoozed: what needs a nurse now.
+        case open
+        case snoozed
+        case handled
+        case all
+    }
+
+    /// nil: every priority.
+    public var priority: AlertPriority?
+    public var status: Status = .open
+
+    public init(priority: AlertPriority? = nil, status: Status = .open) {
+        self.priority = priority
+        self.status = status
+    }
+
+    public func admits(_ alert: KioskAlert, at now: Int64) -> Bool {
+        if let priority, alert.priority != priority { return false }
+        switch status {
+        case .open: return alert.isOpen && !alert.isSnoozed(at: now)
+        case .snoozed: return alert.isOpen && alert.isSnoozed(at: now)
+        case .handled: return !alert.isOpen
+        case .all: return true
+        }
+    }
+}
+
+/// The alert queue: most urgent first, then oldest first, as the filter admits.
+public struct AlertQueue: Sendable, Equatable {
+    public var alerts: [KioskAlert] = []
+    public var filter = KioskFilter()
+    /// The selected alert's id, so a refresh keeps the nurse's place.
+    public var selectedID: String?
+    public var top = 0
+    /// The last answer's ETag, for If-None-Match: an unchanged queue costs a 304.
+    public var etag: String?
+    public var loading = false
+    public var loaded = false
+    /// When the queue was last asked for.
+    public var requestedAt: Int64 = 0
+
+    public init() {}
+
+    public func shown(at now: Int64) -> [KioskAlert] {
+        alerts.filter { filter.admits($0, at: now) }.sorted { left, right in
+            if left.priority != right.priority { return left.priority > right.priority }
+            if left.raisedAt != right.raisedAt { return left.raisedAt < right.raisedAt }
+            return left.id < right.id
+        }
+    }
+
+    /// Open alerts by priority, for the header: how many red, orange and gray wait.
+    public func openCounts(at now: Int64) -> [AlertPriority: Int] {
+        var counts: [AlertPriority: Int] = [:]
+        for alert in alerts where alert.isOpen && !alert.isSnoozed(at: now) { counts[alert.priority, default: 0] += 1 }
+        return counts
+    }
+}
+
+/// What the nurse asked for on one alert, sent with the version they saw.
+public struct AlertTriage: Sendable, Equatable {
+    public var alertID: String
+    public var version: Int
+    public var action: TriageAction
+    public var note: String
+
+    public init(alertID: String, version: Int, action: TriageAction, note: String) {
+        self.alertID = alertID
+        self.version = version
+        self.action = action
+        self.note = note
+    }
+}
+
+/// Writing a note for a triage action before it is sent.
+public struct TriageForm: Sendable, Equatable {
+    public var alert: KioskAlert
+    public var action: TriageAction
+    public var note = TextField(maxLength: 1_000)
+
+    public init(alert: KioskAlert, action: TriageAction) {
+        self.alert = alert
+        self.action = action
+    }
+}

@@ -1,0 +1,182 @@
+import BedsideCore
+
+// The clinician kiosk: the alert queue, one alert, the note for a decision, and the conflict when
+// another nurse decided first. The queue lives at the bottom of the stack while unlocked.
+
+/// Snooze lengths a nurse can choose, in hours.
+let snoozeChoices = [1, 4, 24]
+
+/// After login or unlock: the queue, loaded at once.
+func openKiosk(_ state: inout AppState) -> [Effect] {
+    var queue = AlertQueue()
+    queue.loading = true
+    queue.requestedAt = state.now
+    state.stack = [.alerts(queue)]
+    return [.loadAlerts(etag: nil)]
+}
+
+/// On the clock: ask for the queue again every `alertRefreshInterval` (a 304 when nothing changed).
+func refreshAlertsIfDue(_ state: inout AppState) -> [Effect] {
+    guard state.kiosk, state.session != nil, case .alerts(var queue)? = state.stack.first, !queue.loading,
+        state.now - queue.requestedAt >= state.alertRefreshInterval
+    else { return [] }
+    queue.loading = true
+    queue.requestedAt = state.now
+    state.stack[0] = .alerts(queue)
+    return [.loadAlerts(etag: queue.etag)]
+}
+
+func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -> [Effect] {
+    defer { if case .alerts = state.screen { state.replaceTop(.alerts(queue)) } }
+    let shown = queue.shown(at: state.now)
+    let index = shown.firstIndex { $0.id == queue.selectedID } ?? 0
+    func select(_ position: Int) {
+        guard !shown.isEmpty else { return }
+        queue.selectedID = shown[max(0, min(shown.count - 1, position))].id
+    }
+    let page = max(1, state.height - 8)
+    switch key {
+    case .up: select(index - 1)
+    case .down: select(index + 1)
+    case .pageUp: select(index - page)
+    case .pageDown: select(index + page)
+    case .home: select(0)
+    case .end: select(shown.count - 1)
+    case .enter:
+        guard shown.indices.contains(index) else { return [] }
+        queue.selectedID = shown[index].id
+        state.replaceTop(.alerts(queue))
+        state.push(.alertDetail(shown[index]))
+    case .character("p"):
+        // All, then red, orange, gray only.
+        let order: [AlertPriority?] = [nil, .red, .orange, .gray]
+        let next = ((order.firstIndex { $0 == queue.filter.priority } ?? 0) + 1) % order.count
+        queue.filter.priority = order[next]
+        queue.top = 0
+    case .character("v"):
+        let all = KioskFilter.Status.allCases
+        queue.filter.status = all[((all.firstIndex(of: queue.filter.status) ?? 0) + 1) % all.count]
+        queue.top = 0
+    case .character("r"):
+        guard !queue.loading else { return [] }
+        queue.loading = true
+        queue.requestedAt = state.now
+        return [.loadAlerts(etag: nil)]
+    case .character("L"), .character("l"):
+        state.busy = .logoutBusy
+        return [.logout]
+    case .character("q"), .escape:
+        state.quitting = true
+        return [.quit]
+    default:
+        break
+    }
+    return []
+}
+
+func alertDetailKey(_ state: inout AppState, _ alert: KioskAlert, _ key: Key) -> [Effect] {
+    switch key {
+    case .character("h") where alert.isOpen: state.push(.triage(TriageForm(alert: alert, action: .handle)))
+    case .character("e") where alert.isOpen && !alert.escalated: state.push(.triage(TriageForm(alert: alert, action: .escalate)))
+    case .character("z") where alert.isOpen:
+        state.push(.triage(TriageForm(alert: alert, action: .snooze(until: state.now + Int64(snoozeChoices[1]) * 3_600_000))))
+    case .character("n"): state.push(.triage(TriageForm(alert: alert, action: .note)))
+    case .escape, .character("q"): state.pop()
+    default: break
+    }
+    return []
+}
+
+func triageKey(_ state: inout AppState, _ form: inout TriageForm, _ key: Key) -> [Effect] {
+    defer { if case .triage = state.screen { state.replaceTop(.triage(form)) } }
+    switch key {
+    case .escape:
+        state.pop()
+    case .left, .right:
+        // Snooze: choose how long.
+        guard case .snooze(let until) = form.action else { return [] }
+        let hours = Int((until - state.now + 1_800_000) / 3_600_000)
+        let current = snoozeChoices.firstIndex { $0 >= hours } ?? 1
+        let next = max(0, min(snoozeChoices.count - 1, current + (key == .left ? -1 : 1)))
+        form.action = .snooze(until: state.now + Int64(snoozeChoices[next]) * 3_600_000)
+    case .enter:
+        let note = form.note.text.trimmingCharacters(in: " ")
+        // Why a decision was made is part of the record: every decision but a snooze needs a note.
+        if note.isEmpty, !isSnooze(form.action) {
+            form.note.error = state.localizer.text(.kioskNoteNeeded)
+            return []
+        }
+        state.busy = .saving
+        return [.triage(AlertTriage(alertID: form.alert.id, version: form.alert.version, action: form.action, note: note))]
+    default:
+        _ = form.note.handle(key)
+    }
+    return []
+}
+
+private func isSnooze(_ action: TriageAction) -> Bool {
+    if case .snooze = action { return true }
+    return false
+}
+
+func triageConflictKey(_ state: inout AppState, _ current: KioskAlert, _ attempted: AlertTriage, _ key: Key) -> [Effect] {
+    if isYes(key) {
+        // The nurse read the newer state and still decides so: send it against that version.
+        var again = attempted
+        again.version = current.version
+        state.busy = .saving
+        return [.triage(again)]
+    }
+    if isNo(key) {
+        state.replaceTop(.alertDetail(current))
+    }
+    return []
+}
+
+func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
+    switch action {
+    case .alertsLoaded(let alerts, let etag):
+        guard case .alerts(var queue)? = state.stack.first else { return [] }
+        queue.alerts = alerts
+        queue.etag = etag
+        queue.loading = false
+        queue.loaded = true
+        if queue.selectedID == nil || !alerts.contains(where: { $0.id == queue.selectedID }) {
+            queue.selectedID = queue.shown(at: state.now).first?.id
+        }
+        state.stack[0] = .alerts(queue)
+        // An alert open on screen shows its newest state.
+        for index in state.stack.indices {
+            if case .alertDetail(let shown) = state.stack[index], let fresh = alerts.first(where: { $0.id == shown.id }) {
+                state.stack[index] = .alertDetail(fresh)
+            }
+        }
+    case .alertsUnchanged:
+        guard case .alerts(var queue)? = state.stack.first else { return [] }
+        queue.loading = false
+        state.stack[0] = .alerts(queue)
+    case .alertsFailed(let message):
+        guard case .alerts(var queue)? = state.stack.first else { return [] }
+        queue.loading = false
+        state.stack[0] = .alerts(queue)
+        state.warn(message)
+    case .triaged(let alert):
+        state.busy = nil
+        if case .alerts(var queue)? = state.stack.first {
+            if let index = queue.alerts.firstIndex(where: { $0.id == alert.id }) { queue.alerts[index] = alert } else { queue.alerts.append(alert) }
+            // A decision changed the list: the next refresh must not be a 304 of the old one.
+            queue.etag = nil
+            state.stack[0] = .alerts(queue)
+        }
+        // Back to the queue after a decision that takes the alert out of it; to the alert after a note.
+        state.stack = Array(state.stack.prefix(1))
+        if alert.isOpen && !alert.isSnoozed(at: state.now) { state.push(.alertDetail(alert)) }
+        state.inform(.kioskSaved)
+    case .triageConflict(let current, let attempted):
+        state.busy = nil
+        state.replaceTop(.triageConflict(current: current, attempted: attempted))
+    default:
+        break
+    }
+    return []
+}
