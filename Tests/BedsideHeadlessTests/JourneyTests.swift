@@ -29,16 +29,18 @@ struct JourneyClient {
     let lines: LineCollector
 
     /// `proxy`, when given, stands between the app and the server, and the script's `network off|on` cuts it.
-    init(server: JourneyServer, email: String, password: String, proxy: FaultProxy? = nil, width: Int = 80, height: Int = 24) {
+    init(
+        server: JourneyServer, email: String, password: String, proxy: FaultProxy? = nil, width: Int = 80, height: Int = 24,
+        kiosk: Bool = false
+    ) {
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("journey-client-\(UUID().uuidString)/default")
         let url = proxy.map { "https://127.0.0.1:\($0.port)" } ?? server.url
         var configuration = ClientConfiguration(dataDirectory: dataDirectory, server: url, transport: .init(caFile: server.caFile))
         configuration.kdf = .testing
+        configuration.kiosk = kiosk
         let clock = (server.clock as? ManualClock) ?? ManualClock(epochMilliseconds: journeyStart)
         core = ClientCore(configuration: configuration, clock: clock)
-        let state = AppState(
-            width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, language: .en, hasAccount: false, server: url,
-            idSeed: 42)
+        let state = configuration.initialState(width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, idSeed: 42)
         let collector = LineCollector()
         lines = collector
         runner = HeadlessRunner(

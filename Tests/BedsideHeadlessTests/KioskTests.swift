@@ -1,0 +1,177 @@
+@testable import BedsideApp
+import BedsideCore
+@testable import BedsideServerKit
+import BedsideTestSupport
+import Foundation
+import Testing
+
+@testable import BedsideHeadless
+
+/// The clinician kiosk against the real server: the queue, triage written with If-Match, two nurses on
+/// one alert, the idle lock, and a data directory that never holds anything.
+@Suite("Clinician kiosk", .serialized)
+struct KioskTests {
+    static let nursePassword = "kiosk-lantern-orbit-42"
+
+    /// A server with a patient in Nurse Anna's (and Nurse Ben's) care team, and a red PHQ-9 alert raised
+    /// the way it is in real life: the patient's answers arrive and the server's rule raises it.
+    static func serverWithAlert() async throws -> (JourneyServer, flagID: String) {
+        let server = try await journeyServer()
+        let patient = try await server.administration.addUser(
+            email: "ruth@example.org", role: .patient, password: "patient-lantern-orbit-42", name: "Ruth Example")
+        for (email, name) in [("anna@example.org", "Nurse Anna"), ("ben@example.org", "Nurse Ben")] {
+            _ = try await server.administration.addUser(email: email, role: .clinician, password: nursePassword, name: name)
+            try await server.administration.addTeamMember(clinicianEmail: email, patientEmail: "ruth@example.org")
+        }
+        let patientID = try #require(patient.patientID)
+        // A Flag as the PHQ-9 rule makes it.
+        let alert = Alert(
+            rule: "phq9", priority: .red, summary: "PHQ-9 total 17 (≥ 15)", reasons: ["PHQ-9 total 17 (≥ 15)", "PHQ-9 item 9 answered 1"],
+            code: AnswerValue.Coding(system: "http://loinc.org", code: "44261-6", display: "PHQ-9 total score 17"))
+        let flag = FlagBuilder.flag(for: alert, patientID: patientID, trigger: "QuestionnaireResponse/x", at: server.clock.now() - 3_600_000)
+        let flagID = UUID().uuidString.lowercased()
+        try await server.store.write { db in try db.put(FHIRService.stamp(flag, type: .flag, id: flagID, version: 1, at: server.clock.now())) }
+        return (server, flagID)
+    }
+
+    func flag(_ server: JourneyServer, _ id: String) async throws -> (version: Int, json: JSONValue) {
+        let stored = try #require(try await server.store.read { db in try db.resource(type: "Flag", id: id) })
+        return (stored.versionID, JSONParser.parseOrNil(stored.json) ?? .null)
+    }
+
+    func run(_ client: JourneyClient, _ text: String) async throws -> Bool {
+        let result = await client.runner.run(try ScriptParser.parse(text, name: "kiosk"))
+        if result.failed > 0 { Issue.record("\(client.output.joined(separator: "\n"))") }
+        return result.failed == 0
+    }
+
+    @Test("a nurse logs in, sees the red alert with its patient, handles it with a note; the server's Flag and audit show it")
+    func handleAlert() async throws {
+        let (server, flagID) = try await Self.serverWithAlert()
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, """
+            type "${EMAIL}"
+            press Tab
+            type "${PASSWORD}"
+            press Enter
+            type "${LOGIN_CODE}"
+            press Enter
+            expect "Alerts (1)"
+            expect "1 red · 0 orange · 0 gray"
+            expect "▲ RED"
+            expect "Ruth Example"
+            expect "PHQ-9 total 17"
+            press Enter
+            expect "• PHQ-9 item 9 answered 1"
+            expect "h: handled"
+            press h
+            press Enter
+            expect "Write why"
+            type "Called Ruth; GP visit tomorrow"
+            press Enter
+            expect "Saved."
+            expect "Alerts (0)"
+            expect "No alerts here."
+            press v
+            press v
+            expect "Ruth Example"
+            """))
+        let (version, json) = try await flag(server, flagID)
+        #expect(version == 2)
+        #expect(json["status"]?.stringValue == "inactive")
+        let notes = FlagTriage.notes(json)
+        #expect(notes.map(\.text) == ["Called Ruth; GP visit tomorrow"])
+        #expect(notes.first?.author == "Nurse Anna" || notes.first?.author == "anna@example.org")
+        #expect(ResourceValidator(now: server.clock.now()).validate(json, as: "Flag").isEmpty)
+        let audit = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
+        #expect(audit.contains { $0.action == "update" && $0.resourceType == "Flag" && $0.resourceID == flagID && $0.actorRole == "clinician" })
+        // Nothing of the session is on disk, before or after logging out.
+        #expect(anna.files().isEmpty)
+        #expect(try await run(anna, "press L\nexpect \"Logged out\""))
+        #expect(anna.files().isEmpty)
+        await anna.core.lock()
+        await server.stop()
+    }
+
+    @Test("two nurses handle the same alert: the second sees the conflict with the first one's note, and decides")
+    func conflict() async throws {
+        let (server, flagID) = try await Self.serverWithAlert()
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        let ben = JourneyClient(server: server, email: "ben@example.org", password: Self.nursePassword, kiosk: true)
+        let login = "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Alerts (1)\"\npress Enter\n"
+        #expect(try await run(anna, login))
+        #expect(try await run(ben, login))
+        #expect(try await run(anna, "press e\ntype \"Needs the psychiatrist today\"\npress Enter\nexpect \"Saved.\"\nexpect \"[escalated]\""))
+        #expect(try await run(ben, """
+            press h
+            type "Spoke to Ruth, fine"
+            press Enter
+            expect "Someone else changed this alert first"
+            expect "escalated"
+            expect "Needs the psychiatrist today"
+            expect "Apply your change to this newer version? (y/n)"
+            press n
+            expect "[escalated]"
+            """))
+        #expect(try await flag(server, flagID).version == 2, "Ben's change was not written over Anna's")
+        #expect(try await run(ben, "press n\ntype \"Saw the escalation; will follow up\"\npress Enter\nexpect \"Saved.\""))
+        let (version, json) = try await flag(server, flagID)
+        #expect(version == 3)
+        #expect(FlagTriage.isEscalated(json))
+        #expect(FlagTriage.notes(json).map(\.text) == ["Needs the psychiatrist today", "Saw the escalation; will follow up"])
+        await anna.core.lock()
+        await ben.core.lock()
+        await server.stop()
+    }
+
+    @Test("after 2 minutes without a key the kiosk locks: no name or value on screen, the password unlocks, the queue returns")
+    func idleLock() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, """
+            type "${EMAIL}"
+            press Tab
+            type "${PASSWORD}"
+            press Enter
+            type "${LOGIN_CODE}"
+            press Enter
+            expect "Ruth Example"
+            tick 1m
+            expect "Ruth Example"
+            tick 61s
+            expect "Bedside is locked"
+            expect-not "Ruth"
+            expect-not "PHQ-9"
+            type "wrong-password-1"
+            press Enter
+            expect "The password is not correct."
+            type "${PASSWORD}"
+            press Enter
+            expect "Ruth Example"
+            expect "Alerts (1)"
+            """))
+        #expect(await anna.core.kiosk?.token != nil)
+        #expect(anna.files().isEmpty)
+        await anna.core.lock()
+        #expect(await anna.core.kiosk?.token == nil, "locked: no token in clear")
+        #expect(await anna.core.kiosk?.names.isEmpty == true, "locked: no patient names")
+        await server.stop()
+    }
+
+    @Test("a patient's account cannot open the kiosk")
+    func patientRefused() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let ruth = JourneyClient(server: server, email: "ruth@example.org", password: "patient-lantern-orbit-42", kiosk: true)
+        #expect(try await run(ruth, """
+            type "${EMAIL}"
+            press Tab
+            type "${PASSWORD}"
+            press Enter
+            type "${LOGIN_CODE}"
+            press Enter
+            expect "The kiosk is for clinicians"
+            expect-not "Alerts"
+            """))
+        await server.stop()
+    }
+}
