@@ -1,0 +1,101 @@
+import BedsideCore
+import Foundation
+import Testing
+
+@testable import BedsideUI
+
+/// The kiosk's screens and keys without a server: order, filters, what is shown, and that every screen
+/// fits 80x24 in every language with its key hints whole.
+@Suite("Kiosk screens")
+struct KioskScreenTests {
+    let now: Int64 = 1_768_469_400_000
+
+    var alerts: [KioskAlert] {
+        [
+            KioskAlert(id: "a", version: 1, patientID: "p1", patientName: "Marie Jansen", priority: .orange, status: "active",
+                summary: "Weight +2.3 kg within 3 days", raisedAt: now - 5 * 3_600_000),
+            KioskAlert(id: "b", version: 2, patientID: "p2", patientName: "Ruth Example", priority: .red, status: "active",
+                summary: "PHQ-9 total 17 (≥ 15); PHQ-9 item 9 answered 1", raisedAt: now - 3_600_000, escalated: true,
+                notes: [.init(author: "Nurse Ben", time: now - 600_000, text: "Psychiatrist informed")]),
+            KioskAlert(id: "c", version: 1, patientID: "p3", patientName: "Piet de Vries", priority: .orange, status: "active",
+                summary: "Systolic 165 mmHg (≥ 160)", raisedAt: now - 3 * 3_600_000),
+            KioskAlert(id: "d", version: 3, patientID: "p3", patientName: "Piet de Vries", priority: .gray, status: "inactive",
+                summary: "Remark: feeling dizzy", raisedAt: now - 86_400_000),
+            KioskAlert(id: "e", version: 1, patientID: "p1", patientName: "Marie Jansen", priority: .red, status: "active",
+                summary: "SpO2 88 % (< 90)", raisedAt: now - 600_000, snoozedUntil: now + 3_600_000),
+        ]
+    }
+
+    func kiosk(_ language: Language = .en) -> AppState {
+        var state = AppState(width: 80, height: 24, now: now, utcOffsetSeconds: 3600, language: language, hasAccount: false, server: "", idSeed: 1)
+        state.kiosk = true
+        _ = reduce(&state, .loggedIn(SessionInfo(displayName: "Nurse Anna", email: "anna@example.org", server: "https://s")))
+        _ = reduce(&state, .alertsLoaded(alerts, etag: "W/\"search-1\""))
+        return state
+    }
+
+    @Test("most urgent first, then oldest; snoozed and handled ones apart; counts of open ones in the header")
+    func orderAndFilters() {
+        var state = kiosk()
+        guard case .alerts(let queue) = state.screen else { Issue.record("not on the queue"); return }
+        #expect(queue.shown(at: now).map(\.id) == ["b", "a", "c"])
+        let text = render(state).text
+        #expect(text.contains("1 red · 2 orange · 0 gray"))
+        #expect(text.contains("▲ RED     Ruth Example"))
+        #expect(text.contains("[escalated] PHQ-9 total 17"))
+        _ = press(&state, .character("p"))
+        #expect(render(state).text.contains("Showing: ▲ RED, open"))
+        #expect(!render(state).text.contains("Piet de Vries"))
+        _ = press(&state, .character("p"), .character("p"), .character("p"), .character("v"))
+        #expect(render(state).text.contains("SpO2 88 %"), "snoozed")
+        _ = press(&state, .character("v"))
+        #expect(render(state).text.contains("Remark: feeling dizzy"), "handled")
+    }
+
+    @Test("the refresh asks again every 10 s with the last ETag, and not while a request is out")
+    func refresh() {
+        var state = kiosk()
+        #expect(reduce(&state, .tick(now: now + 5_000)).isEmpty)
+        #expect(reduce(&state, .tick(now: now + 10_000)) == [.loadAlerts(etag: "W/\"search-1\"")])
+        #expect(reduce(&state, .tick(now: now + 25_000)).isEmpty, "one request at a time")
+        _ = reduce(&state, .alertsUnchanged)
+        #expect(reduce(&state, .tick(now: now + 25_000)) == [.loadAlerts(etag: "W/\"search-1\"")])
+    }
+
+    @Test("handling needs a note, and is sent with the version seen; a snooze chooses its length")
+    func triageKeys() {
+        var state = kiosk()
+        _ = press(&state, .enter)
+        #expect(render(state).text.contains("Psychiatrist informed"))
+        _ = press(&state, .character("h"))
+        #expect(press(&state, .enter).isEmpty)
+        #expect(render(state).text.contains("Write why"))
+        type(&state, "Called her")
+        #expect(press(&state, .enter) == [.triage(AlertTriage(alertID: "b", version: 2, action: .handle, note: "Called her"))])
+        _ = reduce(&state, .failed("offline"))
+        _ = press(&state, .escape, .escape, .down, .enter, .character("z"))
+        #expect(render(state).text.contains("Snooze for 4 h: Marie Jansen"))
+        _ = press(&state, .right)
+        #expect(press(&state, .enter) == [.triage(AlertTriage(alertID: "a", version: 1, action: .snooze(until: now + 24 * 3_600_000), note: ""))])
+    }
+
+    @Test("every kiosk screen fits 80x24 with its hints whole, in English, Dutch and German", arguments: Language.allCases)
+    func fits(_ language: Language) {
+        var state = kiosk(language)
+        var screens: [String] = [render(state).text]
+        _ = press(&state, .enter)
+        screens.append(render(state).text)
+        _ = press(&state, .character("z"))
+        screens.append(render(state).text)
+        _ = press(&state, .escape)
+        _ = reduce(&state, .triageConflict(current: alerts[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x")))
+        screens.append(render(state).text)
+        for screen in screens {
+            let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.count <= 24)
+            let hints = (lines.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? "").trimmingCharacters(in: .whitespaces)
+            #expect(hints.hasSuffix("help") || hints.hasSuffix("Hilfe") || hints.hasSuffix("hulp"), "cut: [\(hints)]")
+            #expect(!screen.contains("…  "), "\(screen)")
+        }
+    }
+}
