@@ -134,7 +134,8 @@ extension ClientCore {
             raisedAt: flag["period"]?["start"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound
                 ?? flag["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound ?? 0,
             escalated: FlagTriage.isEscalated(flag), snoozedUntil: FlagTriage.snoozedUntil(flag),
-            notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) })
+            notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) },
+            code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue)
     }
 
     // MARK: Triage
@@ -162,5 +163,59 @@ extension ClientCore {
         } catch {
             return [.failed(explain(error))]
         }
+    }
+}
+
+extension ClientCore {
+    /// The kind an alert's code names: a vital sign's own LOINC code, or a blood-pressure component's.
+    static func kind(ofAlertCode code: String?) -> MeasurementKind? {
+        guard let code else { return nil }
+        if let kind = MeasurementKind(loincCode: code) { return kind }
+        return MeasurementPart.bloodPressureComponent(loincCode: code) != nil ? .bloodPressure : nil
+    }
+
+    /// The patient's last 30 days of the alerted kind and their five latest answers, in one batch (and
+    /// one more for the answers' form titles).
+    func loadAlertContext(patientID: String, code: String?) async -> [Action] {
+        guard let session = kiosk, let token = session.token else { return [] }
+        let api = self.api(session.server)
+        let kind = Self.kind(ofAlertCode: code)
+        let since = FHIRDateTime.format(epochMilliseconds: clock.now() - 30 * 86_400_000)
+        var urls = ["QuestionnaireResponse?patient=\(patientID)&_sort=-authored&_count=5"]
+        if let kind, let loinc = kind.loincCodes.first {
+            urls.append("Observation?patient=\(patientID)&code=http://loinc.org%7C\(loinc)&date=ge\(since)&_sort=date&_count=1000")
+        }
+        let entries = await batchGET(urls, api: api, token: token)
+        let responses = (entries.first?["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+        let readings = (entries.count > 1 ? entries[1]["entry"]?.arrayValue ?? [] : []).compactMap { $0["resource"] }
+            .compactMap(ObservationReader.record(from:)).filter { $0.syncState != .withdrawn }.sorted { $0.effectiveAt < $1.effectiveAt }
+        // Titles of the answered forms, by their canonical url.
+        let canonicals = Array(Set(responses.compactMap { $0["questionnaire"]?.stringValue.map(SyncEngine.unversioned) })).sorted()
+        let forms = await batchGET(
+            canonicals.map { "Questionnaire?url=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) }, api: api, token: token)
+        var titles: [String: String] = [:]
+        for (canonical, bundle) in zip(canonicals, forms) {
+            let form = bundle["entry"]?.arrayValue?.first?["resource"]
+            if let title = form?["title"]?.stringValue ?? form?["name"]?.stringValue { titles[canonical] = title }
+        }
+        let answers = responses.compactMap { response -> AlertContext.RecentAnswer? in
+            guard let authored = response["authored"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound else { return nil }
+            let canonical = response["questionnaire"]?.stringValue.map(SyncEngine.unversioned) ?? ""
+            return AlertContext.RecentAnswer(title: titles[canonical] ?? canonical, authored: authored)
+        }
+        return [.alertContextLoaded(AlertContext(patientID: patientID, kind: kind, readings: readings, answers: answers))]
+    }
+
+    /// GETs in one batch; each entry's resource, or an empty object where one failed.
+    private func batchGET(_ urls: [String], api: BedsideAPI, token: String) async -> [JSONValue] {
+        guard !urls.isEmpty else { return [] }
+        let batch: JSONValue = [
+            "resourceType": "Bundle", "type": "batch",
+            "entry": .array(urls.map { ["request": ["method": "GET", "url": .string($0)]] }),
+        ]
+        guard let answer = try? await api.send("POST", "/fhir", json: batch, token: token), answer.status == 200,
+            let entries = answer.json?["entry"]?.arrayValue, entries.count == urls.count
+        else { return urls.map { _ in [:] } }
+        return entries.map { $0["resource"] ?? [:] }
     }
 }

@@ -155,6 +155,7 @@ public actor ClientCore {
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
         case .loadAlerts(let etag): return await loadAlerts(etag: etag)
         case .triage(let decision): return await triage(decision)
+        case .loadAlertContext(let patientID, let code): return await loadAlertContext(patientID: patientID, code: code)
         case .logout: return await logout()
         case .quit:
             lock()

@@ -174,4 +174,51 @@ struct KioskTests {
             """))
         await server.stop()
     }
+
+    @Test("an alert shows the patient's last 30 days of that kind as a chart, and their latest answers")
+    func context() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let ruth = try #require(try await server.store.read { db in try db.account(email: "ruth@example.org") }?.patientID)
+        let now = server.clock.now()
+        let day: Int64 = 86_400_000
+        var resources: [JSONValue] = []
+        for (daysAgo, systolic) in [(20, 128), (10, 140), (3, 160), (1, 182)] {
+            resources.append(ObservationBuilder.observation(
+                kind: .bloodPressure, values: [.init(part: .systolic, value: Double(systolic)), .init(part: .diastolic, value: 85)],
+                effective: FHIRDateTime.format(epochMilliseconds: now - Int64(daysAgo) * day, utcOffsetSeconds: 0), patientID: ruth,
+                clientID: UUID().uuidString.lowercased()))
+        }
+        let alert = Alert(
+            rule: "bp", priority: .red, summary: "Systolic 182 mmHg (≥ 180)", reasons: ["Systolic 182 mmHg (≥ 180)"],
+            code: AnswerValue.Coding(system: "http://loinc.org", code: "8480-6", display: "Systolic blood pressure"))
+        resources.append(FlagBuilder.flag(for: alert, patientID: ruth, trigger: "Observation/x", at: now))
+        let toStore = resources
+        try await server.store.write { db in
+            for resource in toStore {
+                let type: SupportedResource = resource["resourceType"]?.stringValue == "Flag" ? .flag : .observation
+                try db.put(FHIRService.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now))
+            }
+        }
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, """
+            type "${EMAIL}"
+            press Tab
+            type "${PASSWORD}"
+            press Enter
+            type "${LOGIN_CODE}"
+            press Enter
+            expect "Alerts (2)"
+            expect "Systolic 182 mmHg"
+            press Down
+            press Enter
+            expect "Blood pressure, last 30 days: 128–182 mmHg"
+            expect "182 ┤"
+            expect "128 ┤"
+            expect "30 days ago"
+            press Esc
+            expect "Alerts (2)"
+            """))
+        await anna.core.lock()
+        await server.stop()
+    }
 }

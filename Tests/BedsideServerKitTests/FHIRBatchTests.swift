@@ -136,6 +136,23 @@ struct FHIRBatchTests {
         }
     }
 
+    @Test("a search whose query carries a URL (code=http://loinc.org|…) is relative and runs; an absolute path elsewhere is refused")
+    func queryWithURL() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("batch-url@example.org").patientID)
+            let token = try await server.login("batch-url@example.org").token
+            #expect(try await server.request("POST", "/fhir", token: token, json: server.transaction([server.weight(81, patientID: patientID)])).status == 200)
+            let answer = try await server.request("POST", "/fhir", token: token, json: Self.batch([
+                ("Observation?patient=\(patientID)&code=http://loinc.org|29463-7", nil),
+                ("https://elsewhere.example/fhir/Observation?patient=\(patientID)", nil),
+            ]))
+            #expect(answer.status == 200)
+            #expect(answer.entries.first?["response"]?["status"]?.stringValue?.hasPrefix("200") == true)
+            #expect(answer.entries.first?["resource"]?["entry"]?.arrayValue?.count == 1)
+            #expect(answer.entries.last?["response"]?["status"]?.stringValue?.hasPrefix("400") == true)
+        }
+    }
+
     @Test("a pull with nothing new: every entry of the second batch, and the plain search, answer 304")
     func noChangePull() async throws {
         try await withServer { server in

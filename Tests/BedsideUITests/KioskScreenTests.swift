@@ -99,3 +99,26 @@ struct KioskScreenTests {
         }
     }
 }
+
+@Suite("Text chart")
+struct TextChartTests {
+    @Test("heights scale from the lowest to the highest value; a day without a value is a dot on the base line")
+    func chart() {
+        let rows = TextChart.render([100, nil, 140, 180], rows: 2)
+        #expect(rows[0] == "  ▁█", "140 is just over half way: one eighth into the top row")
+        #expect(rows[1] == "▁·██")
+        #expect(TextChart.render([5, 5], rows: 2) == ["  ", "██"])
+        #expect(TextChart.render([nil, nil], rows: 2).isEmpty)
+    }
+
+    @Test("a day's last reading stands for the day, in the patient's time zone; older days fall off")
+    func daily() {
+        let day: Int64 = 86_400_000
+        let now = 100 * day + 12 * 3_600_000
+        let values = TextChart.daily(
+            [(now - 31 * day, 1), (now - 2 * day, 2), (now - 2 * day + 3_600_000, 3), (now, 4)], days: 30, endingAt: now, utcOffsetSeconds: 0)
+        #expect(values.count == 30)
+        #expect(values[29] == 4 && values[27] == 3 && values[28] == nil)
+        #expect(values.compactMap { $0 }.count == 2)
+    }
+}

@@ -100,7 +100,8 @@ struct BatchTarget: Sendable {
         var relative = Substring(url)
         if relative.hasPrefix(baseURL + "/") {
             relative = relative.dropFirst(baseURL.count + 1)
-        } else if relative.contains("://") {
+        } else if relative.prefix(while: { $0 != "?" }).contains("://") {
+            // Only the path can name another server; a query may well carry a URL (code=http://loinc.org|…).
             throw .badRequest(
                 "request.url must be relative to this server, e.g. 'Observation?patient=...' or 'Questionnaire/<id>'.",
                 expression: expression)

@@ -17,6 +17,8 @@ public struct KioskAlert: Sendable, Equatable {
     public var escalated: Bool
     public var snoozedUntil: Int64?
     public var notes: [Note]
+    /// The code of what was measured or scored (LOINC), to show that kind's recent values beside it.
+    public var code: String?
 
     public struct Note: Sendable, Equatable {
         public var author: String
@@ -32,8 +34,9 @@ public struct KioskAlert: Sendable, Equatable {
 
     public init(
         id: String, version: Int, patientID: String, patientName: String, priority: AlertPriority, status: String, summary: String,
-        raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = []
+        raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = [], code: String? = nil
     ) {
+        self.code = code
         self.id = id
         self.version = version
         self.patientID = patientID
@@ -139,5 +142,32 @@ public struct TriageForm: Sendable, Equatable {
     public init(alert: KioskAlert, action: TriageAction) {
         self.alert = alert
         self.action = action
+    }
+}
+
+/// What the kiosk shows beside an alert: the patient's recent values of the alerted kind, and their
+/// recent questionnaire answers. Kept only while the alert is open and the kiosk unlocked.
+public struct AlertContext: Sendable, Equatable {
+    public var patientID: String
+    public var kind: MeasurementKind?
+    /// The last 30 days of that kind, oldest first.
+    public var readings: [MeasurementRecord]
+    public var answers: [RecentAnswer]
+
+    public struct RecentAnswer: Sendable, Equatable {
+        public var title: String
+        public var authored: Int64
+
+        public init(title: String, authored: Int64) {
+            self.title = title
+            self.authored = authored
+        }
+    }
+
+    public init(patientID: String, kind: MeasurementKind?, readings: [MeasurementRecord], answers: [RecentAnswer]) {
+        self.patientID = patientID
+        self.kind = kind
+        self.readings = readings
+        self.answers = answers
     }
 }

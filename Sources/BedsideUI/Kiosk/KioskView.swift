@@ -85,6 +85,9 @@ extension Painter {
         for reason in alert.summary.split(separator: ";").map({ String($0).trimmingCharacters(in: Character(" ")) }) {
             row = paragraph("• " + reason, y: row, role: .text, indent: 2)
         }
+        if let context = state.alertContext, context.patientID == alert.patientID {
+            row = alertContext(context, y: row + 1)
+        }
         if !alert.notes.isEmpty {
             row += 1
             frame.put(t.text(.kioskNotes), x: 1, y: row, role: .title)
@@ -127,5 +130,46 @@ extension Painter {
         if !attempted.note.isEmpty { row = paragraph("› " + attempted.note, y: row, role: .accent, indent: 2) + 1 }
         paragraph(t.text(.kioskConflictQuestion), y: row, role: .title)
         hints = t.text(.kioskConflictHint)
+    }
+
+    /// The patient's last 30 days of the alerted kind as a chart, and their latest answers.
+    private mutating func alertContext(_ context: AlertContext, y: Int) -> Int {
+        var row = y
+        if let kind = context.kind, let part = kind.parts.first {
+            let values: [(at: Int64, value: Double)] = context.readings.compactMap { record in
+                guard let literal = record.values.first(where: { $0.part == part })?.literal, let value = Double(literal) else { return nil }
+                return (record.effectiveAt, value)
+            }
+            let present = values.map(\.value)
+            if let low = present.min(), let high = present.max() {
+                let unit = part.displayUnit
+                let range = "\(state.language.number(format(low)))–\(state.language.number(format(high))) \(unit)"
+                frame.put(t.text(.kioskChartTitle, t.kindName(kind), range), x: 1, y: row, role: .title, maxWidth: width - 2)
+                row += 1
+                let daily = TextChart.daily(values, days: 30, endingAt: state.now, utcOffsetSeconds: state.utcOffsetSeconds)
+                let lines = TextChart.render(daily, rows: 3)
+                let labels = [format(high), "", format(low)]
+                for (index, line) in lines.enumerated() where row < height - 3 {
+                    let label = state.language.number(labels[index])
+                    frame.put(String(repeating: " ", count: max(0, 6 - label.count)) + label + " ┤", x: 1, y: row, role: .muted)
+                    frame.put(line, x: 9, y: row, role: .accent)
+                    row += 1
+                }
+                frame.put(t.text(.kioskChartAxis), x: 9, y: row, role: .muted, maxWidth: width - 10)
+                row += 1
+            } else {
+                frame.put(t.text(.kioskChartNone, t.kindName(kind)), x: 1, y: row, role: .muted, maxWidth: width - 2)
+                row += 1
+            }
+        }
+        if !context.answers.isEmpty, row < height - 4 {
+            let list = context.answers.prefix(3).map { "\($0.title) (\(when($0.authored)))" }.joined(separator: ", ")
+            row = paragraph(t.text(.kioskRecentAnswers, list), y: row, role: .muted)
+        }
+        return row
+    }
+
+    private func format(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String((value * 10).rounded() / 10)
     }
 }

@@ -47,6 +47,8 @@ func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -
         queue.selectedID = shown[index].id
         state.replaceTop(.alerts(queue))
         state.push(.alertDetail(shown[index]))
+        state.alertContext = nil
+        return [.loadAlertContext(patientID: shown[index].patientID, code: shown[index].code)]
     case .character("p"):
         // All, then red, orange, gray only.
         let order: [AlertPriority?] = [nil, .red, .orange, .gray]
@@ -81,7 +83,9 @@ func alertDetailKey(_ state: inout AppState, _ alert: KioskAlert, _ key: Key) ->
     case .character("z") where alert.isOpen:
         state.push(.triage(TriageForm(alert: alert, action: .snooze(until: state.now + Int64(snoozeChoices[1]) * 3_600_000))))
     case .character("n"): state.push(.triage(TriageForm(alert: alert, action: .note)))
-    case .escape, .character("q"): state.pop()
+    case .escape, .character("q"):
+        state.pop()
+        state.alertContext = nil
     default: break
     }
     return []
@@ -170,11 +174,16 @@ func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
         // Back to the queue after a decision that takes the alert out of it; to the alert after a note.
         state.stack = Array(state.stack.prefix(1))
-        if alert.isOpen && !alert.isSnoozed(at: state.now) { state.push(.alertDetail(alert)) }
+        if alert.isOpen && !alert.isSnoozed(at: state.now) { state.push(.alertDetail(alert)) } else { state.alertContext = nil }
         state.inform(.kioskSaved)
     case .triageConflict(let current, let attempted):
         state.busy = nil
         state.replaceTop(.triageConflict(current: current, attempted: attempted))
+    case .alertContextLoaded(let context):
+        // Only for the alert still on screen.
+        guard state.stack.contains(where: { if case .alertDetail(let shown) = $0 { shown.patientID == context.patientID } else { false } })
+        else { return [] }
+        state.alertContext = context
     default:
         break
     }

@@ -36,6 +36,7 @@ public enum Action: Sendable {
     /// Kiosk: the queue has not changed (304).
     case alertsUnchanged
     case alertsFailed(String)
+    case alertContextLoaded(AlertContext)
     /// Kiosk: the decision is stored; the alert as it is now.
     case triaged(KioskAlert)
     /// Kiosk: someone else changed the alert first (412).

@@ -133,6 +133,8 @@ public struct AppState: Sendable, Equatable {
     public var kiosk = false
     /// How often the kiosk asks for the queue (an unchanged one costs a 304).
     public var alertRefreshInterval: Int64 = 10_000
+    /// The open alert's patient context (recent values, answers), once loaded.
+    public var alertContext: AlertContext?
 
     /// The first screen: unlock when this computer has an account, else log in.
     public init(

@@ -32,6 +32,8 @@ public enum Effect: Sendable, Equatable {
     case submitResponse(QuestionnaireDraft, authored: String)
     /// Kiosk: the alert queue, with the ETag of the last answer.
     case loadAlerts(etag: String?)
+    /// Kiosk: the patient's last 30 days of the alerted kind (by LOINC code) and recent answers.
+    case loadAlertContext(patientID: String, code: String?)
     /// Kiosk: write a triage decision into the Flag, with If-Match.
     case triage(AlertTriage)
     case logout

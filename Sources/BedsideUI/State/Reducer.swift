@@ -37,6 +37,7 @@ private func checkIdleLock(_ state: inout AppState) -> [Effect] {
 
 func lockNow(_ state: inout AppState) {
     state.session = nil
+    state.alertContext = nil
     state.status = HomeStatus()
     state.sync = SyncActivity()
     state.showingHelp = false
@@ -459,7 +460,7 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return handleAttentionResult(&state, action)
     case .questionnaireOpened, .responseSubmitted:
         return handleQuestionnaireResult(&state, action)
-    case .alertsLoaded, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict:
+    case .alertsLoaded, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded:
         return handleKioskResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
