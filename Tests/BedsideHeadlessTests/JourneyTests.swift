@@ -273,7 +273,9 @@ struct JourneyTests {
 }
 
 /// The steps that log a journey's patient in.
-let loginSteps = "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Today\""
+/// E-mail, password, the mailed code: the login form filled in, for any account.
+let credentialSteps = "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\n"
+let loginSteps = credentialSteps + "expect \"Today\""
 
 /// UTF-8, UTF-16 both ways, hex both cases, and base64 at each byte alignment.
 func secretEncodings(_ secret: String) -> [Data] {

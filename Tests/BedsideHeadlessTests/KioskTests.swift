@@ -49,13 +49,7 @@ struct KioskTests {
     func handleAlert() async throws {
         let (server, flagID) = try await Self.serverWithAlert()
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
-        #expect(try await run(anna, """
-            type "${EMAIL}"
-            press Tab
-            type "${PASSWORD}"
-            press Enter
-            type "${LOGIN_CODE}"
-            press Enter
+        #expect(try await run(anna, credentialSteps + """
             expect "Alerts (1)"
             expect "1 red · 0 orange · 0 gray"
             expect "▲ RED"
@@ -98,7 +92,7 @@ struct KioskTests {
         let (server, flagID) = try await Self.serverWithAlert()
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
         let ben = JourneyClient(server: server, email: "ben@example.org", password: Self.nursePassword, kiosk: true)
-        let login = "type \"${EMAIL}\"\npress Tab\ntype \"${PASSWORD}\"\npress Enter\ntype \"${LOGIN_CODE}\"\npress Enter\nexpect \"Alerts (1)\"\npress Enter\n"
+        let login = credentialSteps + "expect \"Alerts (1)\"\npress Enter\n"
         #expect(try await run(anna, login))
         #expect(try await run(ben, login))
         #expect(try await run(anna, "press e\ntype \"Needs the psychiatrist today\"\npress Enter\nexpect \"Saved.\"\nexpect \"[escalated]\""))
@@ -128,13 +122,7 @@ struct KioskTests {
     func idleLock() async throws {
         let (server, _) = try await Self.serverWithAlert()
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
-        #expect(try await run(anna, """
-            type "${EMAIL}"
-            press Tab
-            type "${PASSWORD}"
-            press Enter
-            type "${LOGIN_CODE}"
-            press Enter
+        #expect(try await run(anna, credentialSteps + """
             expect "Ruth Example"
             tick 1m
             expect "Ruth Example"
@@ -162,13 +150,7 @@ struct KioskTests {
     func patientRefused() async throws {
         let (server, _) = try await Self.serverWithAlert()
         let ruth = JourneyClient(server: server, email: "ruth@example.org", password: "patient-lantern-orbit-42", kiosk: true)
-        #expect(try await run(ruth, """
-            type "${EMAIL}"
-            press Tab
-            type "${PASSWORD}"
-            press Enter
-            type "${LOGIN_CODE}"
-            press Enter
+        #expect(try await run(ruth, credentialSteps + """
             expect "The kiosk is for clinicians"
             expect-not "Alerts"
             """))
@@ -200,13 +182,7 @@ struct KioskTests {
             }
         }
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
-        #expect(try await run(anna, """
-            type "${EMAIL}"
-            press Tab
-            type "${PASSWORD}"
-            press Enter
-            type "${LOGIN_CODE}"
-            press Enter
+        #expect(try await run(anna, credentialSteps + """
             expect "Alerts (2)"
             expect "Systolic 182 mmHg"
             press Down
