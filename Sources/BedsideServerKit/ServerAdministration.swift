@@ -20,7 +20,7 @@ public struct ServerAdministration: Sendable {
         self.hasher = hasher
     }
 
-    private func audit(_ action: String, type: String? = nil, id: String? = nil, patientID: String? = nil) -> AuditEvent {
+    func auditEvent(_ action: String, type: String? = nil, id: String? = nil, patientID: String? = nil) -> AuditEvent {
         AuditEvent(
             at: clock.now(), actorID: "command-line", actorRole: "admin", action: action, resourceType: type, resourceID: id,
             patientID: patientID, outcome: "success", httpStatus: 0, remoteAddress: "local", request: nil)
@@ -68,7 +68,7 @@ public struct ServerAdministration: Sendable {
         }
         let finalAccount = account
         let finalResource = resource
-        let event = audit("account-create", type: resource?.type, id: resource?.id, patientID: account.patientID)
+        let event = auditEvent("account-create", type: resource?.type, id: resource?.id, patientID: account.patientID)
         try await store.write { db in
             if try db.account(email: email) != nil { throw AdministrationError("An account for \(email) already exists.") }
             if let finalResource { try db.put(finalResource) }
@@ -84,7 +84,7 @@ public struct ServerAdministration: Sendable {
         if let problem = PasswordPolicy().problem(with: password, email: email) { throw AdministrationError(problem) }
         let hash = try hasher.hash(password)
         let now = clock.now()
-        let event = audit("password-change")
+        let event = auditEvent("password-change")
         try await store.write { db in
             guard let account = try db.account(email: email) else { throw AdministrationError("There is no account for \(email).") }
             try db.updatePasswordHash(accountID: account.id, passwordHash: hash)
@@ -99,7 +99,7 @@ public struct ServerAdministration: Sendable {
     public func addTeamMember(clinicianEmail: String, patientEmail: String) async throws {
         let clinicianAddress = AuthService.normalizedEmail(clinicianEmail)
         let patientAddress = AuthService.normalizedEmail(patientEmail)
-        let event = audit("team-add")
+        let event = auditEvent("team-add")
         try await store.write { db in
             guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
                 throw AdministrationError("There is no clinician account for \(clinicianAddress).")
@@ -160,7 +160,7 @@ public struct ServerAdministration: Sendable {
         let url = questionnaire["url"]?.stringValue
         let title = questionnaire["title"]?.stringValue ?? questionnaire["name"]?.stringValue ?? "Questionnaire"
         let clock = self.clock
-        let event = audit("assign", type: "Task")
+        let event = auditEvent("assign", type: "Task")
         return try await store.write { db in
             guard let account = try db.account(email: email), account.role == .patient, let patientID = account.patientID else {
                 throw AdministrationError("There is no patient account for \(email).")

@@ -16,7 +16,7 @@ struct BedsideServerCommand: AsyncParsableCommand {
             """,
         version: BedsideVersion.current,
         subcommands: [
-            ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, AuditCommand.self, SeedDemoCommand.self,
+            ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, AuditCommand.self, SeedDemoCommand.self,
         ])
 }
 

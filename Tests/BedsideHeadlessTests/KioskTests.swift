@@ -197,4 +197,52 @@ struct KioskTests {
         await anna.core.lock()
         await server.stop()
     }
+
+    @Test("end to end: a patient's app syncs a red blood pressure; the kiosk shows it within one refresh; the nurse handles it")
+    func patientToKiosk() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let patient = JourneyClient(server: server, email: "ruth@example.org", password: "patient-lantern-orbit-42")
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, credentialSteps + "expect \"Alerts (1)\"\nexpect \"1 red · 0 orange · 0 gray\""))
+        #expect(try await run(patient, loginSteps + """
+
+            press a
+            press 1
+            type "186"
+            press Tab
+            type "96"
+            press Enter
+            expect "Saved"
+            sync
+            expect "all sent"
+            """))
+        // One refresh later (10 s), the kiosk has it, most urgent and newest at the end of the red ones.
+        #expect(try await run(anna, """
+            tick 10s
+            expect "Alerts (2)"
+            expect "2 red · 0 orange · 0 gray"
+            expect "Systolic blood pressure 186 mmHg"
+            press Down
+            press Enter
+            expect "• Systolic blood pressure 186 mmHg (≥ 180)"
+            expect "Blood pressure, last 30 days: 186–186 mmHg"
+            press h
+            type "Rang Ruth: no symptoms, GP tomorrow"
+            press Enter
+            expect "Saved."
+            expect "Alerts (1)"
+            """))
+        let flags = try await server.store.read { db in
+            var query = ResourceQuery(type: "Flag")
+            query.statuses = ["inactive"]
+            return try db.search(query).resources
+        }
+        #expect(flags.count == 1)
+        let handled = try #require(flags.first.flatMap { JSONParser.parseOrNil($0.json) })
+        #expect(handled["code"]?["text"]?.stringValue == "Systolic blood pressure 186 mmHg (≥ 180)")
+        #expect(FlagTriage.notes(handled).map(\.text) == ["Rang Ruth: no symptoms, GP tomorrow"])
+        await patient.core.lock()
+        await anna.core.lock()
+        await server.stop()
+    }
 }

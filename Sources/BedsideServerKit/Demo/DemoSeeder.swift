@@ -13,7 +13,18 @@ public struct DemoSeeder: Sendable {
         public var condition: String?
     }
 
-    public enum Condition: String, Sendable { case heartFailure = "heart failure", copd = "COPD", diabetes }
+    public enum Condition: String, Sendable {
+        case heartFailure = "heart failure", copd = "COPD", diabetes
+
+        /// The care programme whose alert rules apply.
+        var programme: String {
+            switch self {
+            case .heartFailure: "heart-failure"
+            case .copd: "copd"
+            case .diabetes: "diabetes"
+            }
+        }
+    }
 
     struct PatientPlan {
         var email: String
@@ -67,6 +78,7 @@ public struct DemoSeeder: Sendable {
             let account = try await administration.addUser(
                 email: plan.email, role: .patient, password: Self.patientPassword, name: plan.name, birthDate: plan.birthDate)
             try await administration.addTeamMember(clinicianEmail: Self.clinicians[plan.clinician].email, patientEmail: plan.email)
+            try await administration.setProgramme(plan.condition.programme, patientEmail: plan.email)
             logins.append(Login(email: plan.email, password: Self.patientPassword, role: .patient, name: plan.name, condition: plan.condition.rawValue))
             guard let patientID = account.patientID else { continue }
             let observations = measurements(for: plan, patientID: patientID, days: days, generator: &generator)

@@ -197,6 +197,7 @@ public struct FHIRService: Sendable {
         try db.put(stamped)
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
         try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
+        try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
         return WriteResult(resource: stamped, created: true)
     }
 

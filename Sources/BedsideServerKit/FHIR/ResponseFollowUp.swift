@@ -17,10 +17,7 @@ enum ResponseFollowUp {
         guard completed, let questionnaire = try questionnaire(named: response["questionnaire"]?.stringValue, db: db) else { return }
         let answers = [ResponseItem](json: response["item"])
         if let alert = PHQ9Rule.evaluate(questionnaire, answers: answers), let patientID = stored.patientID {
-            let flag = FlagBuilder.flag(for: alert, patientID: patientID, trigger: "QuestionnaireResponse/\(stored.id)", at: now)
-            let flagID = UUID().uuidString.lowercased()
-            try db.put(FHIRService.stamp(flag, type: .flag, id: flagID, version: 1, at: now))
-            try db.append([info.audit("flag-raised", type: "Flag", id: flagID, patientID: patientID, status: 201, at: now)])
+            try AlertFlags.raise(alert, patientID: patientID, trigger: "QuestionnaireResponse/\(stored.id)", db: db, info: info, now: now)
         }
     }
 
@@ -76,6 +73,12 @@ enum ResponseFollowUp {
 enum FlagBuilder {
     /// Where a Flag says which resource raised it (the standard flag-detail extension).
     static let detailExtensionURL = "http://hl7.org/fhir/StructureDefinition/flag-detail"
+    /// Which rule raised it: one open Flag per patient and rule.
+    static let ruleExtensionURL = "https://bedside.example/fhir/StructureDefinition/alert-rule"
+
+    static func rule(of flag: JSONValue) -> String? {
+        (flag["extension"]?.arrayValue ?? []).first { $0["url"]?.stringValue == ruleExtensionURL }?["valueString"]?.stringValue
+    }
 
     static func flag(for alert: Alert, patientID: String, trigger: String, at time: Int64) -> JSONValue {
         let priority = FlagPriority(rawValue: alert.priority.rawValue) ?? .red
@@ -88,6 +91,7 @@ enum FlagBuilder {
             "extension": [
                 priority.extensionJSON,
                 ["url": .string(detailExtensionURL), "valueReference": ["reference": .string(trigger)]],
+                ["url": .string(ruleExtensionURL), "valueString": .string(alert.rule)],
             ],
             "status": "active",
             "category": [[

@@ -1,5 +1,3 @@
-import BedsideCore
-
 /// Reads a vital-signs Observation from a server into a measurement, never assuming coding[0] is LOINC.
 public enum ObservationReader {
     public static func record(from observation: JSONValue) -> MeasurementRecord? {

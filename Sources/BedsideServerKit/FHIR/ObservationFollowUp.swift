@@ -1,0 +1,81 @@
+import BedsideCore
+import Foundation
+
+/// What the server does when a patient's measurement is stored, in the same transaction: the patient's
+/// care programme's rules run on it (thresholds, trends, a remark), and each alert becomes a Flag, or
+/// updates the open one of that patient and rule (one open Flag per patient, rule and episode).
+enum ObservationFollowUp {
+    /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
+    static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
+
+    static func apply(_ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64) throws {
+        guard stored.type == SupportedResource.observation.rawValue, let patientID = stored.patientID,
+            let json = JSONParser.parseOrNil(stored.json), json["status"]?.stringValue != "entered-in-error",
+            let record = ObservationReader.record(from: json)
+        else { return }
+        let rules = try self.rules(for: patientID, db: db)
+        let history = try recentHistory(of: record.kind, patientID: patientID, before: record.effectiveAt, days: rules.longestTrendDays, db: db)
+        for alert in rules.evaluate(record, history: history) {
+            try AlertFlags.raise(alert, patientID: patientID, trigger: "Observation/\(stored.id)", db: db, info: info, now: now)
+        }
+    }
+
+    /// The patient's programme's rules, from the Patient resource.
+    static func rules(for patientID: String, db: any StoreReading) throws -> VitalSignRules {
+        let patient = try db.resource(type: "Patient", id: patientID).flatMap { JSONParser.parseOrNil($0.json) }
+        let name = (patient?["extension"]?.arrayValue ?? []).first { $0["url"]?.stringValue == programmeExtensionURL }?["valueCode"]?.stringValue
+        return name.flatMap(VitalSignRules.programme) ?? VitalSignRules.programme("default") ?? VitalSignRules(programme: "default", thresholds: [])
+    }
+
+    /// The patient's measurements of `kind` in the days before `time` (index-backed: patient, code, date).
+    static func recentHistory(of kind: MeasurementKind, patientID: String, before time: Int64, days: Int, db: any StoreReading) throws
+        -> [MeasurementRecord]
+    {
+        guard days > 0, let since = FHIRDateTime(FHIRDateTime.format(epochMilliseconds: time - Int64(days) * 86_400_000)) else { return [] }
+        var query = ResourceQuery(type: "Observation")
+        query.patientIDs = [patientID]
+        query.codes = kind.loincCodes.map { ResourceCode(system: MeasurementKind.loincSystem, code: $0) }
+        query.dates = [ResourceQuery.DateCondition(comparison: .ge, value: since)]
+        query.count = 200
+        return try db.search(query).resources.compactMap { JSONParser.parseOrNil($0.json).flatMap(ObservationReader.record(from:)) }
+            .filter { $0.syncState != .withdrawn }
+    }
+}
+
+extension VitalSignRules {
+    var longestTrendDays: Int { trends.map(\.withinDays).max() ?? 0 }
+}
+
+/// Alerts into Flags: a new Flag, or, when the patient already has an open one for that rule, a new
+/// version of it (priority raised if the new alert is more urgent, the latest values as its reasons).
+enum AlertFlags {
+    static func raise(_ alert: Alert, patientID: String, trigger: String, db: any StoreWriting, info: RequestInfo, now: Int64) throws {
+        var query = ResourceQuery(type: "Flag")
+        query.patientIDs = [patientID]
+        query.statuses = ["active"]
+        query.count = 1000
+        let open = try db.search(query).resources.first { stored in
+            JSONParser.parseOrNil(stored.json).map { FlagBuilder.rule(of: $0) == alert.rule } ?? false
+        }
+        var fresh = FlagBuilder.flag(for: alert, patientID: patientID, trigger: trigger, at: now)
+        guard let open, let current = JSONParser.parseOrNil(open.json) else {
+            let id = UUID().uuidString.lowercased()
+            try db.put(FHIRService.stamp(fresh, type: .flag, id: id, version: 1, at: now))
+            try db.append([info.audit("flag-raised", type: "Flag", id: id, patientID: patientID, status: 201, at: now)])
+            return
+        }
+        // The same episode: keep when it started, the nurses' notes and decisions; never lower the priority.
+        var object = fresh.objectValue ?? [:]
+        object["period"] = current["period"]
+        let previous = (current["extension"]?.arrayValue ?? []).filter { $0["url"]?.stringValue != FlagPriority.extensionURL && $0["url"]?.stringValue != FlagBuilder.detailExtensionURL && $0["url"]?.stringValue != FlagBuilder.ruleExtensionURL }
+        let currentPriority = FlagPriority(flag: current) ?? .gray
+        let newPriority = FlagPriority(rawValue: alert.priority.rawValue) ?? .gray
+        let priority = newPriority.rank >= currentPriority.rank ? newPriority : currentPriority
+        var extensions = (object["extension"]?.arrayValue ?? []).filter { $0["url"]?.stringValue != FlagPriority.extensionURL }
+        extensions.insert(priority.extensionJSON, at: 0)
+        object["extension"] = .array(extensions + previous)
+        fresh = .object(object)
+        try db.put(FHIRService.stamp(fresh, type: .flag, id: open.id, version: open.versionID + 1, at: max(now, open.lastUpdated + 1)))
+        try db.append([info.audit("flag-updated", type: "Flag", id: open.id, patientID: patientID, status: 200, at: now)])
+    }
+}

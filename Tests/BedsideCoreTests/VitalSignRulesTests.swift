@@ -1,0 +1,71 @@
+import Testing
+
+@testable import BedsideCore
+
+/// The measurement alert rules, pure: bands and their edges, trends over days, remarks, programmes.
+@Suite("Vital-sign alert rules")
+struct VitalSignRulesTests {
+    let day: Int64 = 86_400_000
+
+    func record(_ kind: MeasurementKind, _ values: [(MeasurementPart, String)], at time: Int64 = 0, note: String? = nil) -> MeasurementRecord {
+        MeasurementRecord(
+            id: "r\(time)-\(values.first?.1 ?? "")", kind: kind, values: values.map { .init(part: $0.0, literal: $0.1) }, effectiveAt: time,
+            utcOffsetSeconds: 0, note: note)
+    }
+
+    func bloodPressure(_ systolic: String, _ diastolic: String = "80") -> MeasurementRecord {
+        record(.bloodPressure, [(.systolic, systolic), (.diastolic, diastolic)])
+    }
+
+    @Test("systolic: 159 nothing, 160 orange, 179 orange, 180 red; 99 orange, 89 red", arguments: [
+        ("159", nil), ("160", AlertPriority.orange), ("179", .orange), ("180", .red), ("99", .orange), ("90", .orange), ("89", .red),
+    ] as [(String, AlertPriority?)])
+    func systolicBands(_ value: String, _ expected: AlertPriority?) throws {
+        let rules = try #require(VitalSignRules.programme("default"))
+        let alerts = rules.evaluate(bloodPressure(value), history: []).filter { $0.rule == "systolic" }
+        #expect(alerts.first?.priority == expected)
+        if expected != nil { #expect(alerts.first?.summary.hasPrefix("Systolic blood pressure \(value) mmHg") == true) }
+    }
+
+    @Test("SpO2 below 90 is red in the default programme; COPD's bands sit lower (88 orange-free, 84 red)")
+    func saturation() throws {
+        let standard = try #require(VitalSignRules.programme("default"))
+        let copd = try #require(VitalSignRules.programme("copd"))
+        let eightyNine = record(.oxygenSaturation, [(.oxygenSaturation, "89")])
+        #expect(standard.evaluate(eightyNine, history: []).first?.priority == .red)
+        #expect(standard.evaluate(eightyNine, history: []).first?.summary == "Oxygen saturation 89 % (< 90)")
+        #expect(copd.evaluate(record(.oxygenSaturation, [(.oxygenSaturation, "88")]), history: []).isEmpty)
+        #expect(copd.evaluate(record(.oxygenSaturation, [(.oxygenSaturation, "84")]), history: []).first?.priority == .red)
+    }
+
+    @Test("heart failure: weight +2 kg within 3 days is orange, against the lowest of those days; older ones do not count")
+    func weightTrend() throws {
+        let rules = try #require(VitalSignRules.programme("heart-failure"))
+        let history = [
+            record(.bodyWeight, [(.bodyWeight, "78.0")], at: 0),
+            record(.bodyWeight, [(.bodyWeight, "80.5")], at: 2 * day),
+            record(.bodyWeight, [(.bodyWeight, "81.0")], at: 3 * day),
+        ]
+        let today = record(.bodyWeight, [(.bodyWeight, "82.6")], at: 4 * day)
+        let alert = try #require(rules.evaluate(today, history: history).first)
+        #expect(alert.rule == "weight-gain" && alert.priority == .orange)
+        #expect(alert.summary == "Body weight +2.1 kg within 3 days (80.5 → 82.6 kg)")
+        #expect(rules.evaluate(record(.bodyWeight, [(.bodyWeight, "82.4")], at: 4 * day), history: history).isEmpty, "+1.9")
+        #expect(try #require(VitalSignRules.programme("default")).evaluate(today, history: history).isEmpty, "no trend rule outside heart failure")
+    }
+
+    @Test("a remark with a measurement is a gray alert; a normal value without one is nothing")
+    func remark() throws {
+        let rules = try #require(VitalSignRules.programme("default"))
+        #expect(rules.evaluate(bloodPressure("128"), history: []).isEmpty)
+        let alerts = rules.evaluate(record(.heartRate, [(.heartRate, "72")], note: "Dizzy when standing up"), history: [])
+        #expect(alerts.map(\.rule) == ["remark"])
+        #expect(alerts.first?.priority == .gray)
+    }
+
+    @Test("the programmes are data: every one has its rules, and unknown names are refused")
+    func programmes() {
+        for name in VitalSignRules.programmeNames { #expect(VitalSignRules.programme(name)?.thresholds.isEmpty == false, "\(name)") }
+        #expect(VitalSignRules.programme("cardiology") == nil)
+    }
+}
