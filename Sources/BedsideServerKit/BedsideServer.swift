@@ -84,7 +84,9 @@ public struct BedsideServer: Sendable {
             let housekeeping = Task {
                 while !Task.isCancelled {
                     try? await store.write { db in try db.purgeExpired(before: clock.now()) }
-                    try? await Task.sleep(for: .seconds(600))
+                    // Overdue measurements and questionnaires are noticed by time passing, not by a request.
+                    try? await AlertScheduler(store: store, clock: clock).run()
+                    try? await Task.sleep(for: .seconds(300))
                 }
             }
             defer { housekeeping.cancel() }

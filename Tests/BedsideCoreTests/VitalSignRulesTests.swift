@@ -68,4 +68,22 @@ struct VitalSignRulesTests {
         for name in VitalSignRules.programmeNames { #expect(VitalSignRules.programme(name)?.thresholds.isEmpty == false, "\(name)") }
         #expect(VitalSignRules.programme("cardiology") == nil)
     }
+
+    @Test("overdue: past the programme's hours since the last measurement (or enrolment); late questionnaires, oldest first")
+    func overdue() {
+        let hour: Int64 = 3_600_000
+        #expect(OverdueRule.alerts(lastMeasurementAt: 0, enrolledAt: 0, overdueQuestionnaires: [], hours: 72, now: 72 * hour).isEmpty)
+        let late = OverdueRule.alerts(lastMeasurementAt: 0, enrolledAt: 0, overdueQuestionnaires: [], hours: 72, now: 72 * hour + 1)
+        #expect(late.map(\.summary) == ["No measurement for 3 days (last 1970-01-01)"])
+        #expect(OverdueRule.alerts(lastMeasurementAt: nil, enrolledAt: 0, overdueQuestionnaires: [], hours: 36, now: 40 * hour).first?.summary
+            == "No measurement yet, 1 day after enrolment")
+        let questionnaires = OverdueRule.alerts(
+            lastMeasurementAt: 10 * hour, enrolledAt: 0, overdueQuestionnaires: [("PHQ-9", 5 * hour), ("Check-in", 2 * hour), ("Later", 99 * hour)],
+            hours: nil, now: 11 * hour)
+        #expect(questionnaires.count == 1)
+        #expect(questionnaires.first?.reasons == [
+            "Questionnaire overdue: Check-in (due 1970-01-01)", "Questionnaire overdue: PHQ-9 (due 1970-01-01)",
+        ])
+        #expect(VitalSignRules.programme("heart-failure")?.measurementOverdueHours == 36)
+    }
 }

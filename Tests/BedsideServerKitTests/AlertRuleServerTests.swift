@@ -82,4 +82,34 @@ struct AlertRuleServerTests {
             #expect(flags.first?["code"]?["text"]?.stringValue == "Body weight +2.3 kg within 3 days (79 → 81.3 kg)")
         }
     }
+
+    @Test("the scheduler: no measurement for 3 days, and a questionnaire past its due date, raise Flags once; a rerun writes nothing")
+    func overdue() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("ola@example.org").patientID)
+            try await server.addClinician("nurse.ola@example.org", patients: ["ola@example.org"])
+            let token = try await server.login("ola@example.org").token
+            #expect(try await server.request("POST", "/fhir", token: token, json: server.transaction([server.weight(70, patientID: patientID)])).status == 200)
+            let form: JSONValue = [
+                "resourceType": "Questionnaire", "status": "active", "title": "COPD check-in",
+                "item": [["linkId": "1", "text": "More breathless?", "type": "boolean"]],
+            ]
+            _ = try await server.administration.assign(
+                questionnaire: form, patientEmail: "ola@example.org",
+                due: FHIRDateTime(FHIRDateTime.format(epochMilliseconds: server.clock.now() + 86_400_000)))
+            let scheduler = AlertScheduler(store: server.store, clock: server.clock)
+            #expect(try await scheduler.run() == 0, "nothing is late yet")
+
+            server.clock.advance(milliseconds: 73 * 3_600_000)
+            #expect(try await scheduler.run() == 2)
+            #expect(try await scheduler.run() == 0, "a rerun writes nothing")
+            let flags = try await server.request("GET", "/fhir/Flag?status=active&_sort=-priority", token: try await server.login("nurse.ola@example.org").token)
+                .entries.compactMap { $0["resource"] }
+            let texts = flags.compactMap { $0["code"]?["text"]?.stringValue }.sorted()
+            #expect(texts.count == 2)
+            #expect(texts.contains { $0.hasPrefix("No measurement for 3 days (last ") })
+            #expect(texts.contains { $0.hasPrefix("Questionnaire overdue: COPD check-in (due ") })
+            #expect(flags.allSatisfy { ResourceValidator(now: server.clock.now()).validate($0, as: "Flag").isEmpty })
+        }
+    }
 }

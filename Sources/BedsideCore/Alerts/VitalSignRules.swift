@@ -43,11 +43,14 @@ public struct VitalSignRules: Sendable, Equatable, Codable {
     public var programme: String
     public var thresholds: [ThresholdRule]
     public var trends: [TrendRule]
+    /// Hours without any measurement after which the patient is overdue (checked on a schedule).
+    public var measurementOverdueHours: Int?
 
-    public init(programme: String, thresholds: [ThresholdRule], trends: [TrendRule] = []) {
+    public init(programme: String, thresholds: [ThresholdRule], trends: [TrendRule] = [], measurementOverdueHours: Int? = 72) {
         self.programme = programme
         self.thresholds = thresholds
         self.trends = trends
+        self.measurementOverdueHours = measurementOverdueHours
     }
 
     static let common: [ThresholdRule] = [
@@ -69,7 +72,9 @@ public struct VitalSignRules: Sendable, Equatable, Codable {
         case "heart-failure":
             return VitalSignRules(
                 programme: name, thresholds: common,
-                trends: [TrendRule(id: "weight-gain", part: MeasurementPart.bodyWeight.loincCode, change: 2, withinDays: 3, priority: .orange)])
+                trends: [TrendRule(id: "weight-gain", part: MeasurementPart.bodyWeight.loincCode, change: 2, withinDays: 3, priority: .orange)],
+                // Daily weighing is the point of heart-failure monitoring: a day and a half without is overdue.
+                measurementOverdueHours: 36)
         case "copd":
             // People with COPD often live at lower saturations; their bands sit lower.
             var thresholds = common.filter { $0.id != "spo2" }

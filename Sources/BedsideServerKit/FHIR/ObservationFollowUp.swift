@@ -49,7 +49,9 @@ extension VitalSignRules {
 /// Alerts into Flags: a new Flag, or, when the patient already has an open one for that rule, a new
 /// version of it (priority raised if the new alert is more urgent, the latest values as its reasons).
 enum AlertFlags {
-    static func raise(_ alert: Alert, patientID: String, trigger: String, db: any StoreWriting, info: RequestInfo, now: Int64) throws {
+    /// Returns whether anything was written (an unchanged alert on an open Flag is not written again).
+    @discardableResult
+    static func raise(_ alert: Alert, patientID: String, trigger: String, db: any StoreWriting, info: RequestInfo, now: Int64) throws -> Bool {
         var query = ResourceQuery(type: "Flag")
         query.patientIDs = [patientID]
         query.statuses = ["active"]
@@ -62,7 +64,7 @@ enum AlertFlags {
             let id = UUID().uuidString.lowercased()
             try db.put(FHIRService.stamp(fresh, type: .flag, id: id, version: 1, at: now))
             try db.append([info.audit("flag-raised", type: "Flag", id: id, patientID: patientID, status: 201, at: now)])
-            return
+            return true
         }
         // The same episode: keep when it started, the nurses' notes and decisions; never lower the priority.
         var object = fresh.objectValue ?? [:]
@@ -71,11 +73,13 @@ enum AlertFlags {
         let currentPriority = FlagPriority(flag: current) ?? .gray
         let newPriority = FlagPriority(rawValue: alert.priority.rawValue) ?? .gray
         let priority = newPriority.rank >= currentPriority.rank ? newPriority : currentPriority
+        if priority == currentPriority, current["code"]?["text"] == fresh["code"]?["text"] { return false }
         var extensions = (object["extension"]?.arrayValue ?? []).filter { $0["url"]?.stringValue != FlagPriority.extensionURL }
         extensions.insert(priority.extensionJSON, at: 0)
         object["extension"] = .array(extensions + previous)
         fresh = .object(object)
         try db.put(FHIRService.stamp(fresh, type: .flag, id: open.id, version: open.versionID + 1, at: max(now, open.lastUpdated + 1)))
         try db.append([info.audit("flag-updated", type: "Flag", id: open.id, patientID: patientID, status: 200, at: now)])
+        return true
     }
 }
