@@ -317,13 +317,15 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return tag
     check("searchset ETag, If-None-Match -> 304 (GET /fhir/Task?owner&status)", search_etag)
 
+    # The Patient's current version (the demo puts patients in a care programme, a second version).
+    patient_etag = get(f"Patient/{patient_id}", p_hdr).headers.get("ETag", 'W/"1"')
     batch = {
         "resourceType": "Bundle",
         "type": "batch",
         "entry": [
             {"request": {"method": "GET", "url": f"Observation?patient={patient_id}&_count=3"}},
             {"request": {"method": "GET", "url": f"Patient/{patient_id}"}},
-            {"request": {"method": "GET", "url": f"Patient/{patient_id}", "ifNoneMatch": 'W/"1"'}},
+            {"request": {"method": "GET", "url": f"Patient/{patient_id}", "ifNoneMatch": patient_etag}},
             {"request": {"method": "GET", "url": "Observation/does-not-exist"}},
             {"resource": weight_observation(patient_id, str(uuid.uuid4())),
              "request": {"method": "POST", "url": "Observation"}},
