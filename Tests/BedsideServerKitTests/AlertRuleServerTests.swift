@@ -113,3 +113,21 @@ struct AlertRuleServerTests {
         }
     }
 }
+
+@Suite("Demo data")
+struct DemoSeedTests {
+    @Test("the demo's patients are in their programmes and their deteriorating readings have raised alerts for the kiosk")
+    func demoHasAlerts() async throws {
+        try await withServer { server in
+            let logins = try await DemoSeeder(administration: server.administration).seed(days: 14)
+            let nurse = try #require(logins.first { $0.role == .clinician })
+            #expect(try await server.administration.rules(patientEmail: "marie@demo.bedside.test").programme == "heart-failure")
+            let token = try await server.login(nurse.email, password: nurse.password).token
+            let flags = try await server.request("GET", "/fhir/Flag?status=active&_sort=-priority", token: token).entries.compactMap { $0["resource"] }
+            #expect(!flags.isEmpty)
+            #expect(flags.allSatisfy { ResourceValidator(now: server.clock.now()).validate($0, as: "Flag").isEmpty })
+            let keys = flags.map { "\($0["subject"]?["reference"]?.stringValue ?? "")/\(FlagBuilder.rule(of: $0) ?? "")" }
+            #expect(Set(keys).count == keys.count, "one open Flag per patient and rule: \(keys.sorted())")
+        }
+    }
+}

@@ -85,7 +85,10 @@ public struct DemoSeeder: Sendable {
             let now = clock.now()
             try await store.write { db in
                 for observation in observations {
-                    try db.put(FHIRService.stamp(observation, type: .observation, id: UUID().uuidString.lowercased(), version: 1, at: now))
+                    let stamped = FHIRService.stamp(observation, type: .observation, id: UUID().uuidString.lowercased(), version: 1, at: now)
+                    try db.put(stamped)
+                    // The patient's rules run as they would have on arrival, so the kiosk demo has alerts to triage.
+                    try ObservationFollowUp.apply(stamped, db: db, info: AlertScheduler.systemInfo, now: now)
                 }
             }
             let due = FHIRDateTime(epochMilliseconds: now + 2 * 86_400_000)
