@@ -82,10 +82,20 @@ extension ClientCore {
             let response = try await api.send(
                 "GET", "/fhir/Flag?_count=1000&_sort=-priority", token: token, headers: etag.map { [("If-None-Match", $0)] } ?? [])
             if response.status == 304 { return [.alertsUnchanged] }
-            guard response.status == 200, let bundle = response.json else { return [.alertsFailed(explain(BedsideAPI.refusal(response)))] }
-            let flags = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            guard response.status == 200, var bundle = response.json else { return [.alertsFailed(explain(BedsideAPI.refusal(response)))] }
+            var flags = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            // More than a page (1,000): read them all. A page's tag says nothing of the others, so such a
+            // queue is asked for in full next time rather than trusted on a 304 of its first page.
+            var paged = false
+            while let next = SyncEngine.nextPage(bundle) {
+                paged = true
+                let page = try await api.send("GET", next, token: token)
+                guard page.status == 200, let body = page.json else { return [.alertsFailed(explain(BedsideAPI.refusal(page)))] }
+                flags += (body["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+                bundle = body
+            }
             let names = await patientNames(for: flags, api: api, token: token)
-            return [.alertsLoaded(flags.compactMap { Self.alert(from: $0, names: names) }, etag: response.header("etag"))]
+            return [.alertsLoaded(flags.compactMap { Self.alert(from: $0, names: names) }, etag: paged ? nil : response.header("etag"))]
         } catch {
             return [.alertsFailed(explain(error))]
         }

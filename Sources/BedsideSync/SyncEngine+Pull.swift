@@ -208,7 +208,7 @@ extension SyncEngine {
     }
 
     /// The `next` link of a searchset, as a path on this server.
-    static func nextPage(_ bundle: JSONValue) -> String? {
+    public static func nextPage(_ bundle: JSONValue) -> String? {
         (bundle["link"]?.arrayValue ?? []).first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
             .flatMap { link in link.range(of: "/fhir/").map { "/fhir/" + link[$0.upperBound...] } }
     }

@@ -245,4 +245,29 @@ struct KioskTests {
         await anna.core.lock()
         await server.stop()
     }
+
+    @Test("more alerts than a page (1,000): the queue reads every page and counts them all")
+    func manyAlerts() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let ruth = try #require(try await server.store.read { db in try db.account(email: "ruth@example.org") }?.patientID)
+        let now = server.clock.now()
+        try await server.store.write { db in
+            for index in 0..<1_050 {
+                let alert = Alert(
+                    rule: "bench-\(index)", priority: index % 3 == 0 ? .orange : .gray, summary: "Alert \(index)", reasons: ["Alert \(index)"],
+                    code: AnswerValue.Coding(system: nil, code: nil, display: "Alert"))
+                let flag = FlagBuilder.flag(for: alert, patientID: ruth, trigger: "Patient/\(ruth)", at: now - Int64(index) * 1000)
+                try db.put(FHIRService.stamp(flag, type: .flag, id: UUID().uuidString.lowercased(), version: 1, at: now))
+            }
+        }
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, credentialSteps + """
+            expect "Alerts (1051)"
+            expect "1 red · 350 orange · 700 gray"
+            tick 10s
+            expect "Alerts (1051)"
+            """))
+        await anna.core.lock()
+        await server.stop()
+    }
 }
