@@ -500,7 +500,6 @@ public struct HistoryCursor: Sendable, Equatable {
     }
 }
 
-
 /// The client schema, as named append-only migrations.
 enum ClientMigrations {
     static var migrator: DatabaseMigrator {

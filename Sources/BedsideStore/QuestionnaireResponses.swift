@@ -60,17 +60,26 @@ extension ClientStore {
 
     /// Keeps the answers so far. A response that has already been finished is not changed.
     public func saveDraft(id: String, taskID: String, payload: JSONValue, now: Int64) throws(StoreError) {
+        try putUnfinished(id: id, taskID: taskID, payload: payload, as: .draft, now: now) { _ in }
+    }
+
+    /// Writes a response that is still a draft (as a draft again, or finished), inside `then`'s transaction;
+    /// a response already finished is refused, so a late draft save cannot undo sending.
+    private func putUnfinished(
+        id: String, taskID: String, payload: JSONValue, as state: ResponseState, now: Int64, then: @escaping (Database) throws -> Void
+    ) throws(StoreError) {
         let sealed = try sealPayload(payload, taskID: taskID, id: id)
         let index = try taskIndex(taskID)
         try write { db in
-            if let state = try Int.fetchOne(db, sql: "SELECT state FROM questionnaire_response WHERE id = ?", arguments: [id]),
-                state != ResponseState.draft.rawValue
+            if let current = try Int.fetchOne(db, sql: "SELECT state FROM questionnaire_response WHERE id = ?", arguments: [id]),
+                current != ResponseState.draft.rawValue
             {
                 throw StoreError.alreadySent
             }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO questionnaire_response (id, task_index, state, payload, updated_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, index, ResponseState.draft.rawValue, sealed, now])
+                arguments: [id, index, state.rawValue, sealed, now])
+            try then(db)
         }
     }
 
@@ -92,31 +101,16 @@ extension ClientStore {
             try Int.fetchAll(db, sql: "SELECT state FROM questionnaire_response WHERE task_index = ?", arguments: [index])
         }
         let known = states.compactMap(ResponseState.init(rawValue:))
-        if known.isEmpty { return nil }
-        return known.contains { $0 != .draft } ? known.filter { $0 != .draft }.max { $0.rawValue < $1.rawValue } : .draft
+        // Any finished one outranks a draft; among those, the highest state.
+        return known.filter { $0 != .draft }.max { $0.rawValue < $1.rawValue } ?? known.first
     }
 
     /// Finishes a response: its payload now holds the QuestionnaireResponse to send, and it is queued,
     /// in one transaction, so it is either a draft or queued, never lost between the two.
     public func submitResponse(id: String, taskID: String, payload: JSONValue, now: Int64) throws(StoreError) {
-        let sealed = try sealPayload(payload, taskID: taskID, id: id)
-        let index = try taskIndex(taskID)
-        try write { db in
-            if let state = try Int.fetchOne(db, sql: "SELECT state FROM questionnaire_response WHERE id = ?", arguments: [id]),
-                state != ResponseState.draft.rawValue
-            {
-                throw StoreError.alreadySent
-            }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO questionnaire_response (id, task_index, state, payload, updated_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, index, ResponseState.queued.rawValue, sealed, now])
+        try putUnfinished(id: id, taskID: taskID, payload: payload, as: .queued, now: now) { db in
             try db.execute(sql: "INSERT INTO outbox (record_id, operation, created_at) VALUES (?, 'respond', ?)", arguments: [id, now])
         }
-    }
-
-    public func storedResponse(id: String) throws(StoreError) -> StoredResponse? {
-        let row = try read { db in try Row.fetchOne(db, sql: "SELECT * FROM questionnaire_response WHERE id = ?", arguments: [id]) }
-        return try row.map { row throws(StoreError) in try response(from: row) }
     }
 
     /// A queued response and its place in the outbox.
