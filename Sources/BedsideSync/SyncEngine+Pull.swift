@@ -133,18 +133,21 @@ extension SyncEngine {
 
         let valueSetResults = Array(results.dropFirst(2 + questionnaireIDs.count))
         try pullValueSets(
-            kept: valueSetIDs, keptResults: Array(valueSetResults.prefix(valueSetIDs.count)), searchResults: Array(valueSetResults.dropFirst(valueSetIDs.count)), into: &report)
+            kept: valueSetIDs, keptResults: Array(valueSetResults.prefix(valueSetIDs.count)),
+            searchResults: Array(valueSetResults.dropFirst(valueSetIDs.count)))
         // Forms that came down just now may need value sets of their own: one more round trip, only then.
+        // (Only then: reading and parsing every kept form is not work for a pull that brought none.)
+        guard !missing.isEmpty else { return }
         let stillMissing = unresolvedValueSets().subtracting(unresolved).sorted()
-        if !missing.isEmpty, !stillMissing.isEmpty {
+        if !stillMissing.isEmpty {
             let fetched = try unwrap(await perform(stillMissing.map { ReadRequest(url: Self.valueSetSearch($0), ifNoneMatch: nil) }, into: &report))
-            try pullValueSets(kept: [], keptResults: [], searchResults: fetched, into: &report)
+            try pullValueSets(kept: [], keptResults: [], searchResults: fetched)
         }
     }
 
     /// Keeps value sets that changed or were found, forgets those gone from the server.
     private func pullValueSets(
-        kept: [String], keptResults: [ReadResult], searchResults: [ReadResult], into report: inout SyncReport
+        kept: [String], keptResults: [ReadResult], searchResults: [ReadResult]
     ) throws(PullFailure) {
         var changed: [JSONValue] = []
         var gone: [String] = []
