@@ -128,18 +128,10 @@ extension ClientCore {
     /// A Flag as the kiosk shows it.
     static func alert(from flag: JSONValue, names: [String: String]) -> KioskAlert? {
         guard let id = flag["id"]?.stringValue, let patientID = patientID(of: flag) else { return nil }
-        var priority = AlertPriority.gray
-        for item in flag["extension"]?.arrayValue ?? [] where item["url"]?.stringValue == "http://hl7.org/fhir/StructureDefinition/flag-priority" {
-            switch item["valueCodeableConcept"]?["coding"]?.arrayValue?.first?["code"]?.stringValue {
-            case "PH": priority = .red
-            case "PM": priority = .orange
-            default: priority = .gray
-            }
-        }
         let summary = flag["code"]?["text"]?.stringValue ?? flag["code"]?["coding"]?.arrayValue?.first?["display"]?.stringValue ?? "Alert"
         return KioskAlert(
             id: id, version: flag["meta"]?["versionId"]?.stringValue.flatMap { Int($0) } ?? 1, patientID: patientID,
-            patientName: names[patientID] ?? "Patient/\(patientID)", priority: priority, status: flag["status"]?.stringValue ?? "active",
+            patientName: names[patientID] ?? "Patient/\(patientID)", priority: AlertPriority(flag: flag) ?? .gray, status: flag["status"]?.stringValue ?? "active",
             summary: summary,
             raisedAt: flag["period"]?["start"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound
                 ?? flag["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound ?? 0,

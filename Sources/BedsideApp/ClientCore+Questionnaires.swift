@@ -8,9 +8,6 @@ import Foundation
 /// Questionnaires on the patient's side: the assignments kept from the last pull, drafts kept sealed
 /// while filling in, and the finished QuestionnaireResponse queued for the sync engine.
 extension ClientCore {
-    /// Task statuses that still ask something of the patient.
-    static let openTaskStatuses: Set<String> = ["requested", "received", "accepted", "ready", "in-progress"]
-
     /// The assignments to show: open Tasks whose questionnaire is here and not yet answered, overdue first.
     func assignments(in store: ClientStore) throws(StoreError) -> [Assignment] {
         let questionnaires = Dictionary(
@@ -18,7 +15,7 @@ extension ClientCore {
         var assignments: [Assignment] = []
         for cached in try store.cachedResources(type: "Task") {
             let task = cached.resource
-            guard Self.openTaskStatuses.contains(task["status"]?.stringValue ?? ""),
+            guard TaskStatus.open.contains(task["status"]?.stringValue ?? ""),
                 let questionnaireID = SyncEngine.questionnaireID(of: task), let questionnaire = questionnaires[questionnaireID]
             else { continue }
             let state = try store.responseState(taskID: cached.id)

@@ -1,12 +1,3 @@
-/// How urgent an alert is. Flags carry it as the standard flag-priority code.
-public enum AlertPriority: String, Sendable, CaseIterable, Comparable {
-    case gray, orange, red
-
-    public static func < (lhs: AlertPriority, rhs: AlertPriority) -> Bool {
-        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
-    }
-}
-
 /// What a rule found: how urgent, what to call it, and the values that triggered it, in words a nurse reads.
 public struct Alert: Sendable, Equatable {
     /// Which rule raised it (one open alert per patient and rule).

@@ -59,25 +59,22 @@ enum AlertFlags {
         let open = try db.search(query).resources.first { stored in
             JSONParser.parseOrNil(stored.json).map { FlagBuilder.rule(of: $0) == alert.rule } ?? false
         }
-        var fresh = FlagBuilder.flag(for: alert, patientID: patientID, trigger: trigger, at: now)
         guard let open, let current = JSONParser.parseOrNil(open.json) else {
             let id = UUID().uuidString.lowercased()
-            try db.put(FHIRService.stamp(fresh, type: .flag, id: id, version: 1, at: now))
+            try db.put(FHIRService.stamp(FlagBuilder.flag(for: alert, patientID: patientID, trigger: trigger, at: now), type: .flag, id: id, version: 1, at: now))
             try db.append([info.audit("flag-raised", type: "Flag", id: id, patientID: patientID, status: 201, at: now)])
             return true
         }
-        // The same episode: keep when it started, the nurses' notes and decisions; never lower the priority.
-        var object = fresh.objectValue ?? [:]
+        // The same episode: never a lower priority; when it started, and the nurses' notes and decisions, stay.
+        let currentPriority = AlertPriority(flag: current) ?? .gray
+        var raised = alert
+        raised.priority = max(alert.priority, currentPriority)
+        var object = FlagBuilder.flag(for: raised, patientID: patientID, trigger: trigger, at: now).objectValue ?? [:]
+        if raised.priority == currentPriority, current["code"]?["text"] == object["code"]?["text"] { return false }
         object["period"] = current["period"]
-        let previous = (current["extension"]?.arrayValue ?? []).filter { $0["url"]?.stringValue != FlagPriority.extensionURL && $0["url"]?.stringValue != FlagBuilder.detailExtensionURL && $0["url"]?.stringValue != FlagBuilder.ruleExtensionURL }
-        let currentPriority = FlagPriority(flag: current) ?? .gray
-        let newPriority = FlagPriority(rawValue: alert.priority.rawValue) ?? .gray
-        let priority = newPriority.rank >= currentPriority.rank ? newPriority : currentPriority
-        if priority == currentPriority, current["code"]?["text"] == fresh["code"]?["text"] { return false }
-        var extensions = (object["extension"]?.arrayValue ?? []).filter { $0["url"]?.stringValue != FlagPriority.extensionURL }
-        extensions.insert(priority.extensionJSON, at: 0)
-        object["extension"] = .array(extensions + previous)
-        fresh = .object(object)
+        let kept = (current["extension"]?.arrayValue ?? []).filter { !FlagBuilder.writtenExtensionURLs.contains($0["url"]?.stringValue ?? "") }
+        object["extension"] = .array((object["extension"]?.arrayValue ?? []) + kept)
+        let fresh = JSONValue.object(object)
         try db.put(FHIRService.stamp(fresh, type: .flag, id: open.id, version: open.versionID + 1, at: max(now, open.lastUpdated + 1)))
         try db.append([info.audit("flag-updated", type: "Flag", id: open.id, patientID: patientID, status: 200, at: now)])
         return true

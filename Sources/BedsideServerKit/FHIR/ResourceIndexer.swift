@@ -46,30 +46,11 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     }
 }
 
-/// Flag priority, carried in the standard flag-priority extension (FHIR R4 Flag has no priority element).
-public enum FlagPriority: String, Sendable, CaseIterable {
-    case red, orange, gray
+/// Flag priority as the server calls it: the alert priority of BedsideCore, which reads and writes the
+/// flag-priority extension; here it also sorts.
+public typealias FlagPriority = AlertPriority
 
-    public static let extensionURL = "http://hl7.org/fhir/StructureDefinition/flag-priority"
-    public static let codeSystem = "http://hl7.org/fhir/flag-priority-code"
-
-    /// The code of http://hl7.org/fhir/flag-priority-code that stands for it.
-    public var code: String {
-        switch self {
-        case .red: "PH"
-        case .orange: "PM"
-        case .gray: "PL"
-        }
-    }
-
-    public var display: String {
-        switch self {
-        case .red: "High priority"
-        case .orange: "Medium priority"
-        case .gray: "Low priority"
-        }
-    }
-
+extension AlertPriority {
     /// Higher is more urgent; sorts `_sort=-priority`.
     public var rank: Int {
         switch self {
@@ -77,34 +58,6 @@ public enum FlagPriority: String, Sendable, CaseIterable {
         case .orange: 2
         case .gray: 1
         }
-    }
-
-    public init?(code: String) {
-        guard let match = FlagPriority.allCases.first(where: { $0.code == code }) else { return nil }
-        self = match
-    }
-
-    /// The priority written in a Flag's extension, if any.
-    public init?(flag: JSONValue) {
-        for item in flag["extension"]?.arrayValue ?? [] where item["url"]?.stringValue == Self.extensionURL {
-            for coding in item["valueCodeableConcept"]?["coding"]?.arrayValue ?? [] {
-                if let code = coding["code"]?.stringValue, let priority = FlagPriority(code: code) {
-                    self = priority
-                    return
-                }
-            }
-        }
-        return nil
-    }
-
-    public var extensionJSON: JSONValue {
-        [
-            "url": .string(Self.extensionURL),
-            "valueCodeableConcept": [
-                "coding": [["system": .string(Self.codeSystem), "code": .string(code), "display": .string(display)]],
-                "text": .string(rawValue),
-            ],
-        ]
     }
 }
 

@@ -5,9 +5,6 @@ import Foundation
 /// the assignment it answers (Task) is completed, and the questionnaire's alert rules (PHQ-9) run,
 /// raising a Flag for the care team. A replayed upload (create matched) does none of this again.
 enum ResponseFollowUp {
-    /// Task statuses that still wait for the patient.
-    static let openTaskStatuses: Set<String> = ["requested", "received", "accepted", "ready", "in-progress"]
-
     static func apply(_ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64) throws {
         guard stored.type == SupportedResource.questionnaireResponse.rawValue, let response = JSONParser.parseOrNil(stored.json) else { return }
         let completed = response["status"]?.stringValue == "completed"
@@ -38,7 +35,7 @@ enum ResponseFollowUp {
                 expression: "QuestionnaireResponse.basedOn"))
         }
         // Already done (another device answered first) or withdrawn: the answers are kept, the Task stays.
-        guard completed, openTaskStatuses.contains(object["status"]?.stringValue ?? "") else { return }
+        guard completed, TaskStatus.open.contains(object["status"]?.stringValue ?? "") else { return }
         object["status"] = "completed"
         object["lastModified"] = .string(FHIRDateTime.format(epochMilliseconds: now))
         var outputs = object["output"]?.arrayValue ?? []
@@ -76,12 +73,14 @@ enum FlagBuilder {
     /// Which rule raised it: one open Flag per patient and rule.
     static let ruleExtensionURL = "https://bedside.example/fhir/StructureDefinition/alert-rule"
 
+    /// The extensions this builder writes; any other on a Flag (a nurse's note, escalation) is kept on update.
+    static let writtenExtensionURLs: Set<String> = [AlertPriority.extensionURL, detailExtensionURL, ruleExtensionURL]
+
     static func rule(of flag: JSONValue) -> String? {
         (flag["extension"]?.arrayValue ?? []).first { $0["url"]?.stringValue == ruleExtensionURL }?["valueString"]?.stringValue
     }
 
     static func flag(for alert: Alert, patientID: String, trigger: String, at time: Int64) -> JSONValue {
-        let priority = FlagPriority(rawValue: alert.priority.rawValue) ?? .red
         var coding: JSONObject = [:]
         if let system = alert.code.system { coding["system"] = .string(system) }
         if let code = alert.code.code { coding["code"] = .string(code) }
@@ -89,7 +88,7 @@ enum FlagBuilder {
         return [
             "resourceType": "Flag",
             "extension": [
-                priority.extensionJSON,
+                alert.priority.extensionJSON,
                 ["url": .string(detailExtensionURL), "valueReference": ["reference": .string(trigger)]],
                 ["url": .string(ruleExtensionURL), "valueString": .string(alert.rule)],
             ],
