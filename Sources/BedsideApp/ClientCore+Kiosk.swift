@@ -75,30 +75,62 @@ extension ClientCore {
 
     // MARK: The queue
 
-    func loadAlerts(etag: String?) async -> [Action] {
+    /// How far back the handled alerts reach in a full load (the `v` view "handled").
+    static let handledAlertsDays: Int64 = 7
+
+    /// The queue: in full without a cursor (the open alerts and those handled in the last week), else
+    /// only the Flags changed since it, asked with If-None-Match so that a quiet ward costs a 304.
+    func loadAlerts(after cursor: QueueCursor?) async -> [Action] {
         guard let session = kiosk, let token = session.token else { return [.alertsFailed(VaultError.locked.description)] }
         let api = self.api(session.server)
         do {
-            let response = try await api.send(
-                "GET", "/fhir/Flag?_count=1000&_sort=-priority", token: token, headers: etag.map { [("If-None-Match", $0)] } ?? [])
-            if response.status == 304 { return [.alertsUnchanged] }
-            guard response.status == 200, var bundle = response.json else { return [.alertsFailed(explain(BedsideAPI.refusal(response)))] }
-            var flags = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
-            // More than a page (1,000): read them all. A page's tag says nothing of the others, so such a
-            // queue is asked for in full next time rather than trusted on a 304 of its first page.
-            var paged = false
-            while let next = SyncEngine.nextPage(bundle) {
-                paged = true
-                let page = try await api.send("GET", next, token: token)
-                guard page.status == 200, let body = page.json else { return [.alertsFailed(explain(BedsideAPI.refusal(page)))] }
-                flags += (body["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
-                bundle = body
+            guard let cursor else {
+                let week = FHIRDateTime.format(epochMilliseconds: clock.now() - Self.handledAlertsDays * 86_400_000)
+                let open = try await searchAll("/fhir/Flag?status=active&_count=1000", api: api, token: token)
+                let handled = try await searchAll("/fhir/Flag?status=inactive&_lastUpdated=ge\(week)&_count=1000", api: api, token: token)
+                let flags = open.flags + handled.flags
+                let names = await patientNames(for: flags, api: api, token: token)
+                var queue = AlertQueue()
+                queue.merge(flags.compactMap { Self.alert(from: $0, names: names) })
+                return [.alertsLoaded(queue.alerts, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
             }
-            let names = await patientNames(for: flags, api: api, token: token)
-            return [.alertsLoaded(flags.compactMap { Self.alert(from: $0, names: names) }, etag: paged ? nil : response.header("etag"))]
+            let since = FHIRDateTime.format(epochMilliseconds: cursor.since)
+            let path = "/fhir/Flag?_lastUpdated=ge\(since)&_sort=_lastUpdated&_count=1000"
+            let response = try await api.send("GET", path, token: token, headers: cursor.etag.map { [("If-None-Match", $0)] } ?? [])
+            if response.status == 304 { return [.alertsUnchanged] }
+            let changes = try await searchAll(path, api: api, token: token, first: response)
+            let names = await patientNames(for: changes.flags, api: api, token: token)
+            // A tag is only worth keeping for a one-page answer: it says nothing of the other pages.
+            let next = cursor.advanced(
+                answeredAt: changes.answeredAt ?? clock.now(),
+                changedAt: changes.flags.compactMap { $0["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound },
+                etag: changes.pages == 1 ? response.header("etag") : nil)
+            return [.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, names: names) }, cursor: next)]
         } catch {
             return [.alertsFailed(explain(error))]
         }
+    }
+
+    /// Every page of a Flag search (the server gives at most 1,000 a page), with when it answered.
+    private func searchAll(_ path: String, api: BedsideAPI, token: String, first: HTTPResponseData? = nil) async throws(APIError)
+        -> (flags: [JSONValue], pages: Int, answeredAt: Int64?)
+    {
+        var next: String? = path
+        var flags: [JSONValue] = []
+        var pages = 0
+        var answeredAt: Int64?
+        var answer = first
+        while let url = next {
+            let response: HTTPResponseData
+            if let given = answer { response = given } else { response = try await api.send("GET", url, token: token) }
+            answer = nil
+            guard response.status == 200, let bundle = response.json else { throw BedsideAPI.refusal(response) }
+            if pages == 0 { answeredAt = bundle["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound }
+            flags += (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            pages += 1
+            next = SyncEngine.nextPage(bundle)
+        }
+        return (flags, pages, answeredAt)
     }
 
     /// Names of the flags' patients: those not known yet are read in one batch.

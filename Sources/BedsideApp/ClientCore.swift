@@ -153,7 +153,7 @@ public actor ClientCore {
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
-        case .loadAlerts(let etag): return await loadAlerts(etag: etag)
+        case .loadAlerts(let cursor): return await loadAlerts(after: cursor)
         case .triage(let decision): return await triage(decision)
         case .loadAlertContext(let patientID, let code): return await loadAlertContext(patientID: patientID, code: code)
         case .logout: return await logout()

@@ -246,26 +246,41 @@ struct KioskTests {
         await server.stop()
     }
 
-    @Test("more alerts than a page (1,000): the queue reads every page and counts them all")
+    @Test("more alerts than a page (1,000): the queue reads every page; a refresh asks only for changes, a quiet one is a 304, and a new alert joins")
     func manyAlerts() async throws {
         let (server, _) = try await Self.serverWithAlert()
         let ruth = try #require(try await server.store.read { db in try db.account(email: "ruth@example.org") }?.patientID)
-        let now = server.clock.now()
-        try await server.store.write { db in
-            for index in 0..<1_050 {
-                let alert = Alert(
-                    rule: "bench-\(index)", priority: index % 3 == 0 ? .orange : .gray, summary: "Alert \(index)", reasons: ["Alert \(index)"],
-                    code: AnswerValue.Coding(system: nil, code: nil, display: "Alert"))
-                let flag = FlagBuilder.flag(for: alert, patientID: ruth, trigger: "Patient/\(ruth)", at: now - Int64(index) * 1000)
-                try db.put(FHIRService.stamp(flag, type: .flag, id: UUID().uuidString.lowercased(), version: 1, at: now))
+        func addAlerts(_ range: Range<Int>, priority: @escaping @Sendable (Int) -> AlertPriority) async throws {
+            let now = server.clock.now()
+            try await server.store.write { db in
+                for index in range {
+                    let alert = Alert(
+                        rule: "bench-\(index)", priority: priority(index), summary: "Alert \(index)", reasons: ["Alert \(index)"],
+                        code: AnswerValue.Coding(system: nil, code: nil, display: "Alert"))
+                    let flag = FlagBuilder.flag(for: alert, patientID: ruth, trigger: "Patient/\(ruth)", at: now - Int64(index) * 1000)
+                    try db.put(FHIRService.stamp(flag, type: .flag, id: UUID().uuidString.lowercased(), version: 1, at: now))
+                }
             }
         }
+        try await addAlerts(0..<1_050) { $0 % 3 == 0 ? .orange : .gray }
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
         #expect(try await run(anna, credentialSteps + """
             expect "Alerts (1051)"
             expect "1 red · 350 orange · 700 gray"
+            tick 40s
+            tick 10s
             tick 10s
             expect "Alerts (1051)"
+            """))
+        await server.running.flushAudit()
+        let quiet = try await server.store.read { db in try db.auditEvents(after: 0, limit: 100_000) }.map(\.event)
+            .filter { $0.action == "search" && $0.resourceType == "Flag" && $0.httpStatus == 304 }
+        #expect(quiet.count >= 1, "a quiet refresh is answered 304")
+        try await addAlerts(2_000..<2_001) { _ in .red }
+        #expect(try await run(anna, """
+            tick 10s
+            expect "Alerts (1052)"
+            expect "2 red · 350 orange · 700 gray"
             """))
         await anna.core.lock()
         await server.stop()

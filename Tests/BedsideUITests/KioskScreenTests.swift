@@ -26,11 +26,13 @@ struct KioskScreenTests {
         ]
     }
 
+    var cursor: QueueCursor { QueueCursor.start(answeredAt: now) }
+
     func kiosk(_ language: Language = .en) -> AppState {
         var state = AppState(width: 80, height: 24, now: now, utcOffsetSeconds: 3600, language: language, hasAccount: false, server: "", idSeed: 1)
         state.kiosk = true
         _ = reduce(&state, .loggedIn(SessionInfo(displayName: "Nurse Anna", email: "anna@example.org", server: "https://s")))
-        _ = reduce(&state, .alertsLoaded(alerts, etag: "W/\"search-1\""))
+        _ = reduce(&state, .alertsLoaded(alerts, cursor: cursor))
         return state
     }
 
@@ -52,14 +54,57 @@ struct KioskScreenTests {
         #expect(render(state).text.contains("Remark: feeling dizzy"), "handled")
     }
 
-    @Test("the refresh asks again every 10 s with the last ETag, and not while a request is out")
+    @Test("the refresh asks every 10 s for what changed since the cursor, with the last tag, and not while a request is out")
     func refresh() {
         var state = kiosk()
         #expect(reduce(&state, .tick(now: now + 5_000)).isEmpty)
-        #expect(reduce(&state, .tick(now: now + 10_000)) == [.loadAlerts(etag: "W/\"search-1\"")])
+        #expect(reduce(&state, .tick(now: now + 10_000)) == [.loadAlerts(after: cursor)])
         #expect(reduce(&state, .tick(now: now + 25_000)).isEmpty, "one request at a time")
+        let tagged = QueueCursor(since: now - 30_000, etag: "W/\"search-1\"")
+        _ = reduce(&state, .alertsChanged([], cursor: tagged))
+        #expect(reduce(&state, .tick(now: now + 35_000)) == [.loadAlerts(after: tagged)])
         _ = reduce(&state, .alertsUnchanged)
-        #expect(reduce(&state, .tick(now: now + 25_000)) == [.loadAlerts(etag: "W/\"search-1\"")])
+        #expect(reduce(&state, .tick(now: now + 45_000)) == [.loadAlerts(after: tagged)])
+        _ = press(&state, .character("r"))
+        guard case .alerts(let queue) = state.screen else { Issue.record("not on the queue"); return }
+        #expect(queue.loading, "r asks for the whole queue again")
+    }
+
+    @Test("the cursor stays put (and its tag with it) while the changes it brings are recent; it moves up past settled ones")
+    func cursorAdvance() {
+        let start = QueueCursor.start(answeredAt: now)
+        #expect(start.since == now - 30_000)
+        let recent = start.advanced(answeredAt: now + 10_000, changedAt: [now - 5_000, now + 9_000], etag: "W/\"a\"")
+        #expect(recent == QueueCursor(since: now - 30_000, etag: "W/\"a\""), "the same request again: a 304 if nothing changed")
+        let quiet = start.advanced(answeredAt: now + 600_000, changedAt: [], etag: "W/\"b\"")
+        #expect(quiet == QueueCursor(since: now - 30_000, etag: "W/\"b\""))
+        let settled = start.advanced(answeredAt: now + 60_000, changedAt: [now - 5_000, now + 50_000], etag: "W/\"c\"")
+        #expect(settled == QueueCursor(since: now + 30_000), "a new request, with no tag of the old one")
+    }
+
+    @Test("a refresh's changes are merged: a newer version replaces the one held (also on screen), an older one does not, a new alert joins")
+    func mergeChanges() {
+        var state = kiosk()
+        _ = press(&state, .enter)
+        var handled = alerts[1]
+        handled.version = 3
+        handled.status = "inactive"
+        var stale = alerts[0]
+        stale.version = 0
+        stale.summary = "an old version"
+        let new = KioskAlert(id: "f", version: 1, patientID: "p4", patientName: "Jan Smit", priority: .red, status: "active",
+            summary: "Systolic 190 mmHg (≥ 180)", raisedAt: now - 60_000)
+        let next = QueueCursor(since: now - 1_000)
+        _ = reduce(&state, .alertsChanged([handled, stale, new], cursor: next))
+        guard case .alertDetail(let shown) = state.screen else { Issue.record("not on the alert"); return }
+        #expect(shown.version == 3 && !shown.isOpen, "the alert on screen shows the newer state")
+        _ = press(&state, .escape)
+        guard case .alerts(let queue) = state.screen else { Issue.record("not on the queue"); return }
+        #expect(queue.cursor == next)
+        #expect(queue.alerts.count == 6)
+        #expect(queue.alerts.first { $0.id == "a" }?.summary == "Weight +2.3 kg within 3 days")
+        #expect(queue.shown(at: now).map(\.id) == ["f", "a", "c"])
+        #expect(render(state).text.contains("1 red · 2 orange · 0 gray"))
     }
 
     @Test("handling needs a note, and is sent with the version seen; a snooze chooses its length")

@@ -93,8 +93,8 @@ public struct AlertQueue: Sendable, Equatable {
     /// The selected alert's id, so a refresh keeps the nurse's place.
     public var selectedID: String?
     public var top = 0
-    /// The last answer's ETag, for If-None-Match: an unchanged queue costs a 304.
-    public var etag: String?
+    /// Where the queue stands with the server: a refresh asks only for what changed since.
+    public var cursor: QueueCursor?
     public var loading = false
     public var loaded = false
     /// When the queue was last asked for.
@@ -110,11 +110,61 @@ public struct AlertQueue: Sendable, Equatable {
         }
     }
 
+    /// A refresh's changes folded in: a newer version replaces the one held, a new alert joins.
+    public mutating func merge(_ changed: [KioskAlert]) {
+        var position: [String: Int] = [:]
+        for (index, alert) in alerts.enumerated() { position[alert.id] = index }
+        for alert in changed {
+            if let index = position[alert.id] {
+                if alert.version >= alerts[index].version { alerts[index] = alert }
+            } else {
+                position[alert.id] = alerts.count
+                alerts.append(alert)
+            }
+        }
+    }
+
     /// Open alerts by priority, for the header: how many red, orange and gray wait.
     public func openCounts(at now: Int64) -> [AlertPriority: Int] {
         var counts: [AlertPriority: Int] = [:]
         for alert in alerts where alert.isOpen && !alert.isSnoozed(at: now) { counts[alert.priority, default: 0] += 1 }
         return counts
+    }
+}
+
+/// How far the kiosk's queue is up to date, so a refresh asks the server only for the Flags changed
+/// since (`_lastUpdated=ge`), however long the queue: with 5,000 open alerts a quiet refresh is one
+/// small request, and with If-None-Match a 304.
+///
+/// `since` stays put while what it brings back is recent, so the same request can be answered 304;
+/// it moves up once the answer carries changes the kiosk will never need again.
+public struct QueueCursor: Sendable, Equatable {
+    /// Server time (epoch milliseconds) from which changes are asked for.
+    public var since: Int64
+    /// The tag of the last one-page answer to that request, for If-None-Match.
+    public var etag: String?
+
+    /// A change committed a moment after a later one was read (two writers) is still caught: each
+    /// request reaches this far back before the server's last answer. What comes again is merged by
+    /// version, so nothing doubles.
+    public static let overlapMilliseconds: Int64 = 30_000
+
+    public init(since: Int64, etag: String? = nil) {
+        self.since = since
+        self.etag = etag
+    }
+
+    /// After loading everything, as the server answered at `answeredAt`.
+    public static func start(answeredAt: Int64) -> QueueCursor {
+        QueueCursor(since: answeredAt - overlapMilliseconds)
+    }
+
+    /// After an answer of changes made at `answeredAt` (server time) whose Flags changed at `changedAt`;
+    /// `etag` is the answer's tag, nil when it took more than one page.
+    public func advanced(answeredAt: Int64, changedAt: [Int64], etag: String?) -> QueueCursor {
+        let settled = answeredAt - Self.overlapMilliseconds
+        if changedAt.contains(where: { $0 < settled }) { return QueueCursor(since: settled) }
+        return QueueCursor(since: since, etag: etag)
     }
 }
 

@@ -12,10 +12,10 @@ func openKiosk(_ state: inout AppState) -> [Effect] {
     queue.loading = true
     queue.requestedAt = state.now
     state.stack = [.alerts(queue)]
-    return [.loadAlerts(etag: nil)]
+    return [.loadAlerts(after: nil)]
 }
 
-/// On the clock: ask for the queue again every `alertRefreshInterval` (a 304 when nothing changed).
+/// On the clock: ask for what changed every `alertRefreshInterval` (a 304 when nothing did).
 func refreshAlertsIfDue(_ state: inout AppState) -> [Effect] {
     guard state.kiosk, state.session != nil, case .alerts(var queue)? = state.stack.first, !queue.loading,
         state.now - queue.requestedAt >= state.alertRefreshInterval
@@ -23,7 +23,7 @@ func refreshAlertsIfDue(_ state: inout AppState) -> [Effect] {
     queue.loading = true
     queue.requestedAt = state.now
     state.stack[0] = .alerts(queue)
-    return [.loadAlerts(etag: queue.etag)]
+    return [.loadAlerts(after: queue.cursor)]
 }
 
 func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -> [Effect] {
@@ -60,10 +60,11 @@ func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -
         queue.filter.status = all[((all.firstIndex(of: queue.filter.status) ?? 0) + 1) % all.count]
         queue.top = 0
     case .character("r"):
+        // The whole queue again (what a refresh's changes cannot tell: a patient who left the team).
         guard !queue.loading else { return [] }
         queue.loading = true
         queue.requestedAt = state.now
-        return [.loadAlerts(etag: nil)]
+        return [.loadAlerts(after: nil)]
     case .character("L"), .character("l"):
         state.busy = .logoutBusy
         return [.logout]
@@ -137,24 +138,33 @@ func triageConflictKey(_ state: inout AppState, _ current: KioskAlert, _ attempt
     return []
 }
 
+/// The queue after an answer: the nurse's place kept, and an alert open on screen in its newest state.
+private func showQueue(_ state: inout AppState, _ queue: inout AlertQueue, cursor: QueueCursor, changed: [KioskAlert]) {
+    queue.cursor = cursor
+    queue.loading = false
+    queue.loaded = true
+    if queue.selectedID == nil || !queue.alerts.contains(where: { $0.id == queue.selectedID }) {
+        queue.selectedID = queue.shown(at: state.now).first?.id
+    }
+    state.stack[0] = .alerts(queue)
+    let fresh = Dictionary(changed.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })
+    for index in state.stack.indices {
+        if case .alertDetail(let shown) = state.stack[index], let newer = fresh[shown.id], newer.version >= shown.version {
+            state.stack[index] = .alertDetail(newer)
+        }
+    }
+}
+
 func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
     switch action {
-    case .alertsLoaded(let alerts, let etag):
+    case .alertsLoaded(let alerts, let cursor):
         guard case .alerts(var queue)? = state.stack.first else { return [] }
         queue.alerts = alerts
-        queue.etag = etag
-        queue.loading = false
-        queue.loaded = true
-        if queue.selectedID == nil || !alerts.contains(where: { $0.id == queue.selectedID }) {
-            queue.selectedID = queue.shown(at: state.now).first?.id
-        }
-        state.stack[0] = .alerts(queue)
-        // An alert open on screen shows its newest state.
-        for index in state.stack.indices {
-            if case .alertDetail(let shown) = state.stack[index], let fresh = alerts.first(where: { $0.id == shown.id }) {
-                state.stack[index] = .alertDetail(fresh)
-            }
-        }
+        showQueue(&state, &queue, cursor: cursor, changed: alerts)
+    case .alertsChanged(let changed, let cursor):
+        guard case .alerts(var queue)? = state.stack.first else { return [] }
+        queue.merge(changed)
+        showQueue(&state, &queue, cursor: cursor, changed: changed)
     case .alertsUnchanged:
         guard case .alerts(var queue)? = state.stack.first else { return [] }
         queue.loading = false
@@ -167,9 +177,8 @@ func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .triaged(let alert):
         state.busy = nil
         if case .alerts(var queue)? = state.stack.first {
-            if let index = queue.alerts.firstIndex(where: { $0.id == alert.id }) { queue.alerts[index] = alert } else { queue.alerts.append(alert) }
-            // A decision changed the list: the next refresh must not be a 304 of the old one.
-            queue.etag = nil
+            // The next refresh brings this version too; merged by version, it changes nothing.
+            queue.merge([alert])
             state.stack[0] = .alerts(queue)
         }
         // Back to the queue after a decision that takes the alert out of it; to the alert after a note.

@@ -31,9 +31,11 @@ public enum Action: Sendable {
     indirect case questionnaireOpened(QuestionnaireSession)
     /// The finished questionnaire is kept and queued.
     case responseSubmitted(title: String)
-    /// Kiosk: the queue as the server has it now.
-    case alertsLoaded([KioskAlert], etag: String?)
-    /// Kiosk: the queue has not changed (304).
+    /// Kiosk: the whole queue as the server has it now.
+    case alertsLoaded([KioskAlert], cursor: QueueCursor)
+    /// Kiosk: the alerts changed since the cursor (new ones, and new versions of those held).
+    case alertsChanged([KioskAlert], cursor: QueueCursor)
+    /// Kiosk: nothing has changed (304).
     case alertsUnchanged
     case alertsFailed(String)
     case alertContextLoaded(AlertContext)

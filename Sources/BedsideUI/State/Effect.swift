@@ -30,8 +30,8 @@ public enum Effect: Sendable, Equatable {
     case saveDraft(QuestionnaireDraft)
     /// Finish the questionnaire: make the QuestionnaireResponse (`authored` as a FHIR dateTime) and queue it.
     case submitResponse(QuestionnaireDraft, authored: String)
-    /// Kiosk: the alert queue, with the ETag of the last answer.
-    case loadAlerts(etag: String?)
+    /// Kiosk: the alert queue; in full without a cursor, else what changed since it.
+    case loadAlerts(after: QueueCursor?)
     /// Kiosk: the patient's last 30 days of the alerted kind (by LOINC code) and recent answers.
     case loadAlertContext(patientID: String, code: String?)
     /// Kiosk: write a triage decision into the Flag, with If-Match.

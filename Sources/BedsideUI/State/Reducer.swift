@@ -460,7 +460,7 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return handleAttentionResult(&state, action)
     case .questionnaireOpened, .responseSubmitted:
         return handleQuestionnaireResult(&state, action)
-    case .alertsLoaded, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded:
+    case .alertsLoaded, .alertsChanged, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded:
         return handleKioskResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
