@@ -116,6 +116,7 @@ let package = Package(
             name: "bedside-bench",
             dependencies: [
                 "BedsideServerKit",
+                "BedsideHeadless",
                 "BedsideSync",
                 "BedsideApp",
                 "BedsideStore",

@@ -86,4 +86,28 @@ struct VitalSignRulesTests {
         ])
         #expect(VitalSignRules.programme("heart-failure")?.measurementOverdueHours == 36)
     }
+
+    @Test("rules written by hand are checked: the programmes pass; crossed, overlapping or impossible bands, an unknown part, a doubled id are each named")
+    func checking() {
+        for name in VitalSignRules.programmeNames { #expect(VitalSignRules.programme(name)?.problems == [], "\(name)") }
+        let rules = VitalSignRules(
+            programme: "default",
+            thresholds: [
+                ThresholdRule(id: "spo2", part: "2708-6", orangeBelow: 88, redBelow: 90),
+                ThresholdRule(id: "hr", part: "8867-4", orangeAtOrAbove: 60, orangeBelow: 70),
+                ThresholdRule(id: "temp", part: "8310-5", redAtOrAbove: 60),
+                ThresholdRule(id: "none", part: "8480-6"),
+            ],
+            trends: [TrendRule(id: "temp", part: "29463-7", change: 0, withinDays: 3, priority: .orange)],
+            measurementOverdueHours: 0)
+        #expect(rules.problems == [
+            "thresholds[0] (spo2): redBelow (90) must not be above orangeBelow (88).",
+            "thresholds[1] (hr): the low bands (below 70) overlap the high ones (from 60).",
+            "thresholds[2] (temp): redAtOrAbove 60 is outside what a body temperature can be (25–45 Cel).",
+            "thresholds[3] (none): give at least one of redAtOrAbove, orangeAtOrAbove, orangeBelow, redBelow.",
+            "trends[0] (temp): the id 'temp' is used twice; each rule needs its own (one open Flag per patient and rule).",
+            "trends[0] (temp): change must be a rise (positive) or a fall (negative), not 0.",
+            "measurementOverdueHours must be 1 to 720 hours, or left out for none (it is 0).",
+        ])
+    }
 }

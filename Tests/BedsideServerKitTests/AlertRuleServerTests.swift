@@ -64,8 +64,8 @@ struct AlertRuleServerTests {
             let hf = try #require(try await server.addPatient("hf@example.org").patientID)
             let plain = try #require(try await server.addPatient("plain@example.org").patientID)
             try await server.administration.setProgramme("heart-failure", patientEmail: "hf@example.org")
-            #expect(try await server.administration.rules(patientEmail: "hf@example.org").programme == "heart-failure")
-            #expect(try await server.administration.rules(patientEmail: "plain@example.org").programme == "default")
+            #expect(try await server.administration.rules(patientEmail: "hf@example.org").rules.programme == "heart-failure")
+            #expect(try await server.administration.rules(patientEmail: "plain@example.org").rules.programme == "default")
             await #expect(throws: AdministrationError.self) { try await server.administration.setProgramme("cardio", patientEmail: "hf@example.org") }
             try await server.addClinician("nurse.hf@example.org", patients: ["hf@example.org", "plain@example.org"])
             for (email, patientID) in [("hf@example.org", hf), ("plain@example.org", plain)] {
@@ -80,6 +80,54 @@ struct AlertRuleServerTests {
             #expect(flags.first?["subject"]?["reference"]?.stringValue == "Patient/\(hf)")
             #expect(FlagPriority(flag: try #require(flags.first)) == .orange)
             #expect(flags.first?["code"]?["text"]?.stringValue == "Body weight +2.3 kg within 3 days (79 → 81.3 kg)")
+        }
+    }
+
+    @Test("a patient's own rules (a lower systolic band) decide their alerts; wrong rules are refused naming each problem and change nothing; a programme replaces them")
+    func ownRules() async throws {
+        try await withServer { server in
+            let own = try #require(try await server.addPatient("own@example.org").patientID)
+            let plain = try #require(try await server.addPatient("plain@example.org").patientID)
+            try await server.addClinician("nurse.own@example.org", patients: ["own@example.org", "plain@example.org"])
+            var rules = try #require(VitalSignRules.programme("heart-failure"))
+            let systolic = try #require(rules.thresholds.firstIndex { $0.id == "systolic" })
+            rules.thresholds[systolic].orangeAtOrAbove = 140
+            rules.thresholds[systolic].redAtOrAbove = 150
+            try await server.administration.setOwnRules(rules, patientEmail: "own@example.org")
+            let current = try await server.administration.rules(patientEmail: "own@example.org")
+            #expect(current.own && current.rules == rules)
+
+            // Wrong rules: every problem named, the Patient untouched.
+            let version = try await server.store.read { db in try db.resource(type: "Patient", id: own)?.versionID }
+            var wrong = rules
+            wrong.thresholds[systolic].redAtOrAbove = 130
+            wrong.thresholds.append(ThresholdRule(id: "systolic", part: "1234-5", redAtOrAbove: 1))
+            wrong.trends[0].withinDays = 0
+            do {
+                try await server.administration.setOwnRules(wrong, patientEmail: "own@example.org")
+                Issue.record("wrong rules were kept")
+            } catch let error as AdministrationError {
+                let text = "\(error)"
+                #expect(text.contains("thresholds[\(systolic)] (systolic): redAtOrAbove (130) must not be below orangeAtOrAbove (140)."))
+                #expect(text.contains("the id 'systolic' is used twice"))
+                #expect(text.contains("part '1234-5' is not a LOINC code"))
+                #expect(text.contains("trends[0] (weight-gain): withinDays must be 1 to 30 (it is 0)."))
+            }
+            #expect(try await server.store.read { db in try db.resource(type: "Patient", id: own)?.versionID } == version)
+
+            for (email, patientID) in [("own@example.org", own), ("plain@example.org", plain)] {
+                let token = try await server.login(email).token
+                #expect(try await server.request("POST", "/fhir", token: token, json: server.transaction([bloodPressure(server, 155, patientID: patientID)])).status == 200)
+            }
+            let flags = try await openFlags(server, token: try await server.login("nurse.own@example.org").token)
+            #expect(flags.count == 1, "155 is ordinary by the programme's rules")
+            #expect(flags.first?["subject"]?["reference"]?.stringValue == "Patient/\(own)")
+            #expect(FlagPriority(flag: try #require(flags.first)) == .red)
+            #expect(flags.first?["code"]?["text"]?.stringValue == "Systolic blood pressure 155 mmHg (≥ 150)")
+
+            try await server.administration.setProgramme("heart-failure", patientEmail: "own@example.org")
+            let back = try await server.administration.rules(patientEmail: "own@example.org")
+            #expect(!back.own && back.rules == VitalSignRules.programme("heart-failure"))
         }
     }
 
@@ -121,7 +169,7 @@ struct DemoSeedTests {
         try await withServer { server in
             let logins = try await DemoSeeder(administration: server.administration).seed(days: 14)
             let nurse = try #require(logins.first { $0.role == .clinician })
-            #expect(try await server.administration.rules(patientEmail: "marie@demo.bedside.test").programme == "heart-failure")
+            #expect(try await server.administration.rules(patientEmail: "marie@demo.bedside.test").rules.programme == "heart-failure")
             let token = try await server.login(nurse.email, password: nurse.password).token
             let flags = try await server.request("GET", "/fhir/Flag?status=active&_sort=-priority", token: token).entries.compactMap { $0["resource"] }
             #expect(!flags.isEmpty)

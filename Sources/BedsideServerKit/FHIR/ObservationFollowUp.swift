@@ -4,7 +4,7 @@ import Foundation
 /// What the server does when a patient's measurement is stored, in the same transaction: the patient's
 /// care programme's rules run on it (thresholds, trends, a remark), and each alert becomes a Flag, or
 /// updates the open one of that patient and rule (one open Flag per patient, rule and episode).
-enum ObservationFollowUp {
+@_spi(Benchmarks) public enum ObservationFollowUp {
     /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
     static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
 
@@ -20,11 +20,35 @@ enum ObservationFollowUp {
         }
     }
 
-    /// The patient's programme's rules, from the Patient resource.
+    /// The rules run on a stored measurement as on ingest, recorded as the system's doing: what
+    /// `bedside-bench kiosk` times.
+    @_spi(Benchmarks) public static func evaluate(_ stored: StoredResource, db: any StoreWriting, now: Int64) throws {
+        try apply(stored, db: db, info: AlertScheduler.systemInfo, now: now)
+    }
+
+    /// Where a Patient keeps rules of their own (JSON of `VitalSignRules`), set with `rules set --file`.
+    static let ownRulesExtensionURL = "https://bedside.example/fhir/StructureDefinition/alert-rules"
+
+    /// The rules that apply to the patient: their own if they have them, else their programme's.
     static func rules(for patientID: String, db: any StoreReading) throws -> VitalSignRules {
         let patient = try db.resource(type: "Patient", id: patientID).flatMap { JSONParser.parseOrNil($0.json) }
-        let name = (patient?["extension"]?.arrayValue ?? []).first { $0["url"]?.stringValue == programmeExtensionURL }?["valueCode"]?.stringValue
+        return rules(of: patient)
+    }
+
+    static func rules(of patient: JSONValue?) -> VitalSignRules {
+        let extensions = patient?["extension"]?.arrayValue ?? []
+        if let own = extensions.first(where: { $0["url"]?.stringValue == ownRulesExtensionURL })?["valueString"]?.stringValue,
+            let rules = try? JSONDecoder().decode(VitalSignRules.self, from: Data(own.utf8)), rules.problems.isEmpty
+        {
+            return rules
+        }
+        let name = extensions.first { $0["url"]?.stringValue == programmeExtensionURL }?["valueCode"]?.stringValue
         return name.flatMap(VitalSignRules.programme) ?? VitalSignRules.programme("default") ?? VitalSignRules(programme: "default", thresholds: [])
+    }
+
+    /// Whether the patient's rules are their own rather than their programme's.
+    static func hasOwnRules(_ patient: JSONValue?) -> Bool {
+        (patient?["extension"]?.arrayValue ?? []).contains { $0["url"]?.stringValue == ownRulesExtensionURL }
     }
 
     /// The patient's measurements of `kind` in the days before `time` (index-backed: patient, code, date).

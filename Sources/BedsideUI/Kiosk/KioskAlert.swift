@@ -88,7 +88,9 @@ public struct KioskFilter: Sendable, Equatable {
 
 /// The alert queue: most urgent first, then oldest first, as the filter admits.
 public struct AlertQueue: Sendable, Equatable {
-    public var alerts: [KioskAlert] = []
+    /// Every alert held, always in queue order, so that a frame only filters (5,000 alerts are sorted
+    /// when they change, not on every key).
+    public private(set) var alerts: [KioskAlert] = []
     public var filter = KioskFilter()
     /// The selected alert's id, so a refresh keeps the nurse's place.
     public var selectedID: String?
@@ -103,15 +105,25 @@ public struct AlertQueue: Sendable, Equatable {
     public init() {}
 
     public func shown(at now: Int64) -> [KioskAlert] {
-        alerts.filter { filter.admits($0, at: now) }.sorted { left, right in
-            if left.priority != right.priority { return left.priority > right.priority }
-            if left.raisedAt != right.raisedAt { return left.raisedAt < right.raisedAt }
-            return left.id < right.id
-        }
+        alerts.filter { filter.admits($0, at: now) }
+    }
+
+    /// Queue order: the more urgent first, then the one raised earlier, then by id (a stable order).
+    static func precedes(_ left: KioskAlert, _ right: KioskAlert) -> Bool {
+        if left.priority != right.priority { return left.priority > right.priority }
+        if left.raisedAt != right.raisedAt { return left.raisedAt < right.raisedAt }
+        return left.id < right.id
+    }
+
+    /// The whole queue as loaded.
+    public mutating func replace(with loaded: [KioskAlert]) {
+        alerts = []
+        merge(loaded)
     }
 
     /// A refresh's changes folded in: a newer version replaces the one held, a new alert joins.
     public mutating func merge(_ changed: [KioskAlert]) {
+        guard !changed.isEmpty else { return }
         var position: [String: Int] = [:]
         for (index, alert) in alerts.enumerated() { position[alert.id] = index }
         for alert in changed {
@@ -122,6 +134,7 @@ public struct AlertQueue: Sendable, Equatable {
                 alerts.append(alert)
             }
         }
+        alerts.sort(by: Self.precedes)
     }
 
     /// Open alerts by priority, for the header: how many red, orange and gray wait.

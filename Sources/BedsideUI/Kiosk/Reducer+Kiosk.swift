@@ -159,7 +159,7 @@ func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
     switch action {
     case .alertsLoaded(let alerts, let cursor):
         guard case .alerts(var queue)? = state.stack.first else { return [] }
-        queue.alerts = alerts
+        queue.replace(with: alerts)
         showQueue(&state, &queue, cursor: cursor, changed: alerts)
     case .alertsChanged(let changed, let cursor):
         guard case .alerts(var queue)? = state.stack.first else { return [] }
