@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The real `bedside` binary in a real terminal (tmux): log in with the e-mailed code, add a blood
 # pressure, see it in the history, quit; then prove the terminal is given back after q, Ctrl-C,
-# SIGTERM and a crash (alternate screen left, cursor shown, echo back on).
+# SIGTERM and a crash (alternate screen left, cursor shown, echo back on). Then the clinician kiosk:
+# the patient's reading, synced, is a red alert (by the patient's own rules); a nurse handles it with a
+# note, logs out, and the kiosk's data directory holds nothing.
 # Usage: Tests/Terminal/tmux_test.sh [BUILD_DIR]   (default .build/debug)
 set -euo pipefail
 build=${1:-.build/debug}
@@ -65,11 +67,30 @@ start_app() {
      echo EXITED \$?; stty -a | grep -q ' echo ' && echo ECHO-ON; sleep 60"
 }
 
+# The kiosk in a new tmux session, with a data directory of its own (which must stay empty).
+start_kiosk() {
+  [ -n "$current" ] && tmux -L "$socket" kill-session -t "$current" 2>/dev/null || true
+  runs=$((runs + 1))
+  current="kiosk$runs"
+  TERM=${TERM:-xterm-256color} tmux -L "$socket" new-session -d -s "$current" -x 80 -y 24 \
+    "env LANG=C.UTF-8 BEDSIDE_TEST_KDF_LOG_N=12 $bedside --kiosk --data-dir $work/kiosk --server $url --ca-file $work/server/tls/ca.pem; \
+     echo EXITED \$?; stty -a | grep -q ' echo ' && echo ECHO-ON; sleep 60"
+}
+
 app_pid() { pgrep -f "^$bedside --data-dir $work/client" | head -1; }
 
-# A real server with one patient.
+# A real server with one patient, in a nurse's care team, with rules of her own: her usual pressure is
+# low, so a systolic of 140 or more is red for her.
 echo "lantern-orbit-meadow-42" | "$server_bin" user add --role patient --email pat@example.org --name "Pat Terminal" \
   --password-stdin --data-dir "$work/server" >/dev/null
+echo "kiosk-harbour-lantern-7" | "$server_bin" user add --role clinician --email nurse@example.org --name "Nurse Terminal" \
+  --password-stdin --data-dir "$work/server" >/dev/null
+"$server_bin" team add --clinician nurse@example.org --patient pat@example.org --data-dir "$work/server" >/dev/null
+cat >"$work/rules.json" <<'RULES'
+{"programme": "default", "measurementOverdueHours": 72, "trends": [],
+ "thresholds": [{"id": "systolic", "part": "8480-6", "orangeAtOrAbove": 130, "redAtOrAbove": 140, "redBelow": 80}]}
+RULES
+"$server_bin" rules set --patient pat@example.org --file "$work/rules.json" --data-dir "$work/server" >/dev/null
 "$server_bin" serve --dev-tls --port 0 --data-dir "$work/server" --log-level warning >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$work/server.log" && break; sleep 0.1; done
@@ -131,6 +152,32 @@ if echo "$status" | grep -q '"dumpable":false' && echo "$status" | grep -q '"cor
 else
   fail "process hardening: $status"
 fi
+
+# 5. The kiosk. The patient's 142/91 goes to the server, whose rules raise a red alert.
+echo "lantern-orbit-meadow-42" | env BEDSIDE_TEST_KDF_LOG_N=12 "$bedside" sync --password-stdin \
+  --data-dir "$work/client" --server "$url" --ca-file "$work/server/tls/ca.pem" >/dev/null 2>&1
+start_kiosk
+check "kiosk login screen" "Log in"
+keys "nurse@example.org" Tab "kiosk-harbour-lantern-7" Enter
+check "kiosk code screen" "Login code"
+code=$(grep -lh "nurse@example.org" "$work/server/mail/new/"* | xargs grep -h "login code is:" | tail -1 | grep -o '[0-9]\{6\}')
+keys "$code" Enter
+check "the queue, counted in the header" "1 red · 0 orange · 0 gray"
+check "the alert, by symbol and word" "▲ RED     Pat Terminal"
+check "what triggered it" "Systolic blood pressure 142 mmHg"
+keys Enter
+check "the alert's chart of the last 30 days" "Blood pressure, last 30 days"
+keys h
+check "a note is asked for" "Mark as handled: Pat Terminal"
+keys "Called Pat, feels fine" Enter
+check "handled and saved" "Saved. The server keeps who did it, when and why."
+check "the queue is empty" "No alerts here. Nothing needs you now."
+if [ -z "$(ls -A "$work/kiosk" 2>/dev/null)" ]; then ok "the kiosk wrote nothing to disk while in use"; else fail "the kiosk wrote: $(ls -A "$work/kiosk")"; fi
+keys L
+check "logged out to the login screen" "Log in with the account your care team gave you."
+keys Escape
+check_restored "kiosk quit (Esc on the login screen)"
+if [ -z "$(ls -A "$work/kiosk" 2>/dev/null)" ]; then ok "the kiosk's data directory is empty after logout"; else fail "left behind: $(ls -A "$work/kiosk")"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
