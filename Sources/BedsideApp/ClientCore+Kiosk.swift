@@ -16,10 +16,18 @@ struct KioskSession {
     var token: String?
     var wrappedKey: WrappedKey
     var sealedToken: [UInt8]
-    /// Patient names by id, while unlocked.
-    var names: [String: String] = [:]
+    /// The clinician's own Practitioner id, to know which patients they are responsible for.
+    var practitionerID: String?
+    /// What the kiosk knows of the alerts' patients, while unlocked.
+    var patients = PatientLabels()
 
     var info: SessionInfo { SessionInfo(displayName: displayName, email: email, server: server) }
+}
+
+/// The alerts' patients as the queue shows them: names, and those the nurse is responsible for.
+struct PatientLabels {
+    var names: [String: String] = [:]
+    var mine: Set<String> = []
 }
 
 extension ClientCore {
@@ -44,7 +52,8 @@ extension ClientCore {
                 name = text
             }
             kiosk = KioskSession(
-                server: server, email: email, displayName: name, token: grant.accessToken, wrappedKey: wrapped, sealedToken: sealed)
+                server: server, email: email, displayName: name, token: grant.accessToken, wrappedKey: wrapped, sealedToken: sealed,
+                practitionerID: grant.practitionerID)
             return [.loggedIn(SessionInfo(displayName: name, email: email, server: server))]
         } catch {
             return [.loginFailed(error.description)]
@@ -70,7 +79,7 @@ extension ClientCore {
     /// Locked: the token in clear and every patient's name go; the sealed token stays for unlocking.
     func lockKiosk() {
         kiosk?.token = nil
-        kiosk?.names = [:]
+        kiosk?.patients = PatientLabels()
     }
 
     // MARK: The queue
@@ -89,9 +98,11 @@ extension ClientCore {
                 let open = try await searchAll("/fhir/Flag?status=active&_count=1000", api: api, token: token)
                 let handled = try await searchAll("/fhir/Flag?status=inactive&_lastUpdated=ge\(week)&_count=1000", api: api, token: token)
                 let flags = open.flags + handled.flags
-                let names = await patientNames(for: flags, api: api, token: token)
+                // A fresh start: who the patients are, and who is responsible for them, is read again.
+                kiosk?.patients = PatientLabels()
+                let patients = await patientLabels(for: flags, api: api, token: token)
                 var queue = AlertQueue()
-                queue.merge(flags.compactMap { Self.alert(from: $0, names: names) })
+                queue.merge(flags.compactMap { Self.alert(from: $0, patients: patients) })
                 return [.alertsLoaded(queue.alerts, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
             }
             let since = FHIRDateTime.format(epochMilliseconds: cursor.since)
@@ -99,13 +110,13 @@ extension ClientCore {
             let response = try await api.send("GET", path, token: token, headers: cursor.etag.map { [("If-None-Match", $0)] } ?? [])
             if response.status == 304 { return [.alertsUnchanged] }
             let changes = try await searchAll(path, api: api, token: token, first: response)
-            let names = await patientNames(for: changes.flags, api: api, token: token)
+            let patients = await patientLabels(for: changes.flags, api: api, token: token)
             // A tag is only worth keeping for a one-page answer: it says nothing of the other pages.
             let next = cursor.advanced(
                 answeredAt: changes.answeredAt ?? clock.now(),
                 changedAt: changes.flags.compactMap { $0["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound },
                 etag: changes.pages == 1 ? response.header("etag") : nil)
-            return [.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, names: names) }, cursor: next)]
+            return [.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: next)]
         } catch {
             return [.alertsFailed(explain(error))]
         }
@@ -133,23 +144,24 @@ extension ClientCore {
         return (flags, pages, answeredAt)
     }
 
-    /// Names of the flags' patients: those not known yet are read in one batch.
-    private func patientNames(for flags: [JSONValue], api: BedsideAPI, token: String) async -> [String: String] {
-        var names = kiosk?.names ?? [:]
-        let wanted = Set(flags.compactMap(Self.patientID(of:))).subtracting(names.keys).sorted()
-        guard !wanted.isEmpty else { return names }
+    /// The flags' patients: those not known yet are read in batches of 100, for their names and for
+    /// whether this nurse is named responsible for them (`generalPractitioner`).
+    private func patientLabels(for flags: [JSONValue], api: BedsideAPI, token: String) async -> PatientLabels {
+        var labels = kiosk?.patients ?? PatientLabels()
+        let wanted = Set(flags.compactMap(Self.patientID(of:))).subtracting(labels.names.keys).sorted()
+        guard !wanted.isEmpty else { return labels }
+        let me = kiosk?.practitionerID.map { "Practitioner/\($0)" }
         for chunk in stride(from: 0, to: wanted.count, by: 100).map({ Array(wanted[$0..<min($0 + 100, wanted.count)]) }) {
-            let batch: JSONValue = [
-                "resourceType": "Bundle", "type": "batch",
-                "entry": .array(chunk.map { ["request": ["method": "GET", "url": .string("Patient/\($0)")]] }),
-            ]
-            guard let answer = try? await api.send("POST", "/fhir", json: batch, token: token), answer.status == 200 else { continue }
-            for (id, entry) in zip(chunk, answer.json?["entry"]?.arrayValue ?? []) {
-                if let text = entry["resource"]?["name"]?.arrayValue?.first?["text"]?.stringValue { names[id] = text }
+            let patients = await batchGET(chunk.map { "Patient/\($0)" }, api: api, token: token)
+            for (id, patient) in zip(chunk, patients) {
+                if let text = patient["name"]?.arrayValue?.first?["text"]?.stringValue { labels.names[id] = text }
+                if let me, (patient["generalPractitioner"]?.arrayValue ?? []).contains(where: { $0["reference"]?.stringValue == me }) {
+                    labels.mine.insert(id)
+                }
             }
         }
-        kiosk?.names = names
-        return names
+        kiosk?.patients = labels
+        return labels
     }
 
     static func patientID(of flag: JSONValue) -> String? {
@@ -158,18 +170,18 @@ extension ClientCore {
     }
 
     /// A Flag as the kiosk shows it.
-    static func alert(from flag: JSONValue, names: [String: String]) -> KioskAlert? {
+    static func alert(from flag: JSONValue, patients: PatientLabels) -> KioskAlert? {
         guard let id = flag["id"]?.stringValue, let patientID = patientID(of: flag) else { return nil }
         let summary = flag["code"]?["text"]?.stringValue ?? flag["code"]?["coding"]?.arrayValue?.first?["display"]?.stringValue ?? "Alert"
         return KioskAlert(
             id: id, version: flag["meta"]?["versionId"]?.stringValue.flatMap { Int($0) } ?? 1, patientID: patientID,
-            patientName: names[patientID] ?? "Patient/\(patientID)", priority: AlertPriority(flag: flag) ?? .gray, status: flag["status"]?.stringValue ?? "active",
+            patientName: patients.names[patientID] ?? "Patient/\(patientID)", priority: AlertPriority(flag: flag) ?? .gray, status: flag["status"]?.stringValue ?? "active",
             summary: summary,
             raisedAt: flag["period"]?["start"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound
                 ?? flag["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound ?? 0,
             escalated: FlagTriage.isEscalated(flag), snoozedUntil: FlagTriage.snoozedUntil(flag),
             notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) },
-            code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue)
+            code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, isMyPatient: patients.mine.contains(patientID))
     }
 
     // MARK: Triage
@@ -181,17 +193,17 @@ extension ClientCore {
         let api = self.api(session.server)
         do {
             let current = try await api.read("Flag", id: decision.alertID, token: token)
-            guard let seen = Self.alert(from: current, names: session.names) else { return [.failed(t.text(.errorServerSaid, "Flag"))] }
+            guard let seen = Self.alert(from: current, patients: session.patients) else { return [.failed(t.text(.errorServerSaid, "Flag"))] }
             if seen.version != decision.version { return [.triageConflict(current: seen, attempted: decision)] }
             let changed = FlagTriage.apply(decision.action, note: decision.note, by: session.displayName, at: clock.now(), to: current)
             let answer = try await api.send(
                 "PUT", "/fhir/Flag/\(decision.alertID)", json: changed, token: token, headers: [("If-Match", "W/\"\(decision.version)\"")])
             if answer.status == 412 {
                 let newer = try await api.read("Flag", id: decision.alertID, token: token)
-                guard let alert = Self.alert(from: newer, names: session.names) else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
+                guard let alert = Self.alert(from: newer, patients: session.patients) else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
                 return [.triageConflict(current: alert, attempted: decision)]
             }
-            guard answer.status == 200, let stored = answer.json ?? Optional(changed), let alert = Self.alert(from: stored, names: session.names)
+            guard answer.status == 200, let stored = answer.json ?? Optional(changed), let alert = Self.alert(from: stored, patients: session.patients)
             else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
             return [.triaged(alert)]
         } catch {

@@ -95,11 +95,14 @@ public struct ServerAdministration: Sendable {
         }
     }
 
-    /// Puts a patient in a clinician's care team.
-    public func addTeamMember(clinicianEmail: String, patientEmail: String) async throws {
+    /// Puts a patient in a clinician's care team. A `responsible` clinician is also named on the
+    /// Patient (`generalPractitioner`, a new version), so the kiosk can show them "my patients".
+    public func addTeamMember(clinicianEmail: String, patientEmail: String, responsible: Bool = false) async throws {
         let clinicianAddress = AuthService.normalizedEmail(clinicianEmail)
         let patientAddress = AuthService.normalizedEmail(patientEmail)
         let event = auditEvent("team-add")
+        let responsibleEvent = auditEvent("team-responsible", type: "Patient")
+        let now = clock.now()
         try await store.write { db in
             guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
                 throw AdministrationError("There is no clinician account for \(clinicianAddress).")
@@ -111,6 +114,19 @@ public struct ServerAdministration: Sendable {
             var withPatient = event
             withPatient.patientID = patientID
             try db.append([withPatient])
+            guard responsible, let practitionerID = clinician.practitionerID,
+                let current = try db.resource(type: "Patient", id: patientID), var resource = JSONParser.parseOrNil(current.json)?.objectValue
+            else { return }
+            let reference = "Practitioner/\(practitionerID)"
+            var responsibleOnes = resource["generalPractitioner"]?.arrayValue ?? []
+            guard !responsibleOnes.contains(where: { $0["reference"]?.stringValue == reference }) else { return }
+            responsibleOnes.append(["reference": .string(reference), "display": .string(clinician.displayName)])
+            resource["generalPractitioner"] = .array(responsibleOnes)
+            try db.put(FHIRService.stamp(.object(resource), type: .patient, id: patientID, version: current.versionID + 1, at: max(now, current.lastUpdated + 1)))
+            var audited = responsibleEvent
+            audited.resourceID = patientID
+            audited.patientID = patientID
+            try db.append([audited])
         }
     }
 

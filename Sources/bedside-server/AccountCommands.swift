@@ -109,11 +109,14 @@ struct AddTeamMemberCommand: AsyncParsableCommand {
     @Option(help: "E-mail of the patient.")
     var patient: String
 
+    @Flag(help: "The clinician is responsible for the patient (named on the Patient; the kiosk's \"my patients\").")
+    var responsible = false
+
     func run() async throws {
         let store = try options.openStore()
         try await administering {
-            try await ServerAdministration(store: store).addTeamMember(clinicianEmail: clinician, patientEmail: patient)
-            print("\(patient) is now in the care team of \(clinician).")
+            try await ServerAdministration(store: store).addTeamMember(clinicianEmail: clinician, patientEmail: patient, responsible: responsible)
+            print("\(patient) is now in the care team of \(clinician)\(responsible ? ", who is responsible for them" : "").")
         }
     }
 }

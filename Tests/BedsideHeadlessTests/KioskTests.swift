@@ -142,7 +142,8 @@ struct KioskTests {
         #expect(anna.files().isEmpty)
         await anna.core.lock()
         #expect(await anna.core.kiosk?.token == nil, "locked: no token in clear")
-        #expect(await anna.core.kiosk?.names.isEmpty == true, "locked: no patient names")
+        let patients = await anna.core.kiosk?.patients
+        #expect(patients?.names.isEmpty == true && patients?.mine.isEmpty == true, "locked: no patient names")
         await server.stop()
     }
 
@@ -243,6 +244,47 @@ struct KioskTests {
         #expect(FlagTriage.notes(handled).map(\.text) == ["Rang Ruth: no symptoms, GP tomorrow"])
         await patient.core.lock()
         await anna.core.lock()
+        await server.stop()
+    }
+
+    @Test("m shows only the patients the nurse is responsible for (named on the Patient by team add --responsible); the whole team's again on m")
+    func myPatients() async throws {
+        let (server, _) = try await Self.serverWithAlert()
+        let otto = try #require(try await server.administration.addUser(
+            email: "otto@example.org", role: .patient, password: "patient-lantern-orbit-42", name: "Otto Second").patientID)
+        try await server.administration.addTeamMember(clinicianEmail: "anna@example.org", patientEmail: "otto@example.org")
+        try await server.administration.addTeamMember(clinicianEmail: "anna@example.org", patientEmail: "ruth@example.org", responsible: true)
+        let alert = Alert(
+            rule: "systolic", priority: .orange, summary: "Systolic blood pressure 165 mmHg (≥ 160)", reasons: ["Systolic blood pressure 165 mmHg (≥ 160)"],
+            code: AnswerValue.Coding(system: "http://loinc.org", code: "8480-6", display: "Systolic blood pressure"))
+        let flag = FlagBuilder.flag(for: alert, patientID: otto, trigger: "Patient/\(otto)", at: server.clock.now())
+        try await server.store.write { db in try db.put(FHIRService.stamp(flag, type: .flag, id: "otto-flag", version: 1, at: server.clock.now())) }
+        let ruthPatient = try #require(try await server.store.read { db in
+            try db.resource(type: "Patient", id: try db.account(email: "ruth@example.org")?.patientID ?? "")
+        }.flatMap { JSONParser.parseOrNil($0.json) })
+        #expect(ruthPatient["generalPractitioner"]?.arrayValue?.first?["display"]?.stringValue == "Nurse Anna")
+
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(anna, credentialSteps + """
+            expect "Alerts (2)"
+            expect "Otto Second"
+            press m
+            expect "Alerts (1)"
+            expect "Showing: all priorities, open, my patients only"
+            expect "Ruth Example"
+            press m
+            expect "Alerts (2)"
+            expect "Otto Second"
+            """))
+        // Nurse Ben is in Ruth's team but not responsible: none of his.
+        let ben = JourneyClient(server: server, email: "ben@example.org", password: Self.nursePassword, kiosk: true)
+        #expect(try await run(ben, credentialSteps + """
+            expect "Alerts (1)"
+            press m
+            expect "Alerts (0)"
+            """))
+        await anna.core.lock()
+        await ben.core.lock()
         await server.stop()
     }
 

@@ -77,7 +77,10 @@ public struct DemoSeeder: Sendable {
         for plan in Self.patients {
             let account = try await administration.addUser(
                 email: plan.email, role: .patient, password: Self.patientPassword, name: plan.name, birthDate: plan.birthDate)
-            try await administration.addTeamMember(clinicianEmail: Self.clinicians[plan.clinician].email, patientEmail: plan.email)
+            // One ward: both nurses see every patient; each is responsible for their own three (the kiosk's "m").
+            for (index, clinician) in Self.clinicians.enumerated() {
+                try await administration.addTeamMember(clinicianEmail: clinician.email, patientEmail: plan.email, responsible: index == plan.clinician)
+            }
             try await administration.setProgramme(plan.condition.programme, patientEmail: plan.email)
             logins.append(Login(email: plan.email, password: Self.patientPassword, role: .patient, name: plan.name, condition: plan.condition.rawValue))
             guard let patientID = account.patientID else { continue }

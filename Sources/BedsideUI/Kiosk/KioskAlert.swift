@@ -19,6 +19,8 @@ public struct KioskAlert: Sendable, Equatable {
     public var notes: [Note]
     /// The code of what was measured or scored (LOINC), to show that kind's recent values beside it.
     public var code: String?
+    /// The nurse is responsible for this patient (named on the Patient), for "my patients only".
+    public var isMyPatient: Bool
 
     public struct Note: Sendable, Equatable {
         public var author: String
@@ -34,9 +36,11 @@ public struct KioskAlert: Sendable, Equatable {
 
     public init(
         id: String, version: Int, patientID: String, patientName: String, priority: AlertPriority, status: String, summary: String,
-        raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = [], code: String? = nil
+        raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = [], code: String? = nil,
+        isMyPatient: Bool = false
     ) {
         self.code = code
+        self.isMyPatient = isMyPatient
         self.id = id
         self.version = version
         self.patientID = patientID
@@ -69,14 +73,18 @@ public struct KioskFilter: Sendable, Equatable {
     /// nil: every priority.
     public var priority: AlertPriority?
     public var status: Status = .open
+    /// Only the patients the nurse is responsible for, rather than the whole care team's.
+    public var myPatientsOnly = false
 
-    public init(priority: AlertPriority? = nil, status: Status = .open) {
+    public init(priority: AlertPriority? = nil, status: Status = .open, myPatientsOnly: Bool = false) {
         self.priority = priority
         self.status = status
+        self.myPatientsOnly = myPatientsOnly
     }
 
     public func admits(_ alert: KioskAlert, at now: Int64) -> Bool {
         if let priority, alert.priority != priority { return false }
+        if myPatientsOnly, !alert.isMyPatient { return false }
         switch status {
         case .open: return alert.isOpen && !alert.isSnoozed(at: now)
         case .snoozed: return alert.isOpen && alert.isSnoozed(at: now)

@@ -36,7 +36,8 @@ extension Painter {
         case .handled: t.text(.kioskStatusHandled)
         case .all: t.text(.kioskStatusAll)
         }
-        frame.put(t.text(.kioskShowing, priority, status), x: 1, y: top + 1, role: .muted, maxWidth: width - 2)
+        let showing = t.text(.kioskShowing, priority, status) + (queue.filter.myPatientsOnly ? ", " + t.text(.kioskMyPatients) : "")
+        frame.put(showing, x: 1, y: top + 1, role: .muted, maxWidth: width - 2)
         hints = t.text(.kioskHintQueue)
         var row = top + 3
         guard queue.loaded else {

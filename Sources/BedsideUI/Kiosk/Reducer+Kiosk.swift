@@ -55,6 +55,9 @@ func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -
         let next = ((order.firstIndex { $0 == queue.filter.priority } ?? 0) + 1) % order.count
         queue.filter.priority = order[next]
         queue.top = 0
+    case .character("m"):
+        queue.filter.myPatientsOnly.toggle()
+        queue.top = 0
     case .character("v"):
         let all = KioskFilter.Status.allCases
         queue.filter.status = all[((all.firstIndex(of: queue.filter.status) ?? 0) + 1) % all.count]
