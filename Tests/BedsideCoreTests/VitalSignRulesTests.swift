@@ -110,4 +110,18 @@ struct VitalSignRulesTests {
             "measurementOverdueHours must be 1 to 720 hours, or left out for none (it is 0).",
         ])
     }
+
+    @Test("a Flag's new version names the nurse's decisions: handled, escalated, snoozed, a note; a version that decides nothing names none")
+    func triageDecisions() {
+        let flag: JSONValue = ["resourceType": "Flag", "status": "active", "code": ["text": "SpO2 88 %"]]
+        let noted = FlagTriage.apply(.note, note: "Rang her", by: "Nurse Anna", at: 1_000, to: flag)
+        #expect(FlagTriage.decisions(from: flag, to: noted) == ["flag-note"])
+        let escalated = FlagTriage.apply(.escalate, note: "GP informed", by: "Nurse Anna", at: 2_000, to: noted)
+        #expect(FlagTriage.decisions(from: noted, to: escalated) == ["flag-escalated", "flag-note"])
+        let snoozed = FlagTriage.apply(.snooze(until: 3_600_000), note: nil, by: "Nurse Ben", at: 3_000, to: escalated)
+        #expect(FlagTriage.decisions(from: escalated, to: snoozed) == ["flag-snoozed"])
+        let handled = FlagTriage.apply(.handle, note: "Better", by: "Nurse Ben", at: 4_000, to: snoozed)
+        #expect(FlagTriage.decisions(from: snoozed, to: handled) == ["flag-handled", "flag-note"])
+        #expect(FlagTriage.decisions(from: handled, to: handled).isEmpty)
+    }
 }

@@ -79,6 +79,10 @@ struct KioskTests {
         #expect(ResourceValidator(now: server.clock.now()).validate(json, as: "Flag").isEmpty)
         let audit = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
         #expect(audit.contains { $0.action == "update" && $0.resourceType == "Flag" && $0.resourceID == flagID && $0.actorRole == "clinician" })
+        // Who decided what, and when, by name; why is the note in the version the event names.
+        let decisions = audit.filter { $0.action.hasPrefix("flag-") && $0.resourceID?.hasPrefix(flagID) == true }
+        #expect(decisions.map(\.action) == ["flag-handled", "flag-note"])
+        #expect(decisions.allSatisfy { $0.resourceID == "\(flagID)/_history/2" && $0.actorRole == "clinician" && $0.actorID != nil })
         // Nothing of the session is on disk, before or after logging out.
         #expect(anna.files().isEmpty)
         #expect(try await run(anna, "press L\nexpect \"Logged out\""))

@@ -67,4 +67,15 @@ public enum FlagTriage {
             return (annotation["authorString"]?.stringValue ?? "", annotation["time"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound, text)
         }
     }
+
+    /// The decisions a new version of a Flag records against the one before, as the audit names them:
+    /// `flag-handled`, `flag-escalated`, `flag-snoozed`, `flag-note` (a note added with any of them).
+    public static func decisions(from before: JSONValue, to after: JSONValue) -> [String] {
+        var decisions: [String] = []
+        if before["status"]?.stringValue == "active", after["status"]?.stringValue == "inactive" { decisions.append("flag-handled") }
+        if !isEscalated(before), isEscalated(after) { decisions.append("flag-escalated") }
+        if let until = snoozedUntil(after), until != snoozedUntil(before) { decisions.append("flag-snoozed") }
+        if notes(after).count > notes(before).count { decisions.append("flag-note") }
+        return decisions
+    }
 }

@@ -279,7 +279,15 @@ public struct FHIRService: Sendable {
             }
         }
         try db.put(stamped)
-        try db.append([info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)])
+        var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
+        if type == .flag, let before = JSONParser.parseOrNil(current.json) {
+            // A nurse's decision, by name. The trail holds no health data: why is the note in the
+            // version the event names (Flag/<id>/_history/<n>).
+            for decision in FlagTriage.decisions(from: before, to: resource) {
+                events.append(info.audit(decision, type: name, id: "\(id)/_history/\(stamped.versionID)", patientID: stamped.patientID, status: 200, at: now))
+            }
+        }
+        try db.append(events)
         return WriteResult(resource: stamped, created: false)
     }
 }
