@@ -12,6 +12,7 @@ import TOMLKit
 /// theme = "high-contrast"
 /// language = "nl"
 /// idle-minutes = 15
+/// kiosk-idle-minutes = 2                 # the kiosk's lock (1–30)
 /// glucose-unit = "mmol/L"                # or "mg/dL"
 /// sync-minutes = 5                       # sync this often while running (1–1440)
 /// ```
@@ -22,6 +23,7 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
     public var theme: String?
     public var language: String?
     public var idleMinutes: Int?
+    public var kioskIdleMinutes: Int?
     public var glucoseUnit: String?
     public var syncMinutes: Int?
 
@@ -29,6 +31,7 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
         case server, pin, theme, language
         case caFile = "ca-file"
         case idleMinutes = "idle-minutes"
+        case kioskIdleMinutes = "kiosk-idle-minutes"
         case glucoseUnit = "glucose-unit"
         case syncMinutes = "sync-minutes"
     }
@@ -52,6 +55,9 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
         }
         if let minutes = config.idleMinutes, !(1...240).contains(minutes) {
             throw ConfigError(description: "\(url.path): idle-minutes must be between 1 and 240")
+        }
+        if let minutes = config.kioskIdleMinutes, !(1...30).contains(minutes) {
+            throw ConfigError(description: "\(url.path): kiosk-idle-minutes must be between 1 and 30 (a shared terminal must not stay open long)")
         }
         if let minutes = config.syncMinutes, !(1...1440).contains(minutes) {
             throw ConfigError(description: "\(url.path): sync-minutes must be between 1 and 1440")

@@ -92,6 +92,7 @@ struct GlobalOptions: ParsableArguments {
         configuration.noColor = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         configuration.themeName = configuration.noColor ? "mono" : (theme ?? file.theme ?? "default")
         if let minutes = file.idleMinutes { configuration.idleTimeout = Int64(minutes) * 60_000 }
+        if let minutes = file.kioskIdleMinutes { configuration.kioskIdleTimeout = Int64(minutes) * 60_000 }
         if file.glucoseUnit == "mg/dL" { configuration.glucoseUnit = .glucoseMass }
         if let minutes = file.syncMinutes { configuration.syncInterval = Int64(minutes) * 60_000 }
         if let kdf = environment["BEDSIDE_TEST_KDF_LOG_N"].flatMap(Int.init), (10...17).contains(kdf) {

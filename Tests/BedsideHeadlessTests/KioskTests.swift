@@ -151,6 +151,17 @@ struct KioskTests {
         await server.stop()
     }
 
+    @Test("the kiosk's lock is 2 minutes unless the config file says otherwise (1–30); a longer one is refused")
+    func idleSetting() throws {
+        #expect(ClientConfiguration(dataDirectory: URL(fileURLWithPath: "/tmp/x")).kioskIdleTimeout == 120_000)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kiosk-config-\(UUID().uuidString).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("kiosk-idle-minutes = 5\n".utf8).write(to: file)
+        #expect(try ConfigFile.load(file).kioskIdleMinutes == 5)
+        try Data("kiosk-idle-minutes = 60\n".utf8).write(to: file)
+        #expect(throws: ConfigError.self) { try ConfigFile.load(file) }
+    }
+
     @Test("a patient's account cannot open the kiosk")
     func patientRefused() async throws {
         let (server, _) = try await Self.serverWithAlert()

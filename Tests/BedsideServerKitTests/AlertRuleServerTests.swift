@@ -131,6 +131,32 @@ struct AlertRuleServerTests {
         }
     }
 
+    @Test("Patient?_has:Flag:patient:status=active lists the care team's patients with an open alert, no one else's; a malformed _has is a 400")
+    func patientsWithAlerts() async throws {
+        try await withServer { server in
+            let red = try #require(try await server.addPatient("red@example.org").patientID)
+            let calm = try #require(try await server.addPatient("calm@example.org").patientID)
+            let other = try #require(try await server.addPatient("other@example.org").patientID)
+            try await server.addClinician("nurse.has@example.org", patients: ["red@example.org", "calm@example.org"])
+            for (email, patientID, systolic) in [("red@example.org", red, 185.0), ("calm@example.org", calm, 120), ("other@example.org", other, 190)] {
+                let token = try await server.login(email).token
+                #expect(try await server.request("POST", "/fhir", token: token, json: server.transaction([bloodPressure(server, systolic, patientID: patientID)])).status == 200)
+            }
+            let nurse = try await server.login("nurse.has@example.org").token
+            let having = try await server.request("GET", "/fhir/Patient?_has:Flag:patient:status=active", token: nurse)
+            #expect(having.status == 200)
+            #expect(having.entries.compactMap { $0["resource"]?["id"]?.stringValue } == [red], "not the calm one, nor another team's")
+            let all = try await server.request("GET", "/fhir/Patient", token: nurse).entries.compactMap { $0["resource"]?["id"]?.stringValue }
+            #expect(Set(all) == [red, calm])
+            let none = try await server.request("GET", "/fhir/Patient?_has:Flag:patient:status=inactive", token: nurse)
+            #expect(none.status == 200 && none.entries.isEmpty)
+            for bad in ["/fhir/Patient?_has:Device:patient:status=active", "/fhir/Patient?_has:Flag:author:status=active",
+                        "/fhir/Observation?_has:Flag:patient:status=active", "/fhir/Patient?_has:Flag:patient:colour=red"] {
+                #expect(try await server.request("GET", bad, token: nurse).status == 400, "\(bad)")
+            }
+        }
+    }
+
     @Test("the scheduler: no measurement for 3 days, and a questionnaire past its due date, raise Flags once; a rerun writes nothing")
     func overdue() async throws {
         try await withServer { server in

@@ -20,13 +20,17 @@ enum CapabilityStatement {
             if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician) {
                 interactions.append(["code": "update"])
             }
-            let specific: [JSONValue] = type.searchParameters.map { name in
+            var specific: [JSONValue] = type.searchParameters.map { name in
                 switch name {
                 case "patient", "subject", "owner": parameter(name, "reference", "Patient/<id> or <id>")
                 case "code": parameter(name, "token", "system|code, |code or code; comma for OR")
                 case "date", "authored": parameter(name, "date", "Clinically relevant time, with comparison prefixes")
                 default: parameter(name, "token", "Exact code; comma for OR")
                 }
+            }
+            if type == .patient {
+                specific.append(parameter(
+                    "_has", "special", "Reverse chain _has:TYPE:patient:PARAMETER=VALUE (TYPE Observation, QuestionnaireResponse, Task or Flag), e.g. _has:Flag:patient:status=active"))
             }
             let sorting = parameter("_sort", "special", "Sort by \(type.sortKeys.joined(separator: ", ")); prefix '-' for descending")
             let entry: JSONObject = [

@@ -70,7 +70,20 @@ public struct FHIRService: Sendable {
             query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
         }
         if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
-        let page = try await storeRead { [query] db in try db.search(query) }
+        // `_has`: each inner search runs with the same access limits as if it were asked on its own.
+        let principal = info.principal
+        let page = try await storeRead { [query] db in
+            var resolved = query
+            for var inner in query.has {
+                let type = SupportedResource(rawValue: inner.type) ?? .observation
+                if let allowed = AccessPolicy.searchablePatients(type, principal: principal) {
+                    inner.patientIDs = inner.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
+                }
+                let having = try db.patientIDs(matching: inner)
+                resolved.patientIDs = (resolved.patientIDs ?? Array(having).sorted()).filter(having.contains)
+            }
+            return try db.search(resolved)
+        }
         let now = clock.now()
         let etag = ETag.searchset(type: name, parameters: parameters, query: query, page: page)
         let notModified = ifNoneMatch.map { ETag.matches($0, tag: etag) } ?? false

@@ -31,6 +31,10 @@ struct SearchRequest {
         for (rawName, value) in parameters {
             let name = rawName
             if ignoredParameters.contains(name) { continue }
+            if name.hasPrefix("_has:") {
+                query.has.append(try reverseChain(name, value: value, on: type))
+                continue
+            }
             guard allowed.contains(name) else {
                 let supported = allowed.subtracting(["_offset"]).sorted().joined(separator: ", ")
                 throw .badRequest(
@@ -88,6 +92,28 @@ struct SearchRequest {
             }
         }
         return query
+    }
+
+    /// `_has:Flag:patient:status=active` on Patient: the patients some Flag (by its `patient`) with
+    /// status active points at. The inner parameter is read as a search of that type, with its checks.
+    private static func reverseChain(_ name: String, value: String, on type: SupportedResource) throws(ServerError) -> ResourceQuery {
+        let parts = name.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard type == .patient else {
+            throw .badRequest("_has is supported on Patient only.", expression: name, code: "not-supported")
+        }
+        guard parts.count == 4, let inner = SupportedResource(rawValue: parts[1]), inner.isPatientData, inner != .patient,
+            ["patient", "subject"].contains(parts[2]), inner.searchParameters.contains(parts[2])
+        else {
+            let types = SupportedResource.allCases.filter { $0.isPatientData && $0 != .patient && $0.searchParameters.contains("patient") }
+                .map(\.rawValue).joined(separator: ", ")
+            throw .badRequest(
+                "'\(name)' is not a reverse chain this server follows: write _has:TYPE:patient:PARAMETER=VALUE, TYPE one of \(types).",
+                expression: name, code: "not-supported")
+        }
+        guard !["patient", "subject", "_has"].contains(parts[3]) else {
+            throw .badRequest("'\(name)': the last part names a search parameter of \(inner.rawValue), such as status.", expression: name)
+        }
+        return try parse(type: inner, parameters: [(parts[3], value)])
     }
 
     private static func intersect(_ existing: [String]?, _ new: [String]) -> [String] {

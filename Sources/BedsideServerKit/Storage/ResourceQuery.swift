@@ -31,6 +31,9 @@ public struct ResourceQuery: Sendable, Equatable {
     public var sort: [SortKey] = []
     public var count: Int = 50
     public var offset: Int = 0
+    /// Patient searches only (`_has:Flag:patient:status=active`): the patients who have a resource
+    /// matching each of these. Resolved into `patientIDs` before the search runs.
+    public var has: [ResourceQuery] = []
 
     public init(type: String) { self.type = type }
 }

@@ -231,7 +231,8 @@ struct SQLiteStoreSession: StoreWriting {
         }
     }
 
-    func search(_ query: ResourceQuery) throws -> ResourcePage {
+    /// The WHERE conditions of a query and their arguments; nil when it can match nothing.
+    private func conditions(of query: ResourceQuery) -> ([String], StatementArguments)? {
         var conditions = ["type = ?"]
         var arguments: StatementArguments = [query.type]
         func inList(_ column: String, _ values: [String]) {
@@ -239,7 +240,7 @@ struct SQLiteStoreSession: StoreWriting {
             for value in values { _ = arguments.append(contentsOf: [value]) }
         }
         if let patients = query.patientIDs {
-            if patients.isEmpty { return ResourcePage(resources: [], hasMore: false) }
+            if patients.isEmpty { return nil }
             inList("patient_id", patients)
         }
         if let ids = query.ids { inList("id", ids) }
@@ -262,7 +263,19 @@ struct SQLiteStoreSession: StoreWriting {
         }
         for condition in query.dates { append(condition, column: "date", to: &conditions, &arguments) }
         for condition in query.lastUpdated { append(condition, column: "last_updated", to: &conditions, &arguments) }
+        return (conditions, arguments)
+    }
 
+    func patientIDs(matching query: ResourceQuery) throws -> Set<String> {
+        guard let (conditions, arguments) = self.conditions(of: query) else { return [] }
+        let sql = "SELECT DISTINCT patient_id FROM resource WHERE \(conditions.joined(separator: " AND ")) AND patient_id IS NOT NULL"
+        return Set(try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments))
+    }
+
+    func search(_ query: ResourceQuery) throws -> ResourcePage {
+        guard let matching = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
+        let conditions = matching.0
+        var arguments = matching.1
         var order: [String] = query.sort.map { key in
             switch key {
             case .date(let ascending): "date \(ascending ? "ASC" : "DESC")"

@@ -29,6 +29,8 @@ public protocol StoreReading {
     /// The id of the resource of `type` carrying `identifier`, if any.
     func resourceID(type: String, identifier: ResourceCode) throws -> String?
     func search(_ query: ResourceQuery) throws -> ResourcePage
+    /// The distinct patients of the resources that match (paging and order ignored).
+    func patientIDs(matching query: ResourceQuery) throws -> Set<String>
     func count(type: String) throws -> Int
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
