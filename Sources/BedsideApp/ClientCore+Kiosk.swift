@@ -101,9 +101,8 @@ extension ClientCore {
                 // A fresh start: who the patients are, and who is responsible for them, is read again.
                 kiosk?.patients = PatientLabels()
                 let patients = await patientLabels(for: flags, api: api, token: token)
-                var queue = AlertQueue()
-                queue.merge(flags.compactMap { Self.alert(from: $0, patients: patients) })
-                return [.alertsLoaded(queue.alerts, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
+                // Both searches may hold one Flag (handled between them): the queue keeps its newest version.
+                return [.alertsLoaded(flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
             }
             let since = FHIRDateTime.format(epochMilliseconds: cursor.since)
             let path = "/fhir/Flag?_lastUpdated=ge\(since)&_sort=_lastUpdated&_count=1000"
@@ -114,7 +113,7 @@ extension ClientCore {
             // A tag is only worth keeping for a one-page answer: it says nothing of the other pages.
             let next = cursor.advanced(
                 answeredAt: changes.answeredAt ?? clock.now(),
-                changedAt: changes.flags.compactMap { $0["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound },
+                changedAt: changes.flags.compactMap(\.lastUpdatedMilliseconds),
                 etag: changes.pages == 1 ? response.header("etag") : nil)
             return [.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: next)]
         } catch {
@@ -136,7 +135,7 @@ extension ClientCore {
             if let given = answer { response = given } else { response = try await api.send("GET", url, token: token) }
             answer = nil
             guard response.status == 200, let bundle = response.json else { throw BedsideAPI.refusal(response) }
-            if pages == 0 { answeredAt = bundle["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound }
+            if pages == 0 { answeredAt = bundle.lastUpdatedMilliseconds }
             flags += (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
             pages += 1
             next = SyncEngine.nextPage(bundle)
@@ -178,7 +177,7 @@ extension ClientCore {
             patientName: patients.names[patientID] ?? "Patient/\(patientID)", priority: AlertPriority(flag: flag) ?? .gray, status: flag["status"]?.stringValue ?? "active",
             summary: summary,
             raisedAt: flag["period"]?["start"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound
-                ?? flag["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound ?? 0,
+                ?? flag.lastUpdatedMilliseconds ?? 0,
             escalated: FlagTriage.isEscalated(flag), snoozedUntil: FlagTriage.snoozedUntil(flag),
             notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) },
             code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, isMyPatient: patients.mine.contains(patientID))

@@ -68,11 +68,16 @@ extension ServerAdministration {
             var extensions = patient["extension"]?.arrayValue ?? []
             change(&extensions)
             patient["extension"] = .array(extensions)
-            try db.put(FHIRService.stamp(.object(patient), type: .patient, id: patientID, version: current.versionID + 1, at: max(now, current.lastUpdated + 1)))
-            var withPatient = event
-            withPatient.resourceID = patientID
-            withPatient.patientID = patientID
-            try db.append([withPatient])
+            try Self.putPatient(patient, after: current, audited: event, db: db, now: now)
         }
+    }
+
+    /// Stores `patient` as the next version after `current`, with `event` naming it, in the caller's transaction.
+    static func putPatient(_ patient: JSONObject, after current: StoredResource, audited event: AuditEvent, db: any StoreWriting, now: Int64) throws {
+        try db.put(FHIRService.stamp(.object(patient), type: .patient, id: current.id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1)))
+        var named = event
+        named.resourceID = current.id
+        named.patientID = current.id
+        try db.append([named])
     }
 }

@@ -122,11 +122,7 @@ public struct ServerAdministration: Sendable {
             guard !responsibleOnes.contains(where: { $0["reference"]?.stringValue == reference }) else { return }
             responsibleOnes.append(["reference": .string(reference), "display": .string(clinician.displayName)])
             resource["generalPractitioner"] = .array(responsibleOnes)
-            try db.put(FHIRService.stamp(.object(resource), type: .patient, id: patientID, version: current.versionID + 1, at: max(now, current.lastUpdated + 1)))
-            var audited = responsibleEvent
-            audited.resourceID = patientID
-            audited.patientID = patientID
-            try db.append([audited])
+            try Self.putPatient(resource, after: current, audited: responsibleEvent, db: db, now: now)
         }
     }
 

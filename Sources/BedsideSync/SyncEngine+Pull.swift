@@ -70,7 +70,7 @@ extension SyncEngine {
             while let page = bundle {
                 let resources = (page["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
                 for resource in resources {
-                    if let updated = resource["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) { newest = max(newest, updated.lowerBound) }
+                    if let updated = resource.lastUpdatedMilliseconds { newest = max(newest, updated) }
                 }
                 do {
                     report.received += try store.mergeFromServer(resources.compactMap(ObservationReader.record(from:)), now: clock.now())

@@ -34,9 +34,9 @@ public struct SyncReport: Sendable, Equatable {
         bytesSent += response.bytesSent
         bytesReceived += response.bytesReceived
         let midpoint = sentAt + (receivedAt - sentAt) / 2
-        if let stamp = body?["meta"]?["lastUpdated"]?.stringValue.flatMap(FHIRDateTime.init) {
-            serverTime = stamp.lowerBound
-            serverClockOffset = stamp.lowerBound - midpoint
+        if let stamp = body?.lastUpdatedMilliseconds {
+            serverTime = stamp
+            serverClockOffset = stamp - midpoint
         } else if let date = response.header("date").flatMap(HTTPDate.parse) {
             // The Date has whole seconds; half a second is the best guess for where in it the answer left.
             serverTime = date

@@ -56,26 +56,25 @@ check_restored() {
   fi
 }
 
-# Starts the app in a new tmux session (one tmux server for the whole test); after the app ends the
-# pane reports its exit code and the tty's echo flag.
-start_app() {
+# Starts bedside in a new tmux session (one tmux server for the whole test): NAME, an environment
+# prefix, then bedside's own arguments. After it ends the pane reports its exit code and the tty's
+# echo flag.
+launch() {
+  local name=$1 environment=$2
+  shift 2
   [ -n "$current" ] && tmux -L "$socket" kill-session -t "$current" 2>/dev/null || true
   runs=$((runs + 1))
-  current="app$runs"
+  current="$name$runs"
   TERM=${TERM:-xterm-256color} tmux -L "$socket" new-session -d -s "$current" -x 80 -y 24 \
-    "env LANG=C.UTF-8 BEDSIDE_TEST_KDF_LOG_N=12 $1 $bedside --data-dir $work/client --server $url --ca-file $work/server/tls/ca.pem; \
+    "env LANG=C.UTF-8 BEDSIDE_TEST_KDF_LOG_N=12 $environment $bedside $* --server $url --ca-file $work/server/tls/ca.pem; \
      echo EXITED \$?; stty -a | grep -q ' echo ' && echo ECHO-ON; sleep 60"
 }
 
-# The kiosk in a new tmux session, with a data directory of its own (which must stay empty).
-start_kiosk() {
-  [ -n "$current" ] && tmux -L "$socket" kill-session -t "$current" 2>/dev/null || true
-  runs=$((runs + 1))
-  current="kiosk$runs"
-  TERM=${TERM:-xterm-256color} tmux -L "$socket" new-session -d -s "$current" -x 80 -y 24 \
-    "env LANG=C.UTF-8 BEDSIDE_TEST_KDF_LOG_N=12 $bedside --kiosk --data-dir $work/kiosk --server $url --ca-file $work/server/tls/ca.pem; \
-     echo EXITED \$?; stty -a | grep -q ' echo ' && echo ECHO-ON; sleep 60"
-}
+# The patient's app on its data directory.
+start_app() { launch app "$1" --data-dir "$work/client"; }
+
+# The kiosk, with a data directory of its own (which must stay empty).
+start_kiosk() { launch kiosk "" --kiosk --data-dir "$work/kiosk"; }
 
 app_pid() { pgrep -f "^$bedside --data-dir $work/client" | head -1; }
 
