@@ -61,7 +61,8 @@ public struct ServerAdministration: Sendable {
             resource = FHIRService.stamp(.object(patient), type: .patient, id: resourceID, version: 1, at: now)
         case .clinician:
             account.practitionerID = resourceID
-            let practitioner: JSONValue = ["resourceType": "Practitioner", "active": true, "name": [humanName], "telecom": telecom]
+            // No telecom: the login address is not published to every user who can search Practitioners.
+            let practitioner: JSONValue = ["resourceType": "Practitioner", "active": true, "name": [humanName]]
             resource = FHIRService.stamp(practitioner, type: .practitioner, id: resourceID, version: 1, at: now)
         case .admin:
             resource = nil

@@ -88,6 +88,6 @@ public enum PHQ9Rule {
     }
 
     private static func number(_ value: Double) -> String {
-        value.rounded() == value ? String(Int(value)) : String(value)
+        value.plainText
     }
 }

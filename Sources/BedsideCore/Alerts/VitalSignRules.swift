@@ -141,7 +141,6 @@ public struct VitalSignRules: Sendable, Equatable, Codable {
     }
 
     static func format(_ value: Double) -> String {
-        let rounded = (value * 10).rounded() / 10
-        return rounded.rounded() == rounded ? String(Int(rounded)) : String(rounded)
+        ((value * 10).rounded() / 10).plainText
     }
 }

@@ -286,9 +286,7 @@ public struct ResourceValidator: Sendable {
         return number
     }
 
-    private func format(_ value: Double) -> String {
-        value.rounded() == value ? String(Int(value)) : String(value)
-    }
+    private func format(_ value: Double) -> String { value.plainText }
 
     // MARK: Other resources
 

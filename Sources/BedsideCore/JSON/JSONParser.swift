@@ -79,7 +79,6 @@ public struct JSONParser {
         try enter()
         index += 1
         var object = JSONObject()
-        var seen: Set<String>? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -93,11 +92,7 @@ public struct JSONParser {
             }
             let keyOffset = index
             let key = try parseString()
-            // Linear search is cheapest for the small objects FHIR is made of; switch to a set for big ones.
-            if object.count >= 16, seen == nil { seen = Set(object.keys) }
-            let duplicate = seen.map { $0.contains(key) } ?? object.members.contains { $0.key == key }
-            if duplicate { throw JSONParseError(message: "duplicate member \"\(key)\"", offset: keyOffset) }
-            seen?.insert(key)
+            if object.contains(key) { throw JSONParseError(message: "duplicate member \"\(key)\"", offset: keyOffset) }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1

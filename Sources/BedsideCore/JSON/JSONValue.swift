@@ -14,9 +14,11 @@ public enum JSONValue: Sendable, Equatable {
 
     public static func number(_ value: Int) -> JSONValue { .number(String(value)) }
 
-    /// A number from a `Double`, written in the shortest form that reads back the same.
+    /// A number from a `Double`, written in the shortest form that reads back the same. JSON has no
+    /// NaN or infinity: those become null rather than a document no one can read.
     public static func number(_ value: Double) -> JSONValue {
-        if value.rounded() == value, abs(value) < 1e15 { return .number(String(Int(value))) }
+        guard value.isFinite else { return .null }
+        if abs(value) < 1e15, let whole = Int(exactly: value) { return .number(String(whole)) }
         return .number("\(value)")
     }
 
@@ -71,8 +73,15 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON object whose members keep the order they were written or inserted in.
+///
+/// Small objects (what FHIR is made of) are searched linearly; past `indexedFrom` members the positions
+/// are also kept by name, so that building or reading a wide object (a hostile upload of 100,000 members)
+/// costs linear time rather than quadratic.
 public struct JSONObject: Sendable, Equatable, Sequence {
     public private(set) var members: [(key: String, value: JSONValue)]
+    private var positions: [String: Int]?
+
+    static let indexedFrom = 24
 
     public init() { members = [] }
 
@@ -86,17 +95,27 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
 
+    private func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        return members.firstIndex { $0.key == key }
+    }
+
+    /// Whether a member of this name exists.
+    public func contains(_ key: String) -> Bool { position(of: key) != nil }
+
     /// Reads or replaces a member; assigning `nil` removes it. A replaced member keeps its place.
     public subscript(key: String) -> JSONValue? {
-        get {
-            for member in members where member.key == key { return member.value }
-            return nil
-        }
+        get { position(of: key).map { members[$0].value } }
         set {
-            if let index = members.firstIndex(where: { $0.key == key }) {
-                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            if let index = position(of: key) {
+                if let newValue {
+                    members[index].value = newValue
+                } else {
+                    members.remove(at: index)
+                    if positions != nil { reindex() }
+                }
             } else if let newValue {
-                members.append((key, newValue))
+                appendUnchecked(key, newValue)
             }
         }
     }
@@ -104,6 +123,22 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// Appends without looking for an existing member; the parser uses it after checking for duplicates.
     mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         members.append((key, value))
+        if positions != nil {
+            positions?[key] = members.count - 1
+        } else if members.count >= Self.indexedFrom {
+            reindex()
+        }
+    }
+
+    private mutating func reindex() {
+        guard members.count >= Self.indexedFrom else {
+            positions = nil
+            return
+        }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(members.count)
+        for (position, member) in members.enumerated() { index[member.key] = position }
+        positions = index
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {

@@ -11,6 +11,8 @@ public struct Principal: Sendable, Equatable {
     /// For clinicians: the patients of their care teams.
     public var teamPatientIDs: Set<String>
     public var tokenHash: String
+    /// For patients: the Practitioners of their own care team, the only ones they may see.
+    public var careTeamPractitionerIDs: Set<String> = []
 }
 
 /// The rules of DESIGN.md's login: password, then an e-mailed code; throttling; sessions.
@@ -262,18 +264,19 @@ public struct AuthService: Sendable {
         let tokenHash = Secrets.sha256Hex(token)
         let now = clock.now()
         let policy = self.policy
-        let found: (SessionRecord, Account, [String])?
+        let found: (SessionRecord, Account, [String], [String])?
         do {
             found = try await store.read { db in
                 guard let session = try db.session(tokenHash: tokenHash), let account = try db.account(id: session.accountID)
                 else { return nil }
                 let team = account.role == .clinician ? try db.teamPatientIDs(clinicianAccountID: account.id) : []
-                return (session, account, team)
+                let practitioners = try account.patientID.map { try db.teamPractitionerIDs(patientID: $0) } ?? []
+                return (session, account, team, practitioners)
             }
         } catch {
             throw .storage(error)
         }
-        guard let (session, account, team) = found, session.revokedAt == nil else {
+        guard let (session, account, team, practitioners) = found, session.revokedAt == nil else {
             throw .unauthenticated("The session has ended. Log in again.")
         }
         if now - session.lastSeenAt > policy.idleTimeout || now - session.createdAt > policy.absoluteTimeout {
@@ -284,7 +287,7 @@ public struct AuthService: Sendable {
         }
         return Principal(
             accountID: account.id, role: account.role, patientID: account.patientID, practitionerID: account.practitionerID,
-            teamPatientIDs: Set(team), tokenHash: tokenHash)
+            teamPatientIDs: Set(team), tokenHash: tokenHash, careTeamPractitionerIDs: Set(practitioners))
     }
 
     /// Ends the session at once.

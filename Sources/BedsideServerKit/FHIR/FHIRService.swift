@@ -39,7 +39,9 @@ public struct FHIRService: Sendable {
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
         let current = try await storeRead { db in try db.resource(type: name, id: id) }
         let now = clock.now()
-        guard let current, AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal) else {
+        guard let current, AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal),
+            AccessPolicy.visibleIDs(type, principal: info.principal)?.contains(id) ?? true
+        else {
             await auditRecorder.record(info.audit("read", type: name, id: id, outcome: "failure", status: 404, at: now))
             throw Self.notFound(name, id)
         }
@@ -68,6 +70,9 @@ public struct FHIRService: Sendable {
         var query = try SearchRequest.parse(type: type, parameters: parameters)
         if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
             query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
+        }
+        if let visible = AccessPolicy.visibleIDs(type, principal: info.principal) {
+            query.ids = (query.ids ?? visible.sorted()).filter(visible.contains)
         }
         if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
         // `_has`: each inner search runs with the same access limits as if it were asked on its own.
@@ -107,11 +112,16 @@ public struct FHIRService: Sendable {
 
     /// Parses and validates a request body as a resource of `type`.
     static func parseResource(_ body: [UInt8]) throws(ServerError) -> JSONValue {
+        let value: JSONValue
         do {
-            return try JSONParser.parse(body)
+            value = try JSONParser.parse(body)
         } catch {
             throw .badRequest("The body is not valid JSON: \(error.description).")
         }
+        if let violation = JSONLimits.resource.violation(in: value) {
+            throw .tooCostly("The body is too large in shape: \(violation). See the limits in /fhir/metadata.")
+        }
+        return value
     }
 
     func validate(_ resource: JSONValue, type: SupportedResource, pathPrefix: String? = nil) throws(ServerError) {
@@ -293,7 +303,8 @@ public struct FHIRService: Sendable {
         }
         try db.put(stamped)
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
-        if type == .flag, let before = JSONParser.parseOrNil(current.json) {
+        let before = JSONParser.parseOrNil(current.json)
+        if type == .flag, let before {
             // A nurse's decision, by name. The trail holds no health data: why is the note in the
             // version the event names (Flag/<id>/_history/<n>).
             for decision in FlagTriage.decisions(from: before, to: resource) {
@@ -301,7 +312,32 @@ public struct FHIRService: Sendable {
             }
         }
         try db.append(events)
+        // A corrected value or a response completed later is as much news as a new one: the same rules
+        // run (they are idempotent: an unchanged alert on an open Flag writes nothing). A change of
+        // only a note does not, or adding a remark would reopen an alert a nurse already handled.
+        if Self.changesClinicalContent(type, from: before, to: resource) {
+            try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
+            try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
+        }
         return WriteResult(resource: stamped, created: false)
+    }
+
+    /// Whether an update changes what the alert rules and assignments look at.
+    static func changesClinicalContent(_ type: SupportedResource, from before: JSONValue?, to after: JSONValue) -> Bool {
+        let elements: [String]
+        switch type {
+        case .observation:
+            elements = [
+                "status", "code", "component", "valueQuantity", "valueCodeableConcept", "valueString", "valueInteger",
+                "effectiveDateTime", "effectivePeriod", "effectiveInstant", "dataAbsentReason",
+            ]
+        case .questionnaireResponse:
+            elements = ["status", "item", "questionnaire", "basedOn"]
+        default:
+            return false
+        }
+        guard let before else { return true }
+        return elements.contains { before[$0] != after[$0] }
     }
 }
 

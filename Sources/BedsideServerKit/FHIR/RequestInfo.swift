@@ -41,6 +41,13 @@ enum AccessPolicy {
         }
     }
 
+    /// Resources of `type` the principal may see by id, where their role limits that: a patient sees
+    /// only their own care team's Practitioners. nil: no such limit.
+    static func visibleIDs(_ type: SupportedResource, principal: Principal) -> Set<String>? {
+        guard type == .practitioner, principal.role == .patient else { return nil }
+        return principal.careTeamPractitionerIDs
+    }
+
     static func mayCreate(_ type: SupportedResource, role: Role) -> Bool {
         switch (type, role) {
         case (.observation, .patient), (.observation, .clinician), (.questionnaireResponse, .patient),

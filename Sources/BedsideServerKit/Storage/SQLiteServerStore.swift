@@ -1,4 +1,5 @@
 import BedsideCore
+import Foundation
 import GRDB
 
 /// The embedded store: one SQLite file in the data directory, in WAL mode with synchronous commits,
@@ -145,6 +146,28 @@ enum ServerMigrations {
                 );
                 CREATE INDEX audit_event_at ON audit_event(at);
                 """)
+        }
+        migrator.registerMigration("v2: hardening: throttles decay, accounts can be disabled, no published login addresses") { db in
+            try db.execute(sql: """
+                ALTER TABLE login_throttle ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE account ADD COLUMN disabled_at INTEGER;
+                """)
+            // Practitioners were written with the clinician's login e-mail; take it out of every version.
+            let versions = try Row.fetchAll(db, sql: """
+                SELECT 'resource' AS source, id, version, json FROM resource WHERE type = 'Practitioner'
+                UNION ALL SELECT 'resource_history', id, version, json FROM resource_history WHERE type = 'Practitioner'
+                """)
+            for row in versions {
+                guard var object = JSONParser.parseOrNil(Array(row["json"] as Data))?.objectValue,
+                    let telecom = object["telecom"]?.arrayValue
+                else { continue }
+                let kept = telecom.filter { $0["system"]?.stringValue != "email" }
+                object["telecom"] = kept.isEmpty ? nil : .array(kept)
+                let table: String = row["source"] == "resource" ? "resource" : "resource_history"
+                try db.execute(
+                    sql: "UPDATE \(table) SET json = ? WHERE type = 'Practitioner' AND id = ? AND version = ?",
+                    arguments: [Data(JSONValue.object(object).serialized()), row["id"] as String, row["version"] as Int])
+            }
         }
         return migrator
     }

@@ -142,6 +142,15 @@ struct SQLiteStoreSession: StoreWriting {
             arguments: [patientID])
     }
 
+    func teamPractitionerIDs(patientID: String) throws -> [String] {
+        try String.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT a.practitioner_id FROM care_team_member m JOIN account a ON a.id = m.clinician_account_id
+                WHERE m.patient_id = ? AND a.practitioner_id IS NOT NULL ORDER BY a.practitioner_id
+                """),
+            arguments: [patientID])
+    }
+
     func addTeamMember(clinicianAccountID: String, patientID: String) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO care_team_member (clinician_account_id, patient_id) VALUES (?, ?)",
@@ -235,9 +244,10 @@ struct SQLiteStoreSession: StoreWriting {
     private func conditions(of query: ResourceQuery) -> ([String], StatementArguments)? {
         var conditions = ["type = ?"]
         var arguments: StatementArguments = [query.type]
+        // One bound JSON array per list, so the SQL text does not depend on the list's length.
         func inList(_ column: String, _ values: [String]) {
-            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
-            for value in values { _ = arguments.append(contentsOf: [value]) }
+            conditions.append("\(column) IN (SELECT value FROM json_each(?))")
+            _ = arguments.append(contentsOf: [String(decoding: JSONValue.array(values.map(JSONValue.string)).serialized(), as: UTF8.self)])
         }
         if let patients = query.patientIDs {
             if patients.isEmpty { return nil }
@@ -269,7 +279,7 @@ struct SQLiteStoreSession: StoreWriting {
     func patientIDs(matching query: ResourceQuery) throws -> Set<String> {
         guard let (conditions, arguments) = self.conditions(of: query) else { return [] }
         let sql = "SELECT DISTINCT patient_id FROM resource WHERE \(conditions.joined(separator: " AND ")) AND patient_id IS NOT NULL"
-        return Set(try String.fetchAll(db.cachedStatement(sql: sql), arguments: arguments))
+        return Set(try String.fetchAll(db.makeStatement(sql: sql), arguments: arguments))
     }
 
     func search(_ query: ResourceQuery) throws -> ResourcePage {
@@ -289,7 +299,9 @@ struct SQLiteStoreSession: StoreWriting {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
             """
         _ = arguments.append(contentsOf: [query.count + 1, query.offset])
-        var rows = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(resource(from:))
+        // Not cached: codes, dates and sort keys make many SQL texts, and a cache keyed by them would
+        // grow with every distinct search anyone sends.
+        var rows = try Row.fetchAll(db.makeStatement(sql: sql), arguments: arguments).map(resource(from:))
         let hasMore = rows.count > query.count
         if hasMore { rows.removeLast() }
         return ResourcePage(resources: rows, hasMore: hasMore)

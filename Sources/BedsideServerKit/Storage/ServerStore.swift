@@ -24,6 +24,8 @@ public protocol StoreReading {
     func teamPatientIDs(clinicianAccountID: String) throws -> [String]
     /// Clinician account ids caring for a patient.
     func clinicianIDs(patientID: String) throws -> [String]
+    /// The Practitioner resources of the clinicians on a patient's care team.
+    func teamPractitionerIDs(patientID: String) throws -> [String]
     func resource(type: String, id: String) throws -> StoredResource?
     func resource(type: String, id: String, version: Int) throws -> StoredResource?
     /// The id of the resource of `type` carrying `identifier`, if any.

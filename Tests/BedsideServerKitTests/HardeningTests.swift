@@ -1,0 +1,151 @@
+import BedsideCore
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// Issue 13's server findings, each as the request an attacker (or an unlucky patient) would send.
+/// Every test here failed against the code before its fix.
+@Suite("Hardening: the server survives what a patient or an attacker sends")
+struct HardeningTests {
+    func bloodPressure(_ server: TestServer, _ systolic: Double, _ diastolic: Double, patientID: String) -> JSONValue {
+        ObservationBuilder.observation(
+            kind: .bloodPressure, values: [.init(part: .systolic, value: systolic), .init(part: .diastolic, value: diastolic)],
+            effective: server.now(), patientID: patientID, clientID: UUID().uuidString.lowercased())
+    }
+
+    /// The weight Observation with its value replaced by the literal `number` (as written, not via Double).
+    func weight(_ server: TestServer, literal number: String, patientID: String) -> JSONValue {
+        var object = server.weight(80, patientID: patientID).objectValue ?? [:]
+        var quantity = object["valueQuantity"]?.objectValue ?? [:]
+        quantity["value"] = .number(number)
+        object["valueQuantity"] = .object(quantity)
+        return .object(object)
+    }
+
+    @Test("values no Int can hold (1e19, -1e19, 10^22, 1e308) are refused with 422 and the server keeps answering")
+    func absurdNumbers() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("num@example.org").patientID)
+            let token = try await server.login("num@example.org").token
+            for literal in ["1e19", "-1e19", "10000000000000000000000", "1e308", "-9223372036854775809", "1e400"] {
+                let answer = try await server.request("POST", "/fhir/Observation", token: token, json: weight(server, literal: literal, patientID: patientID))
+                #expect(answer.status == 422, "\(literal): \(answer.text)")
+                #expect(answer.issueCode == "value" || answer.issueCode == "structure", "\(literal): \(answer.text)")
+            }
+            // In a transaction too, where the message is located at the entry.
+            let bundle = server.transaction([weight(server, literal: "1e19", patientID: patientID)])
+            #expect(try await server.request("POST", "/fhir", token: token, json: bundle).status == 422)
+            #expect(try await server.request("GET", "/fhir/metadata").status == 200)
+        }
+    }
+
+    @Test("a 1 MiB resource with 95,000 members is refused at once, not stamped in quadratic time")
+    func wideResource() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("wide@example.org").patientID)
+            let token = try await server.login("wide@example.org").token
+            // Spliced as text: building it as a JSONObject would itself be the slow path under test.
+            var body = Array(server.weight(80, patientID: patientID).serialized().dropLast())
+            for index in 0..<95_000 { body.append(contentsOf: Array(",\"x\(index)\":\(index % 10)".utf8)) }
+            body.append(UInt8(ascii: "}"))
+            #expect(body.count < ServerRoutes.bodyLimit)
+            let started = ContinuousClock.now
+            let answer = try await server.request("POST", "/fhir/Observation", token: token, body: body)
+            let elapsed = ContinuousClock.now - started
+            #expect(answer.status == 422 || answer.status == 413 || answer.status == 400, "\(answer.status)")
+            #expect(answer.json?["resourceType"]?.stringValue == "OperationOutcome")
+            #expect(elapsed < .seconds(10), "took \(elapsed)")
+        }
+    }
+
+    @Test("building a JSON object of 200,000 members is linear")
+    func objectBuildingIsLinear() {
+        let members = (0..<200_000).map { (key: "k\($0)", value: JSONValue.number($0)) }
+        let started = ContinuousClock.now
+        let object = JSONObject(members)
+        let stamped = FHIRService.stamp(.object(object), type: .observation, id: "x", version: 1, at: 0)
+        #expect(object.count == 200_000)
+        #expect(stamped.json.count > 1_000_000)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test("a patient sees no clinician's login e-mail and only the practitioners of their own care team")
+    func practitionersArePrivate() async throws {
+        try await withServer { server in
+            _ = try await server.addPatient("pat@example.org")
+            try await server.addClinician("mine@example.org", patients: ["pat@example.org"])
+            try await server.addClinician("stranger@example.org")
+            let token = try await server.login("pat@example.org").token
+            let answer = try await server.request("GET", "/fhir/Practitioner", token: token)
+            #expect(answer.status == 200)
+            #expect(!answer.text.contains("@example.org"), "\(answer.text)")
+            #expect(answer.entries.count == 1)
+            let nurse = try await server.login("mine@example.org").token
+            let colleagues = try await server.request("GET", "/fhir/Practitioner", token: nurse)
+            #expect(!colleagues.text.contains("stranger@example.org"))
+        }
+    }
+
+    @Test("a reading corrected by PUT to 204/121 raises a red Flag; a PUT that changes only the note raises nothing new")
+    func alertsOnUpdate() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("put@example.org").patientID)
+            try await server.addClinician("nurse.put@example.org", patients: ["put@example.org"])
+            let token = try await server.login("put@example.org").token
+            let created = try await server.request("POST", "/fhir/Observation", token: token, json: bloodPressure(server, 120, 80, patientID: patientID))
+            #expect(created.status == 201)
+            var corrected = try #require(created.json?.objectValue)
+            let id = try #require(corrected["id"]?.stringValue)
+            let high = bloodPressure(server, 204, 121, patientID: patientID)
+            corrected["component"] = high["component"]
+            let put = try await server.request("PUT", "/fhir/Observation/\(id)", token: token, json: .object(corrected), headers: [("If-Match", "W/\"1\"")])
+            #expect(put.status == 200, "\(put.text)")
+            let nurse = try await server.login("nurse.put@example.org").token
+            var flags = try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries.compactMap { $0["resource"] }
+            #expect(flags.count == 2, "systolic and diastolic")
+            #expect(flags.contains { $0["code"]?["text"]?.stringValue?.contains("204") == true })
+
+            // The nurse handles them; the patient then adds a note to the same reading: no new episode.
+            for flag in flags {
+                let handled = FlagTriage.apply(.handle, note: "Called", by: "Nurse", at: server.clock.now(), to: flag)
+                let answer = try await server.request(
+                    "PUT", "/fhir/Flag/\(flag["id"]?.stringValue ?? "")", token: nurse, json: handled, headers: [("If-Match", "W/\"1\"")])
+                #expect(answer.status == 200)
+            }
+            var noted = try #require(put.json?.objectValue)
+            noted["note"] = [["text": "measured twice"]]
+            #expect(try await server.request("PUT", "/fhir/Observation/\(id)", token: token, json: .object(noted), headers: [("If-Match", "W/\"2\"")]).status == 200)
+            flags = try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries
+            #expect(flags.isEmpty)
+        }
+    }
+
+    @Test("a PHQ-9 first saved in progress and completed by PUT with item 9 answered completes the Task and raises a Flag")
+    func responseCompletedByUpdate() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("phq@example.org").patientID)
+            try await server.addClinician("nurse.phq@example.org", patients: ["phq@example.org"])
+            let form = try QuestionnaireResponseTests.fixture("phq-9-sdc.json")
+            let (_, taskID) = try await server.administration.assign(questionnaire: form, patientEmail: "phq@example.org", due: FHIRDateTime("2026-11-20"))
+            let token = try await server.login("phq@example.org").token
+            let answers = QuestionnaireResponseTests.phq9(["Not-at-all", "Not-at-all", "Not-at-all", "Not-at-all", "Not-at-all", "Not-at-all", "Not-at-all", "Not-at-all", "Several days"])
+            let bundle = try QuestionnaireResponseTests.upload(form, answers: answers, patientID: patientID, taskID: taskID, authored: server.now())
+            var response = try #require(bundle["entry"]?.arrayValue?.first?["resource"]?.objectValue)
+            response["status"] = "in-progress"
+            let saved = try await server.request("POST", "/fhir/QuestionnaireResponse", token: token, json: .object(response))
+            #expect(saved.status == 201, "\(saved.text)")
+            let nurse = try await server.login("nurse.phq@example.org").token
+            #expect(try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries.isEmpty)
+
+            var completed = try #require(saved.json?.objectValue)
+            completed["status"] = "completed"
+            let id = try #require(completed["id"]?.stringValue)
+            let put = try await server.request("PUT", "/fhir/QuestionnaireResponse/\(id)", token: token, json: .object(completed), headers: [("If-Match", "W/\"1\"")])
+            #expect(put.status == 200, "\(put.text)")
+            #expect(try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries.count == 1)
+            let task = try await server.request("GET", "/fhir/Task/\(taskID)", token: token)
+            #expect(task.json?["status"]?.stringValue == "completed")
+        }
+    }
+}
