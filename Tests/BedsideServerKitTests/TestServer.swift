@@ -23,8 +23,8 @@ final class TestServer: @unchecked Sendable {
     var baseURL: String { server.url }
     var caFile: String { server.caFile }
 
-    init(rateLimit: RateLimit? = nil) async throws {
-        server = try await LoopbackServer(clock: clock, rateLimit: rateLimit)
+    init(rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        server = try await LoopbackServer(clock: clock, rateLimit: rateLimit, configure: configure)
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
     }
 
@@ -71,6 +71,16 @@ final class TestServer: @unchecked Sendable {
 
     func startLogin(_ email: String, password: String = TestServer.password) async throws -> HTTPResponseData {
         try await request("POST", "/auth/login", json: ["username": .string(email), "password": .string(password)])
+    }
+
+    /// A login on a connection of its own: the shared transport sends one request at a time, so tests of
+    /// what happens at once use one of these per task.
+    func startLoginInParallel(_ email: String, password: String) async throws -> HTTPResponseData {
+        let own = HTTPTransport(configuration: TransportConfiguration(caFile: caFile))
+        defer { own.closeConnections() }
+        let body = JSONValue.object(["username": .string(email), "password": .string(password)]).serialized()
+        return try await own.send(HTTPRequestSpec(
+            method: "POST", url: baseURL + "/auth/login", headers: [("Content-Type", "application/json")], body: body))
     }
 
     /// Password, code from the maildir, token.
@@ -126,8 +136,10 @@ extension HTTPResponseData {
 }
 
 /// Runs `body` against a fresh server and always shuts it down.
-func withServer(rateLimit: RateLimit? = nil, _ body: (TestServer) async throws -> Void) async throws {
-    let server = try await TestServer(rateLimit: rateLimit)
+func withServer(
+    rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> Void
+) async throws {
+    let server = try await TestServer(rateLimit: rateLimit, configure: configure)
     do {
         try await body(server)
     } catch {

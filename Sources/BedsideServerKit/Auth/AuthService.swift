@@ -25,6 +25,14 @@ public struct AuthPolicy: Sendable {
     public var absoluteTimeout: Int64 = 12 * 3_600_000
     /// A session's last-seen time is written at most this often, so reads do not each cost a disk write.
     public var touchInterval: Int64 = 60_000
+    /// Failed logins are forgotten after this long without another; a lock is not shortened by it.
+    public var failureDecay: Int64 = 15 * 60_000
+    /// Password checks at once, and waiting; beyond that a login is answered 503 with Retry-After.
+    public var passwordCheckWorkers = 2
+    public var passwordCheckQueue = 16
+    /// Password checks per client address and per login name (an account or an invented one).
+    public var loginsPerAddress = RateLimit(requests: 30, windowSeconds: 60)
+    public var loginsPerAccount = RateLimit(requests: 10, windowSeconds: 60)
 
     public init() {}
 }
@@ -37,6 +45,9 @@ public struct AuthService: Sendable {
     public let hasher: PasswordHasher
     public let policy: AuthPolicy
     let logger: Logger
+    let passwordChecks: PasswordCheckPool
+    /// Password checks per address and per login name, in a sliding window; nil when turned off.
+    let loginBudgets: (address: RateLimiter, account: RateLimiter)?
 
     public init(
         store: any ServerStore, clock: any WallClock, mailer: any Mailer, hasher: PasswordHasher, policy: AuthPolicy,
@@ -48,6 +59,12 @@ public struct AuthService: Sendable {
         self.hasher = hasher
         self.policy = policy
         self.logger = logger
+        passwordChecks = PasswordCheckPool(workers: policy.passwordCheckWorkers, queueLimit: policy.passwordCheckQueue)
+        if policy.loginsPerAddress.isEnabled || policy.loginsPerAccount.isEnabled {
+            loginBudgets = (RateLimiter(limit: policy.loginsPerAddress, clock: clock), RateLimiter(limit: policy.loginsPerAccount, clock: clock))
+        } else {
+            loginBudgets = nil
+        }
     }
 
     public static func normalizedEmail(_ email: String) -> String {
@@ -65,43 +82,91 @@ public struct AuthService: Sendable {
     ///
     /// Unknown names and wrong passwords take the same path and the same time (a full scrypt either way)
     /// and both count towards the same lock, so neither answer nor timing says whether an account exists.
+    /// The attempt is counted before the hash is computed, in the same write that checks the lock, so a
+    /// burst of parallel guesses gets no more than `maximumFailures` passwords checked.
     public func login(username: String, password: String, remoteAddress: String?, request: String) async throws(ServerError)
         -> ChallengeIssued
     {
         let email = Self.normalizedEmail(username)
         let now = clock.now()
         let throttleKey = "login:" + Secrets.sha256Hex(email)
-        let (account, throttle): (Account?, LoginThrottle?)
+        if let budgets = loginBudgets {
+            if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress ?? "-")) {
+                throw .throttled(retryAfterSeconds: seconds)
+            }
+            if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
+        }
+        let policy = self.policy
+        enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?) }
+        let reservation: Reservation
         do {
-            (account, throttle) = try await store.read { db in (try db.account(email: email), try db.throttle(key: throttleKey)) }
+            reservation = try await store.write { db in
+                let account = try db.account(email: email)
+                var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
+                if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                    return .locked(Int((lockedUntil - now + 999) / 1000), account)
+                }
+                // Every try left is held by a check still running: this one waits for their outcome.
+                guard throttle.failures < policy.maximumFailures else { return .locked(Int(policy.lockDuration / 1000), account) }
+                throttle.failures += 1
+                throttle.updatedAt = now
+                try db.save(throttle)
+                return .reserved(account)
+            }
         } catch {
             throw .storage(error)
         }
-        let audit: @Sendable (String, String, Int) -> AuditEvent = { [account] action, outcome, status in
-            AuditEvent(
-                at: now, actorID: account?.id, actorRole: account?.role.rawValue, action: action, outcome: outcome,
-                httpStatus: status, remoteAddress: remoteAddress, request: request)
+        let account: Account?
+        switch reservation {
+        case .locked(let seconds, let known):
+            _ = try? await store.write { db in try db.append([Self.loginAudit(known, "login-while-locked", "failure", 423, now, remoteAddress, request)]) }
+            throw .locked(retryAfterSeconds: seconds)
+        case .reserved(let known):
+            account = known
         }
 
-        if let lockedUntil = throttle?.lockedUntil, lockedUntil > now {
-            let retryAfter = Int((lockedUntil - now + 999) / 1000)
-            _ = try? await store.write { db in try db.append([audit("login-while-locked", "failure", 423)]) }
-            throw .locked(retryAfterSeconds: retryAfter)
-        }
-
+        let hasher = self.hasher
+        let passwordHash = account?.passwordHash
         let verified: Bool
-        if let account {
-            verified = hasher.verify(password, against: account.passwordHash)
-        } else {
-            hasher.verifyAgainstNothing(password)
-            verified = false
+        do {
+            verified = try await passwordChecks.run {
+                guard let passwordHash else {
+                    hasher.verifyAgainstNothing(password)
+                    return false
+                }
+                return hasher.verify(password, against: passwordHash)
+            }
+        } catch {
+            _ = try? await store.write { db in try Self.releaseReservation(throttleKey, db: db) }
+            throw .busy(retryAfterSeconds: 5)
         }
 
-        guard verified, let account else {
-            let locks = try await recordFailure(throttleKey: throttleKey, now: now) { failures, locked in
-                [audit("login-failure", "failure", 401)] + (locked ? [audit("lockout", "failure", 423)] : [])
+        // A disabled account answers as a wrong password would: the answer is no oracle.
+        guard verified, let account, account.disabledAt == nil else {
+            let outcome = account?.disabledAt != nil && verified ? "login-disabled" : "login-failure"
+            let locked: Bool
+            do {
+                locked = try await store.write { db in
+                    var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 1, updatedAt: now)
+                    var events = [Self.loginAudit(account, outcome, "failure", 401, now, remoteAddress, request)]
+                    var locks = false
+                    if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                        locks = true  // another check of this burst locked it first
+                    } else if throttle.failures >= policy.maximumFailures {
+                        throttle.failures = 0
+                        throttle.lockedUntil = now + policy.lockDuration
+                        throttle.updatedAt = now
+                        try db.save(throttle)
+                        events.append(Self.loginAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
+                        locks = true
+                    }
+                    try db.append(events)
+                    return locks
+                }
+            } catch {
+                throw .storage(error)
             }
-            if locks { throw .locked(retryAfterSeconds: Int(policy.lockDuration / 1000)) }
+            if locked { throw .locked(retryAfterSeconds: Int(policy.lockDuration / 1000)) }
             throw .unauthorized("The e-mail address or password is not correct.")
         }
 
@@ -112,8 +177,9 @@ public struct AuthService: Sendable {
             expiresAt: now + policy.codeLifetime, attemptsLeft: policy.codeAttempts)
         do {
             try await store.write { db in
+                try Self.releaseReservation(throttleKey, db: db)
                 try db.insert(challenge)
-                try db.append([audit("login-password-ok", "success", 202)])
+                try db.append([Self.loginAudit(account, "login-password-ok", "success", 202, now, remoteAddress, request)])
             }
         } catch {
             throw .storage(error)
@@ -139,27 +205,19 @@ public struct AuthService: Sendable {
         return ChallengeIssued(challengeID: challenge.id, expiresIn: Int(policy.codeLifetime / 1000))
     }
 
-    /// Counts a failure; locks when the limit is reached. Returns whether this failure locked the name.
-    private func recordFailure(
-        throttleKey: String, now: Int64, auditEvents: @escaping @Sendable (Int, Bool) -> [AuditEvent]
-    ) async throws(ServerError) -> Bool {
-        let policy = self.policy
-        do {
-            return try await store.write { db in
-                var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0, lockedUntil: nil)
-                throttle.failures += 1
-                let locks = throttle.failures >= policy.maximumFailures
-                if locks {
-                    throttle.failures = 0
-                    throttle.lockedUntil = now + policy.lockDuration
-                }
-                try db.save(throttle)
-                try db.append(auditEvents(throttle.failures, locks))
-                return locks
-            }
-        } catch {
-            throw .storage(error)
-        }
+    /// A right password (or a check that never ran) gives back the try it held.
+    private static func releaseReservation(_ key: String, db: any StoreWriting) throws {
+        guard var throttle = try db.throttle(key: key), throttle.failures > 0 else { return }
+        throttle.failures -= 1
+        try db.save(throttle)
+    }
+
+    private static func loginAudit(
+        _ account: Account?, _ action: String, _ outcome: String, _ status: Int, _ now: Int64, _ remoteAddress: String?, _ request: String
+    ) -> AuditEvent {
+        AuditEvent(
+            at: now, actorID: account?.id, actorRole: account?.role.rawValue, action: action, outcome: outcome, httpStatus: status,
+            remoteAddress: remoteAddress, request: request)
     }
 
     static func codeHash(challengeID: String, code: String) -> String {
@@ -201,7 +259,7 @@ public struct AuthService: Sendable {
                     return .expired
                 }
                 let throttleKey = "login:" + Secrets.sha256Hex(account.email)
-                var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0, lockedUntil: nil)
+                var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
                 if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
                     try db.deleteChallenge(id: challengeID)
                     try db.append([audit("otp-while-locked", "failure", 423)])
@@ -213,6 +271,7 @@ public struct AuthService: Sendable {
                     if updated.attemptsLeft <= 0 { try db.deleteChallenge(id: challengeID) } else { try db.update(updated) }
                     // Wrong codes count towards the lock too, or a known password would allow guessing codes forever.
                     throttle.failures += 1
+                    throttle.updatedAt = now
                     var events = [audit("otp-failure", "failure", 401)]
                     if throttle.failures >= policy.maximumFailures {
                         throttle.failures = 0
@@ -276,7 +335,7 @@ public struct AuthService: Sendable {
         } catch {
             throw .storage(error)
         }
-        guard let (session, account, team, practitioners) = found, session.revokedAt == nil else {
+        guard let (session, account, team, practitioners) = found, session.revokedAt == nil, account.disabledAt == nil else {
             throw .unauthenticated("The session has ended. Log in again.")
         }
         if now - session.lastSeenAt > policy.idleTimeout || now - session.createdAt > policy.absoluteTimeout {

@@ -29,6 +29,8 @@ public enum ServerError: Error, Sendable {
     case throttled(retryAfterSeconds: Int)
     /// 503
     case unavailable(String)
+    /// 503 with Retry-After: the server is at a bound it keeps for its own protection (password checks).
+    case busy(retryAfterSeconds: Int)
     /// 500: the store failed. The detail is logged, never sent.
     case storage(any Error)
 
@@ -45,7 +47,7 @@ public enum ServerError: Error, Sendable {
         case .locked: 423
         case .preconditionRequired: 428
         case .throttled: 429
-        case .unavailable: 503
+        case .unavailable, .busy: 503
         case .storage: 500
         }
     }
@@ -74,6 +76,8 @@ public enum ServerError: Error, Sendable {
                 code: "throttled",
                 diagnostics: "Too many requests in a short time. Try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
         case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
+        case .busy(let seconds):
+            OperationOutcome(code: "transient", diagnostics: "The server is busy checking other logins. Try again in \(seconds) seconds.")
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }
     }

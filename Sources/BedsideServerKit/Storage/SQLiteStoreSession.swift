@@ -12,7 +12,7 @@ struct SQLiteStoreSession: StoreWriting {
         Account(
             id: row["id"], email: row["email"], role: Role(rawValue: row["role"]) ?? .patient,
             passwordHash: row["password_hash"], displayName: row["display_name"], patientID: row["patient_id"],
-            practitionerID: row["practitioner_id"], createdAt: row["created_at"])
+            practitionerID: row["practitioner_id"], createdAt: row["created_at"], disabledAt: row["disabled_at"])
     }
 
     func account(email: String) throws -> Account? {
@@ -54,14 +54,14 @@ struct SQLiteStoreSession: StoreWriting {
 
     func throttle(key: String) throws -> LoginThrottle? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_throttle WHERE key = ?"), arguments: [key]).map {
-            LoginThrottle(key: $0["key"], failures: $0["failures"], lockedUntil: $0["locked_until"])
+            LoginThrottle(key: $0["key"], failures: $0["failures"], lockedUntil: $0["locked_until"], updatedAt: $0["updated_at"])
         }
     }
 
     func save(_ throttle: LoginThrottle) throws {
         try db.execute(
-            sql: "INSERT OR REPLACE INTO login_throttle (key, failures, locked_until) VALUES (?, ?, ?)",
-            arguments: [throttle.key, throttle.failures, throttle.lockedUntil])
+            sql: "INSERT OR REPLACE INTO login_throttle (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)",
+            arguments: [throttle.key, throttle.failures, throttle.lockedUntil, throttle.updatedAt])
     }
 
     func deleteThrottle(key: String) throws {
@@ -126,6 +126,11 @@ struct SQLiteStoreSession: StoreWriting {
     func purgeExpired(before time: Int64) throws {
         try db.execute(sql: "DELETE FROM login_challenge WHERE expires_at < ?", arguments: [time])
         try db.execute(sql: "DELETE FROM session WHERE created_at < ?", arguments: [time - 24 * 3_600_000])
+        // Throttle rows of names that stopped failing a day ago and hold no lock: invented addresses
+        // must not pile up.
+        try db.execute(
+            sql: "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+            arguments: [time - 24 * 3_600_000, time])
     }
 
     // MARK: Care teams

@@ -19,11 +19,14 @@ public struct Account: Sendable, Equatable {
     /// The FHIR Practitioner this account is, for role clinician.
     public var practitionerID: String?
     public var createdAt: Int64
+    /// Set by `bedside-server user disable`: no login, no session.
+    public var disabledAt: Int64?
 
     public init(
         id: String, email: String, role: Role, passwordHash: String, displayName: String,
-        patientID: String? = nil, practitionerID: String? = nil, createdAt: Int64
+        patientID: String? = nil, practitionerID: String? = nil, createdAt: Int64, disabledAt: Int64? = nil
     ) {
+        self.disabledAt = disabledAt
         self.id = id
         self.email = email
         self.role = role
@@ -40,6 +43,24 @@ public struct LoginThrottle: Sendable, Equatable {
     public var key: String
     public var failures: Int
     public var lockedUntil: Int64?
+    /// When a failure was last counted: failures older than `AuthPolicy.failureDecay` are forgotten,
+    /// and the housekeeping loop deletes rows that hold nothing any more.
+    public var updatedAt: Int64 = 0
+
+    public init(key: String, failures: Int, lockedUntil: Int64? = nil, updatedAt: Int64 = 0) {
+        self.key = key
+        self.failures = failures
+        self.lockedUntil = lockedUntil
+        self.updatedAt = updatedAt
+    }
+
+    /// With failures forgotten when the last one is older than the policy's decay, and an expired lock gone.
+    func decayed(at now: Int64, policy: AuthPolicy) -> LoginThrottle {
+        var copy = self
+        if let lockedUntil, lockedUntil <= now { copy.lockedUntil = nil }
+        if now - updatedAt > policy.failureDecay, copy.lockedUntil == nil { copy.failures = 0 }
+        return copy
+    }
 }
 
 /// A password check that passed and now waits for the e-mailed code.

@@ -1,0 +1,108 @@
+import BedsideCore
+import BedsideSync
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// Issue 13's login findings: the lockout cannot be raced, hashing is bounded, failures decay, budgets
+/// are on by default, and an account can be disabled.
+@Suite("Login hardening over real TLS")
+struct LoginHardeningTests {
+    /// Budgets off, so that what is measured is the lock itself.
+    static func withoutBudgets(_ configuration: inout ServerConfiguration) {
+        configuration.authPolicy.loginsPerAddress = RateLimit(requests: 0)
+        configuration.authPolicy.loginsPerAccount = RateLimit(requests: 0)
+        configuration.authPolicy.passwordCheckQueue = 200
+    }
+
+    @Test("100 wrong passwords at once: at most 5 are checked (401), every other one is answered 423")
+    func lockoutCannotBeRaced() async throws {
+        try await withServer(configure: Self.withoutBudgets) { server in
+            try await server.addPatient("race@example.org")
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for attempt in 0..<100 {
+                    group.addTask { try await server.startLoginInParallel("race@example.org", password: "wrong-password-\(attempt)").status }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 401 }.count <= 5)
+            #expect(statuses.filter { $0 == 401 || $0 == 423 }.count == 100, "\(Set(statuses))")
+            await server.running.flushAudit()
+            let checked = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }
+                .filter { $0.event.action == "login-failure" }.count
+            #expect(checked == 5, "exactly five passwords were hashed and found wrong")
+            #expect(try await server.startLogin("race@example.org").status == 423)
+        }
+    }
+
+    @Test("failures are forgotten after 15 quiet minutes: 4 + 4 wrong passwords do not lock")
+    func failuresDecay() async throws {
+        try await withServer { server in
+            try await server.addPatient("decay@example.org")
+            for attempt in 1...4 { #expect(try await server.startLogin("decay@example.org", password: "wrong-\(attempt)-password").status == 401) }
+            server.clock.advance(minutes: 16)
+            for attempt in 1...4 { #expect(try await server.startLogin("decay@example.org", password: "wrong-\(attempt)-again").status == 401) }
+            #expect(try await server.startLogin("decay@example.org").status == 202)
+        }
+    }
+
+    @Test("with one hashing worker and no queue, a burst is answered 503 with Retry-After, and the server still logs people in")
+    func hashingIsBounded() async throws {
+        try await withServer(configure: { configuration in
+            Self.withoutBudgets(&configuration)
+            configuration.authPolicy.passwordCheckWorkers = 1
+            configuration.authPolicy.passwordCheckQueue = 0
+            configuration.hasher = PasswordHasher(logRounds: 15, blockSize: 8, parallelism: 1)
+        }) { server in
+            let answers = try await withThrowingTaskGroup(of: HTTPResponseData.self) { group in
+                for index in 0..<8 {
+                    group.addTask { try await server.startLoginInParallel("nobody\(index)@example.org", password: "whatever-password-1") }
+                }
+                return try await group.reduce(into: [HTTPResponseData]()) { $0.append($1) }
+            }
+            let busy = answers.filter { $0.status == 503 }
+            #expect(!busy.isEmpty)
+            #expect(busy.allSatisfy { $0.header("retry-after") != nil && $0.issueCode == "transient" })
+            #expect(answers.allSatisfy { $0.status == 503 || $0.status == 401 })
+            try await server.addPatient("after@example.org")
+            #expect(try await server.startLogin("after@example.org").status == 202)
+        }
+    }
+
+    @Test("on by default: 31 password checks from one address in a minute meet 429; 11 at one name too")
+    func budgetsByDefault() async throws {
+        try await withServer { server in
+            var statuses: [Int] = []
+            for index in 0..<31 { statuses.append(try await server.startLogin("spray\(index)@example.org", password: "spring-2026-pass").status) }
+            #expect(statuses.prefix(30).allSatisfy { $0 == 401 })
+            #expect(statuses.last == 429)
+            server.clock.advance(minutes: 2)
+            // One name from one address: the name's own budget (10 a minute) ends it first.
+            try await server.addPatient("name@example.org")
+            var byName: [Int] = []
+            for _ in 0..<11 { byName.append(try await server.startLogin("name@example.org").status) }
+            #expect(byName.prefix(10).allSatisfy { $0 == 202 })
+            #expect(byName.last == 429)
+            let throttled = try await server.startLogin("name@example.org")
+            #expect(throttled.header("retry-after").flatMap(Int.init).map { $0 > 0 && $0 <= 60 } == true)
+        }
+    }
+
+    @Test("housekeeping deletes throttle rows of names that stopped failing a day ago")
+    func throttleRowsArePurged() async throws {
+        try await withServer { server in
+            for index in 0..<5 { _ = try await server.startLogin("invented\(index)@example.org", password: "whatever-password-1") }
+            let rows = try await server.store.read { db in
+                try (0..<5).compactMap { try db.throttle(key: "login:" + Secrets.sha256Hex("invented\($0)@example.org")) }
+            }
+            #expect(rows.count == 5)
+            server.clock.advance(minutes: 25 * 60)
+            try await server.store.write { db in try db.purgeExpired(before: server.clock.now()) }
+            let left = try await server.store.read { db in
+                try (0..<5).compactMap { try db.throttle(key: "login:" + Secrets.sha256Hex("invented\($0)@example.org")) }
+            }
+            #expect(left.isEmpty)
+        }
+    }
+}
