@@ -1,6 +1,7 @@
 import BedsideCore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import ServiceLifecycle
@@ -12,6 +13,8 @@ public struct BedsideServer: Sendable {
     public let clock: any WallClock
     public let mailer: any Mailer
     public let logger: Logger
+    /// Open connections per client address, for the cap in `ConnectionLimits`.
+    let connectionCounter = ConnectionCounter()
 
     public init(
         configuration: ServerConfiguration, store: any ServerStore, clock: any WallClock = SystemClock(), mailer: (any Mailer)? = nil,
@@ -61,17 +64,27 @@ public struct BedsideServer: Sendable {
         let fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
         let limiter = configuration.rateLimit.flatMap { $0.isEnabled ? RateLimiter(limit: $0, clock: clock) : nil }
         return ServerRoutes(
-            auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter, logger: logger)
+            auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
+            addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), logger: logger)
     }
 
     /// Starts listening and returns once the port is bound.
     public func start() async throws -> RunningServer {
         let auditRecorder = AuditRecorder(store: store, logger: logger)
-        let router = makeRoutes(auditRecorder: auditRecorder).build()
+        let routes = makeRoutes(auditRecorder: auditRecorder)
+        let router = routes.build()
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let limits = configuration.connectionLimits
+        let counter = connectionCounter
+        let addresses = routes.addresses
+        let logger = self.logger
+        let http = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                ConnectionGuard(limits: limits, counter: counter, isExempt: { addresses.isTrustedProxy($0) }, logger: logger)
+            ])
         let app = Application(
             router: router,
-            server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
+            server: try .tls(.http1(configuration: http), tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)

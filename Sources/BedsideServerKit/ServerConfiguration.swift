@@ -32,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     /// A request budget per session (per address before login), answered with 429 and Retry-After
     /// when used up. nil: no limit.
     public var rateLimit: RateLimit?
+    /// Deadlines for slow or silent clients and a cap of connections per address.
+    public var connectionLimits = ConnectionLimits()
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`).
+    public var trustedProxies: [AddressRange] = []
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

@@ -1,6 +1,7 @@
 import BedsideCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Who is making a request, once their bearer token has been checked.
 public struct Principal: Sendable, Equatable {
@@ -37,6 +38,24 @@ public struct AuthPolicy: Sendable {
     public init() {}
 }
 
+/// Hashes of tokens that authenticated, held in memory for the rate limiter: a request with a token
+/// not in here (invented, or not yet seen since start) is budgeted by its address, so inventing tokens
+/// buys no fresh budgets. Bounded: when full it starts again, and real sessions are re-learnt on their
+/// next request.
+final class KnownSessions: Sendable {
+    static let capacity = 100_000
+    private let hashes = Mutex<Set<String>>([])
+
+    func insert(_ tokenHash: String) {
+        hashes.withLock { hashes in
+            if hashes.count >= Self.capacity { hashes.removeAll(keepingCapacity: true) }
+            hashes.insert(tokenHash)
+        }
+    }
+
+    func contains(_ tokenHash: String) -> Bool { hashes.withLock { $0.contains(tokenHash) } }
+}
+
 /// Login, one-time codes, sessions and logout.
 public struct AuthService: Sendable {
     public let store: any ServerStore
@@ -46,6 +65,8 @@ public struct AuthService: Sendable {
     public let policy: AuthPolicy
     let logger: Logger
     let passwordChecks: PasswordCheckPool
+    /// Tokens seen to be valid, so the rate limiter can tell a session from an invented token without a read.
+    let knownSessions = KnownSessions()
     /// Password checks per address and per login name, in a sliding window; nil when turned off.
     let loginBudgets: (address: RateLimiter, account: RateLimiter)?
 
@@ -341,6 +362,7 @@ public struct AuthService: Sendable {
         if now - session.lastSeenAt > policy.idleTimeout || now - session.createdAt > policy.absoluteTimeout {
             throw .unauthenticated("The session has expired. Log in again.")
         }
+        knownSessions.insert(tokenHash)
         if now - session.lastSeenAt > policy.touchInterval {
             _ = try? await store.write { db in try db.touchSession(tokenHash: tokenHash, at: now) }
         }

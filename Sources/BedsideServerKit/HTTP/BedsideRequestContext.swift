@@ -3,7 +3,9 @@ import Hummingbird
 /// Per-request context: Hummingbird's core storage plus the peer address for the audit trail.
 public struct BedsideRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public let remoteAddress: String?
+    /// The client's address: the peer's, or behind a trusted proxy the one it forwarded
+    /// (`ClientAddressMiddleware`).
+    public var remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

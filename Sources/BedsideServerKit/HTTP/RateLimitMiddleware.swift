@@ -11,7 +11,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     let routes: ServerRoutes
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let key = Self.key(path: request.uri.path, authorization: request.headers[.authorization], remoteAddress: context.remoteAddress)
+        let key = Self.key(
+            path: request.uri.path, authorization: request.headers[.authorization], remoteAddress: context.remoteAddress,
+            isKnownSession: routes.auth.knownSessions.contains)
         guard case .throttled(let seconds, let firstRefusal) = limiter.check(key) else {
             return try await next(request, context)
         }
@@ -32,14 +34,15 @@ struct RateLimitMiddleware: RouterMiddleware {
         return routes.error(.throttled(retryAfterSeconds: seconds))
     }
 
-    /// The session's token (hashed: the limiter keeps no secrets), or the peer address for the login
-    /// endpoints and for requests without a token. A token sent to the login endpoints is ignored, or
-    /// inventing tokens would buy fresh budgets for guessing passwords.
-    static func key(path: String, authorization: String?, remoteAddress: String?) -> String {
+    /// The session's token (hashed: the limiter keeps no secrets) once it has been seen to be valid, or
+    /// the peer address: for the login endpoints, for requests without a token, and for tokens never seen
+    /// valid, or inventing tokens would buy fresh budgets.
+    static func key(path: String, authorization: String?, remoteAddress: String?, isKnownSession: (String) -> Bool) -> String {
         let isLogin = path == "/auth/login" || path == "/auth/otp"
         if !isLogin, let authorization, authorization.lowercased().hasPrefix("bearer ") {
             let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
-            if !token.isEmpty { return "session:" + Secrets.sha256Hex(token) }
+            let hash = Secrets.sha256Hex(token)
+            if !token.isEmpty, isKnownSession(hash) { return "session:" + hash }
         }
         return "address:" + (remoteAddress ?? "-")
     }

@@ -14,10 +14,12 @@ struct ServerRoutes: Sendable {
     let publicBaseURL: String?
     /// nil: no request budget (`ServerConfiguration.rateLimit`).
     let rateLimiter: RateLimiter?
+    let addresses: ClientAddressResolver
     let logger: Logger
 
     func build() -> Router<BedsideRequestContext> {
         let router = Router(context: BedsideRequestContext.self)
+        router.add(middleware: ClientAddressMiddleware(addresses: addresses))
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
         if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, routes: self)) }
@@ -253,6 +255,20 @@ struct OutcomeMiddleware: RouterMiddleware {
         } catch let error as HTTPResponseError where error.status == .methodNotAllowed {
             return routes.error(.methodNotAllowed("\(request.method.rawValue) is not supported at \(request.uri.path)."))
         }
+    }
+}
+
+/// Puts the client's address in the context: behind a trusted proxy, the one it forwarded.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = BedsideRequestContext
+    let addresses: ClientAddressResolver
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !addresses.trustedProxies.isEmpty else { return try await next(request, context) }
+        var context = context
+        context.remoteAddress = addresses.clientAddress(
+            peer: context.remoteAddress, forwardedFor: request.headers[.init("X-Forwarded-For")!])
+        return try await next(request, context)
     }
 }
 
