@@ -96,6 +96,56 @@ public struct ServerAdministration: Sendable {
         }
     }
 
+    /// Disables an account (no login; every session ends at once) or enables it again. The data stays.
+    public func setDisabled(_ disabled: Bool, email rawEmail: String) async throws {
+        let email = AuthService.normalizedEmail(rawEmail)
+        let now = clock.now()
+        let event = auditEvent(disabled ? "account-disable" : "account-enable")
+        try await store.write { db in
+            guard let account = try db.account(email: email) else { throw AdministrationError("There is no account for \(email).") }
+            try db.setDisabled(accountID: account.id, at: disabled ? now : nil)
+            if disabled { try db.revokeSessions(accountID: account.id, at: now) }
+            var withActor = event
+            withActor.resourceID = account.id
+            withActor.patientID = account.patientID
+            try db.append([withActor])
+        }
+    }
+
+    /// Takes a patient out of a clinician's care team: from the next request on, the clinician sees
+    /// nothing of the patient, and is no longer named responsible on the Patient.
+    public func removeTeamMember(clinicianEmail: String, patientEmail: String) async throws {
+        let clinicianAddress = AuthService.normalizedEmail(clinicianEmail)
+        let patientAddress = AuthService.normalizedEmail(patientEmail)
+        let event = auditEvent("team-remove")
+        let responsibleEvent = auditEvent("team-responsible-removed", type: "Patient")
+        let now = clock.now()
+        try await store.write { db in
+            guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
+                throw AdministrationError("There is no clinician account for \(clinicianAddress).")
+            }
+            guard let patient = try db.account(email: patientAddress), let patientID = patient.patientID else {
+                throw AdministrationError("There is no patient account for \(patientAddress).")
+            }
+            guard try db.teamPatientIDs(clinicianAccountID: clinician.id).contains(patientID) else {
+                throw AdministrationError("\(patientAddress) is not in the care team of \(clinicianAddress).")
+            }
+            try db.removeTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
+            var withPatient = event
+            withPatient.patientID = patientID
+            try db.append([withPatient])
+            guard let practitionerID = clinician.practitionerID, let current = try db.resource(type: "Patient", id: patientID),
+                var resource = JSONParser.parseOrNil(current.json)?.objectValue
+            else { return }
+            let reference = "Practitioner/\(practitionerID)"
+            let responsibleOnes = resource["generalPractitioner"]?.arrayValue ?? []
+            let kept = responsibleOnes.filter { $0["reference"]?.stringValue != reference }
+            guard kept.count != responsibleOnes.count else { return }
+            resource["generalPractitioner"] = kept.isEmpty ? nil : .array(kept)
+            try Self.putPatient(resource, after: current, audited: responsibleEvent, db: db, now: now)
+        }
+    }
+
     /// Puts a patient in a clinician's care team. A `responsible` clinician is also named on the
     /// Patient (`generalPractitioner`, a new version), so the kiosk can show them "my patients".
     public func addTeamMember(clinicianEmail: String, patientEmail: String, responsible: Bool = false) async throws {

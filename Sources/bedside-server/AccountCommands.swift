@@ -16,7 +16,8 @@ func administering(_ work: () async throws -> Void) async throws {
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage accounts.", subcommands: [AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self])
+        commandName: "user", abstract: "Manage accounts.",
+        subcommands: [AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self, DisableUserCommand.self, EnableUserCommand.self])
 }
 
 struct AddUserCommand: AsyncParsableCommand {
@@ -87,14 +88,15 @@ struct ListUsersCommand: AsyncParsableCommand {
         let accounts = try store.readNow { db in try db.accounts() }
         for account in accounts {
             let resource = account.patientID.map { "Patient/\($0)" } ?? account.practitionerID.map { "Practitioner/\($0)" } ?? "-"
-            print("\(account.role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(account.email.padding(toLength: 36, withPad: " ", startingAt: 0)) \(resource)")
+            let state = account.disabledAt == nil ? "" : " (disabled)"
+            print("\(account.role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(account.email.padding(toLength: 36, withPad: " ", startingAt: 0)) \(resource)\(state)")
         }
     }
 }
 
 struct TeamCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "team", abstract: "Manage care teams.", subcommands: [AddTeamMemberCommand.self])
+        commandName: "team", abstract: "Manage care teams.", subcommands: [AddTeamMemberCommand.self, RemoveTeamMemberCommand.self])
 }
 
 struct AddTeamMemberCommand: AsyncParsableCommand {
@@ -168,6 +170,62 @@ struct AssignCommand: AsyncParsableCommand {
             let (questionnaireID, taskID) = try await ServerAdministration(store: store).assign(
                 questionnaire: json, patientEmail: patient, due: dueDate, valueSets: valueSetJSON)
             print("Assigned Questionnaire/\(questionnaireID) to \(patient) as Task/\(taskID).")
+        }
+    }
+}
+
+struct DisableUserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "disable", abstract: "Stop an account from logging in and end its sessions at once; its data stays.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail address of the account.")
+    var email: String
+
+    func run() async throws {
+        let store = try options.openStore()
+        try await administering {
+            try await ServerAdministration(store: store).setDisabled(true, email: email)
+            print("\(email) is disabled; its sessions have ended. `user enable` lets it log in again.")
+        }
+    }
+}
+
+struct EnableUserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enable", abstract: "Let a disabled account log in again.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail address of the account.")
+    var email: String
+
+    func run() async throws {
+        let store = try options.openStore()
+        try await administering {
+            try await ServerAdministration(store: store).setDisabled(false, email: email)
+            print("\(email) can log in again.")
+        }
+    }
+}
+
+struct RemoveTeamMemberCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: "Take a patient out of a clinician's care team; the clinician sees nothing of them from then on.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail of the clinician.")
+    var clinician: String
+
+    @Option(help: "E-mail of the patient.")
+    var patient: String
+
+    func run() async throws {
+        let store = try options.openStore()
+        try await administering {
+            try await ServerAdministration(store: store).removeTeamMember(clinicianEmail: clinician, patientEmail: patient)
+            print("\(patient) is no longer in the care team of \(clinician).")
         }
     }
 }

@@ -102,6 +102,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Requests per minute allowed per session (per address before login); more are answered 429 with Retry-After. 0 turns the limit off.")
     var rateLimit = 0
 
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: "A reverse proxy (address or CIDR range, repeatable) whose X-Forwarded-For names the client for the audit, budgets and connection cap.")
+    var trustedProxies: [String] = []
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
@@ -109,6 +114,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
+        for proxy in trustedProxies where AddressRange(proxy) == nil {
+            throw ValidationError("--trusted-proxy '\(proxy)' is not an address or CIDR range such as 10.0.0.0/8 or ::1.")
+        }
     }
 
     func run() async throws {
@@ -118,6 +126,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.publicBaseURL = publicURL
         if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
+        configuration.trustedProxies = trustedProxies.compactMap(AddressRange.init)
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         if let smtpURL {
             configuration.mail = .smtp(SMTPSettings(

@@ -106,3 +106,39 @@ struct LoginHardeningTests {
         }
     }
 }
+
+@Suite("Accounts and care teams can be taken back")
+struct AccountControlTests {
+    @Test("a disabled account cannot log in (401, as a wrong password) and its open session ends; enabled, it logs in again")
+    func disableAndEnable() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("off@example.org").patientID)
+            let token = try await server.login("off@example.org").token
+            try await server.administration.setDisabled(true, email: "off@example.org")
+            #expect(try await server.request("GET", "/fhir/Patient/\(patientID)", token: token).status == 401)
+            let refused = try await server.startLogin("off@example.org")
+            #expect(refused.status == 401)
+            #expect(refused.json?["issue"] == (try await server.startLogin("off@example.org", password: "wrong-password-1")).json?["issue"])
+            try await server.administration.setDisabled(false, email: "off@example.org")
+            #expect(try await server.startLogin("off@example.org").status == 202)
+        }
+    }
+
+    @Test("a clinician taken out of a care team sees nothing of the patient from the next request on")
+    func teamRemove() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("kept@example.org").patientID)
+            try await server.addClinician("leaving@example.org")
+            try await server.administration.addTeamMember(clinicianEmail: "leaving@example.org", patientEmail: "kept@example.org", responsible: true)
+            let nurse = try await server.login("leaving@example.org").token
+            #expect(try await server.request("GET", "/fhir/Patient/\(patientID)", token: nurse).status == 200)
+            try await server.administration.removeTeamMember(clinicianEmail: "leaving@example.org", patientEmail: "kept@example.org")
+            #expect(try await server.request("GET", "/fhir/Patient/\(patientID)", token: nurse).status == 404)
+            let patient = try await server.store.read { db in try db.resource(type: "Patient", id: patientID) }
+            #expect(patient.map { String(decoding: $0.json, as: UTF8.self).contains("generalPractitioner") } == false)
+            await #expect(throws: AdministrationError.self) {
+                try await server.administration.removeTeamMember(clinicianEmail: "leaving@example.org", patientEmail: "kept@example.org")
+            }
+        }
+    }
+}

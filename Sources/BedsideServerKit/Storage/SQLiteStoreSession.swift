@@ -147,6 +147,15 @@ struct SQLiteStoreSession: StoreWriting {
             arguments: [patientID])
     }
 
+    func removeTeamMember(clinicianAccountID: String, patientID: String) throws {
+        try db.execute(
+            sql: "DELETE FROM care_team_member WHERE clinician_account_id = ? AND patient_id = ?", arguments: [clinicianAccountID, patientID])
+    }
+
+    func setDisabled(accountID: String, at time: Int64?) throws {
+        try db.execute(sql: "UPDATE account SET disabled_at = ? WHERE id = ?", arguments: [time, accountID])
+    }
+
     func teamPractitionerIDs(patientID: String) throws -> [String] {
         try String.fetchAll(
             db.cachedStatement(sql: """

@@ -52,6 +52,9 @@ public protocol StoreWriting: StoreReading {
     func revokeSession(tokenHash: String, at time: Int64) throws
     func revokeSessions(accountID: String, at time: Int64) throws
     func addTeamMember(clinicianAccountID: String, patientID: String) throws
+    func removeTeamMember(clinicianAccountID: String, patientID: String) throws
+    /// nil enables the account again.
+    func setDisabled(accountID: String, at time: Int64?) throws
     /// Stores a new version (or the first) of a resource and keeps the previous one in history.
     func put(_ resource: StoredResource) throws
     func append(_ events: [AuditEvent]) throws
