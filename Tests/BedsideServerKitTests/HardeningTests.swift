@@ -149,3 +149,46 @@ struct HardeningTests {
         }
     }
 }
+
+@Suite("Audit you can trust: every patient shown, every refusal, on disk before the answer")
+struct AuditHardeningTests {
+    func events(_ server: TestServer) async throws -> [AuditEvent] {
+        try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
+    }
+
+    @Test("a clinician's search over three patients names each of them; the read's line is on disk when the answer arrives")
+    func searchNamesEveryPatient() async throws {
+        try await withServer { server in
+            var ids: [String] = []
+            for name in ["a", "b", "c"] {
+                let id = try #require(try await server.addPatient("\(name)@audit.example").patientID)
+                ids.append(id)
+                let token = try await server.login("\(name)@audit.example").token
+                #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id)).status == 201)
+            }
+            try await server.addClinician("nurse@audit.example", patients: ["a@audit.example", "b@audit.example", "c@audit.example"])
+            let nurse = try await server.login("nurse@audit.example").token
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurse).entries.count == 3)
+            // No flush: the line must already be there.
+            let searches = try await events(server).filter { $0.action == "search" && $0.actorRole == "clinician" }
+            #expect(Set(searches.compactMap(\.patientID)) == Set(ids))
+        }
+    }
+
+    @Test("an invented token, a refused upload and an unknown path are each on the record, naming the caller where known")
+    func refusalsAreAudited() async throws {
+        try await withServer { server in
+            let account = try await server.addPatient("refused@audit.example")
+            let token = try await server.login("refused@audit.example").token
+            #expect(try await server.request("GET", "/fhir/Observation", token: "invented-token").status == 401)
+            var bad = server.weight(80, patientID: try #require(account.patientID)).objectValue ?? [:]
+            bad["status"] = "maybe"
+            #expect(try await server.request("POST", "/fhir/Observation", token: token, json: .object(bad)).status == 422)
+            #expect(try await server.request("GET", "/nowhere", token: token).status == 404)
+            let all = try await events(server)
+            #expect(all.contains { $0.action == "token-refused" && $0.httpStatus == 401 && $0.actorID == nil })
+            #expect(all.contains { $0.action == "refused" && $0.httpStatus == 422 && $0.actorID == account.id && $0.resourceType == "Observation" })
+            #expect(all.contains { $0.action == "refused" && $0.httpStatus == 404 && $0.request == "GET /nowhere" })
+        }
+    }
+}

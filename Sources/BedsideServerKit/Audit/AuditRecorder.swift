@@ -1,49 +1,61 @@
 import Logging
 
-/// Appends audit events for reads in small batches, off the request's path.
+/// Writes audit events for reads (and refusals) before their answer leaves, in group commits.
 ///
 /// Writes of patient data put their audit line in the same transaction as the data (it commits or
-/// fails with it). Reads change nothing, so a transaction each would only cost a disk flush per request;
-/// they are gathered here and written within `flushInterval`.
+/// fails with it). A read's line has no transaction of its own to ride in; it used to wait in memory for
+/// a timer, and a crash lost what had been shown to whom. Now every caller waits until its line is on
+/// disk, and the lines that arrive while one write is under way go together in the next: under load
+/// one disk flush carries many requests, and no answer is sent whose audit line could still be lost.
 public actor AuditRecorder {
     private let store: any ServerStore
     private let logger: Logger
-    private let flushInterval: Duration
     private var pending: [AuditEvent] = []
-    private var flushScheduled = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var writing = false
 
-    public init(store: any ServerStore, logger: Logger, flushInterval: Duration = .milliseconds(200)) {
+    public init(store: any ServerStore, logger: Logger) {
         self.store = store
         self.logger = logger
-        self.flushInterval = flushInterval
     }
 
-    public func record(_ event: AuditEvent) {
-        pending.append(event)
-        if pending.count >= 512 {
-            Task { await self.flush() }
-        } else if !flushScheduled {
-            flushScheduled = true
-            let interval = flushInterval
-            Task {
-                try? await Task.sleep(for: interval)
-                await self.flush()
+    /// Returns once `event` is written (or its write failed and was logged).
+    public func record(_ event: AuditEvent) async {
+        await record([event])
+    }
+
+    /// Returns once `events` are written (or their write failed and was logged).
+    public func record(_ events: [AuditEvent]) async {
+        guard !events.isEmpty else { return }
+        pending.append(contentsOf: events)
+        await withCheckedContinuation { continuation in
+            waiters.append(continuation)
+            if !writing {
+                writing = true
+                Task { await self.drain() }
             }
         }
     }
 
-    /// Writes everything recorded so far.
-    public func flush() async {
-        flushScheduled = false
-        guard !pending.isEmpty else { return }
-        let batch = pending
-        pending.removeAll()
-        do {
-            try await store.write { db in try db.append(batch) }
-        } catch {
-            // Put them back rather than lose them; the next flush tries again.
-            pending.insert(contentsOf: batch, at: 0)
-            logger.error("audit events could not be written", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+    private func drain() async {
+        while !pending.isEmpty || !waiters.isEmpty {
+            let batch = pending
+            let released = waiters
+            pending.removeAll()
+            waiters.removeAll()
+            do {
+                if !batch.isEmpty { try await store.write { db in try db.append(batch) } }
+            } catch {
+                logger.critical("audit events could not be written", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            }
+            for waiter in released { waiter.resume() }
         }
+        writing = false
+    }
+
+    /// Returns once everything recorded so far is written (lines are written as they come; this only waits).
+    public func flush() async {
+        guard writing else { return }
+        await withCheckedContinuation { continuation in waiters.append(continuation) }
     }
 }

@@ -92,10 +92,14 @@ public struct FHIRService: Sendable {
         let now = clock.now()
         let etag = ETag.searchset(type: name, parameters: parameters, query: query, page: page)
         let notModified = ifNoneMatch.map { ETag.matches($0, tag: etag) } ?? false
+        // One line per patient whose data the answer shows, so "who saw this patient" has an answer
+        // for a clinician's searches over the whole care team too.
+        let shown = notModified ? [] : Set(page.resources.compactMap(\.patientID)).sorted()
+        let onlyPatient = query.patientIDs?.count == 1 ? query.patientIDs?.first : nil
         await auditRecorder.record(
-            info.audit(
-                "search", type: name, patientID: query.patientIDs?.count == 1 ? query.patientIDs?.first : nil,
-                status: notModified ? 304 : 200, at: now))
+            shown.isEmpty
+                ? [info.audit("search", type: name, patientID: onlyPatient, status: notModified ? 304 : 200, at: now)]
+                : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) })
         guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
         let bundle = BundleWriter.searchset(
             type: name, page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)

@@ -1,4 +1,14 @@
 import Hummingbird
+import Synchronization
+
+/// Shared by the copies of one request's context: set when the token is checked, read when the
+/// request is refused.
+final class CallerRecord: Sendable {
+    private let principal = Mutex<Principal?>(nil)
+
+    func set(_ value: Principal) { principal.withLock { $0 = value } }
+    var value: Principal? { principal.withLock { $0 } }
+}
 
 /// Per-request context: Hummingbird's core storage plus the peer address for the audit trail.
 public struct BedsideRequestContext: RequestContext {
@@ -6,6 +16,9 @@ public struct BedsideRequestContext: RequestContext {
     /// The client's address: the peer's, or behind a trusted proxy the one it forwarded
     /// (`ClientAddressMiddleware`).
     public var remoteAddress: String?
+
+    /// Who the request turned out to be from, once authenticated: a refusal's audit line names them.
+    let caller = CallerRecord()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -23,28 +23,30 @@ struct ServerRoutes: Sendable {
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
         if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, routes: self)) }
-        router.post("/auth/login") { request, context in await self.handle { try await self.login(request, context) } }
-        router.post("/auth/otp") { request, context in await self.handle { try await self.otp(request, context) } }
-        router.post("/auth/logout") { request, context in await self.handle { try await self.logout(request, context) } }
-        router.get("/fhir/metadata") { request, _ in
-            await self.handle { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
+        router.post("/auth/login") { request, context in await self.handle(request, context) { try await self.login(request, context) } }
+        router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
+        router.post("/auth/logout") { request, context in await self.handle(request, context) { try await self.logout(request, context) } }
+        router.get("/fhir/metadata") { request, context in
+            await self.handle(request, context) { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
         }
-        router.post("/fhir") { request, context in await self.handle { try await self.postBundle(request, context) } }
-        router.get("/fhir/:type") { request, context in await self.handle { try await self.search(request, context) } }
-        router.post("/fhir/:type") { request, context in await self.handle { try await self.create(request, context) } }
-        router.get("/fhir/:type/:id") { request, context in await self.handle { try await self.read(request, context, version: nil) } }
+        router.post("/fhir") { request, context in await self.handle(request, context) { try await self.postBundle(request, context) } }
+        router.get("/fhir/:type") { request, context in await self.handle(request, context) { try await self.search(request, context) } }
+        router.post("/fhir/:type") { request, context in await self.handle(request, context) { try await self.create(request, context) } }
+        router.get("/fhir/:type/:id") { request, context in await self.handle(request, context) { try await self.read(request, context, version: nil) } }
         router.get("/fhir/:type/:id/_history/:version") { request, context in
-            await self.handle {
+            await self.handle(request, context) {
                 guard let version = context.parameters.get("version").flatMap(Int.init) else {
                     throw ServerError.notFound("No such version.")
                 }
                 return try await self.read(request, context, version: version)
             }
         }
-        router.put("/fhir/:type/:id") { request, context in await self.handle { try await self.update(request, context) } }
+        router.put("/fhir/:type/:id") { request, context in await self.handle(request, context) { try await self.update(request, context) } }
         for method in [HTTPRequest.Method.delete, .patch] {
-            router.on("/fhir/:type/:id", method: method) { _, _ in
-                self.error(.methodNotAllowed("\(method.rawValue) is not supported; mark a measurement entered-in-error with PUT instead."))
+            router.on("/fhir/:type/:id", method: method) { request, context in
+                await self.handle(request, context) {
+                    throw ServerError.methodNotAllowed("\(method.rawValue) is not supported; mark a measurement entered-in-error with PUT instead.")
+                }
             }
         }
         return router
@@ -52,16 +54,38 @@ struct ServerRoutes: Sendable {
 
     // MARK: Plumbing
 
-    /// Runs a handler, turning every failure into an OperationOutcome answer.
-    private func handle(_ body: () async throws -> Response) async -> Response {
+    /// Runs a handler, turning every failure into an OperationOutcome answer, and every refusal into a
+    /// line in the audit trail (naming the caller when the token was good).
+    private func handle(_ request: Request, _ context: BedsideRequestContext, _ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
         } catch let error as ServerError {
+            await recordRefusal(error, request, context)
             return self.error(error)
         } catch {
             logger.error("unexpected error", metadata: ["error": "\(error)"])
+            await recordRefusal(.storage(error), request, context)
             return self.error(.storage(error))
         }
+    }
+
+    /// The login endpoints audit their own outcomes (with the account they concern); everything else
+    /// refused is recorded here.
+    func recordRefusal(_ error: ServerError, _ request: Request, _ context: BedsideRequestContext) async {
+        let path = request.uri.path
+        guard path != "/auth/login", path != "/auth/otp" else { return }
+        let caller = context.caller.value
+        let action: String
+        switch error {
+        case .unauthenticated: action = "token-refused"
+        case .storage: action = "failed"
+        default: action = "refused"
+        }
+        await fhir.auditRecorder.record(
+            AuditEvent(
+                at: clock.now(), actorID: caller?.accountID, actorRole: caller?.role.rawValue, action: action,
+                resourceType: context.parameters.get("type").flatMap { SupportedResource(rawValue: $0)?.rawValue },
+                outcome: "failure", httpStatus: error.status, remoteAddress: context.remoteAddress, request: requestLine(request)))
     }
 
     func error(_ error: ServerError) -> Response {
@@ -118,6 +142,7 @@ struct ServerRoutes: Sendable {
 
     private func info(_ request: Request, _ context: BedsideRequestContext) async throws(ServerError) -> RequestInfo {
         let principal = try await auth.authenticate(authorization: request.headers[.authorization])
+        context.caller.set(principal)
         return RequestInfo(
             principal: principal, remoteAddress: context.remoteAddress, request: requestLine(request), baseURL: baseURL(request))
     }
@@ -169,6 +194,7 @@ struct ServerRoutes: Sendable {
 
     private func logout(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
         let principal = try await auth.authenticate(authorization: request.headers[.authorization])
+        context.caller.set(principal)
         try await auth.logout(principal, remoteAddress: context.remoteAddress, request: requestLine(request))
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
@@ -251,9 +277,13 @@ struct OutcomeMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPResponseError where error.status == .notFound {
-            return routes.error(.notFound("There is nothing at \(request.method.rawValue) \(request.uri.path). See /fhir/metadata."))
+            let refusal = ServerError.notFound("There is nothing at \(request.method.rawValue) \(request.uri.path). See /fhir/metadata.")
+            await routes.recordRefusal(refusal, request, context)
+            return routes.error(refusal)
         } catch let error as HTTPResponseError where error.status == .methodNotAllowed {
-            return routes.error(.methodNotAllowed("\(request.method.rawValue) is not supported at \(request.uri.path)."))
+            let refusal = ServerError.methodNotAllowed("\(request.method.rawValue) is not supported at \(request.uri.path).")
+            await routes.recordRefusal(refusal, request, context)
+            return routes.error(refusal)
         }
     }
 }
