@@ -186,7 +186,7 @@ public struct ServerAdministration: Sendable {
         var id = UUID().uuidString.lowercased()
         var version = 1
         if let url = resource["url"]?.stringValue,
-            let existing = try db.resourceID(type: type.rawValue, identifier: ResourceCode(system: canonicalSystem, code: url)),
+            let existing = try db.resourceID(type: type.rawValue, identifier: ResourceCode(system: canonicalSystem, code: url), patientID: nil),
             let current = try db.resource(type: type.rawValue, id: existing)
         {
             id = existing

@@ -150,6 +150,99 @@ struct HardeningTests {
     }
 }
 
+@Suite("Smaller findings: paging, If-Match in transactions, identifiers per patient, signed append-only notes")
+struct SmallerFindingsTests {
+    @Test("_count=0 answers with no entries and no next link pointing at itself")
+    func countZero() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("zero@example.org").patientID)
+            let token = try await server.login("zero@example.org").token
+            #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id)).status == 201)
+            let answer = try await server.request("GET", "/fhir/Observation?_count=0", token: token)
+            #expect(answer.status == 200)
+            #expect(answer.entries.isEmpty)
+            let relations = answer.json?["link"]?.arrayValue?.compactMap { $0["relation"]?.stringValue } ?? []
+            #expect(!relations.contains("next"), "\(answer.text)")
+        }
+    }
+
+    @Test("a PUT in a transaction needs ifMatch, as a plain PUT does")
+    func transactionPutNeedsIfMatch() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("tx@example.org").patientID)
+            let token = try await server.login("tx@example.org").token
+            let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id))
+            var resource = try #require(created.json?.objectValue)
+            resource["status"] = "amended"
+            let observationID = try #require(resource["id"]?.stringValue)
+            let bundle: JSONValue = [
+                "resourceType": "Bundle", "type": "transaction",
+                "entry": [["resource": .object(resource), "request": ["method": "PUT", "url": .string("Observation/\(observationID)")]]],
+            ]
+            let blind = try await server.request("POST", "/fhir", token: token, json: bundle)
+            #expect(blind.status == 422)
+            #expect(blind.issueCode == "required")
+            #expect(blind.issueExpression == "Bundle.entry[0].request.ifMatch")
+            let current = try await server.request("GET", "/fhir/Observation/\(observationID)", token: token)
+            #expect(current.json?["meta"]?["versionId"]?.stringValue == "1", "nothing changed")
+        }
+    }
+
+    @Test("identifiers are per patient: another patient's identifier is neither refused nor matched, so it reveals nothing")
+    func identifiersPerPatient() async throws {
+        try await withServer { server in
+            let a = try #require(try await server.addPatient("ida.a@example.org").patientID)
+            let b = try #require(try await server.addPatient("ida.b@example.org").patientID)
+            let tokenA = try await server.login("ida.a@example.org").token
+            let tokenB = try await server.login("ida.b@example.org").token
+            let shared = UUID().uuidString.lowercased()
+            let first = try await server.request("POST", "/fhir", token: tokenA, json: server.transaction([server.weight(80, patientID: a, clientID: shared)]))
+            #expect(first.status == 200)
+            let second = try await server.request("POST", "/fhir", token: tokenB, json: server.transaction([server.weight(61, patientID: b, clientID: shared)]))
+            #expect(second.status == 200, "\(second.text)")
+            #expect(second.entries.first?["response"]?["status"]?.stringValue == "201 Created")
+            let mine = try await server.request("GET", "/fhir/Observation", token: tokenB)
+            #expect(mine.entries.count == 1)
+            #expect(mine.entries.first?["resource"]?["valueQuantity"]?["value"]?.doubleValue == 61)
+        }
+    }
+
+    @Test("a nurse's note is signed by the server with her own name; earlier notes cannot be removed or changed")
+    func notesAreAppendOnly() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("notes@example.org").patientID)
+            try await server.addClinician("nurse.notes@example.org", patients: ["notes@example.org"])
+            let token = try await server.login("notes@example.org").token
+            let high = ObservationBuilder.observation(
+                kind: .bloodPressure, values: [.init(part: .systolic, value: 190), .init(part: .diastolic, value: 80)], effective: server.now(),
+                patientID: id, clientID: UUID().uuidString.lowercased())
+            #expect(try await server.request("POST", "/fhir/Observation", token: token, json: high).status == 201)
+            let nurse = try await server.login("nurse.notes@example.org").token
+            let flag = try #require(try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries.first?["resource"])
+            let flagID = try #require(flag["id"]?.stringValue)
+            let forged = FlagTriage.apply(.note, note: "Called her", by: "Dr. Somebody Else", at: 0, to: flag)
+            let noted = try await server.request("PUT", "/fhir/Flag/\(flagID)", token: nurse, json: forged, headers: [("If-Match", "W/\"1\"")])
+            #expect(noted.status == 200)
+            let notes = FlagTriage.notes(try #require(noted.json))
+            #expect(notes.count == 1)
+            #expect(notes.first?.author == "Nurse Test")
+            #expect(notes.first?.time == server.clock.now())
+
+            // Sending the Flag back without that note is refused, and so is changing its text.
+            let erased = try await server.request("PUT", "/fhir/Flag/\(flagID)", token: nurse, json: flag, headers: [("If-Match", "W/\"2\"")])
+            #expect(erased.status == 422)
+            #expect(erased.issueCode == "business-rule")
+            var rewritten = try #require(noted.json?.objectValue)
+            rewritten["extension"] = .array((rewritten["extension"]?.arrayValue ?? []).map { entry in
+                guard entry["url"]?.stringValue == FlagTriage.noteURL, var object = entry.objectValue else { return entry }
+                object["valueAnnotation"] = ["authorString": "Nurse Test", "text": "Never called"]
+                return .object(object)
+            })
+            #expect(try await server.request("PUT", "/fhir/Flag/\(flagID)", token: nurse, json: .object(rewritten), headers: [("If-Match", "W/\"2\"")]).status == 422)
+        }
+    }
+}
+
 @Suite("Audit you can trust: every patient shown, every refusal, on disk before the answer")
 struct AuditHardeningTests {
     func events(_ server: TestServer) async throws -> [AuditEvent] {

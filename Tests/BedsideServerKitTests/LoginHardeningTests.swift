@@ -14,6 +14,7 @@ struct LoginHardeningTests {
         configuration.authPolicy.loginsPerAddress = RateLimit(requests: 0)
         configuration.authPolicy.loginsPerAccount = RateLimit(requests: 0)
         configuration.authPolicy.passwordCheckQueue = 200
+        configuration.connectionLimits.connectionsPerAddress = 1000
     }
 
     @Test("100 wrong passwords at once: at most 5 are checked (401), every other one is answered 423")

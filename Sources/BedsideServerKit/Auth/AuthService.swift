@@ -14,6 +14,8 @@ public struct Principal: Sendable, Equatable {
     public var tokenHash: String
     /// For patients: the Practitioners of their own care team, the only ones they may see.
     public var careTeamPractitionerIDs: Set<String> = []
+    /// The account's name, as a note it writes is signed.
+    public var displayName: String = ""
 }
 
 /// The rules of DESIGN.md's login: password, then an e-mailed code; throttling; sessions.
@@ -318,6 +320,7 @@ public struct AuthService: Sendable {
         }
         switch result {
         case .ok(let account):
+            knownSessions.insert(tokenHash)
             return SessionIssued(
                 accessToken: token, expiresIn: Int(policy.absoluteTimeout / 1000), idleTimeout: Int(policy.idleTimeout / 1000),
                 account: account)
@@ -368,7 +371,7 @@ public struct AuthService: Sendable {
         }
         return Principal(
             accountID: account.id, role: account.role, patientID: account.patientID, practitionerID: account.practitionerID,
-            teamPatientIDs: Set(team), tokenHash: tokenHash, careTeamPractitionerIDs: Set(practitioners))
+            teamPatientIDs: Set(team), tokenHash: tokenHash, careTeamPractitionerIDs: Set(practitioners), displayName: account.displayName)
     }
 
     /// Ends the session at once.

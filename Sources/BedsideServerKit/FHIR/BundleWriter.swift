@@ -10,8 +10,9 @@ enum BundleWriter {
         out.reserveCapacity(512 + page.resources.reduce(0) { $0 + $1.json.count + 120 })
         let selfURL = pageURL(type: type, parameters: parameters, offset: query.offset, baseURL: baseURL)
         var links: [JSONValue] = [["relation": "self", "url": .string(selfURL)]]
-        if page.hasMore {
-            let next = pageURL(type: type, parameters: parameters, offset: query.offset + query.count, baseURL: baseURL)
+        // `_count=0` asks for no entries: a next link would point at the same empty page forever.
+        if page.hasMore, !page.resources.isEmpty {
+            let next = pageURL(type: type, parameters: parameters, offset: query.offset + page.resources.count, baseURL: baseURL)
             links.append(["relation": "next", "url": .string(next)])
         }
         if query.offset > 0 {

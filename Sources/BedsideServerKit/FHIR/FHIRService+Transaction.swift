@@ -6,7 +6,7 @@ extension FHIRService {
     private struct Entry: Sendable {
         enum Action: Sendable {
             case create(StoredResource, condition: ResourceCode?)
-            case update(JSONValue, id: String, ifMatch: Int?, patientID: String?)
+            case update(JSONValue, id: String, ifMatch: Int, patientID: String?)
         }
         var type: SupportedResource
         var action: Action
@@ -103,7 +103,15 @@ extension FHIRService {
             }
             try validate(resource, type: type, pathPrefix: "\(path).resource")
             try checkEntryAccess(resource, type: type, info: info)
-            let ifMatch = request["ifMatch"]?.stringValue.flatMap(ETag.version)
+            // As for a plain PUT: no blind overwrites of someone else's change.
+            guard let ifMatchText = request["ifMatch"]?.stringValue else {
+                throw .badRequest(
+                    "A PUT entry needs request.ifMatch with the version it changes (W/\"<versionId>\").", expression: "\(path).request.ifMatch",
+                    code: "required")
+            }
+            guard let ifMatch = ETag.version(ifMatchText) else {
+                throw .badRequest("request.ifMatch must be a version tag such as W/\"3\".", expression: "\(path).request.ifMatch")
+            }
             let patientID = ResourceIndexer.index(resource, type: type, id: parts[1]).patientID
             return Entry(type: type, action: .update(resource, id: parts[1], ifMatch: ifMatch, patientID: patientID))
         default:

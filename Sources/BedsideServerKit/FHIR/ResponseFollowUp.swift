@@ -57,7 +57,9 @@ enum ResponseFollowUp {
             stored = try db.resource(type: "Questionnaire", id: String(canonical.dropFirst("Questionnaire/".count)))
         } else {
             let url = canonical.split(separator: "|", maxSplits: 1).first.map(String.init) ?? canonical
-            if let id = try db.resourceID(type: "Questionnaire", identifier: ResourceCode(system: ServerAdministration.canonicalSystem, code: url)) {
+            if let id = try db.resourceID(
+                type: "Questionnaire", identifier: ResourceCode(system: ServerAdministration.canonicalSystem, code: url), patientID: nil)
+            {
                 stored = try db.resource(type: "Questionnaire", id: id)
             }
         }

@@ -169,6 +169,26 @@ enum ServerMigrations {
                     arguments: [Data(JSONValue.object(object).serialized()), row["id"] as String, row["version"] as Int])
             }
         }
+        migrator.registerMigration("v3: identifiers are unique per patient, not across all patients") { db in
+            // Unique across all patients, a conditional create answered whether another patient used an
+            // identifier. Resources outside any compartment (forms) share the key ''.
+            try db.execute(sql: """
+                CREATE TABLE resource_identifier_per_patient (
+                    type TEXT NOT NULL,
+                    patient_key TEXT NOT NULL,
+                    system TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    resource_pk INTEGER NOT NULL REFERENCES resource(pk) ON DELETE CASCADE,
+                    PRIMARY KEY (type, patient_key, system, value)
+                ) WITHOUT ROWID;
+                INSERT INTO resource_identifier_per_patient (type, patient_key, system, value, resource_pk)
+                    SELECT i.type, COALESCE(r.patient_id, ''), i.system, i.value, i.resource_pk
+                    FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk;
+                DROP TABLE resource_identifier;
+                ALTER TABLE resource_identifier_per_patient RENAME TO resource_identifier;
+                CREATE INDEX resource_identifier_pk ON resource_identifier(resource_pk);
+                """)
+        }
         return migrator
     }
 }

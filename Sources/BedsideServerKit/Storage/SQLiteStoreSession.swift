@@ -200,13 +200,13 @@ struct SQLiteStoreSession: StoreWriting {
         return old
     }
 
-    func resourceID(type: String, identifier: ResourceCode) throws -> String? {
+    func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String? {
         try String.fetchOne(
             db.cachedStatement(sql: """
                 SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
-                WHERE i.type = ? AND i.system = ? AND i.value = ?
+                WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
                 """),
-            arguments: [type, identifier.system, identifier.code])
+            arguments: [type, patientID ?? "", identifier.system, identifier.code])
     }
 
     func count(type: String) throws -> Int {
@@ -248,9 +248,9 @@ struct SQLiteStoreSession: StoreWriting {
         let insertCode = try db.cachedStatement(sql: "INSERT OR IGNORE INTO resource_code (resource_pk, system, code) VALUES (?, ?, ?)")
         for code in resource.codes { try insertCode.execute(arguments: [pk, code.system, code.code]) }
         let insertIdentifier = try db.cachedStatement(
-            sql: "INSERT INTO resource_identifier (type, system, value, resource_pk) VALUES (?, ?, ?, ?)")
+            sql: "INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk) VALUES (?, ?, ?, ?, ?)")
         for identifier in resource.identifiers {
-            try insertIdentifier.execute(arguments: [resource.type, identifier.system, identifier.code, pk])
+            try insertIdentifier.execute(arguments: [resource.type, resource.patientID ?? "", identifier.system, identifier.code, pk])
         }
     }
 

@@ -29,7 +29,8 @@ public protocol StoreReading {
     func resource(type: String, id: String) throws -> StoredResource?
     func resource(type: String, id: String, version: Int) throws -> StoredResource?
     /// The id of the resource of `type` carrying `identifier`, if any.
-    func resourceID(type: String, identifier: ResourceCode) throws -> String?
+    /// The resource of `type` that carries `identifier` in `patientID`'s compartment (nil: outside any).
+    func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String?
     func search(_ query: ResourceQuery) throws -> ResourcePage
     /// The distinct patients of the resources that match (paging and order ignored).
     func patientIDs(matching query: ResourceQuery) throws -> Set<String>
