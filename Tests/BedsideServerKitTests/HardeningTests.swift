@@ -285,3 +285,59 @@ struct AuditHardeningTests {
         }
     }
 }
+
+@Suite("Limits: each one enforced with an OperationOutcome, and stated in the CapabilityStatement")
+struct LimitTests {
+    @Test("a search page stops at 8 MiB with a next link that carries on where it stopped")
+    func pageByteBudget() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("big@example.org").patientID)
+            let token = try await server.login("big@example.org").token
+            let note = String(repeating: "n", count: 900_000)
+            for _ in 0..<10 {
+                #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id, note: note)).status == 201)
+            }
+            let first = try await server.request("GET", "/fhir/Observation?_count=100", token: token)
+            #expect(first.entries.count == 9, "9 × 0.9 MB fit in 8 MiB, the 10th does not")
+            #expect(first.body.count < 9 << 20)
+            let next = try #require(first.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue)
+            let path = String(next[try #require(next.range(of: "/fhir"))!.lowerBound...])
+            let second = try await server.request("GET", path, token: token)
+            #expect(second.entries.count == 1)
+            let ids = Set((first.entries + second.entries).compactMap { $0["resource"]?["id"]?.stringValue })
+            #expect(ids.count == 10)
+        }
+    }
+
+    @Test("too many values, parameters, an offset too deep and a transaction too long are refused as too-costly")
+    func searchAndBundleLimits() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("limits@example.org").patientID)
+            let token = try await server.login("limits@example.org").token
+            let codes = (0..<101).map { "c\($0)" }.joined(separator: ",")
+            let manyValues = try await server.request("GET", "/fhir/Observation?code=\(codes)", token: token)
+            #expect(manyValues.status == 400 && manyValues.issueCode == "too-costly")
+            let manyParameters = (0..<41).map { "date=ge2020-01-0\($0 % 9 + 1)" }.joined(separator: "&")
+            #expect(try await server.request("GET", "/fhir/Observation?\(manyParameters)", token: token).issueCode == "too-costly")
+            #expect(try await server.request("GET", "/fhir/Observation?_offset=100001", token: token).issueCode == "too-costly")
+            let long = server.transaction((0..<501).map { _ in server.weight(80, patientID: id) })
+            let refused = try await server.request("POST", "/fhir", token: token, json: long)
+            #expect(refused.status == 413 && refused.issueCode == "too-costly")
+            #expect(try await server.request("GET", "/fhir/Observation", token: token).entries.isEmpty, "nothing stored")
+        }
+    }
+
+    @Test("the CapabilityStatement states every limit with its number")
+    func capabilityStatesLimits() async throws {
+        try await withServer { server in
+            let text = try await server.request("GET", "/fhir/metadata").json?["rest"]?.arrayValue?.first?["documentation"]?.stringValue ?? ""
+            for number in [
+                ServerLimits.bodyBytes, ServerLimits.resourceShape.maximumDepth, ServerLimits.resourceShape.maximumMembers,
+                ServerLimits.maximumPageSize, ServerLimits.pageBytes, ServerLimits.maximumOffset, ServerLimits.batchEntries,
+                ServerLimits.transactionEntries, ServerLimits.valuesPerParameter,
+            ] {
+                #expect(text.contains(String(number)), "\(number)")
+            }
+        }
+    }
+}

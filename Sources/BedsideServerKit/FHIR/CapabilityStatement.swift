@@ -59,7 +59,9 @@ enum CapabilityStatement {
             "rest": [
                 [
                     "mode": "server",
-                    "documentation": "Every request except GET /fhir/metadata needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match. Reads and searches carry a weak ETag; If-None-Match with it answers 304. POST /fhir takes a transaction (POST and PUT entries, all or nothing) or a batch (GET entries only, at most 100, each answered on its own).",
+                    "documentation": .string(
+                        "Every request except GET /fhir/metadata needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match, in transactions too. Reads and searches carry a weak ETag; If-None-Match with it answers 304. POST /fhir takes a transaction (POST and PUT entries, all or nothing) or a batch (GET entries only, each answered on its own). "
+                            + ServerLimits.summary),
                     "security": [
                         "cors": false,
                         "description": "Password plus a one-time code sent by e-mail; random 256-bit bearer tokens, idle timeout 30 minutes, absolute 12 hours.",

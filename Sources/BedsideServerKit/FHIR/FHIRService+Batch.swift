@@ -2,7 +2,7 @@ import BedsideCore
 
 extension FHIRService {
     /// At most this many entries in one batch, so a single request cannot ask for unbounded work.
-    public static let batchEntryLimit = 100
+    public static let batchEntryLimit = ServerLimits.batchEntries
 
     /// `POST /fhir`: a transaction Bundle (writes, all or nothing) or a batch Bundle (reads, each on its own).
     public func postBundle(body: [UInt8], preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
@@ -46,9 +46,18 @@ extension FHIRService {
         }
         var answers: [BatchEntryAnswer] = []
         answers.reserveCapacity(rawEntries.count)
+        var bytes = 0
         for (index, raw) in rawEntries.enumerated() {
+            guard bytes <= ServerLimits.batchResponseBytes else {
+                let refusal = ServerError.tooCostly(
+                    "The answer to this batch reached \(ServerLimits.batchResponseBytes) bytes before this entry; ask for it again.")
+                answers.append(BatchEntryAnswer(status: refusal.status, outcome: refusal.outcome))
+                continue
+            }
             do throws(ServerError) {
-                answers.append(try await batchEntry(raw, path: "Bundle.entry[\(index)]", info: info))
+                let answer = try await batchEntry(raw, path: "Bundle.entry[\(index)]", info: info)
+                bytes += answer.answer?.body?.count ?? 0
+                answers.append(answer)
             } catch {
                 // A broken store is not one entry's problem: the whole request fails (500) and is logged.
                 if case .storage = error { throw error }

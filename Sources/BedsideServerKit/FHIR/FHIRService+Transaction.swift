@@ -18,6 +18,10 @@ extension FHIRService {
     /// the resource it made the first time) or PUT (update, with `ifMatch`).
     func transaction(_ bundle: JSONValue, preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
         let rawEntries = bundle["entry"]?.arrayValue ?? []
+        guard rawEntries.count <= ServerLimits.transactionEntries else {
+            throw .tooCostly(
+                "A transaction holds at most \(ServerLimits.transactionEntries) entries; this one has \(rawEntries.count). Send it in parts.")
+        }
         let now = clock.now()
         var entries: [Entry] = []
         var issues: [OutcomeIssue] = []

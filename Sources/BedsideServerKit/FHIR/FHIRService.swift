@@ -122,7 +122,7 @@ public struct FHIRService: Sendable {
         } catch {
             throw .badRequest("The body is not valid JSON: \(error.description).")
         }
-        if let violation = JSONLimits.resource.violation(in: value) {
+        if let violation = ServerLimits.resourceShape.violation(in: value) {
             throw .tooCostly("The body is too large in shape: \(violation). See the limits in /fhir/metadata.")
         }
         return value

@@ -6,8 +6,8 @@ import BedsideCore
 /// Unknown parameters are an error (400), not silently ignored: a misspelt `patient` that quietly
 /// returned everything a clinician may see would be a safety problem.
 struct SearchRequest {
-    static let defaultCount = 50
-    static let maximumCount = 1000
+    static let defaultCount = ServerLimits.defaultPageSize
+    static let maximumCount = ServerLimits.maximumPageSize
     static let ignoredParameters: Set<String> = ["_format", "_pretty"]
 
     /// `a=1&b=2` as name/value pairs, percent-decoded, in order. The one reading of a query string,
@@ -27,6 +27,11 @@ struct SearchRequest {
     static func parse(type: SupportedResource, parameters: [(String, String)]) throws(ServerError) -> ResourceQuery {
         var query = ResourceQuery(type: type.rawValue)
         query.count = defaultCount
+        query.byteBudget = ServerLimits.pageBytes
+        guard parameters.count <= ServerLimits.searchParameters else {
+            throw .badRequest(
+                "A search takes at most \(ServerLimits.searchParameters) parameters; this one has \(parameters.count).", code: "too-costly")
+        }
         let allowed = Set(type.searchParameters + ["_id", "_lastUpdated", "_count", "_sort", "identifier", "_offset"])
         for (rawName, value) in parameters {
             let name = rawName
@@ -42,6 +47,11 @@ struct SearchRequest {
                     code: "not-supported")
             }
             let values = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard values.count <= ServerLimits.valuesPerParameter else {
+                throw .badRequest(
+                    "'\(name)' takes at most \(ServerLimits.valuesPerParameter) values; this one has \(values.count). Search in parts.",
+                    expression: name, code: "too-costly")
+            }
             switch name {
             case "_id":
                 query.ids = intersect(query.ids, values)
@@ -73,6 +83,11 @@ struct SearchRequest {
                 query.count = min(count, maximumCount)
             case "_offset":
                 guard let offset = Int(value), offset >= 0 else { throw .badRequest("_offset must be a whole number.", expression: name) }
+                guard offset <= ServerLimits.maximumOffset else {
+                    throw .badRequest(
+                        "_offset goes to \(ServerLimits.maximumOffset) at most; narrow the search instead (for example with _lastUpdated).",
+                        expression: name, code: "too-costly")
+                }
                 query.offset = offset
             case "_sort":
                 query.sort = try values.map { key throws(ServerError) -> ResourceQuery.SortKey in

@@ -5,7 +5,7 @@ import Logging
 
 /// The HTTP surface of DESIGN.md's server API: `/auth/*` and `/fhir/*`.
 struct ServerRoutes: Sendable {
-    static let bodyLimit = 1 << 20
+    static let bodyLimit = ServerLimits.bodyBytes
     static let fhirContentType = "application/fhir+json; charset=utf-8"
 
     let auth: AuthService

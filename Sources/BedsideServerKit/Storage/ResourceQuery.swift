@@ -30,6 +30,8 @@ public struct ResourceQuery: Sendable, Equatable {
     public var lastUpdated: [DateCondition] = []
     public var sort: [SortKey] = []
     public var count: Int = 50
+    /// A page ends early once its resources' JSON reach this many bytes (at least one is always included).
+    public var byteBudget: Int = .max
     public var offset: Int = 0
     /// Patient searches only (`_has:Flag:patient:status=active`): the patients who have a resource
     /// matching each of these. Resolved into `patientIDs` before the search runs.

@@ -315,10 +315,19 @@ struct SQLiteStoreSession: StoreWriting {
         _ = arguments.append(contentsOf: [query.count + 1, query.offset])
         // Not cached: codes, dates and sort keys make many SQL texts, and a cache keyed by them would
         // grow with every distinct search anyone sends.
-        var rows = try Row.fetchAll(db.makeStatement(sql: sql), arguments: arguments).map(resource(from:))
-        let hasMore = rows.count > query.count
-        if hasMore { rows.removeLast() }
-        return ResourcePage(resources: rows, hasMore: hasMore)
+        let cursor = try Row.fetchCursor(db.makeStatement(sql: sql), arguments: arguments)
+        var rows: [StoredResource] = []
+        var bytes = 0
+        while let row = try cursor.next() {
+            let stored = resource(from: row)
+            // Past the page or past its byte budget: what is left is on the next page.
+            if rows.count == query.count || (!rows.isEmpty && bytes + stored.json.count > query.byteBudget) {
+                return ResourcePage(resources: rows, hasMore: true)
+            }
+            bytes += stored.json.count
+            rows.append(stored)
+        }
+        return ResourcePage(resources: rows, hasMore: false)
     }
 
     /// FHIR date comparison of a stored instant with the range of the searched value.
