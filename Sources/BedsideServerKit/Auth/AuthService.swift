@@ -30,8 +30,9 @@ public struct AuthPolicy: Sendable {
     public var touchInterval: Int64 = 60_000
     /// Failed logins are forgotten after this long without another; a lock is not shortened by it.
     public var failureDecay: Int64 = 15 * 60_000
-    /// Password checks at once, and waiting; beyond that a login is answered 503 with Retry-After.
-    public var passwordCheckWorkers = 2
+    /// Password checks at once, and waiting; beyond that a login is answered 503 with Retry-After. Half
+    /// the cores at most, so a burst of logins leaves the other half to everyone else's requests.
+    public var passwordCheckWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
     public var passwordCheckQueue = 16
     /// Password checks per client address and per login name (an account or an invented one).
     public var loginsPerAddress = RateLimit(requests: 30, windowSeconds: 60)
@@ -66,7 +67,7 @@ public struct AuthService: Sendable {
     public let hasher: PasswordHasher
     public let policy: AuthPolicy
     let logger: Logger
-    let passwordChecks: PasswordCheckPool
+    let passwordChecks: BoundedWorkPool
     /// Tokens seen to be valid, so the rate limiter can tell a session from an invented token without a read.
     let knownSessions = KnownSessions()
     /// Password checks per address and per login name, in a sliding window; nil when turned off.
@@ -82,7 +83,7 @@ public struct AuthService: Sendable {
         self.hasher = hasher
         self.policy = policy
         self.logger = logger
-        passwordChecks = PasswordCheckPool(workers: policy.passwordCheckWorkers, queueLimit: policy.passwordCheckQueue)
+        passwordChecks = BoundedWorkPool(label: "password-checks", workers: policy.passwordCheckWorkers, queueLimit: policy.passwordCheckQueue)
         if policy.loginsPerAddress.isEnabled || policy.loginsPerAccount.isEnabled {
             loginBudgets = (RateLimiter(limit: policy.loginsPerAddress, clock: clock), RateLimiter(limit: policy.loginsPerAccount, clock: clock))
         } else {

@@ -6,11 +6,36 @@ public struct FHIRService: Sendable {
     public let store: any ServerStore
     public let clock: any WallClock
     public let auditRecorder: AuditRecorder
+    /// Where bodies too large to read in passing are parsed and checked (one at a time, a few waiting).
+    let bodyReading = BoundedWorkPool(label: "body-reading", workers: 1, queueLimit: 16)
+    /// Bodies up to this size are read on the request's own thread: it takes well under a millisecond.
+    static let inlineBodyBytes = 64 << 10
 
     public init(store: any ServerStore, clock: any WallClock, auditRecorder: AuditRecorder) {
         self.store = store
         self.clock = clock
         self.auditRecorder = auditRecorder
+    }
+
+    /// Parses a body (and, given a type, validates it as that resource) — large ones on `bodyReading`,
+    /// so a stream of megabyte uploads cannot hold the threads everyone else's requests run on.
+    func read(_ body: [UInt8], as type: SupportedResource? = nil) async throws(ServerError) -> JSONValue {
+        let now = clock.now()
+        let work: @Sendable () -> Result<JSONValue, ServerError> = {
+            Result { () throws(ServerError) -> JSONValue in
+                let resource = try Self.parseResource(body)
+                if let type { try Self.validate(resource, type: type, now: now) }
+                return resource
+            }
+        }
+        guard body.count > Self.inlineBodyBytes else { return try work().get() }
+        do {
+            return try await bodyReading.run(work).get()
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            throw .busy(retryAfterSeconds: 2)
+        }
     }
 
     static func resourceType(_ name: String) throws(ServerError) -> SupportedResource {
@@ -129,7 +154,11 @@ public struct FHIRService: Sendable {
     }
 
     func validate(_ resource: JSONValue, type: SupportedResource, pathPrefix: String? = nil) throws(ServerError) {
-        let issues = ResourceValidator(now: clock.now()).validate(resource, as: type.rawValue)
+        try Self.validate(resource, type: type, now: clock.now(), pathPrefix: pathPrefix)
+    }
+
+    static func validate(_ resource: JSONValue, type: SupportedResource, now: Int64, pathPrefix: String? = nil) throws(ServerError) {
+        let issues = ResourceValidator(now: now).validate(resource, as: type.rawValue)
         guard issues.isEmpty else {
             let outcome = OperationOutcome(issues)
             throw .invalid(pathPrefix.map { outcome.located(at: $0, type: type.rawValue) } ?? outcome)
@@ -180,8 +209,7 @@ public struct FHIRService: Sendable {
         guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
             throw .methodNotAllowed("\(name) resources cannot be created through this API.")
         }
-        let resource = try Self.parseResource(body)
-        try validate(resource, type: type)
+        let resource = try await read(body, as: type)
         _ = try checkWriteAccess(resource, type: type, info: info)
         let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
         let now = clock.now()
@@ -244,7 +272,7 @@ public struct FHIRService: Sendable {
             throw .methodNotAllowed("\(name) resources cannot be changed through this API.")
         }
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
-        let resource = try Self.parseResource(body)
+        let resource = try await read(body)
         guard resource["id"]?.stringValue == id else {
             throw .badRequest("The resource id in the body must be '\(id)', the id in the URL.", expression: "\(name).id")
         }

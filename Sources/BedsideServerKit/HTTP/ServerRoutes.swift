@@ -156,14 +156,14 @@ struct ServerRoutes: Sendable {
 
     // MARK: Auth
 
-    private func jsonObject(_ bytes: [UInt8]) throws(ServerError) -> JSONValue {
-        let value = try FHIRService.parseResource(bytes)
+    private func jsonObject(_ bytes: [UInt8]) async throws(ServerError) -> JSONValue {
+        let value = try await fhir.read(bytes)
         guard value.objectValue != nil else { throw .badRequest("The body must be a JSON object.") }
         return value
     }
 
     private func login(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
-        let body = try jsonObject(try await readBody(request))
+        let body = try await jsonObject(try await readBody(request))
         guard let username = body["username"]?.stringValue, let password = body["password"]?.stringValue,
             !username.isEmpty, username.count <= 320, password.count <= 1024
         else { throw ServerError.badRequest("Send {\"username\": ..., \"password\": ...}.") }
@@ -174,7 +174,7 @@ struct ServerRoutes: Sendable {
     }
 
     private func otp(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
-        let body = try jsonObject(try await readBody(request))
+        let body = try await jsonObject(try await readBody(request))
         guard let challenge = body["challenge"]?.stringValue, let code = body["code"]?.stringValue,
             challenge.count <= 64, code.count <= 16
         else { throw ServerError.badRequest("Send {\"challenge\": ..., \"code\": ...}.") }

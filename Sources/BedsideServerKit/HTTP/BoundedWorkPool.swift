@@ -1,14 +1,16 @@
 import Dispatch
 import Synchronization
 
-/// Runs password hashing (scrypt: 128 MiB and a quarter of a second each) on a few threads of its own,
-/// with a short queue in front of them.
+/// Runs expensive work (password hashing: scrypt, 128 MiB and a quarter of a second each; reading a
+/// large body: parsing and checking up to a megabyte of JSON) on a few threads of its own, with a short
+/// queue in front of them.
 ///
-/// Hashing on Swift's cooperative pool would let a burst of logins (real, or invented addresses) take
-/// every thread the server answers requests on. Here at most `workers` hashes run at once, at most
-/// `queueLimit` wait, and beyond that a login is refused at once (503 with Retry-After) instead of
-/// waiting without bound.
-final class PasswordCheckPool: Sendable {
+/// Done on Swift's cooperative pool, which has a thread per core, a burst of such requests (logins for
+/// invented addresses, megabyte uploads) would take every thread the server answers requests on, and
+/// everyone's search would wait behind them. Here at most `workers` run at once, at most `queueLimit`
+/// wait, and beyond that the request is refused at once (503 with Retry-After) instead of waiting
+/// without bound.
+final class BoundedWorkPool: Sendable {
     struct Saturated: Error {}
 
     let workers: Int
@@ -16,10 +18,10 @@ final class PasswordCheckPool: Sendable {
     private let queue: DispatchQueue
     private let slots: Mutex<(running: Int, waiting: [CheckedContinuation<Bool, Never>])> = Mutex((0, []))
 
-    init(workers: Int, queueLimit: Int) {
+    init(label: String, workers: Int, queueLimit: Int) {
         self.workers = max(1, workers)
         self.queueLimit = max(0, queueLimit)
-        queue = DispatchQueue(label: "bedside.password-checks", attributes: .concurrent)
+        queue = DispatchQueue(label: "bedside.\(label)", attributes: .concurrent)
     }
 
     /// Runs `work` when a worker is free; throws `Saturated` at once when the queue is full.
@@ -61,6 +63,6 @@ final class PasswordCheckPool: Sendable {
         next?.resume(returning: true)
     }
 
-    /// Hashes running and waiting now (tests and the abuse bench read it).
+    /// Work running and waiting now.
     var load: (running: Int, waiting: Int) { slots.withLock { ($0.running, $0.waiting.count) } }
 }
