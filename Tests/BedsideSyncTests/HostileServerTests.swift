@@ -66,6 +66,8 @@ struct HostileServerTests {
             try await device.addWeightsAsync(3, tag: 1)
             proxy.fault = .divert(toPort: hostile.port)
             let run = try await offPool { try Self.measured(device, arguments) }
+            // The figure measured, for the record (the abuse suite reports what it saw, not only pass or fail).
+            print("hostile server, bedside \(arguments.joined(separator: " ")): exit \(run.status), peak RSS \(run.peakBytes >> 20) MiB")
             #expect(!run.killed, "killed at \(run.peakBytes >> 20) MiB")
             #expect(run.exited, "ended by signal \(run.status): \(run.errors)")
             #expect(run.peakBytes < Self.peakLimit, "peak \(run.peakBytes >> 20) MiB")
@@ -198,6 +200,31 @@ struct ForeignDataDirectoryTests {
             #expect(try Data(contentsOf: documents.appendingPathComponent("thesis.docx")) == thesis)
             #expect(try Data(contentsOf: documents.appendingPathComponent("vault.key")) == thesis)
         }
+        await server.stop()
+    }
+
+    @Test("a data directory that is a link is refused by logout --force (exit 1, a clear sentence), and what it points to stays")
+    func linkedDataDirectory() async throws {
+        let server = try await LoopbackServer()
+        try await server.addPatient(KillDuringSyncTests.email)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("linked-dir-\(UUID().uuidString)")
+        let real = KillDuringSyncTests.Device(root: root.appendingPathComponent("real"), server: server, url: server.url)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try await offPool { try real.login() }
+        let linked = KillDuringSyncTests.Device(root: root.appendingPathComponent("linked"), server: server, url: server.url)
+        try FileManager.default.createDirectory(atPath: linked.root.path, withIntermediateDirectories: true)
+        #expect(symlink(real.dataDirectory, linked.dataDirectory) == 0)
+        let before = try FileManager.default.contentsOfDirectory(atPath: real.dataDirectory).sorted()
+        let process = linked.process(["logout", "--force"])
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(message.contains("symbolic link"), "\(message)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: real.dataDirectory).sorted() == before)
         await server.stop()
     }
 
