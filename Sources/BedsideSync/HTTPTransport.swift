@@ -81,9 +81,9 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unreachable(let detail): "The server cannot be reached (\(detail))."
         case .timedOut: "The server did not answer in time."
         case .responseTooLarge(let limit):
-            "The server's answer was larger than \(Self.size(limit)), so Bedside stopped reading it. Nothing was sent twice or lost."
+            "The server's answer was larger than \(Self.size(limit)), so Bedside stopped reading it."
         case .headersTooLarge(let limit):
-            "The server's answer had more than \(Self.size(limit)) of headers, so Bedside stopped reading it. Nothing was sent twice or lost."
+            "The server's answer had more than \(Self.size(limit)) of headers, so Bedside stopped reading it."
         case .failed(let detail): "The request failed: \(detail)"
         }
     }
