@@ -121,6 +121,9 @@ extension ClientCore {
         }
     }
 
+    /// The most pages of one Flag search read: 100 pages of 1,000 alerts is far more than a care team has open.
+    static let maximumFlagPages = 100
+
     /// Every page of a Flag search (the server gives at most 1,000 a page), with when it answered.
     private func searchAll(_ path: String, api: BedsideAPI, token: String, first: HTTPResponseData? = nil) async throws(APIError)
         -> (flags: [JSONValue], pages: Int, answeredAt: Int64?)
@@ -139,6 +142,10 @@ extension ClientCore {
             flags += (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
             pages += 1
             next = SyncEngine.nextPage(bundle)
+            // Every page is held in memory: a server that never stops sending next links is not followed for ever.
+            if next != nil, pages >= Self.maximumFlagPages {
+                throw .invalidResponse("the server sent more than \(Self.maximumFlagPages) pages of alerts")
+            }
         }
         return (flags, pages, answeredAt)
     }

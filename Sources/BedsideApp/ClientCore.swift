@@ -82,13 +82,14 @@ public actor ClientCore {
     public var isUnlocked: Bool { session != nil }
 
     /// Claims the data directory for this process, or says which other process has it. Every command
-    /// that opens the data directory calls this first; the claim lasts until the process ends.
+    /// that opens the data directory calls this first; the claim lasts until the process ends or logs out.
+    /// A directory Bedside did not make (one holding other files, without its marker) is refused untouched.
     public func claimDataDirectory() throws(StoreError) {
         guard directoryLock == nil else { return }
         do {
-            try SecureFiles.makePrivateDirectory(configuration.dataDirectory)
+            try OwnedDirectory.claim(configuration.dataDirectory)
         } catch {
-            throw .database("\(error)")
+            throw .vault(error)
         }
         directoryLock = try DataDirectoryLock.acquire(for: configuration.dataDirectory)
     }
@@ -109,9 +110,15 @@ public actor ClientCore {
             case .untrustedServer(let detail): return t.text(.errorUntrusted, detail)
             case .insecureURL(let detail): return t.text(.errorInsecure, detail)
             case .failed(let detail): return t.text(.errorServerSaid, detail)
+            case .responseTooLarge(let limit): return t.text(.errorResponseTooLarge, TransportError.size(limit))
+            case .headersTooLarge(let limit): return t.text(.errorHeadersTooLarge, TransportError.size(limit))
             }
         case .refused(let status, _, let message, let retryAfter):
-            if status == 423 { return t.text(.errorLocked, String(max(1, ((retryAfter ?? 900) + 59) / 60))) }
+            if status == 423 {
+                // Clamped again here: an APIError may be made elsewhere than from a header.
+                let seconds = min(max(retryAfter ?? 900, 0), RetryAfter.maximumSeconds)
+                return t.text(.errorLocked, String(max(1, (seconds + 59) / 60)))
+            }
             if status == 401 && step == .code {
                 return message.contains("expired") || message.contains("no tries") ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
             }
@@ -217,9 +224,11 @@ public actor ClientCore {
             name = text
         }
         do {
-            try SecureFiles.makePrivateDirectory(configuration.dataDirectory)
-            // A new login replaces whatever was here (a previous account's leftovers are destroyed, not merged).
-            try SecureFiles.emptyDirectory(configuration.dataDirectory)
+            // Claimed again if a logout in this process gave the directory up.
+            try claimDataDirectory()
+            // A new login replaces a previous account's leftovers here (destroyed, not merged); only Bedside's own
+            // files are touched, and this process keeps its claim.
+            try OwnedDirectory.destroyContents(configuration.dataDirectory, keepingClaim: true)
             let (vault, wrapped) = try KeyVault.create(password: pending.password, parameters: configuration.kdf)
             try SecureFiles.writePrivate(try wrapped.encoded(), to: configuration.keyFile)
             let store = try ClientStore(directory: configuration.dataDirectory, vault: vault)
@@ -388,10 +397,13 @@ public actor ClientCore {
         lock()
         transport.closeConnections()
         do {
-            try SecureFiles.emptyDirectory(configuration.dataDirectory)
+            // The wrapped key first, then the database and the rest of Bedside's files; nothing else here.
+            try OwnedDirectory.destroyContents(configuration.dataDirectory)
         } catch {
             return [.logoutFailed(error.description)]
         }
+        // The lock file went with the rest (a logged-out directory is empty); the claim goes with it.
+        directoryLock = nil
         _ = serverMessage  // The local data is gone either way; the server session expires on its own if it was not reached.
         return [.loggedOut]
     }

@@ -34,7 +34,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// state, and a blind index of the kind. Values, units, notes, the kind itself, server ids and the
 /// profile are sealed with the vault, bound to their table, row and column.
 public final class ClientStore: Sendable {
-    public static let fileName = "bedside.sqlite"
+    public static let fileName = OwnedDirectory.databaseName
 
     let pool: DatabasePool
     let vault: KeyVault
@@ -51,10 +51,13 @@ public final class ClientStore: Sendable {
         configuration.busyMode = .timeout(2)
         // Create the file 0600 before SQLite does: its -wal and -shm files copy the database's mode.
         let path = directory.appendingPathComponent(Self.fileName).path
-        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // O_NOFOLLOW: SQLite would open a link planted in the database's place; refuse it here first.
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if descriptor >= 0 {
             fchmod(descriptor, 0o600)
             Glibc.close(descriptor)
+        } else if errno == ELOOP {
+            throw .database("\(path) is a symbolic link; Bedside does not follow links")
         }
         do {
             pool = try DatabasePool(path: directory.appendingPathComponent(Self.fileName).path, configuration: configuration)
@@ -457,14 +460,33 @@ public final class ClientStore: Sendable {
 
     // MARK: Settings (not sensitive)
 
+    /// A setting's value. Settings are sealed too: the last sync, the server's clock offset and the pull
+    /// cursor are times that tell when the patient was active, and the tag is the server's. A value written
+    /// in clear by an older version is still read (and sealed when next written).
     public func setting(_ key: String) throws(StoreError) -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) }
+        let stored = try read { db in try DatabaseValue.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) }
+        switch stored?.storage {
+        case .blob(let sealed)?:
+            do {
+                return try vault.openString(Array(sealed), table: "setting", rowID: key, column: "value")
+            } catch {
+                throw .vault(error)
+            }
+        case .string(let clear)?: return clear
+        default: return nil
+        }
     }
 
     public func setSetting(_ key: String, _ value: String?) throws(StoreError) {
+        let sealed: [UInt8]?
+        do {
+            sealed = try value.map { text throws(VaultError) in try vault.seal(text, table: "setting", rowID: key, column: "value") }
+        } catch {
+            throw .vault(error)
+        }
         try write { db in
-            if let value {
-                try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])
+            if let sealed {
+                try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, Data(sealed)])
             } else {
                 try db.execute(sql: "DELETE FROM setting WHERE key = ?", arguments: [key])
             }

@@ -1,16 +1,18 @@
+import BedsideVault
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One Bedside process per data directory: an exclusive `flock` on `<parent>/<name>.lock`, held for
+/// One Bedside process per data directory: an exclusive `flock` on `<directory>/bedside.lock`, held for
 /// the life of the process.
 ///
 /// SQLite alone would keep the database file consistent, but not the account around it: a second
 /// process could log in (emptying the directory) while the first is sending, or both could unlock
-/// different vaults. The lock file sits beside the directory, not in it, so a logged-out directory is
-/// empty. The kernel releases the lock when the process dies, even by kill -9, so it never goes stale.
+/// different vaults. The lock file is inside the directory (Bedside writes nothing beside it) and is
+/// opened without following a link; logout removes it with the rest. The kernel releases the lock when
+/// the process dies, even by kill -9, so it never goes stale.
 public final class DataDirectoryLock: Sendable {
     public let path: String
     private let descriptor: Int32
@@ -27,14 +29,14 @@ public final class DataDirectoryLock: Sendable {
 
     /// Where the lock for `directory` lives.
     public static func lockPath(for directory: URL) -> String {
-        let standardized = directory.standardizedFileURL
-        return standardized.deletingLastPathComponent().appendingPathComponent(standardized.lastPathComponent + ".lock").path
+        directory.standardizedFileURL.appendingPathComponent(OwnedDirectory.lockName).path
     }
 
     /// Takes the lock, or says which process holds it.
     public static func acquire(for directory: URL) throws(StoreError) -> DataDirectoryLock {
         let path = lockPath(for: directory)
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // O_NOFOLLOW: a link planted in the lock's place is refused, never opened (or created) through.
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw .database("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
         }

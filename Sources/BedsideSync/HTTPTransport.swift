@@ -12,6 +12,12 @@ public struct TransportConfiguration: Sendable {
     public var pinnedPublicKey: String?
     public var connectTimeoutSeconds: Int = 10
     public var totalTimeoutSeconds: Int = 60
+    /// The largest response body read, counted after decompression (a gzip bomb is small on the wire).
+    /// The largest honest answer, a page of 1,000 Observations, is a few MiB.
+    public var maximumResponseBytes: Int = 16 << 20
+    /// The most header bytes read for one response (status line and every header line). Honest servers send
+    /// well under 4 KiB; libcurl itself refuses one line over 100 KiB.
+    public var maximumHeaderBytes: Int = 64 << 10
 
     public init(caFile: String? = nil, pinnedPublicKey: String? = nil) {
         self.caFile = caFile
@@ -61,6 +67,10 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// No connection: the server is down or the network is away.
     case unreachable(String)
     case timedOut
+    /// The server sent more than `limitBytes` of body (after decompression); reading stopped there.
+    case responseTooLarge(limitBytes: Int)
+    /// The server sent more than `limitBytes` of headers, or one header line too long to read.
+    case headersTooLarge(limitBytes: Int)
     /// Anything else libcurl reports.
     case failed(String)
 
@@ -70,8 +80,17 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
         case .untrustedServer(let detail): "The server's identity could not be verified, so nothing was sent (\(detail))."
         case .unreachable(let detail): "The server cannot be reached (\(detail))."
         case .timedOut: "The server did not answer in time."
+        case .responseTooLarge(let limit):
+            "The server's answer was larger than \(Self.size(limit)), so Bedside stopped reading it."
+        case .headersTooLarge(let limit):
+            "The server's answer had more than \(Self.size(limit)) of headers, so Bedside stopped reading it."
         case .failed(let detail): "The request failed: \(detail)"
         }
+    }
+
+    /// `16 MiB`, `64 KiB`: a limit as people read it.
+    public static func size(_ bytes: Int) -> String {
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : bytes >= 1 << 10 ? "\(bytes >> 10) KiB" : "\(bytes) bytes"
     }
 }
 
@@ -130,6 +149,11 @@ final class CurlHandle: @unchecked Sendable {
     private let easy: UnsafeMutableRawPointer?
     private var responseBody: [UInt8] = []
     private var responseHeaders: [(String, String)] = []
+    /// The caps of the exchange in progress, and which one a callback hit (it then aborts the transfer).
+    private var bodyLimit = Int.max
+    private var headerLimit = Int.max
+    private var headerBytes = 0
+    private var exceeded: TransportError?
     private var upload: [UInt8] = []
     private var uploadOffset = 0
 
@@ -144,8 +168,12 @@ final class CurlHandle: @unchecked Sendable {
     func perform(_ request: HTTPRequestSpec, configuration: TransportConfiguration) throws(TransportError) -> HTTPResponseData {
         guard let easy else { throw .failed("libcurl could not start") }
         curl_easy_reset(easy)
-        responseBody.removeAll(keepingCapacity: true)
+        responseBody.removeAll(keepingCapacity: false)  // an earlier large answer's buffer is not kept around
         responseHeaders.removeAll(keepingCapacity: true)
+        bodyLimit = max(0, configuration.maximumResponseBytes)
+        headerLimit = max(0, configuration.maximumHeaderBytes)
+        headerBytes = 0
+        exceeded = nil
         upload = request.body ?? []
         uploadOffset = 0
 
@@ -173,7 +201,11 @@ final class CurlHandle: @unchecked Sendable {
         set(bedside_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT, configuration.connectTimeoutSeconds))
         set(bedside_curl_setopt_long(easy, CURLOPT_TIMEOUT, configuration.totalTimeoutSeconds))
         set(bedside_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        // Compressed answers are accepted; the body cap below counts what the write callback gets, which is
+        // the decompressed bytes, so a gzip bomb stops at the cap like any other large answer.
         set(bedside_curl_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        // An honest Content-Length over the cap is refused before any of the body is read.
+        set(bedside_curl_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(bodyLimit)))
         if let caFile = configuration.caFile { set(bedside_curl_setopt_string(easy, CURLOPT_CAINFO, caFile)) }
         if let pin = configuration.pinnedPublicKey { set(bedside_curl_setopt_string(easy, CURLOPT_PINNEDPUBLICKEY, pin)) }
         set(bedside_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
@@ -182,6 +214,12 @@ final class CurlHandle: @unchecked Sendable {
             guard let data, let context else { return 0 }
             let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
             let length = size * count
+            // Past the cap the transfer is aborted (a short count makes libcurl stop with CURLE_WRITE_ERROR),
+            // so an endless or inflating body never grows this buffer beyond the cap.
+            guard length <= handle.bodyLimit - handle.responseBody.count else {
+                handle.exceeded = .responseTooLarge(limitBytes: handle.bodyLimit)
+                return 0
+            }
             data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
                 handle.responseBody.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
             }
@@ -192,6 +230,11 @@ final class CurlHandle: @unchecked Sendable {
             guard let data, let context else { return 0 }
             let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
             let length = size * count
+            handle.headerBytes += length
+            guard handle.headerBytes <= handle.headerLimit else {
+                handle.exceeded = .headersTooLarge(limitBytes: handle.headerLimit)
+                return 0
+            }
             let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
                 String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
             }
@@ -245,6 +288,14 @@ final class CurlHandle: @unchecked Sendable {
             return code
         }
         guard code == CURLE_OK else {
+            if let exceeded {
+                responseBody = []
+                throw exceeded
+            }
+            if code == CURLE_FILESIZE_EXCEEDED { throw .responseTooLarge(limitBytes: bodyLimit) }
+            // libcurl refuses a single header line over 100 KiB with "out of memory" before our callback sees it;
+            // while headers are being read (a status line came, no body yet) that is what it means.
+            if code == CURLE_OUT_OF_MEMORY, headerBytes > 0, responseBody.isEmpty { throw .headersTooLarge(limitBytes: headerLimit) }
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             throw Self.classify(code, message)

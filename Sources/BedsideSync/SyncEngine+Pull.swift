@@ -67,7 +67,9 @@ extension SyncEngine {
         case 200:
             var bundle = observations.resource
             var newest = since ?? 0
+            var pages = 0
             while let page = bundle {
+                pages += 1
                 let resources = (page["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
                 for resource in resources {
                     if let updated = resource.lastUpdatedMilliseconds { newest = max(newest, updated) }
@@ -78,6 +80,11 @@ extension SyncEngine {
                     throw PullFailure(.invalidResponse(error.description))
                 }
                 guard let next = Self.nextPage(page) else { break }
+                // A server that never stops sending next links (or sends one back to itself) is not followed
+                // for ever: what came so far is kept, and the cursor stays put so nothing is skipped.
+                guard pages < Self.maximumPages else {
+                    throw PullFailure(.invalidResponse("the server sent more than \(Self.maximumPages) pages of measurements"))
+                }
                 bundle = try await get(next, into: &report)
             }
             // Without the server's time, the newest stamp seen (less the overlap) is the best there is.
@@ -209,6 +216,9 @@ extension SyncEngine {
         guard response.status == 200, let body else { throw PullFailure(BedsideAPI.refusal(response)) }
         return body
     }
+
+    /// The most pages of one search followed in one pull: 200 pages of 1,000 are years of readings.
+    public static let maximumPages = 200
 
     /// The `next` link of a searchset, as a path on this server.
     public static func nextPage(_ bundle: JSONValue) -> String? {

@@ -61,7 +61,10 @@ public final class KeyVault: Sendable {
         var dataKey: [UInt8]
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
-            dataKey = Array(try AES.GCM.open(box, using: keyEncryptionKey, authenticating: Array("bedside.vault.key".utf8)))
+            var opened = try AES.GCM.open(box, using: keyEncryptionKey, authenticating: Array("bedside.vault.key".utf8))
+            dataKey = Array(opened)
+            // The opened Data is a second copy of the key: wiped before it is freed, like the array below.
+            opened.withUnsafeMutableBytes { wipe($0) }
         } catch {
             throw .wrongPassword
         }
@@ -74,8 +77,11 @@ public final class KeyVault: Sendable {
     public func rewrap(newPassword: String, parameters: KDFParameters = .standard) throws(VaultError) -> WrappedKey {
         let result: Result<WrappedKey, VaultError> = keys.withLock { keys in
             guard let keys else { return .failure(.locked) }
+            // A copy of the key for the wrapping, wiped whatever happens.
+            var copy = Array(UnsafeRawBufferPointer(keys.dataKey))
+            defer { Self.wipe(&copy) }
             do throws(VaultError) {
-                return .success(try Self.wrap(Array(UnsafeRawBufferPointer(keys.dataKey)), password: newPassword, parameters: parameters))
+                return .success(try Self.wrap(copy, password: newPassword, parameters: parameters))
             } catch {
                 return .failure(error)
             }

@@ -6,7 +6,11 @@ public enum SecureFiles {
     public static func makePrivateDirectory(_ directory: URL) throws(VaultError) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+            // Tightened, never loosened: a directory made unreadable on purpose stays so (and then fails clearly).
+            var info = stat()
+            if stat(directory.path, &info) == 0, info.st_mode & 0o077 != 0 {
+                try FileManager.default.setAttributes([.posixPermissions: Int(info.st_mode & 0o700)], ofItemAtPath: directory.path)
+            }
         } catch {
             throw .system("Cannot create the private directory \(directory.path): \(error.localizedDescription)")
         }
@@ -31,32 +35,14 @@ public enum SecureFiles {
         }
     }
 
-    /// Overwrites a file with random bytes, flushes it to disk, then deletes it.
+    /// Overwrites a file with random bytes, flushes it to disk, then deletes it. A link is removed as a link.
     ///
     /// On flash storage and copy-on-write file systems an overwrite may land elsewhere; what makes the
     /// data unreadable is that the wrapped key is destroyed, so the sealed database is only ciphertext.
     public static func shred(_ url: URL) throws(VaultError) {
         let descriptor = open(url.path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
         if descriptor >= 0 {
-            var size = stat()
-            fstat(descriptor, &size)
-            var remaining = Int(size.st_size)
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            var generator = SystemRandomNumberGenerator()
-            while remaining > 0 {
-                let count = min(remaining, chunk.count)
-                chunk.withUnsafeMutableBytes { buffer in
-                    for offset in stride(from: 0, to: count, by: 8) {
-                        withUnsafeBytes(of: generator.next()) { random in
-                            for byte in 0..<min(8, count - offset) { buffer[offset + byte] = random[byte] }
-                        }
-                    }
-                }
-                let written = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress, count) }
-                if written <= 0 { break }
-                remaining -= written
-            }
-            fsync(descriptor)
+            overwrite(descriptor)
             close(descriptor)
         }
         if unlink(url.path) != 0 && errno != ENOENT {
@@ -64,28 +50,47 @@ public enum SecureFiles {
         }
     }
 
-    /// Shreds every file below `directory` and removes the subdirectories, leaving `directory` itself empty.
-    public static func emptyDirectory(_ directory: URL, shredding: Bool = true) throws(VaultError) {
-        let entries: [String]
-        do {
-            entries = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            return
-        }
-        for name in entries {
-            let url = directory.appendingPathComponent(name)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-                unlink(url.path)  // a dangling link
-                continue
+    /// Overwrites the whole of an open regular file with random bytes and flushes it to disk.
+    static func overwrite(_ descriptor: Int32) {
+        var size = stat()
+        guard fstat(descriptor, &size) == 0, (size.st_mode & S_IFMT) == S_IFREG else { return }
+        var remaining = Int(clamping: size.st_size)
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var generator = SystemRandomNumberGenerator()
+        while remaining > 0 {
+            let count = min(remaining, chunk.count)
+            chunk.withUnsafeMutableBytes { buffer in
+                for offset in stride(from: 0, to: count, by: 8) {
+                    withUnsafeBytes(of: generator.next()) { random in
+                        for byte in 0..<min(8, count - offset) { buffer[offset + byte] = random[byte] }
+                    }
+                }
             }
-            if isDirectory.boolValue {
+            let written = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress, count) }
+            if written <= 0 { break }
+            remaining -= written
+        }
+        fsync(descriptor)
+    }
+
+    /// Shreds every file below `directory` and removes the subdirectories, leaving `directory` itself empty.
+    ///
+    /// Only for a directory this process made itself (the demo's temporary one): a data directory is emptied
+    /// with `OwnedDirectory.destroyContents`, which removes Bedside's own files alone. Links are removed as
+    /// links and never followed, and a directory that cannot be read is an error, not a silent success.
+    public static func emptyDirectory(_ directory: URL, shredding: Bool = true) throws(VaultError) {
+        for name in try OwnedDirectory.entries(directory) {
+            let url = directory.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
                 try emptyDirectory(url, shredding: shredding)
                 rmdir(url.path)
-            } else if shredding {
+            case S_IFREG where shredding:
                 try shred(url)
-            } else {
-                unlink(url.path)
+            default:
+                unlink(url.path)  // a link (never followed), or a file not worth overwriting
             }
         }
     }

@@ -47,6 +47,11 @@ static inline CURLcode bedside_curl_setopt_postfields_size(CURL *handle, curl_of
     return curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, size);
 }
 
+/* An option whose value is a curl_off_t (CURLOPT_MAXFILESIZE_LARGE, ...). */
+static inline CURLcode bedside_curl_setopt_offset(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 static inline CURLcode bedside_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -95,17 +95,42 @@ struct GlobalOptions: ParsableArguments {
         if let minutes = file.kioskIdleMinutes { configuration.kioskIdleTimeout = Int64(minutes) * 60_000 }
         if file.glucoseUnit == "mg/dL" { configuration.glucoseUnit = .glucoseMass }
         if let minutes = file.syncMinutes { configuration.syncInterval = Int64(minutes) * 60_000 }
-        if let kdf = environment["BEDSIDE_TEST_KDF_LOG_N"].flatMap(Int.init), (10...17).contains(kdf) {
+        #if DEBUG
             // For the test suite only: a cheaper key derivation, so scripted logins do not each take a second.
-            configuration.kdf = KDFParameters(logN: kdf, r: 8, p: 1)
-        }
+            // Compiled into debug builds alone: a release binary must never let its environment weaken the vault.
+            if let kdf = environment["BEDSIDE_TEST_KDF_LOG_N"].flatMap(Int.init), (10...17).contains(kdf) {
+                configuration.kdf = KDFParameters(logN: kdf, r: 8, p: 1)
+            }
+        #endif
         return configuration
     }
 }
 
-/// Prints to standard error.
+/// Prints to standard error, inert: messages carry server text (diagnostics, names), and no escape sequence
+/// from a server may reach the terminal. Line breaks of a message of several lines are kept.
 func complain(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileHandle.standardError.write(Data((TerminalText.inert(message, keepingLineBreaks: true) + "\n").utf8))
+}
+
+/// Prints a line to standard output, inert (see `complain`). Every human-readable line goes through here.
+func say(_ message: String) {
+    print(TerminalText.inert(message, keepingLineBreaks: true))
+}
+
+/// Prints JSON to standard output. The writer escapes C0 controls already; C1 controls and bidi overrides
+/// it leaves raw, and a terminal may act on them, so they are escaped too (`\u009b`), which inside a JSON
+/// string means the same character: the data is unchanged, the terminal sees only text.
+func sayJSON(_ value: JSONValue) {
+    var text = String.UnicodeScalarView()
+    for scalar in value.serializedString().unicodeScalars {
+        if TerminalText.printable(scalar) == scalar {
+            text.append(scalar)
+        } else {
+            let hex = String(scalar.value, radix: 16)
+            text.append(contentsOf: ("\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex).unicodeScalars)
+        }
+    }
+    print(String(text))
 }
 
 /// Exit codes of DESIGN.md.
@@ -176,10 +201,15 @@ func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingW
     let terminal = NcursesTerminal(theme: configuration.noColor ? theme.withoutColor : theme)
     try terminal.start()
     defer { terminal.stop() }
-    if let crashAfter = ProcessInfo.processInfo.environment["BEDSIDE_TEST_CRASH_AFTER_MS"].flatMap(Int.init) {
-        // For the terminal test only: prove that a crash still gives the terminal back.
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(crashAfter)) { fatalError("crash requested by BEDSIDE_TEST_CRASH_AFTER_MS") }
-    }
+    #if DEBUG
+        // For the terminal test only: prove that a crash still gives the terminal back. Debug builds alone,
+        // so nothing in a shipped binary's environment can crash it on purpose.
+        if let crashAfter = ProcessInfo.processInfo.environment["BEDSIDE_TEST_CRASH_AFTER_MS"].flatMap(Int.init) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(crashAfter)) {
+                fatalError("crash requested by BEDSIDE_TEST_CRASH_AFTER_MS")
+            }
+        }
+    #endif
     let state = configuration.initialState(
         width: terminal.size.width, height: terminal.size.height, now: clock.now(), utcOffsetSeconds: localUTCOffset(), idSeed: randomSeed())
     let loop = EventLoop(state: state, core: core, clock: clock, device: terminal)

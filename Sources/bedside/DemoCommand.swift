@@ -38,10 +38,10 @@ struct DemoCommand: AsyncParsableCommand {
         let server = try await BedsideServer(configuration: serverConfiguration, store: store, logger: logger).start()
         let url = "https://127.0.0.1:\(server.port)"
         let caFile = serverConfiguration.tlsDirectory.appendingPathComponent("ca.pem").path
-        print(t.text(.cliDemoServer, url, caFile, serverConfiguration.mailDirectory.path + "/new/"))
-        print(t.text(.cliDemoLogins))
+        say(t.text(.cliDemoServer, url, caFile, serverConfiguration.mailDirectory.path + "/new/"))
+        say(t.text(.cliDemoLogins))
         for login in logins {
-            print("  \(login.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(login.email.padding(toLength: 30, withPad: " ", startingAt: 0)) \(login.password)  \(login.name)\(login.condition.map { ", \($0)" } ?? "")")
+            say("  \(login.role.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(login.email.padding(toLength: 30, withPad: " ", startingAt: 0)) \(login.password)  \(login.name)\(login.condition.map { ", \($0)" } ?? "")")
         }
         if serverOnly {
             complain(t.text(.cliDemoServing))
@@ -53,7 +53,7 @@ struct DemoCommand: AsyncParsableCommand {
             await server.stop()
             throw ValidationError("\(user) is not a demo patient.")
         }
-        print(t.text(.cliDemoLoggingIn, login.name))
+        say(t.text(.cliDemoLoggingIn, login.name))
         configuration.dataDirectory = root.appendingPathComponent("client")
         configuration.server = url
         configuration.transport.caFile = caFile
@@ -77,7 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         await core.lock()
         await server.stop()
-        print(t.text(.cliDemoFinished))
+        say(t.text(.cliDemoFinished))
     }
 
     func waitForInterrupt() async {

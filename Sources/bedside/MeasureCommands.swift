@@ -92,7 +92,7 @@ struct AddMeasurement: AsyncParsableCommand {
                 throw Exit.failure
             }
             await core.lock()
-            print(t.text(.cliSaved, t.kindName(kind), value, record.effectiveText))
+            say(t.text(.cliSaved, t.kindName(kind), value, record.effectiveText))
         }
     }
 }
@@ -128,7 +128,7 @@ struct ListMeasurements: AsyncParsableCommand {
                 if let note = record.note { object["note"] = .string(note) }
                 return .object(object)
             }
-            print(JSONValue.array(items).serializedString())
+            sayJSON(JSONValue.array(items))
             return
         }
         let language = try options.resolve().language
@@ -139,7 +139,7 @@ struct ListMeasurements: AsyncParsableCommand {
             let time = language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds)
             let line = "\(time)  \(record.kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(value.padding(toLength: 26, withPad: " ", startingAt: 0)) \(state)"
             // Notes are shown inert: control characters become visible symbols, never terminal commands.
-            print(line + (record.note.map { "  " + String($0.map(TextWidth.printable)) } ?? ""))
+            say(line + (record.note.map { "  " + $0 } ?? ""))
         }
     }
 }

@@ -59,7 +59,7 @@ struct QuestionnaireFillCommand: AsyncParsableCommand {
         for problem in questionnaire.problems() { complain("warning: \(problem.message)") }
         for problem in fill.calculationProblems { complain("warning: \(problem)") }
         for problem in fill.problems { complain(problem.message) }
-        print(fill.response().serializedString())
+        sayJSON(fill.response())
         if !fill.problems.isEmpty { throw Exit.failure }
     }
 }
@@ -91,8 +91,8 @@ struct QuestionnairePreviewCommand: AsyncParsableCommand {
             questionnaire, width: dimensions[0], height: dimensions[1], language: configuration.language,
             formLanguage: options.lang ?? questionnaire.language, now: SystemClock().now())
         for (index, page) in pages.enumerated() {
-            print("── page \(index + 1) of \(pages.count) " + String(repeating: "─", count: max(0, dimensions[0] - 20)))
-            print(page)
+            say("── page \(index + 1) of \(pages.count) " + String(repeating: "─", count: max(0, dimensions[0] - 20)))
+            say(page)
         }
         let problems = questionnaire.problems()
         for problem in problems { complain("\(problem.blocksAnswering ? "error" : "warning"): \(problem.message)") }

@@ -65,10 +65,10 @@ struct LoginCommand: AsyncParsableCommand {
                 complain(message)
                 throw Exit.locked
             case .loggedIn(let info):
-                print(t.text(.cliLoggedIn, info.displayName, info.server))
-                print(t.text(.cliDataKept, configuration.dataDirectory.path))
+                say(t.text(.cliLoggedIn, info.displayName, info.server))
+                say(t.text(.cliDataKept, configuration.dataDirectory.path))
             case .reauthenticated:
-                print(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
+                say(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
             default: break
             }
         }
@@ -111,14 +111,14 @@ struct StatusCommand: AsyncParsableCommand {
             var object = report.json.objectValue ?? [:]
             // What this very process runs with: no core dumps, not attachable, no core files.
             object["process"] = ["dumpable": .bool(ProcessHardening.isDumpable), "coreLimit": .number(Int(ProcessHardening.coreLimit))]
-            print(JSONValue.object(object).serializedString())
+            sayJSON(JSONValue.object(object))
         } else {
             let t = Localizer(try options.resolve().language)
-            print(t.text(.cliStatusWho, report.name, report.email, report.server))
-            print(t.text(.cliStatusCounts, String(report.total), String(report.unsent), String(report.rejected)))
+            say(t.text(.cliStatusWho, report.name, report.email, report.server))
+            say(t.text(.cliStatusCounts, String(report.total), String(report.unsent), String(report.rejected)))
             let lastSync = report.lastSync.map { FHIRDateTime.format(epochMilliseconds: $0, utcOffsetSeconds: localUTCOffset()) }
-            print(t.text(.cliStatusLastSync, lastSync ?? t.text(.cliNever)))
-            print(t.text(.cliStatusData, report.dataDirectory))
+            say(t.text(.cliStatusLastSync, lastSync ?? t.text(.cliNever)))
+            say(t.text(.cliStatusData, report.dataDirectory))
         }
     }
 }
@@ -157,12 +157,18 @@ struct SyncCommand: AsyncParsableCommand {
             guard let error = report.error, error.isServerBusy, failures < retries else { break }
             failures += 1
             let delay = RetryPolicy.standard.delay(afterFailures: failures, retryAfterSeconds: error.retryAfter, randomUnit: Double.random(in: 0..<1))
+            // A command is not left asleep for longer than the back-off's own cap because a server asked
+            // (a Retry-After of a day, or of 2^63 seconds from a broken one): it stops and says so.
+            guard delay <= RetryPolicy.standard.capMilliseconds else {
+                complain(t.text(.cliRetryTooLong, core.explain(error), String((delay + 59_999) / 60_000)))
+                break
+            }
             complain(t.text(.cliRetrying, core.explain(error), String((delay + 999) / 1000)))
             try await Task.sleep(for: .milliseconds(delay))
         }
         let after = try await core.statusReport()
         await core.lock()
-        print(t.text(.cliSyncSummary, String(sent), String(after.unsent), String(after.rejected)))
+        say(t.text(.cliSyncSummary, String(sent), String(after.unsent), String(after.rejected)))
         if let error = report.error {
             if error.endsSession {
                 complain(t.text(.cliSessionEnded, String(after.unsent)))
@@ -192,13 +198,18 @@ struct LogoutCommand: AsyncParsableCommand {
         let configuration = try options.resolve()
         let t = Localizer(configuration.language)
         guard FileManager.default.fileExists(atPath: configuration.dataDirectory.path) else {
-            print(t.text(.cliNothingToLogOut, configuration.dataDirectory.path))
+            say(t.text(.cliNothingToLogOut, configuration.dataDirectory.path))
             return
         }
         if force && !passwordStdin && isatty(STDIN_FILENO) != 1 {
             _ = try await claimedCore(configuration)
-            try SecureFiles.emptyDirectory(configuration.dataDirectory)
-            print(t.text(.cliForcedLocalOnly))
+            do {
+                try OwnedDirectory.destroyContents(configuration.dataDirectory)
+            } catch {
+                complain(error.description)
+                throw Exit.failure
+            }
+            say(t.text(.cliForcedLocalOnly))
             return
         }
         let core = try await unlockedCore(options, passwordStdin: passwordStdin)
@@ -214,6 +225,6 @@ struct LogoutCommand: AsyncParsableCommand {
                 throw Exit.failure
             }
         }
-        print(t.text(.cliLoggedOut, configuration.dataDirectory.path))
+        say(t.text(.cliLoggedOut, configuration.dataDirectory.path))
     }
 }

@@ -170,6 +170,28 @@ struct ClientStoreTests {
         #expect(throws: StoreError.vault(.tampered("measurement.payload"))) { try fixture.store.measurement(id: first.id) }
     }
 
+    @Test("settings (last sync, clock offset, pull cursor, the server's tag) are sealed; a clear one from before is still read")
+    func sealedSettings() throws {
+        let fixture = try StoreFixture()
+        try fixture.store.setSetting("lastSync", "1768469400123")
+        try fixture.store.setSetting("tasks.etag", "W/\"417\"")
+        #expect(try fixture.store.setting("lastSync") == "1768469400123")
+        #expect(try fixture.store.setting("tasks.etag") == "W/\"417\"")
+        let stored = try fixture.store.pool.read { db in try Data.fetchAll(db, sql: "SELECT value FROM setting") }
+        #expect(stored.count == 2)
+        #expect(!stored.contains { $0.range(of: Data("1768469400123".utf8)) != nil || $0.range(of: Data("417".utf8)) != nil })
+        // Moved to another key, a sealed value fails to open.
+        try fixture.store.pool.write { db in
+            try db.execute(sql: "UPDATE setting SET value = (SELECT value FROM setting WHERE key = 'lastSync') WHERE key = 'tasks.etag'")
+        }
+        #expect(throws: StoreError.vault(.tampered("setting.value"))) { try fixture.store.setting("tasks.etag") }
+        // Written in clear by an older version: still read.
+        try fixture.store.pool.write { db in try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('cursor', '42')") }
+        #expect(try fixture.store.setting("cursor") == "42")
+        try fixture.store.setSetting("cursor", nil)
+        #expect(try fixture.store.setting("cursor") == nil)
+    }
+
     @Test("a locked vault reads nothing")
     func locked() throws {
         let fixture = try StoreFixture()
@@ -183,18 +205,32 @@ struct ClientStoreTests {
 
 @Suite("One process per data directory")
 struct DataDirectoryLockTests {
-    @Test("a second claim is refused with the holder's process id; released, it can be taken again; the directory stays empty")
+    @Test("a second claim is refused with the holder's process id; released, it can be taken again; the lock is inside the directory")
     func lock() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)/default")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         var first: DataDirectoryLock? = try DataDirectoryLock.acquire(for: directory)
-        #expect(first?.path.hasSuffix("/default.lock") == true)
+        #expect(first?.path == directory.appendingPathComponent(OwnedDirectory.lockName).path)
         #expect(throws: StoreError.inUse(pid: getpid(), lockFile: DataDirectoryLock.lockPath(for: directory))) {
             _ = try DataDirectoryLock.acquire(for: directory)
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the lock lives beside the directory")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.deletingLastPathComponent().path) == ["default"],
+            "nothing beside the directory")
         first = nil
         #expect(throws: Never.self) { _ = try DataDirectoryLock.acquire(for: directory) }
+    }
+
+    @Test("a link in the lock file's place is refused, never followed")
+    func lockLink() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        let directory = root.appendingPathComponent("default")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let target = root.appendingPathComponent("precious.txt")
+        try Data("precious".utf8).write(to: target)
+        #expect(symlink(target.path, DataDirectoryLock.lockPath(for: directory)) == 0)
+        #expect(throws: StoreError.self) { _ = try DataDirectoryLock.acquire(for: directory) }
+        #expect(try String(contentsOf: target, encoding: .utf8) == "precious", "the link's target is untouched")
     }
 }

@@ -495,6 +495,36 @@ struct FaultProxyTests {
         #expect(bytes == Array("two".utf8))
     }
 
+    @Test(".divert(toPort:) closes open connections and sends new ones to the other server; .none sends them back")
+    func divert() throws {
+        let real = try FaultProxyTestServer.echo()
+        defer { real.stop() }
+        let hostile = try FaultProxyTestServer.answering(requestBytes: 3, response: Array("evil".utf8))
+        defer { hostile.stop() }
+        let proxy = try FaultProxy(upstreamPort: real.port)
+        defer { proxy.stop() }
+
+        let before = try FaultProxyTestClient.connected(port: proxy.port)
+        defer { close(before) }
+        FaultProxyTestClient.sendAll(before, Array("one".utf8))
+        #expect(FaultProxyTestClient.receive(before, count: 3, timeout: .seconds(5)).bytes == Array("one".utf8))
+
+        proxy.fault = .divert(toPort: hostile.port)
+        #expect(FaultProxyTestClient.receive(before, count: 1, timeout: .seconds(5)).end == .eof, "a kept-alive connection is closed")
+        let diverted = try FaultProxyTestClient.connected(port: proxy.port)
+        defer { close(diverted) }
+        FaultProxyTestClient.sendAll(diverted, Array("two".utf8))
+        #expect(FaultProxyTestClient.receive(diverted, count: 4, timeout: .seconds(5)).bytes == Array("evil".utf8))
+        #expect(hostile.accepted == 1)
+
+        proxy.fault = .none
+        let back = try FaultProxyTestClient.connected(port: proxy.port)
+        defer { close(back) }
+        FaultProxyTestClient.sendAll(back, Array("six".utf8))
+        #expect(FaultProxyTestClient.receive(back, count: 3, timeout: .seconds(5)).bytes == Array("six".utf8))
+        #expect(real.accepted == 2)
+    }
+
     @Test(".dropAll reads and never forwards or answers")
     func dropAll() throws {
         let server = try FaultProxyTestServer.echo()

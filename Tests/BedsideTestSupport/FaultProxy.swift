@@ -44,6 +44,10 @@ public final class FaultProxy: @unchecked Sendable {
         /// A black hole: read from the client and discard, never forward, never answer. New connections are not
         /// connected upstream at all.
         case dropAll
+        /// A hostile server: new connections go to 127.0.0.1:`port` instead of the real server (a `HostileServer`
+        /// holding the real server's certificate), and open connections are closed, so a client's kept-alive
+        /// connection cannot keep it on the real one. Everything is forwarded unchanged.
+        case divert(toPort: Int)
 
         public var description: String {
             switch self {
@@ -57,6 +61,7 @@ public final class FaultProxy: @unchecked Sendable {
             case .stallRequest(let bytes): "stallRequest(afterBytes: \(bytes))"
             case .stallResponse(let bytes): "stallResponse(afterBytes: \(bytes))"
             case .dropAll: "dropAll"
+            case .divert(let port): "divert(toPort: \(port))"
             }
         }
     }
@@ -444,7 +449,7 @@ private final class Core: @unchecked Sendable {
             connection.baseToClient = connection.forwardedToClient
             connection.stallCounted = false
             switch newFault {
-            case .refuse, .down: endLocked(connection, .clean)
+            case .refuse, .down, .divert: endLocked(connection, .clean)
             case .reset: endLocked(connection, .resetClient)
             default: connection.poke()
             }
@@ -628,8 +633,10 @@ private final class Core: @unchecked Sendable {
             lock.lock()
             connection.server = fd  // registered first, so stop() can interrupt the connect
             let go = connection.ending == nil
+            var port = upstreamPort
+            if case .divert(let hostile) = fault { port = hostile }
             lock.unlock()
-            if go { connected = connect(fd, connection) }
+            if go { connected = connect(fd, connection, port: port) }
         }
         lock.lock()
         if connected {
@@ -645,12 +652,12 @@ private final class Core: @unchecked Sendable {
         pump(connection, toServer: true)
     }
 
-    /// Connects `fd` to 127.0.0.1:`upstreamPort`, giving up if the connection ends meanwhile.
-    func connect(_ fd: Int32, _ connection: Connection) -> Bool {
+    /// Connects `fd` to 127.0.0.1:`port`, giving up if the connection ends meanwhile.
+    func connect(_ fd: Int32, _ connection: Connection, port: Int) -> Bool {
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)  // so that a slow connect can be abandoned
         defer { _ = fcntl(fd, F_SETFL, flags) }
-        var address = Core.address(port: upstreamPort)
+        var address = Core.address(port: port)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -689,7 +696,7 @@ private final class Core: @unchecked Sendable {
         let discard = Step.read(max: chunkSize, forward: false, delay: 0)
         if toServer && connection.server < 0 { return discard }  // accepted under .dropAll: a black hole for good
         switch fault {
-        case .none:
+        case .none, .divert:
             return forward
         case .refuse, .down:
             endLocked(connection, .clean)

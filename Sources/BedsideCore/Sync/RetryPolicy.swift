@@ -21,7 +21,8 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The upper bound of the wait after `failures` failures in a row (1 = the first).
     public func bound(afterFailures failures: Int) -> Int64 {
-        let exponent = min(max(failures - 1, 0), 30)
+        // (failures - 1 would overflow for Int.min; the count is the caller's, but arithmetic never traps here.)
+        let exponent = failures <= 1 ? 0 : min(failures - 1, 30)
         let grown = baseMilliseconds.multipliedReportingOverflow(by: Int64(1) << Int64(exponent))
         return grown.overflow ? capMilliseconds : min(capMilliseconds, grown.partialValue)
     }
@@ -29,9 +30,11 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The wait before the next attempt. `randomUnit` is a draw in [0, 1) (the caller owns the randomness,
     /// so the reducer stays pure and tests are repeatable); `retryAfterSeconds` is the server's own request.
     public func delay(afterFailures failures: Int, retryAfterSeconds: Int?, randomUnit: Double) -> Int64 {
-        let unit = min(max(randomUnit, 0), 1)
+        // A NaN draw would make Int64(...) trap; it counts as zero.
+        let unit = randomUnit.isNaN ? 0 : min(max(randomUnit, 0), 1)
         let jittered = max(floorMilliseconds, Int64(Double(bound(afterFailures: failures)) * unit))
         guard let retryAfterSeconds, retryAfterSeconds > 0 else { return jittered }
-        return max(jittered, Int64(retryAfterSeconds) * 1000)
+        // The server's number is outside input: clamped before it is multiplied, so it cannot overflow.
+        return max(jittered, Int64(min(retryAfterSeconds, RetryAfter.maximumSeconds)) * 1000)
     }
 }

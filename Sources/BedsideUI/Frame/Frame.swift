@@ -1,3 +1,5 @@
+import BedsideCore
+
 /// One character cell on the screen.
 public struct Cell: Sendable, Equatable {
     /// The grapheme shown; empty for the right half of a wide character.
@@ -77,15 +79,10 @@ public struct Frame: Sendable, Equatable {
 /// How many columns a character takes in a terminal, and how to make any character safe to show.
 public enum TextWidth {
     /// Control characters (C0, DEL, C1) and bidi overrides become visible symbols, so text from a
-    /// server or a file can never move the cursor, change colours or retitle the terminal.
+    /// server or a file can never move the cursor, change colours or retitle the terminal. The same
+    /// function as the command line's (`TerminalText`), so the two cannot drift apart.
     public static func printable(_ character: Character) -> Character {
-        guard let scalar = character.unicodeScalars.first else { return character }
-        switch scalar.value {
-        case 0x00...0x1F: return Unicode.Scalar(0x2400 + scalar.value).map(Character.init) ?? "�"  // ␀…␟
-        case 0x7F: return "␡"
-        case 0x80...0x9F, 0x202A...0x202E, 0x2066...0x2069: return "�"
-        default: return character
-        }
+        TerminalText.printable(character)
     }
 
     public static func columns(of character: Character) -> Int {

@@ -138,7 +138,9 @@ extension Painter {
         var row = y
         if let kind = context.kind, let part = kind.parts.first {
             let values: [(at: Int64, value: Double)] = context.readings.compactMap { record in
-                guard let literal = record.values.first(where: { $0.part == part })?.literal, let value = Double(literal) else { return nil }
+                // Only finite values are charted: a server's "1e400" parses as infinity, which has no height.
+                guard let literal = record.values.first(where: { $0.part == part })?.literal, let value = Double(literal), value.isFinite
+                else { return nil }
                 return (record.effectiveAt, value)
             }
             let present = values.map(\.value)
@@ -171,6 +173,6 @@ extension Painter {
     }
 
     private func format(_ value: Double) -> String {
-        value.rounded() == value ? String(Int(value)) : String((value * 10).rounded() / 10)
+        DecimalText.oneDecimal(value)
     }
 }

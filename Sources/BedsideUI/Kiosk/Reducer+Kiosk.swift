@@ -103,7 +103,8 @@ func triageKey(_ state: inout AppState, _ form: inout TriageForm, _ key: Key) ->
     case .left, .right:
         // Snooze: choose how long.
         guard case .snooze(let until) = form.action else { return [] }
-        let hours = Int((until - state.now + 1_800_000) / 3_600_000)
+        // Wrapping arithmetic: however far off `until` is, this only picks the nearest choice, never traps.
+        let hours = Int((until &- state.now &+ 1_800_000) / 3_600_000)
         let current = snoozeChoices.firstIndex { $0 >= hours } ?? 1
         let next = max(0, min(snoozeChoices.count - 1, current + (key == .left ? -1 : 1)))
         form.action = .snooze(until: state.now + Int64(snoozeChoices[next]) * 3_600_000)

@@ -7,13 +7,19 @@ enum TextChart {
     /// Rows from top to bottom. Values are scaled between their lowest and highest; equal values stand
     /// at half height.
     static func render(_ values: [Double?], rows: Int) -> [String] {
-        let present = values.compactMap { $0 }
+        // Values come from a server: an infinite or NaN one has no height and is shown as a day without a value.
+        let finite = values.map { $0.flatMap { $0.isFinite ? $0 : nil } }
+        let present = finite.compactMap { $0 }
         guard rows > 0, let low = present.min(), let high = present.max() else { return [] }
         let levels = rows * 8
-        let heights: [Int?] = values.map { value in
+        // In halves, so that the span of -1.7e308…1.7e308 does not overflow to infinity.
+        let span = high / 2 - low / 2
+        let heights: [Int?] = finite.map { value in
             guard let value else { return nil }
-            if high == low { return levels / 2 }
-            return max(1, Int(((value - low) / (high - low) * Double(levels - 1)).rounded()) + 1)
+            if span == 0 { return levels / 2 }
+            let level = ((value / 2 - low / 2) / span * Double(levels - 1)).rounded()
+            // Between 0 and levels - 1 by construction; Int(exactly:) rather than a trap if that were ever wrong.
+            return max(1, (Int(exactly: min(max(level, 0), Double(levels - 1))) ?? 0) + 1)
         }
         return (0..<rows).map { row in
             let floor = (rows - 1 - row) * 8
@@ -31,7 +37,10 @@ enum TextChart {
         let today = (now + offset) / dayLength
         var result = [Double?](repeating: nil, count: days)
         for reading in readings.sorted(by: { $0.at < $1.at }) {
-            let index = Int((reading.at + offset) / dayLength - today) + days - 1
+            // A time from a server can be anything; one that overflows is on no day of the chart.
+            let (local, overflow) = reading.at.addingReportingOverflow(offset)
+            guard !overflow else { continue }
+            let index = Int(local / dayLength - today) + days - 1
             if result.indices.contains(index) { result[index] = reading.value }
         }
         return result

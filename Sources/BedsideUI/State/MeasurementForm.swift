@@ -120,7 +120,7 @@ public struct MeasurementForm: Sendable, Equatable {
     }
 
     public static func format(_ value: Double) -> String {
-        value.rounded() == value ? String(Int(value)) : String(value)
+        DecimalText.plain(value)
     }
 }
 

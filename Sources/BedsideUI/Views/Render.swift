@@ -97,7 +97,8 @@ struct Painter {
 
     /// "40 s", "3 min", "2 h": how long until something.
     func duration(_ milliseconds: Int64) -> String {
-        let seconds = (milliseconds + 999) / 1000
+        // Rounded up without adding first, so Int64.max (a clock offset from a broken server) cannot overflow.
+        let seconds = milliseconds / 1000 + (milliseconds % 1000 > 0 ? 1 : 0)
         if seconds < 60 { return t.text(.durationSeconds, String(seconds)) }
         if seconds < 3600 { return t.text(.durationMinutes, String((seconds + 59) / 60)) }
         return t.text(.durationHours, String((seconds + 1799) / 3600))

@@ -70,8 +70,9 @@ extension Painter {
             frame.put("• " + t.text(.homeAttention, String(state.status.rejected)), x: 3, y: row, role: .warning, maxWidth: width - 4)
             row += 1
         }
-        if let offset = state.status.clockOffset, abs(offset) >= clockWarningThreshold {
-            row = paragraph("• " + t.text(.homeClockWrong, duration(abs(offset))), y: row, role: .warning, indent: 3)
+        if let offset = state.status.clockOffset, offset.magnitude >= clockWarningThreshold.magnitude {
+            // magnitude, not abs(): abs(Int64.min) traps.
+            row = paragraph("• " + t.text(.homeClockWrong, duration(Int64(clamping: offset.magnitude))), y: row, role: .warning, indent: 3)
         }
         // Questionnaires first: the care team asked for them, overdue ones most of all.
         for assignment in state.status.assignments.prefix(3) where row < height - 8 {
