@@ -121,12 +121,7 @@ public struct ServerAdministration: Sendable {
         let responsibleEvent = auditEvent("team-responsible-removed", type: "Patient")
         let now = clock.now()
         try await store.write { db in
-            guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
-                throw AdministrationError("There is no clinician account for \(clinicianAddress).")
-            }
-            guard let patient = try db.account(email: patientAddress), let patientID = patient.patientID else {
-                throw AdministrationError("There is no patient account for \(patientAddress).")
-            }
+            let (clinician, patientID) = try Self.teamMember(clinician: clinicianAddress, patient: patientAddress, db: db)
             guard try db.teamPatientIDs(clinicianAccountID: clinician.id).contains(patientID) else {
                 throw AdministrationError("\(patientAddress) is not in the care team of \(clinicianAddress).")
             }
@@ -146,6 +141,17 @@ public struct ServerAdministration: Sendable {
         }
     }
 
+    /// The clinician's account and the patient's Patient id named by two addresses, or why not.
+    private static func teamMember(clinician: String, patient: String, db: any StoreReading) throws -> (Account, String) {
+        guard let account = try db.account(email: clinician), account.role == .clinician else {
+            throw AdministrationError("There is no clinician account for \(clinician).")
+        }
+        guard let patientAccount = try db.account(email: patient), patientAccount.role == .patient, let patientID = patientAccount.patientID else {
+            throw AdministrationError("There is no patient account for \(patient).")
+        }
+        return (account, patientID)
+    }
+
     /// Puts a patient in a clinician's care team. A `responsible` clinician is also named on the
     /// Patient (`generalPractitioner`, a new version), so the kiosk can show them "my patients".
     public func addTeamMember(clinicianEmail: String, patientEmail: String, responsible: Bool = false) async throws {
@@ -155,12 +161,7 @@ public struct ServerAdministration: Sendable {
         let responsibleEvent = auditEvent("team-responsible", type: "Patient")
         let now = clock.now()
         try await store.write { db in
-            guard let clinician = try db.account(email: clinicianAddress), clinician.role == .clinician else {
-                throw AdministrationError("There is no clinician account for \(clinicianAddress).")
-            }
-            guard let patient = try db.account(email: patientAddress), patient.role == .patient, let patientID = patient.patientID else {
-                throw AdministrationError("There is no patient account for \(patientAddress).")
-            }
+            let (clinician, patientID) = try Self.teamMember(clinician: clinicianAddress, patient: patientAddress, db: db)
             try db.addTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
             var withPatient = event
             withPatient.patientID = patientID
