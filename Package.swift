@@ -159,7 +159,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BedsideServerKitTests",
-            dependencies: ["BedsideServerKit", "BedsideSync", "BedsideTestSupport", "bedside-server"],
+            dependencies: [
+                "BedsideServerKit", "BedsideSync", "BedsideTestSupport", "bedside-server",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
             resources: []
         ),
     ]

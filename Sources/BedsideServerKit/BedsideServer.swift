@@ -63,9 +63,11 @@ public struct BedsideServer: Sendable {
             store: store, clock: clock, mailer: mailer, hasher: configuration.hasher, policy: configuration.authPolicy, logger: logger)
         let fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
         let limiter = configuration.rateLimit.flatMap { $0.isEnabled ? RateLimiter(limit: $0, clock: clock) : nil }
+        let addressLimiter = configuration.unknownCallerRateLimit.isEnabled
+            ? RateLimiter(limit: configuration.unknownCallerRateLimit, clock: clock) : nil
         return ServerRoutes(
             auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
-            addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), logger: logger)
+            addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), addressLimiter: addressLimiter, logger: logger)
     }
 
     /// Starts listening and returns once the port is bound.

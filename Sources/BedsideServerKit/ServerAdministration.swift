@@ -40,8 +40,13 @@ public struct ServerAdministration: Sendable {
         if let birthDate, FHIRDateTime(birthDate)?.precision != .day {
             throw AdministrationError("The birth date must be written as YYYY-MM-DD.")
         }
-        let displayName = (name?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }
-            ?? String(email.split(separator: "@")[0])
+        let givenName = (name?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }
+        // A clinician's name is shown to patients (responsible, notes); one made from the login address
+        // would publish the address after all.
+        if role == .clinician, givenName == nil {
+            throw AdministrationError("A clinician needs a name (--name): patients and colleagues see it, and the login address is not published.")
+        }
+        let displayName = givenName ?? String(email.split(separator: "@")[0])
         let now = clock.now()
         let hash = try hasher.hash(password)
         let accountID = UUID().uuidString.lowercased()

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// A request budget per session (per address before login), answered with 429 and Retry-After
     /// when used up. nil: no limit.
     public var rateLimit: RateLimit?
+    /// A budget per address for requests of callers not (yet) known: no token, an invented one, the
+    /// login endpoints. On by default, so refusals cannot be had in bulk for free.
+    public var unknownCallerRateLimit = RateLimit(requests: 120, windowSeconds: 60)
     /// Deadlines for slow or silent clients and a cap of connections per address.
     public var connectionLimits = ConnectionLimits()
     /// Reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`).

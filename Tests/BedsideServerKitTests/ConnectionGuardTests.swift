@@ -1,5 +1,10 @@
 import BedsideCore
 import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
 import Testing
 
 @testable import BedsideServerKit
@@ -120,5 +125,54 @@ struct ConnectionGuardTests {
             #expect(statuses.prefix(5).allSatisfy { $0 == 401 })
             #expect(statuses.last == 429)
         }
+    }
+}
+
+@Suite("The connection guard's clocks, step by step")
+struct ConnectionGuardClockTests {
+    static func channel(limits: ConnectionLimits = ConnectionLimits()) throws -> (EmbeddedChannel, EmbeddedEventLoop) {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let handler = ConnectionGuard(limits: limits, counter: ConnectionCounter(), isExempt: { _ in true }, logger: Logger(label: "test"))
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, loop)
+    }
+
+    static let head = HTTPRequest(method: .post, scheme: "https", authority: "localhost", path: "/fhir/Observation")
+
+    @Test("answered before its body ended (a 401 needs no body), the connection still idles out once the body is in")
+    func earlyAnswerThenIdle() throws {
+        let (channel, loop) = try Self.channel()
+        loop.advanceTime(by: .seconds(1))
+        try channel.writeInbound(HTTPRequestPart.head(Self.head))
+        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .unauthorized)))
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        loop.advanceTime(by: .seconds(29))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive, "closed after 30 idle seconds")
+    }
+
+    @Test("while a request is answered no clock runs; after the answer, the idle clock does")
+    func noClockWhileAnswering() throws {
+        let (channel, loop) = try Self.channel()
+        try channel.writeInbound(HTTPRequestPart.head(Self.head))
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        loop.advanceTime(by: .seconds(120))
+        #expect(channel.isActive)
+        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        loop.advanceTime(by: .seconds(31))
+        #expect(!channel.isActive)
+    }
+
+    @Test("IPv6 addresses count by their /64; IPv4 by themselves")
+    func budgetKeys() {
+        #expect(AddressRange.budgetKey("2001:db8:1:2::5") == AddressRange.budgetKey("2001:db8:1:2:ffff::9"))
+        #expect(AddressRange.budgetKey("2001:db8:1:2::5") != AddressRange.budgetKey("2001:db8:1:3::5"))
+        #expect(AddressRange.budgetKey("192.0.2.7") == "192.0.2.7")
+        #expect(AddressRange.budgetKey("::ffff:192.0.2.7") == "::ffff:192.0.2.7" || AddressRange.budgetKey("::ffff:192.0.2.7") == "192.0.2.7")
     }
 }

@@ -341,3 +341,80 @@ struct LimitTests {
         }
     }
 }
+
+@Suite("The adversarial review's findings, each pinned")
+struct ReviewFindingTests {
+    @Test("a login body over 4 KiB is refused before it is read, so nobody without an account reaches the body-reading worker")
+    func authBodiesAreSmall() async throws {
+        try await withServer { server in
+            let password = String(repeating: "p", count: 5000)
+            let answer = try await server.request("POST", "/auth/login", json: ["username": "a@example.org", "password": .string(password)])
+            #expect(answer.status == 413 && answer.issueCode == "too-costly")
+        }
+    }
+
+    @Test("callers nobody knows get 120 requests a minute per address, and their refusals one audit line a minute")
+    func unknownCallersAreBudgeted() async throws {
+        try await withServer { server in
+            var statuses: [Int] = []
+            for _ in 0..<121 { statuses.append(try await server.request("GET", "/fhir/Observation", token: "invented").status) }
+            #expect(statuses.prefix(120).allSatisfy { $0 == 401 })
+            #expect(statuses.last == 429)
+            let refused = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
+                .filter { $0.action == "token-refused" }
+            #expect(refused.count == 1)
+        }
+    }
+
+    @Test("the same identifier twice in one resource is stored once (201), not a 500")
+    func doubledIdentifier() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("twice@example.org").patientID)
+            let token = try await server.login("twice@example.org").token
+            var observation = try #require(server.weight(80, patientID: id).objectValue)
+            let identifier = try #require(observation["identifier"]?.arrayValue?.first)
+            observation["identifier"] = [identifier, identifier]
+            let answer = try await server.request("POST", "/fhir/Observation", token: token, json: .object(observation))
+            #expect(answer.status == 201, "\(answer.text)")
+        }
+    }
+
+    @Test("a hash made with weaker parameters is replaced at the next right password")
+    func rehashOnLogin() async throws {
+        try await withServer(configure: { $0.hasher = PasswordHasher(logRounds: 11, blockSize: 8, parallelism: 1) }) { server in
+            let account = try await server.addPatient("old@example.org")  // hashed with the tests' ln=10
+            #expect(account.passwordHash.hasPrefix("$scrypt$ln=10,"))
+            _ = try await server.login("old@example.org")
+            let stored = try await server.store.read { db in try db.account(email: "old@example.org") }
+            #expect(stored?.passwordHash.hasPrefix("$scrypt$ln=11,") == true)
+            _ = try await server.login("old@example.org")
+        }
+    }
+
+    @Test("a remark added to a reading by PUT raises the remark alert, as it would on a new reading")
+    func remarkByUpdate() async throws {
+        try await withServer { server in
+            let id = try #require(try await server.addPatient("remark@example.org").patientID)
+            try await server.addClinician("nurse.remark@example.org", patients: ["remark@example.org"])
+            let token = try await server.login("remark@example.org").token
+            let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id))
+            var noted = try #require(created.json?.objectValue)
+            noted["note"] = [["text": "I feel dizzy since this morning"]]
+            let put = try await server.request(
+                "PUT", "/fhir/Observation/\(noted["id"]?.stringValue ?? "")", token: token, json: .object(noted), headers: [("If-Match", "W/\"1\"")])
+            #expect(put.status == 200)
+            let nurse = try await server.login("nurse.remark@example.org").token
+            let flags = try await server.request("GET", "/fhir/Flag?status=active", token: nurse).entries
+            #expect(flags.count == 1, "\(flags)")
+        }
+    }
+
+    @Test("a clinician needs a name: one made from the login address would publish it to patients")
+    func clinicianNeedsAName() async throws {
+        try await withServer { server in
+            await #expect(throws: AdministrationError.self) {
+                try await server.administration.addUser(email: "noname@example.org", role: .clinician, password: TestServer.password, name: nil)
+            }
+        }
+    }
+}

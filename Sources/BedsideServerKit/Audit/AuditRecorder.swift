@@ -11,7 +11,7 @@ public actor AuditRecorder {
     private let store: any ServerStore
     private let logger: Logger
     private var pending: [AuditEvent] = []
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [CheckedContinuation<Bool, Never>] = []
     private var writing = false
 
     public init(store: any ServerStore, logger: Logger) {
@@ -19,16 +19,18 @@ public actor AuditRecorder {
         self.logger = logger
     }
 
-    /// Returns once `event` is written (or its write failed and was logged).
-    public func record(_ event: AuditEvent) async {
+    /// Returns once `event` is written: true, or false when the write failed (logged): an access that
+    /// cannot be recorded is not to be answered.
+    @discardableResult
+    public func record(_ event: AuditEvent) async -> Bool {
         await record([event])
     }
 
-    /// Returns once `events` are written (or their write failed and was logged).
-    public func record(_ events: [AuditEvent]) async {
-        guard !events.isEmpty else { return }
+    @discardableResult
+    public func record(_ events: [AuditEvent]) async -> Bool {
+        guard !events.isEmpty else { return true }
         pending.append(contentsOf: events)
-        await withCheckedContinuation { continuation in
+        return await withCheckedContinuation { continuation in
             waiters.append(continuation)
             if !writing {
                 writing = true
@@ -43,12 +45,14 @@ public actor AuditRecorder {
             let released = waiters
             pending.removeAll()
             waiters.removeAll()
+            var written = true
             do {
                 if !batch.isEmpty { try await store.write { db in try db.append(batch) } }
             } catch {
+                written = false
                 logger.critical("audit events could not be written", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }
-            for waiter in released { waiter.resume() }
+            for waiter in released { waiter.resume(returning: written) }
         }
         writing = false
     }
@@ -56,6 +60,6 @@ public actor AuditRecorder {
     /// Returns once everything recorded so far is written (lines are written as they come; this only waits).
     public func flush() async {
         guard writing else { return }
-        await withCheckedContinuation { continuation in waiters.append(continuation) }
+        _ = await withCheckedContinuation { continuation in waiters.append(continuation) }
     }
 }

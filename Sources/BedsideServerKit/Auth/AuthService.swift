@@ -115,13 +115,13 @@ public struct AuthService: Sendable {
         let now = clock.now()
         let throttleKey = "login:" + Secrets.sha256Hex(email)
         if let budgets = loginBudgets {
-            if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress ?? "-")) {
+            if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")) {
                 throw .throttled(retryAfterSeconds: seconds)
             }
             if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
         }
         let policy = self.policy
-        enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?) }
+        enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?), held(Account?) }
         let reservation: Reservation
         do {
             reservation = try await store.write { db in
@@ -130,8 +130,8 @@ public struct AuthService: Sendable {
                 if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
                     return .locked(Int((lockedUntil - now + 999) / 1000), account)
                 }
-                // Every try left is held by a check still running: this one waits for their outcome.
-                guard throttle.failures < policy.maximumFailures else { return .locked(Int(policy.lockDuration / 1000), account) }
+                // Every try left is held by a check still running: this one comes back when they are done.
+                guard throttle.failures < policy.maximumFailures else { return .held(account) }
                 throttle.failures += 1
                 throttle.updatedAt = now
                 try db.save(throttle)
@@ -145,6 +145,9 @@ public struct AuthService: Sendable {
         case .locked(let seconds, let known):
             _ = try? await store.write { db in try db.append([Self.loginAudit(known, "login-while-locked", "failure", 423, now, remoteAddress, request)]) }
             throw .locked(retryAfterSeconds: seconds)
+        case .held(let known):
+            _ = try? await store.write { db in try db.append([Self.loginAudit(known, "login-deferred", "failure", 429, now, remoteAddress, request)]) }
+            throw .throttled(retryAfterSeconds: 5)
         case .reserved(let known):
             account = known
         }
@@ -152,13 +155,17 @@ public struct AuthService: Sendable {
         let hasher = self.hasher
         let passwordHash = account?.passwordHash
         let verified: Bool
+        let upgraded: String?
         do {
-            verified = try await passwordChecks.run {
+            (verified, upgraded) = try await passwordChecks.run {
                 guard let passwordHash else {
                     hasher.verifyAgainstNothing(password)
-                    return false
+                    return (false, nil)
                 }
-                return hasher.verify(password, against: passwordHash)
+                let right = hasher.verify(password, against: passwordHash)
+                // A hash made with weaker parameters than today's is replaced while the password is at
+                // hand, so old accounts do not stay cheaper to guess (or to tell apart by timing).
+                return (right, right && !hasher.isCurrent(passwordHash) ? try? hasher.hash(password) : nil)
             }
         } catch {
             _ = try? await store.write { db in try Self.releaseReservation(throttleKey, db: db) }
@@ -202,6 +209,7 @@ public struct AuthService: Sendable {
         do {
             try await store.write { db in
                 try Self.releaseReservation(throttleKey, db: db)
+                if let upgraded { try db.updatePasswordHash(accountID: account.id, passwordHash: upgraded) }
                 try db.insert(challenge)
                 try db.append([Self.loginAudit(account, "login-password-ok", "success", 202, now, remoteAddress, request)])
             }

@@ -48,6 +48,11 @@ public struct PasswordHasher: Sendable {
         return ConstantTime.equal(derived, Array(expected))
     }
 
+    /// Whether `encoded` was made with this hasher's parameters (else it is replaced at the next login).
+    public func isCurrent(_ encoded: String) -> Bool {
+        encoded.hasPrefix("$scrypt$ln=\(logRounds),r=\(blockSize),p=\(parallelism)$")
+    }
+
     /// Burns the same time as `verify` for a name that has no account, so timing tells nothing.
     public func verifyAgainstNothing(_ password: String) {
         _ = try? Self.derive(password, salt: Array(repeating: 0, count: 16), logRounds: logRounds, blockSize: blockSize, parallelism: parallelism)

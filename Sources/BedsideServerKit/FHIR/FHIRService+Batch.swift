@@ -6,7 +6,7 @@ extension FHIRService {
 
     /// `POST /fhir`: a transaction Bundle (writes, all or nothing) or a batch Bundle (reads, each on its own).
     public func postBundle(body: [UInt8], preferRepresentation: Bool, info: RequestInfo) async throws(ServerError) -> [UInt8] {
-        let bundle = try await read(body)
+        let bundle = try await read(body, caller: info.principal.accountID)
         guard bundle["resourceType"]?.stringValue == "Bundle" else {
             throw .invalid(OperationOutcome(code: "invalid", diagnostics: "POST /fhir takes a Bundle.", expression: "Bundle.resourceType"))
         }

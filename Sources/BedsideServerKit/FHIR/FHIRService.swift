@@ -7,7 +7,7 @@ public struct FHIRService: Sendable {
     public let clock: any WallClock
     public let auditRecorder: AuditRecorder
     /// Where bodies too large to read in passing are parsed and checked (one at a time, a few waiting).
-    let bodyReading = BoundedWorkPool(label: "body-reading", workers: 1, queueLimit: 16)
+    let bodyReading = BoundedWorkPool(label: "body-reading", workers: 1, queueLimit: 16, perCallerLimit: 2)
     /// Bodies up to this size are read on the request's own thread: it takes well under a millisecond.
     static let inlineBodyBytes = 64 << 10
 
@@ -19,7 +19,8 @@ public struct FHIRService: Sendable {
 
     /// Parses a body (and, given a type, validates it as that resource) — large ones on `bodyReading`,
     /// so a stream of megabyte uploads cannot hold the threads everyone else's requests run on.
-    func read(_ body: [UInt8], as type: SupportedResource? = nil) async throws(ServerError) -> JSONValue {
+    /// `caller` (the account) holds at most two places there at once.
+    func read(_ body: [UInt8], as type: SupportedResource? = nil, caller: String) async throws(ServerError) -> JSONValue {
         let now = clock.now()
         let work: @Sendable () -> Result<JSONValue, ServerError> = {
             Result { () throws(ServerError) -> JSONValue in
@@ -30,7 +31,7 @@ public struct FHIRService: Sendable {
         }
         guard body.count > Self.inlineBodyBytes else { return try work().get() }
         do {
-            return try await bodyReading.run(work).get()
+            return try await bodyReading.run(caller: caller, work).get()
         } catch let error as ServerError {
             throw error
         } catch {
@@ -44,6 +45,9 @@ public struct FHIRService: Sendable {
         }
         return type
     }
+
+    /// What a read gets when its audit line cannot be written: nothing shown without a record of it.
+    static let unrecorded = ServerError.unavailable("This access could not be recorded, so nothing is shown. Try again in a moment.")
 
     static func notFound(_ type: String, _ id: String) -> ServerError {
         .notFound("\(type)/\(id) was not found.")
@@ -80,7 +84,8 @@ public struct FHIRService: Sendable {
         let notModified = ifNoneMatch.map { ETag.matches($0, version: found.versionID) } ?? false
         let answer = ReadAnswer(
             etag: ETag.make(version: found.versionID), lastModified: found.lastUpdated, body: notModified ? nil : found.json)
-        await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: answer.status, at: now))
+        guard await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: answer.status, at: now))
+        else { throw Self.unrecorded }
         return answer
     }
 
@@ -121,10 +126,11 @@ public struct FHIRService: Sendable {
         // for a clinician's searches over the whole care team too.
         let shown = notModified ? [] : Set(page.resources.compactMap(\.patientID)).sorted()
         let onlyPatient = query.patientIDs?.count == 1 ? query.patientIDs?.first : nil
-        await auditRecorder.record(
+        let recorded = await auditRecorder.record(
             shown.isEmpty
                 ? [info.audit("search", type: name, patientID: onlyPatient, status: notModified ? 304 : 200, at: now)]
                 : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) })
+        guard recorded else { throw Self.unrecorded }
         guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
         let bundle = BundleWriter.searchset(
             type: name, page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)
@@ -181,9 +187,12 @@ public struct FHIRService: Sendable {
         object = stamped
         let json = JSONValue.object(object)
         let index = ResourceIndexer.index(json, type: type, id: id)
+        // The same identifier twice in one resource is one identifier (not a clash with itself).
+        var seen = Set<ResourceCode>()
+        let identifiers = index.identifiers.filter { seen.insert($0).inserted }
         return StoredResource(
             type: type.rawValue, id: id, versionID: version, lastUpdated: time, patientID: index.patientID, status: index.status,
-            date: index.date, priority: index.priority, json: json.serialized(), codes: index.codes, identifiers: index.identifiers)
+            date: index.date, priority: index.priority, json: json.serialized(), codes: index.codes, identifiers: identifiers)
     }
 
     /// Checks that the principal may write this resource in its patient's compartment.
@@ -209,7 +218,7 @@ public struct FHIRService: Sendable {
         guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
             throw .methodNotAllowed("\(name) resources cannot be created through this API.")
         }
-        let resource = try await read(body, as: type)
+        let resource = try await read(body, as: type, caller: info.principal.accountID)
         _ = try checkWriteAccess(resource, type: type, info: info)
         let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
         let now = clock.now()
@@ -272,7 +281,7 @@ public struct FHIRService: Sendable {
             throw .methodNotAllowed("\(name) resources cannot be changed through this API.")
         }
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
-        let resource = try await read(body)
+        let resource = try await read(body, caller: info.principal.accountID)
         guard resource["id"]?.stringValue == id else {
             throw .badRequest("The resource id in the body must be '\(id)', the id in the URL.", expression: "\(name).id")
         }
@@ -360,7 +369,7 @@ public struct FHIRService: Sendable {
         case .observation:
             elements = [
                 "status", "code", "component", "valueQuantity", "valueCodeableConcept", "valueString", "valueInteger",
-                "effectiveDateTime", "effectivePeriod", "effectiveInstant", "dataAbsentReason",
+                "effectiveDateTime", "effectivePeriod", "effectiveInstant", "dataAbsentReason", "note",
             ]
         case .questionnaireResponse:
             elements = ["status", "item", "questionnaire", "basedOn"]

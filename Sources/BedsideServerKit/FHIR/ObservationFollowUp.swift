@@ -60,6 +60,11 @@ import Foundation
         query.patientIDs = [patientID]
         query.codes = kind.loincCodes.map { ResourceCode(system: MeasurementKind.loincSystem, code: $0) }
         query.dates = [ResourceQuery.DateCondition(comparison: .ge, value: since)]
+        if let until = FHIRDateTime(FHIRDateTime.format(epochMilliseconds: time)) {
+            // Not what was measured after this reading (a backfilled old value is judged by its own days).
+            query.dates.append(ResourceQuery.DateCondition(comparison: .le, value: until))
+        }
+        query.sort = [.date(ascending: false)]
         query.count = 200
         return try db.search(query).resources.compactMap { JSONParser.parseOrNil($0.json).flatMap(ObservationReader.record(from:)) }
             .filter { $0.syncState != .withdrawn }

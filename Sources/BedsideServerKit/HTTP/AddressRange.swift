@@ -49,6 +49,17 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension AddressRange {
+    /// The key budgets and the connection cap count an address under: itself for IPv4, its /64 for
+    /// IPv6, where one subscriber commonly holds a whole /64 and could otherwise use a fresh address
+    /// for every request.
+    public static func budgetKey(_ address: String) -> String {
+        guard let bytes = bytes(of: address), bytes.count == 16 else { return address }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+}
+
 /// The client's address as the audit, the budgets and the connection cap should see it.
 public struct ClientAddressResolver: Sendable {
     public let trustedProxies: [AddressRange]

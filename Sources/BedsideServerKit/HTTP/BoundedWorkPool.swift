@@ -15,19 +15,29 @@ final class BoundedWorkPool: Sendable {
 
     let workers: Int
     let queueLimit: Int
+    /// How much of the pool (running and waiting) one caller may hold, so one cannot crowd out the rest.
+    let perCallerLimit: Int
     private let queue: DispatchQueue
-    private let slots: Mutex<(running: Int, waiting: [CheckedContinuation<Bool, Never>])> = Mutex((0, []))
+    private struct Slots {
+        var running = 0
+        var waiting: [CheckedContinuation<Bool, Never>] = []
+        var byCaller: [String: Int] = [:]
+    }
 
-    init(label: String, workers: Int, queueLimit: Int) {
+    private let slots = Mutex(Slots())
+
+    init(label: String, workers: Int, queueLimit: Int, perCallerLimit: Int = .max) {
         self.workers = max(1, workers)
         self.queueLimit = max(0, queueLimit)
+        self.perCallerLimit = max(1, perCallerLimit)
         queue = DispatchQueue(label: "bedside.\(label)", attributes: .concurrent)
     }
 
-    /// Runs `work` when a worker is free; throws `Saturated` at once when the queue is full.
-    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws(Saturated) -> T {
-        try await acquire()
-        defer { release() }
+    /// Runs `work` when a worker is free; throws `Saturated` at once when the queue is full, or when
+    /// `caller` already holds its share.
+    func run<T: Sendable>(caller: String? = nil, _ work: @escaping @Sendable () -> T) async throws(Saturated) -> T {
+        try await acquire(caller: caller)
+        defer { release(caller: caller) }
         return await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: work()) }
         }
@@ -35,14 +45,20 @@ final class BoundedWorkPool: Sendable {
 
     /// Takes a worker's slot, or a place in the queue (resumed by `release` with the slot handed over),
     /// or, when the queue is full, nothing.
-    private func acquire() async throws(Saturated) {
+    private func acquire(caller: String?) async throws(Saturated) {
+        let limit = perCallerLimit
         let admitted = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let decision: Bool? = slots.withLock { state in
+                if let caller {
+                    guard state.byCaller[caller, default: 0] < limit else { return false }
+                }
                 if state.running < workers {
+                    if let caller { state.byCaller[caller, default: 0] += 1 }
                     state.running += 1
                     return true
                 }
                 guard state.waiting.count < queueLimit else { return false }
+                if let caller { state.byCaller[caller, default: 0] += 1 }
                 state.waiting.append(continuation)
                 return nil
             }
@@ -52,8 +68,12 @@ final class BoundedWorkPool: Sendable {
     }
 
     /// Hands the slot to the next waiter, or frees it.
-    private func release() {
+    private func release(caller: String?) {
         let next: CheckedContinuation<Bool, Never>? = slots.withLock { state in
+            if let caller {
+                let left = state.byCaller[caller, default: 1] - 1
+                state.byCaller[caller] = left > 0 ? left : nil
+            }
             if state.waiting.isEmpty {
                 state.running -= 1
                 return nil

@@ -61,6 +61,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let isExempt: @Sendable (String) -> Bool
     private let logger: Logger
     private var phase = Phase.awaitingHead
+    /// The answer went out before the request's body ended (a refusal need not wait for the body).
+    private var answeredEarly = false
     private var countedAddress: String?
     private var deadline: Scheduled<Void>?
 
@@ -72,7 +74,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if let address = context.channel.remoteAddress?.ipAddress, !isExempt(address) {
+        if let peer = context.channel.remoteAddress?.ipAddress, !isExempt(peer) {
+            let address = AddressRange.budgetKey(peer)
             guard counter.open(address, limit: limits.connectionsPerAddress) else {
                 logger.notice("connection refused: too many from one address", metadata: ["peer": "\(address)"])
                 context.close(promise: nil)
@@ -97,16 +100,31 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            phase = .answering
-            disarm()
+            if answeredEarly {
+                // Answered already: what follows is the wait for the next request.
+                answeredEarly = false
+                phase = .awaitingHead
+                arm(context, seconds: limits.idleSeconds)
+            } else {
+                phase = .answering
+                disarm()
+            }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), phase == .answering {
-            phase = .awaitingHead
-            arm(context, seconds: limits.idleSeconds)
+        if case .end = unwrapOutboundIn(data) {
+            switch phase {
+            case .answering:
+                phase = .awaitingHead
+                arm(context, seconds: limits.idleSeconds)
+            case .readingBody:
+                // The body's own deadline keeps running until the body ends.
+                answeredEarly = true
+            case .awaitingHead:
+                break
+            }
         }
         context.write(data, promise: promise)
     }

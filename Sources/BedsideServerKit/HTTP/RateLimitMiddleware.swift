@@ -7,14 +7,24 @@ import Logging
 /// spare the store, so it must not cost a database read.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = BedsideRequestContext
-    let limiter: RateLimiter
     let routes: ServerRoutes
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let key = Self.key(
             path: request.uri.path, authorization: request.headers[.authorization], remoteAddress: context.remoteAddress,
             isKnownSession: routes.auth.knownSessions.contains)
-        guard case .throttled(let seconds, let firstRefusal) = limiter.check(key) else {
+        // A session's budget is the configured one; an address's is that and the default one for
+        // callers nobody knows yet.
+        var limiters = [routes.rateLimiter].compactMap { $0 }
+        if key.hasPrefix("address:"), let addressLimiter = routes.addressLimiter { limiters.append(addressLimiter) }
+        var refusal: (seconds: Int, firstRefusal: Bool)?
+        for limiter in limiters {
+            if case .throttled(let seconds, let firstRefusal) = limiter.check(key) {
+                refusal = (seconds, firstRefusal)
+                break
+            }
+        }
+        guard let (seconds, firstRefusal) = refusal else {
             return try await next(request, context)
         }
         if firstRefusal {
@@ -44,6 +54,6 @@ struct RateLimitMiddleware: RouterMiddleware {
             let hash = Secrets.sha256Hex(token)
             if !token.isEmpty, isKnownSession(hash) { return "session:" + hash }
         }
-        return "address:" + (remoteAddress ?? "-")
+        return "address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")
     }
 }

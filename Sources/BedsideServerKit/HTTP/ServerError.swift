@@ -77,7 +77,7 @@ public enum ServerError: Error, Sendable {
                 diagnostics: "Too many requests in a short time. Try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
         case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
         case .busy(let seconds):
-            OperationOutcome(code: "transient", diagnostics: "The server is busy checking other logins. Try again in \(seconds) seconds.")
+            OperationOutcome(code: "transient", diagnostics: "The server is busy. Try again in \(seconds) seconds.")
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }
     }

@@ -5,8 +5,9 @@ import BedsideCore
 /// A request past a limit gets an OperationOutcome (`too-costly`, `structure` or `required`) and changes
 /// nothing.
 public enum ServerLimits {
-    /// Request body, in bytes (413).
+    /// Request body, in bytes (413); the login endpoints' bodies (a name and a password, a code).
     public static let bodyBytes = 1 << 20
+    public static let authBodyBytes = 4 << 10
     /// Shape of a body once parsed (413).
     public static let resourceShape = JSONLimits.resource
     /// Search page size: `_count` when not given, and the most it may ask for.
@@ -30,7 +31,7 @@ public enum ServerLimits {
         let shape = resourceShape
         let connection = ConnectionLimits()
         return """
-            Limits: bodies up to \(bodyBytes) bytes, nested at most \(shape.maximumDepth) levels, at most \(shape.maximumMembers) \
+            Limits: bodies up to \(bodyBytes) bytes (\(authBodyBytes) at /auth), nested at most \(shape.maximumDepth) levels, at most \(shape.maximumMembers) \
             members per object, \(shape.maximumElements) elements per array and \(shape.maximumValues) values in all. Searches: \
             _count \(defaultPageSize) by default and at most \(maximumPageSize), a page stops early at \(pageBytes) bytes, _offset \
             at most \(maximumOffset), at most \(searchParameters) parameters of at most \(valuesPerParameter) values each. \

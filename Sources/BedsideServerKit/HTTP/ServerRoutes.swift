@@ -15,6 +15,9 @@ struct ServerRoutes: Sendable {
     /// nil: no request budget (`ServerConfiguration.rateLimit`).
     let rateLimiter: RateLimiter?
     let addresses: ClientAddressResolver
+    /// Requests budgeted by address (no token, or one never seen valid): on by default.
+    let addressLimiter: RateLimiter?
+    let refusals = RefusalSampler()
     let logger: Logger
 
     func build() -> Router<BedsideRequestContext> {
@@ -22,7 +25,7 @@ struct ServerRoutes: Sendable {
         router.add(middleware: ClientAddressMiddleware(addresses: addresses))
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
-        if let rateLimiter { router.add(middleware: RateLimitMiddleware(limiter: rateLimiter, routes: self)) }
+        if rateLimiter != nil || addressLimiter != nil { router.add(middleware: RateLimitMiddleware(routes: self)) }
         router.post("/auth/login") { request, context in await self.handle(request, context) { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle(request, context) { try await self.logout(request, context) } }
@@ -75,6 +78,8 @@ struct ServerRoutes: Sendable {
         let path = request.uri.path
         guard path != "/auth/login", path != "/auth/otp" else { return }
         let caller = context.caller.value
+        let now = clock.now()
+        guard caller != nil || refusals.shouldRecord(address: context.remoteAddress, action: "\(error.status)", at: now) else { return }
         let action: String
         switch error {
         case .unauthenticated: action = "token-refused"
@@ -83,7 +88,7 @@ struct ServerRoutes: Sendable {
         }
         await fhir.auditRecorder.record(
             AuditEvent(
-                at: clock.now(), actorID: caller?.accountID, actorRole: caller?.role.rawValue, action: action,
+                at: now, actorID: caller?.accountID, actorRole: caller?.role.rawValue, action: action,
                 resourceType: context.parameters.get("type").flatMap { SupportedResource(rawValue: $0)?.rawValue },
                 outcome: "failure", httpStatus: error.status, remoteAddress: context.remoteAddress, request: requestLine(request)))
     }
@@ -120,9 +125,9 @@ struct ServerRoutes: Sendable {
         "\(request.method.rawValue) \(request.uri.path)"
     }
 
-    private func readBody(_ request: Request, requireFHIRJSON: Bool = true) async throws(ServerError) -> [UInt8] {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.bodyLimit {
-            throw .tooLarge(limit: Self.bodyLimit)
+    private func readBody(_ request: Request, limit: Int = ServerRoutes.bodyLimit) async throws(ServerError) -> [UInt8] {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw .tooLarge(limit: limit)
         }
         if let type = request.headers[.contentType]?.lowercased() {
             let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
@@ -131,10 +136,10 @@ struct ServerRoutes: Sendable {
             }
         }
         do {
-            let buffer = try await request.body.collect(upTo: Self.bodyLimit)
+            let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
-            throw .tooLarge(limit: Self.bodyLimit)
+            throw .tooLarge(limit: limit)
         } catch {
             throw .badRequest("The request body could not be read.")
         }
@@ -156,14 +161,15 @@ struct ServerRoutes: Sendable {
 
     // MARK: Auth
 
-    private func jsonObject(_ bytes: [UInt8]) async throws(ServerError) -> JSONValue {
-        let value = try await fhir.read(bytes)
+    /// A login endpoint's small body, read in passing: before login nobody gets the body-reading worker.
+    private func jsonObject(_ bytes: [UInt8]) throws(ServerError) -> JSONValue {
+        let value = try FHIRService.parseResource(bytes)
         guard value.objectValue != nil else { throw .badRequest("The body must be a JSON object.") }
         return value
     }
 
     private func login(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
-        let body = try await jsonObject(try await readBody(request))
+        let body = try jsonObject(try await readBody(request, limit: ServerLimits.authBodyBytes))
         guard let username = body["username"]?.stringValue, let password = body["password"]?.stringValue,
             !username.isEmpty, username.count <= 320, password.count <= 1024
         else { throw ServerError.badRequest("Send {\"username\": ..., \"password\": ...}.") }
@@ -174,7 +180,7 @@ struct ServerRoutes: Sendable {
     }
 
     private func otp(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
-        let body = try await jsonObject(try await readBody(request))
+        let body = try jsonObject(try await readBody(request, limit: ServerLimits.authBodyBytes))
         guard let challenge = body["challenge"]?.stringValue, let code = body["code"]?.stringValue,
             challenge.count <= 64, code.count <= 16
         else { throw ServerError.badRequest("Send {\"challenge\": ..., \"code\": ...}.") }
