@@ -92,7 +92,7 @@ public struct BedsideAPI: Sendable {
         if let expression = first?.expression { message += " (\(expression))" }
         return .refused(
             status: response.status, code: first?.code ?? "unknown", message: message,
-            retryAfter: response.header("retry-after").flatMap(Int.init))
+            retryAfter: response.header("retry-after").flatMap(RetryAfter.seconds))
     }
 
     /// Password step: the server e-mails a code and answers with a challenge id.
