@@ -102,6 +102,16 @@ public enum FuzzDriver {
         selected = target
     }
 
+    /// libFuzzer's main loop (LLVMFuzzerRunDriver, which libFuzzer's own main calls too).
+    public static func runLibFuzzer(
+        _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+        _ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt {
+        var count = argc
+        var arguments = argv
+        return LLVMFuzzerRunDriver(&count, &arguments, testOneInput)
+    }
+
     /// Called from `LLVMFuzzerTestOneInput`.
     public static func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
@@ -110,3 +120,12 @@ public enum FuzzDriver {
     }
     #endif
 }
+
+#if FUZZING
+/// Provided by libFuzzer (-sanitize=fuzzer links it); declared here as no header of it is importable.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+#endif

@@ -61,6 +61,7 @@ final class InProcessServer: @unchecked Sendable {
     let logger: Logger
 
     nonisolated(unsafe) private static var directoryToRemove = ""
+    static let verbose = ProcessInfo.processInfo.environment["BEDSIDE_FUZZ_VERBOSE"] == "1"
 
     private init() {
         var logger = Logger(label: "bedside-fuzz-server")
@@ -144,6 +145,8 @@ final class InProcessServer: @unchecked Sendable {
             return (response.status, collected.bytes)
         }
         let description = "\(fuzzed.method) \(path) answered \(status.code): \(String(decoding: answer.prefix(600), as: UTF8.self))"
+        // With BEDSIDE_FUZZ_VERBOSE=1, a replay shows what each corpus input reaches (past the login wall?).
+        if Self.verbose { print("\(status.code) \(fuzzed.caller) \(fuzzed.method) \(path)") }
         FuzzTarget.require(status.code < 500, description)
         if status.code >= 400, fuzzed.method != .head {
             let outcome = try? JSONParser.parse(answer)

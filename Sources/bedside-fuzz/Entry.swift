@@ -15,10 +15,12 @@ func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     FuzzDriver.testOneInput(data, size)
 }
 
-// SwiftPM links an executable with main aliased to the module's entry point, so the symbol must exist;
-// libFuzzer's own main is the one that runs.
+// SwiftPM links an executable with main aliased to the module's entry point, which then shadows
+// libFuzzer's main: start libFuzzer's driver from here, as its main would.
 @_cdecl("bedside_fuzz_main")
-func unusedEntryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt { 1 }
+func entryPoint(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    FuzzDriver.runLibFuzzer(argc, argv) { data, size in fuzzerTestOneInput(data, size) }
+}
 #else
 @main
 enum BedsideFuzz {

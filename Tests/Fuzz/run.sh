@@ -48,13 +48,15 @@ build_fuzzer() {
     echo "built $1 ($config, libFuzzer) in $((SECONDS - started)) s" >&2
 }
 
-binary_dir() { swift build --scratch-path "$scratch" -c "$config" --show-bin-path 2>/dev/null; }
+# Asked once, after building: SwiftPM would wait for the lock of another build in the same scratch path.
+bin_dir=""
+find_bin_dir() { bin_dir=$(swift build --scratch-path "$scratch" -c "$config" --show-bin-path 2>/dev/null); }
 
 # Runs one target; prints a summary line; returns non-zero on a crash, hang or out-of-memory.
 run_target() {
     local target=$1 seconds=$2 product bin log corpus artifacts status=0
     product=$(product_of "$target")
-    bin="$(binary_dir)/$product"
+    bin="$bin_dir/$product"
     corpus="$scratch/corpus/$target"
     artifacts="$scratch/artifacts/$target"
     log="$scratch/logs/$target.log"
@@ -67,7 +69,7 @@ run_target() {
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "${seeds[@]}" >"$log" 2>&1 || status=$?
     local runs rate cov ft
     runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || true)
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
     printf '%-14s %5ss  runs %-10s exec/s %-7s cov %-6s ft %-6s corpus %-5s %s\n' "$target" "$seconds" "${runs:-?}" \
@@ -91,6 +93,7 @@ case "${1:-}" in
         replay_all
         echo "== fuzz: libFuzzer on the Core targets, ${FUZZ_SMOKE_SECONDS:-15} s each"
         build_fuzzer bedside-fuzz
+        find_bin_dir
         failed=0
         for target in $core_targets; do run_target "$target" "${FUZZ_SMOKE_SECONDS:-15}" || failed=1; done
         echo "== fuzz smoke took $((SECONDS - started)) s"
@@ -101,9 +104,10 @@ case "${1:-}" in
         for target in "${@:-$all_targets}"; do
             product=$(product_of "$target")
             build_fuzzer "$product"
+            find_bin_dir
             mkdir -p "$scratch/merged/$target"
             rm -rf "${scratch:?}/merged/$target"/*
-            BEDSIDE_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no "$(binary_dir)/$product" -merge=1 \
+            BEDSIDE_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no "$bin_dir/$product" -merge=1 \
                 -max_len="$(max_len_of "$target")" -timeout=5 -rss_limit_mb=2048 \
                 "$scratch/merged/$target" "Tests/Fuzz/Corpus/$target" "$scratch/corpus/$target" 2>&1 | tail -2
             rm -rf "Tests/Fuzz/Corpus/$target" && mkdir -p "Tests/Fuzz/Corpus/$target"
@@ -117,6 +121,7 @@ case "${1:-}" in
         targets=${*:-$all_targets}
         products=$(for target in $targets; do product_of "$target"; done | sort -u)
         for product in $products; do build_fuzzer "$product"; done
+        find_bin_dir
         failed=0
         for target in $targets; do run_target "$target" "$seconds" || failed=1; done
         exit $failed
