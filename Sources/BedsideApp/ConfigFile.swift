@@ -47,6 +47,7 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
     /// Reads the text of a config file; `source` names it in error messages. Separate from `load` so the
     /// fuzz target and tests can feed text without a file.
     public static func parse(_ text: String, source: String) throws(ConfigError) -> ConfigFile {
+        if let problem = TOMLGuard.problem(in: text) { throw ConfigError(description: "\(source) is not valid: \(problem)") }
         let config: ConfigFile
         do {
             config = try TOMLDecoder(strictDecoding: true).decode(ConfigFile.self, from: text)
