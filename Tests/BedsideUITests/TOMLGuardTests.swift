@@ -6,8 +6,8 @@ import Testing
 /// process on a table header starting with a character that cannot start a key.
 @Suite("TOML text TOMLKit must not see")
 struct TOMLGuardTests {
-    @Test("a theme whose table name starts with a non-ASCII letter is refused with the line, not a crash",
-        arguments: ["[é]", "[ ü]\nfg = \"#000000\"", "name = \"x\"\n[[ß]]", "[\u{FFFD}"])
+    @Test("a theme whose table name starts with a non-ASCII letter, or is missing before the line ends, is refused, not a crash",
+        arguments: ["[é]", "[ ü]\nfg = \"#000000\"", "name = \"x\"\n[[ß]]", "[\u{FFFD}", "[\nfg = \"#d78\"", "[[ \t\r\n"])
     func nonASCIITableName(text: String) {
         #expect {
             try ThemeParser.parse(text)
