@@ -4,7 +4,8 @@
 #   Tests/Fuzz/run.sh [SECONDS] [TARGET...]   run each target (default: all) for SECONDS (default 60)
 #   Tests/Fuzz/run.sh --smoke                 CI: replay every corpus and regression through every target
 #                                             (normal debug build), then libFuzzer on the Core targets briefly
-#   Tests/Fuzz/run.sh --merge TARGET...       minimise the found inputs into Tests/Fuzz/Corpus/TARGET
+#   Tests/Fuzz/run.sh --merge TARGET...       minimise the found inputs into Tests/Fuzz/Corpus/TARGET (new ones
+#                                             up to FUZZ_KEEP_BYTES, 512, so the committed corpus stays small)
 #
 # Environment: FUZZ_CONFIG (release; the smoke uses debug), FUZZ_SMOKE_SECONDS (15), FUZZ_SCRATCH (.build-fuzz).
 # One worker per target, one target at a time: the machines this runs on are shared.
@@ -113,8 +114,17 @@ case "${1:-}" in
             BEDSIDE_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no "$bin_dir/$product" -merge=1 \
                 -max_len="$(max_len_of "$target")" -timeout=5 -rss_limit_mb=2048 \
                 "$scratch/merged/$target" "Tests/Fuzz/Corpus/$target" "$scratch/corpus/$target" 2>&1 | tail -2
+            # The committed corpus stays small: new inputs over FUZZ_KEEP_BYTES (512) are left out; seeds
+            # already committed stay whatever their size (merge names a file by its SHA-1, so they are known).
+            mkdir -p "$scratch/kept/$target" && rm -rf "${scratch:?}/kept/$target"/*
+            committed=$(for file in "Tests/Fuzz/Corpus/$target"/*; do sha1sum "$file" | cut -c1-40; done)
+            for file in "$scratch/merged/$target"/*; do
+                if [ "$(wc -c <"$file")" -le "${FUZZ_KEEP_BYTES:-512}" ] || grep -qx "$(basename "$file")" <<<"$committed"; then
+                    cp "$file" "$scratch/kept/$target/"
+                fi
+            done
             rm -rf "Tests/Fuzz/Corpus/$target" && mkdir -p "Tests/Fuzz/Corpus/$target"
-            cp "$scratch/merged/$target"/* "Tests/Fuzz/Corpus/$target/"
+            cp "$scratch/kept/$target"/* "Tests/Fuzz/Corpus/$target/"
             echo "$target: $(ls "Tests/Fuzz/Corpus/$target" | wc -l) inputs, $(du -sh "Tests/Fuzz/Corpus/$target" | cut -f1)"
         done
         ;;
