@@ -9,6 +9,11 @@ let package = Package(
         .executable(name: "bedside", targets: ["bedside"]),
         .executable(name: "bedside-server", targets: ["bedside-server"]),
         .executable(name: "bedside-bench", targets: ["bedside-bench"]),
+        // Fuzz targets (Tests/Fuzz/README.md): replay tools in a normal build, libFuzzer binaries with
+        // -sanitize=fuzzer -DFUZZING. Three, so each libFuzzer build compiles only the stack it needs.
+        .executable(name: "bedside-fuzz", targets: ["bedside-fuzz"]),
+        .executable(name: "bedside-fuzz-client", targets: ["bedside-fuzz-client"]),
+        .executable(name: "bedside-fuzz-server", targets: ["bedside-fuzz-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -23,7 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         // Hummingbird's own networking, named because the server guards each connection with a handler
-        // of its own (deadlines for the handshake, headers, body and idle time; a cap per address).
+        // of its own (deadlines for the handshake, headers, body and idle time; a cap per address), and
+        // for NIOEmbedded's channel: the server fuzz target answers requests in-process, without a socket.
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
     ],
@@ -132,6 +138,21 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Fuzzing: the replay/libFuzzer driver, and one binary per stack (Core+UI; the client runtime; the server).
+        .target(name: "BedsideFuzzSupport", dependencies: ["BedsideCore"]),
+        .executableTarget(name: "bedside-fuzz", dependencies: ["BedsideFuzzSupport", "BedsideCore", "BedsideUI"]),
+        .executableTarget(
+            name: "bedside-fuzz-client", dependencies: ["BedsideFuzzSupport", "BedsideCore", "BedsideApp", "BedsideHeadless"]),
+        .executableTarget(
+            name: "bedside-fuzz-server",
+            dependencies: [
+                "BedsideFuzzSupport", "BedsideCore", "BedsideServerKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
 

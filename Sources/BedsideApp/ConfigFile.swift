@@ -41,26 +41,33 @@ public struct ConfigFile: Sendable, Equatable, Decodable {
     /// Reads the file; a missing file is an empty configuration, a broken one an error naming the problem.
     public static func load(_ url: URL) throws(ConfigError) -> ConfigFile {
         guard let data = FileManager.default.contents(atPath: url.path) else { return ConfigFile() }
+        return try parse(String(decoding: data, as: UTF8.self), source: url.path)
+    }
+
+    /// Reads the text of a config file; `source` names it in error messages. Separate from `load` so the
+    /// fuzz target and tests can feed text without a file.
+    public static func parse(_ text: String, source: String) throws(ConfigError) -> ConfigFile {
+        if let problem = TOMLGuard.problem(in: text) { throw ConfigError(description: "\(source) is not valid: \(problem)") }
         let config: ConfigFile
         do {
-            config = try TOMLDecoder(strictDecoding: true).decode(ConfigFile.self, from: String(decoding: data, as: UTF8.self))
+            config = try TOMLDecoder(strictDecoding: true).decode(ConfigFile.self, from: text)
         } catch {
-            throw ConfigError(description: "\(url.path) is not valid: \(error)")
+            throw ConfigError(description: "\(source) is not valid: \(error)")
         }
         if let language = config.language, Language(rawValue: language) == nil {
-            throw ConfigError(description: "\(url.path): language must be en, nl or de, not \"\(language)\"")
+            throw ConfigError(description: "\(source): language must be en, nl or de, not \"\(language)\"")
         }
         if let unit = config.glucoseUnit, unit != "mmol/L", unit != "mg/dL" {
-            throw ConfigError(description: "\(url.path): glucose-unit must be mmol/L or mg/dL, not \"\(unit)\"")
+            throw ConfigError(description: "\(source): glucose-unit must be mmol/L or mg/dL, not \"\(unit)\"")
         }
         if let minutes = config.idleMinutes, !(1...240).contains(minutes) {
-            throw ConfigError(description: "\(url.path): idle-minutes must be between 1 and 240")
+            throw ConfigError(description: "\(source): idle-minutes must be between 1 and 240")
         }
         if let minutes = config.kioskIdleMinutes, !(1...30).contains(minutes) {
-            throw ConfigError(description: "\(url.path): kiosk-idle-minutes must be between 1 and 30 (a shared terminal must not stay open long)")
+            throw ConfigError(description: "\(source): kiosk-idle-minutes must be between 1 and 30 (a shared terminal must not stay open long)")
         }
         if let minutes = config.syncMinutes, !(1...1440).contains(minutes) {
-            throw ConfigError(description: "\(url.path): sync-minutes must be between 1 and 1440")
+            throw ConfigError(description: "\(source): sync-minutes must be between 1 and 1440")
         }
         return config
     }

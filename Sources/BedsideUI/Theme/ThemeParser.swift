@@ -25,6 +25,7 @@ public enum ThemeParser {
     /// Parses a theme; every role must be present and every colour valid. Unknown keys are errors,
     /// so a typo is reported instead of silently ignored.
     public static func parse(_ text: String, expectedName: String? = nil) throws(ThemeError) -> Theme {
+        if let problem = TOMLGuard.problem(in: text) { throw ThemeError(description: "the theme is not valid: \(problem)") }
         let file: File
         do {
             file = try TOMLDecoder(strictDecoding: true).decode(File.self, from: text)
