@@ -353,31 +353,40 @@ public struct FHIRService: Sendable {
         }
         try db.append(events)
         // A corrected value or a response completed later is as much news as a new one: the same rules
-        // run (they are idempotent: an unchanged alert on an open Flag writes nothing). A change of
-        // only a note does not, or adding a remark would reopen an alert a nurse already handled.
-        if Self.changesClinicalContent(type, from: before, to: resource) {
+        // run (they are idempotent: an unchanged alert on an open Flag writes nothing). A remark added
+        // later runs only the remark rule, or it would reopen a value's alert a nurse already handled.
+        switch Self.clinicalChange(type, from: before, to: resource) {
+        case .content:
             try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
             try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
+        case .remarkOnly:
+            try ObservationFollowUp.apply(stamped, db: db, info: info, now: now, only: { $0.rule == "remark" })
+        case .none:
+            break
         }
         return WriteResult(resource: stamped, created: false)
     }
 
-    /// Whether an update changes what the alert rules and assignments look at.
-    static func changesClinicalContent(_ type: SupportedResource, from before: JSONValue?, to after: JSONValue) -> Bool {
+    enum ClinicalChange { case none, remarkOnly, content }
+
+    /// What of an update the alert rules and assignments look at: the values (or status), only the
+    /// patient's remark, or nothing.
+    static func clinicalChange(_ type: SupportedResource, from before: JSONValue?, to after: JSONValue) -> ClinicalChange {
         let elements: [String]
         switch type {
         case .observation:
             elements = [
                 "status", "code", "component", "valueQuantity", "valueCodeableConcept", "valueString", "valueInteger",
-                "effectiveDateTime", "effectivePeriod", "effectiveInstant", "dataAbsentReason", "note",
+                "effectiveDateTime", "effectivePeriod", "effectiveInstant", "dataAbsentReason",
             ]
         case .questionnaireResponse:
             elements = ["status", "item", "questionnaire", "basedOn"]
         default:
-            return false
+            return .none
         }
-        guard let before else { return true }
-        return elements.contains { before[$0] != after[$0] }
+        guard let before else { return .content }
+        if elements.contains(where: { before[$0] != after[$0] }) { return .content }
+        return type == .observation && before["note"] != after["note"] ? .remarkOnly : .none
     }
 }
 

@@ -8,14 +8,17 @@ import Foundation
     /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
     static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
 
-    static func apply(_ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64) throws {
+    /// `only` limits which of the rules' alerts are raised (a remark added later raises only its own).
+    static func apply(
+        _ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64, only: (Alert) -> Bool = { _ in true }
+    ) throws {
         guard stored.type == SupportedResource.observation.rawValue, let patientID = stored.patientID,
             let json = JSONParser.parseOrNil(stored.json), json["status"]?.stringValue != "entered-in-error",
             let record = ObservationReader.record(from: json)
         else { return }
         let rules = try self.rules(for: patientID, db: db)
         let history = try recentHistory(of: record.kind, patientID: patientID, before: record.effectiveAt, days: rules.longestTrendDays, db: db)
-        for alert in rules.evaluate(record, history: history) {
+        for alert in rules.evaluate(record, history: history) where only(alert) {
             try AlertFlags.raise(alert, patientID: patientID, trigger: "Observation/\(stored.id)", db: db, info: info, now: now)
         }
     }
