@@ -73,6 +73,7 @@ final class InProcessServer: @unchecked Sendable {
         logger.logLevel = .critical
         self.logger = logger
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        Self.removeLeftovers(in: base)
         directory = base.appendingPathComponent("bedside-fuzz-\(getpid())-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.hasher = .testing
@@ -112,6 +113,16 @@ final class InProcessServer: @unchecked Sendable {
         // The database lives only as long as the fuzzer.
         Self.directoryToRemove = directory.path
         atexit { try? FileManager.default.removeItem(atPath: InProcessServer.directoryToRemove) }
+    }
+
+    /// A crash (the point of fuzzing) skips `atexit`, and `/dev/shm` is memory: the folders of fuzzers
+    /// that are no longer running go at the next start.
+    static func removeLeftovers(in base: URL) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? [] where name.hasPrefix("bedside-fuzz-") {
+            let fields = name.split(separator: "-")
+            guard fields.count > 2, let pid = Int32(fields[2]), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(at: base.appendingPathComponent(name))
+        }
     }
 
     /// Answers `request` and checks the answer: one comes (no hang: libFuzzer's -timeout), it is not a
