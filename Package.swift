@@ -112,7 +112,7 @@ let package = Package(
             name: "bedside",
             dependencies: [
                 "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI", "BedsideApp", "BedsideTerminal",
-                "BedsideHeadless", "BedsideServerKit", "BedsideConsole",
+                "BedsideHeadless", "BedsideConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
