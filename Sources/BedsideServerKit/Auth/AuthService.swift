@@ -281,9 +281,7 @@ public struct AuthService: Sendable {
                 guard let challenge = try db.challenge(id: challengeID) else { return .expired }
                 let account = try db.account(id: challenge.accountID)
                 func audit(_ action: String, _ outcome: String, _ status: Int) -> AuditEvent {
-                    AuditEvent(
-                        at: now, actorID: account?.id, actorRole: account?.role.rawValue, action: action, outcome: outcome,
-                        httpStatus: status, remoteAddress: remoteAddress, request: request)
+                    Self.loginAudit(account, action, outcome, status, now, remoteAddress, request)
                 }
                 guard let account, challenge.expiresAt > now else {
                     try db.deleteChallenge(id: challengeID)

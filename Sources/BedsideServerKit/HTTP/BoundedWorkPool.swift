@@ -82,7 +82,4 @@ final class BoundedWorkPool: Sendable {
         }
         next?.resume(returning: true)
     }
-
-    /// Work running and waiting now.
-    var load: (running: Int, waiting: Int) { slots.withLock { ($0.running, $0.waiting.count) } }
 }

@@ -37,8 +37,6 @@ final class ConnectionCounter: Sendable {
             counts[address] = left > 0 ? left : nil
         }
     }
-
-    func count(_ address: String) -> Int { counts.withLock { $0[address, default: 0] } }
 }
 
 /// Closes a connection that holds the server without asking anything: a TLS handshake or headers that
