@@ -61,7 +61,7 @@ public final class ClientStore: Sendable {
         }
         do {
             pool = try DatabasePool(path: directory.appendingPathComponent(Self.fileName).path, configuration: configuration)
-            try ClientMigrations.migrator.migrate(pool)
+            try ClientMigrations.migrator(store: self).migrate(pool)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
             throw .busy
         } catch {
@@ -524,7 +524,8 @@ public struct HistoryCursor: Sendable, Equatable {
 
 /// The client schema, as named append-only migrations.
 enum ClientMigrations {
-    static var migrator: DatabaseMigrator {
+    /// The migrations; a later one may reseal with `store`'s vault (the store is opened unlocked).
+    static func migrator(store: ClientStore) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: measurements, outbox, profile, settings") { db in
             try db.execute(sql: """
@@ -582,6 +583,24 @@ enum ClientMigrations {
                 );
                 CREATE INDEX questionnaire_response_task ON questionnaire_response(task_index, state);
                 """)
+        }
+        migrator.registerMigration("v4: cached resources keep their server id sealed, found by a blind index") { db in
+            try db.execute(sql: """
+                ALTER TABLE resource_cache RENAME TO resource_cache_v3;
+                CREATE TABLE resource_cache (
+                    type TEXT NOT NULL,
+                    id_index BLOB NOT NULL,
+                    server_id BLOB NOT NULL,
+                    version INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (type, id_index)
+                );
+                """)
+            try ClientStore.resealCache(
+                db,
+                store: { (type, id, version, bytes) throws(StoreError) in try store.sealedRow(type: type, id: id, version: version, resource: bytes) },
+                open: { (data, rowID) throws(StoreError) in try store.open(data, table: ClientStore.cacheTable, id: rowID, column: "data") })
+            try db.execute(sql: "DROP TABLE resource_cache_v3")
         }
         return migrator
     }

@@ -55,7 +55,12 @@ public struct HTTPResponseData: Sendable {
         return headers.first { $0.0 == lowered }?.1
     }
 
-    public var json: JSONValue? { try? JSONParser.parse(body) }
+    /// The body as JSON, or nil when it is not JSON or builds more than `maximumJSONValues` values.
+    public var json: JSONValue? { try? JSONParser.parse(body, maximumValues: Self.maximumJSONValues) }
+
+    /// What one answer may build in memory: a page of 1,000 resources of a few hundred values each fits
+    /// many times over, while 16 MiB of `{},` (5.6 million values, about 270 MiB parsed) does not.
+    public static let maximumJSONValues = 1_000_000
 }
 
 /// Why a request did not get an answer; each carries what the user should read.

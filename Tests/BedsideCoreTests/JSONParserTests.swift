@@ -53,3 +53,14 @@ struct JSONParserTests {
         #expect(JSONValue.object(object).serializedString() == #"{"b":"two","c":3,"d":4}"#)
     }
 }
+
+@Suite("JSON value budget")
+struct JSONValueBudgetTests {
+    @Test("a document building more values than allowed is refused with where reading stopped; one at the limit is read")
+    func valueBudget() throws {
+        let text = "[" + Array(repeating: "{}", count: 9).joined(separator: ",") + "]"
+        #expect(try JSONParser.parse(Array(text.utf8), maximumValues: 10).arrayValue?.count == 9)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8), maximumValues: 9) }
+        #expect(try JSONParser.parse(Array(text.utf8)).arrayValue?.count == 9)
+    }
+}

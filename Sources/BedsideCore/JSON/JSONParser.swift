@@ -15,18 +15,30 @@ public struct JSONParser {
     public static let maximumDepth = 128
 
     private let bytes: [UInt8]
+    private let maximumValues: Int
     private var index = 0
     private var depth = 0
+    private var values = 0
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: [UInt8], maximumValues: Int) {
+        self.bytes = bytes
+        self.maximumValues = maximumValues
+    }
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    /// Parses one JSON document. `maximumValues` bounds what the document may build (every object,
+    /// array, string, number, boolean and null counts one): a few bytes such as `{},` each become a
+    /// value in memory many times their size, so a reader of untrusted text sets it.
+    public static func parse(_ bytes: [UInt8], maximumValues: Int) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maximumValues: maximumValues)
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected text after the document") }
         return value
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, maximumValues: .max)
     }
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
@@ -48,6 +60,8 @@ public struct JSONParser {
 
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of input") }
+        values += 1
+        if values > maximumValues { throw error("more than \(maximumValues) values") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
