@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import Testing
+
+@testable import BedsideVault
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Proves `lock()` leaves no copy of the data key, or of the keys derived from it, anywhere in the
+/// process's writable memory: the heap, anonymous mappings and stacks, read through /proc/self/mem.
+///
+/// The test must know the keys to look for them without itself leaving them in memory: it keeps them
+/// only inverted (every bit flipped), and compares inverted pages against the inverted keys.
+@Suite("Key vault: wiping")
+struct KeyWipeTests {
+    let password = "lantern-orbit-meadow-42"
+
+    /// The data key and its derived keys, each inverted, read from the wrapped key with the password
+    /// as `unlock` does, every clear copy wiped before returning.
+    func invertedKeys(_ wrapped: WrappedKey) throws -> [[UInt8]] {
+        let salt = try #require(Data(base64Encoded: wrapped.salt))
+        let sealed = try #require(Data(base64Encoded: wrapped.sealedKey))
+        let keyEncryptionKey = try wrapped.kdf.deriveKey(password: password, salt: Array(salt))
+        var opened = try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: keyEncryptionKey, authenticating: Array("bedside.vault.key".utf8))
+        defer { opened.withUnsafeMutableBytes { KeyVault.wipe($0) } }
+        var inverted = [opened.withUnsafeBytes { $0.map { ~$0 } }]
+        let master = opened.withUnsafeBytes { SymmetricKey(data: $0) }
+        for purpose in KeyPurpose.allCases {
+            let derived = HKDF<SHA256>.deriveKey(
+                inputKeyMaterial: master, salt: Array("bedside".utf8), info: Array(purpose.rawValue.utf8), outputByteCount: 32)
+            inverted.append(derived.withUnsafeBytes { $0.map { ~$0 } })
+        }
+        return inverted
+    }
+
+    /// How many times each inverted key appears, un-inverted, in the process's private writable memory.
+    static func occurrences(of invertedKeys: [[UInt8]]) -> [Int] {
+        var counts = Array(repeating: 0, count: invertedKeys.count)
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return counts }
+        let memory = Glibc.open("/proc/self/mem", O_RDONLY | O_CLOEXEC)
+        guard memory >= 0 else { return counts }
+        defer { Glibc.close(memory) }
+        let chunkSize = 1 << 20
+        let overlap = 64
+        // The scan's own buffer is skipped, and zeroed after every chunk.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize + overlap, alignment: 16)
+        defer { buffer.deallocate() }
+        let own = UInt(bitPattern: buffer.baseAddress)..<(UInt(bitPattern: buffer.baseAddress) + UInt(buffer.count))
+        for line in maps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, fields[1].hasPrefix("rw"), fields[1].hasSuffix("p") else { continue }
+            let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+            guard bounds.count == 2 else { continue }
+            var start = bounds[0]
+            while start < bounds[1] {
+                let length = Int(min(UInt(chunkSize + overlap), bounds[1] - start))
+                defer { start += UInt(chunkSize) }
+                if own.overlaps(start..<(start + UInt(length))) { continue }
+                let read = pread(memory, buffer.baseAddress, length, off_t(Int64(bitPattern: UInt64(start))))
+                guard read > 0 else { continue }
+                let bytes = buffer.bindMemory(to: UInt8.self)
+                for index in 0..<read { bytes[index] = ~bytes[index] }
+                for (which, key) in invertedKeys.enumerated() {
+                    counts[which] += Self.count(key, in: UnsafeBufferPointer(rebasing: bytes[0..<read]), countedUpTo: chunkSize)
+                }
+                if let base = buffer.baseAddress { explicit_bzero(base, buffer.count) }
+            }
+        }
+        return counts
+    }
+
+    /// Occurrences of `pattern` in `bytes` starting before `limit` (the overlap is counted by the next chunk).
+    static func count(_ pattern: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, countedUpTo limit: Int) -> Int {
+        guard let base = bytes.baseAddress, let first = pattern.first else { return 0 }
+        var found = 0
+        var from = 0
+        while from + pattern.count <= bytes.count, from < limit {
+            guard let hit = memchr(base + from, Int32(first), bytes.count - from - pattern.count + 1) else { break }
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if at < limit, pattern.withUnsafeBufferPointer({ memcmp(base + at, $0.baseAddress!, pattern.count) }) == 0 { found += 1 }
+            from = at + 1
+        }
+        return found
+    }
+
+    @Test("after lock no copy of the data key or its derived keys is left in the process's memory; while unlocked the scan finds them")
+    func lockWipes() throws {
+        let (created, wrapped) = try KeyVault.create(password: password, parameters: .testing)
+        created.lock()
+        let keys = try invertedKeys(wrapped)
+        let vault = try KeyVault.unlock(wrapped, password: password)
+        let sealed = try vault.seal("72.5", table: "measurement", rowID: "r1", column: "value")
+        #expect(try vault.openString(sealed, table: "measurement", rowID: "r1", column: "value") == "72.5")
+        _ = try vault.blindIndex("bodyWeight", domain: "measurement.kind")
+        _ = try vault.rewrap(newPassword: "quiet-harbour-lamp-17", parameters: .testing)
+        let unlocked = Self.occurrences(of: keys)
+        #expect(unlocked[0] >= 1, "the scan must see the data key while the vault holds it")
+        vault.lock()
+        let locked = Self.occurrences(of: keys)
+        #expect(locked == Array(repeating: 0, count: keys.count), "copies left after lock: \(locked) (data key, then \(KeyPurpose.allCases.map(\.rawValue)))")
+    }
+}
