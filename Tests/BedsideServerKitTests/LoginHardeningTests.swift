@@ -38,6 +38,57 @@ struct LoginHardeningTests {
         }
     }
 
+    @Test("a right code while wrong passwords are still being checked does not give back their tries: a burst right after gets one check (the fifth, which locks), not five")
+    func rightCodeKeepsHeldTries() async throws {
+        try await withServer(configure: { configuration in
+            Self.withoutBudgets(&configuration)
+            configuration.authPolicy.passwordCheckWorkers = 1
+            // Slow enough (about a second a check in a debug build) that the wrong ones are surely still running when the code is sent.
+            configuration.hasher = PasswordHasher(logRounds: 16, blockSize: 8, parallelism: 1)
+        }) { server in
+            try await server.addPatient("held@example.org")
+            // The right password first: the hash is brought up to the slow parameters and a code is mailed.
+            let first = try await server.startLogin("held@example.org")
+            let challenge = try #require(first.json?["challenge"]?.stringValue)
+            @Sendable func burst(_ count: Int, tag: String) async throws -> [Int] {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for attempt in 0..<count {
+                        group.addTask { try await server.startLoginInParallel("held@example.org", password: "wrong-\(tag)-\(attempt)").status }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+            }
+            let running = Task { try await burst(4, tag: "running") }
+            let key = "login:" + Secrets.sha256Hex("held@example.org")
+            var held = 0
+            for _ in 0..<2_000 where held < 4 {
+                held = try await server.store.read { db in try db.throttle(key: key).map { $0.failures + $0.checking } ?? 0 }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(held == 4, "all four wrong passwords hold their try")
+            let code = try await server.request(
+                "POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(try server.latestCode(for: "held@example.org"))])
+            #expect(code.status == 200)
+            let after = try await burst(10, tag: "after")
+            let statuses = try await running.value + after
+            #expect(statuses.allSatisfy { [401, 423, 429].contains($0) }, "\(statuses)")
+            await server.running.flushAudit()
+            let checked = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }
+                .filter { $0.event.action == "login-failure" }.count
+            #expect(checked == 5, "five passwords checked in all")
+            #expect(try await server.startLogin("held@example.org", password: "wrong-password-last").status == 423)
+        }
+    }
+
+    @Test("tries held by a check that never reported back (a server stopped mid-check) are given back after a minute; failures stay")
+    func staleHeldTries() {
+        let policy = AuthPolicy()
+        let throttle = LoginThrottle(key: "k", failures: 2, checking: 3, updatedAt: 0)
+        #expect(throttle.decayed(at: policy.checkHold, policy: policy).checking == 3)
+        #expect(throttle.decayed(at: policy.checkHold + 1, policy: policy).checking == 0)
+        #expect(throttle.decayed(at: policy.checkHold + 1, policy: policy).failures == 2)
+    }
+
     @Test("failures are forgotten after 15 quiet minutes: 4 + 4 wrong passwords do not lock")
     func failuresDecay() async throws {
         try await withServer { server in

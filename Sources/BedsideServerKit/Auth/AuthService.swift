@@ -30,6 +30,9 @@ public struct AuthPolicy: Sendable {
     public var touchInterval: Int64 = 60_000
     /// Failed logins are forgotten after this long without another; a lock is not shortened by it.
     public var failureDecay: Int64 = 15 * 60_000
+    /// How long a try stays held by a password check that never reported back (milliseconds); checks
+    /// take well under a second, queued ones a few.
+    public var checkHold: Int64 = 60_000
     /// Password checks at once, and waiting; beyond that a login is answered 503 with Retry-After. Half
     /// the cores at most, so a burst of logins leaves the other half to everyone else's requests.
     public var passwordCheckWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
@@ -131,8 +134,8 @@ public struct AuthService: Sendable {
                     return .locked(Int((lockedUntil - now + 999) / 1000), account)
                 }
                 // Every try left is held by a check still running: this one comes back when they are done.
-                guard throttle.failures < policy.maximumFailures else { return .held(account) }
-                throttle.failures += 1
+                guard throttle.failures + throttle.checking < policy.maximumFailures else { return .held(account) }
+                throttle.checking += 1
                 throttle.updatedAt = now
                 try db.save(throttle)
                 return .reserved(account)
@@ -178,19 +181,24 @@ public struct AuthService: Sendable {
             let locked: Bool
             do {
                 locked = try await store.write { db in
-                    var throttle = try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 1, updatedAt: now)
+                    // The held try becomes a failure.
+                    var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
+                    throttle.checking = max(0, throttle.checking - 1)
+                    throttle.updatedAt = now
                     var events = [Self.loginAudit(account, outcome, "failure", 401, now, remoteAddress, request)]
                     var locks = false
                     if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
                         locks = true  // another check of this burst locked it first
-                    } else if throttle.failures >= policy.maximumFailures {
-                        throttle.failures = 0
-                        throttle.lockedUntil = now + policy.lockDuration
-                        throttle.updatedAt = now
-                        try db.save(throttle)
-                        events.append(Self.loginAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
-                        locks = true
+                    } else {
+                        throttle.failures += 1
+                        if throttle.failures >= policy.maximumFailures {
+                            throttle.failures = 0
+                            throttle.lockedUntil = now + policy.lockDuration
+                            events.append(Self.loginAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
+                            locks = true
+                        }
                     }
+                    try db.save(throttle)
                     try db.append(events)
                     return locks
                 }
@@ -239,8 +247,8 @@ public struct AuthService: Sendable {
 
     /// A right password (or a check that never ran) gives back the try it held.
     private static func releaseReservation(_ key: String, db: any StoreWriting) throws {
-        guard var throttle = try db.throttle(key: key), throttle.failures > 0 else { return }
-        throttle.failures -= 1
+        guard var throttle = try db.throttle(key: key), throttle.checking > 0 else { return }
+        throttle.checking -= 1
         try db.save(throttle)
     }
 
@@ -317,7 +325,13 @@ public struct AuthService: Sendable {
                     return .wrong(max(updated.attemptsLeft, 0))
                 }
                 try db.deleteChallenge(id: challengeID)
-                try db.deleteThrottle(key: throttleKey)
+                // The failures are forgiven; tries held by checks still running stay held.
+                if throttle.checking > 0 {
+                    throttle.failures = 0
+                    try db.save(throttle)
+                } else {
+                    try db.deleteThrottle(key: throttleKey)
+                }
                 try db.insert(SessionRecord(tokenHash: tokenHash, accountID: account.id, createdAt: now, lastSeenAt: now, revokedAt: nil))
                 try db.append([audit("login", "success", 200)])
                 return .ok(account)

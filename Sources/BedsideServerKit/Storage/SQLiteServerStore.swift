@@ -189,6 +189,10 @@ enum ServerMigrations {
                 CREATE INDEX resource_identifier_pk ON resource_identifier(resource_pk);
                 """)
         }
+        migrator.registerMigration("v4: tries held by password checks in flight are counted apart from failures") { db in
+            // A right code resets the failures but must not give back the tries of checks still running.
+            try db.execute(sql: "ALTER TABLE login_throttle ADD COLUMN checking INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

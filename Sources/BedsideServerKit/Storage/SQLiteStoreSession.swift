@@ -54,14 +54,14 @@ struct SQLiteStoreSession: StoreWriting {
 
     func throttle(key: String) throws -> LoginThrottle? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_throttle WHERE key = ?"), arguments: [key]).map {
-            LoginThrottle(key: $0["key"], failures: $0["failures"], lockedUntil: $0["locked_until"], updatedAt: $0["updated_at"])
+            LoginThrottle(key: $0["key"], failures: $0["failures"], checking: $0["checking"], lockedUntil: $0["locked_until"], updatedAt: $0["updated_at"])
         }
     }
 
     func save(_ throttle: LoginThrottle) throws {
         try db.execute(
-            sql: "INSERT OR REPLACE INTO login_throttle (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)",
-            arguments: [throttle.key, throttle.failures, throttle.lockedUntil, throttle.updatedAt])
+            sql: "INSERT OR REPLACE INTO login_throttle (key, failures, checking, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [throttle.key, throttle.failures, throttle.checking, throttle.lockedUntil, throttle.updatedAt])
     }
 
     func deleteThrottle(key: String) throws {

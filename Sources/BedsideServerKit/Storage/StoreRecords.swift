@@ -41,23 +41,29 @@ public struct Account: Sendable, Equatable {
 /// Failed-login bookkeeping per login name, kept for unknown names too so that lockout is no oracle.
 public struct LoginThrottle: Sendable, Equatable {
     public var key: String
+    /// Wrong passwords and codes counted towards the lock.
     public var failures: Int
+    /// Tries held by password checks still running; with `failures` they may not exceed the maximum.
+    public var checking: Int
     public var lockedUntil: Int64?
     /// When a failure was last counted: failures older than `AuthPolicy.failureDecay` are forgotten,
     /// and the housekeeping loop deletes rows that hold nothing any more.
     public var updatedAt: Int64 = 0
 
-    public init(key: String, failures: Int, lockedUntil: Int64? = nil, updatedAt: Int64 = 0) {
+    public init(key: String, failures: Int, checking: Int = 0, lockedUntil: Int64? = nil, updatedAt: Int64 = 0) {
         self.key = key
         self.failures = failures
+        self.checking = checking
         self.lockedUntil = lockedUntil
         self.updatedAt = updatedAt
     }
 
-    /// With failures forgotten when the last one is older than the policy's decay, and an expired lock gone.
+    /// With failures forgotten when the last one is older than the policy's decay, an expired lock gone,
+    /// and tries held longer than any check takes given back (a server stopped in the middle of a check).
     func decayed(at now: Int64, policy: AuthPolicy) -> LoginThrottle {
         var copy = self
         if let lockedUntil, lockedUntil <= now { copy.lockedUntil = nil }
+        if now - updatedAt > policy.checkHold { copy.checking = 0 }
         if now - updatedAt > policy.failureDecay, copy.lockedUntil == nil { copy.failures = 0 }
         return copy
     }
