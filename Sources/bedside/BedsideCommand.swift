@@ -27,7 +27,7 @@ struct BedsideCommand: AsyncParsableCommand {
     /// the README promise, not with its default 64.
     static func main() async {
         do {
-            var command = try await asyncParseAsRoot(nil)
+            var command = try await asyncParseAsRoot(placement.reordered(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -41,8 +41,21 @@ struct BedsideCommand: AsyncParsableCommand {
     }
 }
 
+extension BedsideCommand {
+    /// Global options before the subcommand are moved after it (see `GlobalOptionPlacement`).
+    static var placement: GlobalOptionPlacement {
+        func tree(_ command: any ParsableCommand.Type) -> GlobalOptionPlacement.Command {
+            GlobalOptionPlacement.Command(command._commandName, command.configuration.subcommands.map(tree))
+        }
+        return GlobalOptionPlacement(valueOptions: GlobalOptions.valueOptions, commands: configuration.subcommands.map(tree))
+    }
+}
+
 /// Options every command takes, before or after the subcommand.
 struct GlobalOptions: ParsableArguments {
+    /// Their long names (every one takes a value); a test compares them with what the parser declares.
+    static let valueOptions: Set<String> = ["--data-dir", "--server", "--ca-file", "--pin", "--theme", "--lang", "--config"]
+
     @Option(name: .customLong("data-dir"), help: "Where this account's encrypted data lives (also BEDSIDE_DATA_DIR).", completion: .directory)
     var dataDirectory: String?
 

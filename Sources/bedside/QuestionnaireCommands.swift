@@ -41,6 +41,8 @@ struct QuestionnaireFillCommand: AsyncParsableCommand {
             and make the response 'in-progress' (exit 1). An answer that does not fit its item is an error (exit 2).
             """)
 
+    @OptionGroup var options: GlobalOptions
+
     @Argument(help: "The Questionnaire (FHIR R4 JSON).", completion: .file())
     var file: String
 

@@ -1,0 +1,90 @@
+import BedsideCore
+import Foundation
+import Testing
+
+/// DESIGN: "global options work before or after the subcommand, for every subcommand", on the real binary.
+@Suite("bedside global options, before and after every subcommand")
+struct GlobalOptionTests {
+    struct Run: Equatable {
+        var status: Int32
+        var errors: String
+    }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": "/nonexistent"]
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, errors: text)
+    }
+
+    /// What each command needs besides the global options; every command the binary declares must be here.
+    static let required: [String: [String]] = [
+        "tui": [], "demo": [], "login": [], "measure add": ["weight", "80.5"], "measure list": [], "status": [], "sync": [],
+        "logout": [], "headless": ["/no/such/script.bedside"], "questionnaire preview": ["/no/such/form.json"],
+        "questionnaire fill": ["/no/such/form.json", "--answers", "/no/such/answers.json"],
+    ]
+
+    /// Every leaf command of `bedside --experimental-dump-help`, and the options of the first.
+    func declared() throws -> (commands: [String], globalOptions: Set<String>) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
+        process.arguments = ["--experimental-dump-help"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let root = try #require(try JSONParser.parse(Array(data))["command"])
+        var leaves: [(String, JSONValue)] = []
+        func walk(_ command: JSONValue, _ path: [String]) {
+            let subcommands = command["subcommands"]?.arrayValue ?? []
+            if subcommands.isEmpty, !path.isEmpty, path != ["help"] { leaves.append((path.joined(separator: " "), command)) }
+            for sub in subcommands { walk(sub, path + [sub["commandName"]?.stringValue ?? "?"]) }
+        }
+        walk(root, [])
+        var options = Set<String>()
+        for argument in leaves.first?.1["arguments"]?.arrayValue ?? [] where argument["kind"]?.stringValue == "option" {
+            for name in argument["names"]?.arrayValue ?? [] where name["kind"]?.stringValue == "long" {
+                options.insert("--" + (name["name"]?.stringValue ?? ""))
+            }
+        }
+        return (leaves.map(\.0), options)
+    }
+
+    @Test("the test knows every command the binary declares, and the global options are the ones declared")
+    func everyCommandCovered() throws {
+        let (commands, options) = try declared()
+        #expect(commands.count >= 11)
+        #expect(Set(commands) == Set(Self.required.keys))
+        #expect(options == ["--data-dir", "--server", "--ca-file", "--pin", "--theme", "--lang", "--config"])
+    }
+
+    @Test("every subcommand reads a global option the same before and after its name", arguments: Array(GlobalOptionTests.required.keys).sorted())
+    func bothPlaces(_ command: String) throws {
+        let words = command.split(separator: " ").map(String.init)
+        let rest = Self.required[command] ?? []
+        let before = try run(["--lang", "xx"] + words + rest)
+        let after = try run(words + rest + ["--lang", "xx"])
+        #expect(before == after)
+        #expect(before.status == 2 && before.errors.contains("--lang must be en, nl or de"), "\(before)")
+        let joined = try run(["--lang=xx"] + words + rest)
+        #expect(joined == after)
+    }
+
+    @Test("bedside --data-dir D status and measure list --json find the data directory", arguments: [["status"], ["measure", "list", "--json"], ["sync"], ["measure", "add", "weight", "80.5"]])
+    func dataDirectoryFirst(_ command: [String]) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("global-\(UUID().uuidString)").path
+        let before = try run(["--data-dir", directory] + command)
+        let after = try run(command + ["--data-dir", directory])
+        #expect(before == after)
+        #expect(before.status == 3 && before.errors.contains("There is no account in \(directory)"), "\(before)")
+    }
+}
