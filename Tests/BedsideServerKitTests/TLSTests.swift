@@ -1,3 +1,4 @@
+import BedsideSync
 import Foundation
 import Testing
 
@@ -55,6 +56,28 @@ struct TLSTests {
             let (verify, verifyOutput) = try run(
                 "openssl", ["verify", "-CAfile", server.caFile, server.directory.appendingPathComponent("tls/server.pem").path])
             #expect(verify == 0, "\(verifyOutput)")
+        }
+    }
+
+    @Test("every PEM ends with a newline, so cat ca.pem other.pem makes a bundle libcurl accepts; older files are mended at start")
+    func pemBundles() async throws {
+        try await withServer { server in
+            let tls = server.directory.appendingPathComponent("tls")
+            for name in ["ca.pem", "ca.key", "server.pem", "server.key"] {
+                #expect(FileManager.default.contents(atPath: tls.appendingPathComponent(name).path)?.last == 0x0A, "\(name)")
+            }
+            // The CA first and another certificate after it: without the newline the second BEGIN line is glued to the first END.
+            let ca = try Data(contentsOf: tls.appendingPathComponent("ca.pem"))
+            let other = try Data(contentsOf: tls.appendingPathComponent("server.pem"))
+            let bundle = server.directory.appendingPathComponent("bundle.pem")
+            try (ca + other).write(to: bundle)
+            let transport = HTTPTransport(configuration: TransportConfiguration(caFile: bundle.path))
+            let answer = try await transport.send(HTTPRequestSpec(method: "GET", url: server.baseURL + "/fhir/metadata"))
+            #expect(answer.status == 200)
+            // A CA file written by an older version, without the newline, gets one when the server starts again.
+            try Data(ca.dropLast()).write(to: tls.appendingPathComponent("ca.pem"))
+            try DevCertificateAuthority(directory: tls).ensure()
+            #expect(try Data(contentsOf: tls.appendingPathComponent("ca.pem")) == ca)
         }
     }
 }

@@ -74,7 +74,17 @@ public struct DevCertificateAuthority: Sendable {
             try write(serverKey.pemRepresentation, to: serverKeyPath, mode: 0o600)
             try write(try server.serializeAsPEM().pemString, to: serverCertificatePath, mode: 0o644)
         }
+        try endWithNewline([caCertificatePath, caKeyPath, serverCertificatePath, serverKeyPath])
         return madeCA
+    }
+
+    /// Files made before every PEM ended with a newline get one, so `cat ca.pem other.pem` makes a bundle.
+    private func endWithNewline(_ paths: [String]) throws {
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != 0x0A else { continue }
+            let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0o600
+            try write(String(decoding: data, as: UTF8.self), to: path, mode: mode)
+        }
     }
 
     private func serverCertificateIsFresh(now: Date) -> Bool {
@@ -84,7 +94,9 @@ public struct DevCertificateAuthority: Sendable {
         return certificate.notValidAfter > now.addingTimeInterval(30 * 86_400)
     }
 
+    /// Writes `text` ending with a newline (PEM tools concatenate files; one without breaks the bundle).
     private func write(_ text: String, to path: String, mode: Int) throws {
+        let text = text.hasSuffix("\n") ? text : text + "\n"
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
         try? FileManager.default.removeItem(at: temporary)
