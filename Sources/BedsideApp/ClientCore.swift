@@ -12,7 +12,9 @@ import Foundation
 public actor ClientCore {
     public let configuration: ClientConfiguration
     public let clock: any WallClock
-    let transport: HTTPTransport
+    /// How requests reach the server: as configured, or, while an account is unlocked and the command
+    /// line named no CA or pin, with the trust remembered at its login.
+    var transport: HTTPTransport
 
     /// The unlocked account.
     struct Session {
@@ -29,21 +31,26 @@ public actor ClientCore {
         var token: String
         var patientID: String
         var role: String
+        /// The CA certificates and pin given at login, used again by every later sync.
+        var trust: ServerTrust?
 
         var json: JSONValue {
-            [
+            var object: JSONObject = [
                 "server": .string(server), "email": .string(email), "name": .string(displayName), "token": .string(token),
                 "patient": .string(patientID), "role": .string(role),
             ]
+            if let trust { object["trust"] = trust.json }
+            return .object(object)
         }
 
-        init(server: String, email: String, displayName: String, token: String, patientID: String, role: String) {
+        init(server: String, email: String, displayName: String, token: String, patientID: String, role: String, trust: ServerTrust? = nil) {
             self.server = server
             self.email = email
             self.displayName = displayName
             self.token = token
             self.patientID = patientID
             self.role = role
+            self.trust = trust
         }
 
         init?(json: JSONValue) {
@@ -52,7 +59,7 @@ public actor ClientCore {
             else { return nil }
             self.init(
                 server: server, email: email, displayName: json["name"]?.stringValue ?? email, token: token, patientID: patient,
-                role: json["role"]?.stringValue ?? "patient")
+                role: json["role"]?.stringValue ?? "patient", trust: ServerTrust(json: json["trust"]))
         }
 
         var info: SessionInfo { SessionInfo(displayName: displayName, email: email, server: server) }
@@ -80,6 +87,17 @@ public actor ClientCore {
     }
 
     public var isUnlocked: Bool { session != nil }
+
+    /// Uses the account's remembered trust while it is unlocked (an explicit CA or pin wins), and the
+    /// configured one otherwise.
+    func trustServer(as profile: Profile?) {
+        let wanted = profile?.trust.map { $0.applied(to: configuration.transport) } ?? configuration.transport
+        guard wanted.caCertificates != transport.configuration.caCertificates
+            || wanted.pinnedPublicKey != transport.configuration.pinnedPublicKey || wanted.caFile != transport.configuration.caFile
+        else { return }
+        transport.closeConnections()
+        transport = HTTPTransport(configuration: wanted)
+    }
 
     /// Claims the data directory for this process, or says which other process has it. Every command
     /// that opens the data directory calls this first; the claim lasts until the process ends or logs out.
@@ -210,9 +228,15 @@ public actor ClientCore {
             }
             current.profile.token = grant.accessToken
             do {
+                // Options given to this login replace the remembered trust; none given keeps it.
+                if let trust = try ServerTrust(capturing: configuration.transport) { current.profile.trust = trust }
                 try current.store.saveProfile(current.profile.json)
-            } catch {
+            } catch let error as ServerTrustError {
                 return [.loginFailed(error.description)]
+            } catch let error as StoreError {
+                return [.loginFailed(error.description)]
+            } catch {
+                return [.loginFailed("\(error)")]
             }
             session = current
             return [.reauthenticated]
@@ -234,7 +258,7 @@ public actor ClientCore {
             let store = try ClientStore(directory: configuration.dataDirectory, vault: vault)
             let profile = Profile(
                 server: pending.server, email: pending.email, displayName: name, token: grant.accessToken, patientID: patientID,
-                role: grant.role)
+                role: grant.role, trust: try ServerTrust(capturing: configuration.transport))
             try store.saveProfile(profile.json)
             session = Session(vault: vault, store: store, profile: profile)
             // Bring down what the server already has (history from before this device, a nurse's entries).
@@ -244,6 +268,8 @@ public actor ClientCore {
         } catch let error as VaultError {
             return [.loginFailed(error.description)]
         } catch let error as StoreError {
+            return [.loginFailed(error.description)]
+        } catch let error as ServerTrustError {
             return [.loginFailed(error.description)]
         } catch {
             return [.loginFailed("\(error)")]
@@ -264,6 +290,7 @@ public actor ClientCore {
                 return [.unlockFailed(t.text(.errorAccountIncomplete))]
             }
             session = Session(vault: vault, store: store, profile: profile)
+            trustServer(as: profile)
             return [.unlocked(profile.info)]
         } catch VaultError.wrongPassword {
             return [.unlockFailed(t.text(.unlockWrong))]
@@ -283,6 +310,7 @@ public actor ClientCore {
         session?.vault.lock()
         session = nil
         pending = nil
+        trustServer(as: nil)
     }
 
     // MARK: Data

@@ -8,6 +8,8 @@ import Synchronization
 public struct TransportConfiguration: Sendable {
     /// A PEM bundle of CAs to trust instead of the system's (the dev server's `ca.pem`).
     public var caFile: String?
+    /// The same as text, when no file is named: the CA certificates remembered with the account.
+    public var caCertificates: String?
     /// `sha256//<base64 SPKI hash>`: refuse any server key but this one.
     public var pinnedPublicKey: String?
     public var connectTimeoutSeconds: Int = 10
@@ -211,7 +213,12 @@ final class CurlHandle: @unchecked Sendable {
         set(bedside_curl_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, ""))
         // An honest Content-Length over the cap is refused before any of the body is read.
         set(bedside_curl_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(bodyLimit)))
-        if let caFile = configuration.caFile { set(bedside_curl_setopt_string(easy, CURLOPT_CAINFO, caFile)) }
+        if let caFile = configuration.caFile {
+            set(bedside_curl_setopt_string(easy, CURLOPT_CAINFO, caFile))
+        } else if let certificates = configuration.caCertificates {
+            let bytes = Array(certificates.utf8)
+            set(bytes.withUnsafeBytes { bedside_curl_setopt_blob(easy, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) })
+        }
         if let pin = configuration.pinnedPublicKey { set(bedside_curl_setopt_string(easy, CURLOPT_PINNEDPUBLICKEY, pin)) }
         set(bedside_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList))
         set(bedside_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, me))

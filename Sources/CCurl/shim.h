@@ -52,6 +52,12 @@ static inline CURLcode bedside_curl_setopt_offset(CURL *handle, CURLoption optio
     return curl_easy_setopt(handle, option, value);
 }
 
+/* A blob option (CURLOPT_CAINFO_BLOB, ...): libcurl keeps its own copy. */
+static inline CURLcode bedside_curl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length) {
+    struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
+    return curl_easy_setopt(handle, option, &blob);
+}
+
 static inline CURLcode bedside_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

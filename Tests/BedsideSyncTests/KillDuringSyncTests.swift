@@ -38,13 +38,15 @@ struct KillDuringSyncTests {
         let root: URL
         let server: LoopbackServer
         let url: String
+        /// How commands are told to trust the server; nil: `--ca-file` with the server's CA.
+        var trustOptions: [String]? = nil
 
         var dataDirectory: String { root.appendingPathComponent("default").path }
 
         func process(_ arguments: [String]) -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
-            process.arguments = arguments + ["--data-dir", dataDirectory, "--server", url, "--ca-file", server.caFile, "--lang", "en"]
+            process.arguments = arguments + ["--data-dir", dataDirectory, "--server", url, "--lang", "en"] + (trustOptions ?? ["--ca-file", server.caFile])
             process.environment = [
                 "LANG": "C.UTF-8", "BEDSIDE_TEST_KDF_LOG_N": "10", "HOME": root.path,
                 "XDG_CONFIG_HOME": root.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin",
