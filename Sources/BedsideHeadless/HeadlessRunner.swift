@@ -23,14 +23,21 @@ public final class HeadlessRunner {
     let output: (String) -> Void
     /// Cuts (false) or restores (true) the network to the server; nil where nothing can (then `network` fails).
     let network: (@Sendable (Bool) async -> Void)?
+    /// The next line for `type-stdin`, read when the step runs; nil at the end of the input.
+    let readLine: () -> String?
+    /// Whether a missing snapshot is written (recording) instead of failing the step.
+    let recordSnapshots: Bool
     public private(set) var quit = false
 
     public init(
         state: AppState, core: ClientCore, clock: ManualClock, variables: @escaping (String) -> String? = { _ in nil },
         snapshotDirectory: URL? = nil, output: @escaping (String) -> Void = { print($0) },
-        network: (@Sendable (Bool) async -> Void)? = nil
+        network: (@Sendable (Bool) async -> Void)? = nil, readLine: @escaping () -> String? = { Swift.readLine() },
+        recordSnapshots: Bool = false
     ) {
         self.network = network
+        self.readLine = readLine
+        self.recordSnapshots = recordSnapshots
         self.state = state
         self.core = core
         self.clock = clock
@@ -96,6 +103,9 @@ public final class HeadlessRunner {
             await dispatch(.resize(width: width, height: height))
         case .type(let text):
             for character in expand(text) { await dispatch(.key(.character(character))) }
+        case .typeStandardInput:
+            guard let line = readLine() else { return "standard input has no more lines to type" }
+            for character in line { await dispatch(.key(.character(character))) }
         case .press(let keys):
             for key in keys { await dispatch(.key(key)) }
         case .expect(let text):
@@ -139,12 +149,13 @@ public final class HeadlessRunner {
         "\n--- screen ---\n" + frame.text + "\n--------------"
     }
 
-    /// Compares the screen with `<dir>/NAME.txt`; records it when missing.
+    /// Compares the screen with `<dir>/NAME.txt`. A missing one fails, unless recording was asked for.
     func snapshot(_ name: String) -> String? {
         guard let directory = snapshotDirectory else { return "no snapshot directory (pass --snapshots DIR)" }
         let url = directory.appendingPathComponent("\(name).txt")
         let current = frame.text + "\n"
         guard let recorded = try? String(contentsOf: url, encoding: .utf8) else {
+            guard recordSnapshots else { return "there is no snapshot \(url.path) (record it with --record-snapshots)" + screenDump() }
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 try current.write(to: url, atomically: true, encoding: .utf8)

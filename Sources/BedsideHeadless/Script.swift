@@ -5,6 +5,8 @@ public struct Script: Sendable, Equatable {
     public enum Command: Sendable, Equatable {
         case size(width: Int, height: Int)
         case type(String)
+        /// Types the next line of standard input (a harness hands over a mailed code when the screen asks).
+        case typeStandardInput
         case press([Key])
         case expect(String)
         case expectNot(String)
@@ -76,6 +78,9 @@ public enum ScriptParser {
             case "type":
                 try expectCount(1)
                 command = .type(try quoted(0))
+            case "type-stdin":
+                try expectCount(0)
+                command = .typeStandardInput
             case "press":
                 guard !words.isEmpty else { throw fail("press needs a key, e.g. press Enter") }
                 var keys: [Key] = []
@@ -125,7 +130,7 @@ public enum ScriptParser {
                 }
                 command = .snapshot(name)
             default:
-                throw fail("unknown command \(verb) (size type press expect expect-not expect-line wait-for tick resize sync network screen snapshot)")
+                throw fail("unknown command \(verb) (size type type-stdin press expect expect-not expect-line wait-for tick resize sync network screen snapshot)")
             }
             steps.append(Script.Step(line: number, source: String(rawLine).trimmedLine(), command: command))
         }

@@ -62,7 +62,9 @@ struct JourneyClient {
                     proxy.fault = on ? .none : .down
                     proxy.closeConnections()
                 }
-            })
+            },
+            // A missing snapshot fails the journey; BEDSIDE_RECORD_SNAPSHOTS=1 writes it instead.
+            recordSnapshots: ProcessInfo.processInfo.environment["BEDSIDE_RECORD_SNAPSHOTS"] == "1")
     }
 
     /// Every file left in the data directory, with its bytes.
