@@ -64,3 +64,13 @@ public struct ServerConfiguration: Sendable {
         return try SQLiteServerStore(path: databasePath, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
     }
 }
+
+extension ServerConfiguration {
+    /// Without the default budgets for logins and unknown callers: for benchmarks and tests that measure
+    /// throughput from one loopback address, not the budgets themselves (the abuse benchmark keeps them).
+    public mutating func withoutDefaultBudgets() {
+        unknownCallerRateLimit = RateLimit(requests: 0)
+        authPolicy.loginsPerAddress = RateLimit(requests: 0)
+        authPolicy.loginsPerAccount = RateLimit(requests: 0)
+    }
+}

@@ -45,6 +45,7 @@ struct KioskBench: AsyncParsableCommand {
         var configuration = ServerConfiguration(dataDirectory: root.appendingPathComponent("server"))
         configuration.port = 0
         configuration.hasher = .testing
+        configuration.withoutDefaultBudgets()  // one loopback address plays every patient
         let store = try configuration.openStore()
         // One clock for the server and the kiosk, moved 10 s per refresh as the ward's time would.
         let clock = ManualClock(epochMilliseconds: SystemClock().now())

@@ -51,6 +51,7 @@ struct SyncBench: AsyncParsableCommand {
         var configuration = ServerConfiguration(dataDirectory: root.appendingPathComponent("server"))
         configuration.port = 0
         configuration.hasher = .testing
+        configuration.withoutDefaultBudgets()  // one loopback address plays every patient
         configuration.authPolicy.touchInterval = 3_600_000
         let store = try configuration.openStore()
         // The server's clock is moved by hand past the pull's overlap minute, instead of waiting for it.
