@@ -160,7 +160,7 @@ let package = Package(
         .target(name: "BedsideTestSupport", dependencies: ["BedsideCore", "BedsideServerKit"], path: "Tests/BedsideTestSupport"),
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
-        .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault"]),
+        .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault", "CBedsideSystem"]),
         .testTarget(name: "BedsideStoreTests", dependencies: ["BedsideStore"]),
         .testTarget(
             name: "BedsideSyncTests",

@@ -32,14 +32,19 @@ public struct ClientConfiguration: Sendable {
     }
 
     /// The first state of the app for this configuration, at `now`.
-    public func initialState(width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, idSeed: UInt64) -> AppState {
+    public func initialState(width: Int, height: Int, now: Int64, zone: LocalZone, idSeed: UInt64) -> AppState {
         var state = AppState(
-            width: width, height: height, now: now, utcOffsetSeconds: utcOffsetSeconds, language: language,
+            width: width, height: height, now: now, zone: zone, language: language,
             hasAccount: kiosk ? false : hasAccount, server: server, idleTimeout: kiosk ? kioskIdleTimeout : idleTimeout, idSeed: idSeed)
         state.kiosk = kiosk
         state.glucosePart = glucoseUnit
         state.syncInterval = syncInterval
         return state
+    }
+
+    /// With one offset all year (tests).
+    public func initialState(width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, idSeed: UInt64) -> AppState {
+        initialState(width: width, height: height, now: now, zone: .fixed(utcOffsetSeconds), idSeed: idSeed)
     }
 
     public var keyFile: URL { dataDirectory.appendingPathComponent("vault.key") }

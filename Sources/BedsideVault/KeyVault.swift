@@ -112,12 +112,21 @@ public final class KeyVault: Sendable {
         keys.withLock { keys in
             if let buffer = keys?.dataKey {
                 Self.wipe(buffer)
+                #if DEBUG
+                    Self.releasedKeyObserver.withLock { $0 }?(UnsafeRawBufferPointer(buffer))
+                #endif
                 buffer.deallocate()
             }
             // The derived SymmetricKeys zero their own storage when their last reference goes.
             keys = nil
         }
     }
+
+    #if DEBUG
+        /// Test builds only: sees the key's memory after the wipe, just before it is freed (freed memory is
+        /// soon reused, so a scan alone cannot always tell a missing wipe).
+        static let releasedKeyObserver = Mutex<(@Sendable (UnsafeRawBufferPointer) -> Void)?>(nil)
+    #endif
 
     // MARK: Sealing
 

@@ -153,14 +153,6 @@ enum Exit {
     static let offline = ExitCode(4)
 }
 
-/// The local UTC offset now, for showing and entering local times.
-/// From the C library (TZ and /etc/localtime), which needs no ICU time-zone data in memory.
-func localUTCOffset() -> Int {
-    var now = time(nil)
-    var parts = tm()
-    localtime_r(&now, &parts)
-    return parts.tm_gmtoff
-}
 
 /// A core that holds this process's claim on the data directory; another Bedside using it is a clear error.
 func claimedCore(_ configuration: ClientConfiguration, clock: any WallClock = SystemClock()) async throws -> ClientCore {
@@ -224,7 +216,7 @@ func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingW
         }
     #endif
     let state = configuration.initialState(
-        width: terminal.size.width, height: terminal.size.height, now: clock.now(), utcOffsetSeconds: localUTCOffset(), idSeed: randomSeed())
+        width: terminal.size.width, height: terminal.size.height, now: clock.now(), zone: .current, idSeed: randomSeed())
     let loop = EventLoop(state: state, core: core, clock: clock, device: terminal)
     _ = await loop.run(startingWith: actions)
 }

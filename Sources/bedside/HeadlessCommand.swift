@@ -56,7 +56,7 @@ struct HeadlessCommand: AsyncParsableCommand {
         // The kiosk never opens the data directory, so it does not claim it.
         let core = kiosk ? ClientCore(configuration: configuration, clock: clock) : try await claimedCore(configuration, clock: clock)
         let state = configuration.initialState(
-            width: dimensions[0], height: dimensions[1], now: clock.now(), utcOffsetSeconds: localUTCOffset(), idSeed: randomSeed())
+            width: dimensions[0], height: dimensions[1], now: clock.now(), zone: .current, idSeed: randomSeed())
         let environment = ProcessInfo.processInfo.environment
         let runner = HeadlessRunner(
             state: state, core: core, clock: clock, variables: { environment[$0] }, snapshotDirectory: URL(fileURLWithPath: snapshots),

@@ -57,7 +57,7 @@ struct AddMeasurement: AsyncParsableCommand {
         default: throw ValidationError("--unit must be mmol/L or mg/dL.")
         }
         // The same form and checks as the terminal app, filled from the arguments.
-        var form = MeasurementForm(kind: kind, glucosePart: glucose, now: clock.now(), utcOffsetSeconds: localUTCOffset())
+        var form = MeasurementForm(kind: kind, glucosePart: glucose, now: clock.now(), zone: .current)
         let parts = value.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let valueFields = form.ids.indices.filter { if case .value = form.ids[$0] { return true } else { return false } }
         guard parts.count <= valueFields.count, parts.count >= (kind == .bloodPressure ? 2 : 1) else {

@@ -116,7 +116,7 @@ struct StatusCommand: AsyncParsableCommand {
             let t = Localizer(try options.resolve().language)
             say(t.text(.cliStatusWho, report.name, report.email, report.server))
             say(t.text(.cliStatusCounts, String(report.total), String(report.unsent), String(report.rejected)))
-            let lastSync = report.lastSync.map { FHIRDateTime.format(epochMilliseconds: $0, utcOffsetSeconds: localUTCOffset()) }
+            let lastSync = report.lastSync.map { FHIRDateTime.format(epochMilliseconds: $0, utcOffsetSeconds: LocalZone.current.offset(at: $0)) }
             say(t.text(.cliStatusLastSync, lastSync ?? t.text(.cliNever)))
             say(t.text(.cliStatusData, report.dataDirectory))
         }

@@ -262,7 +262,7 @@ struct JourneyTests {
 
     @Test("script errors name the line")
     func parseErrors() {
-        #expect(throws: ScriptError(name: "x", line: 2, message: "unknown command jump (size type press expect expect-not expect-line wait-for tick resize sync network screen snapshot)")) {
+        #expect(throws: ScriptError(name: "x", line: 2, message: "unknown command jump (size type type-stdin press expect expect-not expect-line wait-for tick resize sync network screen snapshot)")) {
             try ScriptParser.parse("size 80x24\njump", name: "x")
         }
         #expect(throws: ScriptError.self) { try ScriptParser.parse("type \"open", name: "x") }

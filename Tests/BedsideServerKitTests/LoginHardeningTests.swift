@@ -65,7 +65,7 @@ struct LoginHardeningTests {
                 held = try await server.store.read { db in try db.throttle(key: key).map { $0.failures + $0.checking } ?? 0 }
                 try await Task.sleep(for: .milliseconds(5))
             }
-            #expect(held == 4, "all four wrong passwords hold their try")
+            #expect(held == 4, "all four wrong passwords hold their try (or have failed)")
             let code = try await server.request(
                 "POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(try server.latestCode(for: "held@example.org"))])
             #expect(code.status == 200)
@@ -73,9 +73,12 @@ struct LoginHardeningTests {
             let statuses = try await running.value + after
             #expect(statuses.allSatisfy { [401, 423, 429].contains($0) }, "\(statuses)")
             await server.running.flushAudit()
-            let checked = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }
-                .filter { $0.event.action == "login-failure" }.count
-            #expect(checked == 5, "five passwords checked in all")
+            let actions = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event.action)
+            // A check that had already ended when the code came is a failure the right code forgives; on a
+            // busy machine one may. Every other try stays held: five checks after the forgiven ones, no more.
+            let forgiven = actions.prefix { $0 != "login" }.filter { $0 == "login-failure" }.count
+            let checked = actions.filter { $0 == "login-failure" }.count
+            #expect(checked == 5 + forgiven, "\(actions)")
             #expect(try await server.startLogin("held@example.org", password: "wrong-password-last").status == 423)
         }
     }

@@ -40,6 +40,8 @@ struct KillDuringSyncTests {
         let url: String
         /// How commands are told to trust the server; nil: `--ca-file` with the server's CA.
         var trustOptions: [String]? = nil
+        /// `TZ` for the commands; nil: the environment has none (UTC).
+        var timeZone: String? = nil
 
         var dataDirectory: String { root.appendingPathComponent("default").path }
 
@@ -50,7 +52,7 @@ struct KillDuringSyncTests {
             process.environment = [
                 "LANG": "C.UTF-8", "BEDSIDE_TEST_KDF_LOG_N": "10", "HOME": root.path,
                 "XDG_CONFIG_HOME": root.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin",
-            ]
+            ].merging(timeZone.map { ["TZ": $0] } ?? [:]) { $1 }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             return process

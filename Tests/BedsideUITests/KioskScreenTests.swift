@@ -161,7 +161,7 @@ struct TextChartTests {
         let day: Int64 = 86_400_000
         let now = 100 * day + 12 * 3_600_000
         let values = TextChart.daily(
-            [(now - 31 * day, 1), (now - 2 * day, 2), (now - 2 * day + 3_600_000, 3), (now, 4)], days: 30, endingAt: now, utcOffsetSeconds: 0)
+            [(now - 31 * day, 1), (now - 2 * day, 2), (now - 2 * day + 3_600_000, 3), (now, 4)], days: 30, endingAt: now, zone: .fixed(0))
         #expect(values.count == 30)
         #expect(values[29] == 4 && values[27] == 3 && values[28] == nil)
         #expect(values.compactMap { $0 }.count == 2)

@@ -21,7 +21,7 @@ struct OutsideNumberScreenTests {
         #expect(rows.allSatisfy { $0.count == 5 })
         #expect(rows[2].dropFirst(2).prefix(2) == "··", "NaN and infinity are shown as days without a value")
         #expect(TextChart.render([.nan], rows: 2).isEmpty, "nothing to scale")
-        let days = TextChart.daily([(Int64.max, 1), (Int64.min, 2), (now, 3)], days: 30, endingAt: now, utcOffsetSeconds: 50_400)
+        let days = TextChart.daily([(Int64.max, 1), (Int64.min, 2), (now, 3)], days: 30, endingAt: now, zone: .fixed(50_400))
         #expect(days.last == 3)
         #expect(days.compactMap { $0 }.count == 1)
     }

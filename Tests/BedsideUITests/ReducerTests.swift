@@ -177,3 +177,41 @@ struct FrameTests {
         #expect(TextWidth.wrap("one two three four", width: 9) == ["one two", "three", "four"])
     }
 }
+
+@Suite("Measurement form across daylight-saving changes")
+struct MeasurementFormZoneTests {
+    @Test("a July morning entered in December is stored at July's offset, in two zones", arguments: [
+        ("Europe/Amsterdam", "2026-07-01T07:00:00Z", 7200), ("America/New_York", "2026-07-01T13:00:00Z", -14_400),
+    ])
+    func julyInDecember(_ identifier: String, _ expected: String, _ offset: Int) throws {
+        let zone = try #require(LocalZone(identifier: identifier))
+        let now = try #require(FHIRDateTime("2026-12-04T12:00:00Z")?.lowerBound)
+        var form = MeasurementForm(kind: .bodyWeight, glucosePart: .glucoseMolar, now: now, zone: zone)
+        form.fields[0].text = "80.5"
+        form.fields[1].text = "2026-07-01 09:00"
+        guard case .valid(let record, _) = form.validate(language: .en, now: now, newID: "r1") else {
+            Issue.record("the form did not accept the time")
+            return
+        }
+        #expect(record.effectiveAt == FHIRDateTime(expected)?.lowerBound)
+        #expect(record.utcOffsetSeconds == offset)
+        #expect(record.effectiveText.hasPrefix("2026-07-01T09:00:00"))
+    }
+
+    @Test("an edited reading whose time is left alone keeps its instant and offset; a new time gets that time's offset")
+    func editingKeepsTime() throws {
+        let zone = try #require(LocalZone(identifier: "Europe/Amsterdam"))
+        let now = try #require(FHIRDateTime("2026-12-04T12:00:00Z")?.lowerBound)
+        let july = try #require(FHIRDateTime("2026-07-01T07:00:00Z")?.lowerBound)
+        let record = MeasurementRecord(
+            id: "r1", kind: .bodyWeight, values: [.init(part: .bodyWeight, literal: "80")], effectiveAt: july, utcOffsetSeconds: 7200)
+        var form = MeasurementForm(kind: .bodyWeight, glucosePart: .glucoseMolar, now: now, zone: zone, editing: record)
+        #expect(form.fields[1].text == "2026-07-01 09:00")
+        guard case .valid(let kept, _) = form.validate(language: .en, now: now, newID: "x") else { Issue.record("refused"); return }
+        #expect(kept.effectiveAt == july && kept.utcOffsetSeconds == 7200)
+        form.fields[1].text = "2026-11-01 09:00"
+        guard case .valid(let moved, _) = form.validate(language: .en, now: now, newID: "x") else { Issue.record("refused"); return }
+        #expect(moved.utcOffsetSeconds == 3600)
+        #expect(moved.effectiveAt == FHIRDateTime("2026-11-01T08:00:00Z")?.lowerBound)
+    }
+}

@@ -149,7 +149,7 @@ extension Painter {
                 let range = "\(state.language.number(format(low)))–\(state.language.number(format(high))) \(unit)"
                 frame.put(t.text(.kioskChartTitle, t.kindName(kind), range), x: 1, y: row, role: .title, maxWidth: width - 2)
                 row += 1
-                let daily = TextChart.daily(values, days: 30, endingAt: state.now, utcOffsetSeconds: state.utcOffsetSeconds)
+                let daily = TextChart.daily(values, days: 30, endingAt: state.now, zone: state.zone)
                 let lines = TextChart.render(daily, rows: 3)
                 let labels = [format(high), "", format(low)]
                 for (index, line) in lines.enumerated() where row < height - 3 {

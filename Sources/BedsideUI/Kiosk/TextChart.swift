@@ -1,3 +1,4 @@
+import BedsideCore
 /// A small bar chart in text: one column per day, heights in eighths of a row with block characters,
 /// so 30 days of values fit in 30 columns and a few rows. Days without a value stay empty but for a
 /// dot on the base line, so a gap in measuring is visible too.
@@ -31,14 +32,14 @@ enum TextChart {
     }
 
     /// The value each of the last `days` days ended with (the day's last reading), oldest first.
-    static func daily(_ readings: [(at: Int64, value: Double)], days: Int, endingAt now: Int64, utcOffsetSeconds: Int) -> [Double?] {
+    static func daily(_ readings: [(at: Int64, value: Double)], days: Int, endingAt now: Int64, zone: LocalZone) -> [Double?] {
         let dayLength: Int64 = 86_400_000
-        let offset = Int64(utcOffsetSeconds) * 1000
-        let today = (now + offset) / dayLength
+        let today = (now + Int64(zone.offset(at: now)) * 1000) / dayLength
         var result = [Double?](repeating: nil, count: days)
         for reading in readings.sorted(by: { $0.at < $1.at }) {
-            // A time from a server can be anything; one that overflows is on no day of the chart.
-            let (local, overflow) = reading.at.addingReportingOverflow(offset)
+            // Each reading on the day the wall clock showed then. A time from a server can be anything;
+            // one that overflows is on no day of the chart.
+            let (local, overflow) = reading.at.addingReportingOverflow(Int64(zone.offset(at: reading.at)) * 1000)
             guard !overflow else { continue }
             let index = Int(local / dayLength - today) + days - 1
             if result.indices.contains(index) { result[index] = reading.value }

@@ -103,8 +103,11 @@ public struct AppState: Sendable, Equatable {
     public var width: Int
     public var height: Int
     public var now: Int64
-    /// The patient's offset from UTC, for showing and entering local times.
-    public var utcOffsetSeconds: Int
+    /// The patient's time zone, for showing and entering local times: the offset of each instant is
+    /// its own (daylight-saving time), never the one the app started with.
+    public var zone: LocalZone
+    /// The offset from UTC now.
+    public var utcOffsetSeconds: Int { zone.offset(at: now) }
     public var language: Language
     public var stack: [Screen]
     public var session: SessionInfo?
@@ -138,18 +141,28 @@ public struct AppState: Sendable, Equatable {
 
     /// The first screen: unlock when this computer has an account, else log in.
     public init(
-        width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, language: Language, hasAccount: Bool, server: String,
+        width: Int, height: Int, now: Int64, zone: LocalZone, language: Language, hasAccount: Bool, server: String,
         idleTimeout: Int64 = 15 * 60_000, idSeed: UInt64
     ) {
         self.width = width
         self.height = height
         self.now = now
-        self.utcOffsetSeconds = utcOffsetSeconds
+        self.zone = zone
         self.language = language
         self.stack = [hasAccount ? .unlock(TextField(masked: true, maxLength: 256)) : .login(LoginForm(server: server))]
         self.lastInputAt = now
         self.idleTimeout = idleTimeout
         self.ids = IDGenerator(seed: idSeed)
+    }
+
+    /// With one offset all year (tests, tools).
+    public init(
+        width: Int, height: Int, now: Int64, utcOffsetSeconds: Int, language: Language, hasAccount: Bool, server: String,
+        idleTimeout: Int64 = 15 * 60_000, idSeed: UInt64
+    ) {
+        self.init(
+            width: width, height: height, now: now, zone: .fixed(utcOffsetSeconds), language: language, hasAccount: hasAccount,
+            server: server, idleTimeout: idleTimeout, idSeed: idSeed)
     }
 
     public var screen: Screen { stack.last ?? .home }

@@ -17,20 +17,24 @@ public struct MeasurementForm: Sendable, Equatable {
     public var focus = 0
     /// Parts that may be left empty (pulse with a blood pressure).
     public let optionalParts: Set<MeasurementPart>
-    public let utcOffsetSeconds: Int
+    /// Where the time is entered: its offset is the one of the instant typed, not of today.
+    public let zone: LocalZone
+    /// The time field as it was opened: left unchanged, an edited reading keeps its instant and offset.
+    let openedTime: String
     public var message: String?
 
-    public init(kind: MeasurementKind, glucosePart: MeasurementPart, now: Int64, utcOffsetSeconds: Int, editing: MeasurementRecord? = nil) {
+    public init(kind: MeasurementKind, glucosePart: MeasurementPart, now: Int64, zone: LocalZone, editing: MeasurementRecord? = nil) {
         self.kind = kind
         self.editing = editing
-        self.utcOffsetSeconds = editing?.utcOffsetSeconds ?? utcOffsetSeconds
+        self.zone = zone
         var parts = kind == .glucose ? [editing?.values.first?.part ?? glucosePart] : kind.parts
         if kind == .bloodPressure { parts.append(.pulseInPanel) }
         optionalParts = kind == .bloodPressure ? [.pulseInPanel] : []
         ids = parts.map { .value($0) } + [.time, .note]
         fields = parts.map { part in TextField(editing?.literal(part) ?? "", maxLength: 10) }
         let time = editing?.effectiveAt ?? now
-        fields.append(TextField(CivilTime(epochMilliseconds: time, utcOffsetSeconds: self.utcOffsetSeconds).editable, maxLength: 16))
+        openedTime = CivilTime(epochMilliseconds: time, utcOffsetSeconds: editing?.utcOffsetSeconds ?? zone.offset(at: time)).editable
+        fields.append(TextField(openedTime, maxLength: 16))
         fields.append(TextField(editing?.note ?? "", maxLength: 500))
     }
 
@@ -54,6 +58,7 @@ public struct MeasurementForm: Sendable, Equatable {
         var values: [ObservationBuilder.Value] = []
         var unusual: [Unusual] = []
         var effectiveAt = now
+        var offset = zone.offset(at: now)
         var valid = true
         for index in fields.indices {
             fields[index].error = nil
@@ -82,17 +87,21 @@ public struct MeasurementForm: Sendable, Equatable {
                 values.append(ObservationBuilder.Value(part: part, literal: literal))
                 if !part.typicalRange.contains(number) { unusual.append(Unusual(part: part, literal: literal)) }
             case .time:
-                guard let parsed = CivilTime.parse(fields[index].text, utcOffsetSeconds: utcOffsetSeconds) else {
+                guard let wallClock = CivilTime.parse(fields[index].text, utcOffsetSeconds: 0) else {
                     fields[index].error = localizer.text(.errorTimeFormat)
                     valid = false
                     continue
                 }
-                if parsed > now + 5 * 60_000 {
+                var parsed = zone.instant(wallClock: wallClock)
+                if let editing, fields[index].text.trimmingCharacters(in: " ") == openedTime {
+                    parsed = (editing.effectiveAt, editing.utcOffsetSeconds)
+                }
+                if parsed.epochMilliseconds > now + 5 * 60_000 {
                     fields[index].error = localizer.text(.errorTimeFuture)
                     valid = false
                     continue
                 }
-                effectiveAt = parsed
+                (effectiveAt, offset) = parsed
             case .note:
                 break
             }
@@ -113,7 +122,7 @@ public struct MeasurementForm: Sendable, Equatable {
         message = nil
         let noteText = fields[fields.count - 1].text.trimmingCharacters(in: " ")
         let record = MeasurementRecord(
-            id: editing?.id ?? newID, kind: kind, values: values, effectiveAt: effectiveAt, utcOffsetSeconds: utcOffsetSeconds,
+            id: editing?.id ?? newID, kind: kind, values: values, effectiveAt: effectiveAt, utcOffsetSeconds: offset,
             note: noteText.isEmpty ? nil : noteText, syncState: editing?.syncState ?? .pending, serverID: editing?.serverID,
             serverVersion: editing?.serverVersion)
         return .valid(record, unusual: unusual)

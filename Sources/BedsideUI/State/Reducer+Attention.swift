@@ -28,7 +28,7 @@ func attentionKey(_ state: inout AppState, _ list: inout AttentionList, _ key: K
             return []
         }
         let form = MeasurementForm(
-            kind: record.kind, glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds,
+            kind: record.kind, glucosePart: state.glucosePart, now: state.now, zone: state.zone,
             editing: record)
         state.replaceTop(.attention(list))
         state.push(.form(form))

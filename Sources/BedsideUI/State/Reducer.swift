@@ -231,7 +231,7 @@ private func chooseKindKey(_ state: inout AppState, _ selection: Int, _ key: Key
     }
     if let chosen {
         let form = MeasurementForm(
-            kind: addableKinds[chosen], glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds)
+            kind: addableKinds[chosen], glucosePart: state.glucosePart, now: state.now, zone: state.zone)
         state.replaceTop(.form(form))
     }
     return []
@@ -329,7 +329,7 @@ private func detailKey(_ state: inout AppState, _ record: MeasurementRecord, _ k
             return []
         }
         let form = MeasurementForm(
-            kind: record.kind, glucosePart: state.glucosePart, now: state.now, utcOffsetSeconds: state.utcOffsetSeconds, editing: record)
+            kind: record.kind, glucosePart: state.glucosePart, now: state.now, zone: state.zone, editing: record)
         state.push(.form(form))
     case .character("d"), .delete:
         guard record.syncState != .withdrawn else { return [] }

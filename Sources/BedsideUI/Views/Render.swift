@@ -176,7 +176,7 @@ struct Painter {
 
     /// "today 07:31", "yesterday 07:12" style is avoided for translation simplicity: "23 Nov 07:31", or the time for today.
     func when(_ time: Int64, utcOffsetSeconds: Int? = nil) -> String {
-        let offset = utcOffsetSeconds ?? state.utcOffsetSeconds
+        let offset = utcOffsetSeconds ?? state.zone.offset(at: time)
         let clock = state.language.time(epochMilliseconds: time, utcOffsetSeconds: offset)
         if isToday(time, utcOffsetSeconds: offset) { return clock }
         return state.language.date(epochMilliseconds: time, utcOffsetSeconds: offset) + " " + clock
@@ -184,9 +184,8 @@ struct Painter {
 
     /// Whether `time` falls on the state's today, in the given offset (the patient's, by default).
     func isToday(_ time: Int64, utcOffsetSeconds: Int? = nil) -> Bool {
-        let offset = utcOffsetSeconds ?? state.utcOffsetSeconds
-        let day = CivilTime(epochMilliseconds: time, utcOffsetSeconds: offset)
-        let today = CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: offset)
+        let day = CivilTime(epochMilliseconds: time, utcOffsetSeconds: utcOffsetSeconds ?? state.zone.offset(at: time))
+        let today = CivilTime(epochMilliseconds: state.now, utcOffsetSeconds: state.utcOffsetSeconds)
         return day.year == today.year && day.month == today.month && day.day == today.day
     }
 

@@ -107,7 +107,7 @@ extension Painter {
     func assignmentLine(_ assignment: Assignment) -> String {
         var details: [String] = []
         if let due = assignment.due {
-            let day = state.language.date(epochMilliseconds: due, utcOffsetSeconds: state.utcOffsetSeconds)
+            let day = state.language.date(epochMilliseconds: due, utcOffsetSeconds: state.zone.offset(at: due))
             details.append(t.text(assignment.isOverdue(at: state.now) ? .qOverdue : .qDue, day))
         }
         if assignment.started { details.append(t.text(.qStarted)) }
