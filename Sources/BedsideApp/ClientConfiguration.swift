@@ -14,6 +14,11 @@ public struct ClientConfiguration: Sendable {
     public var kdf: KDFParameters = .standard
     public var language: Language = .en
     public var themeName = "default"
+    /// Where the user's own themes are found first (`$XDG_CONFIG_HOME/bedside/themes`); nil: built-in only.
+    public var themeDirectory: URL?
+
+    /// The themes this configuration can pick from.
+    public var themes: ThemeCatalog { ThemeCatalog(userDirectory: themeDirectory) }
     public var noColor = false
     /// Milliseconds without input before the vault locks.
     public var idleTimeout: Int64 = 15 * 60_000

@@ -68,7 +68,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Accept only this server key: sha256//<base64 of the SPKI hash>.")
     var pin: String?
 
-    @Option(help: "Colour theme: default, dark, light, high-contrast, colorblind, mono. NO_COLOR forces mono.")
+    @Option(help: "Colour theme: default, dark, light, high-contrast, colorblind, mono, or your own NAME.toml in $XDG_CONFIG_HOME/bedside/themes (found first). NO_COLOR forces mono.")
     var theme: String?
 
     @Option(help: "Language: en, nl or de (default: from LANG).")
@@ -79,8 +79,8 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if let lang, Language(rawValue: lang) == nil { throw ValidationError("--lang must be en, nl or de.") }
-        if let theme, !Theme.builtInNames.contains(theme) {
-            throw ValidationError("--theme must be one of \(Theme.builtInNames.joined(separator: ", ")).")
+        if let theme, !ThemeCatalog.isValidName(theme) {
+            throw ValidationError("--theme takes a theme's name (letters, digits, - and _), not \"\(theme)\".")
         }
         if let server, !server.lowercased().hasPrefix("https://") { throw ValidationError("--server must start with https://.") }
     }
@@ -104,6 +104,10 @@ struct GlobalOptions: ParsableArguments {
             ?? Language.fromEnvironment(environment)
         configuration.noColor = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         configuration.themeName = configuration.noColor ? "mono" : (theme ?? file.theme ?? "default")
+        configuration.themeDirectory = ThemeCatalog.defaultUserDirectory(environment: environment)
+        guard configuration.themes.contains(configuration.themeName) else {
+            throw ValidationError("There is no theme \"\(configuration.themeName)\" (themes: \(configuration.themes.names.joined(separator: ", "))).")
+        }
         if let minutes = file.idleMinutes { configuration.idleTimeout = Int64(minutes) * 60_000 }
         if let minutes = file.kioskIdleMinutes { configuration.kioskIdleTimeout = Int64(minutes) * 60_000 }
         if file.glucoseUnit == "mg/dL" { configuration.glucoseUnit = .glucoseMass }
@@ -194,7 +198,7 @@ struct TUICommand: AsyncParsableCommand {
 func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingWith actions: [Action] = []) async throws {
     let theme: Theme
     do {
-        theme = try Theme.builtIn(configuration.themeName)
+        theme = try configuration.themes.theme(named: configuration.themeName)
     } catch {
         throw ValidationError(error.description)
     }

@@ -10,7 +10,7 @@ struct GlobalOptionTests {
         var errors: String
     }
 
-    func run(_ arguments: [String]) throws -> Run {
+    func run(_ arguments: [String], configHome: String = "/nonexistent") throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
         process.arguments = arguments
@@ -18,7 +18,7 @@ struct GlobalOptionTests {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
-        process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": "/nonexistent"]
+        process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": configHome]
         try process.run()
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -86,5 +86,24 @@ struct GlobalOptionTests {
         let after = try run(command + ["--data-dir", directory])
         #expect(before == after)
         #expect(before.status == 3 && before.errors.contains("There is no account in \(directory)"), "\(before)")
+    }
+
+    @Test("--theme finds a theme in $XDG_CONFIG_HOME/bedside/themes; an unknown one is refused with the list, a name with a path too")
+    func userTheme() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("theme-home-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let folder = home.appendingPathComponent("bedside/themes")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let source = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../themes/dark.toml"), encoding: .utf8)
+        try source.replacingOccurrences(of: "name = \"dark\"", with: "name = \"ward-night\"").write(
+            to: folder.appendingPathComponent("ward-night.toml"), atomically: true, encoding: .utf8)
+        let directory = home.appendingPathComponent("data").path
+        let mine = try run(["--theme", "ward-night", "status", "--data-dir", directory], configHome: home.path)
+        #expect(mine.status == 3 && mine.errors.contains("There is no account"), "\(mine)")
+        let unknown = try run(["--theme", "nosuch", "status", "--data-dir", directory], configHome: home.path)
+        #expect(unknown.status == 2, "\(unknown)")
+        #expect(unknown.errors.contains("There is no theme \"nosuch\"") && unknown.errors.contains("ward-night") && unknown.errors.contains("high-contrast"), "\(unknown)")
+        let path = try run(["--theme", "../x", "status", "--data-dir", directory], configHome: home.path)
+        #expect(path.status == 2 && path.errors.contains("--theme takes a theme's name"), "\(path)")
     }
 }

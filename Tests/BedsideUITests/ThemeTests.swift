@@ -19,10 +19,13 @@ struct ThemeTests {
         #expect(!theme.description.isEmpty)
     }
 
-    @Test("no other theme files lie around unlisted")
+    @Test("the built-in themes are the files of themes/, default first (embed.sh lists the folder)")
     func listComplete() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).filter { $0.hasSuffix(".toml") }
+        #expect(files.count >= 6)
         #expect(Set(files) == Set(Theme.builtInNames.map { "\($0).toml" }))
+        #expect(Theme.builtInNames.first == "default")
+        #expect(Set(Theme.builtInSources.keys) == Set(Theme.builtInNames))
     }
 
     @Test("high contrast: every coloured pair is 7:1 or more (WCAG AAA)")
@@ -82,5 +85,52 @@ struct BuiltInThemeTests {
         let file = try String(contentsOf: ThemeTests.directory.appendingPathComponent("\(name).toml"), encoding: .utf8)
         #expect(Theme.builtInSources[name] == file)
         #expect(try Theme.builtIn(name).name == name)
+    }
+
+    /// A user theme folder with `files` (name → TOML text).
+    func userFolder(_ files: [String: String]) throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("themes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: folder.appendingPathComponent("\(name).toml"), atomically: true, encoding: .utf8) }
+        return folder
+    }
+
+    @Test("a theme in the user's folder is found first, by its name; the built-in ones stay")
+    func userThemes() throws {
+        let mine = try #require(Theme.builtInSources["high-contrast"]).replacingOccurrences(of: "name = \"high-contrast\"", with: "name = \"mine\"")
+        let folder = try userFolder(["mine": mine, "dark": mine.replacingOccurrences(of: "name = \"mine\"", with: "name = \"dark\"")])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let catalog = ThemeCatalog(userDirectory: folder)
+        #expect(catalog.contains("mine"))
+        #expect(try catalog.theme(named: "mine").name == "mine")
+        #expect(try catalog.theme(named: "mine").style(.text) == (try Theme.builtIn("high-contrast")).style(.text))
+        // The user's dark replaces the built-in one.
+        #expect(try catalog.theme(named: "dark").style(.text) == (try Theme.builtIn("high-contrast")).style(.text))
+        #expect(try catalog.theme(named: "light") == (try Theme.builtIn("light")))
+        #expect(catalog.names.prefix(2) == ["dark", "mine"])
+        #expect(Set(catalog.names) == Set(Theme.builtInNames + ["mine"]))
+    }
+
+    @Test("a broken, huge, misnamed or path-like user theme is a clear error naming the file, never a crash")
+    func badUserThemes() throws {
+        let folder = try userFolder([
+            "broken": "name = \"broken\"\n[styles.text\n", "other": "name = \"something-else\"\n",
+            "huge": String(repeating: "# padding\n", count: 10_000),
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let catalog = ThemeCatalog(userDirectory: folder)
+        for name in ["broken", "other", "huge"] {
+            #expect(throws: ThemeError.self) { try catalog.theme(named: name) }
+            do {
+                _ = try catalog.theme(named: name)
+            } catch {
+                #expect(error.description.contains(folder.path), "\(error)")
+            }
+        }
+        #expect(throws: ThemeError.self) { try catalog.theme(named: "../etc/passwd") }
+        #expect(!catalog.contains("../etc/passwd"))
+        #expect(throws: ThemeError(description: "there is no theme \"nosuch\" (themes: \(catalog.names.joined(separator: ", ")))")) {
+            try catalog.theme(named: "nosuch")
+        }
     }
 }

@@ -81,8 +81,6 @@ public struct Style: Sendable, Equatable, Hashable {
 
 /// A named set of styles, one for every role.
 public struct Theme: Sendable, Equatable {
-    public static let builtInNames = ["default", "dark", "light", "high-contrast", "colorblind", "mono"]
-
     public let name: String
     public let description: String
     private let styles: [StyleRole: Style]
