@@ -26,9 +26,12 @@ public final class NcursesTerminal: TerminalDevice {
     }
 
     /// Takes over the terminal. Call `stop()` (or let `deinit`) to give it back.
+    /// Set by `start` when the locale asked for could not be used for characters; said once after `stop`.
+    public private(set) var localeNotice: String?
+
     public func start() throws {
         TerminalRestore.install()
-        setlocale(LC_ALL, "")
+        localeNotice = TerminalLocale.useUTF8Characters()
         guard initscr() != nil else { throw TerminalError.notATerminal }
         active = true
         raw()

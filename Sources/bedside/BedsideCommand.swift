@@ -209,7 +209,11 @@ func runTerminal(configuration: ClientConfiguration, core: ClientCore, startingW
     let clock = SystemClock()
     let terminal = NcursesTerminal(theme: configuration.noColor ? theme.withoutColor : theme)
     try terminal.start()
-    defer { terminal.stop() }
+    defer {
+        terminal.stop()
+        // Said after the screen is given back, so it stays readable.
+        if let notice = terminal.localeNotice { complain(notice) }
+    }
     #if DEBUG
         // For the terminal test only: prove that a crash still gives the terminal back. Debug builds alone,
         // so nothing in a shipped binary's environment can crash it on purpose.

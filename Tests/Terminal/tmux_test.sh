@@ -143,6 +143,13 @@ start_app "BEDSIDE_TEST_CRASH_AFTER_MS=1500"
 check "running before the crash" "Bedside is locked"
 check_restored "crash"
 
+# 4b. A language whose locale is not installed: Dutch texts, and the symbols still drawn (C.UTF-8).
+start_app "LANG=nl_NL.UTF-8"
+check "Dutch texts with an uninstalled nl_NL.UTF-8" "Bedside is vergrendeld"
+keys "lantern-orbit-meadow-42" Enter
+check "symbols drawn, not '?', under an uninstalled locale" "142/91 mmHg · 68/min"
+keys q
+check "the fallback said once on stderr after quitting" "is not installed"
 # The process hardening, as the real binary reports it about itself.
 status=$(echo "lantern-orbit-meadow-42" | env BEDSIDE_TEST_KDF_LOG_N=12 "$bedside" status --json --password-stdin \
   --data-dir "$work/client" --server "$url" --ca-file "$work/server/tls/ca.pem")
