@@ -131,14 +131,15 @@ public actor ClientCore {
             case .responseTooLarge(let limit): return t.text(.errorResponseTooLarge, TransportError.size(limit))
             case .headersTooLarge(let limit): return t.text(.errorHeadersTooLarge, TransportError.size(limit))
             }
-        case .refused(let status, _, let message, let retryAfter):
+        case .refused(let status, let code, let message, let retryAfter):
             if status == 423 {
                 // Clamped again here: an APIError may be made elsewhere than from a header.
                 let seconds = min(max(retryAfter ?? 900, 0), RetryAfter.maximumSeconds)
                 return t.text(.errorLocked, String(max(1, (seconds + 59) / 60)))
             }
             if status == 401 && step == .code {
-                return message.contains("expired") || message.contains("no tries") ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
+                // By the stable issue code, never by the server's English words.
+                return code == "expired" ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
             }
             if status == 401 { return t.text(step == .password ? .errorWrongCredentials : .errorSessionEnded) }
             return t.text(.errorServerSaid, message)
@@ -207,7 +208,7 @@ public actor ClientCore {
         do {
             grant = try await api.verifyCode(challenge: pending.challenge, code: code)
         } catch {
-            if case .refused(_, _, let message, _) = error, message.contains("expired") || message.contains("no tries") {
+            if case .refused(_, "expired", _, _) = error {
                 self.pending = nil
             }
             return [.loginFailed(explain(error, step: .code))]

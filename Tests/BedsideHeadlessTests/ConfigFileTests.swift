@@ -1,3 +1,7 @@
+import BedsideCore
+import BedsideSync
+import BedsideUI
+import Foundation
 import Testing
 
 @testable import BedsideApp
@@ -18,5 +22,20 @@ struct ConfigFileTests {
         #expect(config.server == "https://bedside.example.org")
         #expect(config.syncMinutes == 5)
         #expect(config.kioskIdleMinutes == 3)
+    }
+}
+
+@Suite("Server refusals read by their stable code")
+struct RefusalCodeTests {
+    @Test("a code step's 401 reads by issue code: expired means log in again, login means retype; the server's words do not matter")
+    func codeStep() {
+        let core = ClientCore(configuration: ClientConfiguration(dataDirectory: URL(fileURLWithPath: "/nonexistent")), clock: ManualClock(epochMilliseconds: 0))
+        let t = Localizer(.en)
+        // German server text that never says "expired": the code decides.
+        #expect(core.explain(.refused(status: 401, code: "expired", message: "Der Code ist nicht mehr gültig.", retryAfter: nil), step: .code)
+            == t.text(.errorCodeExpired))
+        // English text that does say "expired", with the code of a wrong try: still a wrong code.
+        #expect(core.explain(.refused(status: 401, code: "login", message: "not expired, just wrong", retryAfter: nil), step: .code)
+            == t.text(.errorCodeWrong))
     }
 }

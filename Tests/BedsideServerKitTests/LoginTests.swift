@@ -80,12 +80,15 @@ struct LoginTests {
             let challenge = try #require(first.json?["challenge"]?.stringValue)
             let code = try server.latestCode(for: "dirk@example.org")
             let wrong = code == "000000" ? "111111" : "000000"
-            for _ in 1...3 {
+            for attempt in 1...3 {
                 let answer = try await server.request("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(wrong)])
                 #expect(answer.status == 401)
+                // The stable code tells a client whether the code may be typed again (login) or a new one is needed (expired).
+                #expect(answer.issueCode == (attempt < 3 ? "login" : "expired"))
             }
             let late = try await server.request("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(code)])
             #expect(late.status == 401, "after three wrong codes the right one must not work")
+            #expect(late.issueCode == "expired")
 
             let second = try await server.startLogin("dirk@example.org")
             let challenge2 = try #require(second.json?["challenge"]?.stringValue)
@@ -93,7 +96,7 @@ struct LoginTests {
             server.clock.advance(minutes: 11)
             let expired = try await server.request("POST", "/auth/otp", json: ["challenge": .string(challenge2), "code": .string(code2)])
             #expect(expired.status == 401)
-            #expect(expired.text.contains("expired"))
+            #expect(expired.issueCode == "expired")
         }
     }
 

@@ -348,9 +348,9 @@ public struct AuthService: Sendable {
         case .wrong(let left) where left > 0:
             throw .unauthorized("The code is not correct. \(left) \(left == 1 ? "try" : "tries") left.")
         case .wrong:
-            throw .unauthorized("The code is not correct and no tries are left. Log in again to get a new code.")
+            throw .codeExpired("The code is not correct and no tries are left. Log in again to get a new code.")
         case .expired:
-            throw .unauthorized("The code has expired or was already used. Log in again to get a new code.")
+            throw .codeExpired("The code has expired or was already used. Log in again to get a new code.")
         case .locked(let seconds):
             throw .locked(retryAfterSeconds: seconds)
         }

@@ -6,6 +6,9 @@ public enum ServerError: Error, Sendable {
     case badRequest(String, expression: String? = nil, code: String = "structure")
     /// 401 on the login endpoints.
     case unauthorized(String)
+    /// 401 at the code step when the code can no longer be used (expired, used, no tries left): issue code
+    /// `expired`, so a client knows to start the login again rather than to let the code be retyped.
+    case codeExpired(String)
     /// 401 on everything else: no, expired or revoked token.
     case unauthenticated(String)
     /// 404: absent, or not this user's to see; the two are deliberately indistinguishable.
@@ -37,7 +40,7 @@ public enum ServerError: Error, Sendable {
     public var status: Int {
         switch self {
         case .badRequest: 400
-        case .unauthorized, .unauthenticated: 401
+        case .unauthorized, .unauthenticated, .codeExpired: 401
         case .notFound: 404
         case .methodNotAllowed: 405
         case .preconditionFailed: 412
@@ -57,6 +60,7 @@ public enum ServerError: Error, Sendable {
         case .badRequest(let message, let expression, let code):
             OperationOutcome(code: code, diagnostics: message, expression: expression)
         case .unauthorized(let message): OperationOutcome(code: "login", diagnostics: message)
+        case .codeExpired(let message): OperationOutcome(code: "expired", diagnostics: message)
         case .unauthenticated(let message): OperationOutcome(code: "login", diagnostics: message)
         case .notFound(let message): OperationOutcome(code: "not-found", diagnostics: message)
         case .methodNotAllowed(let message): OperationOutcome(code: "not-supported", diagnostics: message)
