@@ -193,7 +193,7 @@ public actor ClientCore {
 
     func requestCode(server: String, email: String, password: String) async -> [Action] {
         do {
-            let challenge = try await api(server).requestCode(email: email, password: password)
+            let challenge = try await api(server).requestCode(email: email, password: password, language: configuration.language.rawValue)
             pending = PendingLogin(server: server, email: email, password: password, challenge: challenge)
             return [.codeRequested]
         } catch {

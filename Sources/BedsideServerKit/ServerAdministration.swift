@@ -33,7 +33,10 @@ public struct ServerAdministration: Sendable {
     }
 
     /// Creates an account, and for a patient or clinician the FHIR Patient or Practitioner it stands for.
-    public func addUser(email rawEmail: String, role: Role, password: String, name: String?, birthDate: String? = nil) async throws -> Account {
+    public func addUser(
+        email rawEmail: String, role: Role, password: String, name: String?, birthDate: String? = nil, language: String? = nil
+    ) async throws -> Account {
+        if let language, MailLanguage(rawValue: language) == nil { throw AdministrationError("The language must be en, nl or de.") }
         let email = AuthService.normalizedEmail(rawEmail)
         guard Self.isPlausibleEmail(email) else { throw AdministrationError("'\(rawEmail)' is not an e-mail address.") }
         if let problem = PasswordPolicy().problem(with: password, email: email) { throw AdministrationError(problem) }
@@ -56,7 +59,8 @@ public struct ServerAdministration: Sendable {
         if nameParts.count > 1 { nameObject["given"] = .array(nameParts.dropLast().map { .string($0) }) }
         let humanName = JSONValue.object(nameObject)
         let telecom: JSONValue = [["system": "email", "value": .string(email), "use": "home"]]
-        var account = Account(id: accountID, email: email, role: role, passwordHash: hash, displayName: displayName, createdAt: now)
+        var account = Account(
+            id: accountID, email: email, role: role, passwordHash: hash, displayName: displayName, createdAt: now, language: language)
         var resource: StoredResource?
         switch role {
         case .patient:

@@ -96,8 +96,11 @@ public struct BedsideAPI: Sendable {
     }
 
     /// Password step: the server e-mails a code and answers with a challenge id.
-    public func requestCode(email: String, password: String) async throws(APIError) -> String {
-        let response = try await send("POST", "/auth/login", json: ["username": .string(email), "password": .string(password)])
+    /// `language` (en, nl, de) asks for the e-mail in the patient's language (`Accept-Language`).
+    public func requestCode(email: String, password: String, language: String? = nil) async throws(APIError) -> String {
+        let response = try await send(
+            "POST", "/auth/login", json: ["username": .string(email), "password": .string(password)],
+            headers: language.map { [("Accept-Language", $0)] } ?? [])
         guard response.status == 202 else { throw Self.refusal(response) }
         guard let challenge = response.json?["challenge"]?.stringValue else { throw .invalidResponse("no challenge") }
         return challenge

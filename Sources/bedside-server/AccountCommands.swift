@@ -39,6 +39,9 @@ struct AddUserCommand: AsyncParsableCommand {
     @Option(help: "Birth date (YYYY-MM-DD), for patients.")
     var birthDate: String?
 
+    @Option(help: "The language of e-mail when the app does not say (en, nl or de; default en).")
+    var lang: String?
+
     @Flag(help: "Read the password from the first line of standard input.")
     var passwordStdin = false
 
@@ -47,7 +50,7 @@ struct AddUserCommand: AsyncParsableCommand {
         let store = try options.openStore()
         try await administering {
             let account = try await ServerAdministration(store: store).addUser(
-                email: email, role: role, password: password, name: name, birthDate: birthDate)
+                email: email, role: role, password: password, name: name, birthDate: birthDate, language: lang)
             var line = "Created \(account.role.rawValue) \(account.email)"
             if let patient = account.patientID { line += " (Patient/\(patient))" }
             if let practitioner = account.practitionerID { line += " (Practitioner/\(practitioner))" }

@@ -170,10 +170,13 @@ final class DemoServer {
         let folder = mailDirectory.appendingPathComponent("new")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
         for file in files.reversed() {
-            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)\r\n"),
-                let range = text.range(of: "login code is: ")
+            guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)\r\n")
             else { continue }
-            return String(text[range.upperBound...].prefix(6))
+            // The line ending with ": " and six digits, in whichever language the mail is written.
+            for line in text.split(whereSeparator: \.isNewline) {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.dropLast(6).hasSuffix(": "), trimmed.suffix(6).allSatisfy({ $0.isASCII && $0.isNumber }) { return String(trimmed.suffix(6)) }
+            }
         }
         return nil
     }

@@ -111,7 +111,7 @@ public struct AuthService: Sendable {
     /// and both count towards the same lock, so neither answer nor timing says whether an account exists.
     /// The attempt is counted before the hash is computed, in the same write that checks the lock, so a
     /// burst of parallel guesses gets no more than `maximumFailures` passwords checked.
-    public func login(username: String, password: String, remoteAddress: String?, request: String) async throws(ServerError)
+    public func login(username: String, password: String, remoteAddress: String?, request: String, acceptLanguage: String? = nil) async throws(ServerError)
         -> ChallengeIssued
     {
         let email = Self.normalizedEmail(username)
@@ -224,17 +224,10 @@ public struct AuthService: Sendable {
         } catch {
             throw .storage(error)
         }
-        let minutes = policy.codeLifetime / 60_000
-        let message = MailMessage(
-            to: account.email, subject: "Your Bedside login code",
-            body: """
-                Hello \(account.displayName),
-
-                Your Bedside login code is: \(code)
-
-                It is valid for \(minutes) minutes and can be used once. If you did not try to log in,
-                someone may know your password: change it and tell your care team.
-                """)
+        // In the language the client asked in, else the account's, else English.
+        let language = MailLanguage.preferred(acceptLanguage: acceptLanguage) ?? account.language.flatMap(MailLanguage.init(rawValue:)) ?? .en
+        let text = language.loginCode(name: account.displayName, code: code, minutes: policy.codeLifetime / 60_000)
+        let message = MailMessage(to: account.email, subject: text.subject, body: text.body)
         do {
             try await mailer.send(message)
         } catch {

@@ -174,7 +174,8 @@ struct ServerRoutes: Sendable {
             !username.isEmpty, username.count <= 320, password.count <= 1024
         else { throw ServerError.badRequest("Send {\"username\": ..., \"password\": ...}.") }
         let issued = try await auth.login(
-            username: username, password: password, remoteAddress: context.remoteAddress, request: requestLine(request))
+            username: username, password: password, remoteAddress: context.remoteAddress, request: requestLine(request),
+            acceptLanguage: request.headers[.acceptLanguage])
         let answer: JSONValue = ["challenge": .string(issued.challengeID), "expiresIn": .number(issued.expiresIn)]
         return json(.accepted, answer.serialized(), contentType: "application/json")
     }

@@ -12,6 +12,23 @@ public struct MailMessage: Sendable, Equatable {
         self.body = body
     }
 
+    /// A header value as RFC 2047 wants it: ASCII as it is, anything else as a UTF-8 encoded word.
+    static func headerText(_ text: String) -> String {
+        text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) ? text : "=?utf-8?B?" + Data(text.utf8).base64EncodedString() + "?="
+    }
+
+    /// The six-digit code of a login-code e-mail, in any of its languages: the line that ends with
+    /// `: ` and the code.
+    public static func loginCode(in text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.count > 8, trimmed.dropLast(6).hasSuffix(": ") else { continue }
+            let code = trimmed.suffix(6)
+            if code.allSatisfy({ $0.isASCII && $0.isNumber }) { return String(code) }
+        }
+        return nil
+    }
+
     /// RFC 5322 text, CRLF line ends, with a header the dev tooling can read.
     func rfc5322(from sender: String, date: Date, messageID: String) -> String {
         let formatter = DateFormatter()
@@ -21,7 +38,7 @@ public struct MailMessage: Sendable, Equatable {
         let lines = [
             "From: \(sender)",
             "To: \(to)",
-            "Subject: \(subject)",
+            "Subject: \(Self.headerText(subject))",
             "Date: \(formatter.string(from: date))",
             "Message-ID: <\(messageID)@bedside>",
             "MIME-Version: 1.0",
@@ -82,9 +99,9 @@ public struct MaildirMailer: Mailer {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
         for file in files.reversed() {
             guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)\r\n"),
-                let range = text.range(of: "login code is: ")
+                let code = MailMessage.loginCode(in: text)
             else { continue }
-            return String(text[range.upperBound...].prefix(6))
+            return code
         }
         return nil
     }

@@ -193,6 +193,9 @@ enum ServerMigrations {
             // A right code resets the failures but must not give back the tries of checks still running.
             try db.execute(sql: "ALTER TABLE login_throttle ADD COLUMN checking INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v5: an account's language for e-mail") { db in
+            try db.execute(sql: "ALTER TABLE account ADD COLUMN language TEXT")
+        }
         return migrator
     }
 }

@@ -12,7 +12,8 @@ struct SQLiteStoreSession: StoreWriting {
         Account(
             id: row["id"], email: row["email"], role: Role(rawValue: row["role"]) ?? .patient,
             passwordHash: row["password_hash"], displayName: row["display_name"], patientID: row["patient_id"],
-            practitionerID: row["practitioner_id"], createdAt: row["created_at"], disabledAt: row["disabled_at"])
+            practitionerID: row["practitioner_id"], createdAt: row["created_at"], disabledAt: row["disabled_at"],
+            language: row["language"])
     }
 
     func account(email: String) throws -> Account? {
@@ -37,12 +38,12 @@ struct SQLiteStoreSession: StoreWriting {
     func insert(_ account: Account) throws {
         try db.execute(
             sql: """
-                INSERT INTO account (id, email, role, password_hash, display_name, patient_id, practitioner_id, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO account (id, email, role, password_hash, display_name, patient_id, practitioner_id, created_at, language)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 account.id, account.email, account.role.rawValue, account.passwordHash, account.displayName,
-                account.patientID, account.practitionerID, account.createdAt,
+                account.patientID, account.practitionerID, account.createdAt, account.language,
             ])
     }
 

@@ -21,12 +21,15 @@ public struct Account: Sendable, Equatable {
     public var createdAt: Int64
     /// Set by `bedside-server user disable`: no login, no session.
     public var disabledAt: Int64?
+    /// The language e-mail is written in when the client does not say (`user add --lang`): en, nl or de.
+    public var language: String?
 
     public init(
         id: String, email: String, role: Role, passwordHash: String, displayName: String,
-        patientID: String? = nil, practitionerID: String? = nil, createdAt: Int64, disabledAt: Int64? = nil
+        patientID: String? = nil, practitionerID: String? = nil, createdAt: Int64, disabledAt: Int64? = nil, language: String? = nil
     ) {
         self.disabledAt = disabledAt
+        self.language = language
         self.id = id
         self.email = email
         self.role = role
