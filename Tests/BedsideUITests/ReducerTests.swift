@@ -128,7 +128,7 @@ struct ReducerTests {
         var state = loggedIn()
         _ = reduce(&state, .statusLoaded(HomeStatus(unsent: 2)))
         _ = press(&state, .character("L"))
-        #expect(render(state).text.contains("2 unsent measurement(s) will be lost."))
+        #expect(render(state).text.contains("2 unsent measurements will be lost."))
         #expect(press(&state, .character("s")) == [.sync])
         #expect(state.stack == [.home])
         _ = reduce(&state, .syncFinished(SyncOutcome(sent: 2)))

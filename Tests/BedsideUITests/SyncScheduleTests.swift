@@ -92,7 +92,7 @@ struct SyncScheduleTests {
             Issue.record("expected the log-in-again screen, got \(state.screen)")
             return
         }
-        #expect(render(state).text.contains("Your 3 unsent measurement(s)"))
+        #expect(render(state).text.contains("Your 3 unsent measurements"))
         #expect(header(state).contains("log in again to send"))
         // Not now: home keeps asking, and time alone does not retry.
         _ = press(&state, .escape)
@@ -121,7 +121,7 @@ struct SyncScheduleTests {
     func attention() {
         var state = loggedInState(at: start)
         _ = reduce(&state, .statusLoaded(HomeStatus(rejected: 2)))
-        #expect(render(state).text.contains("2 measurement(s) need your attention: press n"))
+        #expect(render(state).text.contains("2 measurements need your attention: press n"))
         #expect(press(&state, .character("n")) == [.loadAttention])
         let refused = AttentionItem(record: weight("a"), reason: "effectiveDateTime lies in the future (Observation.effectiveDateTime)", isWithdrawal: false)
         let withdrawal = AttentionItem(record: weight("b"), reason: "Version conflict", isWithdrawal: true)

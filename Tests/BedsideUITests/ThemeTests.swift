@@ -134,3 +134,26 @@ struct BuiltInThemeTests {
         }
     }
 }
+
+@Suite("Plural forms")
+struct PluralTests {
+    @Test("one and many read right in English, Dutch and German", arguments: [
+        (Language.en, "1", "1 needs attention"), (.en, "3", "3 need attention"), (.en, "0", "0 need attention"),
+        (.nl, "1", "1 vraagt aandacht"), (.nl, "3", "3 vragen aandacht"),
+        (.de, "1", "1 braucht Aufmerksamkeit"), (.de, "3", "3 brauchen Aufmerksamkeit"),
+    ])
+    func attention(_ language: Language, _ count: String, _ expected: String) {
+        #expect(Localizer(language).text(.headerRejected, count) == expected)
+    }
+
+    @Test("a phrase with two counts picks each form by its own count; no (s) or (en) is left in any language")
+    func twoCounts() {
+        #expect(Localizer(.en).text(.cliReloggedIn, "pat@example.org", "1") == "Logged in again as pat@example.org; your 1 unsent measurement is kept.")
+        #expect(Localizer(.en).text(.cliReloggedIn, "pat@example.org", "2") == "Logged in again as pat@example.org; your 2 unsent measurements are kept.")
+        for language in Language.allCases {
+            for (phrase, text) in Phrases.tables[language] ?? [:] {
+                #expect(!text.contains("(s)") && !text.contains("(en)") && !text.contains("ung(en)"), "\(language) \(phrase): \(text)")
+            }
+        }
+    }
+}

@@ -64,9 +64,25 @@ public struct Localizer: Sendable {
         let table = Phrases.tables[language] ?? [:]
         var result = table[phrase] ?? Phrases.tables[.en]?[phrase] ?? phrase.rawValue
         for (index, argument) in arguments.enumerated() {
+            result = Self.choosingPlural(in: result, index: index, count: argument)
             result = result.replacingOccurrences(of: "{\(index)}", with: argument)
         }
         return result
+    }
+
+    /// `{N|one|other}` becomes `one` when argument N is 1 and `other` otherwise: English, Dutch and
+    /// German all have these two forms (CLDR "one" is exactly 1 for whole numbers).
+    static func choosingPlural(in text: String, index: Int, count: String) -> String {
+        let opening = "{\(index)|"
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: opening), let end = rest[start.upperBound...].firstIndex(of: "}") {
+            let forms = rest[start.upperBound..<end].split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+            result += rest[..<start.lowerBound]
+            result += count == "1" ? forms[0] : (forms.count > 1 ? forms[1] : forms[0])
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
     }
 
     public func kindName(_ kind: MeasurementKind) -> String { text(kind.phrase) }
