@@ -24,7 +24,7 @@ public enum Phrase: String, Sendable, CaseIterable {
     case errorDiastolicHigher, errorTimeFormat, errorTimeFuture, errorFixFields, unusualTitle, unusualBody, unusualHint
     case saving, saved, savedEdit, saveFailed
     // History
-    case historyTitle, historyEmpty, historyHint, stateUnsent, stateSent, stateRejected, stateWithdrawn, historyCount
+    case historyTitle, historyEmpty, historyHint, stateUnsent, stateSent, stateRejected, stateWithdrawn, historyCount, historyTrend
     case detailTitle, detailHint, detailHintSent, deleteTitle, deleteUnsent, deleteSent, deleteHint, deleted, withdrawn
     case editNotAllowed
     // Logout and sync

@@ -283,7 +283,7 @@ private func confirmUnusualKey(_ state: inout AppState, _ form: inout Measuremen
 }
 
 private func historyKey(_ state: inout AppState, _ list: inout HistoryList, _ key: Key) -> [Effect] {
-    let visible = max(1, state.height - 8)
+    let visible = HistoryLayout.visibleRows(height: state.height)
     var effects: [Effect] = []
     switch key {
     case .up: list.selected = max(0, list.selected - 1)

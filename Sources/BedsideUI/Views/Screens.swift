@@ -228,7 +228,7 @@ extension Painter {
         let count = list.total > 0 ? "  (\(t.text(.historyCount, String(min(list.selected + 1, list.total)), String(list.total))))" : ""
         title(t.text(.historyTitle, t.kindName(list.kind)) + count)
         let first = top + 2
-        let visible = max(1, height - 8)
+        let visible = HistoryLayout.visibleRows(height: height)
         if list.items.isEmpty {
             frame.put(list.loading ? "…" : t.text(.historyEmpty), x: 3, y: first, role: .muted)
         }
@@ -252,7 +252,20 @@ extension Painter {
                 frame.put(TextWidth.truncate(note, to: max(0, width - x - 2)), x: x, y: row, role: selected ? .selection : .muted)
             }
         }
+        // Right under the readings shown (a short list leaves no gap above its chart).
+        historyChart(list, below: first + min(visible, max(0, list.items.count - list.top)) + 1)
         hints = t.text(.historyHint)
+    }
+
+    /// The trend of the readings on screen, under the list.
+    private mutating func historyChart(_ list: HistoryList, below row: Int) {
+        guard HistoryLayout.chartLines(height: height) > 0 else { return }
+        let shown = Array(list.items.dropFirst(list.top).prefix(HistoryLayout.visibleRows(height: height)))
+        guard shown.count >= 2, let chart = HistoryChart(shown, kind: list.kind, language: state.language) else { return }
+        frame.put(t.text(.historyTrend, String(shown.count), chart.range), x: 2, y: row, role: .muted, maxWidth: width - 4)
+        for (offset, line) in chart.lines(width: width - 6).enumerated() {
+            frame.put(line, x: 4, y: row + 1 + offset, role: .accent)
+        }
     }
 
     mutating func detail(_ record: MeasurementRecord) {
