@@ -144,7 +144,7 @@ check "running before the crash" "Bedside is locked"
 check_restored "crash"
 
 # 4b. A language whose locale is not installed: Dutch texts, and the symbols still drawn (C.UTF-8).
-start_app "LANG=nl_NL.UTF-8"
+start_app "LC_ALL=nl_NL.UTF-8 LANG=nl_NL.UTF-8"
 check "Dutch texts with an uninstalled nl_NL.UTF-8" "Bedside is vergrendeld"
 keys "lantern-orbit-meadow-42" Enter
 check "symbols drawn, not '?', under an uninstalled locale" "142/91 mmHg · 68/min"
