@@ -24,9 +24,11 @@ struct KioskSession {
     var info: SessionInfo { SessionInfo(displayName: displayName, email: email, server: server) }
 }
 
-/// The alerts' patients as the queue shows them: names, and those the nurse is responsible for.
+/// The alerts' patients as the queue shows them: names, how to reach them, and those the nurse is
+/// responsible for.
 struct PatientLabels {
     var names: [String: String] = [:]
+    var contacts: [String: PatientContact] = [:]
     var mine: Set<String> = []
 }
 
@@ -161,6 +163,7 @@ extension ClientCore {
             let patients = await batchGET(chunk.map { "Patient/\($0)" }, api: api, token: token)
             for (id, patient) in zip(chunk, patients) {
                 if let text = patient["name"]?.arrayValue?.first?["text"]?.stringValue { labels.names[id] = text }
+                labels.contacts[id] = PatientContact(patient: patient)
                 if let me, (patient["generalPractitioner"]?.arrayValue ?? []).contains(where: { $0["reference"]?.stringValue == me }) {
                     labels.mine.insert(id)
                 }
@@ -187,7 +190,8 @@ extension ClientCore {
                 ?? flag.lastUpdatedMilliseconds ?? 0,
             escalated: FlagTriage.isEscalated(flag), snoozedUntil: FlagTriage.snoozedUntil(flag),
             notes: FlagTriage.notes(flag).map { KioskAlert.Note(author: $0.author, time: $0.time, text: $0.text) },
-            code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, isMyPatient: patients.mine.contains(patientID))
+            code: flag["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue, isMyPatient: patients.mine.contains(patientID),
+            contact: patients.contacts[patientID] ?? PatientContact())
     }
 
     // MARK: Triage
@@ -238,9 +242,20 @@ extension ClientCore {
             urls.append("Observation?patient=\(patientID)&code=http://loinc.org%7C\(loinc)&date=ge\(since)&_sort=date&_count=1000")
         }
         let entries = await batchGET(urls, api: api, token: token)
-        let responses = (entries.first?["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
-        let readings = (entries.count > 1 ? entries[1]["entry"]?.arrayValue ?? [] : []).compactMap { $0["resource"] }
-            .compactMap(ObservationReader.record(from:)).filter { $0.syncState != .withdrawn }.sorted { $0.effectiveAt < $1.effectiveAt }
+        let readings = Self.records(in: entries.count > 1 ? entries[1] : [:])
+        let answers = await recentAnswers(in: entries.first ?? [:], api: api, token: token)
+        return [.alertContextLoaded(AlertContext(patientID: patientID, kind: kind, readings: readings, answers: answers))]
+    }
+
+    /// The readings of a search answer that count (not withdrawn), oldest first.
+    private static func records(in bundle: JSONValue) -> [MeasurementRecord] {
+        (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }.compactMap(ObservationReader.record(from:))
+            .filter { $0.syncState != .withdrawn }.sorted { $0.effectiveAt < $1.effectiveAt }
+    }
+
+    /// The QuestionnaireResponses of a search answer with their forms' titles (one more batch).
+    private func recentAnswers(in bundle: JSONValue, api: BedsideAPI, token: String) async -> [AlertContext.RecentAnswer] {
+        let responses = (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
         // Titles of the answered forms, by their canonical url.
         let canonicals = Array(Set(responses.compactMap { $0["questionnaire"]?.stringValue.map(SyncEngine.unversioned) })).sorted()
         let forms = await batchGET(
@@ -250,24 +265,66 @@ extension ClientCore {
             let form = bundle["entry"]?.arrayValue?.first?["resource"]
             if let title = form?["title"]?.stringValue ?? form?["name"]?.stringValue { titles[canonical] = title }
         }
-        let answers = responses.compactMap { response -> AlertContext.RecentAnswer? in
+        return responses.compactMap { response -> AlertContext.RecentAnswer? in
             guard let authored = response["authored"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound else { return nil }
             let canonical = response["questionnaire"]?.stringValue.map(SyncEngine.unversioned) ?? ""
             return AlertContext.RecentAnswer(title: titles[canonical] ?? canonical, authored: authored)
         }
-        return [.alertContextLoaded(AlertContext(patientID: patientID, kind: kind, readings: readings, answers: answers))]
     }
 
-    /// GETs in one batch; each entry's resource, or an empty object where one failed.
+    /// The patient overview in one batch: the Patient, the last 30 days of every kind, each kind's latest
+    /// reading however old, and the five latest answers (one more batch for the forms' titles).
+    func loadPatientOverview(patientID: String) async -> [Action] {
+        guard let session = kiosk, let token = session.token else { return [] }
+        let api = self.api(session.server)
+        let since = FHIRDateTime.format(epochMilliseconds: clock.now() - 30 * 86_400_000)
+        let kinds = MeasurementKind.allCases
+        var urls = [
+            "Patient/\(patientID)",
+            "QuestionnaireResponse?patient=\(patientID)&_sort=-authored&_count=5",
+            "Observation?patient=\(patientID)&date=ge\(since)&_sort=date&_count=1000",
+        ]
+        for kind in kinds {
+            let codes = kind.loincCodes.map { "http://loinc.org%7C\($0)" }.joined(separator: ",")
+            urls.append("Observation?patient=\(patientID)&code=\(codes)&_sort=-date&_count=1")
+        }
+        func failed(_ reason: String) -> [Action] {
+            [.patientOverviewLoaded(PatientOverview(patientID: patientID, contact: PatientContact(), readings: [:], latest: [:], answers: [], failure: reason))]
+        }
+        let entries: [JSONValue]
+        do { entries = try await checkedBatchGET(urls, api: api, token: token) } catch { return failed(explain(error)) }
+        // The Patient's entry is an OperationOutcome when it could not be read (gone, or no longer in the team).
+        guard entries[0]["resourceType"]?.stringValue == "Patient" else {
+            return failed(t.text(.errorServerSaid, entries[0]["issue"]?.arrayValue?.first?["diagnostics"]?.stringValue ?? "Patient"))
+        }
+        let month = Dictionary(grouping: Self.records(in: entries[2]), by: \.kind)
+        var latest: [MeasurementKind: MeasurementRecord] = [:]
+        for (kind, bundle) in zip(kinds, entries.dropFirst(3)) {
+            if let record = Self.records(in: bundle).last(where: { $0.kind == kind }) { latest[kind] = record }
+        }
+        let answers = await recentAnswers(in: entries[1], api: api, token: token)
+        return [.patientOverviewLoaded(PatientOverview(
+            patientID: patientID, contact: PatientContact(patient: entries[0]), readings: month, latest: latest, answers: answers))]
+    }
+
+    /// GETs in one batch; each entry's resource, or an empty object where one failed (or the batch did).
     private func batchGET(_ urls: [String], api: BedsideAPI, token: String) async -> [JSONValue] {
+        (try? await checkedBatchGET(urls, api: api, token: token)) ?? urls.map { _ in [:] }
+    }
+
+    /// GETs in one batch; each entry's resource, or an empty object where one failed. Throws when the
+    /// batch as a whole was not answered.
+    private func checkedBatchGET(_ urls: [String], api: BedsideAPI, token: String) async throws(APIError) -> [JSONValue] {
         guard !urls.isEmpty else { return [] }
         let batch: JSONValue = [
             "resourceType": "Bundle", "type": "batch",
             "entry": .array(urls.map { ["request": ["method": "GET", "url": .string($0)]] }),
         ]
-        guard let answer = try? await api.send("POST", "/fhir", json: batch, token: token), answer.status == 200,
-            let entries = answer.json?["entry"]?.arrayValue, entries.count == urls.count
-        else { return urls.map { _ in [:] } }
+        let answer = try await api.send("POST", "/fhir", json: batch, token: token)
+        guard answer.status == 200 else { throw BedsideAPI.refusal(answer) }
+        guard let entries = answer.json?["entry"]?.arrayValue, entries.count == urls.count else {
+            throw .invalidResponse("the server's batch answer does not hold one entry per request")
+        }
         return entries.map { $0["resource"] ?? [:] }
     }
 }

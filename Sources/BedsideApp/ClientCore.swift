@@ -182,6 +182,7 @@ public actor ClientCore {
         case .loadAlerts(let cursor): return await loadAlerts(after: cursor)
         case .triage(let decision): return await triage(decision)
         case .loadAlertContext(let patientID, let code): return await loadAlertContext(patientID: patientID, code: code)
+        case .loadPatientOverview(let patientID): return await loadPatientOverview(patientID: patientID)
         case .logout: return await logout()
         case .quit:
             lock()

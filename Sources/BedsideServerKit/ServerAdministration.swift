@@ -34,7 +34,8 @@ public struct ServerAdministration: Sendable {
 
     /// Creates an account, and for a patient or clinician the FHIR Patient or Practitioner it stands for.
     public func addUser(
-        email rawEmail: String, role: Role, password: String, name: String?, birthDate: String? = nil, language: String? = nil
+        email rawEmail: String, role: Role, password: String, name: String?, birthDate: String? = nil, language: String? = nil,
+        phone: String? = nil
     ) async throws -> Account {
         if let language, MailLanguage(rawValue: language) == nil { throw AdministrationError("The language must be en, nl or de.") }
         let email = AuthService.normalizedEmail(rawEmail)
@@ -43,6 +44,8 @@ public struct ServerAdministration: Sendable {
         if let birthDate, FHIRDateTime(birthDate)?.precision != .day {
             throw AdministrationError("The birth date must be written as YYYY-MM-DD.")
         }
+        let phoneNumber = try phone.map(Self.checkedPhoneNumber)
+        if phoneNumber != nil, role != .patient { throw AdministrationError("Only a patient's phone number is kept (--phone is for patients).") }
         let givenName = (name?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }
         // A clinician's name is shown to patients (responsible, notes); one made from the login address
         // would publish the address after all.
@@ -58,14 +61,16 @@ public struct ServerAdministration: Sendable {
         var nameObject: JSONObject = ["use": "official", "text": .string(displayName), "family": .string(nameParts.last ?? displayName)]
         if nameParts.count > 1 { nameObject["given"] = .array(nameParts.dropLast().map { .string($0) }) }
         let humanName = JSONValue.object(nameObject)
-        let telecom: JSONValue = [["system": "email", "value": .string(email), "use": "home"]]
+        var telecom: [JSONValue] = [["system": "email", "value": .string(email), "use": "home"]]
+        // The number a nurse calls: the kiosk shows it beside the patient's alerts.
+        if let phoneNumber { telecom.append(["system": "phone", "value": .string(phoneNumber), "use": "mobile"]) }
         var account = Account(
             id: accountID, email: email, role: role, passwordHash: hash, displayName: displayName, createdAt: now, language: language)
         var resource: StoredResource?
         switch role {
         case .patient:
             account.patientID = resourceID
-            var patient: JSONObject = ["resourceType": "Patient", "active": true, "name": [humanName], "telecom": telecom]
+            var patient: JSONObject = ["resourceType": "Patient", "active": true, "name": [humanName], "telecom": .array(telecom)]
             if let birthDate { patient["birthDate"] = .string(birthDate) }
             resource = FHIRService.stamp(.object(patient), type: .patient, id: resourceID, version: 1, at: now)
         case .clinician:
@@ -86,6 +91,21 @@ public struct ServerAdministration: Sendable {
             try db.append([event])
         }
         return finalAccount
+    }
+
+    /// The longest phone number kept (ITU-T E.164 numbers have at most 15 digits; spaces and signs come on top).
+    static let maximumPhoneLength = 32
+
+    /// A phone number as a person writes it: digits, spaces and `+-()./`, with 3 to 15 digits. Returned
+    /// trimmed; anything else is refused with the reason.
+    static func checkedPhoneNumber(_ raw: String) throws -> String {
+        let phone = raw.trimmingCharacters(in: .whitespaces)
+        let digits = phone.unicodeScalars.filter { ("0"..."9").contains($0) }.count
+        let allowed = phone.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || " +-()./".unicodeScalars.contains($0) }
+        guard allowed, (3...15).contains(digits), phone.count <= maximumPhoneLength else {
+            throw AdministrationError("'\(raw)' is not a phone number: write digits, spaces and + - ( ) . / only, 3 to 15 digits (for example +31 6 1234 5678).")
+        }
+        return phone
     }
 
     /// Changes a password (policy checked) and ends every session of the account.

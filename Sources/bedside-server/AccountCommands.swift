@@ -42,6 +42,9 @@ struct AddUserCommand: AsyncParsableCommand {
     @Option(help: "The language of e-mail when the app does not say (en, nl or de; default en).")
     var lang: String?
 
+    @Option(help: "A patient's phone number, shown to their nurses beside alerts (for example \"+31 6 1234 5678\").")
+    var phone: String?
+
     @Flag(help: "Read the password from the first line of standard input.")
     var passwordStdin = false
 
@@ -50,7 +53,7 @@ struct AddUserCommand: AsyncParsableCommand {
         let store = try options.openStore()
         try await administering {
             let account = try await ServerAdministration(store: store).addUser(
-                email: email, role: role, password: password, name: name, birthDate: birthDate, language: lang)
+                email: email, role: role, password: password, name: name, birthDate: birthDate, language: lang, phone: phone)
             var line = "Created \(account.role.rawValue) \(account.email)"
             if let patient = account.patientID { line += " (Patient/\(patient))" }
             if let practitioner = account.practitionerID { line += " (Practitioner/\(practitioner))" }

@@ -214,6 +214,60 @@ struct KioskTests {
         await server.stop()
     }
 
+    @Test("an alert shows the patient's age, phone (Patient.telecom) and programme; o shows every kind's latest value and 30 days, open alerts, answers")
+    func patientOverview() async throws {
+        let server = try await journeyServer()
+        let marie = try await server.administration.addUser(
+            email: "marie@example.org", role: .patient, password: "patient-lantern-orbit-42", name: "Marie Jansen", birthDate: "1946-03-14",
+            phone: "+31 6 1234 5601")
+        try await server.administration.setProgramme("heart-failure", patientEmail: "marie@example.org")
+        _ = try await server.administration.addUser(email: "anna@example.org", role: .clinician, password: Self.nursePassword, name: "Nurse Anna")
+        try await server.administration.addTeamMember(clinicianEmail: "anna@example.org", patientEmail: "marie@example.org")
+        let patientID = try #require(marie.patientID)
+        let now = server.clock.now()
+        let day: Int64 = 86_400_000
+        func observation(_ kind: MeasurementKind, _ values: [ObservationBuilder.Value], daysAgo: Int64) -> JSONValue {
+            ObservationBuilder.observation(
+                kind: kind, values: values, effective: FHIRDateTime.format(epochMilliseconds: now - daysAgo * day, utcOffsetSeconds: 0),
+                patientID: patientID, clientID: UUID().uuidString.lowercased())
+        }
+        var resources = (0..<5).map { observation(.bodyWeight, [.init(part: .bodyWeight, value: 80 + Double($0))], daysAgo: Int64(5 - $0)) }
+        resources.append(observation(.bloodPressure, [.init(part: .systolic, value: 150), .init(part: .diastolic, value: 90)], daysAgo: 1))
+        resources.append(observation(.bodyTemperature, [.init(part: .bodyTemperature, value: 37.2)], daysAgo: 45))
+        let alert = Alert(
+            rule: "weight", priority: .orange, summary: "Weight +4 kg within 5 days", reasons: ["Weight +4 kg within 5 days"],
+            code: AnswerValue.Coding(system: "http://loinc.org", code: "29463-7", display: "Body weight"))
+        resources.append(FlagBuilder.flag(for: alert, patientID: patientID, trigger: "Observation/x", at: now))
+        let toStore = resources
+        try await server.store.write { db in
+            for resource in toStore {
+                let type: SupportedResource = resource["resourceType"]?.stringValue == "Flag" ? .flag : .observation
+                try db.put(FHIRService.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now))
+            }
+        }
+        let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
+        let age = try #require(Age.years(birthDate: "1946-03-14", at: now, zone: .current))
+        #expect(try await run(anna, credentialSteps + """
+            expect "Alerts (1)"
+            press Enter
+            expect "\(age) years · tel. +31 6 1234 5601 · programme: heart failure"
+            press o
+            expect "Marie Jansen: overview"
+            expect "84 kg"
+            expect "▁▃▅▆█"
+            expect "150/90 mmHg"
+            expect "37.2 °C"
+            expect "none yet"
+            expect "Open alerts (1)"
+            expect "Weight +4 kg within 5 days"
+            expect "No answers yet."
+            press Esc
+            expect "• Weight +4 kg within 5 days"
+            """))
+        await anna.core.lock()
+        await server.stop()
+    }
+
     @Test("end to end: a patient's app syncs a red blood pressure; the kiosk shows it within one refresh; the nurse handles it")
     func patientToKiosk() async throws {
         let (server, _) = try await Self.serverWithAlert()

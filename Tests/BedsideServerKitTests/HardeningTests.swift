@@ -418,4 +418,29 @@ struct ReviewFindingTests {
             }
         }
     }
+
+    @Test("a patient's phone number goes into Patient.telecom as a mobile number; one that is not a number, or a clinician's, is refused and nothing is created")
+    func phoneNumber() async throws {
+        try await withServer { server in
+            let account = try await server.administration.addUser(
+                email: "phone@example.org", role: .patient, password: TestServer.password, name: "Pia Phone", phone: " +31 (0)6-1234.5678 ")
+            let stored = try #require(try await server.store.read { db in try db.resource(type: "Patient", id: account.patientID ?? "") })
+            let telecom = JSONParser.parseOrNil(stored.json)?["telecom"]?.arrayValue ?? []
+            #expect(telecom.contains { $0 == ["system": "phone", "value": "+31 (0)6-1234.5678", "use": "mobile"] })
+            for bad in ["call me", "12", "+1 234 567 890 123 456 7", "+31 6 1234 5678; DROP", String(repeating: "1 ", count: 20), "٣١٦١٢٣٤٥٦٧٨"] {
+                await #expect(throws: AdministrationError.self, "\(bad)") {
+                    try await server.administration.addUser(
+                        email: "bad.phone@example.org", role: .patient, password: TestServer.password, name: "Bad", phone: bad)
+                }
+            }
+            await #expect(throws: AdministrationError.self) {
+                try await server.administration.addUser(
+                    email: "nurse.phone@example.org", role: .clinician, password: TestServer.password, name: "Nurse", phone: "+31 6 1234 5678")
+            }
+            let created = try await server.store.read { db in
+                try ["bad.phone@example.org", "nurse.phone@example.org"].compactMap { try db.account(email: $0) }
+            }
+            #expect(created.isEmpty)
+        }
+    }
 }

@@ -124,6 +124,101 @@ struct KioskScreenTests {
         #expect(press(&state, .enter) == [.triage(AlertTriage(alertID: "a", version: 1, action: .snooze(until: now + 24 * 3_600_000), note: ""))])
     }
 
+    /// Ruth (p2): a reading of every kind but glucose, a week of weights, answers.
+    func overview(of patientID: String) -> PatientOverview {
+        let day: Int64 = 86_400_000
+        func reading(_ kind: MeasurementKind, _ values: [(MeasurementPart, String)], daysAgo: Int64) -> MeasurementRecord {
+            MeasurementRecord(
+                id: "\(kind.rawValue)-\(daysAgo)", kind: kind, values: values.map { ObservationBuilder.Value(part: $0.0, literal: $0.1) },
+                effectiveAt: now - daysAgo * day - 3_600_000, utcOffsetSeconds: 3600, syncState: .synced)
+        }
+        let weights = (0..<7).map { reading(.bodyWeight, [(.bodyWeight, String(80 + $0))], daysAgo: Int64(6 - $0)) }
+        let latest: [MeasurementKind: MeasurementRecord] = [
+            .bloodPressure: reading(.bloodPressure, [(.systolic, "182"), (.diastolic, "95"), (.pulseInPanel, "71")], daysAgo: 1),
+            .bodyWeight: weights[6],
+            .heartRate: reading(.heartRate, [(.heartRate, "71")], daysAgo: 1),
+            .oxygenSaturation: reading(.oxygenSaturation, [(.oxygenSaturation, "94")], daysAgo: 2),
+            .bodyTemperature: reading(.bodyTemperature, [(.bodyTemperature, "37.9")], daysAgo: 40),
+            .respiratoryRate: reading(.respiratoryRate, [(.respiratoryRate, "18")], daysAgo: 3),
+        ]
+        return PatientOverview(
+            patientID: patientID, contact: PatientContact(birthDate: "1946-03-14", phone: "+31 6 1234 5601", programme: "heart-failure"),
+            readings: [.bodyWeight: weights, .bloodPressure: [latest[.bloodPressure]!]], latest: latest,
+            answers: [.init(title: "PHQ-9", authored: now - 2 * day)])
+    }
+
+    @Test("an alert shows who to call beside why: age, phone and programme; o opens the patient's overview")
+    func contactAndOverview() {
+        var state = kiosk()
+        var loaded = alerts
+        loaded[1].contact = PatientContact(birthDate: "1946-03-14", phone: "+31 6 1234 5601", programme: "heart-failure")
+        _ = reduce(&state, .alertsLoaded(loaded, cursor: cursor))
+        _ = press(&state, .enter)
+        // 2026-01-15 (now): Ruth, born 14 March 1946, is 79.
+        #expect(render(state).text.contains("79 years · tel. +31 6 1234 5601 · programme: heart failure"))
+        #expect(press(&state, .character("o")) == [.loadPatientOverview(patientID: "p2")])
+        #expect(render(state).text.contains("Ruth Example: overview"))
+        #expect(render(state).text.contains("Loading the patient's measurements…"))
+        _ = reduce(&state, .patientOverviewLoaded(overview(of: "someone-else")))
+        #expect(state.patientOverview == nil, "an answer for another patient is not shown")
+        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        let text = render(state).text
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("Blood pressure") && $0.contains("182/95 mmHg") && !$0.contains("71/min") })
+        let weight = lines.first { $0.hasPrefix(" Weight") } ?? ""
+        #expect(weight.contains("86 kg") && weight.contains("▁▂▃▅▆▇█"), "a week of rising weights ends the chart: [\(weight)]")
+        #expect(lines.contains { $0.contains("Blood sugar") && $0.contains("none yet") }, "\(text)")
+        #expect(lines.contains { $0.contains("Temperature") && $0.contains("37.9 °C  ") && $0.contains("6 Dec 2025  ") && $0.contains(String(repeating: "·", count: 30)) }, "the latest value however old: its day, and an empty chart")
+        #expect(text.contains("Open alerts (1)") && text.contains("PHQ-9 total 17"), "open alerts from the queue; not the snoozed one of another patient")
+        #expect(text.contains("Latest answers: PHQ-9"))
+        #expect(press(&state, .character("r")) == [.loadPatientOverview(patientID: "p2")])
+        #expect(state.patientOverview == nil)
+        _ = press(&state, .escape)
+        guard case .alertDetail = state.screen else { Issue.record("Esc goes back to the alert"); return }
+        #expect(press(&state, .escape, .character("o")) == [.loadPatientOverview(patientID: "p2")], "o works from the queue too")
+    }
+
+    @Test("a Patient's contact: a current mobile number first, an old or ended one never; the programme; long text cut")
+    func contactFromPatient() {
+        let patient: JSONValue = [
+            "resourceType": "Patient", "birthDate": "1946-03-14",
+            "telecom": [
+                ["system": "email", "value": "ruth@example.org"],
+                ["system": "phone", "value": "+31 20 000 0000", "use": "old"],
+                ["system": "phone", "value": "+31 20 111 1111", "use": "home", "period": ["end": "2020-01-01"]],
+                ["system": "phone", "value": "+31 20 222 2222", "use": "home"],
+                ["system": "phone", "value": " +31 6 1234 5601 ", "use": "mobile"],
+            ],
+            "extension": [["url": .string(VitalSignRules.programmeExtensionURL), "valueCode": "copd"]],
+        ]
+        #expect(PatientContact(patient: patient) == PatientContact(birthDate: "1946-03-14", phone: "+31 6 1234 5601", programme: "copd"))
+        let hostile: JSONValue = ["telecom": [["system": "phone", "value": .string(String(repeating: "9", count: 10_000))]], "birthDate": 12]
+        let contact = PatientContact(patient: hostile)
+        #expect(contact.phone?.count == PatientContact.maximumLength && contact.birthDate == nil && contact.programme == nil)
+        #expect(PatientContact(patient: [:]) == PatientContact())
+    }
+
+    @Test("an overview that could not be loaded says why, and r tries again")
+    func overviewFailure() {
+        var state = kiosk()
+        _ = press(&state, .character("o"))
+        var failed = overview(of: "p2")
+        failed.failure = "The server cannot be reached."
+        _ = reduce(&state, .patientOverviewLoaded(failed))
+        #expect(render(state).text.contains("The overview could not be loaded: The server cannot be reached."))
+        #expect(press(&state, .character("r")) == [.loadPatientOverview(patientID: "p2")])
+    }
+
+    @Test("locking forgets the overview")
+    func overviewLock() {
+        var state = kiosk()
+        _ = press(&state, .character("o"))
+        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        _ = reduce(&state, .tick(now: now + 3 * 3_600_000))
+        #expect(state.patientOverview == nil)
+        #expect(!render(state).text.contains("Ruth"))
+    }
+
     @Test("every kiosk screen fits 80x24 with its hints whole, in English, Dutch and German", arguments: Language.allCases)
     func fits(_ language: Language) {
         var state = kiosk(language)
@@ -135,12 +230,20 @@ struct KioskScreenTests {
         _ = press(&state, .escape)
         _ = reduce(&state, .triageConflict(current: alerts[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x")))
         screens.append(render(state).text)
+        _ = press(&state, .character("n"), .escape)
+        state.stack = Array(state.stack.prefix(1))
+        _ = press(&state, .character("o"))
+        screens.append(render(state).text)
+        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        screens.append(render(state).text)
+        #expect(screens.count == 6)
         for screen in screens {
             let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.count <= 24)
             let hints = (lines.last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? "").trimmingCharacters(in: .whitespaces)
             #expect(hints.hasSuffix("help") || hints.hasSuffix("Hilfe") || hints.hasSuffix("hulp"), "cut: [\(hints)]")
-            #expect(!screen.contains("…  "), "\(screen)")
+            // Nothing cut short (the loading line ends in an ellipsis of its own).
+            #expect(!screen.replacingOccurrences(of: state.localizer.text(.kioskOverviewLoading), with: "").contains("…  "), "\(screen)")
         }
     }
 }

@@ -89,6 +89,14 @@ public struct VitalSignRules: Sendable, Equatable, Codable {
 
     public static let programmeNames = ["default", "heart-failure", "copd", "diabetes"]
 
+    /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
+    public static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
+
+    /// The care programme a Patient resource names, if any.
+    public static func programme(of patient: JSONValue) -> String? {
+        (patient["extension"]?.arrayValue ?? []).first { $0["url"]?.stringValue == programmeExtensionURL }?["valueCode"]?.stringValue
+    }
+
     /// Alerts for a new measurement, given the patient's earlier ones (any order, any kinds).
     public func evaluate(_ record: MeasurementRecord, history: [MeasurementRecord]) -> [Alert] {
         var alerts: [Alert] = []

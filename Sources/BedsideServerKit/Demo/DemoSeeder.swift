@@ -29,6 +29,8 @@ public struct DemoSeeder: Sendable {
     struct PatientPlan {
         var email: String
         var name: String
+        /// Made up: numbers in a demo must reach no one.
+        var phone: String
         var birthDate: String
         var condition: Condition
         /// A patient whose readings worsen over the last days, so the demo has something to triage.
@@ -42,12 +44,12 @@ public struct DemoSeeder: Sendable {
     ]
 
     static let patients: [PatientPlan] = [
-        PatientPlan(email: "marie@demo.bedside.test", name: "Marie Jansen", birthDate: "1946-03-14", condition: .heartFailure, deteriorating: true, clinician: 0),
-        PatientPlan(email: "henk@demo.bedside.test", name: "Henk Bakker", birthDate: "1951-11-02", condition: .heartFailure, deteriorating: false, clinician: 0),
-        PatientPlan(email: "fatima@demo.bedside.test", name: "Fatima El Amrani", birthDate: "1958-07-23", condition: .copd, deteriorating: true, clinician: 0),
-        PatientPlan(email: "klaus@demo.bedside.test", name: "Klaus Weber", birthDate: "1949-01-30", condition: .copd, deteriorating: false, clinician: 1),
-        PatientPlan(email: "sophie@demo.bedside.test", name: "Sophie Martin", birthDate: "1963-05-09", condition: .diabetes, deteriorating: false, clinician: 1),
-        PatientPlan(email: "jan@demo.bedside.test", name: "Jan Visser", birthDate: "1955-09-17", condition: .diabetes, deteriorating: true, clinician: 1),
+        PatientPlan(email: "marie@demo.bedside.test", name: "Marie Jansen", phone: "+31 6 1234 5601", birthDate: "1946-03-14", condition: .heartFailure, deteriorating: true, clinician: 0),
+        PatientPlan(email: "henk@demo.bedside.test", name: "Henk Bakker", phone: "+31 6 1234 5602", birthDate: "1951-11-02", condition: .heartFailure, deteriorating: false, clinician: 0),
+        PatientPlan(email: "fatima@demo.bedside.test", name: "Fatima El Amrani", phone: "+31 6 1234 5603", birthDate: "1958-07-23", condition: .copd, deteriorating: true, clinician: 0),
+        PatientPlan(email: "klaus@demo.bedside.test", name: "Klaus Weber", phone: "+49 151 2345 6704", birthDate: "1949-01-30", condition: .copd, deteriorating: false, clinician: 1),
+        PatientPlan(email: "sophie@demo.bedside.test", name: "Sophie Martin", phone: "+31 6 1234 5605", birthDate: "1963-05-09", condition: .diabetes, deteriorating: false, clinician: 1),
+        PatientPlan(email: "jan@demo.bedside.test", name: "Jan Visser", phone: "+31 6 1234 5606", birthDate: "1955-09-17", condition: .diabetes, deteriorating: true, clinician: 1),
     ]
 
     public static let patientPassword = "demo-patient-2026"
@@ -76,7 +78,8 @@ public struct DemoSeeder: Sendable {
         var generator = SeededGenerator(seed: 20_261_123)
         for plan in Self.patients {
             let account = try await administration.addUser(
-                email: plan.email, role: .patient, password: Self.patientPassword, name: plan.name, birthDate: plan.birthDate)
+                email: plan.email, role: .patient, password: Self.patientPassword, name: plan.name, birthDate: plan.birthDate,
+                phone: plan.phone)
             // One ward: both nurses see every patient; each is responsible for their own three (the kiosk's "m").
             for (index, clinician) in Self.clinicians.enumerated() {
                 try await administration.addTeamMember(clinicianEmail: clinician.email, patientEmail: plan.email, responsible: index == plan.clinician)

@@ -5,8 +5,7 @@ import Foundation
 /// care programme's rules run on it (thresholds, trends, a remark), and each alert becomes a Flag, or
 /// updates the open one of that patient and rule (one open Flag per patient, rule and episode).
 @_spi(Benchmarks) public enum ObservationFollowUp {
-    /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
-    static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
+    static let programmeExtensionURL = VitalSignRules.programmeExtensionURL
 
     /// `only` limits which of the rules' alerts are raised (a remark added later raises only its own).
     static func apply(
@@ -45,7 +44,7 @@ import Foundation
         {
             return rules
         }
-        let name = extensions.first { $0["url"]?.stringValue == programmeExtensionURL }?["valueCode"]?.stringValue
+        let name = patient.flatMap(VitalSignRules.programme(of:))
         return name.flatMap(VitalSignRules.programme) ?? VitalSignRules.programme("default") ?? VitalSignRules(programme: "default", thresholds: [])
     }
 

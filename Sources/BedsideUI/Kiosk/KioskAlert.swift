@@ -21,6 +21,8 @@ public struct KioskAlert: Sendable, Equatable {
     public var code: String?
     /// The nurse is responsible for this patient (named on the Patient), for "my patients only".
     public var isMyPatient: Bool
+    /// What a nurse needs to call the patient: age, phone number, care programme.
+    public var contact: PatientContact
 
     public struct Note: Sendable, Equatable {
         public var author: String
@@ -37,8 +39,9 @@ public struct KioskAlert: Sendable, Equatable {
     public init(
         id: String, version: Int, patientID: String, patientName: String, priority: AlertPriority, status: String, summary: String,
         raisedAt: Int64, escalated: Bool = false, snoozedUntil: Int64? = nil, notes: [Note] = [], code: String? = nil,
-        isMyPatient: Bool = false
+        isMyPatient: Bool = false, contact: PatientContact = PatientContact()
     ) {
+        self.contact = contact
         self.code = code
         self.isMyPatient = isMyPatient
         self.id = id
@@ -240,5 +243,66 @@ public struct AlertContext: Sendable, Equatable {
         self.kind = kind
         self.readings = readings
         self.answers = answers
+    }
+}
+
+/// What a nurse needs beside an alert to call the patient, read from the Patient resource: all of it
+/// text from a server, shown inert and cut to a sensible length.
+public struct PatientContact: Sendable, Equatable {
+    /// FHIR `birthDate` as written (the age is worked out when shown, on that day).
+    public var birthDate: String?
+    /// The number to call: a mobile one first, then any other current one.
+    public var phone: String?
+    /// The care programme whose alert rules apply (`heart-failure`, `copd`, `diabetes`, `default`).
+    public var programme: String?
+
+    public init(birthDate: String? = nil, phone: String? = nil, programme: String? = nil) {
+        self.birthDate = birthDate
+        self.phone = phone
+        self.programme = programme
+    }
+
+    /// The longest phone number or programme code kept: more is not a number anyone dials.
+    static let maximumLength = 40
+
+    /// From a Patient resource; what it lacks stays nil.
+    public init(patient: JSONValue) {
+        func short(_ text: String?) -> String? {
+            guard let text = text?.trimmingCharacters(in: " "), !text.isEmpty else { return nil }
+            return String(text.prefix(Self.maximumLength))
+        }
+        let phones = (patient["telecom"]?.arrayValue ?? []).filter {
+            $0["system"]?.stringValue == "phone" && $0["use"]?.stringValue != "old" && $0["period"]?["end"] == nil
+        }
+        let mobile = phones.first { $0["use"]?.stringValue == "mobile" } ?? phones.first
+        self.init(
+            birthDate: short(patient["birthDate"]?.stringValue), phone: short(mobile?["value"]?.stringValue),
+            programme: short(VitalSignRules.programme(of: patient)))
+    }
+}
+
+/// The kiosk's patient overview: every kind's latest value and last 30 days, and the latest answers.
+/// The patient's open alerts come from the queue the kiosk already holds. Kept only while shown.
+public struct PatientOverview: Sendable, Equatable {
+    public var patientID: String
+    public var contact: PatientContact
+    /// Each kind's readings of the last 30 days, oldest first.
+    public var readings: [MeasurementKind: [MeasurementRecord]]
+    /// Each kind's latest reading, however old.
+    public var latest: [MeasurementKind: MeasurementRecord]
+    public var answers: [AlertContext.RecentAnswer]
+    /// Why it could not be loaded, in the nurse's language; nil when it was.
+    public var failure: String?
+
+    public init(
+        patientID: String, contact: PatientContact, readings: [MeasurementKind: [MeasurementRecord]], latest: [MeasurementKind: MeasurementRecord],
+        answers: [AlertContext.RecentAnswer], failure: String? = nil
+    ) {
+        self.patientID = patientID
+        self.contact = contact
+        self.readings = readings
+        self.latest = latest
+        self.answers = answers
+        self.failure = failure
     }
 }

@@ -81,7 +81,13 @@ extension Painter {
         frame.put(line, x: 1, y: row, role: priorityRole(alert.priority), maxWidth: width - 2)
         row += 1
         frame.put(t.text(.kioskRaised, ago(alert.raisedAt)), x: 1, y: row, role: .muted, maxWidth: width - 2)
-        row += 2
+        row += 1
+        // Who to call, beside why: age, phone number and care programme.
+        if let contact = contactLine(alert.contact) {
+            frame.put(contact, x: 1, y: row, role: .accent, maxWidth: width - 2)
+            row += 1
+        }
+        row += 1
         // The triggering values, one reason per line, as the server's rule wrote them (inert text).
         for reason in alert.summary.split(separator: ";").map({ String($0).trimmingCharacters(in: Character(" ")) }) {
             row = paragraph("• " + reason, y: row, role: .text, indent: 2)

@@ -49,6 +49,11 @@ func alertsKey(_ state: inout AppState, _ queue: inout AlertQueue, _ key: Key) -
         state.push(.alertDetail(shown[index]))
         state.alertContext = nil
         return [.loadAlertContext(patientID: shown[index].patientID, code: shown[index].code)]
+    case .character("o"):
+        guard shown.indices.contains(index) else { return [] }
+        queue.selectedID = shown[index].id
+        state.replaceTop(.alerts(queue))
+        return openPatientOverview(&state, shown[index])
     case .character("p"):
         // All, then red, orange, gray only.
         let order: [AlertPriority?] = [nil, .red, .orange, .gray]
@@ -87,9 +92,30 @@ func alertDetailKey(_ state: inout AppState, _ alert: KioskAlert, _ key: Key) ->
     case .character("z") where alert.isOpen:
         state.push(.triage(TriageForm(alert: alert, action: .snooze(until: state.now + Int64(snoozeChoices[1]) * 3_600_000))))
     case .character("n"): state.push(.triage(TriageForm(alert: alert, action: .note)))
+    case .character("o"): return openPatientOverview(&state, alert)
     case .escape, .character("q"):
         state.pop()
         state.alertContext = nil
+    default: break
+    }
+    return []
+}
+
+/// The patient of `alert`, whole: pushed at once with what the alert knows, filled in when loaded.
+private func openPatientOverview(_ state: inout AppState, _ alert: KioskAlert) -> [Effect] {
+    state.patientOverview = nil
+    state.push(.patientOverview(alert))
+    return [.loadPatientOverview(patientID: alert.patientID)]
+}
+
+func patientOverviewKey(_ state: inout AppState, _ alert: KioskAlert, _ key: Key) -> [Effect] {
+    switch key {
+    case .escape, .character("q"):
+        state.pop()
+        state.patientOverview = nil
+    case .character("r"):
+        state.patientOverview = nil
+        return [.loadPatientOverview(patientID: alert.patientID)]
     default: break
     }
     return []
@@ -197,6 +223,10 @@ func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard state.stack.contains(where: { if case .alertDetail(let shown) = $0 { shown.patientID == context.patientID } else { false } })
         else { return [] }
         state.alertContext = context
+    case .patientOverviewLoaded(let overview):
+        // Only for the patient still on screen.
+        guard case .patientOverview(let shown) = state.screen, shown.patientID == overview.patientID else { return [] }
+        state.patientOverview = overview
     default:
         break
     }

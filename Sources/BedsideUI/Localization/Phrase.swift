@@ -47,6 +47,9 @@ public enum Phrase: String, Sendable, CaseIterable {
     case qHintAddAnother, qHintReview, qFillIn, qDue, qOverdue, qStarted, qMenuFill, qChooseTitle, qChooseHint, qNothingToFill
     case kioskTitle, kioskEmpty, kioskLoading, kioskShowing, kioskPriorityRed, kioskPriorityOrange, kioskPriorityGray, kioskAllPriorities, kioskStatusOpen, kioskStatusSnoozed, kioskStatusHandled, kioskStatusAll, kioskMyPatients, kioskEscalated, kioskSnoozedUntil, kioskHintQueue, kioskHintDetail, kioskHintClosed, kioskNotes, kioskRaised, kioskActionHandle, kioskActionEscalate, kioskActionSnooze, kioskActionNote, kioskNote, kioskNoteNeeded, kioskHintTriage, kioskHintSnooze, kioskSaved, kioskConflictTitle, kioskConflictBody, kioskConflictQuestion, kioskConflictHint, headerAlerts, kioskWrongRole
     case kioskChartTitle, kioskChartAxis, kioskChartNone, kioskRecentAnswers
+    case kioskAge, kioskPhone, kioskProgramme, programmeDefault, programmeHeartFailure, programmeCOPD, programmeDiabetes
+    case kioskOverviewTitle, kioskOverviewLoading, kioskOverviewLatest, kioskOverviewTrend, kioskOverviewNone, kioskOverviewOpenAlerts,
+        kioskOverviewNoAlerts, kioskOverviewNoAnswers, kioskOverviewFailed, kioskHintOverview
     case qSending, qSubmitted, qScore, qUnavailable, qOpening, attentionAnswers, attentionEditAnswers, attentionDiscardAnswers, attentionDraftHint
     // The command line
     case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliRetryTooLong, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal

@@ -39,6 +39,8 @@ public enum Action: Sendable {
     case alertsUnchanged
     case alertsFailed(String)
     case alertContextLoaded(AlertContext)
+    /// Kiosk: the patient overview, or why it could not be loaded.
+    case patientOverviewLoaded(PatientOverview)
     /// Kiosk: the decision is stored; the alert as it is now.
     case triaged(KioskAlert)
     /// Kiosk: someone else changed the alert first (412).

@@ -26,6 +26,8 @@ public enum Screen: Sendable, Equatable {
     case alerts(AlertQueue)
     /// Kiosk: one alert with its patient and history of notes.
     case alertDetail(KioskAlert)
+    /// Kiosk: one patient's every kind, open alerts and answers (from an alert, with its patient).
+    case patientOverview(KioskAlert)
     /// Kiosk: the note for a triage action, before it is sent.
     case triage(TriageForm)
     /// Kiosk: someone else changed the alert first; theirs is shown, and the nurse decides.
@@ -138,6 +140,8 @@ public struct AppState: Sendable, Equatable {
     public var alertRefreshInterval: Int64 = 10_000
     /// The open alert's patient context (recent values, answers), once loaded.
     public var alertContext: AlertContext?
+    /// The patient overview on screen, once loaded.
+    public var patientOverview: PatientOverview?
 
     /// The first screen: unlock when this computer has an account, else log in.
     public init(

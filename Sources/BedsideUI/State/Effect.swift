@@ -34,6 +34,8 @@ public enum Effect: Sendable, Equatable {
     case loadAlerts(after: QueueCursor?)
     /// Kiosk: the patient's last 30 days of the alerted kind (by LOINC code) and recent answers.
     case loadAlertContext(patientID: String, code: String?)
+    /// Kiosk: the patient, every kind's latest value and last 30 days, and their latest answers.
+    case loadPatientOverview(patientID: String)
     /// Kiosk: write a triage decision into the Flag, with If-Match.
     case triage(AlertTriage)
     case logout

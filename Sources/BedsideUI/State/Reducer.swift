@@ -38,6 +38,7 @@ private func checkIdleLock(_ state: inout AppState) -> [Effect] {
 func lockNow(_ state: inout AppState) {
     state.session = nil
     state.alertContext = nil
+    state.patientOverview = nil
     state.status = HomeStatus()
     state.sync = SyncActivity()
     state.showingHelp = false
@@ -81,6 +82,7 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .chooseQuestionnaire(let selection): return chooseQuestionnaireKey(&state, selection, key)
     case .alerts(var queue): return alertsKey(&state, &queue, key)
     case .alertDetail(let alert): return alertDetailKey(&state, alert, key)
+    case .patientOverview(let alert): return patientOverviewKey(&state, alert, key)
     case .triage(var form): return triageKey(&state, &form, key)
     case .triageConflict(let current, let attempted): return triageConflictKey(&state, current, attempted, key)
     }
@@ -460,7 +462,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return handleAttentionResult(&state, action)
     case .questionnaireOpened, .responseSubmitted:
         return handleQuestionnaireResult(&state, action)
-    case .alertsLoaded, .alertsChanged, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded:
+    case .alertsLoaded, .alertsChanged, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded,
+        .patientOverviewLoaded:
         return handleKioskResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""

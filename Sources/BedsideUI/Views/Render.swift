@@ -28,6 +28,7 @@ public func render(_ state: AppState) -> Frame {
     case .chooseQuestionnaire(let selection): painter.chooseQuestionnaire(selection)
     case .alerts(let queue): painter.alerts(queue)
     case .alertDetail(let alert): painter.alertDetail(alert)
+    case .patientOverview(let alert): painter.patientOverview(alert)
     case .triage(let form): painter.triage(form)
     case .triageConflict(let current, let attempted): painter.triageConflict(current, attempted)
     }

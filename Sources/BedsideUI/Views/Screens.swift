@@ -316,7 +316,7 @@ extension Painter {
         case .attention: text.append(t.text(.helpAttention))
         case .reauth: text.append(t.text(.helpLogin))
         case .questionnaire, .chooseQuestionnaire: text.append(t.text(.helpQuestionnaire))
-        case .alerts, .alertDetail, .triage, .triageConflict: text.append(t.text(.helpKiosk))
+        case .alerts, .alertDetail, .patientOverview, .triage, .triageConflict: text.append(t.text(.helpKiosk))
         }
         var lines: [String] = []
         for paragraph in text { lines += TextWidth.wrap(paragraph, width: boxWidth - 4) + [""] }
