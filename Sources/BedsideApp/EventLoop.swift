@@ -3,21 +3,30 @@ import BedsideUI
 import Foundation
 import Synchronization
 
-/// The interactive runtime: input and the clock become actions, the reducer decides, effects run in
-/// the background and their results come back as actions. The UI never waits on the network.
+/// The one runtime of the app, for the terminal and for scripts alike: input and the clock become
+/// actions, the reducer decides, effects run in the background and their results come back as
+/// actions. The UI never waits on the network.
+///
+/// `run` drives it from a terminal on a thread of its own; `settle` drives it from a script, one event
+/// at a time, until the work that event started is done (see `HeadlessRunner`).
 public final class EventLoop: @unchecked Sendable {
-    // Touched only on the loop's own thread, except `results`, which effect tasks fill.
-    private var state: AppState
+    // Touched only by whoever drives the loop (one thread, or one script), except `inbox`, which
+    // effect tasks fill.
+    public private(set) var state: AppState
     private let core: ClientCore
     private let clock: any WallClock
     private let device: any TerminalDevice
     private let inbox = EffectInbox()
+    private var lastTick: Int64
+    /// The frame on the device, so that an unchanged one is not drawn again; nil after a clear.
+    private var shown: Frame?
 
     public init(state: AppState, core: ClientCore, clock: any WallClock, device: any TerminalDevice) {
         self.state = state
         self.core = core
         self.clock = clock
         self.device = device
+        self.lastTick = clock.now()
     }
 
     /// Runs until the patient quits; returns the final state. `actions` are applied first
@@ -26,47 +35,66 @@ public final class EventLoop: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<AppState, Never>) in
             let thread = Thread { [self] in
                 for action in actions { self.dispatch(action) }
-                continuation.resume(returning: self.loop())
+                self.start()
+                while !self.state.quitting {
+                    // Poll quickly while effects are running, so their results show at once; otherwise rest.
+                    self.turn(waitingMilliseconds: self.inbox.inFlight > 0 ? 30 : 250)
+                }
+                continuation.resume(returning: self.finish())
             }
             thread.stackSize = 4 << 20
             thread.start()
         }
     }
 
-    private func loop() -> AppState {
-        var lastTick = clock.now()
-        var previous: Frame?
+    /// The start of a run: the screen's size as the device has it.
+    public func start() {
         dispatch(.resize(width: device.size.width, height: device.size.height))
-        while !state.quitting {
-            let frame = render(state)
-            if frame != previous {
-                device.draw(frame)
-                previous = frame
-            }
-            // Poll quickly while effects are running, so their results show at once; otherwise rest.
-            let busy = inbox.inFlight.withLock { $0 } > 0
-            if let event = device.nextEvent(timeoutMilliseconds: busy ? 30 : 250) {
-                switch event {
-                case .key(let key): dispatch(.key(key))
-                case .resize(let width, let height): dispatch(.resize(width: width, height: height))
-                case .terminate:
-                    state.quitting = true
-                }
-            }
-            for action in inbox.actions.withLock({ pending in defer { pending.removeAll() }; return pending }) {
-                dispatch(action)
-            }
-            let now = clock.now()
-            if now - lastTick >= 1000 || now < lastTick {
-                lastTick = now
-                let wasLocked = state.session == nil
-                dispatch(.tick(now: now))
-                if !wasLocked && state.session == nil { device.clear() }
+    }
+
+    /// One turn: draw what changed, take at most one event (waiting up to `waitingMilliseconds`),
+    /// apply up to `maximumResults` of the finished effects' results, and tick once a second.
+    public func turn(waitingMilliseconds: Int, maximumResults: Int = .max) {
+        drawIfChanged()
+        if let event = device.nextEvent(timeoutMilliseconds: waitingMilliseconds) {
+            switch event {
+            case .key(let key): dispatch(.key(key))
+            case .resize(let width, let height): dispatch(.resize(width: width, height: height))
+            case .terminate: state.quitting = true
             }
         }
-        // Leaving: let the last step's effects (keeping a draft) finish, briefly, then drop the key.
+        for action in inbox.take(maximumResults) { dispatch(action) }
+        let now = clock.now()
+        if now - lastTick >= 1000 || now < lastTick {
+            lastTick = now
+            // The idle lock comes this way; its `.lock` effect blanks the screen (see `dispatch`).
+            dispatch(.tick(now: now))
+        }
+    }
+
+    /// Turns until the waiting event, the tick now due and everything they set off are done: each
+    /// result is applied only once no effect runs, one at a time, so a script sees the same screen on
+    /// every run. Then the frame is drawn.
+    public func settle() async {
+        turn(waitingMilliseconds: 0, maximumResults: 0)
+        while true {
+            await inbox.idle()
+            guard inbox.hasResults else { break }
+            turn(waitingMilliseconds: 0, maximumResults: 1)
+        }
+        drawIfChanged()
+    }
+
+    /// Applies an action as if it had come from the device or an effect (the demo's `.loggedIn`, a
+    /// script's `sync`); its effects start at once.
+    public func send(_ action: Action) {
+        dispatch(action)
+    }
+
+    /// Leaving: let the last step's effects (keeping a draft) finish, briefly, then drop the key.
+    private func finish() -> AppState {
         let deadline = clock.now() + 2_000
-        while inbox.inFlight.withLock({ $0 }) > 0 && clock.now() < deadline { usleep(10_000) }
+        while inbox.inFlight > 0 && clock.now() < deadline { usleep(10_000) }
         let semaphore = DispatchSemaphore(value: 0)
         Task { [core] in
             await core.lock()
@@ -76,27 +104,85 @@ public final class EventLoop: @unchecked Sendable {
         return state
     }
 
+    private func drawIfChanged() {
+        let frame = render(state)
+        guard frame != shown else { return }
+        device.draw(frame)
+        shown = frame
+    }
+
+    /// Blanks the device at once (locking must not leave data on it); the next frame is drawn whole.
+    private func clearScreen() {
+        device.clear()
+        shown = nil
+    }
+
     /// The effects of one step run in the order the reducer gave them (keep the draft, then lock), in
     /// the background; different steps' effects run side by side.
     private func dispatch(_ action: Action) {
         let effects = reduce(&state, action)
         guard !effects.isEmpty else { return }
-        if effects.contains(.lock) { device.clear() }
-        inbox.inFlight.withLock { $0 += 1 }
+        if effects.contains(.lock) { clearScreen() }
+        inbox.started()
         Task { [core, inbox] in
             for effect in effects {
-                let actions = await core.perform(effect) { progress in
-                    inbox.actions.withLock { $0.append(progress) }
-                }
-                inbox.actions.withLock { $0.append(contentsOf: actions) }
+                let actions = await core.perform(effect) { progress in inbox.add([progress]) }
+                inbox.add(actions)
             }
-            inbox.inFlight.withLock { $0 -= 1 }
+            inbox.finished()
         }
     }
 }
 
-/// Where effect tasks leave their results for the loop's thread.
+/// Where effect tasks leave their results for the loop, and how many are still running.
 final class EffectInbox: Sendable {
-    let actions = Mutex<[Action]>([])
-    let inFlight = Mutex(0)
+    private struct Running {
+        var count = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let actions = Mutex<[Action]>([])
+    private let running = Mutex(Running())
+
+    var inFlight: Int { running.withLock { $0.count } }
+    var hasResults: Bool { actions.withLock { !$0.isEmpty } }
+
+    func add(_ new: [Action]) {
+        actions.withLock { $0.append(contentsOf: new) }
+    }
+
+    /// Up to `limit` results, oldest first.
+    func take(_ limit: Int) -> [Action] {
+        actions.withLock { pending in
+            let taken = Array(pending.prefix(limit))
+            pending.removeFirst(taken.count)
+            return taken
+        }
+    }
+
+    func started() {
+        running.withLock { $0.count += 1 }
+    }
+
+    func finished() {
+        let waiters = running.withLock { running -> [CheckedContinuation<Void, Never>] in
+            running.count -= 1
+            guard running.count == 0 else { return [] }
+            defer { running.waiters = [] }
+            return running.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no effect is running.
+    func idle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = running.withLock { running -> Bool in
+                if running.count == 0 { return true }
+                running.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }

@@ -4,18 +4,19 @@ import BedsideUI
 import Foundation
 import Synchronization
 
-/// Drives the real state machine, views and effects with a virtual screen and clock.
+/// Runs scripts on the app's one event loop (`EventLoop`), with a virtual screen and clock.
 ///
-/// Effects run to completion before the next step, so a script is deterministic: what `expect`
-/// sees is exactly what the patient would see once the work is done.
+/// Each key, resize or tick is handed to the loop alone, and the loop settles before the next step:
+/// every effect it set off, and theirs, runs to the end. So a script is deterministic, and what
+/// `expect` sees is exactly what the loop drew for the patient once the work was done.
 public final class HeadlessRunner {
     public struct Result: Sendable, Equatable {
         public var passed: Int
         public var failed: Int
     }
 
-    public private(set) var state: AppState
-    let core: ClientCore
+    let loop: EventLoop
+    let terminal: VirtualTerminal
     let clock: ManualClock
     /// `${NAME}` in quoted text is replaced by this, read when the step runs.
     let variables: (String) -> String?
@@ -27,7 +28,7 @@ public final class HeadlessRunner {
     let readLine: () -> String?
     /// Whether a missing snapshot is written (recording) instead of failing the step.
     let recordSnapshots: Bool
-    public private(set) var quit = false
+    private var started = false
 
     public init(
         state: AppState, core: ClientCore, clock: ManualClock, variables: @escaping (String) -> String? = { _ in nil },
@@ -38,30 +39,54 @@ public final class HeadlessRunner {
         self.network = network
         self.readLine = readLine
         self.recordSnapshots = recordSnapshots
-        self.state = state
-        self.core = core
         self.clock = clock
         self.variables = variables
         self.snapshotDirectory = snapshotDirectory
         self.output = output
+        terminal = VirtualTerminal(width: state.width, height: state.height)
+        loop = EventLoop(state: state, core: core, clock: clock, device: terminal)
     }
 
-    /// The screen now.
-    public var frame: Frame { render(state) }
+    public var state: AppState { loop.state }
 
-    /// Applies an action and runs every effect it causes, and theirs, to the end.
+    /// The patient quit (q, Ctrl-C).
+    public var quit: Bool { loop.state.quitting }
+
+    /// The screen now, as the loop drew it.
+    public var frame: Frame { terminal.screen }
+
+    /// The loop's start (the screen's size), once, before the first step.
+    private func startIfNeeded() async {
+        guard !started else { return }
+        started = true
+        loop.start()
+        await loop.settle()
+    }
+
+    /// Hands the loop one event and lets it settle.
+    public func send(_ event: TerminalEvent) async {
+        await startIfNeeded()
+        terminal.send(event)
+        await loop.settle()
+    }
+
+    /// A key, as the patient presses it.
+    public func press(_ key: Key) async {
+        await send(.key(key))
+    }
+
+    /// Lets virtual time pass; the loop ticks (once) and settles.
+    public func advance(milliseconds: Int64) async {
+        await startIfNeeded()
+        clock.advance(milliseconds: milliseconds)
+        await loop.settle()
+    }
+
+    /// Applies an action as if an effect had brought it, and lets the loop settle.
     public func dispatch(_ action: Action) async {
-        var queue = [action]
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
-            let effects = reduce(&state, next)
-            for effect in effects {
-                if effect == .quit { quit = true }
-                let progress = ProgressLog()
-                let results = await core.perform(effect) { action in progress.actions.withLock { $0.append(action) } }
-                queue += progress.actions.withLock { $0 } + results
-            }
-        }
+        await startIfNeeded()
+        loop.send(action)
+        await loop.settle()
     }
 
     func expand(_ text: String) -> String {
@@ -98,16 +123,17 @@ public final class HeadlessRunner {
 
     /// Runs one step; returns why it failed, or nil.
     func run(_ step: Script.Step) async -> String? {
+        await startIfNeeded()
         switch step.command {
         case .size(let width, let height), .resize(let width, let height):
-            await dispatch(.resize(width: width, height: height))
+            await send(.resize(width: width, height: height))
         case .type(let text):
-            for character in expand(text) { await dispatch(.key(.character(character))) }
+            for character in expand(text) { await press(.character(character)) }
         case .typeStandardInput:
             guard let line = readLine() else { return "standard input has no more lines to type" }
-            for character in line { await dispatch(.key(.character(character))) }
+            for character in line { await press(.character(character)) }
         case .press(let keys):
-            for key in keys { await dispatch(.key(key)) }
+            for key in keys { await press(key) }
         case .expect(let text):
             let wanted = expand(text)
             if !frame.text.contains(wanted) { return "\"\(wanted)\" is not on the screen" + screenDump() }
@@ -124,13 +150,12 @@ public final class HeadlessRunner {
             var waited: Int64 = 0
             while !frame.text.contains(wanted) {
                 guard waited < timeout else { return "\"\(wanted)\" did not appear within \(timeout) ms" + screenDump() }
-                clock.advance(milliseconds: 100)
+                // The loop ticks once a second of virtual time, as it does on a terminal.
+                await advance(milliseconds: 100)
                 waited += 100
-                await dispatch(.tick(now: clock.now()))
             }
         case .tick(let milliseconds):
-            clock.advance(milliseconds: milliseconds)
-            await dispatch(.tick(now: clock.now()))
+            await advance(milliseconds: milliseconds)
         case .sync:
             // As if the patient pressed s: the same path, run to the end.
             await dispatch(.syncRequested)
@@ -175,7 +200,3 @@ public final class HeadlessRunner {
     }
 }
 
-/// Progress reported while an effect runs, applied in order before its results.
-private final class ProgressLog: Sendable {
-    let actions = Mutex<[Action]>([])
-}
