@@ -74,8 +74,8 @@ public actor ClientCore {
     }
 
     var session: Session?
-    /// The clinician kiosk's session, in memory only (`bedside --kiosk`).
-    var kiosk: KioskSession?
+    /// The clinician kiosk (`bedside --kiosk`), its session in memory only.
+    let kiosk: KioskRuntime
     var pending: PendingLogin?
     /// This process's claim on the data directory (one Bedside per directory).
     var directoryLock: DataDirectoryLock?
@@ -83,7 +83,9 @@ public actor ClientCore {
     public init(configuration: ClientConfiguration, clock: any WallClock) {
         self.configuration = configuration
         self.clock = clock
-        self.transport = HTTPTransport(configuration: configuration.transport)
+        let transport = HTTPTransport(configuration: configuration.transport)
+        self.transport = transport
+        kiosk = KioskRuntime(configuration: configuration, clock: clock, transport: transport)
     }
 
     public var isUnlocked: Bool { session != nil }
@@ -119,7 +121,11 @@ public actor ClientCore {
     public enum Step: Sendable { case password, code, session }
 
     public nonisolated func explain(_ error: APIError, step: Step = .session) -> String {
-        let t = Localizer(configuration.language)
+        Self.explain(error, step: step, language: configuration.language)
+    }
+
+    static func explain(_ error: APIError, step: Step, language: Language) -> String {
+        let t = Localizer(language)
         switch error {
         case .transport(let transport):
             switch transport {
@@ -159,9 +165,9 @@ public actor ClientCore {
         switch effect {
         case .requestCode(let server, let email, let password): return await requestCode(server: server, email: email, password: password)
         case .verifyCode(let code): return await verifyCode(code)
-        case .unlock(let password): return unlock(password: password)
+        case .unlock(let password): return await unlock(password: password)
         case .lock:
-            lock()
+            await lock()
             return []
         case .loadStatus: return loadStatus()
         case .save(let record): return storeChange { store in try store.add(record, now: self.clock.now()); return [.saved(record, edited: false)] }
@@ -179,13 +185,13 @@ public actor ClientCore {
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
-        case .loadAlerts(let cursor): return await loadAlerts(after: cursor)
-        case .triage(let decision): return await triage(decision)
-        case .loadAlertContext(let patientID, let code): return await loadAlertContext(patientID: patientID, code: code)
-        case .loadPatientOverview(let patientID): return await loadPatientOverview(patientID: patientID)
+        case .loadAlerts(let cursor): return await kiosk.loadAlerts(after: cursor)
+        case .triage(let decision): return await kiosk.triage(decision)
+        case .loadAlertContext(let patientID, let code): return await kiosk.loadAlertContext(patientID: patientID, code: code)
+        case .loadPatientOverview(let patientID): return await kiosk.loadPatientOverview(patientID: patientID)
         case .logout: return await logout()
         case .quit:
-            lock()
+            await lock()
             return []
         }
     }
@@ -216,7 +222,7 @@ public actor ClientCore {
         }
         self.pending = nil
         if configuration.kiosk {
-            return await startKiosk(grant: grant, server: pending.server, email: pending.email, password: pending.password)
+            return await kiosk.start(grant: grant, server: pending.server, email: pending.email, password: pending.password)
         }
         guard grant.role == "patient", let patientID = grant.patientID else {
             try? await api.logout(token: grant.accessToken)
@@ -280,8 +286,8 @@ public actor ClientCore {
 
     // MARK: Unlock and lock
 
-    func unlock(password: String) -> [Action] {
-        if configuration.kiosk { return unlockKiosk(password: password) }
+    func unlock(password: String) async -> [Action] {
+        if configuration.kiosk { return await kiosk.unlock(password: password) }
         do {
             guard let data = FileManager.default.contents(atPath: configuration.keyFile.path) else {
                 return [.unlockFailed(t.text(.errorNoAccount))]
@@ -306,8 +312,8 @@ public actor ClientCore {
     }
 
     /// Drops the data key and closes the database.
-    public func lock() {
-        lockKiosk()
+    public func lock() async {
+        await kiosk.lock()
         session?.store.close()
         session?.vault.lock()
         session = nil
@@ -410,8 +416,7 @@ public actor ClientCore {
     public func logout() async -> [Action] {
         if configuration.kiosk {
             // The kiosk wrote nothing: ending the session on the server and forgetting it is all.
-            if let current = kiosk, let token = current.token { try? await api(current.server).logout(token: token) }
-            kiosk = nil
+            await kiosk.logout()
             pending = nil
             transport.closeConnections()
             return [.loggedOut]
@@ -424,7 +429,7 @@ public actor ClientCore {
                 serverMessage = error.description
             }
         }
-        lock()
+        await lock()
         transport.closeConnections()
         do {
             // The wrapped key first, then the database and the rest of Bedside's files; nothing else here.

@@ -13,7 +13,7 @@ import GRDB
 struct ClientBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
-        abstract: "First frame, scrolling latency, encrypted-insert ratio, RSS and idle CPU with 1M stored measurements.")
+        abstract: "First frame, scrolling latency, encrypted-insert ratio, private dirty memory, RSS and idle CPU with 1M stored measurements.")
 
     @Option(help: "Measurements in the store.")
     var measurements = 1_000_000
@@ -78,12 +78,14 @@ struct ClientBench: AsyncParsableCommand {
             "insert": insert,
             "process": process,
             "targets": [
-                "firstFrameMs": 50, "keypressP99Ms": 2, "insertRatio": 1.3, "rssMB": 30,
+                // Memory as issue #14 decided it: what the machine cannot drop or share (Private_Dirty), and all of it.
+                "firstFrameMs": 50, "keypressP99Ms": 2, "insertRatio": 1.3, "privateDirtyMB": 12, "rssMB": 35,
                 "met": [
                     "firstFrame": .bool(firstFrame.percentile(50) <= 50),
                     "keypress": .bool(scrolling.keypress.percentile(99) <= 2),
                     "insertRatio": .bool((insert["ratio"]?.doubleValue ?? 99) <= 1.3),
-                    "rss": .bool((process["rssMB"]?.doubleValue ?? 999) <= 30),
+                    "privateDirty": .bool((process["privateDirtyMB"]?.doubleValue ?? 999) <= 12),
+                    "rss": .bool((process["rssMB"]?.doubleValue ?? 999) <= 35),
                 ],
             ],
         ]
@@ -291,6 +293,7 @@ struct ClientBench: AsyncParsableCommand {
                     idle = [
                         "seconds": 10, "cpuSeconds": .number(round3(seconds)), "cpuPercent": .number(round3(seconds / 10 * 100)),
                         "rssMB": .number(round3(Double(residentKB(pid) ?? 0) / 1024)),
+                        "privateDirtyMB": .number(round3(Double(privateDirtyKB(pid) ?? 0) / 1024)),
                     ]
                 }
             }
@@ -298,7 +301,7 @@ struct ClientBench: AsyncParsableCommand {
         }
         // The steady-state figure is the running app's; the peak includes scrypt's 128 MiB during unlock.
         return [
-            "rssMB": idle["rssMB"] ?? .null, "peakRSSMBIncludingKDF": .number(round3(rssMB)),
+            "rssMB": idle["rssMB"] ?? .null, "privateDirtyMB": idle["privateDirtyMB"] ?? .null, "peakRSSMBIncludingKDF": .number(round3(rssMB)),
             "headlessExit": .number(Int(process.terminationStatus)), "idle": idle,
         ]
     }
@@ -322,6 +325,14 @@ struct ClientBench: AsyncParsableCommand {
             if arguments.first == binary, arguments.contains(directory.path) { return pid }
         }
         return nil
+    }
+
+    /// Private_Dirty of a process (heap, stacks, written pages: what can be neither dropped nor
+    /// shared), in KiB, from /proc/PID/smaps_rollup.
+    static func privateDirtyKB(_ pid: Int32) -> Int? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/smaps_rollup") else { return nil }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Private_Dirty:") }
+        return line?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
     /// VmRSS of a process, in KiB.

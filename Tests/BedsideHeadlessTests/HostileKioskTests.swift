@@ -28,12 +28,12 @@ struct HostileKioskTests {
         configuration.kdf = .testing
         let core = ClientCore(configuration: configuration, clock: SystemClock())
         let grant = SessionGrant(accessToken: "t", role: "clinician", patientID: nil, practitionerID: nil, idleTimeoutSeconds: 1800)
-        let started = await core.startKiosk(grant: grant, server: hostile.url, email: "nurse@example.org", password: "lantern-orbit-meadow-42")
+        let started = await core.kiosk.start(grant: grant, server: hostile.url, email: "nurse@example.org", password: "lantern-orbit-meadow-42")
         #expect(started.contains { if case .loggedIn = $0 { true } else { false } }, "\(started)")
         let actions = await core.perform(.loadAlerts(after: nil))
         guard case .alertsFailed(let message)? = actions.first else { Issue.record("\(actions)"); return }
         #expect(message.contains("pages"), "\(message)")
-        #expect(hostile.counters.requests <= ClientCore.maximumFlagPages + 1, "\(hostile.counters)")
+        #expect(hostile.counters.requests <= KioskQueries.maximumFlagPages + 1, "\(hostile.counters)")
         #expect(!FileManager.default.fileExists(atPath: configuration.dataDirectory.path), "the kiosk writes nothing")
         hostile.stop()
         await server.stop()

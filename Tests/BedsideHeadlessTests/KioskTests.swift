@@ -143,11 +143,11 @@ struct KioskTests {
             expect "Alerts (1)"
             """))
         #expect(anna.runner.terminal.clears == 1, "the loop blanked the screen when it locked, before drawing the lock screen")
-        #expect(await anna.core.kiosk?.token != nil)
+        #expect(await anna.core.kiosk.session?.token != nil)
         #expect(anna.files().isEmpty)
         await anna.core.lock()
-        #expect(await anna.core.kiosk?.token == nil, "locked: no token in clear")
-        let patients = await anna.core.kiosk?.patients
+        #expect(await anna.core.kiosk.session?.token == nil, "locked: no token in clear")
+        let patients = await anna.core.kiosk.session?.patients
         #expect(patients?.names.isEmpty == true && patients?.mine.isEmpty == true && patients?.contacts.isEmpty == true, "locked: no patient names or numbers")
         await server.stop()
     }
