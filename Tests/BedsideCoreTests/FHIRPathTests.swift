@@ -469,6 +469,11 @@ struct FHIRPathTests {
         }
     }
 
+    @Test("the forms' cases are there: an unreadable expected.json would pass by checking nothing")
+    func fixtureCasesExist() {
+        #expect(Set(Self.fixtureCases.map(\.file)).count == 6, "every form with expressions has cases")
+    }
+
     @Test("the forms' own calculatedExpressions and variables give what their sources require", arguments: FHIRPathTests.fixtureCases)
     func publishedForms(_ example: FixtureCase) throws {
         let questionnaire = try Self.fixture(example.file)

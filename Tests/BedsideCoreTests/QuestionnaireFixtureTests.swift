@@ -61,6 +61,11 @@ struct QuestionnaireFixtureTests {
         #expect(blocking.isEmpty, "\(blocking)")
     }
 
+    @Test("the cases are there: an unreadable expected.json would pass by checking nothing")
+    func casesExist() {
+        #expect(Self.cases.count >= 10)
+    }
+
     @Test("enableWhen and scores give what the source or its scoring rule requires", arguments: QuestionnaireFixtureTests.cases)
     func expected(_ example: Case) throws {
         let form = try Questionnaire(json: try Self.load(example.file))

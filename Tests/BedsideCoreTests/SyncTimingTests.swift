@@ -24,4 +24,17 @@ struct SyncTimingTests {
         #expect(HTTPDate.parse("Sun, 06 Nov 1994 25:49:37 GMT") == nil)
         #expect(HTTPDate.parse("") == nil)
     }
+
+    @Test("one HTTP-date type writes what it reads: the server's Last-Modified and Date, with weekdays, leap days and times before 1970")
+    func httpDateFormat() throws {
+        #expect(HTTPDate.format(epochMilliseconds: 784_111_777_999) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(epochMilliseconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(epochMilliseconds: try #require(FHIRDateTime("2028-02-29T23:59:59Z")).lowerBound) == "Tue, 29 Feb 2028 23:59:59 GMT")
+        #expect(HTTPDate.format(epochMilliseconds: -1) == "Wed, 31 Dec 1969 23:59:59 GMT")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let instant = Int64.random(in: -30_000_000_000_000...250_000_000_000_000, using: &generator) / 1000 * 1000
+            #expect(HTTPDate.parse(HTTPDate.format(epochMilliseconds: instant)) == instant, "\(instant)")
+        }
+    }
 }

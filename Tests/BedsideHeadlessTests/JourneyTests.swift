@@ -96,6 +96,11 @@ struct JourneyTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: scriptsDirectory.path)) ?? []).filter { $0.hasSuffix(".bedside") }.sorted()
     }
 
+    @Test("the scripts are there: a missing folder would pass the journeys by running none")
+    func scriptsExist() {
+        #expect(Self.scripts.count >= 10, "\(Self.scriptsDirectory.path)")
+    }
+
     @Test("every script in Tests/Scripts passes against the real server", arguments: JourneyTests.scripts)
     func script(_ name: String) async throws {
         let server = try await journeyServer()

@@ -129,6 +129,11 @@ struct PublicQuestionnaireScreenTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") && $0 != "expected.json" }.sorted()
     }
 
+    @Test("the public questionnaires are there: a moved folder would pass by drawing none")
+    func filesExist() {
+        #expect(Self.files.count >= 10, "\(Self.directory.path)")
+    }
+
     @Test("every page of every public questionnaire fits 80x24, and each question's text is on its page", arguments: PublicQuestionnaireScreenTests.files)
     func fits(_ file: String) throws {
         let data = try #require(FileManager.default.contents(atPath: Self.directory.appendingPathComponent(file).path))

@@ -89,6 +89,21 @@ struct ReducerTests {
         if case .save(let record) = effects.first { #expect(record.literal(.heartRate) == "190") } else { Issue.record("\(effects)") }
     }
 
+    @Test("a kind not measured today is asked for in a sentence each language writes its own way: German keeps the capital, and no (e)", arguments: [
+        (Language.en, "Measure your blood pressure"), (.nl, "Meet uw bloeddruk"), (.de, "Blutdruck messen"),
+    ])
+    func dueSentence(_ language: Language, _ expected: String) {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 3600, language: language, hasAccount: true, server: "", idSeed: 1)
+        _ = reduce(&state, .unlocked(SessionInfo(displayName: "Ann", email: "ann@example.org", server: "https://s")))
+        let yesterday = MeasurementRecord(
+            id: "r", kind: .bloodPressure, values: [.init(part: .systolic, literal: "120"), .init(part: .diastolic, literal: "80")],
+            effectiveAt: start - 86_400_000, utcOffsetSeconds: 3600, syncState: .synced)
+        _ = reduce(&state, .statusLoaded(HomeStatus(latest: [.bloodPressure: yesterday])))
+        let text = render(state).text
+        #expect(text.contains("• " + expected), "\(text)")
+        #expect(!text.contains("(e)"))
+    }
+
     @Test("15 idle minutes lock: the session and everything shown are dropped, and the key goes")
     func idleLock() {
         var state = loggedIn()

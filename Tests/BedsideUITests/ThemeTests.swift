@@ -12,6 +12,11 @@ struct ThemeTests {
         return try ThemeParser.parse(text, expectedName: name)
     }
 
+    @Test("the built-in themes are listed: an empty list would pass every theme test")
+    func themesListed() {
+        #expect(Theme.builtInNames.count >= 6)
+    }
+
     @Test("each built-in theme is a file that parses, with every role", arguments: Theme.builtInNames)
     func builtIns(_ name: String) throws {
         let theme = try load(name)

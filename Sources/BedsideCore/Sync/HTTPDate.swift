@@ -2,6 +2,22 @@
 /// the client the server's time: the way to notice a computer whose clock is wrong.
 public enum HTTPDate {
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+
+    /// The IMF-fixdate of an instant (whole seconds, rounded down): what the server writes in `Date`
+    /// and `Last-Modified`, and `parse` reads back.
+    public static func format(epochMilliseconds: Int64) -> String {
+        let seconds = CivilCalendar.floorDivide(epochMilliseconds, 1000)
+        let days = CivilCalendar.floorDivide(seconds, 86_400)
+        let secondOfDay = Int(seconds - days * 86_400)
+        let date = CivilCalendar.date(fromDays: Int(days))
+        // 1970-01-01 was a Thursday.
+        let weekday = weekdays[Int(((days % 7) + 7 + 4) % 7)]
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+        let year = String(date.year)
+        return "\(weekday), \(two(date.day)) \(months[date.month - 1]) \(String(repeating: "0", count: max(0, 4 - year.count)) + year) "
+            + "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) GMT"
+    }
 
     /// Milliseconds since the epoch, or nil for anything that is not an IMF-fixdate.
     ///

@@ -263,17 +263,6 @@ struct ServerRoutes: Sendable {
     }
 }
 
-/// RFC 7231 dates for Last-Modified.
-enum HTTPDate {
-    static func format(epochMilliseconds: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date(timeIntervalSince1970: Double(epochMilliseconds) / 1000))
-    }
-}
-
 /// Turns the router's own failures (no such path, method not allowed) into OperationOutcomes,
 /// so every error a client sees has the same shape.
 struct OutcomeMiddleware: RouterMiddleware {

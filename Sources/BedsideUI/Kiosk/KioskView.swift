@@ -167,7 +167,7 @@ extension Painter {
                 frame.put(t.text(.kioskChartAxis), x: 9, y: row, role: .muted, maxWidth: width - 10)
                 row += 1
             } else {
-                frame.put(t.text(.kioskChartNone, t.kindName(kind)), x: 1, y: row, role: .muted, maxWidth: width - 2)
+                frame.put(t.text(.kioskChartNone, t.kindNameInText(kind)), x: 1, y: row, role: .muted, maxWidth: width - 2)
                 row += 1
             }
         }

@@ -89,6 +89,12 @@ public struct Localizer: Sendable {
     }
 
     public func kindName(_ kind: MeasurementKind) -> String { text(kind.phrase) }
+
+    /// A kind's name inside a sentence: lower case in English and Dutch, while German writes every
+    /// noun with a capital ("Measure your blood pressure", "Blutdruck messen").
+    public func kindNameInText(_ kind: MeasurementKind) -> String {
+        language == .de ? kindName(kind) : kindName(kind).lowercased()
+    }
 }
 
 extension Localizer {

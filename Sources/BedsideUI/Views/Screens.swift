@@ -87,7 +87,7 @@ extension Painter {
             row += 1
         }
         for kind in due where row < height - 8 {
-            frame.put("• " + t.text(.homeDueMeasure, t.kindName(kind).lowercased()), x: 3, y: row, role: .warning)
+            frame.put("• " + t.text(.homeDueMeasure, t.kindNameInText(kind)), x: 3, y: row, role: .warning)
             row += 1
         }
         row += 1
