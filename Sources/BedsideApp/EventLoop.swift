@@ -93,8 +93,9 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Leaving: let the last step's effects (keeping a draft) finish, briefly, then drop the key.
     private func finish() -> AppState {
-        let deadline = clock.now() + 2_000
-        while inbox.inFlight > 0 && clock.now() < deadline { usleep(10_000) }
+        // Real time, not the loop's clock: a manual clock would never reach the deadline.
+        let deadline = DispatchTime.now() + .seconds(2)
+        while inbox.inFlight > 0 && DispatchTime.now() < deadline { usleep(10_000) }
         let semaphore = DispatchSemaphore(value: 0)
         Task { [core] in
             await core.lock()

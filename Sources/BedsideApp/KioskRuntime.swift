@@ -41,6 +41,9 @@ actor KioskRuntime {
     private let transport: HTTPTransport
     /// The session, while a clinician is logged in.
     private(set) var session: KioskSession?
+    /// Counts locks and logouts: work that began before one must not put what it read back into the
+    /// session (an actor runs other calls while one waits on the network).
+    private var epoch = 0
 
     init(configuration: ClientConfiguration, clock: any WallClock, transport: HTTPTransport) {
         self.configuration = configuration
@@ -109,14 +112,22 @@ actor KioskRuntime {
 
     /// Locked: the token in clear and every patient's name and number go; the sealed token stays for unlocking.
     func lock() {
+        epoch += 1
         session?.token = nil
         session?.patients = PatientLabels()
     }
 
+    /// Whether the session is still the unlocked one of `epoch`: what a request read may be kept.
+    private func stillUnlocked(since started: Int) -> Bool {
+        epoch == started && session?.token != nil
+    }
+
     /// Ends the session on the server and forgets it: the kiosk wrote nothing, so that is all.
     func logout() async {
-        if let current = session, let token = current.token { try? await api(current.server).logout(token: token) }
+        epoch += 1
+        let current = session
         session = nil
+        if let current, let token = current.token { try? await api(current.server).logout(token: token) }
     }
 
     // MARK: The queue
@@ -128,6 +139,7 @@ actor KioskRuntime {
     /// only the Flags changed since it, asked with If-None-Match so that a quiet ward costs a 304.
     func loadAlerts(after cursor: QueueCursor?) async -> [Action] {
         guard let queries else { return [.alertsFailed(VaultError.locked.description)] }
+        let started = epoch
         do {
             guard let cursor else {
                 let week = FHIRDateTime.format(epochMilliseconds: clock.now() - Self.handledAlertsDays * 86_400_000)
@@ -135,8 +147,8 @@ actor KioskRuntime {
                 let handled = try await queries.flags("/fhir/Flag?status=inactive&_lastUpdated=ge\(week)&_count=1000")
                 let flags = open.flags + handled.flags
                 // A fresh start: who the patients are, and who is responsible for them, is read again.
-                session?.patients = PatientLabels()
-                let patients = await patientLabels(for: flags, queries: queries)
+                if stillUnlocked(since: started) { session?.patients = PatientLabels() }
+                let patients = await patientLabels(for: flags, queries: queries, since: started)
                 // Both searches may hold one Flag (handled between them): the queue keeps its newest version.
                 return [.alertsLoaded(
                     flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
@@ -146,7 +158,7 @@ actor KioskRuntime {
             let response = try await queries.firstPage(path, ifNoneMatch: cursor.etag)
             if response.status == 304 { return [.alertsUnchanged] }
             let changes = try await queries.flags(path, first: response)
-            let patients = await patientLabels(for: changes.flags, queries: queries)
+            let patients = await patientLabels(for: changes.flags, queries: queries, since: started)
             // A tag is only worth keeping for a one-page answer: it says nothing of the other pages.
             let next = cursor.advanced(
                 answeredAt: changes.answeredAt ?? clock.now(),
@@ -160,7 +172,9 @@ actor KioskRuntime {
 
     /// The flags' patients: those not known yet are read, for their names, how to reach them, and
     /// whether this nurse is named responsible for them (`generalPractitioner`).
-    private func patientLabels(for flags: [JSONValue], queries: KioskQueries) async -> PatientLabels {
+    /// They are kept in the session only if it was not locked meanwhile (`since` is the epoch the
+    /// request began in); the answer, too, is then dropped by the reducer, which shows nothing locked.
+    private func patientLabels(for flags: [JSONValue], queries: KioskQueries, since started: Int) async -> PatientLabels {
         var labels = session?.patients ?? PatientLabels()
         let wanted = Set(flags.compactMap(Self.patientID(of:))).subtracting(labels.names.keys).sorted()
         guard !wanted.isEmpty else { return labels }
@@ -172,18 +186,21 @@ actor KioskRuntime {
                 labels.mine.insert(id)
             }
         }
-        session?.patients = labels
+        if stillUnlocked(since: started) { session?.patients = labels }
         return labels
     }
 
+    /// The Flag's patient, when its reference is one: only an id FHIR allows (`[A-Za-z0-9-.]{1,64}`),
+    /// as it goes into the URLs of later requests.
     static func patientID(of flag: JSONValue) -> String? {
         guard let reference = flag["subject"]?["reference"]?.stringValue, reference.hasPrefix("Patient/") else { return nil }
-        return String(reference.dropFirst("Patient/".count))
+        let id = String(reference.dropFirst("Patient/".count))
+        return FHIRSyntax.isValidID(id) ? id : nil
     }
 
-    /// A Flag as the kiosk shows it.
+    /// A Flag as the kiosk shows it; nil for one whose ids could steer a later request elsewhere.
     static func alert(from flag: JSONValue, patients: PatientLabels) -> KioskAlert? {
-        guard let id = flag["id"]?.stringValue, let patientID = patientID(of: flag) else { return nil }
+        guard let id = flag["id"]?.stringValue, FHIRSyntax.isValidID(id), let patientID = patientID(of: flag) else { return nil }
         let summary = flag["code"]?["text"]?.stringValue ?? flag["code"]?["coding"]?.arrayValue?.first?["display"]?.stringValue ?? "Alert"
         return KioskAlert(
             id: id, version: flag["meta"]?["versionId"]?.stringValue.flatMap { Int($0) } ?? 1, patientID: patientID,
@@ -261,7 +278,7 @@ actor KioskRuntime {
         let entries: [JSONValue]
         do { entries = try await queries.batch(urls) } catch { return failed(explain(error)) }
         // The Patient's entry is an OperationOutcome when it could not be read (gone, or no longer in the team).
-        guard entries[0]["resourceType"]?.stringValue == "Patient" else {
+        guard entries[0]["resourceType"]?.stringValue == "Patient", entries[0]["id"]?.stringValue == patientID else {
             return failed(t.text(.errorServerSaid, entries[0]["issue"]?.arrayValue?.first?["diagnostics"]?.stringValue ?? "Patient"))
         }
         let month = Dictionary(grouping: KioskQueries.records(in: entries[2]), by: \.kind)

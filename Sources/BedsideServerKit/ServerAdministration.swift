@@ -44,8 +44,8 @@ public struct ServerAdministration: Sendable {
         if let birthDate, FHIRDateTime(birthDate)?.precision != .day {
             throw AdministrationError("The birth date must be written as YYYY-MM-DD.")
         }
+        if phone != nil, role != .patient { throw AdministrationError("Only a patient's phone number is kept (--phone is for patients).") }
         let phoneNumber = try phone.map(Self.checkedPhoneNumber)
-        if phoneNumber != nil, role != .patient { throw AdministrationError("Only a patient's phone number is kept (--phone is for patients).") }
         let givenName = (name?.trimmingCharacters(in: .whitespaces)).flatMap { $0.isEmpty ? nil : $0 }
         // A clinician's name is shown to patients (responsible, notes); one made from the login address
         // would publish the address after all.
@@ -96,14 +96,18 @@ public struct ServerAdministration: Sendable {
     /// The longest phone number kept (ITU-T E.164 numbers have at most 15 digits; spaces and signs come on top).
     static let maximumPhoneLength = 32
 
-    /// A phone number as a person writes it: digits, spaces and `+-()./`, with 3 to 15 digits. Returned
+    /// A phone number as a person writes it: an optional leading `+`, then digits, spaces and `-()./`,
+    /// with 5 to 15 digits (E.164 has at most 15; an emergency number is not the patient's). Returned
     /// trimmed; anything else is refused with the reason.
     static func checkedPhoneNumber(_ raw: String) throws -> String {
         let phone = raw.trimmingCharacters(in: .whitespaces)
-        let digits = phone.unicodeScalars.filter { ("0"..."9").contains($0) }.count
-        let allowed = phone.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || " +-()./".unicodeScalars.contains($0) }
-        guard allowed, (3...15).contains(digits), phone.count <= maximumPhoneLength else {
-            throw AdministrationError("'\(raw)' is not a phone number: write digits, spaces and + - ( ) . / only, 3 to 15 digits (for example +31 6 1234 5678).")
+        let body = phone.hasPrefix("+") ? phone.dropFirst() : Substring(phone)
+        let digits = body.unicodeScalars.filter { ("0"..."9").contains($0) }.count
+        let allowed = body.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || " -()./".unicodeScalars.contains($0) }
+        guard allowed, (5...15).contains(digits), phone.count <= maximumPhoneLength else {
+            throw AdministrationError(
+                "'\(raw.prefix(maximumPhoneLength))' is not a phone number: write an optional + and then digits, spaces and - ( ) . / only, "
+                    + "5 to 15 digits (for example +31 6 1234 5678).")
         }
         return phone
     }

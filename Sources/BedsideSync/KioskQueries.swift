@@ -83,11 +83,13 @@ public struct KioskQueries: Sendable {
         return result
     }
 
-    /// Searches for one patient's measurements: the last `days` days of every kind (or of `kind`), oldest first.
+    /// Searches for one patient's measurements since `since`, of every kind (or of `kind`): the newest
+    /// 1,000 (one page; a wearable's readings every few minutes are more), so a chart misses the oldest
+    /// days rather than the newest. `records(in:)` puts them in time order.
     public static func recentObservations(patientID: String, kind: MeasurementKind? = nil, since: Int64) -> String {
         var url = "Observation?patient=\(patientID)"
         if let kind { url += "&code=" + codes(of: kind) }
-        return url + "&date=ge\(FHIRDateTime.format(epochMilliseconds: since))&_sort=date&_count=1000"
+        return url + "&date=ge\(FHIRDateTime.format(epochMilliseconds: since))&_sort=-date&_count=1000"
     }
 
     /// A search for the patient's latest reading of `kind`, however old.

@@ -34,7 +34,8 @@ struct ClientBench: AsyncParsableCommand {
 
     func run() async throws {
         let directory = URL(fileURLWithPath: dataDir ?? NSTemporaryDirectory() + "bedside-bench-client-\(UUID().uuidString)")
-        try SecureFiles.makePrivateDirectory(directory)
+        // Marked as Bedside's, as a login makes it: the real `bedside` refuses a directory it did not make.
+        try OwnedDirectory.claim(directory)
         let keyFile = directory.appendingPathComponent("vault.key")
 
         // The key derivation, with the real parameters, reported on its own.
@@ -245,7 +246,11 @@ struct ClientBench: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             return ["skipped": .string("no bedside binary at \(binary); build it with -c release too")]
         }
-        let script = directory.appendingPathComponent("scroll.bedside")
+        // Beside the data directory, not in it: Bedside keeps only its own files there.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-bench-script-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let script = scratch.appendingPathComponent("scroll.bedside")
         try """
             size 80x24
             type "\(password)"
@@ -258,7 +263,7 @@ struct ClientBench: AsyncParsableCommand {
             """.write(to: script, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["headless", script.path, "--data-dir", directory.path, "--snapshots", directory.path]
+        process.arguments = ["headless", script.path, "--data-dir", directory.path, "--snapshots", scratch.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         var usageBefore = rusage()
@@ -274,7 +279,7 @@ struct ClientBench: AsyncParsableCommand {
         let tmux = Process()
         tmux.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         tmux.arguments = ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "\(binary) --data-dir \(directory.path)"]
-        var idle: JSONValue = ["skipped": "tmux is not available"]
+        var idle: JSONValue = ["skipped": "tmux is not available, or bedside did not start in it"]
         if (try? tmux.run()) != nil {
             tmux.waitUntilExit()
             Thread.sleep(forTimeInterval: 1.5)

@@ -32,6 +32,33 @@ struct ResourceValidatorTests {
         }
     }
 
+    @Test("one plausibility check: impossible outside the possible range (and for non-finite numbers), unusual outside the typical one")
+    func plausibility() {
+        let weight = MeasurementPart.bodyWeight
+        #expect(weight.plausibility(of: weight.possibleRange.lowerBound) != .impossible)
+        #expect(weight.plausibility(of: weight.possibleRange.lowerBound.nextDown) == .impossible)
+        #expect(weight.plausibility(of: weight.possibleRange.upperBound.nextUp) == .impossible)
+        #expect(weight.plausibility(of: (weight.typicalRange.lowerBound + weight.typicalRange.upperBound) / 2) == .typical)
+        #expect(weight.plausibility(of: weight.typicalRange.upperBound.nextUp) == .unusual)
+        #expect(weight.plausibility(of: .nan) == .impossible && weight.plausibility(of: .infinity) == .impossible)
+        #expect(MeasurementPart.pressuresAreConsistent(systolic: 120, diastolic: 80))
+        #expect(!MeasurementPart.pressuresAreConsistent(systolic: 80, diastolic: 80))
+    }
+
+    @Test("the server refuses exactly the values the check calls impossible, for every single-value kind, at both edges")
+    func serverAgreesWithCheck() {
+        let singles: [(MeasurementKind, MeasurementPart)] = MeasurementKind.allCases.compactMap { kind in
+            kind.parts.count == 1 ? (kind, kind.parts[0]) : nil
+        }
+        #expect(singles.count >= 6)
+        for (kind, part) in singles {
+            for value in [part.possibleRange.lowerBound, part.possibleRange.upperBound, part.possibleRange.lowerBound - 1, part.possibleRange.upperBound + 1] {
+                let refused = expressions(observation(kind, [.init(part: part, value: value)])).contains { $0.hasSuffix(".value") }
+                #expect(refused == (part.plausibility(of: value) == .impossible), "\(kind) \(value)")
+            }
+        }
+    }
+
     @Test("a wrong unit, an impossible value and a missing value each name their field")
     func fieldErrors() {
         var wrongUnit = observation(.bodyWeight, [.init(part: .bodyWeight, value: 80)]).objectValue!

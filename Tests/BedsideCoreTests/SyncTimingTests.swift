@@ -31,6 +31,9 @@ struct SyncTimingTests {
         #expect(HTTPDate.format(epochMilliseconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.format(epochMilliseconds: try #require(FHIRDateTime("2028-02-29T23:59:59Z")).lowerBound) == "Tue, 29 Feb 2028 23:59:59 GMT")
         #expect(HTTPDate.format(epochMilliseconds: -1) == "Wed, 31 Dec 1969 23:59:59 GMT")
+        for extreme in [Int64.min, -30_610_224_000_001, 253_402_300_800_000, .max] {
+            #expect(HTTPDate.parse(HTTPDate.format(epochMilliseconds: extreme)) != nil, "clamped to a four-digit year: \(extreme)")
+        }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
             let instant = Int64.random(in: -30_000_000_000_000...250_000_000_000_000, using: &generator) / 1000 * 1000

@@ -427,7 +427,7 @@ struct ReviewFindingTests {
             let stored = try #require(try await server.store.read { db in try db.resource(type: "Patient", id: account.patientID ?? "") })
             let telecom = JSONParser.parseOrNil(stored.json)?["telecom"]?.arrayValue ?? []
             #expect(telecom.contains { $0 == ["system": "phone", "value": "+31 (0)6-1234.5678", "use": "mobile"] })
-            for bad in ["call me", "12", "+1 234 567 890 123 456 7", "+31 6 1234 5678; DROP", String(repeating: "1 ", count: 20), "٣١٦١٢٣٤٥٦٧٨"] {
+            for bad in ["call me", "12", "112", "+31 6+1234 5678", "+1 234 567 890 123 456 7", "+31 6 1234 5678; DROP", String(repeating: "1 ", count: 20), "٣١٦١٢٣٤٥٦٧٨"] {
                 await #expect(throws: AdministrationError.self, "\(bad)") {
                     try await server.administration.addUser(
                         email: "bad.phone@example.org", role: .patient, password: TestServer.password, name: "Bad", phone: bad)

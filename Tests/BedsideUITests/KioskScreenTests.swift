@@ -209,6 +209,26 @@ struct KioskScreenTests {
         #expect(press(&state, .character("r")) == [.loadPatientOverview(patientID: "p2")])
     }
 
+    @Test("an answer that arrives after the lock (a refresh, a triage, an overview) shows nothing on the locked screen")
+    func answersAfterLock() {
+        var state = kiosk()
+        _ = press(&state, .enter)
+        _ = reduce(&state, .tick(now: now + 3 * 3_600_000))
+        let locked = state.stack
+        var loaded = alerts
+        loaded[1].contact = PatientContact(phone: "+31 6 1234 5601")
+        for action: Action in [
+            .alertsLoaded(loaded, cursor: cursor), .alertsChanged(loaded, cursor: cursor), .triaged(loaded[1]),
+            .triageConflict(current: loaded[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x")),
+            .alertContextLoaded(AlertContext(patientID: "p2", kind: nil, readings: [], answers: [])), .patientOverviewLoaded(overview(of: "p2")),
+        ] {
+            _ = reduce(&state, action)
+            #expect(state.stack == locked, "\(action)")
+            #expect(!render(state).text.contains("Ruth") && !render(state).text.contains("1234"), "\(action)")
+        }
+        #expect(state.alertContext == nil && state.patientOverview == nil)
+    }
+
     @Test("locking forgets the overview")
     func overviewLock() {
         var state = kiosk()

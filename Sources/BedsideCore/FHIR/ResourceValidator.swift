@@ -240,7 +240,7 @@ public struct ResourceValidator: Sendable {
             }
         }
         if let systolic = values[MeasurementPart.systolic.loincCode],
-            let diastolic = values[MeasurementPart.diastolic.loincCode], diastolic >= systolic
+            let diastolic = values[MeasurementPart.diastolic.loincCode], !MeasurementPart.pressuresAreConsistent(systolic: systolic, diastolic: diastolic)
         {
             issues.add("value", "diastolic (\(format(diastolic))) must be lower than systolic (\(format(systolic)))", at: "component")
         }
@@ -278,7 +278,7 @@ public struct ResourceValidator: Sendable {
             issues.add("structure", "\(path).value must be a number, not a \(rawValue.typeName)", at: "\(path).value")
             return nil
         }
-        guard part.possibleRange.contains(number) else {
+        guard part.plausibility(of: number) != .impossible else {
             issues.add("value", "\(format(number)) \(part.ucumCode) is not a possible \(part.display.lowercased()) "
                 + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)))", at: "\(path).value")
             return nil

@@ -131,3 +131,25 @@ public struct MeasurementPart: Sendable, Hashable {
         }
     }
 }
+
+extension MeasurementPart {
+    /// Where a value of this quantity stands: refused, asked about, or as expected.
+    public enum Plausibility: Sendable, Equatable {
+        case typical
+        /// Outside the typical range: the app asks the patient to confirm.
+        case unusual
+        /// Not a value this quantity can have (or not a finite number): refused everywhere.
+        case impossible
+    }
+
+    /// The one check of a value, made alike by the app's form, `bedside measure add` and the server.
+    public func plausibility(of value: Double) -> Plausibility {
+        guard value.isFinite, possibleRange.contains(value) else { return .impossible }
+        return typicalRange.contains(value) ? .typical : .unusual
+    }
+
+    /// A blood pressure's lower value must be below its upper one; the one check of how parts relate.
+    public static func pressuresAreConsistent(systolic: Double, diastolic: Double) -> Bool {
+        diastolic < systolic
+    }
+}

@@ -7,15 +7,16 @@ public enum HTTPDate {
     /// The IMF-fixdate of an instant (whole seconds, rounded down): what the server writes in `Date`
     /// and `Last-Modified`, and `parse` reads back.
     public static func format(epochMilliseconds: Int64) -> String {
-        let seconds = CivilCalendar.floorDivide(epochMilliseconds, 1000)
+        // Within the four-digit years the format has (1000-01-01 to 9999-12-31), so `parse` reads it back.
+        let clamped = min(max(epochMilliseconds, -30_610_224_000_000), 253_402_300_799_999)
+        let seconds = CivilCalendar.floorDivide(clamped, 1000)
         let days = CivilCalendar.floorDivide(seconds, 86_400)
         let secondOfDay = Int(seconds - days * 86_400)
         let date = CivilCalendar.date(fromDays: Int(days))
         // 1970-01-01 was a Thursday.
         let weekday = weekdays[Int(((days % 7) + 7 + 4) % 7)]
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
-        let year = String(date.year)
-        return "\(weekday), \(two(date.day)) \(months[date.month - 1]) \(String(repeating: "0", count: max(0, 4 - year.count)) + year) "
+        return "\(weekday), \(two(date.day)) \(months[date.month - 1]) \(date.year) "
             + "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) GMT"
     }
 

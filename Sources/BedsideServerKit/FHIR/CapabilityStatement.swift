@@ -6,12 +6,6 @@ enum CapabilityStatement {
         func parameter(_ name: String, _ type: String, _ documentation: String) -> JSONValue {
             ["name": .string(name), "type": .string(type), "documentation": .string(documentation)]
         }
-        let common: [JSONValue] = [
-            parameter("_id", "token", "Logical id"),
-            parameter("_lastUpdated", "date", "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb)"),
-            parameter("identifier", "token", "system|value"),
-            parameter("_count", "number", "Page size (default 50, at most 1000); follow the Bundle's next link for more"),
-        ]
         let resources: [JSONValue] = SupportedResource.allCases.map { type in
             var interactions: [JSONValue] = [["code": "read"], ["code": "vread"], ["code": "search-type"]]
             if AccessPolicy.mayCreate(type, role: .patient) || AccessPolicy.mayCreate(type, role: .clinician) {
@@ -20,19 +14,16 @@ enum CapabilityStatement {
             if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician) {
                 interactions.append(["code": "update"])
             }
-            var specific: [JSONValue] = type.searchParameters.map { name in
-                switch name {
-                case "patient", "subject", "owner": parameter(name, "reference", "Patient/<id> or <id>")
-                case "code": parameter(name, "token", "system|code, |code or code; comma for OR")
-                case "date", "authored": parameter(name, "date", "Clinically relevant time, with comparison prefixes")
-                default: parameter(name, "token", "Exact code; comma for OR")
-                }
+            // The search table, as the parser reads it; _sort says this type's keys.
+            var parameters: [JSONValue] = SearchParameter.all(for: type).filter(\.advertised).map { searchParameter in
+                let documentation = searchParameter.field == .sort
+                    ? "Sort by \(type.sortKeys.joined(separator: ", ")); prefix '-' for descending" : searchParameter.documentation
+                return parameter(searchParameter.name, searchParameter.type, documentation)
             }
             if type == .patient {
-                specific.append(parameter(
+                parameters.append(parameter(
                     "_has", "special", "Reverse chain _has:TYPE:patient:PARAMETER=VALUE (TYPE Observation, QuestionnaireResponse, Task or Flag), e.g. _has:Flag:patient:status=active"))
             }
-            let sorting = parameter("_sort", "special", "Sort by \(type.sortKeys.joined(separator: ", ")); prefix '-' for descending")
             let entry: JSONObject = [
                 "type": .string(type.rawValue),
                 "interaction": .array(interactions),
@@ -42,7 +33,7 @@ enum CapabilityStatement {
                 "conditionalCreate": .bool(AccessPolicy.mayCreate(type, role: .patient)),
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
-                "searchParam": .array(common + [sorting] + specific),
+                "searchParam": .array(parameters),
             ]
             return .object(entry)
         }

@@ -20,20 +20,6 @@ public enum SupportedResource: String, CaseIterable, Sendable {
         }
     }
 
-    /// Search parameters accepted beyond the common `_id`, `_lastUpdated`, `_count`, `_sort`, `identifier`.
-    var searchParameters: [String] {
-        switch self {
-        case .patient: []
-        case .practitioner: []
-        case .observation: ["patient", "subject", "code", "date", "status"]
-        case .questionnaire: ["status", "url"]
-        case .valueSet: ["status", "url"]
-        case .questionnaireResponse: ["patient", "subject", "status", "authored"]
-        case .task: ["patient", "owner", "status"]
-        case .flag: ["patient", "subject", "status", "date"]
-        }
-    }
-
     /// `_sort` keys accepted, each also with a leading `-`.
     var sortKeys: [String] {
         switch self {

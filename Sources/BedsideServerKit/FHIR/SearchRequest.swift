@@ -37,16 +37,14 @@ struct SearchRequest {
             throw .badRequest(
                 "A search takes at most \(ServerLimits.searchParameters) parameters; this one has \(parameters.count).", code: "too-costly")
         }
-        let allowed = Set(type.searchParameters + ["_id", "_lastUpdated", "_count", "_sort", "identifier", "_offset"])
-        for (rawName, value) in parameters {
-            let name = rawName
+        for (name, value) in parameters {
             if ignoredParameters.contains(name) { continue }
             if name.hasPrefix("_has:") {
                 query.has.append(try reverseChain(name, value: value, on: type))
                 continue
             }
-            guard allowed.contains(name) else {
-                let supported = allowed.subtracting(["_offset"]).sorted().joined(separator: ", ")
+            guard let parameter = SearchParameter.named(name, for: type) else {
+                let supported = SearchParameter.all(for: type).filter(\.advertised).map(\.name).sorted().joined(separator: ", ")
                 throw .badRequest(
                     "The search parameter '\(name)' is not supported for \(type.rawValue) (supported: \(supported)).", expression: name,
                     code: "not-supported")
@@ -57,36 +55,36 @@ struct SearchRequest {
                     "'\(name)' takes at most \(ServerLimits.valuesPerParameter) values; this one has \(values.count). Search in parts.",
                     expression: name, code: "too-costly")
             }
-            switch name {
-            case "_id":
+            switch parameter.field {
+            case .id:
                 query.ids = intersect(query.ids, values)
-            case "patient", "subject", "owner":
+            case .patient:
                 let ids = try values.map { value throws(ServerError) -> String in
                     let id = value.hasPrefix("Patient/") ? String(value.dropFirst(8)) : value
                     guard FHIRSyntax.isValidID(id) else { throw .badRequest("'\(value)' is not a patient reference.", expression: name) }
                     return id
                 }
                 query.patientIDs = intersect(query.patientIDs, ids)
-            case "status":
+            case .status:
                 query.statuses = intersect(query.statuses, values)
-            case "code":
+            case .code:
                 query.codes = values.map(token)
-            case "identifier":
+            case .identifier:
                 query.identifiers = values.map(token)
-            case "url":
+            case .canonicalURL:
                 // A canonical url, with or without `|version` (the current version is what is kept).
                 query.identifiers = values.map { value in
                     ResourceCode(
                         system: ServerAdministration.canonicalSystem, code: value.split(separator: "|", maxSplits: 1).first.map(String.init) ?? value)
                 }
-            case "date", "authored":
+            case .clinicalDate:
                 query.dates.append(try dateCondition(value, name: name))
-            case "_lastUpdated":
+            case .lastUpdated:
                 query.lastUpdated.append(try dateCondition(value, name: name))
-            case "_count":
+            case .count:
                 guard let count = Int(value), count >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
                 query.count = min(count, maximumCount)
-            case "_offset":
+            case .offset:
                 guard let offset = Int(value), offset >= 0 else { throw .badRequest("_offset must be a whole number.", expression: name) }
                 guard offset <= ServerLimits.maximumOffset else {
                     throw .badRequest(
@@ -94,7 +92,7 @@ struct SearchRequest {
                         expression: name, code: "too-costly")
                 }
                 query.offset = offset
-            case "_sort":
+            case .sort:
                 query.sort = try values.map { key throws(ServerError) -> ResourceQuery.SortKey in
                     let ascending = !key.hasPrefix("-")
                     let bare = ascending ? key : String(key.dropFirst())
@@ -107,8 +105,6 @@ struct SearchRequest {
                     default: return .lastUpdated(ascending: ascending)
                     }
                 }
-            default:
-                break
             }
         }
         return query

@@ -31,11 +31,13 @@ extension Painter {
         title(t.text(.kioskOverviewTitle, alert.patientName))
         hints = t.text(.kioskHintOverview)
         let overview = state.patientOverview.flatMap { $0.patientID == alert.patientID ? $0 : nil }
+        // Rows from height - 2 down are the message line and the key hints: nothing is drawn there.
         var row = top + 1
-        if let line = contactLine(overview?.contact ?? alert.contact) {
+        if let line = contactLine(overview?.contact ?? alert.contact), row < height - 2 {
             frame.put(line, x: 1, y: row, role: .accent, maxWidth: width - 2)
         }
         row += 2
+        guard row < height - 2 else { return }
         guard let overview else {
             frame.put(t.text(.kioskOverviewLoading), x: 3, y: row, role: .muted, maxWidth: width - 4)
             return
@@ -60,6 +62,7 @@ extension Painter {
     private mutating func measurementRows(_ overview: PatientOverview, y: Int) -> Int {
         let layout = OverviewColumns(width: width)
         var row = y
+        guard row < height - 3 else { return row }
         frame.put(t.text(.kioskOverviewLatest), x: layout.value, y: row, role: .muted, maxWidth: layout.when - layout.value - 1)
         frame.put(t.text(.kioskOverviewTrend), x: layout.chart, y: row, role: .muted, maxWidth: width - layout.chart - 1)
         row += 1

@@ -186,6 +186,9 @@ private func showQueue(_ state: inout AppState, _ queue: inout AlertQueue, curso
 }
 
 func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
+    // An answer that arrives after the lock (a refresh or a triage that was under way) shows nothing:
+    // the locked screen keeps no patient's name, number or alert. Unlocking loads the queue again.
+    guard state.session != nil else { return [] }
     switch action {
     case .alertsLoaded(let alerts, let cursor):
         guard case .alerts(var queue)? = state.stack.first else { return [] }

@@ -77,7 +77,8 @@ public struct MeasurementForm: Sendable, Equatable {
                     valid = false
                     continue
                 }
-                guard part.possibleRange.contains(number) else {
+                let plausibility = part.plausibility(of: number)
+                guard plausibility != .impossible else {
                     fields[index].error = localizer.text(
                         .errorImpossible, language.number(literal), part.displayUnit,
                         language.number(Self.format(part.possibleRange.lowerBound)), language.number(Self.format(part.possibleRange.upperBound)))
@@ -85,7 +86,7 @@ public struct MeasurementForm: Sendable, Equatable {
                     continue
                 }
                 values.append(ObservationBuilder.Value(part: part, literal: literal))
-                if !part.typicalRange.contains(number) { unusual.append(Unusual(part: part, literal: literal)) }
+                if plausibility == .unusual { unusual.append(Unusual(part: part, literal: literal)) }
             case .time:
                 guard let wallClock = CivilTime.parse(fields[index].text, utcOffsetSeconds: 0) else {
                     fields[index].error = localizer.text(.errorTimeFormat)
@@ -108,7 +109,8 @@ public struct MeasurementForm: Sendable, Equatable {
         }
         if kind == .bloodPressure,
             let systolic = values.first(where: { $0.part == .systolic }).flatMap({ Double($0.literal) }),
-            let diastolic = values.first(where: { $0.part == .diastolic }).flatMap({ Double($0.literal) }), diastolic >= systolic,
+            let diastolic = values.first(where: { $0.part == .diastolic }).flatMap({ Double($0.literal) }),
+            !MeasurementPart.pressuresAreConsistent(systolic: systolic, diastolic: diastolic),
             let index = ids.firstIndex(of: .value(.diastolic))
         {
             fields[index].error = localizer.text(.errorDiastolicHigher)

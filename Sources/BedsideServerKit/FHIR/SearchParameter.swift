@@ -1,0 +1,81 @@
+/// Every search parameter the server takes, in one table: `SearchRequest` parses by it, the
+/// CapabilityStatement lists it, and each parameter's `field` names the part of `ResourceQuery` (and
+/// so the indexed SQL column) it narrows. A new parameter is one row here and, if it needs one, a
+/// new field.
+struct SearchParameter: Sendable {
+    /// Which part of the query a parameter sets.
+    enum Field: Sendable {
+        case id, lastUpdated, count, offset, sort, identifier
+        /// `patient`, `subject`, `owner`: the patient's compartment.
+        case patient
+        case status
+        case code
+        /// A canonical url, with or without `|version`.
+        case canonicalURL
+        /// The clinically relevant time (`date`, `authored`).
+        case clinicalDate
+    }
+
+    let name: String
+    /// The FHIR SearchParamType, as the CapabilityStatement says it.
+    let type: String
+    let field: Field
+    let documentation: String
+    /// The resource types that take it; nil for the common ones every type takes.
+    let resources: Set<SupportedResource>?
+    /// Listed in the CapabilityStatement (`_offset` works for the server's own next links, but clients
+    /// follow those links rather than build offsets).
+    var advertised = true
+
+    static let table: [SearchParameter] = [
+        SearchParameter(name: "_id", type: "token", field: .id, documentation: "Logical id", resources: nil),
+        SearchParameter(
+            name: "_lastUpdated", type: "date", field: .lastUpdated,
+            documentation: "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb)", resources: nil),
+        SearchParameter(name: "identifier", type: "token", field: .identifier, documentation: "system|value", resources: nil),
+        SearchParameter(
+            name: "_count", type: "number", field: .count,
+            documentation: "Page size (default \(ServerLimits.defaultPageSize), at most \(ServerLimits.maximumPageSize)); follow the Bundle's next link for more",
+            resources: nil),
+        SearchParameter(name: "_offset", type: "number", field: .offset, documentation: "Where a page starts (the next link's)", resources: nil, advertised: false),
+        SearchParameter(name: "_sort", type: "special", field: .sort, documentation: "Sort order", resources: nil),
+        SearchParameter(
+            name: "patient", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
+            resources: [.observation, .questionnaireResponse, .task, .flag]),
+        SearchParameter(
+            name: "subject", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
+            resources: [.observation, .questionnaireResponse, .flag]),
+        SearchParameter(name: "owner", type: "reference", field: .patient, documentation: "Patient/<id> or <id>", resources: [.task]),
+        SearchParameter(
+            name: "code", type: "token", field: .code, documentation: "system|code, |code or code; comma for OR", resources: [.observation]),
+        SearchParameter(
+            name: "date", type: "date", field: .clinicalDate, documentation: "Clinically relevant time, with comparison prefixes",
+            resources: [.observation, .flag]),
+        SearchParameter(
+            name: "authored", type: "date", field: .clinicalDate, documentation: "Clinically relevant time, with comparison prefixes",
+            resources: [.questionnaireResponse]),
+        SearchParameter(
+            name: "status", type: "token", field: .status, documentation: "Exact code; comma for OR",
+            resources: [.observation, .questionnaire, .valueSet, .questionnaireResponse, .task, .flag]),
+        SearchParameter(
+            name: "url", type: "uri", field: .canonicalURL, documentation: "Canonical url, with or without |version",
+            resources: [.questionnaire, .valueSet]),
+    ]
+
+    /// The parameter `name` of `type`, if the server takes it there.
+    static func named(_ name: String, for type: SupportedResource) -> SearchParameter? {
+        table.first { $0.name == name && ($0.resources?.contains(type) ?? true) }
+    }
+
+    /// Every parameter `type` takes, common ones first, in table order.
+    static func all(for type: SupportedResource) -> [SearchParameter] {
+        table.filter { $0.resources?.contains(type) ?? true }
+    }
+}
+
+extension SupportedResource {
+    /// Search parameters accepted beyond the common `_id`, `_lastUpdated`, `_count`, `_sort`, `identifier`.
+    var searchParameters: [String] {
+        SearchParameter.table.filter { $0.resources?.contains(self) == true }.map(\.name)
+    }
+}
