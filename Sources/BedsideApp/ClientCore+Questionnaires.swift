@@ -50,12 +50,12 @@ extension ClientCore {
             if let stored = try session.store.draft(taskID: taskID),
                 let draft = QuestionnaireDraft(responseID: stored.id, taskID: taskID, payload: stored.payload)
             {
-                return [.questionnaireOpened(QuestionnaireSession(
-                    questionnaire: questionnaire, draft: draft, language: language, valueSets: valueSets, now: clock.now()))]
+                return [.questionnaire(.opened(QuestionnaireSession(
+                    questionnaire: questionnaire, draft: draft, language: language, valueSets: valueSets, now: clock.now())))]
             }
-            return [.questionnaireOpened(QuestionnaireSession(
+            return [.questionnaire(.opened(QuestionnaireSession(
                 questionnaire: questionnaire, taskReference: "Task/\(taskID)", language: language, responseID: UUID().uuidString.lowercased(),
-                valueSets: valueSets, now: clock.now()))]
+                valueSets: valueSets, now: clock.now())))]
         } catch let error as StoreError {
             return [.failed(error.description)]
         } catch {
@@ -100,7 +100,7 @@ extension ClientCore {
             var payload = draft.payload.objectValue ?? [:]
             payload["response"] = response
             try session.store.submitResponse(id: draft.responseID, taskID: draft.taskID, payload: .object(payload), now: clock.now())
-            return [.responseSubmitted(title: questionnaire.displayTitle)]
+            return [.questionnaire(.submitted(title: questionnaire.displayTitle))]
         } catch let error as StoreError {
             return [.saveFailed(error.description)]
         } catch {

@@ -179,9 +179,9 @@ public actor ClientCore {
         case .sync: return await sync(progress: progress)
         case .loadAttention: return loadAttention()
         case .resend(let id):
-            return storeChange { store in try store.resend(id: id, now: self.clock.now()); return [.resent(id: id)] }
+            return storeChange { store in try store.resend(id: id, now: self.clock.now()); return [.attention(.resent(id: id))] }
         case .discard(let id):
-            return storeChange { store in try store.discardRejected(id: id, now: self.clock.now()); return [.discarded(id: id)] }
+            return storeChange { store in try store.discardRejected(id: id, now: self.clock.now()); return [.attention(.discarded(id: id))] }
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
@@ -247,7 +247,7 @@ public actor ClientCore {
                 return [.loginFailed("\(error)")]
             }
             session = current
-            return [.reauthenticated]
+            return [.attention(.reauthenticated)]
         }
         var name = pending.email
         if let patient = try? await api.read("Patient", id: patientID, token: grant.accessToken),
@@ -406,7 +406,7 @@ public actor ClientCore {
             } + store.refusedResponses(limit: 500).map {
                 AttentionItem(responseID: $0.response.id, title: $0.response.payload["title"]?.stringValue ?? "", reason: $0.reason)
             }
-            return [.attentionLoaded(items)]
+            return [.attention(.loaded(items))]
         } catch {
             return [.failed(error.description)]
         }

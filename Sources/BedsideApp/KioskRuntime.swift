@@ -138,7 +138,7 @@ actor KioskRuntime {
     /// The queue: in full without a cursor (the open alerts and those handled in the last week), else
     /// only the Flags changed since it, asked with If-None-Match so that a quiet ward costs a 304.
     func loadAlerts(after cursor: QueueCursor?) async -> [Action] {
-        guard let queries else { return [.alertsFailed(VaultError.locked.description)] }
+        guard let queries else { return [.kiosk(.alertsFailed(VaultError.locked.description))] }
         let started = epoch
         do {
             guard let cursor else {
@@ -150,13 +150,13 @@ actor KioskRuntime {
                 if stillUnlocked(since: started) { session?.patients = PatientLabels() }
                 let patients = await patientLabels(for: flags, queries: queries, since: started)
                 // Both searches may hold one Flag (handled between them): the queue keeps its newest version.
-                return [.alertsLoaded(
-                    flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now()))]
+                return [.kiosk(.alertsLoaded(
+                    flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now())))]
             }
             let since = FHIRDateTime.format(epochMilliseconds: cursor.since)
             let path = "/fhir/Flag?_lastUpdated=ge\(since)&_sort=_lastUpdated&_count=1000"
             let response = try await queries.firstPage(path, ifNoneMatch: cursor.etag)
-            if response.status == 304 { return [.alertsUnchanged] }
+            if response.status == 304 { return [.kiosk(.alertsUnchanged)] }
             let changes = try await queries.flags(path, first: response)
             let patients = await patientLabels(for: changes.flags, queries: queries, since: started)
             // A tag is only worth keeping for a one-page answer: it says nothing of the other pages.
@@ -164,9 +164,9 @@ actor KioskRuntime {
                 answeredAt: changes.answeredAt ?? clock.now(),
                 changedAt: changes.flags.compactMap(\.lastUpdatedMilliseconds),
                 etag: changes.pages == 1 ? response.header("etag") : nil)
-            return [.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: next)]
+            return [.kiosk(.alertsChanged(changes.flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: next))]
         } catch {
-            return [.alertsFailed(explain(error))]
+            return [.kiosk(.alertsFailed(explain(error)))]
         }
     }
 
@@ -223,17 +223,17 @@ actor KioskRuntime {
         do {
             let current = try await queries.flag(decision.alertID)
             guard let seen = Self.alert(from: current, patients: session.patients) else { return [.failed(t.text(.errorServerSaid, "Flag"))] }
-            if seen.version != decision.version { return [.triageConflict(current: seen, attempted: decision)] }
+            if seen.version != decision.version { return [.kiosk(.triageConflict(current: seen, attempted: decision))] }
             let changed = FlagTriage.apply(decision.action, note: decision.note, by: session.displayName, at: clock.now(), to: current)
             let answer = try await queries.write(flag: changed, id: decision.alertID, seenVersion: decision.version)
             if answer.status == 412 {
                 let newer = try await queries.flag(decision.alertID)
                 guard let alert = Self.alert(from: newer, patients: session.patients) else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
-                return [.triageConflict(current: alert, attempted: decision)]
+                return [.kiosk(.triageConflict(current: alert, attempted: decision))]
             }
             guard answer.status == 200, let stored = answer.json ?? Optional(changed), let alert = Self.alert(from: stored, patients: session.patients)
             else { return [.failed(explain(BedsideAPI.refusal(answer)))] }
-            return [.triaged(alert)]
+            return [.kiosk(.triaged(alert))]
         } catch {
             return [.failed(explain(error))]
         }
@@ -260,7 +260,7 @@ actor KioskRuntime {
         let entries = await queries.batchOrEmpty(urls)
         let readings = KioskQueries.records(in: entries.count > 1 ? entries[1] : [:])
         let answers = await queries.answers(in: entries.first ?? [:]).map { AlertContext.RecentAnswer(title: $0.title, authored: $0.authored) }
-        return [.alertContextLoaded(AlertContext(patientID: patientID, kind: kind, readings: readings, answers: answers))]
+        return [.kiosk(.alertContextLoaded(AlertContext(patientID: patientID, kind: kind, readings: readings, answers: answers)))]
     }
 
     /// The patient overview in one batch: the Patient, the last 30 days of every kind, each kind's latest
@@ -273,7 +273,7 @@ actor KioskRuntime {
             KioskQueries.recentObservations(patientID: patientID, since: thirtyDaysAgo),
         ] + kinds.map { KioskQueries.latestObservation(patientID: patientID, kind: $0) }
         func failed(_ reason: String) -> [Action] {
-            [.patientOverviewLoaded(PatientOverview(patientID: patientID, contact: PatientContact(), readings: [:], latest: [:], answers: [], failure: reason))]
+            [.kiosk(.patientOverviewLoaded(PatientOverview(patientID: patientID, contact: PatientContact(), readings: [:], latest: [:], answers: [], failure: reason)))]
         }
         let entries: [JSONValue]
         do { entries = try await queries.batch(urls) } catch { return failed(explain(error)) }
@@ -287,7 +287,7 @@ actor KioskRuntime {
             if let record = KioskQueries.records(in: bundle).last(where: { $0.kind == kind }) { latest[kind] = record }
         }
         let answers = await queries.answers(in: entries[1]).map { AlertContext.RecentAnswer(title: $0.title, authored: $0.authored) }
-        return [.patientOverviewLoaded(PatientOverview(
-            patientID: patientID, contact: PatientContact(patient: entries[0]), readings: month, latest: latest, answers: answers))]
+        return [.kiosk(.patientOverviewLoaded(PatientOverview(
+            patientID: patientID, contact: PatientContact(patient: entries[0]), readings: month, latest: latest, answers: answers)))]
     }
 }

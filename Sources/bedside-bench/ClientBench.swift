@@ -281,7 +281,7 @@ struct ClientBench: AsyncParsableCommand {
         tmux.arguments = ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "\(binary) --data-dir \(directory.path)"]
         var idle: JSONValue = ["skipped": "tmux is not available, or bedside did not start in it"]
         if (try? tmux.run()) != nil {
-            tmux.waitUntilExit()
+            Self.waitForExit(tmux)
             Thread.sleep(forTimeInterval: 1.5)
             let pid = Self.pid(of: binary, directory: directory)
             _ = Self.run(["tmux", "send-keys", "-t", session, password, "Enter"])
@@ -318,8 +318,25 @@ struct ClientBench: AsyncParsableCommand {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return waitForExit(process)
+    }
+
+    /// Waits (at most 30 s) for a short-lived helper such as `tmux send-keys` and gives its exit status.
+    /// By waitpid rather than `waitUntilExit`, which was seen to wait for ever for a tmux client that
+    /// had exited (left a zombie) while the tmux server it started lived on.
+    @discardableResult
+    static func waitForExit(_ process: Process) -> Int32 {
+        let pid = process.processIdentifier
+        let deadline = Date().addingTimeInterval(30)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1 }
+            // Reaped already by Foundation's own watcher: its status is the one to give.
+            if result == -1 { return process.isRunning ? -1 : process.terminationStatus }
+            usleep(10_000)
+        }
+        return -1
     }
 
     static func pid(of binary: String, directory: URL) -> Int32? {

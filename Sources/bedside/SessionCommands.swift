@@ -67,7 +67,7 @@ struct LoginCommand: AsyncParsableCommand {
             case .loggedIn(let info):
                 say(t.text(.cliLoggedIn, info.displayName, info.server))
                 say(t.text(.cliDataKept, configuration.dataDirectory.path))
-            case .reauthenticated:
+            case .attention(.reauthenticated):
                 say(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
             default: break
             }

@@ -31,7 +31,7 @@ struct HostileKioskTests {
         let started = await core.kiosk.start(grant: grant, server: hostile.url, email: "nurse@example.org", password: "lantern-orbit-meadow-42")
         #expect(started.contains { if case .loggedIn = $0 { true } else { false } }, "\(started)")
         let actions = await core.perform(.loadAlerts(after: nil))
-        guard case .alertsFailed(let message)? = actions.first else { Issue.record("\(actions)"); return }
+        guard case .kiosk(.alertsFailed(let message))? = actions.first else { Issue.record("\(actions)"); return }
         #expect(message.contains("pages"), "\(message)")
         #expect(hostile.counters.requests <= KioskQueries.maximumFlagPages + 1, "\(hostile.counters)")
         #expect(!FileManager.default.fileExists(atPath: configuration.dataDirectory.path), "the kiosk writes nothing")

@@ -32,7 +32,7 @@ struct KioskScreenTests {
         var state = AppState(width: 80, height: 24, now: now, utcOffsetSeconds: 3600, language: language, hasAccount: false, server: "", idSeed: 1)
         state.kiosk = true
         _ = reduce(&state, .loggedIn(SessionInfo(displayName: "Nurse Anna", email: "anna@example.org", server: "https://s")))
-        _ = reduce(&state, .alertsLoaded(alerts, cursor: cursor))
+        _ = reduce(&state, .kiosk(.alertsLoaded(alerts, cursor: cursor)))
         return state
     }
 
@@ -61,9 +61,9 @@ struct KioskScreenTests {
         #expect(reduce(&state, .tick(now: now + 10_000)) == [.loadAlerts(after: cursor)])
         #expect(reduce(&state, .tick(now: now + 25_000)).isEmpty, "one request at a time")
         let tagged = QueueCursor(since: now - 30_000, etag: "W/\"search-1\"")
-        _ = reduce(&state, .alertsChanged([], cursor: tagged))
+        _ = reduce(&state, .kiosk(.alertsChanged([], cursor: tagged)))
         #expect(reduce(&state, .tick(now: now + 35_000)) == [.loadAlerts(after: tagged)])
-        _ = reduce(&state, .alertsUnchanged)
+        _ = reduce(&state, .kiosk(.alertsUnchanged))
         #expect(reduce(&state, .tick(now: now + 45_000)) == [.loadAlerts(after: tagged)])
         _ = press(&state, .character("r"))
         guard case .alerts(let queue) = state.screen else { Issue.record("not on the queue"); return }
@@ -95,7 +95,7 @@ struct KioskScreenTests {
         let new = KioskAlert(id: "f", version: 1, patientID: "p4", patientName: "Jan Smit", priority: .red, status: "active",
             summary: "Systolic 190 mmHg (≥ 180)", raisedAt: now - 60_000)
         let next = QueueCursor(since: now - 1_000)
-        _ = reduce(&state, .alertsChanged([handled, stale, new], cursor: next))
+        _ = reduce(&state, .kiosk(.alertsChanged([handled, stale, new], cursor: next)))
         guard case .alertDetail(let shown) = state.screen else { Issue.record("not on the alert"); return }
         #expect(shown.version == 3 && !shown.isOpen, "the alert on screen shows the newer state")
         _ = press(&state, .escape)
@@ -152,16 +152,16 @@ struct KioskScreenTests {
         var state = kiosk()
         var loaded = alerts
         loaded[1].contact = PatientContact(birthDate: "1946-03-14", phone: "+31 6 1234 5601", programme: "heart-failure")
-        _ = reduce(&state, .alertsLoaded(loaded, cursor: cursor))
+        _ = reduce(&state, .kiosk(.alertsLoaded(loaded, cursor: cursor)))
         _ = press(&state, .enter)
         // 2026-01-15 (now): Ruth, born 14 March 1946, is 79.
         #expect(render(state).text.contains("79 years · tel. +31 6 1234 5601 · programme: heart failure"))
         #expect(press(&state, .character("o")) == [.loadPatientOverview(patientID: "p2")])
         #expect(render(state).text.contains("Ruth Example: overview"))
         #expect(render(state).text.contains("Loading the patient's measurements…"))
-        _ = reduce(&state, .patientOverviewLoaded(overview(of: "someone-else")))
+        _ = reduce(&state, .kiosk(.patientOverviewLoaded(overview(of: "someone-else"))))
         #expect(state.patientOverview == nil, "an answer for another patient is not shown")
-        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        _ = reduce(&state, .kiosk(.patientOverviewLoaded(overview(of: "p2"))))
         let text = render(state).text
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.contains("Blood pressure") && $0.contains("182/95 mmHg") && !$0.contains("71/min") })
@@ -204,7 +204,7 @@ struct KioskScreenTests {
         _ = press(&state, .character("o"))
         var failed = overview(of: "p2")
         failed.failure = "The server cannot be reached."
-        _ = reduce(&state, .patientOverviewLoaded(failed))
+        _ = reduce(&state, .kiosk(.patientOverviewLoaded(failed)))
         #expect(render(state).text.contains("The overview could not be loaded: The server cannot be reached."))
         #expect(press(&state, .character("r")) == [.loadPatientOverview(patientID: "p2")])
     }
@@ -218,9 +218,9 @@ struct KioskScreenTests {
         var loaded = alerts
         loaded[1].contact = PatientContact(phone: "+31 6 1234 5601")
         for action: Action in [
-            .alertsLoaded(loaded, cursor: cursor), .alertsChanged(loaded, cursor: cursor), .triaged(loaded[1]),
-            .triageConflict(current: loaded[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x")),
-            .alertContextLoaded(AlertContext(patientID: "p2", kind: nil, readings: [], answers: [])), .patientOverviewLoaded(overview(of: "p2")),
+            .kiosk(.alertsLoaded(loaded, cursor: cursor)), .kiosk(.alertsChanged(loaded, cursor: cursor)), .kiosk(.triaged(loaded[1])),
+            .kiosk(.triageConflict(current: loaded[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x"))),
+            .kiosk(.alertContextLoaded(AlertContext(patientID: "p2", kind: nil, readings: [], answers: []))), .kiosk(.patientOverviewLoaded(overview(of: "p2"))),
         ] {
             _ = reduce(&state, action)
             #expect(state.stack == locked, "\(action)")
@@ -233,7 +233,7 @@ struct KioskScreenTests {
     func overviewLock() {
         var state = kiosk()
         _ = press(&state, .character("o"))
-        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        _ = reduce(&state, .kiosk(.patientOverviewLoaded(overview(of: "p2"))))
         _ = reduce(&state, .tick(now: now + 3 * 3_600_000))
         #expect(state.patientOverview == nil)
         #expect(!render(state).text.contains("Ruth"))
@@ -248,13 +248,13 @@ struct KioskScreenTests {
         _ = press(&state, .character("z"))
         screens.append(render(state).text)
         _ = press(&state, .escape)
-        _ = reduce(&state, .triageConflict(current: alerts[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x")))
+        _ = reduce(&state, .kiosk(.triageConflict(current: alerts[1], attempted: AlertTriage(alertID: "b", version: 1, action: .handle, note: "x"))))
         screens.append(render(state).text)
         _ = press(&state, .character("n"), .escape)
         state.stack = Array(state.stack.prefix(1))
         _ = press(&state, .character("o"))
         screens.append(render(state).text)
-        _ = reduce(&state, .patientOverviewLoaded(overview(of: "p2")))
+        _ = reduce(&state, .kiosk(.patientOverviewLoaded(overview(of: "p2"))))
         screens.append(render(state).text)
         #expect(screens.count == 6)
         for screen in screens {

@@ -34,14 +34,14 @@ struct OutsideNumberScreenTests {
         let alert = KioskAlert(
             id: "a", version: 1, patientID: "p1", patientName: "Marie Jansen", priority: .orange, status: "active",
             summary: "Weight 1e19 kg", raisedAt: now - 3_600_000)
-        _ = reduce(&state, .alertsLoaded([alert], cursor: QueueCursor.start(answeredAt: now)))
+        _ = reduce(&state, .kiosk(.alertsLoaded([alert], cursor: QueueCursor.start(answeredAt: now))))
         _ = press(&state, .enter)
         let readings = ["1e19", "-1e19", "1e400", "nan", "72.5"].enumerated().map { index, literal in
             MeasurementRecord(
                 id: "r\(index)", kind: .bodyWeight, values: [.init(part: .bodyWeight, literal: literal)],
                 effectiveAt: now - Int64(index) * 86_400_000, utcOffsetSeconds: 3600)
         }
-        _ = reduce(&state, .alertContextLoaded(AlertContext(patientID: "p1", kind: .bodyWeight, readings: readings, answers: [])))
+        _ = reduce(&state, .kiosk(.alertContextLoaded(AlertContext(patientID: "p1", kind: .bodyWeight, readings: readings, answers: []))))
         let text = render(state).text
         #expect(text.contains("Marie Jansen"))
         #expect(text.contains("1e+19") || text.contains("1.0e+19") || text.contains("10000000000000000000"), "\(text)")

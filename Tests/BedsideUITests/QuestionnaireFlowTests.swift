@@ -44,7 +44,7 @@ struct QuestionnaireFlowTests {
         #expect(press(&state, .character("f")).isEmpty)
         #expect(render(state).text.contains("Questionnaires to fill in"))
         #expect(press(&state, .down, .enter) == [.openQuestionnaire(taskID: "t2")])
-        _ = reduce(&state, .questionnaireOpened(try openedSession()))
+        _ = reduce(&state, .questionnaire(.opened(try openedSession())))
         guard case .questionnaire = state.screen else { Issue.record("not on the form"); return }
         #expect(render(state).text.contains("Are you more short of breath than yesterday?"))
     }
@@ -52,7 +52,7 @@ struct QuestionnaireFlowTests {
     @Test("every accepted answer is kept at once; typing is kept after a one-second pause, not per key")
     func draftsAsYouGo() throws {
         var state = home(with: [Assignment(taskID: "t1", title: "Check-in")])
-        _ = reduce(&state, .questionnaireOpened(try openedSession()))
+        _ = reduce(&state, .questionnaire(.opened(try openedSession())))
         let answered = savedDrafts(press(&state, .character("y")))
         #expect(answered.count == 1)
         #expect(answered.first?.answers.first?.answers.first?.value == .boolean(true))
@@ -72,7 +72,7 @@ struct QuestionnaireFlowTests {
     @Test("the idle lock and Ctrl-C keep the open form first, then lock or quit; the screen keeps none of it")
     func keptBeforeLockAndQuit() throws {
         var state = home(with: [Assignment(taskID: "t1", title: "Check-in")])
-        _ = reduce(&state, .questionnaireOpened(try openedSession()))
+        _ = reduce(&state, .questionnaire(.opened(try openedSession())))
         _ = press(&state, .character("y"), .character("1"))
         for character in "SENTINEL" { _ = reduce(&state, .key(.character(character))) }
         let effects = reduce(&state, .tick(now: start + 15 * 60_000 + 1))
@@ -82,7 +82,7 @@ struct QuestionnaireFlowTests {
         #expect(!render(state).text.contains("short of breath"))
 
         var quitting = home(with: [Assignment(taskID: "t1", title: "Check-in")])
-        _ = reduce(&quitting, .questionnaireOpened(try openedSession()))
+        _ = reduce(&quitting, .questionnaire(.opened(try openedSession())))
         _ = press(&quitting, .character("n"))
         let quit = press(&quitting, .control("c"))
         #expect(quit.last == .quit)
@@ -92,12 +92,12 @@ struct QuestionnaireFlowTests {
     @Test("Esc keeps the draft and goes home; sending asks the runtime to queue it, then home says thank you")
     func leaveAndSend() throws {
         var state = home(with: [Assignment(taskID: "t1", title: "Check-in")])
-        _ = reduce(&state, .questionnaireOpened(try openedSession()))
+        _ = reduce(&state, .questionnaire(.opened(try openedSession())))
         let left = press(&state, .escape)
         #expect(savedDrafts(left).count == 1 && left.last == .loadStatus)
         #expect(state.screen == .home)
 
-        _ = reduce(&state, .questionnaireOpened(try openedSession()))
+        _ = reduce(&state, .questionnaire(.opened(try openedSession())))
         _ = press(&state, .character("n"), .enter)  // no breathlessness; the weight left empty
         _ = press(&state, .enter, .character("n"), .enter, .enter)  // one medicine, none missed, no symptoms
         let sent = press(&state, .enter)
@@ -108,7 +108,7 @@ struct QuestionnaireFlowTests {
         #expect(draft.taskID == "t1")
         #expect(authored == "2026-01-15T10:30:00+01:00")
         #expect(state.busy == .qSending)
-        let after = reduce(&state, .responseSubmitted(title: "Check-in"))
+        let after = reduce(&state, .questionnaire(.submitted(title: "Check-in")))
         #expect(after == [.loadStatus])
         #expect(state.stack == [.home])
         #expect(render(state).text.contains("Thank you. Your answers to Check-in are kept"))
@@ -136,7 +136,7 @@ struct QuestionnaireFlowTests {
         var state = loggedInState(at: start)
         _ = reduce(&state, .statusLoaded(HomeStatus(rejected: 1)))
         #expect(press(&state, .character("n")) == [.loadAttention])
-        _ = reduce(&state, .attentionLoaded([AttentionItem(responseID: "r1", title: "PHQ-9", reason: "Task/t1 was cancelled")]))
+        _ = reduce(&state, .attention(.loaded([AttentionItem(responseID: "r1", title: "PHQ-9", reason: "Task/t1 was cancelled")])))
         let text = render(state).text
         #expect(text.contains("Your answers to PHQ-9"))
         #expect(text.contains("Task/t1 was cancelled"))

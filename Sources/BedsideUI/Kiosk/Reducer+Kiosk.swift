@@ -185,7 +185,7 @@ private func showQueue(_ state: inout AppState, _ queue: inout AlertQueue, curso
     }
 }
 
-func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
+func handleKioskResult(_ state: inout AppState, _ action: KioskAction) -> [Effect] {
     // An answer that arrives after the lock (a refresh or a triage that was under way) shows nothing:
     // the locked screen keeps no patient's name, number or alert. Unlocking loads the queue again.
     guard state.session != nil else { return [] }
@@ -230,8 +230,6 @@ func handleKioskResult(_ state: inout AppState, _ action: Action) -> [Effect] {
         // Only for the patient still on screen.
         guard case .patientOverview(let shown) = state.screen, shown.patientID == overview.patientID else { return [] }
         state.patientOverview = overview
-    default:
-        break
     }
     return []
 }

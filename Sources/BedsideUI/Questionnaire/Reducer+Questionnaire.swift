@@ -84,19 +84,17 @@ func chooseQuestionnaireKey(_ state: inout AppState, _ selection: Int, _ key: Ke
     return [.openQuestionnaire(taskID: assignments[chosen].taskID)]
 }
 
-func handleQuestionnaireResult(_ state: inout AppState, _ action: Action) -> [Effect] {
+func handleQuestionnaireResult(_ state: inout AppState, _ action: QuestionnaireAction) -> [Effect] {
     switch action {
-    case .questionnaireOpened(let session):
+    case .opened(let session):
         state.busy = nil
         if case .chooseQuestionnaire = state.screen { state.replaceTop(.questionnaire(session)) } else { state.push(.questionnaire(session)) }
-    case .responseSubmitted(let title):
+    case .submitted(let title):
         state.busy = nil
         state.stack = [.home]
         state.inform(.qSubmitted, title)
         scheduleSync(&state, in: state.syncDelayAfterEntry)
         return [.loadStatus]
-    default:
-        break
     }
     return []
 }

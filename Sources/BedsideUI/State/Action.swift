@@ -22,33 +22,51 @@ public enum Action: Sendable {
     case syncRequested
     case syncProgress(SyncActivity.Phase)
     case syncFinished(SyncOutcome)
-    case attentionLoaded([AttentionItem])
-    case resent(id: String)
-    case discarded(id: String)
-    /// A new session after the server ended the old one; nothing local changed.
-    case reauthenticated
-    // Boxed: a whole form is large, and Action stays small to copy (and to match as an Optional).
-    indirect case questionnaireOpened(QuestionnaireSession)
-    /// The finished questionnaire is kept and queued.
-    case responseSubmitted(title: String)
-    /// Kiosk: the whole queue as the server has it now.
-    case alertsLoaded([KioskAlert], cursor: QueueCursor)
-    /// Kiosk: the alerts changed since the cursor (new ones, and new versions of those held).
-    case alertsChanged([KioskAlert], cursor: QueueCursor)
-    /// Kiosk: nothing has changed (304).
-    case alertsUnchanged
-    case alertsFailed(String)
-    case alertContextLoaded(AlertContext)
-    /// Kiosk: the patient overview, or why it could not be loaded.
-    case patientOverviewLoaded(PatientOverview)
-    /// Kiosk: the decision is stored; the alert as it is now.
-    case triaged(KioskAlert)
-    /// Kiosk: someone else changed the alert first (412).
-    case triageConflict(current: KioskAlert, attempted: AlertTriage)
+    /// The "Needs attention" screen and logging in again.
+    case attention(AttentionAction)
+    /// Answering a questionnaire.
+    case questionnaire(QuestionnaireAction)
+    /// The clinician kiosk.
+    case kiosk(KioskAction)
     case loggedOut
     case logoutFailed(String)
     /// An effect failed in a way the current screen should show.
     case failed(String)
+}
+
+/// Results for the "Needs attention" screen, and of logging in again after the server ended the session.
+public enum AttentionAction: Sendable {
+    case loaded([AttentionItem])
+    case resent(id: String)
+    case discarded(id: String)
+    /// A new session after the server ended the old one; nothing local changed.
+    case reauthenticated
+}
+
+/// Results of opening and submitting a questionnaire.
+public enum QuestionnaireAction: Sendable {
+    // Boxed: a whole form is large, and Action stays small to copy (and to match as an Optional).
+    indirect case opened(QuestionnaireSession)
+    /// The finished questionnaire is kept and queued.
+    case submitted(title: String)
+}
+
+/// Results of the kiosk's requests.
+public enum KioskAction: Sendable {
+    /// The whole queue as the server has it now.
+    case alertsLoaded([KioskAlert], cursor: QueueCursor)
+    /// The alerts changed since the cursor (new ones, and new versions of those held).
+    case alertsChanged([KioskAlert], cursor: QueueCursor)
+    /// Nothing has changed (304).
+    case alertsUnchanged
+    case alertsFailed(String)
+    case alertContextLoaded(AlertContext)
+    /// The patient overview, or why it could not be loaded.
+    case patientOverviewLoaded(PatientOverview)
+    /// The decision is stored; the alert as it is now.
+    case triaged(KioskAlert)
+    /// Someone else changed the alert first (412).
+    case triageConflict(current: KioskAlert, attempted: AlertTriage)
 }
 
 /// Who is logged in, as the screens show it (never the token or the password).

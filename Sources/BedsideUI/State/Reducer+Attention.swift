@@ -65,9 +65,9 @@ func reauthKey(_ state: inout AppState, _ field: inout TextField, _ key: Key) ->
     return []
 }
 
-func handleAttentionResult(_ state: inout AppState, _ action: Action) -> [Effect] {
+func handleAttentionResult(_ state: inout AppState, _ action: AttentionAction) -> [Effect] {
     switch action {
-    case .attentionLoaded(let items):
+    case .loaded(let items):
         guard case .attention(var list) = state.screen else { return [] }
         list.items = items
         list.loading = false
@@ -94,8 +94,6 @@ func handleAttentionResult(_ state: inout AppState, _ action: Action) -> [Effect
         state.sync.failures = 0
         state.inform(.reauthDone)
         return startSync(&state, manual: true)
-    default:
-        break
     }
     return []
 }

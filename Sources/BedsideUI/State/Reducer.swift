@@ -458,13 +458,12 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         if state.sync.running { state.sync.phase = phase }
     case .syncFinished(let outcome):
         return finishSync(&state, outcome)
-    case .attentionLoaded, .resent, .discarded, .reauthenticated:
-        return handleAttentionResult(&state, action)
-    case .questionnaireOpened, .responseSubmitted:
-        return handleQuestionnaireResult(&state, action)
-    case .alertsLoaded, .alertsChanged, .alertsUnchanged, .alertsFailed, .triaged, .triageConflict, .alertContextLoaded,
-        .patientOverviewLoaded:
-        return handleKioskResult(&state, action)
+    case .attention(let result):
+        return handleAttentionResult(&state, result)
+    case .questionnaire(let result):
+        return handleQuestionnaireResult(&state, result)
+    case .kiosk(let result):
+        return handleKioskResult(&state, result)
     case .loggedOut:
         let server = state.session?.server ?? ""
         lockNow(&state)
@@ -473,7 +472,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
     case .logoutFailed(let message), .failed(let message):
         state.busy = nil
         state.warn(message)
-    default:
+    case .key, .tick, .resize:
+        // Input and time: `reduce` handles them before results.
         break
     }
     return []
