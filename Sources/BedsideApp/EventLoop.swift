@@ -20,6 +20,9 @@ public final class EventLoop: @unchecked Sendable {
     private var lastTick: Int64
     /// The frame on the device, so that an unchanged one is not drawn again; nil after a clear.
     private var shown: Frame?
+    /// The state changed since the last frame was made: rendering is pure, so without a change there
+    /// is nothing new to draw (with 5,000 alerts a render is most of a key's cost).
+    private var needsFrame = true
 
     public init(state: AppState, core: ClientCore, clock: any WallClock, device: any TerminalDevice) {
         self.state = state
@@ -52,10 +55,11 @@ public final class EventLoop: @unchecked Sendable {
         dispatch(.resize(width: device.size.width, height: device.size.height))
     }
 
-    /// One turn: draw what changed, take at most one event (waiting up to `waitingMilliseconds`),
-    /// apply up to `maximumResults` of the finished effects' results, and tick once a second.
-    public func turn(waitingMilliseconds: Int, maximumResults: Int = .max) {
-        drawIfChanged()
+    /// One turn: draw what changed (unless `drawing` is false), take at most one event (waiting up to
+    /// `waitingMilliseconds`), apply up to `maximumResults` of the finished effects' results, and tick
+    /// once a second.
+    public func turn(waitingMilliseconds: Int, maximumResults: Int = .max, drawing: Bool = true) {
+        if drawing { drawIfChanged() }
         if let event = device.nextEvent(timeoutMilliseconds: waitingMilliseconds) {
             switch event {
             case .key(let key): dispatch(.key(key))
@@ -76,11 +80,11 @@ public final class EventLoop: @unchecked Sendable {
     /// result is applied only once no effect runs, one at a time, so a script sees the same screen on
     /// every run. Then the frame is drawn.
     public func settle() async {
-        turn(waitingMilliseconds: 0, maximumResults: 0)
+        turn(waitingMilliseconds: 0, maximumResults: 0, drawing: false)
         while true {
             await inbox.idle()
             guard inbox.hasResults else { break }
-            turn(waitingMilliseconds: 0, maximumResults: 1)
+            turn(waitingMilliseconds: 0, maximumResults: 1, drawing: false)
         }
         drawIfChanged()
     }
@@ -106,6 +110,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func drawIfChanged() {
+        guard needsFrame else { return }
+        needsFrame = false
         let frame = render(state)
         guard frame != shown else { return }
         device.draw(frame)
@@ -116,12 +122,14 @@ public final class EventLoop: @unchecked Sendable {
     private func clearScreen() {
         device.clear()
         shown = nil
+        needsFrame = true
     }
 
     /// The effects of one step run in the order the reducer gave them (keep the draft, then lock), in
     /// the background; different steps' effects run side by side.
     private func dispatch(_ action: Action) {
         let effects = reduce(&state, action)
+        needsFrame = true
         guard !effects.isEmpty else { return }
         if effects.contains(.lock) { clearScreen() }
         inbox.started()

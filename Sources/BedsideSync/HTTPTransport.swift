@@ -201,12 +201,8 @@ final class CurlHandle: @unchecked Sendable {
         set(bedside_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "https"))
         set(bedside_curl_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "https"))
         set(bedside_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
-        set(bedside_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
-        set(bedside_curl_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
-        set(bedside_curl_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
-        set(bedside_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
-        set(bedside_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT, configuration.connectTimeoutSeconds))
-        set(bedside_curl_setopt_long(easy, CURLOPT_TIMEOUT, configuration.totalTimeoutSeconds))
+        // Verified TLS 1.2+, no signals, bounded waits: the one setup the server's mailer uses too.
+        set(bedside_curl_secure_defaults(easy, configuration.connectTimeoutSeconds, configuration.totalTimeoutSeconds))
         set(bedside_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
         // Compressed answers are accepted; the body cap below counts what the write callback gets, which is
         // the decompressed bytes, so a gzip bomb stops at the cap like any other large answer.

@@ -58,6 +58,19 @@ static inline CURLcode bedside_curl_setopt_blob(CURL *handle, CURLoption option,
     return curl_easy_setopt(handle, option, &blob);
 }
 
+/// The one TLS and timeout policy of every Bedside connection, the client's HTTPS and the server's
+/// SMTP alike: certificates and host names verified, TLS 1.2 at least, no signals, bounded waits.
+/// Returns the first option libcurl refused, or CURLE_OK.
+static inline CURLcode bedside_curl_secure_defaults(CURL *handle, long connect_timeout_seconds, long total_timeout_seconds) {
+    CURLcode result;
+    if ((result = curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L)) != CURLE_OK) return result;
+    if ((result = curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L)) != CURLE_OK) return result;
+    if ((result = curl_easy_setopt(handle, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2)) != CURLE_OK) return result;
+    if ((result = curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK) return result;
+    if ((result = curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, connect_timeout_seconds)) != CURLE_OK) return result;
+    return curl_easy_setopt(handle, CURLOPT_TIMEOUT, total_timeout_seconds);
+}
+
 static inline CURLcode bedside_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -67,12 +67,8 @@ public struct SMTPMailer: Mailer {
         var results: [CURLcode] = []
         results.append(bedside_curl_setopt_string(handle, CURLOPT_URL, settings.url))
         results.append(bedside_curl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 10))
-        results.append(bedside_curl_setopt_long(handle, CURLOPT_TIMEOUT, 30))
+        // The same TLS policy as the app's HTTPS (CCurl's one setup): verified, TLS 1.2+, bounded.
+        results.append(bedside_curl_secure_defaults(handle, 10, 30))
         results.append(bedside_curl_setopt_string(handle, CURLOPT_MAIL_FROM, "<\(address(of: settings.from))>"))
         results.append(bedside_curl_setopt_slist(handle, CURLOPT_MAIL_RCPT, recipients))
         if let caFile = settings.caFile { results.append(bedside_curl_setopt_string(handle, CURLOPT_CAINFO, caFile)) }
