@@ -1,4 +1,5 @@
 import BedsideCore
+
 /// A small bar chart in text: one column per day, heights in eighths of a row with block characters,
 /// so 30 days of values fit in 30 columns and a few rows. Days without a value stay empty but for a
 /// dot on the base line, so a gap in measuring is visible too.

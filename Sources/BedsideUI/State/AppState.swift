@@ -1,67 +1,6 @@
 import BedsideCore
 import Foundation
 
-/// The screens; the navigation stack in `AppState` holds these values.
-public enum Screen: Sendable, Equatable {
-    case login(LoginForm)
-    case code(TextField)
-    case unlock(TextField)
-    case home
-    case chooseKind(selection: Int)
-    case form(MeasurementForm)
-    case confirmUnusual(MeasurementForm, MeasurementRecord, [MeasurementForm.Unusual])
-    case history(HistoryList)
-    case detail(MeasurementRecord)
-    case confirmDelete(MeasurementRecord)
-    case logout
-    /// What the server refused, to fix, send again or discard.
-    case attention(AttentionList)
-    /// The server ended the session: the password again (then the code), keeping everything local.
-    case reauth(TextField)
-    /// A questionnaire being filled in.
-    indirect case questionnaire(QuestionnaireSession)
-    /// Which of several assigned questionnaires to fill in.
-    case chooseQuestionnaire(selection: Int)
-    /// Kiosk: the alert queue of the clinician's patients.
-    case alerts(AlertQueue)
-    /// Kiosk: one alert with its patient and history of notes.
-    case alertDetail(KioskAlert)
-    /// Kiosk: one patient's every kind, open alerts and answers (from an alert, with its patient).
-    case patientOverview(KioskAlert)
-    /// Kiosk: the note for a triage action, before it is sent.
-    case triage(TriageForm)
-    /// Kiosk: someone else changed the alert first; theirs is shown, and the nurse decides.
-    case triageConflict(current: KioskAlert, attempted: AlertTriage)
-}
-
-/// The three fields of the login screen.
-public struct LoginForm: Sendable, Equatable {
-    public var server: TextField
-    public var email: TextField
-    public var password = TextField(masked: true, maxLength: 256)
-    public var focus = 0
-
-    public init(server: String, email: String = "") {
-        self.server = TextField(server, maxLength: 300)
-        self.email = TextField(email, maxLength: 254)
-        focus = server.isEmpty ? 0 : (email.isEmpty ? 1 : 2)
-    }
-}
-
-/// A history list: pages of one kind, loaded as the patient scrolls.
-public struct HistoryList: Sendable, Equatable {
-    public var kind: MeasurementKind
-    public var items: [MeasurementRecord] = []
-    public var total = 0
-    public var selected = 0
-    /// First visible row.
-    public var top = 0
-    public var loading = false
-    public var complete = false
-
-    public init(kind: MeasurementKind) { self.kind = kind }
-}
-
 /// A message under the screen: a confirmation or an error, until the next key.
 public struct StatusMessage: Sendable, Equatable {
     public var text: String
