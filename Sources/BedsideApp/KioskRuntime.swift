@@ -55,7 +55,7 @@ actor KioskRuntime {
 
     private func explain(_ error: APIError) -> String { ClientCore.explain(error, step: .session, language: configuration.language) }
 
-    private func api(_ server: String) -> BedsideAPI { BedsideAPI(server: server, transport: transport) }
+    func api(_ server: String) -> BedsideAPI { BedsideAPI(server: server, transport: transport) }
 
     /// The server's questions for the unlocked session; nil while locked.
     private var queries: KioskQueries? {
@@ -128,6 +128,7 @@ actor KioskRuntime {
         let current = session
         session = nil
         if let current, let token = current.token { try? await api(current.server).logout(token: token) }
+        transport.closeConnections()
     }
 
     // MARK: The queue

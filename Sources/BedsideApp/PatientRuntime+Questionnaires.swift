@@ -7,7 +7,7 @@ import Foundation
 
 /// Questionnaires on the patient's side: the assignments kept from the last pull, drafts kept sealed
 /// while filling in, and the finished QuestionnaireResponse queued for the sync engine.
-extension ClientCore {
+extension PatientRuntime {
     /// The assignments to show: open Tasks whose questionnaire is here and not yet answered, overdue first.
     func assignments(in store: ClientStore) throws(StoreError) -> [Assignment] {
         let questionnaires = Dictionary(
