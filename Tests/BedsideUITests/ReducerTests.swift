@@ -30,6 +30,32 @@ struct ReducerTests {
         #expect(press(&state, .enter) == [.verifyCode(code: "123456")])
     }
 
+    @Test("login and code, step by step with the whole state compared: the password leaves the form as it is sent")
+    func loginExhaustive() {
+        var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 0, language: .en, hasAccount: false, server: "https://s", idSeed: 1)
+        var form = LoginForm(server: "https://s")
+        for character in "ann@example.org" {
+            _ = form.email.handle(.character(character))
+            step(&state, .key(.character(character))) { $0.stack = [.login(form)] }
+        }
+        form.focus = 2
+        step(&state, .key(.tab)) { $0.stack = [.login(form)] }
+        for character in "pw-123456789" {
+            _ = form.password.handle(.character(character))
+            step(&state, .key(.character(character))) { $0.stack = [.login(form)] }
+        }
+        form.password.clear()
+        step(&state, .key(.enter), effects: [.requestCode(server: "https://s", email: "ann@example.org", password: "pw-123456789")]) {
+            $0.stack = [.login(form)]
+            $0.busy = .loginChecking
+        }
+        step(&state, .key(.enter), effects: []) { _ in }
+        step(&state, .codeRequested) {
+            $0.busy = nil
+            $0.stack = [.login(form), .code(TextField(maxLength: 7))]
+        }
+    }
+
     @Test("an http server address is refused before anything is sent")
     func httpsOnly() {
         var state = AppState(width: 80, height: 24, now: start, utcOffsetSeconds: 0, language: .en, hasAccount: false, server: "http://s", idSeed: 1)
@@ -57,6 +83,32 @@ struct ReducerTests {
         _ = reduce(&state, .saved(record, edited: false))
         #expect(state.stack == [.home])
         #expect(state.message?.text == "Saved. It will be sent at the next sync.")
+    }
+
+    @Test("saving a weight, step by step with the whole state compared: the form, the one save effect, home with a message, a sync soon")
+    func addWeightExhaustive() throws {
+        var state = loggedIn()
+        step(&state, .key(.character("a"))) { $0.stack.append(.chooseKind(selection: 0)) }
+        var form = MeasurementForm(kind: .bodyWeight, glucosePart: .glucoseMolar, now: start, zone: state.zone)
+        step(&state, .key(.character("2"))) { $0.stack[1] = .form(form) }
+        for character in "81.5" {
+            _ = form.fields[0].handle(.character(character))
+            step(&state, .key(.character(character))) { $0.stack[1] = .form(form) }
+        }
+        var ids = state.ids
+        let record = MeasurementRecord(
+            id: ids.uuid(), kind: .bodyWeight, values: [.init(part: .bodyWeight, literal: "81.5")], effectiveAt: start,
+            utcOffsetSeconds: 3600, syncState: .pending)
+        step(&state, .key(.enter), effects: [.save(record)]) {
+            $0.busy = .saving
+            $0.ids = ids
+        }
+        step(&state, .saved(record, edited: false), effects: [.loadStatus]) {
+            $0.busy = nil
+            $0.stack = [.home]
+            $0.message = StatusMessage(text: "Saved. It will be sent at the next sync.", isError: false)
+            $0.sync.nextAttemptAt = start + 2_000
+        }
     }
 
     @Test("a wrong field keeps every other field as typed")
