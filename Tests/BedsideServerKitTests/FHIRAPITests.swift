@@ -90,7 +90,7 @@ struct FHIRAPITests {
             let patientID = try #require(patient.patientID)
             let token = try await server.login("atomic@example.org").token
             var bad = server.weight(80, patientID: patientID).objectValue ?? [:]
-            bad["valueQuantity"] = ["value": 80, "unit": "lbs", "system": "http://unitsofmeasure.org", "code": "[lb_av]"]
+            bad["valueQuantity"] = ["value": 80, "unit": "lbs", "system": "http://unitsofmeasure.org", "code": "lbs"]
             let bundle = server.transaction([server.weight(80, patientID: patientID), .object(bad)])
             let answer = try await server.request("POST", "/fhir", token: token, json: bundle)
             #expect(answer.status == 422)

@@ -143,15 +143,16 @@ public struct ResourceValidator: Sendable {
 
     // MARK: Observation
 
+    /// An Observation as FHIR R4 allows it: what Bedside understands (its vital-sign kinds, in their
+    /// units) is checked for structure and plausibility; anything else FHIR allows (partial dates,
+    /// periods, other units, extra components, other codings and kinds, dataAbsentReason, comparators)
+    /// is accepted and kept as it came.
     private func validateObservation(_ object: JSONObject, issues: inout Issues) {
         let status = checkStatus(object, allowed: Self.observationStatuses, issues: &issues)
+        let withdrawn = status == "entered-in-error" || status == "cancelled"
         checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
-        checkCategory(object["category"], issues: &issues)
-        if let effective = checkDateTime(
-            object["effectiveDateTime"], path: "effectiveDateTime", required: true, needsTime: true, issues: &issues),
-            effective.lowerBound > now + futureTolerance
-        {
-            issues.add("value", "effectiveDateTime lies in the future", at: "effectiveDateTime")
+        if let category = object["category"], category.arrayValue == nil {
+            issues.add("structure", "category must be an array of CodeableConcepts", at: "category")
         }
         if let device = object["device"] {
             checkReference(device, path: "device", type: "Device", required: false, issues: &issues)
@@ -160,52 +161,95 @@ public struct ResourceValidator: Sendable {
             let ok = notes.arrayValue?.allSatisfy { $0["text"]?.stringValue != nil } ?? false
             if !ok { issues.add("structure", "note must be an array of annotations with text", at: "note") }
         }
-
-        guard let kind = observationKind(object, issues: &issues) else { return }
-        let withdrawn = status == "entered-in-error" || status == "cancelled"
+        let kind = observationKind(object, issues: &issues)
+        let hasEffective = checkEffective(object, issues: &issues)
+        // The vital-signs profile requires a time for every vital sign Bedside understands.
+        if kind != nil, !hasEffective, !withdrawn {
+            issues.add("required", "effective[x] (effectiveDateTime, effectivePeriod or effectiveInstant) is required for a vital sign", at: "effectiveDateTime")
+        }
+        let valueKeys = object.keys.filter { $0.hasPrefix("value") }.sorted()
+        if valueKeys.count > 1 {
+            issues.add("structure", "an Observation has one value[x], found \(valueKeys.joined(separator: ", "))", at: valueKeys[1])
+        }
+        if !valueKeys.isEmpty, object["dataAbsentReason"] != nil {
+            issues.add("structure", "dataAbsentReason is only for an Observation without a value (obs-6)", at: "dataAbsentReason")
+        }
+        guard let kind else { return }
         if kind == .bloodPressure {
             if object["valueQuantity"] != nil {
                 issues.add("structure", "a blood pressure panel carries its values in component, not valueQuantity", at: "valueQuantity")
             }
-            checkBloodPressureComponents(object["component"], withdrawn: withdrawn, issues: &issues)
+            checkBloodPressureComponents(object["component"], withdrawn: withdrawn || object["dataAbsentReason"] != nil, issues: &issues)
         } else {
-            guard let codes = object["code"]?["coding"]?.arrayValue?.compactMap({ coding -> String? in
+            let codes = (object["code"]?["coding"]?.arrayValue ?? []).compactMap { coding -> String? in
                 coding["system"]?.stringValue == MeasurementKind.loincSystem ? coding["code"]?.stringValue : nil
-            }), let part = codes.lazy.compactMap(MeasurementPart.topLevel(loincCode:)).first
-            else { return }
+            }
+            guard let part = codes.lazy.compactMap(MeasurementPart.topLevel(loincCode:)).first else { return }
             if let quantity = object["valueQuantity"] {
                 checkQuantity(quantity, part: part, path: "valueQuantity", issues: &issues)
-            } else if !withdrawn && object["dataAbsentReason"] == nil {
-                issues.add("required", "valueQuantity is required for \(part.display.lowercased())", at: "valueQuantity")
+            } else if valueKeys.isEmpty, !withdrawn, object["dataAbsentReason"] == nil, object["component"] == nil, object["hasMember"] == nil {
+                // vs-2: a vital sign without components or members has a value or says why not.
+                issues.add("required", "a value (valueQuantity) or a dataAbsentReason is required for \(part.display.lowercased())", at: "valueQuantity")
             }
         }
     }
 
-    /// The measurement kind named by any of the codings, never assuming the first is LOINC.
+    /// effective[x]: at most one of them; any precision of a dateTime, an instant with its time, a
+    /// period whose start is not after its end; none of it in the future. Whether there is one.
+    private func checkEffective(_ object: JSONObject, issues: inout Issues) -> Bool {
+        let given = ["effectiveDateTime", "effectivePeriod", "effectiveInstant", "effectiveTiming"].filter { object[$0] != nil }
+        guard let name = given.first else { return false }
+        if given.count > 1 {
+            issues.add("structure", "effective[x] is one element; found \(given.joined(separator: ", "))", at: given[1])
+            return true
+        }
+        var earliest: FHIRDateTime?
+        switch name {
+        case "effectiveDateTime":
+            earliest = checkDateTime(object[name], path: name, required: true, needsTime: false, issues: &issues)
+        case "effectiveInstant":
+            earliest = checkDateTime(object[name], path: name, required: true, needsTime: true, issues: &issues)
+        case "effectivePeriod":
+            guard let period = object[name]?.objectValue else {
+                issues.add("structure", "effectivePeriod must be a Period object", at: name)
+                return true
+            }
+            let start = period["start"].flatMap { checkDateTime($0, path: "\(name).start", required: false, needsTime: false, issues: &issues) }
+            let end = period["end"].flatMap { checkDateTime($0, path: "\(name).end", required: false, needsTime: false, issues: &issues) }
+            if let start, let end, start.lowerBound >= end.upperBound {
+                issues.add("value", "effectivePeriod.start lies after its end (per-1)", at: "\(name).start")
+            }
+            earliest = start ?? end
+        default:
+            // A Timing: kept as given; Bedside does not place it in time.
+            if object[name]?.objectValue == nil { issues.add("structure", "effectiveTiming must be a Timing object", at: name) }
+        }
+        if let earliest, earliest.lowerBound > now + futureTolerance {
+            issues.add("value", "\(name) lies in the future", at: name)
+        }
+        return true
+    }
+
+    /// The measurement kind named by any of the codings, never assuming the first is LOINC; nil for a
+    /// code Bedside has no screen or rule for (stored as it came). `code` itself is required.
     private func observationKind(_ object: JSONObject, issues: inout Issues) -> MeasurementKind? {
-        guard let codings = object["code"]?["coding"]?.arrayValue, !codings.isEmpty else {
-            issues.add("required", "code.coding is required", at: "code.coding")
+        guard let code = object["code"]?.objectValue else {
+            issues.add("required", "code is required (a CodeableConcept)", at: "code")
+            return nil
+        }
+        if code["coding"] != nil, code["coding"]?.arrayValue == nil {
+            issues.add("structure", "code.coding must be an array of Codings", at: "code.coding")
+            return nil
+        }
+        let codings = code["coding"]?.arrayValue ?? []
+        if codings.isEmpty, code["text"]?.stringValue?.isEmpty != false {
+            issues.add("required", "code needs a coding or a text", at: "code.coding")
             return nil
         }
         for coding in codings where coding["system"]?.stringValue == MeasurementKind.loincSystem {
-            if let code = coding["code"]?.stringValue, let kind = MeasurementKind(loincCode: code) { return kind }
+            if let value = coding["code"]?.stringValue, let kind = MeasurementKind(loincCode: value) { return kind }
         }
-        let known = MeasurementKind.allCases.flatMap(\.loincCodes).joined(separator: ", ")
-        issues.add("code-invalid", "no coding names a vital sign this server accepts (LOINC \(known))", at: "code.coding")
         return nil
-    }
-
-    private func checkCategory(_ value: JSONValue?, issues: inout Issues) {
-        guard let categories = value?.arrayValue else {
-            issues.add("required", "category vital-signs is required", at: "category")
-            return
-        }
-        let codes = categories.flatMap { $0["coding"]?.arrayValue ?? [] }
-            .filter { $0["system"]?.stringValue == Self.categorySystem }
-            .compactMap { $0["code"]?.stringValue }
-        if !codes.contains("vital-signs") && !codes.contains("laboratory") {
-            issues.add("code-invalid", "category must include vital-signs (\(Self.categorySystem))", at: "category")
-        }
     }
 
     private func checkBloodPressureComponents(_ value: JSONValue?, withdrawn: Bool, issues: inout Issues) {
@@ -214,20 +258,24 @@ public struct ResourceValidator: Sendable {
             return
         }
         var values: [String: Double] = [:]
+        var seen: Set<String> = []
         for (index, component) in components.enumerated() {
             let path = "component[\(index)]"
             let codes = (component["code"]?["coding"]?.arrayValue ?? [])
                 .filter { $0["system"]?.stringValue == MeasurementKind.loincSystem }
                 .compactMap { $0["code"]?.stringValue }
-            guard let part = codes.lazy.compactMap(MeasurementPart.bloodPressureComponent(loincCode:)).first else {
-                issues.add("code-invalid", "component code must be systolic 8480-6, diastolic 8462-4 or heart rate 8867-4", at: "\(path).code")
-                continue
-            }
-            if values[part.loincCode] != nil {
+            // Other components (mean arterial pressure 8478-0, a cuff size, ...) are FHIR's to allow and kept as given.
+            guard let part = codes.lazy.compactMap(MeasurementPart.bloodPressureComponent(loincCode:)).first else { continue }
+            if seen.contains(part.loincCode) {
                 issues.add("structure", "\(part.display.lowercased()) appears twice", at: "\(path).code")
             }
+            seen.insert(part.loincCode)
             guard let quantity = component["valueQuantity"] else {
-                if !withdrawn { issues.add("required", "valueQuantity is required", at: "\(path).valueQuantity") }
+                // vs-3: each component has a value or says why not.
+                let explained = component["dataAbsentReason"] != nil || component.objectValue?.keys.contains { $0.hasPrefix("value") } == true
+                if !withdrawn, !explained {
+                    issues.add("required", "a valueQuantity or a dataAbsentReason is required", at: "\(path).valueQuantity")
+                }
                 continue
             }
             if let number = checkQuantity(quantity, part: part, path: "\(path).valueQuantity", issues: &issues) {
@@ -252,23 +300,15 @@ public struct ResourceValidator: Sendable {
         }
     }
 
-    /// Checks a Quantity against the part's UCUM unit and possible range; returns the value when valid.
+    /// Checks a Quantity of a part Bedside understands, as the vital-signs profile requires: a number in
+    /// UCUM, in one of the part's units (`acceptedUCUMUnits`); the possible range only when it is in
+    /// Bedside's own unit and exact (another allowed unit, such as [lb_av] or [degF], or a comparator is
+    /// kept as given and not read as this part). Returns the value Bedside can use.
     @discardableResult
     private func checkQuantity(_ quantity: JSONValue, part: MeasurementPart, path: String, issues: inout Issues) -> Double? {
         guard quantity.objectValue != nil else {
             issues.add("structure", "\(path) must be a Quantity object", at: path)
             return nil
-        }
-        if quantity["comparator"] != nil {
-            issues.add("value", "a measured vital sign cannot have a comparator", at: "\(path).comparator")
-        }
-        if quantity["system"]?.stringValue != MeasurementKind.ucumSystem {
-            issues.add("value", "the unit system must be UCUM (\(MeasurementKind.ucumSystem))", at: "\(path).system")
-        }
-        let code = quantity["code"]?.stringValue
-        if code != part.ucumCode {
-            let given = code.map { "'\($0)'" } ?? "no unit"
-            issues.add("code-invalid", "\(given) is not the unit of \(part.display.lowercased()); expected '\(part.ucumCode)'", at: "\(path).code")
         }
         guard let rawValue = quantity["value"] else {
             issues.add("required", "\(path).value is required", at: "\(path).value")
@@ -278,6 +318,21 @@ public struct ResourceValidator: Sendable {
             issues.add("structure", "\(path).value must be a number, not a \(rawValue.typeName)", at: "\(path).value")
             return nil
         }
+        if quantity["system"]?.stringValue != MeasurementKind.ucumSystem {
+            issues.add("value", "the unit system must be UCUM (\(MeasurementKind.ucumSystem))", at: "\(path).system")
+            return nil
+        }
+        let code = quantity["code"]?.stringValue
+        guard let code, part.acceptedUCUMUnits.contains(code) else {
+            let given = code.map { "'\($0)'" } ?? "no unit"
+            issues.add(
+                "code-invalid",
+                "\(given) is not a unit of \(part.display.lowercased()); expected \(part.acceptedUCUMUnits.map { "'\($0)'" }.joined(separator: " or "))",
+                at: "\(path).code")
+            return nil
+        }
+        let inBedsideUnit = code == part.ucumCode
+        guard inBedsideUnit, quantity["comparator"] == nil else { return nil }
         guard part.plausibility(of: number) != .impossible else {
             issues.add("value", "\(format(number)) \(part.ucumCode) is not a possible \(part.display.lowercased()) "
                 + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)))", at: "\(path).value")

@@ -142,6 +142,17 @@ extension MeasurementPart {
         case impossible
     }
 
+    /// The UCUM units an Observation may give this part in: the FHIR vital-signs profile's (body weight
+    /// in kg, g or [lb_av]; body temperature in Cel or [degF]), else Bedside's own. Bedside writes, reads
+    /// and range-checks only `ucumCode`, the first; the others are stored as they came.
+    public var acceptedUCUMUnits: [String] {
+        switch loincCode {
+        case MeasurementPart.bodyWeight.loincCode: [ucumCode, "g", "[lb_av]"]
+        case MeasurementPart.bodyTemperature.loincCode: [ucumCode, "[degF]"]
+        default: [ucumCode]
+        }
+    }
+
     /// The one check of a value, made alike by the app's form, `bedside measure add` and the server.
     public func plausibility(of value: Double) -> Plausibility {
         guard value.isFinite, possibleRange.contains(value) else { return .impossible }

@@ -1,8 +1,20 @@
 /// Reads a vital-signs Observation from a server into a measurement, never assuming coding[0] is LOINC.
 public enum ObservationReader {
+    /// When an Observation was made, as FHIR allows it to say: `effectiveDateTime` of any precision,
+    /// `effectiveInstant`, or an `effectivePeriod` (its start, else its end); nil without one Bedside
+    /// can place in time (none, or a Timing).
+    public static func effective(of observation: JSONValue) -> FHIRDateTime? {
+        if let text = observation["effectiveDateTime"]?.stringValue ?? observation["effectiveInstant"]?.stringValue { return FHIRDateTime(text) }
+        let period = observation["effectivePeriod"]
+        return (period?["start"]?.stringValue ?? period?["end"]?.stringValue).flatMap(FHIRDateTime.init)
+    }
+
+    /// The measurement Bedside understands in an Observation: one of its kinds, with the values given in
+    /// its units, exactly (a value with a comparator, in another unit, or absent is left out); nil when
+    /// nothing is understood. The Observation itself is kept whole elsewhere.
     public static func record(from observation: JSONValue) -> MeasurementRecord? {
         guard observation["resourceType"]?.stringValue == "Observation", let serverID = observation["id"]?.stringValue,
-            let effectiveText = observation["effectiveDateTime"]?.stringValue, let effective = FHIRDateTime(effectiveText)
+            let effective = effective(of: observation)
         else { return nil }
         let codes = (observation["code"]?["coding"]?.arrayValue ?? [])
             .filter { $0["system"]?.stringValue == MeasurementKind.loincSystem }
@@ -11,7 +23,8 @@ public enum ObservationReader {
         var values: [ObservationBuilder.Value] = []
         func value(_ quantity: JSONValue?, _ part: MeasurementPart?) {
             guard let part, let literal = quantity?["value"]?.numberLiteral, !literal.isEmpty,
-                quantity?["code"]?.stringValue == part.ucumCode
+                quantity?["code"]?.stringValue == part.ucumCode, quantity?["comparator"] == nil,
+                quantity?["system"].map({ $0.stringValue == MeasurementKind.ucumSystem }) ?? true
             else { return }
             values.append(ObservationBuilder.Value(part: part, literal: literal))
         }

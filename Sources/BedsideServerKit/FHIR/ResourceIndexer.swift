@@ -83,7 +83,7 @@ enum ResourceIndexer {
             return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers + canonical)
         case .observation:
             return Index(
-                patientID: patientID(resource["subject"]), status: status, date: date(resource["effectiveDateTime"]),
+                patientID: patientID(resource["subject"]), status: status, date: ObservationReader.effective(of: resource)?.lowerBound,
                 priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
         case .questionnaireResponse:
             return Index(
