@@ -244,7 +244,8 @@ public final class ClientStore: Sendable {
         return MeasurementRecord(
             id: id, kind: decoded.kind, values: decoded.values, effectiveAt: row["effective_at"],
             utcOffsetSeconds: decoded.utcOffsetSeconds, note: decoded.note,
-            syncState: MeasurementRecord.SyncState(rawValue: row["sync_state"]) ?? .pending, serverID: serverID, serverVersion: serverVersion)
+            syncState: MeasurementRecord.SyncState(rawValue: row["sync_state"]) ?? .pending, serverID: serverID, serverVersion: serverVersion,
+            timePrecision: decoded.timePrecision)
     }
 
     public func measurement(id: String) throws(StoreError) -> MeasurementRecord? {

@@ -11,6 +11,13 @@ enum MeasurementPayload {
             "offset": .number(measurement.utcOffsetSeconds),
         ]
         if let note = measurement.note { object["note"] = .string(note) }
+        // Only a reading from another system can be less exact than a time of day.
+        switch measurement.timePrecision {
+        case .time: break
+        case .day: object["precision"] = "day"
+        case .month: object["precision"] = "month"
+        case .year: object["precision"] = "year"
+        }
         return JSONValue.object(object).serialized()
     }
 
@@ -19,6 +26,7 @@ enum MeasurementPayload {
         var values: [ObservationBuilder.Value]
         var utcOffsetSeconds: Int
         var note: String?
+        var timePrecision: FHIRDateTime.Precision
     }
 
     static func decode(_ bytes: [UInt8]) -> Decoded? {
@@ -29,6 +37,13 @@ enum MeasurementPayload {
             let part = kind == .bloodPressure ? MeasurementPart.bloodPressureComponent(loincCode: code) : MeasurementPart.topLevel(loincCode: code)
             return part.map { ObservationBuilder.Value(part: $0, literal: literal) }
         }
-        return Decoded(kind: kind, values: values, utcOffsetSeconds: json["offset"]?.intValue ?? 0, note: json["note"]?.stringValue)
+        let precision: FHIRDateTime.Precision = switch json["precision"]?.stringValue {
+        case "day": .day
+        case "month": .month
+        case "year": .year
+        default: .time
+        }
+        return Decoded(
+            kind: kind, values: values, utcOffsetSeconds: json["offset"]?.intValue ?? 0, note: json["note"]?.stringValue, timePrecision: precision)
     }
 }

@@ -73,6 +73,17 @@ struct ClientStoreTests {
         #expect(try fixture.store.count(kind: .heartRate) == 0)
     }
 
+    @Test("a reading known only by its day (from another system) keeps that precision, sealed like the rest")
+    func datePrecision() throws {
+        let fixture = try StoreFixture()
+        for precision in [FHIRDateTime.Precision.day, .month, .year, .time] {
+            var record = fixture.weight("80", at: now)
+            record.timePrecision = precision
+            try fixture.store.add(record, now: now)
+            #expect(try fixture.store.measurement(id: record.id)?.timePrecision == precision)
+        }
+    }
+
     @Test("unsent measurements can be edited and deleted; sent ones only withdrawn")
     func editAndDelete() throws {
         let fixture = try StoreFixture()

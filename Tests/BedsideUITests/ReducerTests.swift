@@ -111,6 +111,24 @@ struct ReducerTests {
         }
     }
 
+    @Test("a reading from another system known only by its day, month or year shows just that, never a made-up time")
+    func partialDates() throws {
+        var state = loggedIn()
+        let day = try #require(FHIRDateTime("2026-01-14"))
+        let month = try #require(FHIRDateTime("2025-11"))
+        func weight(_ id: String, _ date: FHIRDateTime) -> MeasurementRecord {
+            MeasurementRecord(
+                id: id, kind: .bodyWeight, values: [.init(part: .bodyWeight, literal: "80")], effectiveAt: date.lowerBound, utcOffsetSeconds: 0,
+                syncState: .synced, timePrecision: date.precision)
+        }
+        _ = press(&state, .character("h"), .right)
+        guard case .history(let list) = state.screen else { Issue.record("not on the history: \(state.screen)"); return }
+        _ = reduce(&state, .historyLoaded(kind: list.kind, page: [weight("a", day), weight("b", month)], total: 2, appended: false))
+        let text = render(state).text
+        #expect(text.contains("14 Jan 2026") && text.contains("2025-11"), "\(text)")
+        #expect(!text.contains("00:00"), "no time of day is invented")
+    }
+
     @Test("a wrong field keeps every other field as typed")
     func mistakeKeepsForm() {
         var state = loggedIn()

@@ -23,11 +23,16 @@ public struct MeasurementRecord: Sendable, Equatable, Identifiable {
     public var syncState: SyncState
     public var serverID: String?
     public var serverVersion: Int?
+    /// How exactly the time is known: `.time` for every reading made in Bedside; another system may
+    /// give only the day, month or year (FHIR allows it), and the screens then show only that.
+    public var timePrecision: FHIRDateTime.Precision
 
     public init(
         id: String, kind: MeasurementKind, values: [ObservationBuilder.Value], effectiveAt: Int64, utcOffsetSeconds: Int,
-        note: String? = nil, syncState: SyncState = .pending, serverID: String? = nil, serverVersion: Int? = nil
+        note: String? = nil, syncState: SyncState = .pending, serverID: String? = nil, serverVersion: Int? = nil,
+        timePrecision: FHIRDateTime.Precision = .time
     ) {
+        self.timePrecision = timePrecision
         self.id = id
         self.kind = kind
         self.values = values

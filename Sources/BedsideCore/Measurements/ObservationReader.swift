@@ -48,6 +48,6 @@ public enum ObservationReader {
             id: localID ?? "server-\(serverID)", kind: kind, values: values, effectiveAt: effective.lowerBound,
             utcOffsetSeconds: effective.utcOffsetSeconds ?? 0, note: observation["note"]?.arrayValue?.first?["text"]?.stringValue,
             syncState: status == "entered-in-error" ? .withdrawn : .synced, serverID: serverID,
-            serverVersion: observation["meta"]?["versionId"]?.stringValue.flatMap { Int($0) })
+            serverVersion: observation["meta"]?["versionId"]?.stringValue.flatMap { Int($0) }, timePrecision: effective.precision)
     }
 }

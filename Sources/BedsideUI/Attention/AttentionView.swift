@@ -16,7 +16,7 @@ extension Painter {
             var summary: String
             switch item.subject {
             case .measurement(let record):
-                summary = "\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))"
+                summary = "\(t.kindName(record.kind)): \(value(record)), \(measuredAt(record))"
             case .response(_, let title):
                 summary = t.text(.attentionAnswers, title)
             }

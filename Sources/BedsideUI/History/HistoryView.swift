@@ -20,7 +20,7 @@ extension Painter {
             let selected = index == list.selected
             let role: StyleRole = selected ? .selection : .text
             if selected { frame.fill(role: .selection, x: 1, y: row, width: width - 2) }
-            frame.put(state.language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds), x: 2, y: row, role: role)
+            frame.put(measuredAt(record, full: true), x: 2, y: row, role: role)
             frame.put(value(record), x: 2 + dateWidth, y: row, role: selected ? .selection : .accent, maxWidth: valueWidth)
             let stateText = stateLabel(record)
             let stateRole: StyleRole = selected ? .selection : (record.syncState == .synced ? .muted : .warning)
@@ -55,7 +55,7 @@ extension Painter {
             row = paragraph(text, y: row, role: role, indent: 24)
         }
         line(t.text(.partValue), value(record), role: .accent)
-        line(t.text(.fieldTime), state.language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))
+        line(t.text(.fieldTime), measuredAt(record, full: true))
         line("", stateLabel(record), role: record.syncState == .synced ? .ok : .warning)
         if let note = record.note { line(t.text(.fieldNote), note) }
         hints = record.syncState == .pending || record.syncState == .rejected ? t.text(.detailHint) : t.text(.detailHintSent)
@@ -64,7 +64,7 @@ extension Painter {
     mutating func confirmDelete(_ record: MeasurementRecord) {
         title(t.text(.deleteTitle))
         var row = top + 2
-        frame.put("\(t.kindName(record.kind)): \(value(record)), \(when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds))", x: 3, y: row, role: .accent, maxWidth: width - 4)
+        frame.put("\(t.kindName(record.kind)): \(value(record)), \(measuredAt(record))", x: 3, y: row, role: .accent, maxWidth: width - 4)
         row += 2
         paragraph(record.syncState == .synced ? t.text(.deleteSent) : t.text(.deleteUnsent), y: row, role: .warning)
         hints = t.text(.deleteHint)

@@ -18,7 +18,7 @@ extension Painter {
             let valueText = value(record)
             frame.put(valueText, x: 3 + nameWidth, y: row, role: .accent)
             // In the time zone it was measured in, as the history shows it.
-            var detail = when(record.effectiveAt, utcOffsetSeconds: record.utcOffsetSeconds)
+            var detail = measuredAt(record)
             if record.syncState == .pending { detail += " (\(t.text(.stateUnsent)))" }
             frame.put(detail, x: 3 + nameWidth + max(18, TextWidth.columns(of: valueText) + 2), y: row, role: .muted,
                 maxWidth: width - (3 + nameWidth + 18) - 1)

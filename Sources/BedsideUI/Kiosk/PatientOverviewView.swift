@@ -77,7 +77,7 @@ extension Painter {
             let value = t.value(of: latest).components(separatedBy: " · ").first ?? ""
             frame.put(value, x: layout.value, y: row, role: .text, maxWidth: layout.when - layout.value - 1)
             // Today's by time ("3 h ago"), older ones by day.
-            let age = state.now - latest.effectiveAt < 86_400_000 ? ago(latest.effectiveAt)
+            let age = latest.timePrecision != .time ? measuredAt(latest) : state.now - latest.effectiveAt < 86_400_000 ? ago(latest.effectiveAt)
                 : state.language.date(epochMilliseconds: latest.effectiveAt, utcOffsetSeconds: state.zone.offset(at: latest.effectiveAt))
             frame.put(age, x: layout.when, y: row, role: .muted, maxWidth: layout.chart - layout.when - 1)
             let part = kind == .bloodPressure ? MeasurementPart.systolic : latest.values.first?.part

@@ -192,5 +192,23 @@ struct Painter {
 
     func value(_ record: MeasurementRecord) -> String { t.value(of: record) }
 
+    /// When a reading was made, as exactly as it is known: "07:31" or "23 Nov 07:31" (or with `full`,
+    /// always the date and time); a reading from another system known only by its day, month or year
+    /// shows just that.
+    func measuredAt(_ record: MeasurementRecord, full: Bool = false) -> String {
+        let offset = record.utcOffsetSeconds
+        switch record.timePrecision {
+        case .time:
+            return full ? state.language.dateTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: offset)
+                : when(record.effectiveAt, utcOffsetSeconds: offset)
+        case .day:
+            return state.language.date(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: offset)
+        case .month, .year:
+            let civil = CivilTime(epochMilliseconds: record.effectiveAt, utcOffsetSeconds: offset)
+            let month = civil.month < 10 ? "0\(civil.month)" : String(civil.month)
+            return record.timePrecision == .month ? "\(civil.year)-\(month)" : String(civil.year)
+        }
+    }
+
     func stateLabel(_ record: MeasurementRecord) -> String { t.label(of: record.syncState) }
 }
