@@ -22,6 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# One session that lives for the whole test, so that killing an app's session never leaves the tmux
+# server without sessions: it would exit, and the next new-session could race with that exit
+# ("server exited unexpectedly", seen once in CI under load).
+tmux -L "$socket" new-session -d -s keeper -x 80 -y 24 "sleep 3600"
+
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 current=""
 runs=0

@@ -22,6 +22,8 @@ public enum ServerError: Error, Sendable {
     case tooCostly(String)
     /// 415
     case unsupportedMediaType(String)
+    /// 406: the client asked for a format this server does not write (it writes FHIR JSON only).
+    case notAcceptable(String)
     /// 422: readable but not acceptable; the outcome names each offending element.
     case invalid(OperationOutcome)
     /// 423 with Retry-After.
@@ -46,6 +48,7 @@ public enum ServerError: Error, Sendable {
         case .preconditionFailed: 412
         case .tooLarge, .tooCostly: 413
         case .unsupportedMediaType: 415
+        case .notAcceptable: 406
         case .invalid: 422
         case .locked: 423
         case .preconditionRequired: 428
@@ -69,6 +72,7 @@ public enum ServerError: Error, Sendable {
             OperationOutcome(code: "too-costly", diagnostics: "The request body is larger than the limit of \(limit) bytes.")
         case .tooCostly(let message): OperationOutcome(code: "too-costly", diagnostics: message)
         case .unsupportedMediaType(let message): OperationOutcome(code: "not-supported", diagnostics: message)
+        case .notAcceptable(let message): OperationOutcome(code: "not-supported", diagnostics: message)
         case .invalid(let outcome): outcome
         case .locked(let seconds):
             OperationOutcome(

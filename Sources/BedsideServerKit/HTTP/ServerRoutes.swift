@@ -25,6 +25,7 @@ struct ServerRoutes: Sendable {
         router.add(middleware: ClientAddressMiddleware(addresses: addresses))
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: OutcomeMiddleware(routes: self))
+        router.add(middleware: ContentNegotiationMiddleware(routes: self))
         if rateLimiter != nil || addressLimiter != nil { router.add(middleware: RateLimitMiddleware(routes: self)) }
         router.post("/auth/login") { request, context in await self.handle(request, context) { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
@@ -49,6 +50,20 @@ struct ServerRoutes: Sendable {
             router.on("/fhir/:type/:id", method: method) { request, context in
                 await self.handle(request, context) {
                     throw ServerError.methodNotAllowed("\(method.rawValue) is not supported; mark a measurement entered-in-error with PUT instead.")
+                }
+            }
+        }
+        // The other methods at paths that exist: 405 with Allow (the middleware adds it), not 404.
+        let unsupported: [(String, [HTTPRequest.Method])] = [
+            ("/fhir", [.get, .put, .delete, .patch]), ("/fhir/metadata", [.post, .put, .delete, .patch]),
+            ("/fhir/:type", [.put, .delete, .patch]), ("/fhir/:type/:id", [.post]),
+        ]
+        for (path, methods) in unsupported {
+            for method in methods {
+                router.on(RouterPath(stringLiteral: path), method: method) { request, context in
+                    await self.handle(request, context) {
+                        throw ServerError.methodNotAllowed("\(method.rawValue) is not supported at \(request.uri.path); see /fhir/metadata.")
+                    }
                 }
             }
         }
@@ -269,9 +284,25 @@ struct OutcomeMiddleware: RouterMiddleware {
     typealias Context = BedsideRequestContext
     let routes: ServerRoutes
 
+    /// The methods a path takes, for the `Allow` header of a 405 (RFC 9110 §15.5.6).
+    static func allowedMethods(path: String) -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        switch (parts.first, parts.count) {
+        case ("auth", _): return "POST"
+        case ("fhir", 1): return "POST"
+        case ("fhir", 2): return parts[1] == "metadata" ? "GET" : "GET, POST"
+        case ("fhir", 3): return "GET, PUT"
+        default: return "GET"
+        }
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            var response = try await next(request, context)
+            if response.status == .methodNotAllowed, response.headers[.allow] == nil {
+                response.headers[.allow] = Self.allowedMethods(path: request.uri.path)
+            }
+            return response
         } catch let error as HTTPResponseError where error.status == .notFound {
             let refusal = ServerError.notFound("There is nothing at \(request.method.rawValue) \(request.uri.path). See /fhir/metadata.")
             await routes.recordRefusal(refusal, request, context)
@@ -279,8 +310,47 @@ struct OutcomeMiddleware: RouterMiddleware {
         } catch let error as HTTPResponseError where error.status == .methodNotAllowed {
             let refusal = ServerError.methodNotAllowed("\(request.method.rawValue) is not supported at \(request.uri.path).")
             await routes.recordRefusal(refusal, request, context)
-            return routes.error(refusal)
+            var response = routes.error(refusal)
+            response.headers[.allow] = Self.allowedMethods(path: request.uri.path)
+            return response
         }
+    }
+}
+
+/// The FHIR API writes JSON only: `_format=xml` or an `Accept` that takes no JSON is answered 406
+/// with an OperationOutcome, rather than with JSON the client did not ask for.
+struct ContentNegotiationMiddleware: RouterMiddleware {
+    typealias Context = BedsideRequestContext
+    let routes: ServerRoutes
+
+    /// `_format` values and media types that mean FHIR JSON (R4 3.1.0.1.10).
+    static let json: Set<String> = ["json", "application/json", "application/fhir+json", "*/*", "application/*"]
+
+    /// Why the request asks for something else than JSON; nil when JSON will do.
+    static func refusal(format: String?, accept: String?) -> ServerError? {
+        if let format {
+            let wanted = format.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            if !json.contains(wanted) {
+                return .notAcceptable("_format=\(format.prefix(60)) is not a format this server writes; it answers in FHIR JSON only (_format=json).")
+            }
+            return nil
+        }
+        guard let accept, !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        let types = accept.split(separator: ",").map { range -> (type: String, quality: String?) in
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            return (parts.first ?? "", parts.dropFirst().first { $0.hasPrefix("q=") })
+        }
+        // A media type with q=0 is one the client refuses.
+        if types.contains(where: { json.contains($0.type) && !["q=0", "q=0.0", "q=0.00", "q=0.000"].contains($0.quality ?? "") }) { return nil }
+        return .notAcceptable("Accept: \(accept.prefix(80)) takes no JSON; this server answers in FHIR JSON only (application/fhir+json).")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/fhir"),
+            let refusal = Self.refusal(format: request.uri.queryParameters.get("_format"), accept: request.headers[.accept])
+        else { return try await next(request, context) }
+        await routes.recordRefusal(refusal, request, context)
+        return routes.error(refusal)
     }
 }
 
