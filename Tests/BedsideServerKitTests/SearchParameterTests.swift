@@ -6,8 +6,13 @@ import Testing
 /// One table of search parameters: what the CapabilityStatement lists is exactly what a search takes.
 @Suite("Search parameter table")
 struct SearchParameterTests {
-    static func sample(_ type: String) -> String {
-        switch type {
+    static func sample(_ name: String, _ type: String) -> String {
+        switch name {
+        case "_summary": return "count"
+        case "_total": return "accurate"
+        default: break
+        }
+        return switch type {
         case "reference": "Patient/3f2a"
         case "date": "ge2026-01-01"
         case "number": "10"
@@ -28,7 +33,7 @@ struct SearchParameterTests {
         #expect(listed.count >= 5, "the common parameters at least")
         for (name, kind) in listed where name != "_has" {
             #expect(throws: Never.self, "\(type.rawValue)?\(name)") {
-                try SearchRequest.parse(type: type, parameters: [(name, Self.sample(kind))])
+                try SearchRequest.parse(type: type, parameters: [(name, Self.sample(name, kind))])
             }
         }
         let unlisted = SearchParameter.table.map(\.name).filter { name in name != "_offset" && !listed.contains { $0.0 == name } }
@@ -40,6 +45,27 @@ struct SearchParameterTests {
                 guard case .badRequest(_, _, let code) = error else { Issue.record("\(error)"); continue }
                 #expect(code == "not-supported", "\(type.rawValue)?\(name): \(error)")
             }
+        }
+    }
+
+    @Test("_summary=count answers how many match, with no entries; _total=accurate adds Bundle.total to a page; other values are refused")
+    func summaryAndTotal() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("counted@example.org")
+            let token = try await server.login("counted@example.org").token
+            let patientID = try #require(patient.patientID)
+            for kilograms in [80.0, 81, 82] {
+                let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(kilograms, patientID: patientID))
+                #expect(created.status == 201)
+            }
+            let count = try await server.request("GET", "/fhir/Observation?_summary=count", token: token)
+            #expect(count.status == 200 && count.json?["total"]?.intValue == 3 && count.entries.isEmpty, "\(count.text)")
+            let page = try await server.request("GET", "/fhir/Observation?_total=accurate&_count=2", token: token)
+            #expect(page.json?["total"]?.intValue == 3 && page.entries.count == 2)
+            let plain = try await server.request("GET", "/fhir/Observation?_count=2", token: token)
+            #expect(plain.json?["total"] == nil, "counted only when asked")
+            let data = try await server.request("GET", "/fhir/Observation?_summary=data", token: token)
+            #expect(data.status == 400 && data.issueCode == "not-supported")
         }
     }
 }

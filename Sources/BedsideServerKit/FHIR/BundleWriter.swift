@@ -19,14 +19,15 @@ enum BundleWriter {
             let previous = pageURL(type: type, parameters: parameters, offset: max(0, query.offset - query.count), baseURL: baseURL)
             links.append(["relation": "previous", "url": .string(previous)])
         }
-        let head: JSONValue = [
+        var head: JSONObject = [
             "resourceType": "Bundle",
             "id": .string(UUID().uuidString.lowercased()),
             "meta": ["lastUpdated": .string(FHIRDateTime.format(epochMilliseconds: now))],
             "type": "searchset",
-            "link": .array(links),
         ]
-        head.write(to: &out)
+        if let total = page.total { head["total"] = .number(total) }
+        head["link"] = .array(links)
+        JSONValue.object(head).write(to: &out)
         // FHIR JSON forbids empty arrays: no matches means no `entry` at all.
         guard !page.resources.isEmpty else { return out }
         out.removeLast()  // reopen the object to append the entries

@@ -117,7 +117,10 @@ public struct FHIRService: Sendable {
                 let having = try db.patientIDs(matching: inner)
                 resolved.patientIDs = (resolved.patientIDs ?? Array(having).sorted()).filter(having.contains)
             }
-            return try db.search(resolved)
+            // `_summary=count` reads no resources; `_total` counts as well as reads.
+            var page = resolved.countOnly ? ResourcePage(resources: [], hasMore: false) : try db.search(resolved)
+            if resolved.countOnly || resolved.wantsTotal { page.total = try db.total(matching: resolved) }
+            return page
         }
         let now = clock.now()
         let etag = ETag.searchset(type: name, parameters: parameters, query: query, page: page)

@@ -6,6 +6,10 @@ struct SearchParameter: Sendable {
     /// Which part of the query a parameter sets.
     enum Field: Sendable {
         case id, lastUpdated, count, offset, sort, identifier
+        /// `_summary`: `count` (how many, no entries) or `false` (the resources, as without it).
+        case summary
+        /// `_total`: `accurate` or `estimate` fill Bundle.total (exactly, both); `none` leaves it out.
+        case total
         /// `patient`, `subject`, `owner`: the patient's compartment.
         case patient
         case status
@@ -39,6 +43,12 @@ struct SearchParameter: Sendable {
             resources: nil),
         SearchParameter(name: "_offset", type: "number", field: .offset, documentation: "Where a page starts (the next link's)", resources: nil, advertised: false),
         SearchParameter(name: "_sort", type: "special", field: .sort, documentation: "Sort order", resources: nil),
+        SearchParameter(
+            name: "_summary", type: "token", field: .summary, documentation: "count: only Bundle.total, no entries; false: as without it",
+            resources: nil),
+        SearchParameter(
+            name: "_total", type: "token", field: .total, documentation: "accurate or estimate: Bundle.total, counted exactly; none: left out",
+            resources: nil),
         SearchParameter(
             name: "patient", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
             resources: [.observation, .questionnaireResponse, .task, .flag]),

@@ -84,6 +84,21 @@ struct SearchRequest {
             case .count:
                 guard let count = Int(value), count >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
                 query.count = min(count, maximumCount)
+            case .summary:
+                switch value {
+                case "count": query.countOnly = true
+                case "false": break
+                default:
+                    throw .badRequest(
+                        "_summary=\(value.prefix(40)) is not supported: use _summary=count (how many match) or leave it out.", expression: name,
+                        code: "not-supported")
+                }
+            case .total:
+                switch value {
+                case "accurate", "estimate": query.wantsTotal = true
+                case "none": query.wantsTotal = false
+                default: throw .badRequest("_total takes none, estimate or accurate.", expression: name)
+                }
             case .offset:
                 guard let offset = Int(value), offset >= 0 else { throw .badRequest("_offset must be a whole number.", expression: name) }
                 guard offset <= ServerLimits.maximumOffset else {

@@ -36,6 +36,10 @@ public struct ResourceQuery: Sendable, Equatable {
     /// Patient searches only (`_has:Flag:patient:status=active`): the patients who have a resource
     /// matching each of these. Resolved into `patientIDs` before the search runs.
     public var has: [ResourceQuery] = []
+    /// `_total=accurate|estimate`: the Bundle says how many match in all.
+    public var wantsTotal = false
+    /// `_summary=count`: only how many match, no entries.
+    public var countOnly = false
 
     public init(type: String) { self.type = type }
 }
@@ -45,4 +49,12 @@ public struct ResourcePage: Sendable {
     public var resources: [StoredResource]
     /// Whether there are more after this page.
     public var hasMore: Bool
+    /// How many match in all, when `_total` or `_summary=count` asked.
+    public var total: Int?
+
+    public init(resources: [StoredResource], hasMore: Bool, total: Int? = nil) {
+        self.resources = resources
+        self.hasMore = hasMore
+        self.total = total
+    }
 }

@@ -297,6 +297,12 @@ struct SQLiteStoreSession: StoreWriting {
         return Set(try String.fetchAll(db.makeStatement(sql: sql), arguments: arguments))
     }
 
+    func total(matching query: ResourceQuery) throws -> Int {
+        guard let (conditions, arguments) = self.conditions(of: query) else { return 0 }
+        let sql = "SELECT COUNT(*) FROM resource WHERE \(conditions.joined(separator: " AND "))"
+        return try Int.fetchOne(db.makeStatement(sql: sql), arguments: arguments) ?? 0
+    }
+
     func search(_ query: ResourceQuery) throws -> ResourcePage {
         guard let matching = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
         let conditions = matching.0

@@ -34,6 +34,8 @@ public protocol StoreReading {
     func search(_ query: ResourceQuery) throws -> ResourcePage
     /// The distinct patients of the resources that match (paging and order ignored).
     func patientIDs(matching query: ResourceQuery) throws -> Set<String>
+    /// How many resources match, in all (paging ignored): `Bundle.total`.
+    func total(matching query: ResourceQuery) throws -> Int
     func count(type: String) throws -> Int
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
