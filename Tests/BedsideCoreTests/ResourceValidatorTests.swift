@@ -177,6 +177,21 @@ struct ResourceValidatorTests {
         }
     }
 
+    @Test("what Bedside writes names the FHIR vital-signs profile it conforms to (glucose, a laboratory value, none)")
+    func profiles() {
+        let expected: [MeasurementKind: String] = [
+            .bloodPressure: "bp", .bodyWeight: "bodyweight", .heartRate: "heartrate", .oxygenSaturation: "oxygensat",
+            .bodyTemperature: "bodytemp", .respiratoryRate: "resprate",
+        ]
+        for kind in MeasurementKind.allCases {
+            let values = kind.parts.map { ObservationBuilder.Value(part: $0, value: ($0.typicalRange.lowerBound + $0.typicalRange.upperBound) / 2) }
+            let written = observation(kind, kind == .bloodPressure ? [.init(part: .systolic, value: 130), .init(part: .diastolic, value: 80)] : values)
+            let profile = written["meta"]?["profile"]?.arrayValue?.first?.stringValue
+            #expect(profile == expected[kind].map { "http://hl7.org/fhir/StructureDefinition/" + $0 }, "\(kind)")
+            #expect(expressions(written).isEmpty, "\(kind)")
+        }
+    }
+
     @Test("a withdrawn measurement needs no value")
     func enteredInError() {
         var object = observation(.heartRate, [.init(part: .heartRate, value: 60)]).objectValue!

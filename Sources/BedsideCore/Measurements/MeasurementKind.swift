@@ -28,6 +28,21 @@ public enum MeasurementKind: String, Sendable, CaseIterable, Codable, Hashable {
         }
     }
 
+    /// The FHIR R4 vital-signs profile an Observation of this kind conforms to; nil for glucose, a
+    /// laboratory value.
+    public var vitalSignsProfile: String? {
+        let base = "http://hl7.org/fhir/StructureDefinition/"
+        return switch self {
+        case .bloodPressure: base + "bp"
+        case .bodyWeight: base + "bodyweight"
+        case .heartRate: base + "heartrate"
+        case .oxygenSaturation: base + "oxygensat"
+        case .bodyTemperature: base + "bodytemp"
+        case .respiratoryRate: base + "resprate"
+        case .glucose: nil
+        }
+    }
+
     /// The LOINC display name.
     public var loincDisplay: String {
         switch self {

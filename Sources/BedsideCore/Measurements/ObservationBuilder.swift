@@ -23,6 +23,8 @@ public enum ObservationBuilder {
         note: String? = nil, status: String = "final"
     ) -> JSONValue {
         var object: JSONObject = ["resourceType": "Observation"]
+        // The FHIR vital-signs profile it conforms to (glucose is a laboratory value, with none).
+        if let profile = kind.vitalSignsProfile { object["meta"] = ["profile": [.string(profile)]] }
         if let clientID {
             object["identifier"] = [["system": "urn:ietf:rfc:3986", "value": .string("urn:uuid:\(clientID)")]]
         }
