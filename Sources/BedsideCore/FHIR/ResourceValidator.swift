@@ -154,9 +154,7 @@ public struct ResourceValidator: Sendable {
         if let category = object["category"], category.arrayValue == nil {
             issues.add("structure", "category must be an array of CodeableConcepts", at: "category")
         }
-        if let device = object["device"] {
-            checkReference(device, path: "device", type: "Device", required: false, issues: &issues)
-        }
+        if let device = object["device"] { checkDevice(device, issues: &issues) }
         if let notes = object["note"] {
             let ok = notes.arrayValue?.allSatisfy { $0["text"]?.stringValue != nil } ?? false
             if !ok { issues.add("structure", "note must be an array of annotations with text", at: "note") }
@@ -191,6 +189,21 @@ public struct ResourceValidator: Sendable {
                 // vs-2: a vital sign without components or members has a value or says why not.
                 issues.add("required", "a value (valueQuantity) or a dataAbsentReason is required for \(part.display.lowercased())", at: "valueQuantity")
             }
+        }
+    }
+
+    /// `device`: a Reference(Device | DeviceMetric), which may name it by display or identifier alone.
+    private func checkDevice(_ device: JSONValue, issues: inout Issues) {
+        guard device.objectValue != nil else {
+            issues.add("structure", "device must be a Reference object", at: "device")
+            return
+        }
+        guard let reference = device["reference"] else { return }
+        guard let text = reference.stringValue,
+            text.hasPrefix("#") || FHIRSyntax.parseReference(text).map({ ["Device", "DeviceMetric"].contains($0.type) }) == true
+        else {
+            issues.add("value", "device must reference a Device or DeviceMetric as 'Device/<id>'", at: "device.reference")
+            return
         }
     }
 
