@@ -346,6 +346,40 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return f"{len(entries)} entries"
     check("batch-response Bundle (POST /fhir batch: search, read, 304, 404, refused POST)", post_batch)
 
+    def corpus():
+        # The public Observations of Tests/Fixtures/Observations, posted as the patient's own (their
+        # identifiers left out: some published examples share one, and identifiers are unique per
+        # patient); each answer must itself be valid FHIR.
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures", "Observations")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".json"))
+        assert len(files) >= 30, f"{len(files)} files"
+        for name in files:
+            with open(os.path.join(folder, name)) as handle:
+                resource = json.load(handle)
+            resource.pop("id", None)
+            resource.pop("identifier", None)
+            resource["subject"] = {"reference": f"Patient/{patient_id}"}
+            resp = post(resource, p_hdr, "Observation")
+            assert resp.status_code == 201, f"{name}: {resp.status_code} {resp.text[:300]}"
+            validate("Observation", resp.json())
+        return f"{len(files)} public Observations accepted"
+    check("public Observations (FHIR R4 examples, US Core, ISiK) accepted, answers valid", corpus)
+
+    def summary_count():
+        data = expect_status(get("Observation", p_hdr, patient=patient_id, _summary="count"), 200)
+        validate("Bundle", data)
+        assert data["total"] > 30 and "entry" not in data, (data.get("total"), "entry" in data)
+        return f"total {data['total']}"
+    check("_summary=count: a searchset Bundle with total and no entries", summary_count)
+
+    check("OperationOutcome 406 (_format=xml)", lambda: validate_outcome(get("metadata", p_hdr, _format="xml"), 406))
+
+    def method_405():
+        resp = requests.delete(f"{fhir}/Observation/x", headers=p_hdr, verify=ca, timeout=30)
+        validate_outcome(resp, 405)
+        assert resp.headers.get("Allow") == "GET, PUT", resp.headers.get("Allow")
+    check("OperationOutcome 405 with Allow (DELETE /fhir/Observation/x)", method_405)
+
 
 async def fhirpy_checks(base, ca, patient_id, token):
     ctx = ssl.create_default_context(cafile=ca)
@@ -362,6 +396,30 @@ async def fhirpy_checks(base, ca, patient_id, token):
     except Exception as exc:  # noqa: BLE001
         results["patient"] = exc
     return results
+
+
+async def fetch_everything(base, ca, token, types):
+    """fhirpy's fetch_all over every page of each type the token may search."""
+    ctx = ssl.create_default_context(cafile=ca)
+    client = AsyncFHIRClient(f"{base}/fhir", authorization=f"Bearer {token}", aiohttp_config={"ssl": ctx})
+    found = {}
+    for resource_type in types:
+        found[resource_type] = await client.resources(resource_type).limit(100).fetch_all()
+    return found
+
+
+def check_fetch_all(base, ca, who, token, types):
+    def everything():
+        found = asyncio.run(fetch_everything(base, ca, token, types))
+        total = 0
+        for resource_type, resources in found.items():
+            for resource in resources:
+                assert resource.resource_type == resource_type, resource.resource_type
+                validate(resource_type, resource.serialize())
+            total += len(resources)
+        assert total > 0, "nothing readable"
+        return ", ".join(f"{len(found[t])} {t}" for t in types)
+    check(f"fhirpy: fetch_all of everything the {who} may read, each valid", everything)
 
 
 def check_fhirpy(base, ca, patient_id, token):
@@ -409,6 +467,9 @@ def main():
             c_hdr = {"Authorization": f"Bearer {clinician['accessToken']}", "Accept": FHIR_JSON}
             run_checks(base, ca, patient_id, p_hdr, c_hdr)
             check_fhirpy(base, ca, patient_id, patient["accessToken"])
+            readable = ["Observation", "QuestionnaireResponse", "Task", "Flag", "Patient", "Questionnaire"]
+            check_fetch_all(base, ca, "patient", patient["accessToken"], readable)
+            check_fetch_all(base, ca, "clinician", clinician["accessToken"], readable)
     except Exception as exc:  # noqa: BLE001
         print(f"FAIL setup: {type(exc).__name__}: {exc}")
         failures.append("setup")
