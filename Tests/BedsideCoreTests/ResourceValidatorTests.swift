@@ -192,6 +192,20 @@ struct ResourceValidatorTests {
         }
     }
 
+    @Test("serum or plasma glucose from a laboratory is read as glucose, in its unit; what the reader cannot place is left out")
+    func equivalentCodes() throws {
+        var serum = observation(.glucose, [.init(part: .glucoseMass, value: 95)]).objectValue ?? [:]
+        serum["id"] = "lab-1"
+        serum["code"] = ["coding": [["system": "http://loinc.org", "code": "2345-7"]]]
+        let record = try #require(ObservationReader.record(from: .object(serum)))
+        #expect(record.kind == .glucose && record.literal(.glucoseMass) == "95")
+        serum["code"] = ["coding": [["system": "http://loinc.org", "code": "14749-6"]]]
+        serum["valueQuantity"] = ["value": 5.3, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"]
+        #expect(ObservationReader.record(from: .object(serum))?.literal(.glucoseMolar) == "5.3")
+        serum["valueQuantity"] = ["value": 250, "comparator": ">", "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"]
+        #expect(ObservationReader.record(from: .object(serum)) == nil, "a value with a comparator is not an exact reading")
+    }
+
     @Test("a withdrawn measurement needs no value")
     func enteredInError() {
         var object = observation(.heartRate, [.init(part: .heartRate, value: 60)]).objectValue!

@@ -24,7 +24,10 @@ public enum MeasurementKind: String, Sendable, CaseIterable, Codable, Hashable {
         case .oxygenSaturation: ["2708-6", "59408-5"]
         case .bodyTemperature: ["8310-5"]
         case .respiratoryRate: ["9279-1"]
-        case .glucose: ["15074-8", "2339-0"]
+        // Serum or plasma glucose (2345-7 mass, 14749-6 moles), as laboratories and other systems send it,
+        // is read as glucose too: for a patient's self-monitoring and its alerts the two agree closely
+        // enough (within the 15 % that ISO 15197 allows a meter).
+        case .glucose: ["15074-8", "2339-0", "2345-7", "14749-6"]
         }
     }
 
@@ -130,8 +133,8 @@ public struct MeasurementPart: Sendable, Hashable {
         case "2708-6", "59408-5": .oxygenSaturation
         case "8310-5": .bodyTemperature
         case "9279-1": .respiratoryRate
-        case "15074-8": .glucoseMolar
-        case "2339-0": .glucoseMass
+        case "15074-8", "14749-6": .glucoseMolar
+        case "2339-0", "2345-7": .glucoseMass
         default: nil
         }
     }
