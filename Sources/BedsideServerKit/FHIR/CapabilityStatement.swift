@@ -24,7 +24,7 @@ enum CapabilityStatement {
                 parameters.append(parameter(
                     "_has", "special", "Reverse chain _has:TYPE:patient:PARAMETER=VALUE (TYPE Observation, QuestionnaireResponse, Task or Flag), e.g. _has:Flag:patient:status=active"))
             }
-            let entry: JSONObject = [
+            var entry: JSONObject = [
                 "type": .string(type.rawValue),
                 "interaction": .array(interactions),
                 "versioning": "versioned",
@@ -35,6 +35,9 @@ enum CapabilityStatement {
                 "conditionalDelete": "not-supported",
                 "searchParam": .array(parameters),
             ]
+            if type == .patient {
+                entry["operation"] = [["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"]]
+            }
             return .object(entry)
         }
         return [

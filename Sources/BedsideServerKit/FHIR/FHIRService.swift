@@ -53,7 +53,7 @@ public struct FHIRService: Sendable {
         .notFound("\(type)/\(id) was not found.")
     }
 
-    private func storeRead<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws(ServerError) -> T {
+    func storeRead<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws(ServerError) -> T {
         do { return try await store.read(work) } catch { throw .storage(error) }
     }
 

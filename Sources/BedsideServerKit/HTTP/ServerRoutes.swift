@@ -37,6 +37,18 @@ struct ServerRoutes: Sendable {
         router.get("/fhir/:type") { request, context in await self.handle(request, context) { try await self.search(request, context) } }
         router.post("/fhir/:type") { request, context in await self.handle(request, context) { try await self.create(request, context) } }
         router.get("/fhir/:type/:id") { request, context in await self.handle(request, context) { try await self.read(request, context, version: nil) } }
+        // Under `:type`, not a literal `Patient`: a literal branch would hide `/fhir/Patient/:id` from reads.
+        router.get("/fhir/:type/:id/$everything") { request, context in
+            await self.handle(request, context) {
+                guard context.parameters.get("type") == "Patient" else {
+                    throw ServerError.notFound("$everything is an operation on Patient only (GET /fhir/Patient/[id]/$everything).")
+                }
+                let info = try await self.info(request, context)
+                let answer = try await self.fhir.everything(
+                    patientID: context.parameters.get("id") ?? "", parameters: SearchRequest.parameters(query: request.uri.query), info: info)
+                return self.respond(answer)
+            }
+        }
         router.get("/fhir/:type/:id/_history/:version") { request, context in
             await self.handle(request, context) {
                 guard let version = context.parameters.get("version").flatMap(Int.init) else {
@@ -240,7 +252,7 @@ struct ServerRoutes: Sendable {
     }
 
     /// 200 with the body, or 304 with only the validators.
-    private func respond(_ answer: ReadAnswer) -> Response {
+    func respond(_ answer: ReadAnswer) -> Response {
         var headers = HTTPFields()
         headers[.eTag] = answer.etag
         if let lastModified = answer.lastModified { headers[.lastModified] = HTTPDate.format(epochMilliseconds: lastModified) }
