@@ -258,7 +258,8 @@ struct FHIRAPITests {
             #expect(metadata.status == 200)
             #expect(metadata.header("content-type")?.hasPrefix("application/fhir+json") == true)
             let resources = metadata.json?["rest"]?.arrayValue?.first?["resource"]?.arrayValue ?? []
-            #expect(Set(resources.compactMap { $0["type"]?.stringValue }) == Set(SupportedResource.allCases.map(\.rawValue)))
+            // The stored types, and the read-only StructureDefinitions of Bedside's own extensions.
+            #expect(Set(resources.compactMap { $0["type"]?.stringValue }) == Set(SupportedResource.allCases.map(\.rawValue) + ["StructureDefinition"]))
             let flag = resources.first { $0["type"]?.stringValue == "Flag" }
             #expect(flag?["interaction"]?.arrayValue?.compactMap { $0["code"]?.stringValue }.contains("create") == false)
             #expect(metadata.json?["fhirVersion"]?.stringValue == "4.0.1")

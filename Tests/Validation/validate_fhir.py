@@ -372,6 +372,18 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return f"total {data['total']}"
     check("_summary=count: a searchset Bundle with total and no entries", summary_count)
 
+    def structure_definitions():
+        resp = requests.get(f"{fhir}/StructureDefinition", headers={"Accept": FHIR_JSON}, verify=ca, timeout=30)
+        data = expect_status(resp, 200)
+        definitions = validate_bundle(data, "searchset", "StructureDefinition")
+        assert len(definitions) >= 6, f"{len(definitions)} StructureDefinitions"
+        for definition in definitions:
+            one = expect_status(requests.get(f"{fhir}/StructureDefinition/{definition['id']}", verify=ca, timeout=30), 200)
+            validate("StructureDefinition", one)
+            assert one["url"].endswith("/" + one["id"]), one["url"]
+        return f"{len(definitions)} extensions"
+    check("StructureDefinitions of Bedside's extensions (public, valid)", structure_definitions)
+
     check("OperationOutcome 406 (_format=xml)", lambda: validate_outcome(get("metadata", p_hdr, _format="xml"), 406))
 
     def method_405():

@@ -13,9 +13,9 @@ public enum TriageAction: Sendable, Equatable {
 }
 
 public enum FlagTriage {
-    public static let escalatedURL = "https://bedside.example/fhir/StructureDefinition/flag-escalated"
-    public static let snoozedUntilURL = "https://bedside.example/fhir/StructureDefinition/flag-snoozed-until"
-    public static let noteURL = "https://bedside.example/fhir/StructureDefinition/flag-note"
+    public static let escalatedURL = BedsideExtension.flagEscalated.url
+    public static let snoozedUntilURL = BedsideExtension.flagSnoozedUntil.url
+    public static let noteURL = BedsideExtension.flagNote.url
 
     /// The Flag after `action`, with `note` (if any) added by `author` at `time`.
     public static func apply(_ action: TriageAction, note: String?, by author: String, at time: Int64, to flag: JSONValue) -> JSONValue {

@@ -90,7 +90,7 @@ public struct VitalSignRules: Sendable, Equatable, Codable {
     public static let programmeNames = ["default", "heart-failure", "copd", "diabetes"]
 
     /// Where a Patient names its care programme (`heart-failure`, `copd`, `diabetes`; else `default`).
-    public static let programmeExtensionURL = "https://bedside.example/fhir/StructureDefinition/care-programme"
+    public static let programmeExtensionURL = BedsideExtension.careProgramme.url
 
     /// The care programme a Patient resource names, if any.
     public static func programme(of patient: JSONValue) -> String? {

@@ -45,6 +45,10 @@ public struct ResourceValidator: Sendable {
             }
         }
         checkIdentifiers(object["identifier"], single: Self.singleIdentifierTypes.contains(type), issues: &issues)
+        // Bedside's own extensions, where they appear and what they hold (its StructureDefinitions).
+        for (index, item) in (object["extension"]?.arrayValue ?? []).enumerated() {
+            if let problem = BedsideExtension.problem(with: item, on: type) { issues.add("value", problem, at: "extension[\(index)]") }
+        }
         switch type {
         case "Observation": validateObservation(object, issues: &issues)
         case "QuestionnaireResponse": validateQuestionnaireResponse(object, issues: &issues)

@@ -2,6 +2,20 @@ import BedsideCore
 
 /// `GET /fhir/metadata`: exactly what this server supports, no more.
 enum CapabilityStatement {
+    /// `GET /fhir/StructureDefinition`: every extension Bedside defines, as a searchset.
+    static func extensionDefinitions(baseURL: String, now: Int64) -> [UInt8] {
+        let entries: [JSONValue] = BedsideExtension.all.map { known in
+            ["fullUrl": .string("\(baseURL)/fhir/StructureDefinition/\(known.id)"), "resource": known.structureDefinition, "search": ["mode": "match"]]
+        }
+        let bundle: JSONValue = [
+            "resourceType": "Bundle", "type": "searchset", "total": .number(entries.count),
+            "meta": ["lastUpdated": .string(FHIRDateTime.format(epochMilliseconds: now))],
+            "link": [["relation": "self", "url": .string("\(baseURL)/fhir/StructureDefinition")]],
+            "entry": .array(entries),
+        ]
+        return bundle.serialized()
+    }
+
     static func make(baseURL: String, now: Int64) -> JSONValue {
         func parameter(_ name: String, _ type: String, _ documentation: String) -> JSONValue {
             ["name": .string(name), "type": .string(type), "documentation": .string(documentation)]
@@ -39,7 +53,10 @@ enum CapabilityStatement {
                 entry["operation"] = [["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"]]
             }
             return .object(entry)
-        }
+        } + [[
+            "type": "StructureDefinition", "interaction": [["code": "read"], ["code": "search-type"]],
+            "documentation": "The StructureDefinitions of Bedside's own extensions (public, no token needed).",
+        ]]
         return [
             "resourceType": "CapabilityStatement",
             "status": "active",

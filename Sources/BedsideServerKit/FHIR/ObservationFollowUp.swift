@@ -29,7 +29,7 @@ import Foundation
     }
 
     /// Where a Patient keeps rules of their own (JSON of `VitalSignRules`), set with `rules set --file`.
-    static let ownRulesExtensionURL = "https://bedside.example/fhir/StructureDefinition/alert-rules"
+    static let ownRulesExtensionURL = BedsideExtension.alertRules.url
 
     /// The rules that apply to the patient: their own if they have them, else their programme's.
     static func rules(for patientID: String, db: any StoreReading) throws -> VitalSignRules {

@@ -73,7 +73,7 @@ enum FlagBuilder {
     /// Where a Flag says which resource raised it (the standard flag-detail extension).
     static let detailExtensionURL = "http://hl7.org/fhir/StructureDefinition/flag-detail"
     /// Which rule raised it: one open Flag per patient and rule.
-    static let ruleExtensionURL = "https://bedside.example/fhir/StructureDefinition/alert-rule"
+    static let ruleExtensionURL = BedsideExtension.alertRule.url
 
     /// The extensions this builder writes; any other on a Flag (a nurse's note, escalation) is kept on update.
     static let writtenExtensionURLs: Set<String> = [AlertPriority.extensionURL, detailExtensionURL, ruleExtensionURL]

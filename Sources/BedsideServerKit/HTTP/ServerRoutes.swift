@@ -236,6 +236,7 @@ struct ServerRoutes: Sendable {
     // MARK: FHIR
 
     private func search(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        if context.parameters.get("type") == "StructureDefinition" { return json(.ok, CapabilityStatement.extensionDefinitions(baseURL: baseURL(request), now: clock.now())) }
         let info = try await info(request, context)
         let answer = try await fhir.search(
             type: context.parameters.get("type") ?? "", parameters: SearchRequest.parameters(query: request.uri.query),
@@ -244,6 +245,13 @@ struct ServerRoutes: Sendable {
     }
 
     private func read(_ request: Request, _ context: BedsideRequestContext, version: Int?) async throws -> Response {
+        // The StructureDefinitions of Bedside's extensions are public, as the CapabilityStatement is.
+        if context.parameters.get("type") == "StructureDefinition", version == nil {
+            guard let known = BedsideExtension.named(id: context.parameters.get("id") ?? "") else {
+                throw ServerError.notFound("StructureDefinition/\(context.parameters.get("id") ?? "") was not found.")
+            }
+            return json(.ok, known.structureDefinition.serialized())
+        }
         let info = try await info(request, context)
         let answer = try await fhir.read(
             type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", version: version,
