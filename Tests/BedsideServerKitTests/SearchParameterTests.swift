@@ -6,10 +6,12 @@ import Testing
 /// One table of search parameters: what the CapabilityStatement lists is exactly what a search takes.
 @Suite("Search parameter table")
 struct SearchParameterTests {
-    static func sample(_ name: String, _ type: String) -> String {
+    static func sample(_ name: String, _ type: String, on resource: SupportedResource) -> String {
         switch name {
         case "_summary": return "count"
         case "_total": return "accurate"
+        case "_include": return "\(resource.rawValue):patient"
+        case "_revinclude": return "Flag:patient"
         default: break
         }
         return switch type {
@@ -33,7 +35,7 @@ struct SearchParameterTests {
         #expect(listed.count >= 5, "the common parameters at least")
         for (name, kind) in listed where name != "_has" {
             #expect(throws: Never.self, "\(type.rawValue)?\(name)") {
-                try SearchRequest.parse(type: type, parameters: [(name, Self.sample(name, kind))])
+                try SearchRequest.parse(type: type, parameters: [(name, Self.sample(name, kind, on: type))])
             }
         }
         let unlisted = SearchParameter.table.map(\.name).filter { name in name != "_offset" && !listed.contains { $0.0 == name } }
@@ -66,6 +68,29 @@ struct SearchParameterTests {
             #expect(plain.json?["total"] == nil, "counted only when asked")
             let data = try await server.request("GET", "/fhir/Observation?_summary=data", token: token)
             #expect(data.status == 400 && data.issueCode == "not-supported")
+        }
+    }
+
+    @Test("_include brings the matches' Patients (mode include); _revinclude on Patient brings what points at them; both within the caller's access")
+    func includes() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("incl@example.org")
+            _ = try await server.addPatient("outside@example.org")
+            _ = try await server.addClinician("nurse.incl@example.org", patients: ["incl@example.org"])
+            let patientID = try #require(patient.patientID)
+            let token = try await server.login("incl@example.org").token
+            for kilograms in [80.0, 81] {
+                #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(kilograms, patientID: patientID)).status == 201)
+            }
+            let nurse = try await server.login("nurse.incl@example.org").token
+            let observations = try await server.request("GET", "/fhir/Observation?_include=Observation:patient", token: nurse)
+            let modes = observations.entries.map { "\($0["resource"]?["resourceType"]?.stringValue ?? "?"):\($0["search"]?["mode"]?.stringValue ?? "?")" }
+            #expect(modes.sorted() == ["Observation:match", "Observation:match", "Patient:include"], "\(modes)")
+            let patients = try await server.request("GET", "/fhir/Patient?_revinclude=Observation:patient", token: nurse)
+            let kinds = patients.entries.map { "\($0["resource"]?["resourceType"]?.stringValue ?? "?"):\($0["search"]?["mode"]?.stringValue ?? "?")" }
+            #expect(kinds.sorted() == ["Observation:include", "Observation:include", "Patient:match"], "only the care team's patient and theirs: \(kinds)")
+            #expect(try await server.request("GET", "/fhir/Observation?_include=Flag:patient", token: nurse).status == 400)
+            #expect(try await server.request("GET", "/fhir/Patient?_revinclude=Practitioner:patient", token: nurse).status == 400)
         }
     }
 }

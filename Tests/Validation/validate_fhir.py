@@ -384,6 +384,14 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return f"{len(definitions)} extensions"
     check("StructureDefinitions of Bedside's extensions (public, valid)", structure_definitions)
 
+    def flag_include():
+        data = expect_status(get("Flag", c_hdr, status="active", _include="Flag:patient"), 200)
+        validate_bundle(data, "searchset")
+        modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in data.get("entry", [])}
+        assert ("Flag", "match") in modes and ("Patient", "include") in modes, modes
+        return f"{len(data.get('entry', []))} entries"
+    check("_include=Flag:patient as clinician: Flags and their Patients (mode include)", flag_include)
+
     check("OperationOutcome 406 (_format=xml)", lambda: validate_outcome(get("metadata", p_hdr, _format="xml"), 406))
 
     def method_405():

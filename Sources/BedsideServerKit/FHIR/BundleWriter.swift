@@ -29,16 +29,17 @@ enum BundleWriter {
         head["link"] = .array(links)
         JSONValue.object(head).write(to: &out)
         // FHIR JSON forbids empty arrays: no matches means no `entry` at all.
-        guard !page.resources.isEmpty else { return out }
+        let entries = page.resources.map { ($0, "match") } + page.included.map { ($0, "include") }
+        guard !entries.isEmpty else { return out }
         out.removeLast()  // reopen the object to append the entries
         out.append(contentsOf: ",\"entry\":[".utf8)
-        for (index, resource) in page.resources.enumerated() {
+        for (index, (resource, mode)) in entries.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: "{\"fullUrl\":".utf8)
             JSONValue.string("\(baseURL)/\(resource.type)/\(resource.id)").write(to: &out)
             out.append(contentsOf: ",\"resource\":".utf8)
             out.append(contentsOf: resource.json)
-            out.append(contentsOf: ",\"search\":{\"mode\":\"match\"}}".utf8)
+            out.append(contentsOf: ",\"search\":{\"mode\":\"\(mode)\"}}".utf8)
         }
         out.append(contentsOf: "]}".utf8)
         return out

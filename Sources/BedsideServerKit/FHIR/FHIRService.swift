@@ -120,6 +120,7 @@ public struct FHIRService: Sendable {
             // `_summary=count` reads no resources; `_total` counts as well as reads.
             var page = resolved.countOnly ? ResourcePage(resources: [], hasMore: false) : try db.search(resolved)
             if resolved.countOnly || resolved.wantsTotal { page.total = try db.total(matching: resolved) }
+            page.included = try Self.included(for: page, query: resolved, principal: principal, db: db)
             return page
         }
         let now = clock.now()
@@ -127,7 +128,7 @@ public struct FHIRService: Sendable {
         let notModified = ifNoneMatch.map { ETag.matches($0, tag: etag) } ?? false
         // One line per patient whose data the answer shows, so "who saw this patient" has an answer
         // for a clinician's searches over the whole care team too.
-        let shown = notModified ? [] : Set(page.resources.compactMap(\.patientID)).sorted()
+        let shown = notModified ? [] : Set((page.resources + page.included).compactMap(\.patientID)).sorted()
         let onlyPatient = query.patientIDs?.count == 1 ? query.patientIDs?.first : nil
         let recorded = await auditRecorder.record(
             shown.isEmpty

@@ -19,6 +19,11 @@ extension ETag {
         for resource in page.resources {
             text += "\(resource.id) \(resource.versionID)\n"
         }
+        // What `_include`/`_revinclude` brought, and `Bundle.total`: a change to either changes the answer.
+        for resource in page.included {
+            text += "include \(resource.type) \(resource.id) \(resource.versionID)\n"
+        }
+        if let total = page.total { text += "total \(total)\n" }
         let digest = SHA256.hash(data: Array(text.utf8)).prefix(8).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

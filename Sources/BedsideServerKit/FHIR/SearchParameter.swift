@@ -10,6 +10,10 @@ struct SearchParameter: Sendable {
         case summary
         /// `_total`: `accurate` or `estimate` fill Bundle.total (exactly, both); `none` leaves it out.
         case total
+        /// `_include=TYPE:patient`: the matches' Patients along with them.
+        case include
+        /// `_revinclude=TYPE:patient` on Patient: what points at the matching patients.
+        case revinclude
         /// `patient`, `subject`, `owner`: the patient's compartment.
         case patient
         case status
@@ -49,6 +53,14 @@ struct SearchParameter: Sendable {
         SearchParameter(
             name: "_total", type: "token", field: .total, documentation: "accurate or estimate: Bundle.total, counted exactly; none: left out",
             resources: nil),
+        SearchParameter(
+            name: "_include", type: "special", field: .include,
+            documentation: "TYPE:patient (or subject, owner): the matches' Patients come along, search mode include",
+            resources: [.observation, .questionnaireResponse, .task, .flag]),
+        SearchParameter(
+            name: "_revinclude", type: "special", field: .revinclude,
+            documentation: "TYPE:patient (Observation, QuestionnaireResponse, Task or Flag): what points at the matching patients, up to 1000",
+            resources: [.patient]),
         SearchParameter(
             name: "patient", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
             resources: [.observation, .questionnaireResponse, .task, .flag]),

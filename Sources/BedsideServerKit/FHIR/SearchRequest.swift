@@ -84,6 +84,25 @@ struct SearchRequest {
             case .count:
                 guard let count = Int(value), count >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
                 query.count = min(count, maximumCount)
+            case .include:
+                let parts = value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 2, parts[0] == type.rawValue, ["patient", "subject", "owner"].contains(parts[1]),
+                    type.searchParameters.contains(parts[1])
+                else {
+                    throw .badRequest(
+                        "_include=\(value.prefix(60)) is not supported: write _include=\(type.rawValue):patient.", expression: name, code: "not-supported")
+                }
+                query.includePatients = true
+            case .revinclude:
+                let parts = value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count == 2, let target = SupportedResource(rawValue: parts[0]), target.isPatientData, target != .patient,
+                    ["patient", "subject"].contains(parts[1]), target.searchParameters.contains(parts[1])
+                else {
+                    throw .badRequest(
+                        "_revinclude=\(value.prefix(60)) is not supported: write _revinclude=TYPE:patient (Observation, QuestionnaireResponse, Task or Flag).",
+                        expression: name, code: "not-supported")
+                }
+                if !query.revinclude.contains(target.rawValue) { query.revinclude.append(target.rawValue) }
             case .summary:
                 switch value {
                 case "count": query.countOnly = true

@@ -40,6 +40,10 @@ public struct ResourceQuery: Sendable, Equatable {
     public var wantsTotal = false
     /// `_summary=count`: only how many match, no entries.
     public var countOnly = false
+    /// `_include=TYPE:patient` (or `subject`, `owner`): the matches' Patients come along.
+    public var includePatients = false
+    /// `_revinclude=TYPE:patient` on Patient: the resources of these types that point at the matches.
+    public var revinclude: [String] = []
 
     public init(type: String) { self.type = type }
 }
@@ -51,6 +55,8 @@ public struct ResourcePage: Sendable {
     public var hasMore: Bool
     /// How many match in all, when `_total` or `_summary=count` asked.
     public var total: Int?
+    /// Resources that `_include` or `_revinclude` brought along (search mode `include`).
+    public var included: [StoredResource] = []
 
     public init(resources: [StoredResource], hasMore: Bool, total: Int? = nil) {
         self.resources = resources
