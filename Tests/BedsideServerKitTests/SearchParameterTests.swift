@@ -93,4 +93,32 @@ struct SearchParameterTests {
             #expect(try await server.request("GET", "/fhir/Patient?_revinclude=Practitioner:patient", token: nurse).status == 400)
         }
     }
+
+    @Test("over the wire, every search parameter the CapabilityStatement declares works for every type: 200 for a clinician, never 400")
+    func capabilityWalk() async throws {
+        try await withServer { server in
+            _ = try await server.addPatient("walk@example.org")
+            _ = try await server.addClinician("nurse.walk@example.org", patients: ["walk@example.org"])
+            let nurse = try await server.login("nurse.walk@example.org").token
+            let metadata = try await server.request("GET", "/fhir/metadata")
+            let resources = metadata.json?["rest"]?.arrayValue?.first?["resource"]?.arrayValue ?? []
+            var walked = 0
+            for resource in resources {
+                guard let typeName = resource["type"]?.stringValue else { continue }
+                let interactions = resource["interaction"]?.arrayValue?.compactMap { $0["code"]?.stringValue } ?? []
+                if interactions.contains("search-type") {
+                    #expect(try await server.request("GET", "/fhir/\(typeName)", token: nurse).status == 200, "\(typeName)")
+                }
+                guard let type = SupportedResource(rawValue: typeName) else { continue }
+                for parameter in resource["searchParam"]?.arrayValue ?? [] {
+                    guard let name = parameter["name"]?.stringValue, name != "_has", let kind = parameter["type"]?.stringValue else { continue }
+                    let value = BundleWriter.percentEncode(Self.sample(name, kind, on: type))
+                    let answer = try await server.request("GET", "/fhir/\(typeName)?\(name)=\(value)", token: nurse)
+                    #expect(answer.status == 200, "\(typeName)?\(name)=\(value): \(answer.status) \(answer.text.prefix(300))")
+                    walked += 1
+                }
+            }
+            #expect(walked >= 60, "\(walked) parameters walked")
+        }
+    }
 }
