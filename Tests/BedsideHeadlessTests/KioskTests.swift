@@ -34,6 +34,16 @@ struct KioskTests {
         return (server, flagID)
     }
 
+    /// Observations and Flags written straight into the server's store, as of `now`.
+    static func store(_ resources: [JSONValue], in server: JourneyServer, at now: Int64) async throws {
+        try await server.store.write { db in
+            for resource in resources {
+                let type: SupportedResource = resource["resourceType"]?.stringValue == "Flag" ? .flag : .observation
+                try db.put(FHIRService.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now))
+            }
+        }
+    }
+
     func flag(_ server: JourneyServer, _ id: String) async throws -> (version: Int, json: JSONValue) {
         let stored = try #require(try await server.store.read { db in try db.resource(type: "Flag", id: id) })
         return (stored.versionID, JSONParser.parseOrNil(stored.json) ?? .null)
@@ -191,13 +201,7 @@ struct KioskTests {
             rule: "bp", priority: .red, summary: "Systolic 182 mmHg (≥ 180)", reasons: ["Systolic 182 mmHg (≥ 180)"],
             code: AnswerValue.Coding(system: "http://loinc.org", code: "8480-6", display: "Systolic blood pressure"))
         resources.append(FlagBuilder.flag(for: alert, patientID: ruth, trigger: "Observation/x", at: now))
-        let toStore = resources
-        try await server.store.write { db in
-            for resource in toStore {
-                let type: SupportedResource = resource["resourceType"]?.stringValue == "Flag" ? .flag : .observation
-                try db.put(FHIRService.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now))
-            }
-        }
+        try await Self.store(resources, in: server, at: now)
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
         #expect(try await run(anna, credentialSteps + """
             expect "Alerts (2)"
@@ -239,13 +243,7 @@ struct KioskTests {
             rule: "weight", priority: .orange, summary: "Weight +4 kg within 5 days", reasons: ["Weight +4 kg within 5 days"],
             code: AnswerValue.Coding(system: "http://loinc.org", code: "29463-7", display: "Body weight"))
         resources.append(FlagBuilder.flag(for: alert, patientID: patientID, trigger: "Observation/x", at: now))
-        let toStore = resources
-        try await server.store.write { db in
-            for resource in toStore {
-                let type: SupportedResource = resource["resourceType"]?.stringValue == "Flag" ? .flag : .observation
-                try db.put(FHIRService.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now))
-            }
-        }
+        try await Self.store(resources, in: server, at: now)
         let anna = JourneyClient(server: server, email: "anna@example.org", password: Self.nursePassword, kiosk: true)
         let age = try #require(Age.years(birthDate: "1946-03-14", at: now, zone: .current))
         #expect(try await run(anna, credentialSteps + """

@@ -8,28 +8,19 @@ extension FHIRService {
     /// who may read the patient (the patient, their care team), paged with `_count` and `_offset` over
     /// all of it as one list, with `Bundle.total`. Others get 404, as for a read.
     public func everything(patientID: String, parameters: [(String, String)], info: RequestInfo) async throws(ServerError) -> ReadAnswer {
-        var count = ServerLimits.defaultPageSize
-        var offset = 0
-        for (name, value) in parameters where !SearchRequest.ignoredParameters.contains(name) {
-            switch name {
-            case "_count":
-                guard let number = Int(value), number >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
-                count = min(number, ServerLimits.maximumPageSize)
-            case "_offset":
-                guard let number = Int(value), number >= 0, number <= ServerLimits.maximumOffset else {
-                    throw .badRequest("_offset must be a whole number up to \(ServerLimits.maximumOffset).", expression: name, code: "too-costly")
-                }
-                offset = number
-            default:
-                throw .badRequest("$everything takes _count and _offset only; '\(name)' is not supported.", expression: name, code: "not-supported")
-            }
+        // Paged as a search is, by the same parser and limits; nothing else is taken.
+        if let other = parameters.first(where: { !SearchRequest.ignoredParameters.contains($0.0) && !["_count", "_offset"].contains($0.0) }) {
+            throw .badRequest("$everything takes _count and _offset only; '\(other.0)' is not supported.", expression: other.0, code: "not-supported")
         }
+        let paging = try SearchRequest.parse(type: .patient, parameters: parameters)
+        let count = paging.count
+        let offset = paging.offset
         let now = clock.now()
         guard FHIRSyntax.isValidID(patientID), AccessPolicy.mayRead(.patient, patientID: patientID, principal: info.principal) else {
             await auditRecorder.record(info.audit("everything", type: "Patient", id: patientID, outcome: "failure", status: 404, at: now))
             throw Self.notFound("Patient", patientID)
         }
-        let page = try await storeRead { [count, offset] db in
+        let page = try await storeRead { db in
             var resources: [StoredResource] = []
             var total = 0
             var skip = offset
@@ -66,34 +57,5 @@ extension FHIRService {
             type: "Patient/\(patientID)/$everything", page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)
         let etag = ETag.searchset(type: "Patient/\(patientID)/$everything", parameters: parameters, query: query, page: page)
         return ReadAnswer(etag: etag, lastModified: nil, body: bundle)
-    }
-}
-
-extension FHIRService {
-    /// What `_include` and `_revinclude` bring along with a page, under the same access rules as a search
-    /// of their own: the matches' Patients the caller may read; or, on a Patient search, the resources
-    /// of each named type that point at the matching patients (up to a page's maximum each).
-    static func included(for page: ResourcePage, query: ResourceQuery, principal: Principal, db: any StoreReading) throws -> [StoredResource] {
-        var included: [StoredResource] = []
-        if query.includePatients {
-            let ids = Set(page.resources.compactMap(\.patientID)).filter { AccessPolicy.mayRead(.patient, patientID: $0, principal: principal) }
-            if !ids.isEmpty {
-                var patients = ResourceQuery(type: SupportedResource.patient.rawValue)
-                patients.ids = ids.sorted()
-                patients.count = ids.count
-                included += try db.search(patients).resources
-            }
-        }
-        let patientIDs = page.resources.map(\.id)
-        for name in query.revinclude where !patientIDs.isEmpty {
-            guard let type = SupportedResource(rawValue: name) else { continue }
-            var pointing = ResourceQuery(type: name)
-            let allowed = AccessPolicy.searchablePatients(type, principal: principal).map(Set.init)
-            pointing.patientIDs = patientIDs.filter { allowed?.contains($0) ?? true }
-            pointing.count = ServerLimits.maximumPageSize
-            pointing.byteBudget = ServerLimits.pageBytes
-            included += try db.search(pointing).resources
-        }
-        return included
     }
 }
