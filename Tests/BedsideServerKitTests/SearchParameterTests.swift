@@ -12,6 +12,7 @@ struct SearchParameterTests {
         case "_total": return "accurate"
         case "_include": return "\(resource.rawValue):patient"
         case "_revinclude": return "Flag:patient"
+        case "_elements": return "status"
         default: break
         }
         return switch type {
@@ -91,6 +92,50 @@ struct SearchParameterTests {
             #expect(kinds.sorted() == ["Observation:include", "Observation:include", "Patient:match"], "only the care team's patient and theirs: \(kinds)")
             #expect(try await server.request("GET", "/fhir/Observation?_include=Flag:patient", token: nurse).status == 400)
             #expect(try await server.request("GET", "/fhir/Patient?_revinclude=Practitioner:patient", token: nurse).status == 400)
+        }
+    }
+
+    @Test("_elements: matches hold only what was asked (a choice name keeps value[x]) plus id, meta and required elements, tagged SUBSETTED; reads too; included resources whole")
+    func elements() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("elements@example.org")
+            let token = try await server.login("elements@example.org").token
+            let patientID = try #require(patient.patientID)
+            let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: patientID))
+            let id = try #require(created.json?["id"]?.stringValue)
+            let search = try await server.request("GET", "/fhir/Observation?_elements=value&_include=Observation:patient", token: token)
+            #expect(search.status == 200, "\(search.text)")
+            let match = try #require(search.entries.first { $0["search"]?["mode"]?.stringValue == "match" }?["resource"])
+            #expect(Set(match.objectValue?.keys ?? []) == ["resourceType", "id", "meta", "status", "code", "valueQuantity"], "\(match)")
+            #expect(match["meta"]?["tag"]?.arrayValue?.contains { $0["code"]?.stringValue == "SUBSETTED" } == true)
+            let included = try #require(search.entries.first { $0["search"]?["mode"]?.stringValue == "include" }?["resource"])
+            #expect(included["name"] != nil && included["meta"]?["tag"] == nil, "an included Patient comes whole")
+            let read = try await server.request("GET", "/fhir/Observation/\(id)?_elements=Observation.subject,effective", token: token)
+            #expect(Set(read.json?.objectValue?.keys ?? []) == ["resourceType", "id", "meta", "status", "code", "subject", "effectiveDateTime"], "\(read.text)")
+            let whole = try await server.request("GET", "/fhir/Observation/\(id)", token: token)
+            #expect(whole.json?["valueQuantity"] != nil && whole.json?["meta"]?["tag"] == nil, "without _elements, all of it")
+            for bad in ["1x", "value%20quantity", "", "code,,status"] {
+                let refused = try await server.request("GET", "/fhir/Observation?_elements=\(bad)", token: token)
+                #expect(refused.status == 400 && refused.json?["resourceType"]?.stringValue == "OperationOutcome", "_elements=\(bad): \(refused.status)")
+            }
+        }
+    }
+
+    @Test("_pretty=true writes every FHIR answer indented (resources, Bundles, errors); the same JSON as without it")
+    func pretty() async throws {
+        try await withServer { server in
+            let compact = try await server.request("GET", "/fhir/metadata")
+            let pretty = try await server.request("GET", "/fhir/metadata?_pretty=true")
+            #expect(pretty.text.hasPrefix("{\n  \"resourceType\": \"CapabilityStatement\""), "\(pretty.text.prefix(80))")
+            #expect(!compact.text.contains("\n"))
+            var left = compact.json?.objectValue, right = pretty.json?.objectValue
+            left?["meta"] = nil; right?["meta"] = nil; left?["date"] = nil; right?["date"] = nil
+            #expect(left == right && left != nil, "only the layout differs")
+            let missing = try await server.request("GET", "/fhir/Nothing/here/at/all?_pretty=true")
+            #expect(missing.status == 404 && missing.text.contains("\n  \"issue\": ["), "\(missing.text.prefix(120))")
+            let unauthenticated = try await server.request("GET", "/fhir/Observation?_pretty=true")
+            #expect(unauthenticated.status == 401 && unauthenticated.text.contains("\n"))
+            #expect(try await server.request("GET", "/fhir/metadata?_pretty=false").text.contains("\n") == false)
         }
     }
 

@@ -392,6 +392,16 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
         return f"{len(data.get('entry', []))} entries"
     check("_include=Flag:patient as clinician: Flags and their Patients (mode include)", flag_include)
 
+    def elements_and_pretty():
+        resp = get("Observation", p_hdr, patient=patient_id, _elements="value,effective", _count=5, _pretty="true")
+        assert resp.text.startswith('{\n  "resourceType": "Bundle"'), resp.text[:60]
+        observations = validate_bundle(expect_status(resp, 200), "searchset", "Observation")
+        for obs in observations:
+            assert "subject" not in obs and "note" not in obs, sorted(obs)
+            assert any(tag.get("code") == "SUBSETTED" for tag in obs["meta"].get("tag", [])), obs["meta"]
+        return f"{len(observations)} subsetted entries, indented"
+    check("_elements=value,effective and _pretty=true: SUBSETTED, valid Observations, indented Bundle", elements_and_pretty)
+
     check("OperationOutcome 406 (_format=xml)", lambda: validate_outcome(get("metadata", p_hdr, _format="xml"), 406))
 
     def method_405():

@@ -58,3 +58,45 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONValue {
+    /// JSON for people to read (`_pretty=true`): two-space indentation, one member or element per line.
+    public func prettySerialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        writePretty(to: &out, depth: 0)
+        out.append(0x0A)
+        return out
+    }
+
+    private func writePretty(to out: inout [UInt8], depth: Int) {
+        func newline(_ depth: Int) {
+            out.append(0x0A)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
+        }
+        switch self {
+        case .array(let elements) where !elements.isEmpty:
+            out.append(UInt8(ascii: "["))
+            for (offset, element) in elements.enumerated() {
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                newline(depth + 1)
+                element.writePretty(to: &out, depth: depth + 1)
+            }
+            newline(depth)
+            out.append(UInt8(ascii: "]"))
+        case .object(let object) where !object.isEmpty:
+            out.append(UInt8(ascii: "{"))
+            for (offset, member) in object.members.enumerated() {
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                newline(depth + 1)
+                JSONValue.writeString(member.key, to: &out)
+                out.append(contentsOf: ": ".utf8)
+                member.value.writePretty(to: &out, depth: depth + 1)
+            }
+            newline(depth)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(to: &out)
+        }
+    }
+}

@@ -31,6 +31,7 @@ enum BundleWriter {
         // FHIR JSON forbids empty arrays: no matches means no `entry` at all.
         let entries = page.resources.map { ($0, "match") } + page.included.map { ($0, "include") }
         guard !entries.isEmpty else { return out }
+        let subset = query.elements.map(ElementSubset.init(names:))
         out.removeLast()  // reopen the object to append the entries
         out.append(contentsOf: ",\"entry\":[".utf8)
         for (index, (resource, mode)) in entries.enumerated() {
@@ -38,7 +39,11 @@ enum BundleWriter {
             out.append(contentsOf: "{\"fullUrl\":".utf8)
             JSONValue.string("\(baseURL)/\(resource.type)/\(resource.id)").write(to: &out)
             out.append(contentsOf: ",\"resource\":".utf8)
-            out.append(contentsOf: resource.json)
+            if mode == "match", let subset, let type = SupportedResource(rawValue: resource.type) {
+                out.append(contentsOf: subset.apply(to: resource.json, type: type))
+            } else {
+                out.append(contentsOf: resource.json)
+            }
             out.append(contentsOf: ",\"search\":{\"mode\":\"\(mode)\"}}".utf8)
         }
         out.append(contentsOf: "]}".utf8)

@@ -85,8 +85,8 @@ extension FHIRService {
         case .search(let type, let parameters):
             let answer = try await search(type: type, parameters: parameters, ifNoneMatch: ifNoneMatch, info: entryInfo)
             return BatchEntryAnswer(status: answer.status, answer: answer)
-        case .read(let type, let id, let version):
-            let answer = try await read(type: type, id: id, version: version, ifNoneMatch: ifNoneMatch, info: entryInfo)
+        case .read(let type, let id, let version, let parameters):
+            let answer = try await read(type: type, id: id, version: version, parameters: parameters, ifNoneMatch: ifNoneMatch, info: entryInfo)
             return BatchEntryAnswer(status: answer.status, fullURL: "\(info.baseURL)/\(type)/\(id)", answer: answer)
         }
     }
@@ -96,7 +96,7 @@ extension FHIRService {
 struct BatchTarget: Sendable {
     enum Kind: Sendable {
         case search(type: String, parameters: [(String, String)])
-        case read(type: String, id: String, version: Int?)
+        case read(type: String, id: String, version: Int?, parameters: [(String, String)])
     }
 
     var kind: Kind
@@ -124,10 +124,10 @@ struct BatchTarget: Sendable {
         case 1:
             kind = .search(type: segments[0], parameters: SearchRequest.parameters(query: query))
         case 2:
-            kind = .read(type: segments[0], id: segments[1], version: nil)
+            kind = .read(type: segments[0], id: segments[1], version: nil, parameters: SearchRequest.parameters(query: query))
         case 4 where segments[2] == "_history":
             guard let version = Int(segments[3]) else { throw .notFound("No such version.") }
-            kind = .read(type: segments[0], id: segments[1], version: version)
+            kind = .read(type: segments[0], id: segments[1], version: version, parameters: SearchRequest.parameters(query: query))
         default:
             throw .badRequest(
                 "request.url must be 'Type?parameters', 'Type/id' or 'Type/id/_history/version'.", expression: expression)

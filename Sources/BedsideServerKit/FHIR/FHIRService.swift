@@ -61,10 +61,14 @@ public struct FHIRService: Sendable {
 
     /// The current version, or the given one, of a resource the principal may see; only its validators
     /// when `ifNoneMatch` names that version. Plain GETs and batch entries both come here.
-    public func read(type name: String, id: String, version: Int? = nil, ifNoneMatch: String? = nil, info: RequestInfo)
-        async throws(ServerError) -> ReadAnswer
-    {
+    /// `parameters` are the read's query: `_elements` cuts the answer down; the rest (`_format`,
+    /// `_pretty`) concern how it is written.
+    public func read(
+        type name: String, id: String, version: Int? = nil, parameters: [(String, String)] = [], ifNoneMatch: String? = nil,
+        info: RequestInfo
+    ) async throws(ServerError) -> ReadAnswer {
         let type = try Self.resourceType(name)
+        let subset = try parameters.last { $0.0 == "_elements" }.map { pair throws(ServerError) in try ElementSubset.parse(pair.1, type: type) }
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
         let current = try await storeRead { db in try db.resource(type: name, id: id) }
         let now = clock.now()
@@ -83,7 +87,8 @@ public struct FHIRService: Sendable {
         }
         let notModified = ifNoneMatch.map { ETag.matches($0, version: found.versionID) } ?? false
         let answer = ReadAnswer(
-            etag: ETag.make(version: found.versionID), lastModified: found.lastUpdated, body: notModified ? nil : found.json)
+            etag: ETag.make(version: found.versionID), lastModified: found.lastUpdated,
+            body: notModified ? nil : subset.map { $0.apply(to: found.json, type: type) } ?? found.json)
         guard await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: answer.status, at: now))
         else { throw Self.unrecorded }
         return answer

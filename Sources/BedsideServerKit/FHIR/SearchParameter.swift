@@ -10,6 +10,8 @@ struct SearchParameter: Sendable {
         case summary
         /// `_total`: `accurate` or `estimate` fill Bundle.total (exactly, both); `none` leaves it out.
         case total
+        /// `_elements=a,b`: only these elements of each match (and those FHIR requires), tagged SUBSETTED.
+        case elements
         /// `_include=TYPE:patient`: the matches' Patients along with them.
         case include
         /// `_revinclude=TYPE:patient` on Patient: what points at the matching patients.
@@ -52,6 +54,10 @@ struct SearchParameter: Sendable {
             resources: nil),
         SearchParameter(
             name: "_total", type: "token", field: .total, documentation: "accurate or estimate: Bundle.total, counted exactly; none: left out",
+            resources: nil),
+        SearchParameter(
+            name: "_elements", type: "special", field: .elements,
+            documentation: "Comma-separated element names: each match holds only those (with id, meta and its required elements), tagged SUBSETTED",
             resources: nil),
         SearchParameter(
             name: "_include", type: "special", field: .include,

@@ -112,6 +112,8 @@ struct SearchRequest {
                         "_summary=\(value.prefix(40)) is not supported: use _summary=count (how many match) or leave it out.", expression: name,
                         code: "not-supported")
                 }
+            case .elements:
+                query.elements = try ElementSubset.parse(value, type: type).names
             case .total:
                 switch value {
                 case "accurate", "estimate": query.wantsTotal = true

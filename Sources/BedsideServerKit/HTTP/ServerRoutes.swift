@@ -24,8 +24,9 @@ struct ServerRoutes: Sendable {
         let router = Router(context: BedsideRequestContext.self)
         router.add(middleware: ClientAddressMiddleware(addresses: addresses))
         router.add(middleware: RequestLogMiddleware(logger: logger))
-        router.add(middleware: OutcomeMiddleware(routes: self))
+        // Content negotiation first: the `_pretty` it reads also covers the router's own 404s and 405s.
         router.add(middleware: ContentNegotiationMiddleware(routes: self))
+        router.add(middleware: OutcomeMiddleware(routes: self))
         if rateLimiter != nil || addressLimiter != nil { router.add(middleware: RateLimitMiddleware(routes: self)) }
         router.post("/auth/login") { request, context in await self.handle(request, context) { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
@@ -131,7 +132,13 @@ struct ServerRoutes: Sendable {
         return json(.init(code: error.status), error.outcome.json.serialized(), headers: headers)
     }
 
+    /// `_pretty=true` on the request being answered: its JSON is written indented (set by
+    /// `ContentNegotiationMiddleware` around the whole handler, so every answer, errors too, honours it).
+    @TaskLocal static var prettyPrinting = false
+
     func json(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:], contentType: String = fhirContentType) -> Response {
+        var bytes = bytes
+        if Self.prettyPrinting, let parsed = try? JSONParser.parse(bytes) { bytes = parsed.prettySerialized() }
         var headers = headers
         headers[.contentType] = contentType
         headers[.cacheControl] = "no-store"
@@ -255,7 +262,7 @@ struct ServerRoutes: Sendable {
         let info = try await info(request, context)
         let answer = try await fhir.read(
             type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "", version: version,
-            ifNoneMatch: request.headers[.ifNoneMatch], info: info)
+            parameters: SearchRequest.parameters(query: request.uri.query), ifNoneMatch: request.headers[.ifNoneMatch], info: info)
         return respond(answer)
     }
 
@@ -338,7 +345,8 @@ struct OutcomeMiddleware: RouterMiddleware {
 }
 
 /// The FHIR API writes JSON only: `_format=xml` or an `Accept` that takes no JSON is answered 406
-/// with an OperationOutcome, rather than with JSON the client did not ask for.
+/// with an OperationOutcome, rather than with JSON the client did not ask for. `_pretty=true` has the
+/// answer written indented.
 struct ContentNegotiationMiddleware: RouterMiddleware {
     typealias Context = BedsideRequestContext
     let routes: ServerRoutes
@@ -366,11 +374,15 @@ struct ContentNegotiationMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/fhir"),
-            let refusal = Self.refusal(format: request.uri.queryParameters.get("_format"), accept: request.headers[.accept])
-        else { return try await next(request, context) }
-        await routes.recordRefusal(refusal, request, context)
-        return routes.error(refusal)
+        guard request.uri.path.hasPrefix("/fhir") else { return try await next(request, context) }
+        let pretty = request.uri.queryParameters.get("_pretty") == "true"
+        return try await ServerRoutes.$prettyPrinting.withValue(pretty) {
+            guard let refusal = Self.refusal(format: request.uri.queryParameters.get("_format"), accept: request.headers[.accept]) else {
+                return try await next(request, context)
+            }
+            await routes.recordRefusal(refusal, request, context)
+            return routes.error(refusal)
+        }
     }
 }
 

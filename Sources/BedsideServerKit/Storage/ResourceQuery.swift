@@ -40,6 +40,8 @@ public struct ResourceQuery: Sendable, Equatable {
     public var wantsTotal = false
     /// `_summary=count`: only how many match, no entries.
     public var countOnly = false
+    /// `_elements`: the matches are shown with only these elements (how they are written, not which).
+    public var elements: Set<String>?
     /// `_include=TYPE:patient` (or `subject`, `owner`): the matches' Patients come along.
     public var includePatients = false
     /// `_revinclude=TYPE:patient` on Patient: the resources of these types that point at the matches.
