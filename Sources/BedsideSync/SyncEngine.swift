@@ -49,7 +49,9 @@ public struct SyncReport: Sendable, Equatable {
 ///
 /// Each new measurement is a conditional create on its `urn:uuid` identifier, so a batch that is sent
 /// again after a lost answer returns the resources made the first time instead of duplicating them.
-/// A withdrawn measurement becomes an entered-in-error update with If-Match. Nothing leaves the queue
+/// A withdrawn measurement becomes an entered-in-error update with If-Match, of the server's own copy
+/// (so what another system wrote, in units or with parts the app does not show, is kept as it was but
+/// for its status). Nothing leaves the queue
 /// until the server's answer for it has been read and committed locally, in one transaction per batch.
 public struct SyncEngine: Sendable {
     public typealias ProgressHandler = @Sendable (SyncProgress) -> Void
@@ -93,10 +95,17 @@ public struct SyncEngine: Sendable {
                 return report
             }
             guard !items.isEmpty else { break }
+            let sent: [PushItem]
+            switch await withdrawingServerCopies(items, into: &report) {
+            case .success(let ready): sent = ready
+            case .failure(let error):
+                report.error = error
+                return report
+            }
             let response: HTTPResponseData
             let body: JSONValue?
             do {
-                (response, body) = try await exchange("POST", "/fhir", json: Self.transaction(items), into: &report)
+                (response, body) = try await exchange("POST", "/fhir", json: Self.transaction(sent), into: &report)
             } catch {
                 report.error = error
                 return report
@@ -165,6 +174,30 @@ public struct SyncEngine: Sendable {
         return (response, body)
     }
 
+    /// Withdraws mark the server's copy, not one rebuilt from what the app understood of it: the copies
+    /// are read (one batch for the lot) and their status changed, everything else kept. A copy that is
+    /// gone (404/410) or answers otherwise leaves the rebuilt one, whose If-Match the server judges.
+    func withdrawingServerCopies(_ items: [PushItem], into report: inout SyncReport) async -> Result<[PushItem], APIError> {
+        let withdrawals = items.indices.filter { items[$0].operation == .withdraw && items[$0].serverID != nil }
+        guard !withdrawals.isEmpty else { return .success(items) }
+        let reads = withdrawals.map { ReadRequest(url: "Observation/\(items[$0].serverID ?? "")") }
+        let results: [ReadResult]
+        switch await perform(reads, into: &report) {
+        case .success(let answers): results = answers
+        case .failure(let error): return .failure(error)
+        }
+        var ready = items
+        for (index, result) in zip(withdrawals, results) {
+            guard result.status == 200, var copy = result.resource?.objectValue, copy["resourceType"]?.stringValue == "Observation",
+                copy["id"]?.stringValue == items[index].serverID, var entry = items[index].entry.objectValue
+            else { continue }
+            copy["status"] = "entered-in-error"
+            entry["resource"] = .object(copy)
+            ready[index].entry = .object(entry)
+        }
+        return .success(ready)
+    }
+
     /// `Observation/<id>/_history/<version>` as id and version.
     static func location(_ text: String?) -> (String, Int)? {
         guard let parts = text?.split(separator: "/"), parts.count >= 4, let version = Int(parts[3]) else { return nil }
@@ -196,12 +229,16 @@ public struct SyncEngine: Sendable {
         var recordID: String
         var operation: ClientStore.OutboxItem.Operation
         var entry: JSONValue
+        /// The server's id of a sent measurement (a withdraw's target).
+        var serverID: String? = nil
     }
 
     /// The next batch: queued measurement changes first, then finished questionnaire responses.
     func queued(limit: Int, skipping skipped: Set<Int64>, patientID: String) throws(StoreError) -> [PushItem] {
         var items = try store.outbox(limit: limit + skipped.count).filter { !skipped.contains($0.sequence) }.prefix(limit).map { item in
-            PushItem(sequence: item.sequence, recordID: item.record.id, operation: item.operation, entry: Self.entry(for: item, patientID: patientID))
+            PushItem(
+                sequence: item.sequence, recordID: item.record.id, operation: item.operation, entry: Self.entry(for: item, patientID: patientID),
+                serverID: item.record.serverID)
         }
         if items.count < limit {
             for queued in try store.responseOutbox(limit: limit + skipped.count) where !skipped.contains(queued.sequence) && items.count < limit {

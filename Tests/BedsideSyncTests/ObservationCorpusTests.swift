@@ -85,4 +85,32 @@ struct ObservationCorpusTests {
         #expect(understood >= 10, "the vital signs among them are understood: \(understood)")
         await server.stop()
     }
+
+    @Test("a patient who withdraws a reading another system wrote marks the server's copy entered-in-error and keeps the rest as it was")
+    func withdrawKeepsForeignObservation() async throws {
+        let clock = ManualClock(epochMilliseconds: 1_795_000_000_000)
+        let server = try await LoopbackServer(clock: clock)
+        try await server.addPatient("withdraw@example.org")
+        let client = try await SyncClient(server: server, email: "withdraw@example.org", clock: clock)
+        defer { client.close() }
+        var object = try #require(try Self.load("45-isik-blood-pressure-map.json").objectValue)
+        object["subject"] = ["reference": .string("Patient/\(client.patientID)")]
+        object["id"] = nil
+        let sent = JSONValue.object(object)
+        let created = try await client.api.send("POST", "/fhir/Observation", json: sent, token: client.token)
+        let id = try #require(created.json?["id"]?.stringValue, "\(String(decoding: created.body, as: UTF8.self).prefix(400))")
+        let pulled = await client.engine().pull(patientID: client.patientID)
+        #expect(pulled.error == nil)
+        let record = try #require(try client.store.measurements(kind: .bloodPressure, limit: 10).first { $0.serverID == id })
+        #expect(try client.store.delete(id: record.id, now: clock.now()) == false, "a sent reading is withdrawn, not deleted")
+        let pushed = await client.engine().push(patientID: client.patientID)
+        #expect(pushed.error == nil && pushed.sent == 1, "\(String(describing: pushed.error))")
+        let after = try await client.api.read("Observation", id: id, token: client.token)
+        #expect(after["status"]?.stringValue == "entered-in-error")
+        #expect(after["meta"]?["versionId"]?.stringValue == "2")
+        var expected = Self.comparable(sent).objectValue ?? [:]
+        expected["status"] = "entered-in-error"
+        #expect(Self.comparable(after) == .object(expected), "the ISiK codings, the mean pressure component and the date-only time are all still there")
+        await server.stop()
+    }
 }
