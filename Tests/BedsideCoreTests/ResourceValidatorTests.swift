@@ -206,6 +206,29 @@ struct ResourceValidatorTests {
         #expect(ObservationReader.record(from: .object(serum)) == nil, "a value with a comparator is not an exact reading")
     }
 
+    @Test("pounds, grams and Fahrenheit are the same quantity in kg and °C: read converted to the kind's digits, and checked as possible once converted")
+    func profileUnits() throws {
+        var weight = observation(.bodyWeight, [.init(part: .bodyWeight, value: 80)]).objectValue ?? [:]
+        weight["id"] = "w-1"
+        for (value, unit, expected) in [("185", "[lb_av]", "83.9"), ("3250", "g", "3.3"), ("80", "kg", "80")] {
+            weight["valueQuantity"] = ["value": .number(value), "unit": .string(unit), "system": "http://unitsofmeasure.org", "code": .string(unit)]
+            #expect(ObservationReader.record(from: .object(weight))?.literal(.bodyWeight) == expected, "\(value) \(unit)")
+            #expect(expressions(.object(weight)).isEmpty)
+        }
+        weight["valueQuantity"] = ["value": 5000, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"]
+        let refused = validator.validate(.object(weight), as: "Observation")
+        #expect(refused.map(\.expression) == ["Observation.valueQuantity.value"])
+        #expect(refused.first?.diagnostics.contains("5000 [lb_av] (2268 kg) is not a possible body weight") == true, "\(refused.map(\.diagnostics))")
+        var temperature = observation(.bodyTemperature, [.init(part: .bodyTemperature, value: 37)]).objectValue ?? [:]
+        temperature["id"] = "t-1"
+        temperature["valueQuantity"] = ["value": 98.6, "unit": "F", "system": "http://unitsofmeasure.org", "code": "[degF]"]
+        #expect(ObservationReader.record(from: .object(temperature))?.literal(.bodyTemperature) == "37")
+        temperature["valueQuantity"] = ["value": 212, "unit": "F", "system": "http://unitsofmeasure.org", "code": "[degF]"]
+        #expect(expressions(.object(temperature)) == ["Observation.valueQuantity.value"], "boiling is not a body temperature")
+        #expect(MeasurementPart.bodyWeight.convertedLiteral("1e308", from: "[lb_av]") == nil)
+        #expect(MeasurementPart.bodyWeight.convertedLiteral("80", from: "[degF]") == nil)
+    }
+
     @Test("a withdrawn measurement needs no value")
     func enteredInError() {
         var object = observation(.heartRate, [.init(part: .heartRate, value: 60)]).objectValue!

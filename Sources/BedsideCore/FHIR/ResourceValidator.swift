@@ -318,9 +318,9 @@ public struct ResourceValidator: Sendable {
     }
 
     /// Checks a Quantity of a part Bedside understands, as the vital-signs profile requires: a number in
-    /// UCUM, in one of the part's units (`acceptedUCUMUnits`); the possible range only when it is in
-    /// Bedside's own unit and exact (another allowed unit, such as [lb_av] or [degF], or a comparator is
-    /// kept as given and not read as this part). Returns the value Bedside can use.
+    /// UCUM, in one of the part's units (`acceptedUCUMUnits`), and, when exact (no comparator), within the
+    /// possible range once in Bedside's own unit (185 [lb_av] is checked as 83.9 kg). Returns the value in
+    /// Bedside's unit.
     @discardableResult
     private func checkQuantity(_ quantity: JSONValue, part: MeasurementPart, path: String, issues: inout Issues) -> Double? {
         guard quantity.objectValue != nil else {
@@ -348,14 +348,19 @@ public struct ResourceValidator: Sendable {
                 at: "\(path).code")
             return nil
         }
+        guard quantity["comparator"] == nil else { return nil }
         let inBedsideUnit = code == part.ucumCode
-        guard inBedsideUnit, quantity["comparator"] == nil else { return nil }
-        guard part.plausibility(of: number) != .impossible else {
-            issues.add("value", "\(format(number)) \(part.ucumCode) is not a possible \(part.display.lowercased()) "
-                + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)))", at: "\(path).value")
+        // In another of the profile's units (pounds, grams, Fahrenheit) the value is checked as what it is in Bedside's.
+        guard let value = inBedsideUnit ? number : part.convertedLiteral(rawValue.numberLiteral ?? "", from: code).flatMap(Double.init) else {
             return nil
         }
-        return number
+        guard part.plausibility(of: value) != .impossible else {
+            let given = inBedsideUnit ? "\(format(number)) \(code)" : "\(format(number)) \(code) (\(format(value)) \(part.ucumCode))"
+            issues.add("value", "\(given) is not a possible \(part.display.lowercased()) "
+                + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)) \(part.ucumCode))", at: "\(path).value")
+            return nil
+        }
+        return value
     }
 
     private func format(_ value: Double) -> String { value.plainText }

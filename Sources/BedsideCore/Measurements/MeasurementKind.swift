@@ -171,6 +171,25 @@ extension MeasurementPart {
         }
     }
 
+    /// A value another system gave in one of `acceptedUCUMUnits`, in Bedside's own unit, to this part's
+    /// `fractionDigits` (185 [lb_av] is 83.9 kg, 3250 g is 3.3 kg, 98.6 [degF] is 37 °C): the same
+    /// quantity, so screens and rules can use it. nil for a unit it does not take or a value that is
+    /// not a finite number; the stored Observation keeps what was sent.
+    public func convertedLiteral(_ literal: String, from unit: String) -> String? {
+        guard unit != ucumCode, acceptedUCUMUnits.contains(unit), let value = Double(literal), value.isFinite else { return nil }
+        let converted: Double
+        switch unit {
+        case "[lb_av]": converted = value * 0.45359237
+        case "g": converted = value / 1000
+        case "[degF]": converted = (value - 32) * 5 / 9
+        default: return nil
+        }
+        guard converted.isFinite, abs(converted) < 1e9 else { return nil }
+        var scale = 1.0
+        for _ in 0..<fractionDigits { scale *= 10 }
+        return ((converted * scale).rounded() / scale).plainText
+    }
+
     /// The one check of a value, made alike by the app's form, `bedside measure add` and the server.
     public func plausibility(of value: Double) -> Plausibility {
         guard value.isFinite, possibleRange.contains(value) else { return .impossible }

@@ -10,7 +10,8 @@ public enum ObservationReader {
     }
 
     /// The measurement Bedside understands in an Observation: one of its kinds, with the values given in
-    /// its units, exactly (a value with a comparator, in another unit, or absent is left out); nil when
+    /// its units exactly, or in another unit of the vital-signs profile converted (pounds to kilograms,
+    /// Fahrenheit to Celsius); a value with a comparator, in any other unit, or absent is left out; nil when
     /// nothing is understood. The Observation itself is kept whole elsewhere.
     public static func record(from observation: JSONValue) -> MeasurementRecord? {
         guard observation["resourceType"]?.stringValue == "Observation", let serverID = observation["id"]?.stringValue,
@@ -22,11 +23,12 @@ public enum ObservationReader {
         guard let kind = codes.lazy.compactMap(MeasurementKind.init(loincCode:)).first else { return nil }
         var values: [ObservationBuilder.Value] = []
         func value(_ quantity: JSONValue?, _ part: MeasurementPart?) {
-            guard let part, let literal = quantity?["value"]?.numberLiteral, !literal.isEmpty,
-                quantity?["code"]?.stringValue == part.ucumCode, quantity?["comparator"] == nil,
-                quantity?["system"].map({ $0.stringValue == MeasurementKind.ucumSystem }) ?? true
+            guard let part, let literal = quantity?["value"]?.numberLiteral, !literal.isEmpty, let unit = quantity?["code"]?.stringValue,
+                quantity?["comparator"] == nil, quantity?["system"].map({ $0.stringValue == MeasurementKind.ucumSystem }) ?? true
             else { return }
-            values.append(ObservationBuilder.Value(part: part, literal: literal))
+            // Another unit of the vital-signs profile (pounds, grams, Fahrenheit) is the same quantity in Bedside's.
+            guard let own = unit == part.ucumCode ? literal : part.convertedLiteral(literal, from: unit) else { return }
+            values.append(ObservationBuilder.Value(part: part, literal: own))
         }
         if kind == .bloodPressure {
             for component in observation["component"]?.arrayValue ?? [] {
