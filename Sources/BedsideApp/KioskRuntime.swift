@@ -144,12 +144,14 @@ actor KioskRuntime {
         do {
             guard let cursor else {
                 let week = FHIRDateTime.format(epochMilliseconds: clock.now() - Self.handledAlertsDays * 86_400_000)
-                let open = try await queries.flags("/fhir/Flag?status=active&_count=1000")
-                let handled = try await queries.flags("/fhir/Flag?status=inactive&_lastUpdated=ge\(week)&_count=1000")
+                // The patients come along with their alerts (`_include`): one round trip each, no batch after.
+                let open = try await queries.flags("/fhir/Flag?status=active&_count=1000&_include=Flag:patient")
+                let handled = try await queries.flags("/fhir/Flag?status=inactive&_lastUpdated=ge\(week)&_count=1000&_include=Flag:patient")
                 let flags = open.flags + handled.flags
                 // A fresh start: who the patients are, and who is responsible for them, is read again.
                 if stillUnlocked(since: started) { session?.patients = PatientLabels() }
-                let patients = await patientLabels(for: flags, queries: queries, since: started)
+                let patients = await patientLabels(
+                    for: flags, queries: queries, since: started, included: open.patients.merging(handled.patients) { first, _ in first })
                 // Both searches may hold one Flag (handled between them): the queue keeps its newest version.
                 return [.kiosk(.alertsLoaded(
                     flags.compactMap { Self.alert(from: $0, patients: patients) }, cursor: QueueCursor.start(answeredAt: open.answeredAt ?? clock.now())))]
@@ -175,12 +177,17 @@ actor KioskRuntime {
     /// whether this nurse is named responsible for them (`generalPractitioner`).
     /// They are kept in the session only if it was not locked meanwhile (`since` is the epoch the
     /// request began in); the answer, too, is then dropped by the reducer, which shows nothing locked.
-    private func patientLabels(for flags: [JSONValue], queries: KioskQueries, since started: Int) async -> PatientLabels {
+    /// `included` are Patients the search already brought; only those still missing are read.
+    private func patientLabels(
+        for flags: [JSONValue], queries: KioskQueries, since started: Int, included: [String: JSONValue] = [:]
+    ) async -> PatientLabels {
         var labels = session?.patients ?? PatientLabels()
-        let wanted = Set(flags.compactMap(Self.patientID(of:))).subtracting(labels.names.keys).sorted()
-        guard !wanted.isEmpty else { return labels }
+        let needed = Set(flags.compactMap(Self.patientID(of:))).subtracting(labels.names.keys)
+        guard !needed.isEmpty else { return labels }
         let me = session?.practitionerID.map { "Practitioner/\($0)" }
-        for (id, patient) in await queries.patients(wanted) {
+        let brought = needed.sorted().compactMap { id in included[id].map { (id: id, patient: $0) } }
+        let missing = needed.subtracting(brought.map(\.id)).sorted()
+        for (id, patient) in await brought + queries.patients(missing) {
             if let text = patient["name"]?.arrayValue?.first?["text"]?.stringValue { labels.names[id] = text }
             labels.contacts[id] = PatientContact(patient: patient)
             if let me, (patient["generalPractitioner"]?.arrayValue ?? []).contains(where: { $0["reference"]?.stringValue == me }) {

@@ -20,6 +20,8 @@ public struct KioskQueries: Sendable {
     /// The Flags of a search, every page, with when the server answered the first.
     public struct FlagPages: Sendable {
         public var flags: [JSONValue]
+        /// Patients the search brought along (`_include=Flag:patient`, search mode include), by id.
+        public var patients: [String: JSONValue] = [:]
         public var pages: Int
         /// The server's time for the first page (its Bundle's `meta.lastUpdated`).
         public var answeredAt: Int64?
@@ -30,7 +32,8 @@ public struct KioskQueries: Sendable {
         try await api.send("GET", path, token: token, headers: etag.map { [("If-None-Match", $0)] } ?? [])
     }
 
-    /// Every page of a Flag search (the server gives at most 1,000 a page).
+    /// Every page of a Flag search (the server gives at most 1,000 a page), with the Patients an
+    /// `_include=Flag:patient` brought; anything else in the Bundle is not a Flag and is left out.
     public func flags(_ path: String, first: HTTPResponseData? = nil) async throws(APIError) -> FlagPages {
         var next: String? = path
         var result = FlagPages(flags: [], pages: 0, answeredAt: nil)
@@ -41,7 +44,16 @@ public struct KioskQueries: Sendable {
             answer = nil
             guard response.status == 200, let bundle = response.json else { throw BedsideAPI.refusal(response) }
             if result.pages == 0 { result.answeredAt = bundle.lastUpdatedMilliseconds }
-            result.flags += (bundle["entry"]?.arrayValue ?? []).compactMap { $0["resource"] }
+            for entry in bundle["entry"]?.arrayValue ?? [] {
+                guard let resource = entry["resource"] else { continue }
+                if entry["search"]?["mode"]?.stringValue == "include" {
+                    if resource["resourceType"]?.stringValue == "Patient", let id = resource["id"]?.stringValue, FHIRSyntax.isValidID(id) {
+                        result.patients[id] = resource
+                    }
+                } else if resource["resourceType"]?.stringValue == "Flag" {
+                    result.flags.append(resource)
+                }
+            }
             result.pages += 1
             next = SyncEngine.nextPage(bundle)
             // Every page is held in memory: a server that never stops sending next links is not followed for ever.

@@ -38,4 +38,37 @@ struct HostileKioskTests {
         hostile.stop()
         await server.stop()
     }
+
+    @Test("the full load takes its patients from _include: no batch after; an included entry that is not a Patient, has a bad id or is a Flag in disguise is left out")
+    func includedPatients() async throws {
+        let server = try await LoopbackServer()
+        let bundle = #"""
+            {"resourceType":"Bundle","type":"searchset","entry":[
+             {"resource":{"resourceType":"Flag","id":"f1","meta":{"versionId":"1"},"status":"active","code":{"text":"Weight +3 kg"},"subject":{"reference":"Patient/p1"}},"search":{"mode":"match"}},
+             {"resource":{"resourceType":"Patient","id":"p1","name":[{"text":"Marie Jansen"}]},"search":{"mode":"include"}},
+             {"resource":{"resourceType":"Patient","id":"../p2","name":[{"text":"Sneaky"}]},"search":{"mode":"include"}},
+             {"resource":{"resourceType":"Observation","id":"p3","name":[{"text":"Not a patient"}]},"search":{"mode":"include"}},
+             {"resource":{"resourceType":"Flag","id":"f9","status":"active","code":{"text":"Injected"},"subject":{"reference":"Patient/p1"}},"search":{"mode":"include"}}
+            ]}
+            """#
+        let hostile = try HostileServer(impersonating: server) { request in
+            guard request.method == "GET", request.target.contains("_include=Flag:patient") else { return .json(500, "{}") }
+            return .json(200, request.target.contains("status=active") ? bundle : #"{"resourceType":"Bundle","type":"searchset"}"#)
+        }
+        var configuration = ClientConfiguration(
+            dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("kiosk-\(UUID().uuidString)"), server: hostile.url,
+            transport: TransportConfiguration(caFile: server.caFile))
+        configuration.kiosk = true
+        configuration.kdf = .testing
+        let core = ClientCore(configuration: configuration, clock: SystemClock())
+        let grant = SessionGrant(accessToken: "t", role: "clinician", patientID: nil, practitionerID: nil, idleTimeoutSeconds: 1800)
+        _ = await core.kiosk.start(grant: grant, server: hostile.url, email: "nurse@example.org", password: "lantern-orbit-meadow-42")
+        let actions = await core.perform(.loadAlerts(after: nil))
+        guard case .kiosk(.alertsLoaded(let alerts, _))? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(alerts.map(\.id) == ["f1"], "an included Flag is not an alert of the queue")
+        #expect(alerts.first?.patientName == "Marie Jansen")
+        #expect(hostile.counters.requests == 2, "two searches, no batch for the patients: \(hostile.counters)")
+        hostile.stop()
+        await server.stop()
+    }
 }
