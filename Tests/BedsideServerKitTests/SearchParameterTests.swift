@@ -95,6 +95,33 @@ struct SearchParameterTests {
         }
     }
 
+    @Test("date takes every FHIR prefix: eq ne gt lt ge le sa eb, and ap (a tenth of the gap to now either side)", arguments: [
+        ("eq2026-11-08", [10]), ("2026-11-08", [10]), ("ne2026-11-08", [1, 30, 100]), ("gt2026-11-08", [1]), ("sa2026-11-08", [1]),
+        ("lt2026-11-08", [30, 100]), ("eb2026-11-08", [30, 100]), ("ge2026-11-08", [1, 10]), ("le2026-11-08", [10, 30, 100]),
+        ("ap2026-11-08", [10]), ("ap2026-11-17", [1]), ("ap2026-08-10", [100]), ("ap2025-01-01", []), ("ap2026-08-01", [100]),
+        ("ge2026-11-08T00:00:00Z&date=lt2026-11-18", [1, 10]),
+    ])
+    func datePrefixes(_ search: String, _ expectedDaysAgo: [Int]) async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("dates@example.org")
+            let token = try await server.login("dates@example.org").token
+            let patientID = try #require(patient.patientID)
+            // The server's clock stands at 2026-11-18T11:06Z; readings 100, 30, 10 and 1 day(s) before, at noon UTC (newest first).
+            var daysAgoByValue: [String: Int] = [:]
+            for daysAgo in [100, 10, 30, 1] {
+                let day = (TestServer.start / 86_400_000 - Int64(daysAgo)) * 86_400_000 + 43_200_000
+                var reading = server.weight(Double(60 + daysAgo % 50), patientID: patientID).objectValue ?? [:]
+                reading["effectiveDateTime"] = .string(FHIRDateTime.format(epochMilliseconds: day, utcOffsetSeconds: 0))
+                daysAgoByValue[String(60 + daysAgo % 50)] = daysAgo
+                #expect(try await server.request("POST", "/fhir/Observation", token: token, json: .object(reading)).status == 201)
+            }
+            let answer = try await server.request("GET", "/fhir/Observation?date=\(search)", token: token)
+            #expect(answer.status == 200, "\(answer.text)")
+            let found = answer.entries.compactMap { $0["resource"]?["valueQuantity"]?["value"]?.numberLiteral }.compactMap { daysAgoByValue[$0] }
+            #expect(found == expectedDaysAgo, "date=\(search)")
+        }
+    }
+
     @Test("_elements: matches hold only what was asked (a choice name keeps value[x]) plus id, meta and required elements, tagged SUBSETTED; reads too; included resources whole")
     func elements() async throws {
         try await withServer { server in

@@ -102,7 +102,7 @@ public struct FHIRService: Sendable {
         async throws(ServerError) -> ReadAnswer
     {
         let type = try Self.resourceType(name)
-        var query = try SearchRequest.parse(type: type, parameters: parameters)
+        var query = try SearchRequest.parse(type: type, parameters: parameters, now: clock.now())
         if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
             query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
         }

@@ -41,7 +41,7 @@ struct SearchParameter: Sendable {
         SearchParameter(name: "_id", type: "token", field: .id, documentation: "Logical id", resources: nil),
         SearchParameter(
             name: "_lastUpdated", type: "date", field: .lastUpdated,
-            documentation: "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb)", resources: nil),
+            documentation: "When the resource last changed (prefixes eq, ne, gt, lt, ge, le, sa, eb, ap)", resources: nil),
         SearchParameter(name: "identifier", type: "token", field: .identifier, documentation: "system|value", resources: nil),
         SearchParameter(
             name: "_count", type: "number", field: .count,

@@ -29,7 +29,8 @@ struct SearchRequest {
         }
     }
 
-    static func parse(type: SupportedResource, parameters: [(String, String)]) throws(ServerError) -> ResourceQuery {
+    /// `now` (epoch milliseconds) is the time of the search, which `ap` dates are approximate to.
+    static func parse(type: SupportedResource, parameters: [(String, String)], now: Int64 = 0) throws(ServerError) -> ResourceQuery {
         var query = ResourceQuery(type: type.rawValue)
         query.count = defaultCount
         query.byteBudget = ServerLimits.pageBytes
@@ -40,7 +41,7 @@ struct SearchRequest {
         for (name, value) in parameters {
             if ignoredParameters.contains(name) { continue }
             if name.hasPrefix("_has:") {
-                query.has.append(try reverseChain(name, value: value, on: type))
+                query.has.append(try reverseChain(name, value: value, on: type, now: now))
                 continue
             }
             guard let parameter = SearchParameter.named(name, for: type) else {
@@ -78,9 +79,9 @@ struct SearchRequest {
                         system: ServerAdministration.canonicalSystem, code: value.split(separator: "|", maxSplits: 1).first.map(String.init) ?? value)
                 }
             case .clinicalDate:
-                query.dates.append(try dateCondition(value, name: name))
+                query.dates.append(try dateCondition(value, name: name, now: now))
             case .lastUpdated:
-                query.lastUpdated.append(try dateCondition(value, name: name))
+                query.lastUpdated.append(try dateCondition(value, name: name, now: now))
             case .count:
                 guard let count = Int(value), count >= 0 else { throw .badRequest("_count must be a whole number.", expression: name) }
                 query.count = min(count, maximumCount)
@@ -148,7 +149,7 @@ struct SearchRequest {
 
     /// `_has:Flag:patient:status=active` on Patient: the patients some Flag (by its `patient`) with
     /// status active points at. The inner parameter is read as a search of that type, with its checks.
-    private static func reverseChain(_ name: String, value: String, on type: SupportedResource) throws(ServerError) -> ResourceQuery {
+    private static func reverseChain(_ name: String, value: String, on type: SupportedResource, now: Int64) throws(ServerError) -> ResourceQuery {
         let parts = name.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard type == .patient else {
             throw .badRequest("_has is supported on Patient only.", expression: name, code: "not-supported")
@@ -165,7 +166,7 @@ struct SearchRequest {
         guard !["patient", "subject", "_has"].contains(parts[3]) else {
             throw .badRequest("'\(name)': the last part names a search parameter of \(inner.rawValue), such as status.", expression: name)
         }
-        return try parse(type: inner, parameters: [(parts[3], value)])
+        return try parse(type: inner, parameters: [(parts[3], value)], now: now)
     }
 
     private static func intersect(_ existing: [String]?, _ new: [String]) -> [String] {
@@ -179,7 +180,7 @@ struct SearchRequest {
         return ResourceCode(system: String(value[..<bar]), code: String(value[value.index(after: bar)...]))
     }
 
-    private static func dateCondition(_ value: String, name: String) throws(ServerError) -> ResourceQuery.DateCondition {
+    private static func dateCondition(_ value: String, name: String, now: Int64) throws(ServerError) -> ResourceQuery.DateCondition {
         var comparison = ResourceQuery.Comparison.eq
         var text = Substring(value)
         if text.count > 2, let prefix = ResourceQuery.Comparison(rawValue: String(text.prefix(2))) {
@@ -191,6 +192,12 @@ struct SearchRequest {
         guard let dateTime = FHIRDateTime(repaired) else {
             throw .badRequest("'\(value)' is not a FHIR date (e.g. 2026-11-23 or 2026-11-23T10:00:00+01:00).", expression: name)
         }
-        return ResourceQuery.DateCondition(comparison: comparison, value: dateTime)
+        var condition = ResourceQuery.DateCondition(comparison: comparison, value: dateTime)
+        if comparison == .ap {
+            let middle = dateTime.lowerBound / 2 + dateTime.upperBound / 2
+            let gap = now.subtractingReportingOverflow(middle).partialValue.magnitude
+            condition.margin = Int64(clamping: max(gap / 10, 60_000))
+        }
+        return condition
     }
 }

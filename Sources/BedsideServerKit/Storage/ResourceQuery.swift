@@ -4,12 +4,17 @@ import BedsideCore
 public struct ResourceQuery: Sendable, Equatable {
     public enum Comparison: String, Sendable {
         case eq, ne, gt, lt, ge, le, sa, eb
+        /// Approximately: the value's range widened by `DateCondition.margin` on each side.
+        case ap
     }
 
     /// A date condition: the stored instant compared with the range of `value`.
     public struct DateCondition: Sendable, Equatable {
         public var comparison: Comparison
         public var value: FHIRDateTime
+        /// For `ap`, milliseconds added on each side: a tenth of the gap between the value and the time
+        /// of the search (R4 3.1.1.4.4's recommendation), at least a minute.
+        public var margin: Int64 = 0
     }
 
     public enum SortKey: Sendable, Equatable {

@@ -348,6 +348,9 @@ struct SQLiteStoreSession: StoreWriting {
         case .eq:
             conditions.append("(\(column) >= ? AND \(column) < ?)")
             _ = arguments.append(contentsOf: [low, high])
+        case .ap:
+            conditions.append("(\(column) >= ? AND \(column) < ?)")
+            _ = arguments.append(contentsOf: [low.subtractingReportingOverflow(condition.margin).partialValue, high.addingReportingOverflow(condition.margin).partialValue])
         case .ne:
             conditions.append("(\(column) < ? OR \(column) >= ?)")
             _ = arguments.append(contentsOf: [low, high])
