@@ -182,6 +182,7 @@ let package = Package(
             name: "BedsideServerKitTests",
             dependencies: [
                 "BedsideServerKit", "BedsideSync", "BedsideTestSupport", "bedside-server",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -122,6 +122,33 @@ struct SearchParameterTests {
         }
     }
 
+    @Test("category finds Observations by any of their category codings, with or without the system; an upgraded store indexes what it held")
+    func category() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("category@example.org")
+            let token = try await server.login("category@example.org").token
+            let patientID = try #require(patient.patientID)
+            #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: patientID)).status == 201)
+            var lab = server.weight(80, patientID: patientID).objectValue ?? [:]
+            lab["code"] = ["coding": [["system": "http://loinc.org", "code": "2823-3"]]]
+            lab["category"] = [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"]]]]
+            lab["valueQuantity"] = ["value": 5.4, "unit": "mmol/L", "system": "http://unitsofmeasure.org", "code": "mmol/L"]
+            lab["meta"] = nil
+            let created = try await server.request("POST", "/fhir/Observation", token: token, json: .object(lab))
+            #expect(created.status == 201, "\(created.text)")
+            func codes(_ search: String) async throws -> [String] {
+                let answer = try await server.request("GET", "/fhir/Observation?category=\(search)", token: token)
+                #expect(answer.status == 200, "\(answer.text)")
+                return answer.entries.compactMap { $0["resource"]?["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue }.sorted()
+            }
+            #expect(try await codes("vital-signs") == ["29463-7"])
+            #expect(try await codes("http://terminology.hl7.org/CodeSystem/observation-category%7Claboratory") == ["2823-3"])
+            #expect(try await codes("laboratory,vital-signs") == ["2823-3", "29463-7"])
+            #expect(try await codes("http://example.org/other%7Claboratory") == [])
+            #expect(try await codes("social-history") == [])
+        }
+    }
+
     @Test("_elements: matches hold only what was asked (a choice name keeps value[x]) plus id, meta and required elements, tagged SUBSETTED; reads too; included resources whole")
     func elements() async throws {
         try await withServer { server in

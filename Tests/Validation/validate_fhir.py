@@ -367,6 +367,8 @@ def run_checks(base, ca, patient_id, p_hdr, c_hdr):
 
     def summary_count():
         data = expect_status(get("Observation", p_hdr, patient=patient_id, _summary="count"), 200)
+        labs = expect_status(get("Observation", p_hdr, patient=patient_id, _summary="count", category="laboratory"), 200)
+        assert 0 < labs["total"] < data["total"], (labs["total"], data["total"])
         validate("Bundle", data)
         assert data["total"] > 30 and "entry" not in data, (data.get("total"), "entry" in data)
         return f"total {data['total']}"

@@ -201,7 +201,8 @@ public struct FHIRService: Sendable {
         let identifiers = index.identifiers.filter { seen.insert($0).inserted }
         return StoredResource(
             type: type.rawValue, id: id, versionID: version, lastUpdated: time, patientID: index.patientID, status: index.status,
-            date: index.date, priority: index.priority, json: json.serialized(), codes: index.codes, identifiers: identifiers)
+            date: index.date, priority: index.priority, json: json.serialized(), codes: index.codes, identifiers: identifiers,
+            categories: index.categories)
     }
 
     /// Checks that the principal may write this resource in its patient's compartment.

@@ -56,6 +56,8 @@ enum ResourceIndexer {
         var priority: Int?
         var codes: [ResourceCode]
         var identifiers: [ResourceCode]
+        /// `category` codings (Observation), for `category=` search.
+        var categories: [ResourceCode] = []
     }
 
     static func index(_ resource: JSONValue, type: SupportedResource, id: String) -> Index {
@@ -84,7 +86,8 @@ enum ResourceIndexer {
         case .observation:
             return Index(
                 patientID: patientID(resource["subject"]), status: status, date: ObservationReader.effective(of: resource)?.lowerBound,
-                priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
+                priority: nil, codes: codings(resource["code"]), identifiers: identifiers,
+                categories: (resource["category"]?.arrayValue ?? []).flatMap(codings))
         case .questionnaireResponse:
             return Index(
                 patientID: patientID(resource["subject"]), status: status, date: date(resource["authored"]), priority: nil,

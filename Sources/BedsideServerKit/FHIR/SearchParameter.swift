@@ -20,6 +20,8 @@ struct SearchParameter: Sendable {
         case patient
         case status
         case code
+        /// Observation.category, `system|code` or `code`.
+        case category
         /// A canonical url, with or without `|version`.
         case canonicalURL
         /// The clinically relevant time (`date`, `authored`).
@@ -76,6 +78,9 @@ struct SearchParameter: Sendable {
         SearchParameter(name: "owner", type: "reference", field: .patient, documentation: "Patient/<id> or <id>", resources: [.task]),
         SearchParameter(
             name: "code", type: "token", field: .code, documentation: "system|code, |code or code; comma for OR", resources: [.observation]),
+        SearchParameter(
+            name: "category", type: "token", field: .category,
+            documentation: "system|code, |code or code (e.g. vital-signs, laboratory); comma for OR", resources: [.observation]),
         SearchParameter(
             name: "date", type: "date", field: .clinicalDate, documentation: "Clinically relevant time, with comparison prefixes",
             resources: [.observation, .flag]),

@@ -70,6 +70,8 @@ struct SearchRequest {
                 query.statuses = intersect(query.statuses, values)
             case .code:
                 query.codes = values.map(token)
+            case .category:
+                query.categories = values.map(token)
             case .identifier:
                 query.identifiers = values.map(token)
             case .canonicalURL:

@@ -30,6 +30,8 @@ public struct ResourceQuery: Sendable, Equatable {
     /// Any of these codes (OR); a code with an empty system matches any system.
     public var codes: [ResourceCode]?
     public var identifiers: [ResourceCode]?
+    /// Any of these categories (OR); an empty system matches any system.
+    public var categories: [ResourceCode]?
     public var statuses: [String]?
     public var dates: [DateCondition] = []
     public var lastUpdated: [DateCondition] = []

@@ -196,6 +196,25 @@ enum ServerMigrations {
         migrator.registerMigration("v5: an account's language for e-mail") { db in
             try db.execute(sql: "ALTER TABLE account ADD COLUMN language TEXT")
         }
+        migrator.registerMigration("v6: Observation categories, for category= search") { db in
+            try db.execute(sql: """
+                CREATE TABLE resource_category (
+                    resource_pk INTEGER NOT NULL REFERENCES resource(pk) ON DELETE CASCADE,
+                    system TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    PRIMARY KEY (resource_pk, code, system)
+                ) WITHOUT ROWID;
+                """)
+            // What is already stored is indexed as a new upload would be.
+            let insert = try db.makeStatement(sql: "INSERT OR IGNORE INTO resource_category (resource_pk, system, code) VALUES (?, ?, ?)")
+            let rows = try Row.fetchCursor(db, sql: "SELECT pk, id, json FROM resource WHERE type = 'Observation'")
+            while let row = try rows.next() {
+                guard let resource = JSONParser.parseOrNil(Array(row["json"] as Data)) else { continue }
+                for category in ResourceIndexer.index(resource, type: .observation, id: row["id"]).categories {
+                    try insert.execute(arguments: [row["pk"] as Int64, category.system, category.code])
+                }
+            }
+        }
         return migrator
     }
 }

@@ -235,6 +235,7 @@ struct SQLiteStoreSession: StoreWriting {
                     resource.priority, Data(resource.json), pk,
                 ])
             try db.cachedStatement(sql: "DELETE FROM resource_code WHERE resource_pk = ?").execute(arguments: [pk])
+            try db.cachedStatement(sql: "DELETE FROM resource_category WHERE resource_pk = ?").execute(arguments: [pk])
             try db.cachedStatement(sql: "DELETE FROM resource_identifier WHERE resource_pk = ?").execute(arguments: [pk])
         } else {
             try db.cachedStatement(sql: """
@@ -248,6 +249,10 @@ struct SQLiteStoreSession: StoreWriting {
         }
         let insertCode = try db.cachedStatement(sql: "INSERT OR IGNORE INTO resource_code (resource_pk, system, code) VALUES (?, ?, ?)")
         for code in resource.codes { try insertCode.execute(arguments: [pk, code.system, code.code]) }
+        if !resource.categories.isEmpty {
+            let insertCategory = try db.cachedStatement(sql: "INSERT OR IGNORE INTO resource_category (resource_pk, system, code) VALUES (?, ?, ?)")
+            for category in resource.categories { try insertCategory.execute(arguments: [pk, category.system, category.code]) }
+        }
         let insertIdentifier = try db.cachedStatement(
             sql: "INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk) VALUES (?, ?, ?, ?, ?)")
         for identifier in resource.identifiers {
@@ -277,6 +282,14 @@ struct SQLiteStoreSession: StoreWriting {
             }
             conditions.append(
                 "EXISTS (SELECT 1 FROM resource_code c WHERE c.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+        }
+        if let categories = query.categories, !categories.isEmpty {
+            let alternatives = categories.map { category -> String in
+                _ = arguments.append(contentsOf: category.system.isEmpty ? [category.code] : [category.code, category.system])
+                return category.system.isEmpty ? "(k.code = ?)" : "(k.code = ? AND k.system = ?)"
+            }
+            conditions.append(
+                "EXISTS (SELECT 1 FROM resource_category k WHERE k.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
         }
         if let identifiers = query.identifiers, !identifiers.isEmpty {
             let alternatives = identifiers.map { identifier -> String in

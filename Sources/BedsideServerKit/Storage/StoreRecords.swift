@@ -119,11 +119,15 @@ public struct StoredResource: Sendable, Equatable {
     public var codes: [ResourceCode]
     /// Identifiers (`system`, `value`) for conditional create and `identifier=` search.
     public var identifiers: [ResourceCode]
+    /// Category codings (`system`, `code`) for `category=` search.
+    public var categories: [ResourceCode]
 
     public init(
         type: String, id: String, versionID: Int, lastUpdated: Int64, patientID: String?, status: String?,
-        date: Int64?, priority: Int?, json: [UInt8], codes: [ResourceCode] = [], identifiers: [ResourceCode] = []
+        date: Int64?, priority: Int?, json: [UInt8], codes: [ResourceCode] = [], identifiers: [ResourceCode] = [],
+        categories: [ResourceCode] = []
     ) {
+        self.categories = categories
         self.type = type
         self.id = id
         self.versionID = versionID

@@ -1,0 +1,38 @@
+import BedsideCore
+import Foundation
+import GRDB
+import Testing
+
+@testable import BedsideServerKit
+
+/// The server's store upgrades in place: what an older version stored is found by what a newer one indexes.
+@Suite("Server store migrations")
+struct ServerMigrationTests {
+    @Test("v6 indexes the categories of the Observations stored before it, so category= finds them")
+    func categoriesBackfilled() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let observation = ObservationBuilder.observation(
+            kind: .heartRate, values: [.init(part: .heartRate, value: 61)], effective: "2026-11-20T08:00:00+01:00", patientID: "p1",
+            clientID: "c1")
+        let stored = FHIRService.stamp(observation, type: .observation, id: "o1", version: 1, at: 1_795_000_000_000)
+        do {
+            let old = try DatabaseQueue(path: path)
+            try ServerMigrations.migrator.migrate(old, upTo: "v5: an account's language for e-mail")
+            try old.write { db in
+                try db.execute(
+                    sql: "INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, json) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
+                    arguments: ["Observation", "o1", stored.lastUpdated, "p1", "final", stored.date, Data(stored.json)])
+            }
+        }
+        let store = try SQLiteServerStore(path: path)
+        defer { try? store.close() }
+        var query = ResourceQuery(type: "Observation")
+        query.categories = [ResourceCode(system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "vital-signs")]
+        #expect(try store.readNow { db in try db.search(query) }.resources.map(\.id) == ["o1"])
+        query.categories = [ResourceCode(system: "", code: "laboratory")]
+        #expect(try store.readNow { db in try db.search(query) }.resources.isEmpty)
+    }
+}
