@@ -32,6 +32,9 @@ let package = Package(
         // for NIOEmbedded's channel: the server fuzz target answers requests in-process, without a socket.
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
+        // SMART Backend Services: the EMR's client assertions (ES384/RS384 JWTs checked against its JWKS).
+        // JOSE is easy to get subtly wrong by hand; jwt-kit is swift-crypto based and well kept.
+        .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
     ],
     targets: [
         // C libraries from Debian.
@@ -103,6 +106,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -183,6 +187,7 @@ let package = Package(
             dependencies: [
                 "BedsideServerKit", "BedsideSync", "BedsideTestSupport", "bedside-server",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -66,7 +66,7 @@ public struct BedsideServer: Sendable {
         let addressLimiter = configuration.unknownCallerRateLimit.isEnabled
             ? RateLimiter(limit: configuration.unknownCallerRateLimit, clock: clock) : nil
         return ServerRoutes(
-            auth: auth, fhir: fhir, clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
+            auth: auth, fhir: fhir, backend: BackendServices(store: store, clock: clock, auditRecorder: auditRecorder), clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
             addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), addressLimiter: addressLimiter, logger: logger)
     }
 

@@ -16,7 +16,8 @@ struct BedsideServerCommand: AsyncParsableCommand {
             """,
         version: BedsideVersion.current,
         subcommands: [
-            ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, AuditCommand.self, SeedDemoCommand.self,
+            ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, ClientCommand.self, AuditCommand.self,
+            SeedDemoCommand.self,
         ])
 }
 

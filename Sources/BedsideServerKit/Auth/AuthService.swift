@@ -16,6 +16,19 @@ public struct Principal: Sendable, Equatable {
     public var careTeamPractitionerIDs: Set<String> = []
     /// The account's name, as a note it writes is signed.
     public var displayName: String = ""
+    /// Set when a backend client (SMART Backend Services) is calling, not a person: it acts within its
+    /// granted scopes only, and its `role` is `.admin`, which by itself may touch no patient data.
+    public var client: BackendClientGrant? = nil
+
+    /// What the audit names as the actor's role: `system` for a backend client.
+    public var auditRole: String { client == nil ? role.rawValue : "system" }
+}
+
+/// A backend client's token, as it authenticated: who it is and the scopes it was granted.
+public struct BackendClientGrant: Sendable, Equatable {
+    public var clientID: String
+    public var name: String
+    public var scopes: SMARTScopes
 }
 
 /// The rules of DESIGN.md's login: password, then an e-mailed code; throttling; sessions.
@@ -362,16 +375,30 @@ public struct AuthService: Sendable {
         let now = clock.now()
         let policy = self.policy
         let found: (SessionRecord, Account, [String], [String])?
+        let client: (ClientToken, BackendClient)?
         do {
-            found = try await store.read { db in
+            (found, client) = try await store.read { db in
                 guard let session = try db.session(tokenHash: tokenHash), let account = try db.account(id: session.accountID)
-                else { return nil }
+                else {
+                    // Not a person's session: perhaps a backend client's token.
+                    let token = try db.clientToken(tokenHash: tokenHash)
+                    return (nil, try token.flatMap { token in try db.backendClient(id: token.clientID).map { (token, $0) } })
+                }
                 let team = account.role == .clinician ? try db.teamPatientIDs(clinicianAccountID: account.id) : []
                 let practitioners = try account.patientID.map { try db.teamPractitionerIDs(patientID: $0) } ?? []
-                return (session, account, team, practitioners)
+                return ((session, account, team, practitioners), nil)
             }
         } catch {
             throw .storage(error)
+        }
+        if let (token, backend) = client {
+            guard backend.disabledAt == nil else { throw .unauthenticated("This client is disabled.") }
+            guard now < token.expiresAt else { throw .unauthenticated("The access token has expired; ask the token endpoint for a new one.") }
+            knownSessions.insert(tokenHash)
+            let scopes = (try? SMARTScopes.parse(token.scopes, strict: true)) ?? SMARTScopes(scopes: [])
+            return Principal(
+                accountID: backend.id, role: .admin, patientID: nil, practitionerID: nil, teamPatientIDs: [], tokenHash: tokenHash,
+                displayName: backend.name, client: BackendClientGrant(clientID: backend.id, name: backend.name, scopes: scopes))
         }
         guard let (session, account, team, practitioners) = found, session.revokedAt == nil, account.disabledAt == nil else {
             throw .unauthenticated("The session has ended. Log in again.")
@@ -396,7 +423,7 @@ public struct AuthService: Sendable {
                 try db.revokeSession(tokenHash: principal.tokenHash, at: now)
                 try db.append([
                     AuditEvent(
-                        at: now, actorID: principal.accountID, actorRole: principal.role.rawValue, action: "logout",
+                        at: now, actorID: principal.accountID, actorRole: principal.auditRole, action: "logout",
                         outcome: "success", httpStatus: 204, remoteAddress: remoteAddress, request: request)
                 ])
             }

@@ -16,6 +16,9 @@ extension FHIRService {
         let count = paging.count
         let offset = paging.offset
         let now = clock.now()
+        try AccessPolicy.requireScope(.read, on: .patient, principal: info.principal)
+        // A backend client gets the types its scopes let it read; a person all of the compartment.
+        let types = Self.everythingTypes.filter { AccessPolicy.mayRead($0, patientID: patientID, principal: info.principal) }
         guard FHIRSyntax.isValidID(patientID), AccessPolicy.mayRead(.patient, patientID: patientID, principal: info.principal) else {
             await auditRecorder.record(info.audit("everything", type: "Patient", id: patientID, outcome: "failure", status: 404, at: now))
             throw Self.notFound("Patient", patientID)
@@ -26,7 +29,9 @@ extension FHIRService {
             var skip = offset
             var bytes = 0
             var cutShort = false
-            for type in Self.everythingTypes {
+            // No such patient (a backend client may name any id): nothing is there to give.
+            guard try db.resource(type: "Patient", id: patientID) != nil else { return nil as ResourcePage? }
+            for type in types {
                 var query = ResourceQuery(type: type.rawValue)
                 if type == .patient { query.ids = [patientID] } else { query.patientIDs = [patientID] }
                 let matching = try db.total(matching: query)
@@ -47,6 +52,10 @@ extension FHIRService {
                 if part.hasMore, resources.count < count { cutShort = true }
             }
             return ResourcePage(resources: resources, hasMore: offset + resources.count < total, total: total)
+        }
+        guard let page else {
+            await auditRecorder.record(info.audit("everything", type: "Patient", id: patientID, outcome: "failure", status: 404, at: now))
+            throw Self.notFound("Patient", patientID)
         }
         let recorded = await auditRecorder.record(info.audit("everything", type: "Patient", id: patientID, patientID: patientID, status: 200, at: now))
         guard recorded else { throw Self.unrecorded }

@@ -88,7 +88,8 @@ extension FHIRService {
         switch method {
         case "POST":
             guard parts.count == 1 else { throw .badRequest("POST takes a type, not an id.", expression: "\(path).request.url") }
-            guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
+            try AccessPolicy.requireScope(.create, on: type, principal: info.principal)
+            guard AccessPolicy.mayCreate(type, principal: info.principal) else {
                 throw .badRequest("\(type.rawValue) resources cannot be created through this API.", expression: "\(path).request.method")
             }
             try validate(resource, type: type, pathPrefix: "\(path).resource")
@@ -102,7 +103,8 @@ extension FHIRService {
             guard parts.count == 2, resource["id"]?.stringValue == parts[1] else {
                 throw .badRequest("PUT takes Type/id, and the resource must carry the same id.", expression: "\(path).request.url")
             }
-            guard AccessPolicy.mayUpdate(type, role: info.principal.role) else {
+            try AccessPolicy.requireScope(.update, on: type, principal: info.principal)
+            guard AccessPolicy.mayUpdate(type, principal: info.principal) else {
                 throw .badRequest("\(type.rawValue) resources cannot be changed through this API.", expression: "\(path).request.method")
             }
             try validate(resource, type: type, pathPrefix: "\(path).resource")
@@ -126,7 +128,7 @@ extension FHIRService {
     private func checkEntryAccess(_ resource: JSONValue, type: SupportedResource, info: RequestInfo) throws(ServerError) {
         guard type.isPatientData else { return }
         let patientID = ResourceIndexer.index(resource, type: type, id: "").patientID
-        guard let patientID, AccessPolicy.mayRead(type, patientID: patientID, principal: info.principal) else {
+        guard let patientID, AccessPolicy.mayWrite(type, patientID: patientID, principal: info.principal) else {
             throw .notFound("Patient/\(patientID ?? "?") was not found.")
         }
     }

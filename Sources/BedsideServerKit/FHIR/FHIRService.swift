@@ -68,6 +68,7 @@ public struct FHIRService: Sendable {
         info: RequestInfo
     ) async throws(ServerError) -> ReadAnswer {
         let type = try Self.resourceType(name)
+        try AccessPolicy.requireScope(.read, on: type, principal: info.principal)
         let subset = try parameters.last { $0.0 == "_elements" }.map { pair throws(ServerError) in try ElementSubset.parse(pair.1, type: type) }
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
         let current = try await storeRead { db in try db.resource(type: name, id: id) }
@@ -102,6 +103,7 @@ public struct FHIRService: Sendable {
         async throws(ServerError) -> ReadAnswer
     {
         let type = try Self.resourceType(name)
+        try AccessPolicy.requireScope(.search, on: type, principal: info.principal)
         var query = try SearchRequest.parse(type: type, parameters: parameters, now: clock.now())
         if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
             query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
@@ -209,7 +211,7 @@ public struct FHIRService: Sendable {
     private func checkWriteAccess(_ resource: JSONValue, type: SupportedResource, info: RequestInfo) throws(ServerError) -> String? {
         let patientID = ResourceIndexer.index(resource, type: type, id: "").patientID
         if type.isPatientData {
-            guard let patientID, AccessPolicy.mayRead(type, patientID: patientID, principal: info.principal) else {
+            guard let patientID, AccessPolicy.mayWrite(type, patientID: patientID, principal: info.principal) else {
                 throw .notFound("Patient/\(patientID ?? "?") was not found.")
             }
         }
@@ -225,7 +227,8 @@ public struct FHIRService: Sendable {
     /// `POST /fhir/<type>`, optionally conditional on `If-None-Exist: identifier=system|value`.
     public func create(type name: String, body: [UInt8], ifNoneExist: String?, info: RequestInfo) async throws(ServerError) -> WriteResult {
         let type = try Self.resourceType(name)
-        guard AccessPolicy.mayCreate(type, role: info.principal.role) else {
+        try AccessPolicy.requireScope(.create, on: type, principal: info.principal)
+        guard AccessPolicy.mayCreate(type, principal: info.principal) else {
             throw .methodNotAllowed("\(name) resources cannot be created through this API.")
         }
         let resource = try await read(body, as: type, caller: info.principal.accountID)
@@ -244,10 +247,18 @@ public struct FHIRService: Sendable {
         }
     }
 
+    /// A backend client may write for any patient, so that the patient exists is checked here, inside the
+    /// write (a person's care team or own id already says so).
+    static func requirePatientExists(_ patientID: String?, type: String, db: any StoreReading, info: RequestInfo) throws {
+        guard info.principal.client != nil, let patientID, type != "Patient" else { return }
+        guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
+    }
+
     /// Inside a transaction: returns the resource an identifier already names, or stores the new one.
     static func createOrMatch(
         _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64
     ) throws -> WriteResult {
+        try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
         if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition, patientID: stamped.patientID),
@@ -287,7 +298,8 @@ public struct FHIRService: Sendable {
         -> StoredResource
     {
         let type = try Self.resourceType(name)
-        guard AccessPolicy.mayUpdate(type, role: info.principal.role) else {
+        try AccessPolicy.requireScope(.update, on: type, principal: info.principal)
+        guard AccessPolicy.mayUpdate(type, principal: info.principal) else {
             throw .methodNotAllowed("\(name) resources cannot be changed through this API.")
         }
         guard FHIRSyntax.isValidID(id) else { throw Self.notFound(name, id) }
@@ -329,7 +341,7 @@ public struct FHIRService: Sendable {
     ) throws -> WriteResult {
         let name = type.rawValue
         guard let current = try db.resource(type: name, id: id),
-            AccessPolicy.mayRead(type, patientID: current.patientID, principal: info.principal)
+            AccessPolicy.mayWrite(type, patientID: current.patientID, principal: info.principal)
         else { throw notFound(name, id) }
         if let ifMatch, ifMatch != current.versionID {
             throw ServerError.preconditionFailed(

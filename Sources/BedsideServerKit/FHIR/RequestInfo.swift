@@ -12,16 +12,32 @@ public struct RequestInfo: Sendable {
         status: Int, at time: Int64
     ) -> AuditEvent {
         AuditEvent(
-            at: time, actorID: principal.accountID, actorRole: principal.role.rawValue, action: action, resourceType: type,
+            at: time, actorID: principal.accountID, actorRole: principal.auditRole, action: action, resourceType: type,
             resourceID: id, patientID: patientID, outcome: outcome, httpStatus: status, remoteAddress: remoteAddress,
             request: request)
     }
 }
 
 /// Who may see and change what (DESIGN.md "Roles"). Anything not allowed looks like it does not exist.
+/// A backend client acts within its SMART system scopes, on every patient; a type it has no scope for
+/// is refused with 403 before anything is looked up (`requireScope`), so nothing is revealed.
 enum AccessPolicy {
+    /// Throws 403 when a backend client has no scope for `permission` on `type`; accounts pass.
+    static func requireScope(_ permission: SMARTScopes.Permission, on type: SupportedResource, principal: Principal) throws(ServerError) {
+        guard let client = principal.client, !client.scopes.allows(permission, on: type.rawValue) else { return }
+        let verb = switch permission {
+        case .create: "create"
+        case .read: "read"
+        case .update: "update"
+        case .delete: "delete"
+        case .search: "search"
+        }
+        throw .forbidden("This client's token has no scope to \(verb) \(type.rawValue) (e.g. system/\(type.rawValue).\(permission.rawValue)).")
+    }
+
     /// Whether the principal may read a resource of `type` in `patientID`'s compartment.
     static func mayRead(_ type: SupportedResource, patientID: String?, principal: Principal) -> Bool {
+        if let client = principal.client { return client.scopes.allows(.read, on: type.rawValue) && (!type.isPatientData || patientID != nil) }
         guard type.isPatientData else { return principal.role != .admin }
         guard let patientID else { return false }
         switch principal.role {
@@ -31,8 +47,16 @@ enum AccessPolicy {
         }
     }
 
+    /// Whether the principal may write a resource of `type` into `patientID`'s compartment (that the
+    /// patient exists is checked where the write happens, for a backend client).
+    static func mayWrite(_ type: SupportedResource, patientID: String?, principal: Principal) -> Bool {
+        guard principal.client != nil else { return mayRead(type, patientID: patientID, principal: principal) }
+        return !type.isPatientData || patientID != nil
+    }
+
     /// The compartments a search may look in: nil for no restriction (non-patient data).
     static func searchablePatients(_ type: SupportedResource, principal: Principal) -> [String]? {
+        if let client = principal.client { return client.scopes.allows(.search, on: type.rawValue) ? nil : [] }
         guard type.isPatientData else { return principal.role == .admin ? [] : nil }
         switch principal.role {
         case .patient: return principal.patientID.map { [$0] } ?? []
@@ -44,7 +68,7 @@ enum AccessPolicy {
     /// Resources of `type` the principal may see by id, where their role limits that: a patient sees
     /// only their own care team's Practitioners. nil: no such limit.
     static func visibleIDs(_ type: SupportedResource, principal: Principal) -> Set<String>? {
-        guard type == .practitioner, principal.role == .patient else { return nil }
+        guard type == .practitioner, principal.role == .patient, principal.client == nil else { return nil }
         return principal.careTeamPractitionerIDs
     }
 
@@ -63,5 +87,20 @@ enum AccessPolicy {
         case (.flag, .clinician), (.task, .clinician): return true
         default: return false
         }
+    }
+
+    /// The types a backend client may create, given the scope: those whose creation the server knows.
+    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse]
+    /// The types a backend client may change, given the scope.
+    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task]
+
+    static func mayCreate(_ type: SupportedResource, principal: Principal) -> Bool {
+        guard let client = principal.client else { return mayCreate(type, role: principal.role) }
+        return clientCreatable.contains(type) && client.scopes.allows(.create, on: type.rawValue)
+    }
+
+    static func mayUpdate(_ type: SupportedResource, principal: Principal) -> Bool {
+        guard let client = principal.client else { return mayUpdate(type, role: principal.role) }
+        return clientUpdatable.contains(type) && client.scopes.allows(.update, on: type.rawValue)
     }
 }

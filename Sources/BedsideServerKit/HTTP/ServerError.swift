@@ -11,6 +11,8 @@ public enum ServerError: Error, Sendable {
     case codeExpired(String)
     /// 401 on everything else: no, expired or revoked token.
     case unauthenticated(String)
+    /// 403: a backend client's token has no scope for this (people get 404 instead: no existence oracle).
+    case forbidden(String)
     /// 404: absent, or not this user's to see; the two are deliberately indistinguishable.
     case notFound(String)
     case methodNotAllowed(String)
@@ -43,6 +45,7 @@ public enum ServerError: Error, Sendable {
         switch self {
         case .badRequest: 400
         case .unauthorized, .unauthenticated, .codeExpired: 401
+        case .forbidden: 403
         case .notFound: 404
         case .methodNotAllowed: 405
         case .preconditionFailed: 412
@@ -65,6 +68,7 @@ public enum ServerError: Error, Sendable {
         case .unauthorized(let message): OperationOutcome(code: "login", diagnostics: message)
         case .codeExpired(let message): OperationOutcome(code: "expired", diagnostics: message)
         case .unauthenticated(let message): OperationOutcome(code: "login", diagnostics: message)
+        case .forbidden(let message): OperationOutcome(code: "forbidden", diagnostics: message)
         case .notFound(let message): OperationOutcome(code: "not-found", diagnostics: message)
         case .methodNotAllowed(let message): OperationOutcome(code: "not-supported", diagnostics: message)
         case .preconditionFailed(let message): OperationOutcome(code: "conflict", diagnostics: message)

@@ -10,6 +10,8 @@ struct ServerRoutes: Sendable {
 
     let auth: AuthService
     let fhir: FHIRService
+    /// SMART Backend Services: the token endpoint for registered systems.
+    let backend: BackendServices
     let clock: any WallClock
     let publicBaseURL: String?
     /// nil: no request budget (`ServerConfiguration.rateLimit`).
@@ -31,6 +33,7 @@ struct ServerRoutes: Sendable {
         router.post("/auth/login") { request, context in await self.handle(request, context) { try await self.login(request, context) } }
         router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle(request, context) { try await self.logout(request, context) } }
+        router.post("/auth/token") { request, context in await self.token(request, context) }
         router.get("/fhir/metadata") { request, context in
             await self.handle(request, context) { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
         }
@@ -159,14 +162,19 @@ struct ServerRoutes: Sendable {
         "\(request.method.rawValue) \(request.uri.path)"
     }
 
-    private func readBody(_ request: Request, limit: Int = ServerRoutes.bodyLimit) async throws(ServerError) -> [UInt8] {
+    static let jsonMediaTypes: Set<String> = ["application/fhir+json", "application/json"]
+
+    private func readBody(
+        _ request: Request, limit: Int = ServerRoutes.bodyLimit, mediaTypes: Set<String> = ServerRoutes.jsonMediaTypes
+    ) async throws(ServerError) -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw .tooLarge(limit: limit)
         }
         if let type = request.headers[.contentType]?.lowercased() {
             let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            guard media == "application/fhir+json" || media == "application/json" else {
-                throw .unsupportedMediaType("Send JSON: Content-Type application/fhir+json.")
+            guard mediaTypes.contains(media) else {
+                throw .unsupportedMediaType(
+                    mediaTypes == Self.jsonMediaTypes ? "Send JSON: Content-Type application/fhir+json." : "Send Content-Type \(mediaTypes.sorted().joined(separator: " or ")).")
             }
         }
         do {
@@ -240,6 +248,41 @@ struct ServerRoutes: Sendable {
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 
+    // MARK: SMART Backend Services
+
+    /// This server's token endpoint, as the assertions' `aud` must name it.
+    private func tokenURL(_ request: Request) -> String {
+        String(baseURL(request).dropLast("/fhir".count)) + "/auth/token"
+    }
+
+    /// `POST /auth/token`: a form in, an OAuth answer out (not an OperationOutcome: OAuth clients read
+    /// `error`), never cached.
+    private func token(_ request: Request, _ context: BedsideRequestContext) async -> Response {
+        let headers: HTTPFields = [.cacheControl: "no-store", .init("Pragma")!: "no-cache"]
+        let answer: JSONValue
+        let status: HTTPResponse.Status
+        do {
+            let body: [UInt8]
+            do {
+                body = try await readBody(request, limit: 32 << 10, mediaTypes: ["application/x-www-form-urlencoded"])
+            } catch {
+                throw OAuthError(code: .invalidRequest, description: error.outcome.issues.first?.diagnostics ?? "The request could not be read.")
+            }
+            let form = FormBody.parameters(String(decoding: body, as: UTF8.self))
+            let grant = try await backend.issueToken(
+                form: form, tokenURL: tokenURL(request), remoteAddress: context.remoteAddress, request: requestLine(request))
+            answer = grant.json
+            status = .ok
+        } catch let error as OAuthError {
+            answer = error.json
+            status = .init(code: error.status)
+        } catch {
+            answer = OAuthError(code: .invalidRequest, description: "The request could not be handled.").json
+            status = .badRequest
+        }
+        return json(status, answer.serialized(), headers: headers, contentType: "application/json")
+    }
+
     // MARK: FHIR
 
     private func search(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
@@ -252,6 +295,11 @@ struct ServerRoutes: Sendable {
     }
 
     private func read(_ request: Request, _ context: BedsideRequestContext, version: Int?) async throws -> Response {
+        // SMART's discovery document is public, under the FHIR base (App Launch 2.x).
+        if context.parameters.get("type") == ".well-known", version == nil {
+            guard context.parameters.get("id") == "smart-configuration" else { throw ServerError.notFound("There is nothing at \(request.uri.path).") }
+            return json(.ok, BackendServices.configuration(tokenURL: tokenURL(request)).serialized(), contentType: "application/json")
+        }
         // The StructureDefinitions of Bedside's extensions are public, as the CapabilityStatement is.
         if context.parameters.get("type") == "StructureDefinition", version == nil {
             guard let known = BedsideExtension.named(id: context.parameters.get("id") ?? "") else {

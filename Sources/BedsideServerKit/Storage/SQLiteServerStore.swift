@@ -215,6 +215,32 @@ enum ServerMigrations {
                 }
             }
         }
+        migrator.registerMigration("v7: backend clients (SMART Backend Services), their tokens and seen assertions") { db in
+            try db.execute(sql: """
+                CREATE TABLE backend_client (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    jwks TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    disabled_at INTEGER
+                );
+                CREATE TABLE client_token (
+                    token_hash TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL REFERENCES backend_client(id) ON DELETE CASCADE,
+                    scopes TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL
+                );
+                CREATE INDEX client_token_client ON client_token(client_id);
+                CREATE TABLE client_assertion (
+                    client_id TEXT NOT NULL,
+                    jti TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    PRIMARY KEY (client_id, jti)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -127,11 +127,62 @@ struct SQLiteStoreSession: StoreWriting {
     func purgeExpired(before time: Int64) throws {
         try db.execute(sql: "DELETE FROM login_challenge WHERE expires_at < ?", arguments: [time])
         try db.execute(sql: "DELETE FROM session WHERE created_at < ?", arguments: [time - 24 * 3_600_000])
+        try db.execute(sql: "DELETE FROM client_token WHERE expires_at < ?", arguments: [time])
+        // An assertion's jti is kept until it expires: after that the assertion is refused as expired anyway.
+        try db.execute(sql: "DELETE FROM client_assertion WHERE expires_at < ?", arguments: [time])
         // Throttle rows of names that stopped failing a day ago and hold no lock: invented addresses
         // must not pile up.
         try db.execute(
             sql: "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
             arguments: [time - 24 * 3_600_000, time])
+    }
+
+    // MARK: Backend clients
+
+    private static func backendClient(_ row: Row) -> BackendClient {
+        BackendClient(
+            id: row["id"], name: row["name"], jwks: row["jwks"], scopes: row["scopes"], createdAt: row["created_at"],
+            disabledAt: row["disabled_at"])
+    }
+
+    func backendClient(id: String) throws -> BackendClient? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM backend_client WHERE id = ?"), arguments: [id]).map(Self.backendClient)
+    }
+
+    func backendClients() throws -> [BackendClient] {
+        try Row.fetchAll(db, sql: "SELECT * FROM backend_client ORDER BY created_at, id").map(Self.backendClient)
+    }
+
+    func clientToken(tokenHash: String) throws -> ClientToken? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM client_token WHERE token_hash = ?"), arguments: [tokenHash]).map {
+            ClientToken(
+                tokenHash: $0["token_hash"], clientID: $0["client_id"], scopes: $0["scopes"], createdAt: $0["created_at"],
+                expiresAt: $0["expires_at"])
+        }
+    }
+
+    func insert(_ client: BackendClient) throws {
+        try db.execute(
+            sql: "INSERT INTO backend_client (id, name, jwks, scopes, created_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [client.id, client.name, client.jwks, client.scopes, client.createdAt, client.disabledAt])
+    }
+
+    func setClientDisabled(id: String, at time: Int64?) throws {
+        try db.execute(sql: "UPDATE backend_client SET disabled_at = ? WHERE id = ?", arguments: [time, id])
+        if time != nil { try db.execute(sql: "DELETE FROM client_token WHERE client_id = ?", arguments: [id]) }
+    }
+
+    func insert(_ token: ClientToken) throws {
+        try db.execute(
+            sql: "INSERT INTO client_token (token_hash, client_id, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [token.tokenHash, token.clientID, token.scopes, token.createdAt, token.expiresAt])
+    }
+
+    func recordAssertion(clientID: String, jti: String, expiresAt: Int64) throws -> Bool {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO client_assertion (client_id, jti, expires_at) VALUES (?, ?, ?)",
+            arguments: [clientID, jti, expiresAt])
+        return db.changesCount == 1
     }
 
     // MARK: Care teams

@@ -37,6 +37,9 @@ public protocol StoreReading {
     /// How many resources match, in all (paging ignored): `Bundle.total`.
     func total(matching query: ResourceQuery) throws -> Int
     func count(type: String) throws -> Int
+    func backendClient(id: String) throws -> BackendClient?
+    func backendClients() throws -> [BackendClient]
+    func clientToken(tokenHash: String) throws -> ClientToken?
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
 }
@@ -61,6 +64,12 @@ public protocol StoreWriting: StoreReading {
     /// Stores a new version (or the first) of a resource and keeps the previous one in history.
     func put(_ resource: StoredResource) throws
     func append(_ events: [AuditEvent]) throws
+    func insert(_ client: BackendClient) throws
+    /// nil enables the client again; disabling also ends its tokens.
+    func setClientDisabled(id: String, at time: Int64?) throws
+    func insert(_ token: ClientToken) throws
+    /// Records a client assertion's `jti` until it expires; false when it was seen before (a replay).
+    func recordAssertion(clientID: String, jti: String, expiresAt: Int64) throws -> Bool
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
 }

@@ -190,3 +190,43 @@ public struct AuditEvent: Sendable, Equatable {
         self.request = request
     }
 }
+
+/// A system registered to call the API on its own behalf (SMART Backend Services): an EMR, say.
+public struct BackendClient: Sendable, Equatable {
+    /// The `client_id` it names itself by (`iss` and `sub` of its assertions).
+    public var id: String
+    public var name: String
+    /// Its public keys, a JWKS as JSON: what its assertions are checked against.
+    public var jwks: String
+    /// The system scopes it may be granted, space-separated.
+    public var scopes: String
+    public var createdAt: Int64
+    public var disabledAt: Int64?
+
+    public init(id: String, name: String, jwks: String, scopes: String, createdAt: Int64, disabledAt: Int64? = nil) {
+        self.id = id
+        self.name = name
+        self.jwks = jwks
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.disabledAt = disabledAt
+    }
+}
+
+/// An access token given to a backend client, stored by its hash like a session.
+public struct ClientToken: Sendable, Equatable {
+    public var tokenHash: String
+    public var clientID: String
+    /// The scopes granted with it, space-separated.
+    public var scopes: String
+    public var createdAt: Int64
+    public var expiresAt: Int64
+
+    public init(tokenHash: String, clientID: String, scopes: String, createdAt: Int64, expiresAt: Int64) {
+        self.tokenHash = tokenHash
+        self.clientID = clientID
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
