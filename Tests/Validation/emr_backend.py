@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""An EMR against the real bedside-server, with independent tools (issue #16).
+
+Plays a care organisation's system: makes its own ES384 and RS384 key pairs (cryptography), registers the
+public halves with `bedside-server client add`, signs SMART Backend Services client assertions with PyJWT,
+gets tokens from the token endpoint and reads within its scopes; fhir.resources validates what comes back.
+
+Usage: python3 Tests/Validation/emr_backend.py [path/to/bedside-server]
+Prints "ok  <name>" or "FAIL <name>: reason" per check; exits 1 if any failed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+try:
+    import jwt
+    import requests
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+except ImportError as exc:
+    sys.exit(f"{exc}: run `pip install -r Tests/Validation/requirements.txt` first")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import validate_fhir as vf  # noqa: E402  (the server starter, check() and the fhir.resources validation)
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class EMR:
+    """Key pairs and signed assertions, as an EMR's integration engine makes them."""
+
+    def __init__(self):
+        self.ec_key = ec.generate_private_key(ec.SECP384R1())
+        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self):
+        keys = []
+        for kid, key, algorithm in (("es384-1", self.ec_key, ECAlgorithm), ("rs384-1", self.rsa_key, RSAAlgorithm)):
+            jwk = json.loads(algorithm.to_jwk(key.public_key()))
+            jwk.update({"kid": kid, "use": "sig", "alg": "ES384" if key is self.ec_key else "RS384"})
+            keys.append(jwk)
+        return {"keys": keys}
+
+    def assertion(self, client_id, token_url, alg="ES384", lifetime=240, jti=None, aud=None):
+        key, kid = (self.ec_key, "es384-1") if alg == "ES384" else (self.rsa_key, "rs384-1")
+        now = int(time.time())
+        claims = {"iss": client_id, "sub": client_id, "aud": aud or token_url, "exp": now + lifetime,
+                  "jti": jti or str(uuid.uuid4())}
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": "JWT"})
+
+
+def token_request(token_url, ca, assertion, scope):
+    return requests.post(token_url, data={
+        "grant_type": "client_credentials", "scope": scope,
+        "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion,
+    }, verify=ca, timeout=30)
+
+
+def run(binary, base, ca, data_dir):
+    fhir = f"{base}/fhir"
+    emr = EMR()
+
+    def discovery():
+        r = requests.get(f"{fhir}/.well-known/smart-configuration", verify=ca, timeout=30)
+        assert r.status_code == 200, r.status_code
+        config = r.json()
+        assert config["token_endpoint"] == f"{base}/auth/token", config["token_endpoint"]
+        assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"], config
+        assert {"ES384", "RS384"} <= set(config["token_endpoint_auth_signing_alg_values_supported"]), config
+        return config["token_endpoint"]
+    token_url = vf.check("SMART discovery (/fhir/.well-known/smart-configuration)", discovery)
+    if not token_url:
+        return
+
+    def register():
+        path = os.path.join(data_dir, "emr-jwks.json")
+        with open(path, "w") as f:
+            json.dump(emr.jwks(), f)
+        out = subprocess.run([binary, "client", "add", "--data-dir", data_dir, "--name", "Test EMR", "--jwks-file", path,
+                              "--scope", "system/*.rs system/Observation.c"],
+                             check=True, capture_output=True, text=True, timeout=60)
+        client_id = out.stdout.strip()
+        assert len(client_id.splitlines()) == 1 and len(client_id) >= 16, repr(out.stdout)
+        listed = subprocess.run([binary, "client", "list", "--data-dir", data_dir], check=True, capture_output=True, text=True,
+                                timeout=60).stdout
+        assert client_id in listed and "Test EMR" in listed, listed
+        return client_id
+    client_id = vf.check("client add prints the client_id alone; client list shows it", register)
+    if not client_id:
+        return
+
+    tokens = {}
+    for alg in ("ES384", "RS384"):
+        def token(alg=alg):
+            r = token_request(token_url, ca, emr.assertion(client_id, token_url, alg=alg), "system/Observation.rs system/Patient.rs")
+            assert r.status_code == 200, f"{r.status_code}: {r.text[:300]}"
+            body = r.json()
+            assert body["token_type"].lower() == "bearer" and 0 < body["expires_in"] <= 300, body
+            assert set(body["scope"].split()) == {"system/Observation.rs", "system/Patient.rs"}, body["scope"]
+            assert r.headers.get("Cache-Control") == "no-store", r.headers
+            tokens[alg] = body["access_token"]
+            return f"scope {body['scope']}"
+        vf.check(f"token for a PyJWT {alg} assertion (client_credentials, private_key_jwt)", token)
+
+    def refusals():
+        once = emr.assertion(client_id, token_url, jti="replayed-jti")
+        assert token_request(token_url, ca, once, "system/Observation.rs").status_code == 200
+        cases = {
+            "replayed jti": (once, "system/Observation.rs", 400, "invalid_grant"),
+            "exp 10 minutes ahead": (emr.assertion(client_id, token_url, lifetime=600), "system/Observation.rs", 400, "invalid_grant"),
+            "aud elsewhere": (emr.assertion(client_id, token_url, aud="https://elsewhere.example/token"), "system/Observation.rs",
+                              401, "invalid_client"),
+            "unregistered scope": (emr.assertion(client_id, token_url), "system/Task.cud", 400, "invalid_scope"),
+            "unknown client": (emr.assertion("nobody", token_url), "system/Observation.rs", 401, "invalid_client"),
+        }
+        for name, (assertion, scope, status, error) in cases.items():
+            r = token_request(token_url, ca, assertion, scope)
+            assert (r.status_code, r.json().get("error")) == (status, error), f"{name}: {r.status_code} {r.text[:200]}"
+        return f"{len(cases)} refused"
+    vf.check("refusals as OAuth errors (replay, exp, aud, scope, client)", refusals)
+
+    token = tokens.get("ES384")
+    if not token:
+        return
+    headers = {"Authorization": f"Bearer {token}", "Accept": vf.FHIR_JSON}
+
+    def search_all_patients():
+        r = requests.get(f"{fhir}/Observation", headers=headers, params={"_count": 100, "_include": "Observation:patient"},
+                         verify=ca, timeout=30)
+        data = vf.expect_status(r, 200)
+        vf.validate_bundle(data, "searchset")
+        patients = {e["resource"]["subject"]["reference"] for e in data.get("entry", []) if e["search"]["mode"] == "match"}
+        included = [e for e in data.get("entry", []) if e["search"]["mode"] == "include"]
+        assert len(patients) >= 2 and included, f"{len(patients)} patients, {len(included)} included"
+        return f"{len(data['entry'])} entries over {len(patients)} patients, each valid"
+    vf.check("system/Observation.rs: a searchset over every patient, valid", search_all_patients)
+
+    def forbidden():
+        r = requests.get(f"{fhir}/Flag", headers=headers, verify=ca, timeout=30)
+        vf.validate_outcome(r, 403)
+        assert r.json()["issue"][0]["code"] == "forbidden", r.text[:200]
+    vf.check("a type outside the token's scopes: 403 forbidden OperationOutcome", forbidden)
+
+    def audited():
+        out = subprocess.run([binary, "audit", "--json", "--data-dir", data_dir], check=True, capture_output=True, text=True,
+                             timeout=60).stdout
+        events = [json.loads(line) for line in out.splitlines() if line.strip()]
+        mine = [e for e in events if e.get("actorID") == client_id or e.get("actorId") == client_id or e.get("actor") == client_id]
+        assert mine, f"no audit line names {client_id}; e.g. {events[-1] if events else None}"
+        assert any("system" in json.dumps(e) for e in mine), mine[:2]
+        return f"{len(mine)} lines name the client"
+    vf.check("the audit names the client as the actor (role system)", audited)
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/bedside-server")
+    data_dir = tempfile.mkdtemp(prefix="bedside-emr-")
+    proc = None
+    try:
+        proc, port = vf.start_server(binary, data_dir)
+        run(binary, f"https://127.0.0.1:{port}", os.path.join(data_dir, "tls", "ca.pem"), data_dir)
+    except Exception as exc:  # noqa: BLE001
+        print(f"FAIL setup: {type(exc).__name__}: {exc}")
+        vf.failures.append("setup")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"emr_backend: {len(vf.passes)} passed, {len(vf.failures)} failed")
+    return 1 if vf.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
