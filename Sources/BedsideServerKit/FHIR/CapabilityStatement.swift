@@ -74,8 +74,17 @@ enum CapabilityStatement {
                         "Every request except GET /fhir/metadata needs a bearer token from POST /auth/login then POST /auth/otp. Updates need If-Match, in transactions too. Reads and searches carry a weak ETag; If-None-Match with it answers 304. POST /fhir takes a transaction (POST and PUT entries, all or nothing) or a batch (GET entries only, each answered on its own). "
                             + ServerLimits.summary),
                     "security": [
+                        "extension": [[
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                            "extension": [["url": "token", "valueUri": .string(String(baseURL.dropLast("/fhir".count)) + "/auth/token")]],
+                        ]],
                         "cors": false,
-                        "description": "Password plus a one-time code sent by e-mail; random 256-bit bearer tokens, idle timeout 30 minutes, absolute 12 hours.",
+                        "service": [[
+                            "coding": [["system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"]]
+                        ]],
+                        "description": .string(
+                            "People: password plus a one-time code sent by e-mail; random 256-bit bearer tokens, idle timeout 30 minutes, absolute 12 hours. "
+                                + "Systems: SMART Backend Services (private_key_jwt, ES384 or RS384; see .well-known/smart-configuration), tokens of 5 minutes limited to their system scopes."),
                     ],
                     "resource": .array(resources),
                     "interaction": [["code": "transaction"], ["code": "batch"]],
