@@ -61,7 +61,8 @@ public struct BedsideServer: Sendable {
     func makeRoutes(auditRecorder: AuditRecorder) -> ServerRoutes {
         let auth = AuthService(
             store: store, clock: clock, mailer: mailer, hasher: configuration.hasher, policy: configuration.authPolicy, logger: logger)
-        let fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
+        var fhir = FHIRService(store: store, clock: clock, auditRecorder: auditRecorder)
+        fhir.invitations = Invitations(store: store, clock: clock, mailer: mailer, logger: logger)
         let limiter = configuration.rateLimit.flatMap { $0.isEnabled ? RateLimiter(limit: $0, clock: clock) : nil }
         let addressLimiter = configuration.unknownCallerRateLimit.isEnabled
             ? RateLimiter(limit: configuration.unknownCallerRateLimit, clock: clock) : nil

@@ -44,6 +44,11 @@ public final class LoopbackServer: @unchecked Sendable {
         try await administration.addUser(email: email, role: .patient, password: password, name: name)
     }
 
+    /// The newest enrolment code (an invitation) mailed to `email`, if any.
+    public func latestEnrolmentCode(for email: String) -> String? {
+        MaildirMailer(directory: directory.appendingPathComponent("mail")).latestEnrolmentCode(to: email)
+    }
+
     /// The newest login code mailed to `email`, if any.
     public func latestCode(for email: String) -> String? {
         MaildirMailer(directory: directory.appendingPathComponent("mail")).latestLoginCode(to: email)

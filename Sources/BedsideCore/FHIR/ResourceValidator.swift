@@ -54,6 +54,7 @@ public struct ResourceValidator: Sendable {
         case "QuestionnaireResponse": validateQuestionnaireResponse(object, issues: &issues)
         case "Flag": validateFlag(object, issues: &issues)
         case "Task": validateTask(object, issues: &issues)
+        case "Patient": validatePatient(object, issues: &issues)
         default: break
         }
         return issues.list
@@ -410,6 +411,40 @@ public struct ResourceValidator: Sendable {
         _ = checkStatus(object, allowed: Self.flagStatuses, issues: &issues)
         checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
         if object["code"] == nil { issues.add("required", "code is required", at: "code") }
+    }
+
+    static let genders: Set<String> = ["male", "female", "other", "unknown"]
+    static let contactSystems: Set<String> = ["phone", "fax", "email", "pager", "url", "sms", "other"]
+
+    /// A Patient as an EMR enrols one: a name Bedside can show (`text`, or `family`/`given` strings), a
+    /// birth date that is a date and not in the future, a known gender, contact points with a system and
+    /// a value.
+    private func validatePatient(_ object: JSONObject, issues: inout Issues) {
+        let names = object["name"]?.arrayValue ?? []
+        if object["name"] != nil, object["name"]?.arrayValue == nil { issues.add("structure", "name must be a list of HumanName", at: "name") }
+        let shown = names.contains { name in
+            !(name["text"]?.stringValue ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+                || name["family"]?.stringValue != nil || (name["given"]?.arrayValue?.first?.stringValue != nil)
+        }
+        if !shown { issues.add("required", "a name is required (name[0].text, or family and given)", at: "name") }
+        if let birthDate = object["birthDate"] {
+            guard let text = birthDate.stringValue, let date = FHIRDateTime(text), date.precision <= .day, !text.contains("T") else {
+                issues.add("value", "birthDate must be a date (YYYY-MM-DD, YYYY-MM or YYYY)", at: "birthDate")
+                return
+            }
+            if date.lowerBound > now { issues.add("value", "birthDate is in the future", at: "birthDate") }
+        }
+        if let gender = object["gender"], !(gender.stringValue.map(Self.genders.contains) ?? false) {
+            issues.add("code-invalid", "gender must be one of \(Self.genders.sorted().joined(separator: ", "))", at: "gender")
+        }
+        if let active = object["active"], active.boolValue == nil { issues.add("structure", "active must be true or false", at: "active") }
+        for (index, point) in (object["telecom"]?.arrayValue ?? []).enumerated() {
+            guard let system = point["system"]?.stringValue, Self.contactSystems.contains(system) else {
+                issues.add("code-invalid", "telecom[\(index)].system must be one of \(Self.contactSystems.sorted().joined(separator: ", "))", at: "telecom[\(index)].system")
+                continue
+            }
+            if (point["value"]?.stringValue ?? "").isEmpty { issues.add("required", "telecom[\(index)].value is required", at: "telecom[\(index)].value") }
+        }
     }
 
     private func validateTask(_ object: JSONObject, issues: inout Issues) {

@@ -169,7 +169,8 @@ public struct AuthService: Sendable {
         }
 
         let hasher = self.hasher
-        let passwordHash = account?.passwordHash
+        // An invited patient who has not enrolled yet has no password: checked as an unknown name is.
+        let passwordHash = account.flatMap { $0.passwordHash.isEmpty ? nil : $0.passwordHash }
         let verified: Bool
         let upgraded: String?
         do {

@@ -89,6 +89,10 @@ extension FHIRService {
         case "POST":
             guard parts.count == 1 else { throw .badRequest("POST takes a type, not an id.", expression: "\(path).request.url") }
             try AccessPolicy.requireScope(.create, on: type, principal: info.principal)
+            // A new Patient may bring an account and an invitation, which a transaction cannot take back.
+            guard type != .patient else {
+                throw .badRequest("Create a Patient with POST /fhir/Patient, one at a time.", expression: "\(path).request.url", code: "not-supported")
+            }
             guard AccessPolicy.mayCreate(type, principal: info.principal) else {
                 throw .badRequest("\(type.rawValue) resources cannot be created through this API.", expression: "\(path).request.method")
             }

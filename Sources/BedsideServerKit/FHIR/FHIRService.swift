@@ -6,6 +6,8 @@ public struct FHIRService: Sendable {
     public let store: any ServerStore
     public let clock: any WallClock
     public let auditRecorder: AuditRecorder
+    /// Sends enrolment codes to the patients a backend client enrols; nil where nobody is invited (tests, fuzzing).
+    public var invitations: Invitations?
     /// Where bodies too large to read in passing are parsed and checked (one at a time, a few waiting).
     let bodyReading = BoundedWorkPool(label: "body-reading", workers: 1, queueLimit: 16, perCallerLimit: 2)
     /// Bodies up to this size are read on the request's own thread: it takes well under a millisecond.
@@ -236,15 +238,24 @@ public struct FHIRService: Sendable {
         let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
         let now = clock.now()
         let stamped = Self.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now)
+        // A Patient with an e-mail address is enrolled: an account, and an invitation once stored.
+        let invited = type == .patient ? try Self.invitedAccount(for: resource, patientID: stamped.id, now: now) : nil
+        let result: WriteResult
         do {
-            return try await store.write { db in
-                try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now)
+            result = try await store.write { db in
+                let result = try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now)
+                if result.created, let invited { try Self.insertInvited(invited, db: db) }
+                return result
             }
         } catch let error as ServerError {
             throw error
         } catch {
             throw .storage(error)
         }
+        if result.created, let invited, let invitations {
+            await invitations.invite(invited, actor: info.audit("invite", type: "Patient", id: stamped.id, patientID: stamped.id, status: 201, at: now))
+        }
+        return result
     }
 
     /// A backend client may write for any patient, so that the patient exists is checked here, inside the
@@ -261,14 +272,14 @@ public struct FHIRService: Sendable {
         try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
-        if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition, patientID: stamped.patientID),
+        if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition, patientID: stamped.identifierScope),
             let existing = try db.resource(type: stamped.type, id: existingID)
         {
             // A replay: the client's earlier upload arrived.
             try db.append([info.audit("create-matched", type: stamped.type, id: existing.id, patientID: existing.patientID, status: 200, at: now)])
             return WriteResult(resource: existing, created: false)
         }
-        for identifier in stamped.identifiers where try db.resourceID(type: stamped.type, identifier: identifier, patientID: stamped.patientID) != nil {
+        for identifier in stamped.identifiers where try db.resourceID(type: stamped.type, identifier: identifier, patientID: stamped.identifierScope) != nil {
             throw ServerError.invalid(OperationOutcome(
                 code: "duplicate",
                 diagnostics: "Another \(stamped.type) already has the identifier \(identifier.code); send it with ifNoneExist to make the upload idempotent.",
@@ -358,7 +369,7 @@ public struct FHIRService: Sendable {
         }
         let stamped = stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
         for identifier in stamped.identifiers {
-            if let other = try db.resourceID(type: name, identifier: identifier, patientID: stamped.patientID), other != id {
+            if let other = try db.resourceID(type: name, identifier: identifier, patientID: stamped.identifierScope), other != id {
                 throw ServerError.invalid(OperationOutcome(
                     code: "duplicate", diagnostics: "Another \(name) already has the identifier \(identifier.code).",
                     expression: "\(name).identifier"))

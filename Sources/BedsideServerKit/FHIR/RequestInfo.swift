@@ -90,7 +90,7 @@ enum AccessPolicy {
     }
 
     /// The types a backend client may create, given the scope: those whose creation the server knows.
-    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse]
+    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient]
     /// The types a backend client may change, given the scope.
     static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task]
 

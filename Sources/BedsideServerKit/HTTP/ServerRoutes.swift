@@ -34,6 +34,7 @@ struct ServerRoutes: Sendable {
         router.post("/auth/otp") { request, context in await self.handle(request, context) { try await self.otp(request, context) } }
         router.post("/auth/logout") { request, context in await self.handle(request, context) { try await self.logout(request, context) } }
         router.post("/auth/token") { request, context in await self.token(request, context) }
+        router.post("/auth/enrol") { request, context in await self.handle(request, context) { try await self.enrol(request, context) } }
         router.get("/fhir/metadata") { request, context in
             await self.handle(request, context) { self.json(.ok, CapabilityStatement.make(baseURL: self.baseURL(request), now: self.clock.now()).serialized()) }
         }
@@ -107,7 +108,7 @@ struct ServerRoutes: Sendable {
     /// refused is recorded here.
     func recordRefusal(_ error: ServerError, _ request: Request, _ context: BedsideRequestContext) async {
         let path = request.uri.path
-        guard path != "/auth/login", path != "/auth/otp" else { return }
+        guard path != "/auth/login", path != "/auth/otp", path != "/auth/enrol" else { return }
         let caller = context.caller.value
         let now = clock.now()
         guard caller != nil || refusals.shouldRecord(address: context.remoteAddress, action: "\(error.status)", at: now) else { return }
@@ -229,6 +230,22 @@ struct ServerRoutes: Sendable {
         else { throw ServerError.badRequest("Send {\"challenge\": ..., \"code\": ...}.") }
         let session = try await auth.verifyCode(
             challengeID: challenge, code: code, remoteAddress: context.remoteAddress, request: requestLine(request))
+        return sessionAnswer(session)
+    }
+
+    /// `POST /auth/enrol {"username","code","password"}`: an invited patient's first login.
+    private func enrol(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
+        let body = try jsonObject(try await readBody(request, limit: ServerLimits.authBodyBytes))
+        guard let username = body["username"]?.stringValue, let code = body["code"]?.stringValue, let password = body["password"]?.stringValue,
+            username.count <= 320, code.count <= 64, password.count <= 1024
+        else { throw ServerError.badRequest("Send {\"username\": ..., \"code\": ..., \"password\": ...}.") }
+        let session = try await auth.enrol(
+            username: username, code: code, password: password, remoteAddress: context.remoteAddress, request: requestLine(request))
+        return sessionAnswer(session)
+    }
+
+    /// What `/auth/otp` and `/auth/enrol` answer: the session.
+    private func sessionAnswer(_ session: AuthService.SessionIssued) -> Response {
         var answer: JSONObject = [
             "accessToken": .string(session.accessToken),
             "tokenType": "Bearer",

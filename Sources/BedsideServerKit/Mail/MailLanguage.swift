@@ -62,4 +62,55 @@ public enum MailLanguage: String, Sendable, CaseIterable {
             )
         }
     }
+
+    /// The invitation a patient enrolled by their care organisation gets: the code, and how to use it.
+    func invitation(name: String, code: String, email: String, days: Int64) -> (subject: String, body: String) {
+        switch self {
+        case .en:
+            return (
+                "You are invited to Bedside",
+                """
+                Hello \(name),
+
+                Your care team has set up Bedside for you, to send them your measurements from home.
+
+                Your enrolment code is: \(code)
+
+                To start, run:  bedside enrol --server <the address your care team gave you> --user \(email)
+                and type this code, then choose your own password. The code is valid for \(days) days and
+                can be used once. If you did not expect this, tell your care team.
+                """
+            )
+        case .nl:
+            return (
+                "Uw uitnodiging voor Bedside",
+                """
+                Hallo \(name),
+
+                Uw zorgteam heeft Bedside voor u ingericht, zodat u uw metingen van thuis kunt doorgeven.
+
+                Uw aanmeldcode is: \(code)
+
+                Start met:  bedside enrol --server <het adres van uw zorgteam> --user \(email)
+                en typ deze code; kies daarna uw eigen wachtwoord. De code is \(days) dagen geldig en kan
+                één keer worden gebruikt. Verwachtte u dit niet? Laat het uw zorgteam weten.
+                """
+            )
+        case .de:
+            return (
+                "Ihre Einladung zu Bedside",
+                """
+                Guten Tag \(name),
+
+                Ihr Behandlungsteam hat Bedside für Sie eingerichtet, damit Sie Ihre Messwerte von zu Hause senden.
+
+                Ihr Registrierungscode lautet: \(code)
+
+                Starten Sie mit:  bedside enrol --server <die Adresse Ihres Behandlungsteams> --user \(email)
+                und geben Sie diesen Code ein; wählen Sie dann Ihr eigenes Passwort. Der Code ist \(days) Tage
+                gültig und kann einmal verwendet werden. Wenn Sie dies nicht erwartet haben, informieren Sie Ihr Team.
+                """
+            )
+        }
+    }
 }

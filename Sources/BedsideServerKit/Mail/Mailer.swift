@@ -29,6 +29,18 @@ public struct MailMessage: Sendable, Equatable {
         return nil
     }
 
+    /// The enrolment code of an invitation, in any of its languages: a line ending in `: XXXX-XXXX-XXXX`.
+    public static func enrolmentCode(in text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.count > 16, trimmed.dropLast(14).hasSuffix(": ") else { continue }
+            let code = trimmed.suffix(14)
+            let groups = code.split(separator: "-", omittingEmptySubsequences: false)
+            if groups.count == 3, groups.allSatisfy({ $0.count == 4 && $0.allSatisfy { Invitations.alphabet.contains($0) } }) { return String(code) }
+        }
+        return nil
+    }
+
     /// RFC 5322 text, CRLF line ends, with a header the dev tooling can read.
     func rfc5322(from sender: String, date: Date, messageID: String) -> String {
         let formatter = DateFormatter()
@@ -95,13 +107,22 @@ public struct MaildirMailer: Mailer {
 
     /// The login code in the newest message to `email`, for the demo and for tests that log in.
     public func latestLoginCode(to email: String) -> String? {
+        latest(to: email, MailMessage.loginCode(in:))
+    }
+
+    /// The newest enrolment code (an invitation) mailed to `email`, if any.
+    public func latestEnrolmentCode(to email: String) -> String? {
+        latest(to: email, MailMessage.enrolmentCode(in:))
+    }
+
+    private func latest(to email: String, _ code: (String) -> String?) -> String? {
         let folder = directory.appendingPathComponent("new")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()) ?? []
         for file in files.reversed() {
             guard let text = try? String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8), text.contains("To: \(email)\r\n"),
-                let code = MailMessage.loginCode(in: text)
+                let found = code(text)
             else { continue }
-            return code
+            return found
         }
         return nil
     }

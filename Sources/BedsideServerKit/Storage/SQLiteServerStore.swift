@@ -241,6 +241,17 @@ enum ServerMigrations {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8: enrolment codes of invited patients; Patient identifiers unique server-wide") { db in
+            try db.execute(sql: """
+                UPDATE OR IGNORE resource_identifier SET patient_key = '' WHERE type = 'Patient';
+                CREATE TABLE enrolment (
+                    account_id TEXT PRIMARY KEY REFERENCES account(id) ON DELETE CASCADE,
+                    code_hash TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

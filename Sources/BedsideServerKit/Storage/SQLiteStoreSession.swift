@@ -128,6 +128,7 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(sql: "DELETE FROM login_challenge WHERE expires_at < ?", arguments: [time])
         try db.execute(sql: "DELETE FROM session WHERE created_at < ?", arguments: [time - 24 * 3_600_000])
         try db.execute(sql: "DELETE FROM client_token WHERE expires_at < ?", arguments: [time])
+        try db.execute(sql: "DELETE FROM enrolment WHERE expires_at < ?", arguments: [time])
         // An assertion's jti is kept until it expires: after that the assertion is refused as expired anyway.
         try db.execute(sql: "DELETE FROM client_assertion WHERE expires_at < ?", arguments: [time])
         // Throttle rows of names that stopped failing a day ago and hold no lock: invented addresses
@@ -135,6 +136,24 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(
             sql: "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
             arguments: [time - 24 * 3_600_000, time])
+    }
+
+    // MARK: Enrolment
+
+    func enrolment(accountID: String) throws -> EnrolmentRecord? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM enrolment WHERE account_id = ?"), arguments: [accountID]).map {
+            EnrolmentRecord(accountID: $0["account_id"], codeHash: $0["code_hash"], expiresAt: $0["expires_at"], createdAt: $0["created_at"])
+        }
+    }
+
+    func save(_ enrolment: EnrolmentRecord) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO enrolment (account_id, code_hash, expires_at, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [enrolment.accountID, enrolment.codeHash, enrolment.expiresAt, enrolment.createdAt])
+    }
+
+    func deleteEnrolment(accountID: String) throws {
+        try db.execute(sql: "DELETE FROM enrolment WHERE account_id = ?", arguments: [accountID])
     }
 
     // MARK: Backend clients
@@ -307,7 +326,7 @@ struct SQLiteStoreSession: StoreWriting {
         let insertIdentifier = try db.cachedStatement(
             sql: "INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk) VALUES (?, ?, ?, ?, ?)")
         for identifier in resource.identifiers {
-            try insertIdentifier.execute(arguments: [resource.type, resource.patientID ?? "", identifier.system, identifier.code, pk])
+            try insertIdentifier.execute(arguments: [resource.type, resource.identifierScope ?? "", identifier.system, identifier.code, pk])
         }
     }
 

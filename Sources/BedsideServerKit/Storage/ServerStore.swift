@@ -37,6 +37,7 @@ public protocol StoreReading {
     /// How many resources match, in all (paging ignored): `Bundle.total`.
     func total(matching query: ResourceQuery) throws -> Int
     func count(type: String) throws -> Int
+    func enrolment(accountID: String) throws -> EnrolmentRecord?
     func backendClient(id: String) throws -> BackendClient?
     func backendClients() throws -> [BackendClient]
     func clientToken(tokenHash: String) throws -> ClientToken?
@@ -64,6 +65,9 @@ public protocol StoreWriting: StoreReading {
     /// Stores a new version (or the first) of a resource and keeps the previous one in history.
     func put(_ resource: StoredResource) throws
     func append(_ events: [AuditEvent]) throws
+    /// Stores an account's enrolment code, replacing any earlier one.
+    func save(_ enrolment: EnrolmentRecord) throws
+    func deleteEnrolment(accountID: String) throws
     func insert(_ client: BackendClient) throws
     /// nil enables the client again; disabling also ends its tokens.
     func setClientDisabled(id: String, at time: Int64?) throws

@@ -122,6 +122,10 @@ public struct StoredResource: Sendable, Equatable {
     /// Category codings (`system`, `code`) for `category=` search.
     public var categories: [ResourceCode]
 
+    /// Where the resource's identifiers must be unique: its patient's compartment, or (nil) the whole
+    /// server, for resources outside any compartment and for Patients themselves (an MRN names one patient).
+    public var identifierScope: String? { type == "Patient" ? nil : patientID }
+
     public init(
         type: String, id: String, versionID: Int, lastUpdated: Int64, patientID: String?, status: String?,
         date: Int64?, priority: Int?, json: [UInt8], codes: [ResourceCode] = [], identifiers: [ResourceCode] = [],
@@ -228,5 +232,20 @@ public struct ClientToken: Sendable, Equatable {
         self.scopes = scopes
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+    }
+}
+
+/// An invitation's enrolment code, waiting for the invited patient: only its hash is kept.
+public struct EnrolmentRecord: Sendable, Equatable {
+    public var accountID: String
+    public var codeHash: String
+    public var expiresAt: Int64
+    public var createdAt: Int64
+
+    public init(accountID: String, codeHash: String, expiresAt: Int64, createdAt: Int64) {
+        self.accountID = accountID
+        self.codeHash = codeHash
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
     }
 }
