@@ -96,7 +96,7 @@ public struct SyncEngine: Sendable {
             }
             guard !items.isEmpty else { break }
             let sent: [PushItem]
-            switch await withdrawingServerCopies(items, into: &report) {
+            switch await withdrawingServerCopies(items, patientID: patientID, into: &report) {
             case .success(let ready): sent = ready
             case .failure(let error):
                 report.error = error
@@ -177,19 +177,27 @@ public struct SyncEngine: Sendable {
     /// Withdraws mark the server's copy, not one rebuilt from what the app understood of it: the copies
     /// are read (one batch for the lot) and their status changed, everything else kept. A copy that is
     /// gone (404/410) or answers otherwise leaves the rebuilt one, whose If-Match the server judges.
-    func withdrawingServerCopies(_ items: [PushItem], into report: inout SyncReport) async -> Result<[PushItem], APIError> {
+    static let readsPerBatch = 100
+
+    func withdrawingServerCopies(_ items: [PushItem], patientID: String, into report: inout SyncReport) async -> Result<[PushItem], APIError> {
         let withdrawals = items.indices.filter { items[$0].operation == .withdraw && items[$0].serverID != nil }
         guard !withdrawals.isEmpty else { return .success(items) }
         let reads = withdrawals.map { ReadRequest(url: "Observation/\(items[$0].serverID ?? "")") }
-        let results: [ReadResult]
-        switch await perform(reads, into: &report) {
-        case .success(let answers): results = answers
-        case .failure(let error): return .failure(error)
+        var results: [ReadResult] = []
+        // A batch holds at most 100 reads (the reference server's limit, and a sensible one anywhere).
+        for start in stride(from: 0, to: reads.count, by: Self.readsPerBatch) {
+            switch await perform(Array(reads[start..<min(start + Self.readsPerBatch, reads.count)]), into: &report) {
+            case .success(let answers): results += answers
+            case .failure(let error): return .failure(error)
+            }
         }
         var ready = items
         for (index, result) in zip(withdrawals, results) {
+            // Only the whole resource, of this patient, stands in for the rebuilt one.
             guard result.status == 200, var copy = result.resource?.objectValue, copy["resourceType"]?.stringValue == "Observation",
-                copy["id"]?.stringValue == items[index].serverID, var entry = items[index].entry.objectValue
+                copy["id"]?.stringValue == items[index].serverID, copy["subject"]?["reference"]?.stringValue == "Patient/\(patientID)",
+                !(copy["meta"]?["tag"]?.arrayValue ?? []).contains(where: { $0["code"]?.stringValue == "SUBSETTED" }),
+                var entry = items[index].entry.objectValue
             else { continue }
             copy["status"] = "entered-in-error"
             entry["resource"] = .object(copy)

@@ -64,3 +64,26 @@ struct JSONValueBudgetTests {
         #expect(try JSONParser.parse(Array(text.utf8)).arrayValue?.count == 9)
     }
 }
+
+@Suite("JSON pretty printer")
+struct JSONPrettyPrinterTests {
+    @Test("indents compact JSON in one pass: the same value, strings untouched, empty containers kept short")
+    func indents() throws {
+        let text = #"{"a":[1,{"b":"x, {y}: \"z\" \\"}],"c":{},"d":[]}"#
+        let pretty = String(decoding: JSONPrettyPrinter.indent(Array(text.utf8)), as: UTF8.self)
+        #expect(pretty == "{\n  \"a\": [\n    1,\n    {\n      \"b\": \"x, {y}: \\\"z\\\" \\\\\"\n    }\n  ],\n  \"c\": {},\n  \"d\": []\n}\n")
+        #expect(try JSONParser.parse(Array(pretty.utf8)) == JSONParser.parse(Array(text.utf8)))
+    }
+
+    @Test("deep nesting indents no further than 16 levels; text over 1 MiB comes back as it was")
+    func bounded() throws {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        let nested = String(repeating: "[", count: 100) + "1" + String(repeating: "]", count: 100)
+        let pretty = JSONPrettyPrinter.indent(Array(nested.utf8))
+        #expect(pretty.count < nested.count * 40, "\(pretty.count) bytes")
+        #expect(try JSONParser.parse(pretty) == JSONParser.parse(Array(nested.utf8)))
+        #expect(JSONPrettyPrinter.indent(Array(deep.utf8)).count > 0)
+        let large = Array(("[" + String(repeating: "1,", count: 600_000) + "1]").utf8)
+        #expect(JSONPrettyPrinter.indent(large) == large)
+    }
+}

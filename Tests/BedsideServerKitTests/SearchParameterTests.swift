@@ -146,6 +146,14 @@ struct SearchParameterTests {
             #expect(try await codes("laboratory,vital-signs") == ["2823-3", "29463-7"])
             #expect(try await codes("http://example.org/other%7Claboratory") == [])
             #expect(try await codes("social-history") == [])
+            // Repeats are AND (R4 3.1.1.4.1): nothing is both a laboratory result and a vital sign.
+            #expect(try await codes("laboratory&category=vital-signs") == [])
+            #expect(try await codes("laboratory,vital-signs&category=vital-signs") == ["29463-7"])
+            #expect(try await codes("http://terminology.hl7.org/CodeSystem/observation-category%7C") == ["2823-3", "29463-7"], "system| is any code of it")
+            #expect(try await codes("%7Cvital-signs") == [], "|code is a code with no system")
+            let both = try await server.request("GET", "/fhir/Observation?code=29463-7&code=http://loinc.org%7C2823-3", token: token)
+            #expect(both.status == 200 && both.entries.isEmpty, "two codes at once match nothing")
+            #expect(try await server.request("GET", "/fhir/Observation?category=%7C", token: token).status == 400)
         }
     }
 
@@ -168,6 +176,13 @@ struct SearchParameterTests {
             #expect(Set(read.json?.objectValue?.keys ?? []) == ["resourceType", "id", "meta", "status", "code", "subject", "effectiveDateTime"], "\(read.text)")
             let whole = try await server.request("GET", "/fhir/Observation/\(id)", token: token)
             #expect(whole.json?["valueQuantity"] != nil && whole.json?["meta"]?["tag"] == nil, "without _elements, all of it")
+            #expect(read.header("etag") != whole.header("etag"), "a part has a tag of its own")
+            let cached = try await server.request("GET", "/fhir/Observation/\(id)?_elements=subject", token: token, headers: [("If-None-Match", "W/\"1\"")])
+            #expect(cached.status == 200, "the whole's tag does not make a part 304")
+            var part = try #require(read.json?.objectValue)
+            part["status"] = "entered-in-error"
+            let overwrite = try await server.request("PUT", "/fhir/Observation/\(id)", token: token, json: .object(part), headers: [("If-Match", "W/\"1\"")])
+            #expect(overwrite.status == 422, "a SUBSETTED copy never replaces the whole: \(overwrite.text.prefix(200))")
             for bad in ["1x", "value%20quantity", "", "code,,status"] {
                 let refused = try await server.request("GET", "/fhir/Observation?_elements=\(bad)", token: token)
                 #expect(refused.status == 400 && refused.json?["resourceType"]?.stringValue == "OperationOutcome", "_elements=\(bad): \(refused.status)")

@@ -30,9 +30,9 @@ struct ServerMigrationTests {
         let store = try SQLiteServerStore(path: path)
         defer { try? store.close() }
         var query = ResourceQuery(type: "Observation")
-        query.categories = [ResourceCode(system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "vital-signs")]
+        query.categories = [[.code("vital-signs", system: "http://terminology.hl7.org/CodeSystem/observation-category")]]
         #expect(try store.readNow { db in try db.search(query) }.resources.map(\.id) == ["o1"])
-        query.categories = [ResourceCode(system: "", code: "laboratory")]
+        query.categories = [[TokenSearch(system: nil, code: "laboratory")]]
         #expect(try store.readNow { db in try db.search(query) }.resources.isEmpty)
     }
 }

@@ -113,4 +113,26 @@ struct ObservationCorpusTests {
         #expect(Self.comparable(after) == .object(expected), "the ISiK codings, the mean pressure component and the date-only time are all still there")
         await server.stop()
     }
+
+    @Test("more withdrawals than a read batch holds (101): the server's copies are read 100 at a time and every one is withdrawn")
+    func manyWithdrawals() async throws {
+        let server = try await LoopbackServer()
+        try await server.addPatient("withdraw-many@example.org")
+        let client = try await SyncClient(server: server, email: "withdraw-many@example.org")
+        defer { client.close() }
+        let records = try client.addWeights(101)
+        let first = await client.push()
+        #expect(first.error == nil && first.sent == 101, "\(String(describing: first.error))")
+        for record in records { try client.store.delete(id: record.id, now: SystemClock().now()) }
+        let second = await client.push()
+        #expect(second.error == nil && second.sent == 101, "\(String(describing: second.error))")
+        let withdrawn = try await server.store.read { db in
+            var query = ResourceQuery(type: "Observation")
+            query.statuses = ["entered-in-error"]
+            query.count = 1000
+            return try db.search(query).resources.count
+        }
+        #expect(withdrawn == 101)
+        await server.stop()
+    }
 }

@@ -45,6 +45,10 @@ public struct ResourceValidator: Sendable {
             }
         }
         checkIdentifiers(object["identifier"], single: Self.singleIdentifierTypes.contains(type), issues: &issues)
+        // A part of a resource (`_elements`, `_summary`) must not replace the whole (R4 3.1.1.5.8).
+        if (object["meta"]?["tag"]?.arrayValue ?? []).contains(where: { $0["code"]?.stringValue == "SUBSETTED" }) {
+            issues.add("business-rule", "this copy is SUBSETTED (read with _elements): write the whole resource, read without _elements", at: "meta.tag")
+        }
         // Bedside's own extensions, where they appear and what they hold (its StructureDefinitions).
         for (index, item) in (object["extension"]?.arrayValue ?? []).enumerated() {
             if let problem = BedsideExtension.problem(with: item, on: type) { issues.add("value", problem, at: "extension[\(index)]") }
@@ -182,14 +186,15 @@ public struct ResourceValidator: Sendable {
             if object["valueQuantity"] != nil {
                 issues.add("structure", "a blood pressure panel carries its values in component, not valueQuantity", at: "valueQuantity")
             }
-            checkBloodPressureComponents(object["component"], withdrawn: withdrawn || object["dataAbsentReason"] != nil, issues: &issues)
+            checkBloodPressureComponents(
+                object["component"], withdrawn: withdrawn || object["dataAbsentReason"] != nil, rangeChecked: !withdrawn, issues: &issues)
         } else {
             let codes = (object["code"]?["coding"]?.arrayValue ?? []).compactMap { coding -> String? in
                 coding["system"]?.stringValue == MeasurementKind.loincSystem ? coding["code"]?.stringValue : nil
             }
             guard let part = codes.lazy.compactMap(MeasurementPart.topLevel(loincCode:)).first else { return }
             if let quantity = object["valueQuantity"] {
-                checkQuantity(quantity, part: part, path: "valueQuantity", issues: &issues)
+                checkQuantity(quantity, part: part, path: "valueQuantity", rangeChecked: !withdrawn, issues: &issues)
             } else if valueKeys.isEmpty, !withdrawn, object["dataAbsentReason"] == nil, object["component"] == nil, object["hasMember"] == nil {
                 // vs-2: a vital sign without components or members has a value or says why not.
                 issues.add("required", "a value (valueQuantity) or a dataAbsentReason is required for \(part.display.lowercased())", at: "valueQuantity")
@@ -270,7 +275,8 @@ public struct ResourceValidator: Sendable {
         return nil
     }
 
-    private func checkBloodPressureComponents(_ value: JSONValue?, withdrawn: Bool, issues: inout Issues) {
+    /// `rangeChecked` is false for a withdrawn reading: a wrong value must stay withdrawable, however wrong.
+    private func checkBloodPressureComponents(_ value: JSONValue?, withdrawn: Bool, rangeChecked: Bool, issues: inout Issues) {
         guard let components = value?.arrayValue else {
             if !withdrawn { issues.add("required", "component with systolic and diastolic is required", at: "component") }
             return
@@ -296,7 +302,7 @@ public struct ResourceValidator: Sendable {
                 }
                 continue
             }
-            if let number = checkQuantity(quantity, part: part, path: "\(path).valueQuantity", issues: &issues) {
+            if let number = checkQuantity(quantity, part: part, path: "\(path).valueQuantity", rangeChecked: rangeChecked, issues: &issues) {
                 values[part.loincCode] = number
             }
         }
@@ -305,7 +311,7 @@ public struct ResourceValidator: Sendable {
                 issues.add("required", "\(part.display.lowercased()) (\(part.loincCode)) is required", at: "component")
             }
         }
-        if let systolic = values[MeasurementPart.systolic.loincCode],
+        if rangeChecked, let systolic = values[MeasurementPart.systolic.loincCode],
             let diastolic = values[MeasurementPart.diastolic.loincCode], !MeasurementPart.pressuresAreConsistent(systolic: systolic, diastolic: diastolic)
         {
             issues.add("value", "diastolic (\(format(diastolic))) must be lower than systolic (\(format(systolic)))", at: "component")
@@ -323,7 +329,7 @@ public struct ResourceValidator: Sendable {
     /// possible range once in Bedside's own unit (185 [lb_av] is checked as 83.9 kg). Returns the value in
     /// Bedside's unit.
     @discardableResult
-    private func checkQuantity(_ quantity: JSONValue, part: MeasurementPart, path: String, issues: inout Issues) -> Double? {
+    private func checkQuantity(_ quantity: JSONValue, part: MeasurementPart, path: String, rangeChecked: Bool, issues: inout Issues) -> Double? {
         guard quantity.objectValue != nil else {
             issues.add("structure", "\(path) must be a Quantity object", at: path)
             return nil
@@ -352,10 +358,14 @@ public struct ResourceValidator: Sendable {
         guard quantity["comparator"] == nil else { return nil }
         let inBedsideUnit = code == part.ucumCode
         // In another of the profile's units (pounds, grams, Fahrenheit) the value is checked as what it is in Bedside's.
-        guard let value = inBedsideUnit ? number : part.convertedLiteral(rawValue.numberLiteral ?? "", from: code).flatMap(Double.init) else {
-            return nil
-        }
+        guard rangeChecked else { return nil }
+        // A number too large to convert is no possible value in any unit.
+        let value = inBedsideUnit ? number : part.convertedLiteral(rawValue.numberLiteral ?? "", from: code).flatMap(Double.init) ?? .infinity
         guard part.plausibility(of: value) != .impossible else {
+            guard value.isFinite else {
+                issues.add("value", "\(format(number)) \(code) is not a possible \(part.display.lowercased())", at: "\(path).value")
+                return nil
+            }
             let given = inBedsideUnit ? "\(format(number)) \(code)" : "\(format(number)) \(code) (\(format(value)) \(part.ucumCode))"
             issues.add("value", "\(given) is not a possible \(part.display.lowercased()) "
                 + "(\(format(part.possibleRange.lowerBound))–\(format(part.possibleRange.upperBound)) \(part.ucumCode))", at: "\(path).value")

@@ -59,44 +59,61 @@ extension JSONValue {
     }
 }
 
-extension JSONValue {
-    /// JSON for people to read (`_pretty=true`): two-space indentation, one member or element per line.
-    public func prettySerialized() -> [UInt8] {
+/// Indents compact JSON text for people to read (`_pretty=true`), in one pass over the bytes: no tree is
+/// built, indentation stops growing past `maximumDepth` levels, and text past `maximumBytes` is given
+/// back as it came, so a large or deeply nested answer costs no more than a few times its own size.
+public enum JSONPrettyPrinter {
+    public static let maximumBytes = 1 << 20
+    public static let maximumDepth = 16
+
+    public static func indent(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count <= maximumBytes else { return bytes }
         var out: [UInt8] = []
-        out.reserveCapacity(512)
-        writePretty(to: &out, depth: 0)
+        out.reserveCapacity(bytes.count * 2)
+        var depth = 0
+        var inString = false
+        var escaped = false
+        func newline() {
+            out.append(0x0A)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * min(depth, maximumDepth)))
+        }
+        for index in bytes.indices {
+            let byte = bytes[index]
+            if inString {
+                out.append(byte)
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+                out.append(byte)
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                out.append(byte)
+                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+                if next != UInt8(ascii: "}"), next != UInt8(ascii: "]") {
+                    depth += 1
+                    newline()
+                }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                let previous = index > 0 ? bytes[index - 1] : 0
+                if previous != UInt8(ascii: "{"), previous != UInt8(ascii: "[") {
+                    depth = max(0, depth - 1)
+                    newline()
+                }
+                out.append(byte)
+            case UInt8(ascii: ","):
+                out.append(byte)
+                newline()
+            case UInt8(ascii: ":"):
+                out.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: " ")])
+            case 0x20, 0x0A, 0x0D, 0x09:
+                continue
+            default:
+                out.append(byte)
+            }
+        }
         out.append(0x0A)
         return out
-    }
-
-    private func writePretty(to out: inout [UInt8], depth: Int) {
-        func newline(_ depth: Int) {
-            out.append(0x0A)
-            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
-        }
-        switch self {
-        case .array(let elements) where !elements.isEmpty:
-            out.append(UInt8(ascii: "["))
-            for (offset, element) in elements.enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
-                newline(depth + 1)
-                element.writePretty(to: &out, depth: depth + 1)
-            }
-            newline(depth)
-            out.append(UInt8(ascii: "]"))
-        case .object(let object) where !object.isEmpty:
-            out.append(UInt8(ascii: "{"))
-            for (offset, member) in object.members.enumerated() {
-                if offset > 0 { out.append(UInt8(ascii: ",")) }
-                newline(depth + 1)
-                JSONValue.writeString(member.key, to: &out)
-                out.append(contentsOf: ": ".utf8)
-                member.value.writePretty(to: &out, depth: depth + 1)
-            }
-            newline(depth)
-            out.append(UInt8(ascii: "}"))
-        default:
-            write(to: &out)
-        }
     }
 }

@@ -22,7 +22,9 @@ enum CapabilityStatement {
         }
         let resources: [JSONValue] = SupportedResource.allCases.map { type in
             var interactions: [JSONValue] = [["code": "read"], ["code": "vread"], ["code": "search-type"]]
-            if AccessPolicy.mayCreate(type, role: .patient) || AccessPolicy.mayCreate(type, role: .clinician) {
+            if AccessPolicy.mayCreate(type, role: .patient) || AccessPolicy.mayCreate(type, role: .clinician)
+                || AccessPolicy.clientCreatable.contains(type)
+            {
                 interactions.append(["code": "create"])
             }
             if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician) {
@@ -49,6 +51,11 @@ enum CapabilityStatement {
                 "conditionalDelete": "not-supported",
                 "searchParam": .array(parameters),
             ]
+            if SearchParameter.named("_include", for: type) != nil { entry["searchInclude"] = [.string("\(type.rawValue):patient")] }
+            if SearchParameter.named("_revinclude", for: type) != nil {
+                entry["searchRevInclude"] = .array(
+                    SupportedResource.allCases.filter { $0.isPatientData && $0 != .patient }.map { .string("\($0.rawValue):patient") })
+            }
             if type == .patient {
                 entry["operation"] = [["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"]]
             }

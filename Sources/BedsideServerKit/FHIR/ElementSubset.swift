@@ -38,7 +38,8 @@ struct ElementSubset: Sendable, Equatable {
     /// Whether a member of the resource stays: asked for (a choice element `value` keeps `valueQuantity`
     /// and its kin, and `_value` the primitive's extensions), or one FHIR requires.
     func keeps(_ key: String, type: SupportedResource) -> Bool {
-        if ["resourceType", "id", "meta"].contains(key) || type.requiredElements.contains(key) { return true }
+        // Modifiers change what the rest means: they stay, asked for or not.
+        if ["resourceType", "id", "meta", "implicitRules", "modifierExtension"].contains(key) || type.requiredElements.contains(key) { return true }
         let bare = key.hasPrefix("_") ? String(key.dropFirst()) : key
         if names.contains(bare) || names.contains(key) { return true }
         // `value[x]`: `valueQuantity` is `value` followed by a type name, which starts in upper case.
@@ -53,7 +54,7 @@ struct ElementSubset: Sendable, Equatable {
         var kept = JSONObject()
         for member in object where keeps(member.key, type: type) { kept[member.key] = member.value }
         var meta = kept["meta"]?.objectValue ?? JSONObject()
-        let tags = meta["tag"]?.arrayValue ?? []
+        let tags = (meta["tag"]?.arrayValue ?? []).filter { $0["code"]?.stringValue != "SUBSETTED" }
         meta["tag"] = .array(tags + [Self.subsettedTag])
         kept["meta"] = .object(meta)
         return JSONValue.object(kept).serialized()

@@ -88,9 +88,12 @@ public struct FHIRService: Sendable {
             }
             found = old
         }
-        let notModified = ifNoneMatch.map { ETag.matches($0, version: found.versionID) } ?? false
+        // A part (`_elements`) is never answered 304: the client's copy under that tag may be the whole.
+        let notModified = subset == nil && (ifNoneMatch.map { ETag.matches($0, version: found.versionID) } ?? false)
+        // A part has a tag of its own, so no cache takes it for the whole resource (or the other way round).
+        let etag = subset.map { "W/\"\(found.versionID).elements-\(Secrets.sha256Hex($0.names.sorted().joined(separator: ",")).prefix(12))\"" }
         let answer = ReadAnswer(
-            etag: ETag.make(version: found.versionID), lastModified: found.lastUpdated,
+            etag: etag ?? ETag.make(version: found.versionID), lastModified: found.lastUpdated,
             body: notModified ? nil : subset.map { $0.apply(to: found.json, type: type) } ?? found.json)
         guard await auditRecorder.record(info.audit("read", type: name, id: id, patientID: found.patientID, status: answer.status, at: now))
         else { throw Self.unrecorded }

@@ -60,7 +60,7 @@ import Foundation
         guard days > 0, let since = FHIRDateTime(FHIRDateTime.format(epochMilliseconds: time - Int64(days) * 86_400_000)) else { return [] }
         var query = ResourceQuery(type: "Observation")
         query.patientIDs = [patientID]
-        query.codes = kind.loincCodes.map { ResourceCode(system: MeasurementKind.loincSystem, code: $0) }
+        query.codes = [kind.loincCodes.map { TokenSearch.code($0, system: MeasurementKind.loincSystem) }]
         query.dates = [ResourceQuery.DateCondition(comparison: .ge, value: since)]
         if let until = FHIRDateTime(FHIRDateTime.format(epochMilliseconds: time)) {
             // Not what was measured after this reading (a backfilled old value is judged by its own days).

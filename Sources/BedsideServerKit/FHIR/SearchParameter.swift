@@ -77,10 +77,11 @@ struct SearchParameter: Sendable {
             resources: [.observation, .questionnaireResponse, .flag]),
         SearchParameter(name: "owner", type: "reference", field: .patient, documentation: "Patient/<id> or <id>", resources: [.task]),
         SearchParameter(
-            name: "code", type: "token", field: .code, documentation: "system|code, |code or code; comma for OR", resources: [.observation]),
+            name: "code", type: "token", field: .code, documentation: "system|code, code (any system), |code (no system) or system| (any of its codes); comma for OR, repeat for AND",
+            resources: [.observation]),
         SearchParameter(
             name: "category", type: "token", field: .category,
-            documentation: "system|code, |code or code (e.g. vital-signs, laboratory); comma for OR", resources: [.observation]),
+            documentation: "As code, over Observation.category (e.g. vital-signs, laboratory)", resources: [.observation]),
         SearchParameter(
             name: "date", type: "date", field: .clinicalDate, documentation: "Clinically relevant time, with comparison prefixes",
             resources: [.observation, .flag]),

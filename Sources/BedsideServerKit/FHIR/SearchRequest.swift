@@ -69,9 +69,10 @@ struct SearchRequest {
             case .status:
                 query.statuses = intersect(query.statuses, values)
             case .code:
-                query.codes = values.map(token)
+                // A parameter given twice is both at once (AND); its comma-separated values any of them (OR).
+                query.codes.append(try values.map { value throws(ServerError) in try tokenSearch(value, name: name) })
             case .category:
-                query.categories = values.map(token)
+                query.categories.append(try values.map { value throws(ServerError) in try tokenSearch(value, name: name) })
             case .identifier:
                 query.identifiers = values.map(token)
             case .canonicalURL:
@@ -174,6 +175,18 @@ struct SearchRequest {
     private static func intersect(_ existing: [String]?, _ new: [String]) -> [String] {
         guard let existing else { return new }
         return existing.filter(new.contains)
+    }
+
+    /// A token search value: `code` (any system), `system|code`, `|code` (no system), `system|` (any code).
+    private static func tokenSearch(_ value: String, name: String) throws(ServerError) -> TokenSearch {
+        guard let bar = value.firstIndex(of: "|") else {
+            guard !value.isEmpty else { throw .badRequest("'\(name)' needs a code, system|code, |code or system|.", expression: name) }
+            return TokenSearch(system: nil, code: value)
+        }
+        let system = String(value[..<bar])
+        let code = String(value[value.index(after: bar)...])
+        guard !(system.isEmpty && code.isEmpty) else { throw .badRequest("'\(name)=|' names neither a system nor a code.", expression: name) }
+        return TokenSearch(system: system, code: code.isEmpty ? nil : code)
     }
 
     /// `system|code`, `|code` (no system) or `code` (any system).

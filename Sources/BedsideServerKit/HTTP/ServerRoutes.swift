@@ -137,12 +137,13 @@ struct ServerRoutes: Sendable {
     }
 
     /// `_pretty=true` on the request being answered: its JSON is written indented (set by
-    /// `ContentNegotiationMiddleware` around the whole handler, so every answer, errors too, honours it).
+    /// `ContentNegotiationMiddleware` around the whole handler, so every answer, errors too, honours it;
+    /// an answer over `JSONPrettyPrinter.maximumBytes` stays compact).
     @TaskLocal static var prettyPrinting = false
 
     func json(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:], contentType: String = fhirContentType) -> Response {
         var bytes = bytes
-        if Self.prettyPrinting, let parsed = try? JSONParser.parse(bytes) { bytes = parsed.prettySerialized() }
+        if Self.prettyPrinting { bytes = JSONPrettyPrinter.indent(bytes) }
         var headers = headers
         headers[.contentType] = contentType
         headers[.cacheControl] = "no-store"

@@ -27,11 +27,11 @@ public struct ResourceQuery: Sendable, Equatable {
     /// nil: no restriction. Empty: nothing may be returned.
     public var patientIDs: [String]?
     public var ids: [String]?
-    /// Any of these codes (OR); a code with an empty system matches any system.
-    public var codes: [ResourceCode]?
+    /// `code`: each group is one parameter's values (any of them, OR); every group must match (AND).
+    public var codes: [[TokenSearch]] = []
     public var identifiers: [ResourceCode]?
-    /// Any of these categories (OR); an empty system matches any system.
-    public var categories: [ResourceCode]?
+    /// `category`: as `codes`, over Observation.category.
+    public var categories: [[TokenSearch]] = []
     public var statuses: [String]?
     public var dates: [DateCondition] = []
     public var lastUpdated: [DateCondition] = []
@@ -55,6 +55,23 @@ public struct ResourceQuery: Sendable, Equatable {
     public var revinclude: [String] = []
 
     public init(type: String) { self.type = type }
+}
+
+/// One value of a token search parameter (R4 3.1.1.4.1): `code` (any system), `system|code`,
+/// `|code` (no system) or `system|` (any code of the system).
+public struct TokenSearch: Sendable, Equatable {
+    /// nil: any system; empty: no system.
+    public var system: String?
+    /// nil: any code of `system`.
+    public var code: String?
+
+    public init(system: String?, code: String?) {
+        self.system = system
+        self.code = code
+    }
+
+    /// A code of a system, exactly.
+    public static func code(_ code: String, system: String) -> TokenSearch { TokenSearch(system: system, code: code) }
 }
 
 /// A page of search results.

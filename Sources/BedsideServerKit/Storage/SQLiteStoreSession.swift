@@ -345,21 +345,22 @@ struct SQLiteStoreSession: StoreWriting {
         }
         if let ids = query.ids { inList("id", ids) }
         if let statuses = query.statuses { inList("status", statuses) }
-        if let codes = query.codes, !codes.isEmpty {
-            let alternatives = codes.map { code -> String in
-                _ = arguments.append(contentsOf: code.system.isEmpty ? [code.code] : [code.code, code.system])
-                return code.system.isEmpty ? "(c.code = ?)" : "(c.code = ? AND c.system = ?)"
+        for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] {
+            for group in groups where !group.isEmpty {
+                let alternatives = group.map { token -> String in
+                    var parts: [String] = []
+                    if let code = token.code {
+                        parts.append("t.code = ?")
+                        _ = arguments.append(contentsOf: [code])
+                    }
+                    if let system = token.system {
+                        parts.append("t.system = ?")
+                        _ = arguments.append(contentsOf: [system])
+                    }
+                    return "(" + (parts.isEmpty ? "1" : parts.joined(separator: " AND ")) + ")"
+                }
+                conditions.append("EXISTS (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
             }
-            conditions.append(
-                "EXISTS (SELECT 1 FROM resource_code c WHERE c.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
-        }
-        if let categories = query.categories, !categories.isEmpty {
-            let alternatives = categories.map { category -> String in
-                _ = arguments.append(contentsOf: category.system.isEmpty ? [category.code] : [category.code, category.system])
-                return category.system.isEmpty ? "(k.code = ?)" : "(k.code = ? AND k.system = ?)"
-            }
-            conditions.append(
-                "EXISTS (SELECT 1 FROM resource_category k WHERE k.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
         }
         if let identifiers = query.identifiers, !identifiers.isEmpty {
             let alternatives = identifiers.map { identifier -> String in
