@@ -40,7 +40,7 @@ public actor ClientCore {
 
     /// What a patient reads for a failed request, in their language. The server's own words are passed on
     /// only when nothing better is known.
-    public enum Step: Sendable { case password, code, session }
+    public enum Step: Sendable { case password, code, session, enrolment }
 
     public nonisolated func explain(_ error: APIError, step: Step = .session) -> String {
         Self.explain(error, step: step, language: configuration.language)
@@ -65,6 +65,11 @@ public actor ClientCore {
                 let seconds = min(max(retryAfter ?? 900, 0), RetryAfter.maximumSeconds)
                 return t.text(.errorLocked, String(max(1, (seconds + 59) / 60)))
             }
+            if step == .enrolment {
+                // 401: the code; 422 (business-rule): the password; by status and stable code only.
+                if status == 401 { return t.text(.errorEnrolmentCode) }
+                if status == 422 { return t.text(.errorWeakPassword) }
+            }
             if status == 401 && step == .code {
                 // By the stable issue code, never by the server's English words.
                 return code == "expired" ? t.text(.errorCodeExpired) : t.text(.errorCodeWrong)
@@ -84,6 +89,7 @@ public actor ClientCore {
         switch effect {
         case .requestCode(let server, let email, let password): return await requestCode(server: server, email: email, password: password)
         case .verifyCode(let code): return await verifyCode(code)
+        case .enrol(let server, let email, let code, let password): return await enrol(server: server, email: email, code: code, password: password)
         case .unlock(let password): return configuration.kiosk ? await kiosk.unlock(password: password) : await patient.unlock(password: password)
         case .lock:
             await lock()
@@ -135,6 +141,20 @@ public actor ClientCore {
             return await kiosk.start(grant: grant, server: pending.server, email: pending.email, password: pending.password)
         }
         return await patient.start(grant: grant, server: pending.server, email: pending.email, password: pending.password)
+    }
+
+    /// An invited patient sets their password with the e-mailed enrolment code and is logged in, as after
+    /// the code step of a login (the code proved the address, as the login code does).
+    func enrol(server: String, email: String, code: String, password: String) async -> [Action] {
+        pending = nil
+        let grant: SessionGrant
+        do {
+            grant = try await api(server).enrol(email: email, code: code, password: password)
+        } catch {
+            return [.loginFailed(explain(error, step: .enrolment))]
+        }
+        guard grant.role == "patient" else { return [.loginFailed(t.text(.errorServerSaid, "not a patient's account"))] }
+        return await patient.start(grant: grant, server: server, email: email, password: password)
     }
 
     /// Drops every key and token in clear, the patient's and the kiosk's.

@@ -133,7 +133,7 @@ actor PatientRuntime {
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
-        case .requestCode, .verifyCode, .unlock, .lock, .logout, .quit, .loadAlerts, .triage, .loadAlertContext, .loadPatientOverview:
+        case .requestCode, .verifyCode, .enrol, .unlock, .lock, .logout, .quit, .loadAlerts, .triage, .loadAlertContext, .loadPatientOverview:
             // Login, locking and the kiosk are ClientCore's to route.
             return []
         }

@@ -108,7 +108,17 @@ public struct BedsideAPI: Sendable {
 
     /// Code step: the session.
     public func verifyCode(challenge: String, code: String) async throws(APIError) -> SessionGrant {
-        let response = try await send("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(code)])
+        try Self.session(from: try await send("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": .string(code)]))
+    }
+
+    /// An invited patient's enrolment: the e-mailed code and a new password; the session.
+    public func enrol(email: String, code: String, password: String) async throws(APIError) -> SessionGrant {
+        try Self.session(from: try await send(
+            "POST", "/auth/enrol", json: ["username": .string(email), "code": .string(code), "password": .string(password)]))
+    }
+
+    /// The session `/auth/otp` and `/auth/enrol` answer.
+    static func session(from response: HTTPResponseData) throws(APIError) -> SessionGrant {
         guard response.status == 200 else { throw Self.refusal(response) }
         guard let json = response.json, let token = json["accessToken"]?.stringValue, let role = json["role"]?.stringValue else {
             throw .invalidResponse("no access token")

@@ -18,7 +18,7 @@ struct BedsideCommand: AsyncParsableCommand {
             """,
         version: BedsideVersion.current,
         subcommands: [
-            TUICommand.self, DemoCommand.self, LoginCommand.self, MeasureCommand.self, StatusCommand.self, SyncCommand.self,
+            TUICommand.self, DemoCommand.self, LoginCommand.self, EnrolCommand.self, MeasureCommand.self, StatusCommand.self, SyncCommand.self,
             LogoutCommand.self, HeadlessCommand.self, QuestionnaireCommand.self,
         ],
         defaultSubcommand: TUICommand.self)

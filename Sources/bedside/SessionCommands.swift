@@ -76,6 +76,54 @@ struct LoginCommand: AsyncParsableCommand {
     }
 }
 
+struct EnrolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enrol",
+        abstract: "First login of a patient your care team invited: the code from the invitation e-mail, then a password you choose.",
+        discussion: "With --password-stdin the enrolment code is the first line of standard input and the new password the second.")
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: "Your e-mail address (the one the invitation went to).")
+    var user: String
+
+    @Flag(help: "Read the enrolment code and the new password from standard input.")
+    var passwordStdin = false
+
+    func run() async throws {
+        ProcessHardening.apply()
+        let configuration = try options.resolve()
+        guard !configuration.server.isEmpty else { throw ValidationError("Which server? Pass --server https://... (the address in your invitation).") }
+        let t = Localizer(configuration.language)
+        let core = try await claimedCore(configuration)
+        if configuration.hasAccount {
+            complain(t.text(.cliAccountExists, configuration.dataDirectory.path))
+            throw Exit.failure
+        }
+        let code = try PasswordReader.readLine(prompt: t.text(.cliEnrolCode), secret: false, fromStandardInput: passwordStdin)
+        let password = try PasswordReader.readLine(prompt: "New password for \(user): ", secret: true, fromStandardInput: passwordStdin)
+        if !passwordStdin {
+            let again = try PasswordReader.readLine(prompt: t.text(.cliPasswordAgain), secret: true, fromStandardInput: false)
+            guard again == password else {
+                complain(t.text(.cliPasswordsDiffer))
+                throw Exit.failure
+            }
+        }
+        for action in await core.perform(.enrol(server: configuration.server, email: user, code: code, password: password)) {
+            switch action {
+            case .loginFailed(let message):
+                complain(message)
+                throw Exit.locked
+            case .loggedIn(let info):
+                say(t.text(.cliLoggedIn, info.displayName, info.server))
+                say(t.text(.cliDataKept, configuration.dataDirectory.path))
+            default: break
+            }
+        }
+        await core.lock()
+    }
+}
+
 /// Opens the account already here with the login's password, and refuses unless it is the same account.
 private func unlockForLoginAgain(_ core: ClientCore, password: String, user: String, t: Localizer, directory: String) async throws {
     for action in await core.perform(.unlock(password: password)) {

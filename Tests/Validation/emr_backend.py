@@ -5,10 +5,11 @@ Plays a care organisation's system: makes its own ES384 and RS384 key pairs (cry
 public halves with `bedside-server client add`, signs SMART Backend Services client assertions with PyJWT,
 gets tokens from the token endpoint and reads within its scopes; fhir.resources validates what comes back.
 
-Usage: python3 Tests/Validation/emr_backend.py [path/to/bedside-server]
+Usage: python3 Tests/Validation/emr_backend.py [path/to/bedside-server]  (the bedside app beside it enrols the patient)
 Prints "ok  <name>" or "FAIL <name>: reason" per check; exits 1 if any failed.
 """
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ except ImportError as exc:
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import validate_fhir as vf  # noqa: E402  (the server starter, check() and the fhir.resources validation)
 
+BEDSIDE = None
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -82,7 +84,7 @@ def run(binary, base, ca, data_dir):
         with open(path, "w") as f:
             json.dump(emr.jwks(), f)
         out = subprocess.run([binary, "client", "add", "--data-dir", data_dir, "--name", "Test EMR", "--jwks-file", path,
-                              "--scope", "system/*.rs system/Observation.c"],
+                              "--scope", "system/*.rs system/Observation.c system/Patient.c"],
                              check=True, capture_output=True, text=True, timeout=60)
         client_id = out.stdout.strip()
         assert len(client_id.splitlines()) == 1 and len(client_id) >= 16, repr(out.stdout)
@@ -155,10 +157,83 @@ def run(binary, base, ca, data_dir):
         assert any("system" in json.dumps(e) for e in mine), mine[:2]
         return f"{len(mine)} lines name the client"
     vf.check("the audit names the client as the actor (role system)", audited)
+    onboarding(binary, BEDSIDE, base, ca, data_dir, emr, client_id, token_url)
+
+
+def latest_mail_code(data_dir, email, pattern):
+    folder = os.path.join(data_dir, "mail", "new")
+    for name in sorted(os.listdir(folder), reverse=True):
+        text = open(os.path.join(folder, name), encoding="utf-8").read()
+        if f"To: {email}" in text:
+            m = re.search(pattern, text)
+            if m:
+                return m.group(1)
+    return None
+
+
+def run_bedside(bedside, args, stdin_text, home):
+    env = {**os.environ, "HOME": home, "XDG_DATA_HOME": os.path.join(home, "data"), "XDG_CONFIG_HOME": os.path.join(home, "config"),
+           "LANG": "C.UTF-8"}
+    return subprocess.run([bedside] + args, input=stdin_text, capture_output=True, text=True, timeout=120, env=env)
+
+
+def onboarding(binary, bedside, base, ca, data_dir, emr, client_id, token_url):
+    """The EMR enrols a patient over FHIR; the patient runs `bedside enrol` with the e-mailed code."""
+    fhir = f"{base}/fhir"
+    r = token_request(token_url, ca, emr.assertion(client_id, token_url), "system/Patient.c system/Patient.rs")
+    token = r.json().get("access_token")
+    email = "anneke.visser@example.org"
+
+    def create_patient():
+        patient = {"resourceType": "Patient", "identifier": [{"system": "urn:oid:2.16.840.1.113883.2.4.6.3", "value": "999911120"}],
+                   "active": True, "name": [{"family": "Visser", "given": ["Anneke"]}], "birthDate": "1951-07-02", "gender": "female",
+                   "telecom": [{"system": "email", "value": email}, {"system": "phone", "value": "+31 6 5555 0101", "use": "mobile"}]}
+        vf.validate("Patient", patient)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": vf.FHIR_JSON,
+                   "If-None-Exist": "identifier=urn:oid:2.16.840.1.113883.2.4.6.3|999911120"}
+        created = requests.post(f"{fhir}/Patient", data=json.dumps(patient), headers=headers, verify=ca, timeout=30)
+        assert created.status_code == 201, f"{created.status_code}: {created.text[:300]}"
+        vf.validate("Patient", created.json())
+        again = requests.post(f"{fhir}/Patient", data=json.dumps(patient), headers=headers, verify=ca, timeout=30)
+        assert again.status_code == 200 and again.json()["id"] == created.json()["id"], again.status_code
+        return created.json()["id"]
+    patient_id = vf.check("POST /fhir/Patient with an e-mail (conditional on the MRN): created once, valid", create_patient)
+    if not patient_id or not bedside:
+        return
+
+    def enrol():
+        code = None
+        deadline = time.time() + 10
+        while code is None and time.time() < deadline:
+            code = latest_mail_code(data_dir, email, r"enrolment code is: ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})")
+            time.sleep(0.1)
+        assert code, "no invitation mail with an enrolment code"
+        home = tempfile.mkdtemp(prefix="bedside-enrol-")
+        try:
+            common = ["--server", base, "--ca-file", ca, "--user", email, "--password-stdin"]
+            wrong = run_bedside(bedside, ["enrol"] + common, "AAAA-AAAA-AAAA\nlantern-orbit-meadow-42\n", home)
+            assert wrong.returncode == 3 and "enrolment code" in wrong.stderr.lower(), (wrong.returncode, wrong.stderr)
+            weak = run_bedside(bedside, ["enrol"] + common, f"{code}\nshort\n", home)
+            assert weak.returncode == 3 and "password" in weak.stderr.lower(), (weak.returncode, weak.stderr)
+            right = run_bedside(bedside, ["enrol"] + common, f"{code}\nlantern-orbit-meadow-42\n", home)
+            assert right.returncode == 0, (right.returncode, right.stdout, right.stderr)
+            status = run_bedside(bedside, ["status", "--json", "--password-stdin"], "lantern-orbit-meadow-42\n", home)
+            assert status.returncode == 0 and email in status.stdout, (status.returncode, status.stdout, status.stderr)
+            used = run_bedside(bedside, ["enrol"] + common + ["--data-dir", os.path.join(home, "second")],
+                               f"{code}\nlantern-orbit-meadow-43\n", home)
+            assert used.returncode == 3, (used.returncode, used.stderr)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        return "wrong code and weak password refused, then enrolled; the code works once"
+    vf.check("bedside enrol with the e-mailed code: a password is set, the app is logged in", enrol)
 
 
 def main():
+    global BEDSIDE
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug/bedside-server")
+    BEDSIDE = os.path.join(os.path.dirname(binary), "bedside")
+    if not os.path.exists(BEDSIDE):
+        BEDSIDE = None
     data_dir = tempfile.mkdtemp(prefix="bedside-emr-")
     proc = None
     try:

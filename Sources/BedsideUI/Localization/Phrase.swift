@@ -40,7 +40,7 @@ public enum Phrase: String, Sendable, CaseIterable {
     // Errors the app reports
     case errorNoAccount, errorNotPatient, errorLoginAgain, errorAccountIncomplete, errorUnreachable, errorUntrusted
     case errorTimedOut, errorInsecure, errorWrongCredentials, errorSessionEnded, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
-    case errorResponseTooLarge, errorHeadersTooLarge
+    case errorResponseTooLarge, errorHeadersTooLarge, errorEnrolmentCode, errorWeakPassword
     // Questionnaires
     case qProgress, qRequired, qUnit, qRange, qFormat, qYes, qNo, qOther, qAnswer, qNotInTerminal, qValueSetMissing, qAddAnother
     case qReviewTitle, qReviewMissing, qReviewNone, qHintChoice, qHintChoiceMany, qHintText, qHintBoolean, qHintDisplay
@@ -52,7 +52,7 @@ public enum Phrase: String, Sendable, CaseIterable {
         kioskOverviewNoAlerts, kioskOverviewNoAnswers, kioskOverviewFailed, kioskHintOverview
     case qSending, qSubmitted, qScore, qUnavailable, qOpening, attentionAnswers, attentionEditAnswers, attentionDiscardAnswers, attentionDraftHint
     // The command line
-    case cliNoAccount, cliAccountExists, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliRetryTooLong, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
+    case cliNoAccount, cliAccountExists, cliEnrolCode, cliPasswordAgain, cliPasswordsDiffer, cliCodeSent, cliLoggedIn, cliDataKept, cliStatusWho, cliStatusCounts, cliStatusLastSync, cliNever, cliStatusData, cliSending, cliSyncSummary, cliNotSynced, cliSyncProgress, cliSyncReceiving, cliRetrying, cliRetryTooLong, cliSessionEnded, cliReloggedIn, cliOtherAccountHere, cliNothingToLogOut, cliForcedLocalOnly, cliUnsentRefuse, cliLoggedOut, cliUnusual, cliSaved, cliNotSaved, cliDemoPreparing, cliDemoServer, cliDemoLogins, cliDemoServing, cliDemoLoggingIn, cliDemoLoginFailed, cliDemoFinished, cliNotTerminal
     // Help
     case helpTitle, helpGeneral, helpLogin, helpHome, helpForm, helpHistory, helpAttention, helpQuestionnaire, helpKiosk, helpClose
 }

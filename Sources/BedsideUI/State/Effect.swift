@@ -6,6 +6,8 @@ public enum Effect: Sendable, Equatable {
     case requestCode(server: String, email: String, password: String)
     /// Code step: finish the login, create the vault and the local database.
     case verifyCode(code: String)
+    /// An invited patient's first login: the e-mailed enrolment code and the password they chose.
+    case enrol(server: String, email: String, code: String, password: String)
     case unlock(password: String)
     /// Drop the data key from memory.
     case lock
