@@ -41,6 +41,7 @@ public enum Phrase: String, Sendable, CaseIterable {
     case errorNoAccount, errorNotPatient, errorLoginAgain, errorAccountIncomplete, errorUnreachable, errorUntrusted
     case errorTimedOut, errorInsecure, errorWrongCredentials, errorSessionEnded, errorLocked, errorCodeWrong, errorCodeExpired, errorServerSaid
     case errorResponseTooLarge, errorHeadersTooLarge, errorEnrolmentCode, errorWeakPassword
+    case enrolTitle, enrolIntro, enrolNeedCode, fieldEnrolCode, fieldNewPassword, fieldPasswordAgain, keyEnrol, keyLoginInstead
     // Questionnaires
     case qProgress, qRequired, qUnit, qRange, qFormat, qYes, qNo, qOther, qAnswer, qNotInTerminal, qValueSetMissing, qAddAnother
     case qReviewTitle, qReviewMissing, qReviewNone, qHintChoice, qHintChoiceMany, qHintText, qHintBoolean, qHintDisplay

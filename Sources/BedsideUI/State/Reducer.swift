@@ -113,6 +113,11 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         state.busy = nil
         state.warn(message)
         if case .code = state.screen { state.pop() }
+        // Enrolment refused: back to the code (the passwords were cleared when sent).
+        if case .login(var form) = state.screen, form.enrolment {
+            form.focus = 2
+            state.replaceTop(.login(form))
+        }
     case .loggedIn(let session), .unlocked(let session):
         state.busy = nil
         state.session = session
