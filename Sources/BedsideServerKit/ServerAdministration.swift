@@ -158,6 +158,11 @@ public struct ServerAdministration: Sendable {
             guard try db.teamPatientIDs(clinicianAccountID: clinician.id).contains(patientID) else {
                 throw AdministrationError("\(patientAddress) is not in the care team of \(clinicianAddress).")
             }
+            // Off every CareTeam of the patient (the truth of who sees them), and so out of the index.
+            if let practitionerID = clinician.practitionerID {
+                try CareTeams.setMember(
+                    practitionerID: practitionerID, display: clinician.displayName, patientID: patientID, member: false, db: db, now: now)
+            }
             try db.removeTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
             var withPatient = event
             withPatient.patientID = patientID
@@ -195,7 +200,12 @@ public struct ServerAdministration: Sendable {
         let now = clock.now()
         try await store.write { db in
             let (clinician, patientID) = try Self.teamMember(clinician: clinicianAddress, patient: patientAddress, db: db)
-            try db.addTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
+            if let practitionerID = clinician.practitionerID {
+                try CareTeams.setMember(
+                    practitionerID: practitionerID, display: clinician.displayName, patientID: patientID, member: true, db: db, now: now)
+            } else {
+                try db.addTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
+            }
             var withPatient = event
             withPatient.patientID = patientID
             try db.append([withPatient])

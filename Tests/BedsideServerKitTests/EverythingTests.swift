@@ -20,9 +20,9 @@ struct EverythingTests {
             }
             let all = try await server.request("GET", "/fhir/Patient/\(patientID)/$everything", token: token)
             #expect(all.status == 200, "\(all.text)")
-            #expect(all.json?["total"]?.intValue == 6)
+            #expect(all.json?["total"]?.intValue == 7)
             let types = all.entries.compactMap { $0["resource"]?["resourceType"]?.stringValue }
-            #expect(types == ["Patient"] + Array(repeating: "Observation", count: 5))
+            #expect(types == ["Patient"] + Array(repeating: "Observation", count: 5) + ["CareTeam"], "team add made the CareTeam")
 
             var seen: [String] = []
             var next: String? = "/fhir/Patient/\(patientID)/$everything?_count=4"
@@ -33,10 +33,10 @@ struct EverythingTests {
                 next = page.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
                     .map { String($0.dropFirst(server.baseURL.count)) }
             }
-            #expect(seen.count == 6 && Set(seen).count == 6, "every resource once: \(seen)")
+            #expect(seen.count == 7 && Set(seen).count == 7, "every resource once: \(seen)")
 
             let nurse = try await server.login("nurse.whole@example.org").token
-            #expect(try await server.request("GET", "/fhir/Patient/\(patientID)/$everything", token: nurse).json?["total"]?.intValue == 6)
+            #expect(try await server.request("GET", "/fhir/Patient/\(patientID)/$everything", token: nurse).json?["total"]?.intValue == 7)
             let stranger = try await server.login("nurse.other@example.org").token
             #expect(try await server.request("GET", "/fhir/Patient/\(patientID)/$everything", token: stranger).status == 404)
             #expect(try await server.request("GET", "/fhir/Patient/\(patientID)/$everything?code=x", token: token).status == 400)

@@ -110,3 +110,81 @@ struct OnboardingTests {
         }
     }
 }
+
+/// CareTeams decide who sees a patient, whoever writes them; a Task assigns a stored Questionnaire.
+@Suite("Care teams and assignments over FHIR")
+struct CareTeamTests {
+    @Test("an EMR's CareTeam lets its Practitioners see the patient while active; inactive ends it; team add and remove write CareTeams too")
+    func careTeams() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("cared@example.org")
+            let patientID = try #require(patient.patientID)
+            let nurse = try await server.addClinician("nurse.emr@example.org")
+            let practitionerID = try #require(nurse.practitionerID)
+            let patientToken = try await server.login("cared@example.org").token
+            #expect(try await server.request("POST", "/fhir/Observation", token: patientToken, json: server.weight(80, patientID: patientID)).status == 201)
+            let nurseToken = try await server.login("nurse.emr@example.org").token
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurseToken).entries.isEmpty, "not yet in a care team")
+
+            let emr = TestEMR()
+            let clientID = try await server.register(emr, scopes: "system/CareTeam.cruds")
+            let token = try await server.systemToken(emr, clientID: clientID, scope: "system/CareTeam.cruds")
+            let careTeam: JSONValue = [
+                "resourceType": "CareTeam", "status": "active", "subject": ["reference": .string("Patient/\(patientID)")],
+                "participant": [["member": ["reference": .string("Practitioner/\(practitionerID)")]], ["member": ["reference": "Practitioner/unknown-gp"]]],
+            ]
+            let created = try await server.request("POST", "/fhir/CareTeam", token: token, json: careTeam)
+            #expect(created.status == 201, "\(created.text)")
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurseToken).entries.count == 1, "in the team: sees the patient")
+            var inactive = try #require(created.json?.objectValue)
+            inactive["status"] = "inactive"
+            let ended = try await server.request(
+                "PUT", "/fhir/CareTeam/\(created.json?["id"]?.stringValue ?? "")", token: token, json: .object(inactive), headers: [("If-Match", "W/\"1\"")])
+            #expect(ended.status == 200, "\(ended.text)")
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurseToken).entries.isEmpty, "the team ended: nothing seen")
+
+            try await server.administration.addTeamMember(clinicianEmail: "nurse.emr@example.org", patientEmail: "cared@example.org")
+            let teams = try await server.request("GET", "/fhir/CareTeam?patient=\(patientID)&status=active", token: nurseToken)
+            #expect(teams.entries.count == 1 && teams.entries.first?["resource"]?["identifier"]?.arrayValue?.first?["system"]?.stringValue == CareTeams.managedSystem)
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurseToken).entries.count == 1)
+            try await server.administration.removeTeamMember(clinicianEmail: "nurse.emr@example.org", patientEmail: "cared@example.org")
+            #expect(try await server.request("GET", "/fhir/Observation", token: nurseToken).entries.isEmpty)
+            let bad: JSONValue = ["resourceType": "CareTeam", "participant": [["member": ["reference": "Practitioner/x"]]]]
+            #expect(try await server.request("POST", "/fhir/CareTeam", token: token, json: bad).status == 422, "a CareTeam is for a patient")
+        }
+    }
+
+    @Test("an EMR stores a Questionnaire and assigns it with a Task the patient's app finds; a Task for a form the server lacks is refused")
+    func assignments() async throws {
+        try await withServer { server in
+            let patient = try await server.addPatient("assigned@example.org")
+            let patientID = try #require(patient.patientID)
+            let emr = TestEMR()
+            let scopes = "system/Questionnaire.crus system/ValueSet.cru system/Task.crus"
+            let clientID = try await server.register(emr, scopes: scopes)
+            let token = try await server.systemToken(emr, clientID: clientID, scope: scopes)
+            let questionnaire: JSONValue = [
+                "resourceType": "Questionnaire", "url": "https://emr.example.org/Questionnaire/breathless", "status": "active",
+                "title": "Breathlessness", "item": [["linkId": "1", "text": "How breathless are you today (0-10)?", "type": "integer"]],
+            ]
+            let form = try await server.request("POST", "/fhir/Questionnaire", token: token, json: questionnaire)
+            #expect(form.status == 201, "\(form.text)")
+            let formID = try #require(form.json?["id"]?.stringValue)
+            let task: JSONValue = [
+                "resourceType": "Task", "status": "requested", "intent": "order",
+                "focus": ["reference": .string("Questionnaire/\(formID)")], "for": ["reference": .string("Patient/\(patientID)")],
+                "owner": ["reference": .string("Patient/\(patientID)")], "restriction": ["period": ["end": "2026-12-01"]],
+            ]
+            #expect(try await server.request("POST", "/fhir/Task", token: token, json: task).status == 201)
+            let patientToken = try await server.login("assigned@example.org").token
+            let tasks = try await server.request("GET", "/fhir/Task?owner=Patient/\(patientID)&status=requested", token: patientToken)
+            #expect(tasks.entries.count == 1)
+            var missing = try #require(task.objectValue)
+            missing["focus"] = ["reference": "Questionnaire/nothing-here"]
+            let refused = try await server.request("POST", "/fhir/Task", token: token, json: .object(missing))
+            #expect(refused.status == 422, "\(refused.text)")
+            let empty: JSONValue = ["resourceType": "ValueSet", "url": "https://emr.example.org/ValueSet/empty", "status": "active"]
+            #expect(try await server.request("POST", "/fhir/ValueSet", token: token, json: empty).status == 422, "a value set lists codes")
+        }
+    }
+}

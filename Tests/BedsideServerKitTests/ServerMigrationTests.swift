@@ -35,4 +35,34 @@ struct ServerMigrationTests {
         query.categories = [[TokenSearch(system: nil, code: "laboratory")]]
         #expect(try store.readNow { db in try db.search(query) }.resources.isEmpty)
     }
+
+    @Test("v9 turns the command line's memberships into one CareTeam per patient, and who sees whom stays the same")
+    func careTeamsFromMemberships() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let nurse = Account(
+            id: "nurse", email: "nurse@example.org", role: .clinician, passwordHash: "x", displayName: "Nurse Anna", practitionerID: "pr1",
+            createdAt: 0)
+        let patient = Account(id: "pat", email: "pat@example.org", role: .patient, passwordHash: "x", displayName: "Pat", patientID: "p1", createdAt: 0)
+        do {
+            let old = try DatabaseQueue(path: path)
+            try ServerMigrations.migrator.migrate(old, upTo: "v8: enrolment codes of invited patients; Patient identifiers unique server-wide")
+            try old.write { db in
+                let session = SQLiteStoreSession(db: db)
+                try session.insert(nurse)
+                try session.insert(patient)
+                try session.addTeamMember(clinicianAccountID: "nurse", patientID: "p1")
+            }
+        }
+        let store = try SQLiteServerStore(path: path)
+        defer { try? store.close() }
+        let teams = try store.readNow { db in try CareTeams.careTeams(of: "p1", db: db) }
+        #expect(teams.count == 1)
+        let team = try #require(teams.first.flatMap { JSONParser.parseOrNil($0.json) })
+        #expect(CareTeams.practitionerIDs(in: team) == ["pr1"] && CareTeams.isActive(team))
+        try store.writeNow { db in try CareTeams.synchronize(patientID: "p1", db: db) }
+        #expect(try store.readNow { db in try db.teamPatientIDs(clinicianAccountID: "nurse") } == ["p1"], "the nurse still sees the patient")
+    }
 }

@@ -27,7 +27,7 @@ struct GlobalOptionTests {
 
     /// What each command needs besides the global options; every command the binary declares must be here.
     static let required: [String: [String]] = [
-        "tui": [], "demo": [], "login": [], "measure add": ["weight", "80.5"], "measure list": [], "status": [], "sync": [],
+        "tui": [], "demo": [], "login": [], "enrol": [], "measure add": ["weight", "80.5"], "measure list": [], "status": [], "sync": [],
         "logout": [], "headless": ["/no/such/script.bedside"], "questionnaire preview": ["/no/such/form.json"],
         "questionnaire fill": ["/no/such/form.json", "--answers", "/no/such/answers.json"],
     ]

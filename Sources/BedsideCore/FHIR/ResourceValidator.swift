@@ -59,6 +59,14 @@ public struct ResourceValidator: Sendable {
         case "Flag": validateFlag(object, issues: &issues)
         case "Task": validateTask(object, issues: &issues)
         case "Patient": validatePatient(object, issues: &issues)
+        case "CareTeam": validateCareTeam(object, issues: &issues)
+        case "Questionnaire": validateQuestionnaire(object, issues: &issues)
+        case "ValueSet":
+            _ = checkStatus(object, allowed: Self.publicationStatuses, issues: &issues)
+            if object["url"]?.stringValue?.isEmpty != false { issues.add("required", "url (the canonical questionnaires name) is required", at: "url") }
+            if ValueSetCodes.codings(of: resource) == nil {
+                issues.add("required", "the value set lists no codes (expansion.contains or compose.include.concept); an app could not offer them", at: "expansion")
+            }
         default: break
         }
         return issues.list
@@ -421,6 +429,29 @@ public struct ResourceValidator: Sendable {
         _ = checkStatus(object, allowed: Self.flagStatuses, issues: &issues)
         checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
         if object["code"] == nil { issues.add("required", "code is required", at: "code") }
+    }
+
+    static let careTeamStatuses: Set<String> = ["proposed", "active", "suspended", "inactive", "entered-in-error"]
+    static let publicationStatuses: Set<String> = ["draft", "active", "retired", "unknown"]
+
+    /// A CareTeam: for one patient (`subject`), its participants' members references (a Practitioner
+    /// makes the clinician see the patient while the team is active).
+    private func validateCareTeam(_ object: JSONObject, issues: inout Issues) {
+        if object["status"] != nil { _ = checkStatus(object, allowed: Self.careTeamStatuses, issues: &issues) }
+        checkReference(object["subject"], path: "subject", type: "Patient", required: true, issues: &issues)
+        for (index, participant) in (object["participant"]?.arrayValue ?? []).enumerated() {
+            guard let member = participant["member"] else { continue }
+            guard let reference = member["reference"]?.stringValue, FHIRSyntax.parseReference(reference) != nil else {
+                issues.add("structure", "participant[\(index)].member.reference must be Type/id (e.g. Practitioner/123)", at: "participant[\(index)].member")
+                continue
+            }
+        }
+    }
+
+    /// A Questionnaire an app can fill in: a status and at least one item.
+    private func validateQuestionnaire(_ object: JSONObject, issues: inout Issues) {
+        _ = checkStatus(object, allowed: Self.publicationStatuses, issues: &issues)
+        if object["item"]?.arrayValue?.isEmpty != false { issues.add("required", "a questionnaire needs items to answer", at: "item") }
     }
 
     static let genders: Set<String> = ["male", "female", "other", "unknown"]

@@ -70,6 +70,7 @@ extension SupportedResource {
         case .flag: ["status", "code", "subject"]
         case .task: ["status", "intent"]
         case .questionnaire, .questionnaireResponse, .valueSet: ["status"]
+        case .careTeam: []
         case .patient, .practitioner: []
         }
     }

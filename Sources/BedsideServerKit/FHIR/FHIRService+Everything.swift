@@ -2,7 +2,7 @@ import BedsideCore
 
 extension FHIRService {
     /// The patient compartment's types, in the order `$everything` gives them: the Patient first.
-    static let everythingTypes: [SupportedResource] = [.patient, .observation, .questionnaireResponse, .task, .flag]
+    static let everythingTypes: [SupportedResource] = [.patient, .observation, .questionnaireResponse, .task, .flag, .careTeam]
 
     /// `GET /fhir/Patient/[id]/$everything`: the Patient and everything in their compartment, for those
     /// who may read the patient (the patient, their care team), paged with `_count` and `_offset` over

@@ -268,11 +268,27 @@ public struct FHIRService: Sendable {
         guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
     }
 
+    /// An assignment (Task) points at a form the patient's app can fetch: its `focus` must be a stored
+    /// Questionnaire, or the patient would see a task they cannot open.
+    static func requireFocusExists(_ stamped: StoredResource, db: any StoreReading) throws {
+        guard stamped.type == SupportedResource.task.rawValue, let task = JSONParser.parseOrNil(stamped.json),
+            let reference = task["focus"]?["reference"]?.stringValue
+        else { return }
+        guard let parsed = FHIRSyntax.parseReference(reference), parsed.type == "Questionnaire",
+            try db.resource(type: "Questionnaire", id: parsed.id) != nil
+        else {
+            throw ServerError.invalid(OperationOutcome(
+                code: "not-found", diagnostics: "Task.focus must name a Questionnaire this server holds (\(reference.prefix(80)) is not one).",
+                expression: "Task.focus"))
+        }
+    }
+
     /// Inside a transaction: returns the resource an identifier already names, or stores the new one.
     static func createOrMatch(
         _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64
     ) throws -> WriteResult {
         try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info)
+        try requireFocusExists(stamped, db: db)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
         if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition, patientID: stamped.identifierScope),
@@ -289,6 +305,9 @@ public struct FHIRService: Sendable {
                 expression: "\(stamped.type).identifier"))
         }
         try db.put(stamped)
+        if stamped.type == SupportedResource.careTeam.rawValue, let patientID = stamped.patientID {
+            try CareTeams.synchronize(patientID: patientID, db: db)
+        }
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
         try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
         try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
@@ -379,6 +398,7 @@ public struct FHIRService: Sendable {
             }
         }
         try db.put(stamped)
+        if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db) }
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
         if type == .flag, let before {
             // A nurse's decision, by name. The trail holds no health data: why is the note in the

@@ -90,9 +90,9 @@ enum AccessPolicy {
     }
 
     /// The types a backend client may create, given the scope: those whose creation the server knows.
-    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient]
+    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task]
     /// The types a backend client may change, given the scope.
-    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task]
+    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet]
 
     static func mayCreate(_ type: SupportedResource, principal: Principal) -> Bool {
         guard let client = principal.client else { return mayCreate(type, role: principal.role) }

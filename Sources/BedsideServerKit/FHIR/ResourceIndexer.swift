@@ -11,11 +11,14 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     case flag = "Flag"
     /// The answer lists questionnaires point at (`answerValueSet`), loaded with `bedside-server assign --value-set`.
     case valueSet = "ValueSet"
+    /// Who looks after a patient: its active CareTeams' Practitioners are the clinicians who see the
+    /// patient (`CareTeams`), whether an EMR wrote it or `team add` did.
+    case careTeam = "CareTeam"
 
     /// Whether resources of this type belong to one patient (their compartment).
     var isPatientData: Bool {
         switch self {
-        case .patient, .observation, .questionnaireResponse, .task, .flag: true
+        case .patient, .observation, .questionnaireResponse, .task, .flag, .careTeam: true
         case .practitioner, .questionnaire, .valueSet: false
         }
     }
@@ -97,6 +100,10 @@ enum ResourceIndexer {
             return Index(
                 patientID: patientID(resource["for"]) ?? patientID(resource["owner"]), status: status, date: due,
                 priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
+        case .careTeam:
+            return Index(
+                patientID: patientID(resource["subject"]), status: status, date: date(resource["period"]?["start"]), priority: nil,
+                codes: [], identifiers: identifiers)
         case .flag:
             return Index(
                 patientID: patientID(resource["subject"]), status: status, date: date(resource["period"]?["start"]),

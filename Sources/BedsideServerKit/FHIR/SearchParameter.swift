@@ -71,10 +71,10 @@ struct SearchParameter: Sendable {
             resources: [.patient]),
         SearchParameter(
             name: "patient", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
-            resources: [.observation, .questionnaireResponse, .task, .flag]),
+            resources: [.observation, .questionnaireResponse, .task, .flag, .careTeam]),
         SearchParameter(
             name: "subject", type: "reference", field: .patient, documentation: "Patient/<id> or <id>",
-            resources: [.observation, .questionnaireResponse, .flag]),
+            resources: [.observation, .questionnaireResponse, .flag, .careTeam]),
         SearchParameter(name: "owner", type: "reference", field: .patient, documentation: "Patient/<id> or <id>", resources: [.task]),
         SearchParameter(
             name: "code", type: "token", field: .code, documentation: "system|code, code (any system), |code (no system) or system| (any of its codes); comma for OR, repeat for AND",
@@ -90,7 +90,7 @@ struct SearchParameter: Sendable {
             resources: [.questionnaireResponse]),
         SearchParameter(
             name: "status", type: "token", field: .status, documentation: "Exact code; comma for OR",
-            resources: [.observation, .questionnaire, .valueSet, .questionnaireResponse, .task, .flag]),
+            resources: [.observation, .questionnaire, .valueSet, .questionnaireResponse, .task, .flag, .careTeam]),
         SearchParameter(
             name: "url", type: "uri", field: .canonicalURL, documentation: "Canonical url, with or without |version",
             resources: [.questionnaire, .valueSet]),

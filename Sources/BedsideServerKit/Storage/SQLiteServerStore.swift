@@ -252,6 +252,26 @@ enum ServerMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v9: care teams as CareTeam resources (the command line's memberships become one per patient)") { db in
+            let session = SQLiteStoreSession(db: db)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.patient_id, a.practitioner_id, a.display_name FROM care_team_member m JOIN account a ON a.id = m.clinician_account_id
+                WHERE a.practitioner_id IS NOT NULL ORDER BY m.patient_id, a.display_name
+                """)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            var byPatient: [String: [(String, String)]] = [:]
+            for row in rows { byPatient[row["patient_id"], default: []].append((row["practitioner_id"], row["display_name"])) }
+            for (patientID, members) in byPatient.sorted(by: { $0.key < $1.key }) {
+                let careTeam: JSONValue = [
+                    "resourceType": "CareTeam",
+                    "identifier": [["system": .string(CareTeams.managedSystem), "value": .string(patientID)]],
+                    "status": "active", "name": "Bedside care team",
+                    "subject": ["reference": .string("Patient/\(patientID)")],
+                    "participant": .array(members.map { ["member": ["reference": .string("Practitioner/\($0.0)"), "display": .string($0.1)]] }),
+                ]
+                try session.put(FHIRService.stamp(careTeam, type: .careTeam, id: UUID().uuidString.lowercased(), version: 1, at: now))
+            }
+        }
         return migrator
     }
 }

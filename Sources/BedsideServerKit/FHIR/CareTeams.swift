@@ -1,0 +1,89 @@
+import BedsideCore
+import Foundation
+
+/// Care teams decide who sees a patient. The CareTeam resources are the truth: a clinician is in a
+/// patient's care team while one of the patient's active CareTeams names their Practitioner as a
+/// participant. `care_team_member` is the index of that, recomputed inside every write of a CareTeam,
+/// so access follows at the next request. The command line (`team add`/`team remove`) changes the one
+/// CareTeam it keeps per patient, and takes a clinician off every team of the patient when asked to.
+enum CareTeams {
+    /// The identifier system of the CareTeam the command line keeps for each patient (value: the patient id).
+    static let managedSystem = "urn:bedside:care-team"
+
+    /// Whether a CareTeam grants access now: active, or without a status (R4 makes it optional).
+    static func isActive(_ careTeam: JSONValue) -> Bool {
+        guard let status = careTeam["status"]?.stringValue else { return true }
+        return status == "active"
+    }
+
+    /// The Practitioner ids a CareTeam names as participants.
+    static func practitionerIDs(in careTeam: JSONValue) -> Set<String> {
+        Set((careTeam["participant"]?.arrayValue ?? []).compactMap { participant in
+            guard let reference = participant["member"]?["reference"]?.stringValue, let parsed = FHIRSyntax.parseReference(reference),
+                parsed.type == "Practitioner"
+            else { return nil }
+            return parsed.id
+        })
+    }
+
+    /// The patient's CareTeams, as stored.
+    static func careTeams(of patientID: String, db: any StoreReading) throws -> [StoredResource] {
+        var query = ResourceQuery(type: SupportedResource.careTeam.rawValue)
+        query.patientIDs = [patientID]
+        query.count = 1000
+        return try db.search(query).resources
+    }
+
+    /// Makes the care_team_member rows of a patient what the patient's active CareTeams say.
+    static func synchronize(patientID: String, db: any StoreWriting) throws {
+        var practitioners = Set<String>()
+        for stored in try careTeams(of: patientID, db: db) {
+            guard let careTeam = JSONParser.parseOrNil(stored.json), isActive(careTeam) else { continue }
+            practitioners.formUnion(practitionerIDs(in: careTeam))
+        }
+        let clinicians = try db.accounts().filter { $0.role == .clinician && $0.practitionerID.map(practitioners.contains) == true }.map(\.id)
+        let current = Set(try db.clinicianIDs(patientID: patientID))
+        for added in Set(clinicians).subtracting(current) { try db.addTeamMember(clinicianAccountID: added, patientID: patientID) }
+        for removed in current.subtracting(clinicians) { try db.removeTeamMember(clinicianAccountID: removed, patientID: patientID) }
+    }
+
+    /// The command line's change: puts the Practitioner on the patient's managed CareTeam (made when
+    /// missing), or takes them off every CareTeam of the patient; each change a new version.
+    static func setMember(
+        practitionerID: String, display: String, patientID: String, member: Bool, db: any StoreWriting, now: Int64
+    ) throws {
+        let reference = "Practitioner/\(practitionerID)"
+        let teams = try careTeams(of: patientID, db: db)
+        if member {
+            let managed = teams.first { stored in
+                JSONParser.parseOrNil(stored.json)?["identifier"]?.arrayValue?.contains { $0["system"]?.stringValue == managedSystem } == true
+            }
+            var careTeam = managed.flatMap { JSONParser.parseOrNil($0.json)?.objectValue } ?? [
+                "resourceType": "CareTeam",
+                "identifier": [["system": .string(managedSystem), "value": .string(patientID)]],
+                "status": "active",
+                "name": "Bedside care team",
+                "subject": ["reference": .string("Patient/\(patientID)")],
+            ]
+            var participants = careTeam["participant"]?.arrayValue ?? []
+            guard !participants.contains(where: { $0["member"]?["reference"]?.stringValue == reference }) else {
+                return try synchronize(patientID: patientID, db: db)
+            }
+            participants.append(["member": ["reference": .string(reference), "display": .string(display)]])
+            careTeam["participant"] = .array(participants)
+            try db.put(FHIRService.stamp(
+                .object(careTeam), type: .careTeam, id: managed?.id ?? UUID().uuidString.lowercased(), version: (managed?.versionID ?? 0) + 1,
+                at: now))
+        } else {
+            for stored in teams {
+                guard var careTeam = JSONParser.parseOrNil(stored.json)?.objectValue else { continue }
+                let participants = careTeam["participant"]?.arrayValue ?? []
+                let kept = participants.filter { $0["member"]?["reference"]?.stringValue != reference }
+                guard kept.count != participants.count else { continue }
+                careTeam["participant"] = kept.isEmpty ? nil : .array(kept)
+                try db.put(FHIRService.stamp(.object(careTeam), type: .careTeam, id: stored.id, version: stored.versionID + 1, at: now))
+            }
+        }
+        try synchronize(patientID: patientID, db: db)
+    }
+}
