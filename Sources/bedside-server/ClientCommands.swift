@@ -62,11 +62,7 @@ struct DisableClientCommand: AsyncParsableCommand {
     var clientID: String
 
     func run() async throws {
-        let store = try options.openStore()
-        try await administering {
-            try await ServerAdministration(store: store).setClientDisabled(true, clientID: clientID)
-            print("Client \(clientID) is disabled; its tokens have ended.")
-        }
+        try await setClient(disabled: true, clientID: clientID, options: options, done: "Client \(clientID) is disabled; its tokens have ended.")
     }
 }
 
@@ -79,10 +75,15 @@ struct EnableClientCommand: AsyncParsableCommand {
     var clientID: String
 
     func run() async throws {
-        let store = try options.openStore()
-        try await administering {
-            try await ServerAdministration(store: store).setClientDisabled(false, clientID: clientID)
-            print("Client \(clientID) is enabled.")
-        }
+        try await setClient(disabled: false, clientID: clientID, options: options, done: "Client \(clientID) is enabled.")
+    }
+}
+
+/// `client disable` and `client enable`: one change, then what was done.
+private func setClient(disabled: Bool, clientID: String, options: ServerOptions, done: String) async throws {
+    let store = try options.openStore()
+    try await administering {
+        try await ServerAdministration(store: store).setClientDisabled(disabled, clientID: clientID)
+        print(done)
     }
 }

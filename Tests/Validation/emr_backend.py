@@ -243,13 +243,7 @@ def main():
         print(f"FAIL setup: {type(exc).__name__}: {exc}")
         vf.failures.append("setup")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        vf.stop_server(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"emr_backend: {len(vf.passes)} passed, {len(vf.failures)} failed")
     return 1 if vf.failures else 0

@@ -139,6 +139,18 @@ def start_server(binary, data_dir):
         raise RuntimeError(f"server did not start (exit {proc.returncode}):\n{f.read()[-2000:]}")
 
 
+def stop_server(proc):
+    """SIGTERM, then SIGKILL if it does not stop within 10 s."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def login(base, ca, data_dir, username, password):
     mail_dir = os.path.join(data_dir, "mail", "new")
     before = set(os.listdir(mail_dir)) if os.path.isdir(mail_dir) else set()
@@ -506,13 +518,7 @@ def main():
         print(f"FAIL setup: {type(exc).__name__}: {exc}")
         failures.append("setup")
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_server(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"validate_fhir: {len(passes)} passed, {len(failures)} failed")
     return 1 if failures else 0

@@ -130,12 +130,7 @@ public struct AuthService: Sendable {
         let email = Self.normalizedEmail(username)
         let now = clock.now()
         let throttleKey = "login:" + Secrets.sha256Hex(email)
-        if let budgets = loginBudgets {
-            if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")) {
-                throw .throttled(retryAfterSeconds: seconds)
-            }
-            if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
-        }
+        try spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress)
         let policy = self.policy
         enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?), held(Account?) }
         let reservation: Reservation
@@ -250,6 +245,16 @@ public struct AuthService: Sendable {
             throw .unavailable("The login code could not be sent. Try again in a few minutes.")
         }
         return ChallengeIssued(challengeID: challenge.id, expiresIn: Int(policy.codeLifetime / 1000))
+    }
+
+    /// A secret check (a password, an enrolment code) spends from the caller's address budget and the
+    /// login name's; past either the answer is 429 with Retry-After.
+    func spendLoginBudgets(throttleKey: String, remoteAddress: String?) throws(ServerError) {
+        guard let budgets = loginBudgets else { return }
+        if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")) {
+            throw .throttled(retryAfterSeconds: seconds)
+        }
+        if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
     }
 
     /// A right password (or a check that never ran) gives back the try it held.

@@ -104,12 +104,7 @@ extension AuthService {
             throw .invalid(OperationOutcome(code: "business-rule", diagnostics: problem, expression: "password"))
         }
         let throttleKey = "login:" + Secrets.sha256Hex(email)
-        if let budgets = loginBudgets {
-            if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")) {
-                throw .throttled(retryAfterSeconds: seconds)
-            }
-            if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
-        }
+        try spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress)
         let policy = self.policy
         let refusal = ServerError.unauthorized("The enrolment code is not right, or has been used or has expired. Ask your care team for a new one.")
         enum Check: Sendable { case invited(Account), refused, locked(Int) }
