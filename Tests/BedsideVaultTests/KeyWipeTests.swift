@@ -116,9 +116,10 @@ struct KeyWipeTests {
         _ = try vault.blindIndex("bodyWeight", domain: "measurement.kind")
         _ = try vault.rewrap(newPassword: "quiet-harbour-lamp-17", parameters: .testing)
         // Other tests run beside this one and map and unmap memory while it is scanned; a scan that missed
-        // the live key is tried again (up to 5 times), so that the check after lock is known to see keys.
+        // the live key is tried again (up to 21 times, 50 ms apart), so that the check after lock is known to see keys.
         var unlocked = try #require(Self.occurrences(of: keys), "the process's memory could not be read")
-        for _ in 0..<4 where unlocked[0] == 0 {
+        for _ in 0..<20 where unlocked[0] == 0 {
+            usleep(50_000)
             unlocked = try #require(Self.occurrences(of: keys), "the process's memory could not be read")
         }
         #expect(unlocked[0] >= 1, "the scan must see the data key while the vault holds it")
