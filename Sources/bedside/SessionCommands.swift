@@ -59,21 +59,27 @@ struct LoginCommand: AsyncParsableCommand {
         }
         complain(t.text(.cliCodeSent, user))
         let code = try PasswordReader.readLine(prompt: "Code: ", secret: false, fromStandardInput: passwordStdin)
-        for action in await core.perform(.verifyCode(code: code.filter(\.isNumber))) {
-            switch action {
-            case .loginFailed(let message):
-                complain(message)
-                throw Exit.locked
-            case .loggedIn(let info):
-                say(t.text(.cliLoggedIn, info.displayName, info.server))
-                say(t.text(.cliDataKept, configuration.dataDirectory.path))
-            case .attention(.reauthenticated):
-                say(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
-            default: break
-            }
-        }
-        await core.lock()
+        try await reportLogin(await core.perform(.verifyCode(code: code.filter(\.isNumber))), core: core, user: user, configuration: configuration)
     }
+}
+
+/// What `login` and `enrol` print for the login's outcome (a refusal: exit 3), then the key is dropped.
+private func reportLogin(_ actions: [Action], core: ClientCore, user: String, configuration: ClientConfiguration) async throws {
+    let t = Localizer(configuration.language)
+    for action in actions {
+        switch action {
+        case .loginFailed(let message):
+            complain(message)
+            throw Exit.locked
+        case .loggedIn(let info):
+            say(t.text(.cliLoggedIn, info.displayName, info.server))
+            say(t.text(.cliDataKept, configuration.dataDirectory.path))
+        case .attention(.reauthenticated):
+            say(t.text(.cliReloggedIn, user, String(try await core.statusReport().unsent)))
+        default: break
+        }
+    }
+    await core.lock()
 }
 
 struct EnrolCommand: AsyncParsableCommand {
@@ -109,18 +115,9 @@ struct EnrolCommand: AsyncParsableCommand {
                 throw Exit.failure
             }
         }
-        for action in await core.perform(.enrol(server: configuration.server, email: user, code: code, password: password)) {
-            switch action {
-            case .loginFailed(let message):
-                complain(message)
-                throw Exit.locked
-            case .loggedIn(let info):
-                say(t.text(.cliLoggedIn, info.displayName, info.server))
-                say(t.text(.cliDataKept, configuration.dataDirectory.path))
-            default: break
-            }
-        }
-        await core.lock()
+        try await reportLogin(
+            await core.perform(.enrol(server: configuration.server, email: user, code: code, password: password)), core: core, user: user,
+            configuration: configuration)
     }
 }
 

@@ -137,10 +137,8 @@ public struct AuthService: Sendable {
         do {
             reservation = try await store.write { db in
                 let account = try db.account(email: email)
-                var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
-                if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
-                    return .locked(Int((lockedUntil - now + 999) / 1000), account)
-                }
+                var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
+                if let seconds = throttle.lockSeconds(at: now) { return .locked(seconds, account) }
                 // Every try left is held by a check still running: this one comes back when they are done.
                 guard throttle.failures + throttle.checking < policy.maximumFailures else { return .held(account) }
                 throttle.checking += 1
@@ -191,21 +189,16 @@ public struct AuthService: Sendable {
             do {
                 locked = try await store.write { db in
                     // The held try becomes a failure.
-                    var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
+                    var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
                     throttle.checking = max(0, throttle.checking - 1)
                     throttle.updatedAt = now
                     var events = [Self.loginAudit(account, outcome, "failure", 401, now, remoteAddress, request)]
                     var locks = false
-                    if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                    if throttle.lockSeconds(at: now) != nil {
                         locks = true  // another check of this burst locked it first
-                    } else {
-                        throttle.failures += 1
-                        if throttle.failures >= policy.maximumFailures {
-                            throttle.failures = 0
-                            throttle.lockedUntil = now + policy.lockDuration
-                            events.append(Self.loginAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
-                            locks = true
-                        }
+                    } else if throttle.recordFailure(at: now, policy: policy) {
+                        events.append(Self.loginAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
+                        locks = true
                     }
                     try db.save(throttle)
                     try db.append(events)
@@ -255,6 +248,11 @@ public struct AuthService: Sendable {
             throw .throttled(retryAfterSeconds: seconds)
         }
         if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
+    }
+
+    /// The login name's throttle as it stands at `now` (a new one for a name never seen).
+    static func throttle(_ key: String, db: any StoreReading, now: Int64, policy: AuthPolicy) throws -> LoginThrottle {
+        (try db.throttle(key: key) ?? LoginThrottle(key: key, failures: 0)).decayed(at: now, policy: policy)
     }
 
     /// A right password (or a check that never ran) gives back the try it held.
@@ -309,23 +307,19 @@ public struct AuthService: Sendable {
                     return .expired
                 }
                 let throttleKey = "login:" + Secrets.sha256Hex(account.email)
-                var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
-                if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
+                if let seconds = throttle.lockSeconds(at: now) {
                     try db.deleteChallenge(id: challengeID)
                     try db.append([audit("otp-while-locked", "failure", 423)])
-                    return .locked(Int((lockedUntil - now + 999) / 1000))
+                    return .locked(seconds)
                 }
                 guard ConstantTime.equal(Array(suppliedHash.utf8), Array(challenge.codeHash.utf8)) else {
                     var updated = challenge
                     updated.attemptsLeft -= 1
                     if updated.attemptsLeft <= 0 { try db.deleteChallenge(id: challengeID) } else { try db.update(updated) }
                     // Wrong codes count towards the lock too, or a known password would allow guessing codes forever.
-                    throttle.failures += 1
-                    throttle.updatedAt = now
                     var events = [audit("otp-failure", "failure", 401)]
-                    if throttle.failures >= policy.maximumFailures {
-                        throttle.failures = 0
-                        throttle.lockedUntil = now + policy.lockDuration
+                    if throttle.recordFailure(at: now, policy: policy) {
                         try db.deleteChallenge(id: challengeID)
                         events.append(audit("lockout", "failure", 423))
                         try db.save(throttle)

@@ -112,10 +112,10 @@ extension AuthService {
         do {
             check = try await store.write { db in
                 let account = try db.account(email: email)
-                var throttle = (try db.throttle(key: throttleKey) ?? LoginThrottle(key: throttleKey, failures: 0)).decayed(at: now, policy: policy)
-                if let lockedUntil = throttle.lockedUntil, lockedUntil > now {
+                var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
+                if let seconds = throttle.lockSeconds(at: now) {
                     try db.append([Self.enrolAudit(account, "enrol-while-locked", "failure", 423, now, remoteAddress, request)])
-                    return .locked(Int((lockedUntil - now + 999) / 1000))
+                    return .locked(seconds)
                 }
                 let record = try account.flatMap { try db.enrolment(accountID: $0.id) }
                 if let account, let record, account.disabledAt == nil, record.expiresAt > now,
@@ -124,13 +124,9 @@ extension AuthService {
                 {
                     return .invited(account)
                 }
-                throttle.failures += 1
-                throttle.updatedAt = now
                 var events = [Self.enrolAudit(account, "enrol-failure", "failure", 401, now, remoteAddress, request)]
                 var locked: Check = .refused
-                if throttle.failures >= policy.maximumFailures {
-                    throttle.failures = 0
-                    throttle.lockedUntil = now + policy.lockDuration
+                if throttle.recordFailure(at: now, policy: policy) {
                     events.append(Self.enrolAudit(account, "lockout", "failure", 423, now, remoteAddress, request))
                     locked = .locked(Int(policy.lockDuration / 1000))
                 }

@@ -27,7 +27,9 @@ enum CapabilityStatement {
             {
                 interactions.append(["code": "create"])
             }
-            if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician) {
+            if AccessPolicy.mayUpdate(type, role: .patient) || AccessPolicy.mayUpdate(type, role: .clinician)
+                || AccessPolicy.clientUpdatable.contains(type)
+            {
                 interactions.append(["code": "update"])
             }
             // The search table, as the parser reads it; _sort says this type's keys.

@@ -41,7 +41,7 @@ enum CareTeams {
             guard let careTeam = JSONParser.parseOrNil(stored.json), isActive(careTeam) else { continue }
             practitioners.formUnion(practitionerIDs(in: careTeam))
         }
-        let clinicians = try db.accounts().filter { $0.role == .clinician && $0.practitionerID.map(practitioners.contains) == true }.map(\.id)
+        let clinicians = try db.clinicianAccountIDs(practitionerIDs: practitioners.sorted())
         let current = Set(try db.clinicianIDs(patientID: patientID))
         for added in Set(clinicians).subtracting(current) { try db.addTeamMember(clinicianAccountID: added, patientID: patientID) }
         for removed in current.subtracting(clinicians) { try db.removeTeamMember(clinicianAccountID: removed, patientID: patientID) }

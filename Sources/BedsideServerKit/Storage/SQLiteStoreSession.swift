@@ -206,6 +206,14 @@ struct SQLiteStoreSession: StoreWriting {
 
     // MARK: Care teams
 
+    func clinicianAccountIDs(practitionerIDs: [String]) throws -> [String] {
+        guard !practitionerIDs.isEmpty else { return [] }
+        let list = String(decoding: JSONValue.array(practitionerIDs.map(JSONValue.string)).serialized(), as: UTF8.self)
+        return try String.fetchAll(
+            db.cachedStatement(sql: "SELECT id FROM account WHERE role = 'clinician' AND practitioner_id IN (SELECT value FROM json_each(?))"),
+            arguments: [list])
+    }
+
     func teamPatientIDs(clinicianAccountID: String) throws -> [String] {
         try String.fetchAll(
             db.cachedStatement(sql: "SELECT patient_id FROM care_team_member WHERE clinician_account_id = ? ORDER BY patient_id"),

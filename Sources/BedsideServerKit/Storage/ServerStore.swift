@@ -22,6 +22,8 @@ public protocol StoreReading {
     func session(tokenHash: String) throws -> SessionRecord?
     /// Patient ids in the care teams of a clinician account.
     func teamPatientIDs(clinicianAccountID: String) throws -> [String]
+    /// The ids of the clinician accounts whose Practitioner is one of these.
+    func clinicianAccountIDs(practitionerIDs: [String]) throws -> [String]
     /// Clinician account ids caring for a patient.
     func clinicianIDs(patientID: String) throws -> [String]
     /// The Practitioner resources of the clinicians on a patient's care team.

@@ -70,6 +70,23 @@ public struct LoginThrottle: Sendable, Equatable {
         if now - updatedAt > policy.failureDecay, copy.lockedUntil == nil { copy.failures = 0 }
         return copy
     }
+
+    /// Whole seconds left of a lock in force at `now` (for Retry-After); nil when not locked.
+    func lockSeconds(at now: Int64) -> Int? {
+        guard let lockedUntil, lockedUntil > now else { return nil }
+        return Int((lockedUntil - now + 999) / 1000)
+    }
+
+    /// Counts one wrong secret (a password, a login code, an enrolment code): at the policy's maximum the
+    /// name is locked and the count starts again. True when this failure locked it.
+    mutating func recordFailure(at now: Int64, policy: AuthPolicy) -> Bool {
+        failures += 1
+        updatedAt = now
+        guard failures >= policy.maximumFailures else { return false }
+        failures = 0
+        lockedUntil = now + policy.lockDuration
+        return true
+    }
 }
 
 /// A password check that passed and now waits for the e-mailed code.

@@ -21,7 +21,4 @@ public struct LoginForm: Sendable, Equatable {
 
     /// Server, e-mail, password; or server, e-mail, code, password, password again.
     var fieldCount: Int { enrolment ? 5 : 3 }
-
-    /// The index of the password field.
-    var passwordIndex: Int { enrolment ? 3 : 2 }
 }
