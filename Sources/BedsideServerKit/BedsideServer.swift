@@ -67,7 +67,8 @@ public struct BedsideServer: Sendable {
         let addressLimiter = configuration.unknownCallerRateLimit.isEnabled
             ? RateLimiter(limit: configuration.unknownCallerRateLimit, clock: clock) : nil
         return ServerRoutes(
-            auth: auth, fhir: fhir, backend: BackendServices(store: store, clock: clock, auditRecorder: auditRecorder), clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
+            auth: auth, fhir: fhir, backend: BackendServices(store: store, clock: clock, auditRecorder: auditRecorder),
+            exports: BulkExports(store: store, clock: clock, auditRecorder: auditRecorder, settings: configuration.bulkExport), clock: clock, publicBaseURL: configuration.publicBaseURL, rateLimiter: limiter,
             addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), addressLimiter: addressLimiter, logger: logger)
     }
 
@@ -93,6 +94,7 @@ public struct BedsideServer: Sendable {
             logger: logger)
         let store = self.store
         let clock = self.clock
+        let exportWorker = routes.exports.worker
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
@@ -106,6 +108,15 @@ public struct BedsideServer: Sendable {
                 }
             }
             defer { housekeeping.cancel() }
+            // Bulk Data: exports the server stopped in the middle run again; expired files go, soon after.
+            let exports = Task {
+                await exportWorker.resume()
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(30))
+                    await exportWorker.purge()
+                }
+            }
+            defer { exports.cancel() }
             try await group.run()
             await auditRecorder.flush()
         }

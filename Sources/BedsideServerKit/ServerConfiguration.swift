@@ -39,9 +39,15 @@ public struct ServerConfiguration: Sendable {
     public var connectionLimits = ConnectionLimits()
     /// Reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`).
     public var trustedProxies: [AddressRange] = []
+    /// Bulk Data exports: where their files go and how long they stay (`--export-retention-minutes`).
+    public var bulkExport: BulkExportSettings
+
+    /// Files of Bulk Data exports, one directory per job.
+    public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory
+        self.bulkExport = BulkExportSettings(directory: dataDirectory.appendingPathComponent("exports"))
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("bedside-server.sqlite").path }

@@ -108,12 +108,18 @@ struct ServeCommand: AsyncParsableCommand {
         help: "A reverse proxy (address or CIDR range, repeatable) whose X-Forwarded-For names the client for the audit, budgets and connection cap.")
     var trustedProxies: [String] = []
 
+    @Option(help: "Minutes a finished Bulk Data export's files stay for its client to fetch before they are deleted (1 to 10080).")
+    var exportRetentionMinutes = 120
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
             throw ValidationError("The server only speaks HTTPS: pass --dev-tls for development, or --cert and --key.")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        guard (1...10_080).contains(exportRetentionMinutes) else {
+            throw ValidationError("--export-retention-minutes must be between 1 and 10080 (a week).")
+        }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
         for proxy in trustedProxies where AddressRange(proxy) == nil {
             throw ValidationError("--trusted-proxy '\(proxy)' is not an address or CIDR range such as 10.0.0.0/8 or ::1.")
@@ -128,6 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.publicBaseURL = publicURL
         if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
         configuration.trustedProxies = trustedProxies.compactMap(AddressRange.init)
+        configuration.bulkExport.retentionSeconds = Int64(exportRetentionMinutes) * 60
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         if let smtpURL {
             configuration.mail = .smtp(SMTPSettings(

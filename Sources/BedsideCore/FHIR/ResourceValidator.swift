@@ -61,6 +61,7 @@ public struct ResourceValidator: Sendable {
         case "Patient": validatePatient(object, issues: &issues)
         case "CareTeam": validateCareTeam(object, issues: &issues)
         case "Questionnaire": validateQuestionnaire(object, issues: &issues)
+        case "Group": validateGroup(object, issues: &issues)
         case "ValueSet":
             _ = checkStatus(object, allowed: Self.publicationStatuses, issues: &issues)
             if object["url"]?.stringValue?.isEmpty != false { issues.add("required", "url (the canonical questionnaires name) is required", at: "url") }
@@ -444,6 +445,27 @@ public struct ResourceValidator: Sendable {
             guard let reference = member["reference"]?.stringValue, FHIRSyntax.parseReference(reference) != nil else {
                 issues.add("structure", "participant[\(index)].member.reference must be Type/id (e.g. Practitioner/123)", at: "participant[\(index)].member")
                 continue
+            }
+        }
+    }
+
+    /// The most members a Group may list: a Bulk Data export of a group reads each member's compartment.
+    public static let maximumGroupMembers = 10_000
+
+    /// A Group of patients for Bulk Data: `type` person, `actual` true, members Patient references.
+    private func validateGroup(_ object: JSONObject, issues: inout Issues) {
+        if object["type"]?.stringValue != "person" { issues.add("code-invalid", "type must be 'person': a group of patients", at: "type") }
+        if object["actual"]?.boolValue != true { issues.add("value", "actual must be true: the group lists its patients", at: "actual") }
+        let members = object["member"]?.arrayValue ?? []
+        if object["member"] != nil, object["member"]?.arrayValue == nil { issues.add("structure", "member must be a list", at: "member") }
+        if members.count > Self.maximumGroupMembers {
+            issues.add("too-costly", "a group lists at most \(Self.maximumGroupMembers) members", at: "member")
+            return
+        }
+        for (index, member) in members.enumerated() {
+            checkReference(member["entity"], path: "member[\(index)].entity", type: "Patient", required: true, issues: &issues)
+            if let inactive = member["inactive"], inactive.boolValue == nil {
+                issues.add("value", "member[\(index)].inactive must be true or false", at: "member[\(index)].inactive")
             }
         }
     }

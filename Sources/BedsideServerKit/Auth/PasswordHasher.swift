@@ -87,6 +87,15 @@ public enum Secrets {
             .replacingOccurrences(of: "=", with: "")
     }
 
+    /// `count` random bytes as lower-case hex (an export job's id).
+    public static func randomHex(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in
+            let byte = UInt8.random(in: .min ... .max, using: &generator)
+            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+    }
+
     /// A uniformly random six-digit code, leading zeros kept.
     public static func oneTimeCode() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -59,7 +59,13 @@ enum CapabilityStatement {
                     SupportedResource.allCases.filter { $0.isPatientData && $0 != .patient }.map { .string("\($0.rawValue):patient") })
             }
             if type == .patient {
-                entry["operation"] = [["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"]]
+                entry["operation"] = [
+                    ["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"],
+                    ["name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"],
+                ]
+            }
+            if type == .group {
+                entry["operation"] = [["name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"]]
             }
             return .object(entry)
         } + [[
@@ -75,6 +81,7 @@ enum CapabilityStatement {
             "software": ["name": "bedside-server", "version": .string(BedsideVersion.current)],
             "implementation": ["description": "Bedside reference FHIR R4 server", "url": .string(baseURL)],
             "fhirVersion": "4.0.1",
+            "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
             "format": ["json", "application/fhir+json"],
             "rest": [
                 [
@@ -97,6 +104,8 @@ enum CapabilityStatement {
                     ],
                     "resource": .array(resources),
                     "interaction": [["code": "transaction"], ["code": "batch"]],
+                    // Bulk Data: for backend clients; the status URL and files are under /bulk.
+                    "operation": [["name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"]],
                 ]
             ],
         ]

@@ -71,6 +71,7 @@ extension SupportedResource {
         case .task: ["status", "intent"]
         case .questionnaire, .questionnaireResponse, .valueSet: ["status"]
         case .careTeam: []
+        case .group: ["type", "actual"]
         case .patient, .practitioner: []
         }
     }

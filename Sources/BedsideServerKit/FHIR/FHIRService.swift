@@ -268,9 +268,19 @@ public struct FHIRService: Sendable {
         guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
     }
 
-    /// An assignment (Task) points at a form the patient's app can fetch: its `focus` must be a stored
-    /// Questionnaire, or the patient would see a task they cannot open.
-    static func requireFocusExists(_ stamped: StoredResource, db: any StoreReading) throws {
+    /// What a resource points at must be here: an assignment's (Task's) `focus` a stored Questionnaire,
+    /// or the patient would see a task they cannot open; a Group's members stored Patients, or an export
+    /// of the group would silently miss them.
+    static func requireReferencesExist(_ stamped: StoredResource, db: any StoreReading) throws {
+        if stamped.type == SupportedResource.group.rawValue, let group = JSONParser.parseOrNil(stamped.json) {
+            for (index, member) in (group["member"]?.arrayValue ?? []).enumerated() {
+                guard let id = ResourceIndexer.patientID(member["entity"]), try db.resource(type: "Patient", id: id) != nil else {
+                    throw ServerError.invalid(OperationOutcome(
+                        code: "not-found", diagnostics: "Group.member[\(index)].entity names no Patient this server holds.",
+                        expression: "Group.member[\(index)].entity"))
+                }
+            }
+        }
         guard stamped.type == SupportedResource.task.rawValue, let task = JSONParser.parseOrNil(stamped.json),
             let reference = task["focus"]?["reference"]?.stringValue
         else { return }
@@ -288,7 +298,7 @@ public struct FHIRService: Sendable {
         _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64
     ) throws -> WriteResult {
         try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info)
-        try requireFocusExists(stamped, db: db)
+        try requireReferencesExist(stamped, db: db)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
         if let condition, let existingID = try db.resourceID(type: stamped.type, identifier: condition, patientID: stamped.identifierScope),
@@ -397,6 +407,7 @@ public struct FHIRService: Sendable {
                     expression: "\(name).identifier"))
             }
         }
+        try requireReferencesExist(stamped, db: db)
         try db.put(stamped)
         if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db) }
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]

@@ -38,6 +38,7 @@ enum AccessPolicy {
     /// Whether the principal may read a resource of `type` in `patientID`'s compartment.
     static func mayRead(_ type: SupportedResource, patientID: String?, principal: Principal) -> Bool {
         if let client = principal.client { return client.scopes.allows(.read, on: type.rawValue) && (!type.isPatientData || patientID != nil) }
+        guard !type.isClientOnly else { return false }
         guard type.isPatientData else { return principal.role != .admin }
         guard let patientID else { return false }
         switch principal.role {
@@ -57,6 +58,7 @@ enum AccessPolicy {
     /// The compartments a search may look in: nil for no restriction (non-patient data).
     static func searchablePatients(_ type: SupportedResource, principal: Principal) -> [String]? {
         if let client = principal.client { return client.scopes.allows(.search, on: type.rawValue) ? nil : [] }
+        guard !type.isClientOnly else { return [] }
         guard type.isPatientData else { return principal.role == .admin ? [] : nil }
         switch principal.role {
         case .patient: return principal.patientID.map { [$0] } ?? []
@@ -90,9 +92,9 @@ enum AccessPolicy {
     }
 
     /// The types a backend client may create, given the scope: those whose creation the server knows.
-    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task]
+    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task, .group]
     /// The types a backend client may change, given the scope.
-    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet]
+    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet, .group]
 
     static func mayCreate(_ type: SupportedResource, principal: Principal) -> Bool {
         guard let client = principal.client else { return mayCreate(type, role: principal.role) }

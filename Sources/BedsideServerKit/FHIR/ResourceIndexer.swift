@@ -14,14 +14,19 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     /// Who looks after a patient: its active CareTeams' Practitioners are the clinicians who see the
     /// patient (`CareTeams`), whether an EMR wrote it or `team add` did.
     case careTeam = "CareTeam"
+    /// A list of patients an EMR names for Bulk Data (`Group/[id]/$export`); seen by backend clients only.
+    case group = "Group"
 
     /// Whether resources of this type belong to one patient (their compartment).
     var isPatientData: Bool {
         switch self {
         case .patient, .observation, .questionnaireResponse, .task, .flag, .careTeam: true
-        case .practitioner, .questionnaire, .valueSet: false
+        case .practitioner, .questionnaire, .valueSet, .group: false
         }
     }
+
+    /// Types only backend clients see: their contents (which patients an EMR groups) are the EMR's.
+    var isClientOnly: Bool { self == .group }
 
     /// `_sort` keys accepted, each also with a leading `-`.
     var sortKeys: [String] {
@@ -82,6 +87,8 @@ enum ResourceIndexer {
             return Index(patientID: id, status: nil, date: nil, priority: nil, codes: [], identifiers: identifiers)
         case .practitioner:
             return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers)
+        case .group:
+            return Index(patientID: nil, status: nil, date: nil, priority: nil, codes: codings(resource["code"]), identifiers: identifiers)
         case .questionnaire, .valueSet:
             // Canonical resources are found by their url (`?url=`, and `assign` updating a known form).
             let canonical = resource["url"]?.stringValue.map { [ResourceCode(system: ServerAdministration.canonicalSystem, code: $0)] } ?? []

@@ -12,6 +12,8 @@ struct ServerRoutes: Sendable {
     let fhir: FHIRService
     /// SMART Backend Services: the token endpoint for registered systems.
     let backend: BackendServices
+    /// Bulk Data `$export`, for backend clients.
+    let exports: BulkExports
     let clock: any WallClock
     let publicBaseURL: String?
     /// nil: no request budget (`ServerConfiguration.rateLimit`).
@@ -62,6 +64,7 @@ struct ServerRoutes: Sendable {
                 return try await self.read(request, context, version: version)
             }
         }
+        addBulkRoutes(to: router)
         router.put("/fhir/:type/:id") { request, context in await self.handle(request, context) { try await self.update(request, context) } }
         for method in [HTTPRequest.Method.delete, .patch] {
             router.on("/fhir/:type/:id", method: method) { request, context in
@@ -91,7 +94,7 @@ struct ServerRoutes: Sendable {
 
     /// Runs a handler, turning every failure into an OperationOutcome answer, and every refusal into a
     /// line in the audit trail (naming the caller when the token was good).
-    private func handle(_ request: Request, _ context: BedsideRequestContext, _ body: () async throws -> Response) async -> Response {
+    func handle(_ request: Request, _ context: BedsideRequestContext, _ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
         } catch let error as ServerError {
@@ -189,7 +192,7 @@ struct ServerRoutes: Sendable {
         }
     }
 
-    private func info(_ request: Request, _ context: BedsideRequestContext) async throws(ServerError) -> RequestInfo {
+    func info(_ request: Request, _ context: BedsideRequestContext) async throws(ServerError) -> RequestInfo {
         let principal = try await auth.authenticate(authorization: request.headers[.authorization])
         context.caller.set(principal)
         return RequestInfo(
@@ -305,6 +308,8 @@ struct ServerRoutes: Sendable {
 
     private func search(_ request: Request, _ context: BedsideRequestContext) async throws -> Response {
         if context.parameters.get("type") == "StructureDefinition" { return json(.ok, CapabilityStatement.extensionDefinitions(baseURL: baseURL(request), now: clock.now())) }
+        // `$export` at the server's level (Bulk Data), under `:type` for the trie's sake.
+        if context.parameters.get("type") == "$export" { return try await kickOff(.system, request, context) }
         let info = try await info(request, context)
         let answer = try await fhir.search(
             type: context.parameters.get("type") ?? "", parameters: SearchRequest.parameters(query: request.uri.query),
@@ -324,6 +329,9 @@ struct ServerRoutes: Sendable {
                 throw ServerError.notFound("StructureDefinition/\(context.parameters.get("id") ?? "") was not found.")
             }
             return json(.ok, known.structureDefinition.serialized())
+        }
+        if context.parameters.get("type") == "Patient", context.parameters.get("id") == "$export", version == nil {
+            return try await kickOff(.patient, request, context)
         }
         let info = try await info(request, context)
         let answer = try await fhir.read(
@@ -382,6 +390,7 @@ struct OutcomeMiddleware: RouterMiddleware {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         switch (parts.first, parts.count) {
         case ("auth", _): return "POST"
+        case ("bulk", 2): return "GET, DELETE"
         case ("fhir", 1): return "POST"
         case ("fhir", 2): return parts[1] == "metadata" ? "GET" : "GET, POST"
         case ("fhir", 3): return "GET, PUT"

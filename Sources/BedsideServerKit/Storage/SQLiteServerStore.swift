@@ -272,6 +272,25 @@ enum ServerMigrations {
                 try session.put(FHIRService.stamp(careTeam, type: .careTeam, id: UUID().uuidString.lowercased(), version: 1, at: now))
             }
         }
+        migrator.registerMigration("v11: Bulk Data export jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE export_job (
+                    id TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL,
+                    request BLOB NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    transaction_time INTEGER NOT NULL,
+                    finished_at INTEGER,
+                    expires_at INTEGER,
+                    progress TEXT,
+                    manifest BLOB,
+                    error TEXT
+                );
+                CREATE INDEX export_job_status ON export_job(status, created_at);
+                CREATE INDEX export_job_client ON export_job(client_id);
+                """)
+        }
         return migrator
     }
 }

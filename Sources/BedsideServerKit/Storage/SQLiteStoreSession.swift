@@ -138,6 +138,83 @@ struct SQLiteStoreSession: StoreWriting {
             arguments: [time - 24 * 3_600_000, time])
     }
 
+    // MARK: Bulk Data export
+
+    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int) throws -> [ExportRow] {
+        guard let (conditions, arguments) = self.conditions(of: query) else { return [] }
+        var all = arguments
+        _ = all.append(contentsOf: [updatedAfter ?? Int64.min, updatedBy, afterKey, limit])
+        // The plan is fixed, not left to the planner: one patient's rows through the patient index (few
+        // to sort), a whole type along the rowid (no sort; an index on last_updated would sort every
+        // matching row again for each page).
+        let source = query.patientIDs == nil ? "resource NOT INDEXED" : "resource INDEXED BY resource_patient_date"
+        let sql = """
+            SELECT pk, json FROM \(source) WHERE \(conditions.joined(separator: " AND "))
+            AND last_updated > ? AND last_updated <= ? AND pk > ? ORDER BY pk LIMIT ?
+            """
+        return try Row.fetchAll(db.makeStatement(sql: sql), arguments: all).map { ExportRow(key: $0["pk"], json: Array($0["json"] as Data)) }
+    }
+
+    private static func exportJob(_ row: Row) -> ExportJobRecord {
+        var job = ExportJobRecord(
+            id: row["id"], clientID: row["client_id"], request: Array(row["request"] as Data),
+            status: ExportJobRecord.Status(rawValue: row["status"]) ?? .failed, createdAt: row["created_at"],
+            transactionTime: row["transaction_time"])
+        job.finishedAt = row["finished_at"]
+        job.expiresAt = row["expires_at"]
+        job.progress = row["progress"]
+        job.manifest = (row["manifest"] as Data?).map(Array.init)
+        job.error = row["error"]
+        return job
+    }
+
+    func exportJob(id: String) throws -> ExportJobRecord? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM export_job WHERE id = ?"), arguments: [id]).map(Self.exportJob)
+    }
+
+    func unfinishedExportJobs(clientID: String) throws -> [ExportJobRecord] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM export_job WHERE client_id = ? AND status IN ('accepted', 'running')"), arguments: [clientID]
+        ).map(Self.exportJob)
+    }
+
+    func nextExportJob() throws -> ExportJobRecord? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM export_job WHERE status = 'accepted' ORDER BY created_at, id LIMIT 1"))
+            .map(Self.exportJob)
+    }
+
+    func exportJobsToDelete(at time: Int64) throws -> [ExportJobRecord] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM export_job WHERE status = 'cancelled' OR (expires_at IS NOT NULL AND expires_at <= ?)"),
+            arguments: [time]
+        ).map(Self.exportJob)
+    }
+
+    func insert(_ job: ExportJobRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO export_job (id, client_id, request, status, created_at, transaction_time) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [job.id, job.clientID, Data(job.request), job.status.rawValue, job.createdAt, job.transactionTime])
+        try update(job)
+    }
+
+    func update(_ job: ExportJobRecord) throws {
+        try db.execute(
+            sql: """
+                UPDATE export_job SET status = ?, finished_at = ?, expires_at = ?, progress = ?, manifest = ?, error = ? WHERE id = ?
+                """,
+            arguments: [job.status.rawValue, job.finishedAt, job.expiresAt, job.progress, job.manifest.map { Data($0) }, job.error, job.id])
+    }
+
+    func deleteExportJob(id: String) throws {
+        try db.execute(sql: "DELETE FROM export_job WHERE id = ?", arguments: [id])
+    }
+
+    func requeueRunningExportJobs() throws -> [String] {
+        let ids = try String.fetchAll(db, sql: "SELECT id FROM export_job WHERE status = 'running'")
+        try db.execute(sql: "UPDATE export_job SET status = 'accepted', progress = NULL WHERE status = 'running'")
+        return ids
+    }
+
     // MARK: Enrolment
 
     func enrolment(accountID: String) throws -> EnrolmentRecord? {

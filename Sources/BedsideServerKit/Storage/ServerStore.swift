@@ -43,6 +43,17 @@ public protocol StoreReading {
     func backendClient(id: String) throws -> BackendClient?
     func backendClients() throws -> [BackendClient]
     func clientToken(tokenHash: String) throws -> ClientToken?
+    /// Resources matching `query` (its filters only), last changed after `updatedAfter` (when given) and
+    /// at or before `updatedBy`, with a key above `afterKey`, in key order, at most `limit`: an export
+    /// walks a type in pages that each read briefly, whatever its size.
+    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int) throws -> [ExportRow]
+    func exportJob(id: String) throws -> ExportJobRecord?
+    /// A client's jobs that have not finished (accepted or running).
+    func unfinishedExportJobs(clientID: String) throws -> [ExportJobRecord]
+    /// The oldest job waiting for the worker.
+    func nextExportJob() throws -> ExportJobRecord?
+    /// Jobs whose files are due for deletion at `time`, and jobs cancelled.
+    func exportJobsToDelete(at time: Int64) throws -> [ExportJobRecord]
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
 }
@@ -76,6 +87,11 @@ public protocol StoreWriting: StoreReading {
     func insert(_ token: ClientToken) throws
     /// Records a client assertion's `jti` until it expires; false when it was seen before (a replay).
     func recordAssertion(clientID: String, jti: String, expiresAt: Int64) throws -> Bool
+    func insert(_ job: ExportJobRecord) throws
+    func update(_ job: ExportJobRecord) throws
+    func deleteExportJob(id: String) throws
+    /// Jobs left running by a server that stopped go back to waiting (their files are written anew).
+    func requeueRunningExportJobs() throws -> [String]
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
 }

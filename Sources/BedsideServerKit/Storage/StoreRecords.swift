@@ -266,3 +266,51 @@ public struct EnrolmentRecord: Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// A Bulk Data export (`$export`) and where it stands; its files live under the data directory.
+public struct ExportJobRecord: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        /// Waiting for the export worker.
+        case accepted
+        case running
+        case complete
+        case failed
+        /// Deleted by its client (DELETE on the status URL) before or after it finished.
+        case cancelled
+    }
+
+    /// 128 random bits, hex: the status URL's last segment.
+    public var id: String
+    /// The backend client that asked for it: only its tokens see the job and its files.
+    public var clientID: String
+    /// What was asked (`ExportRequest`, as JSON).
+    public var request: [UInt8]
+    public var status: Status
+    public var createdAt: Int64
+    /// The instant the export covers: resources changed after it are left for the next `_since`.
+    public var transactionTime: Int64
+    public var finishedAt: Int64?
+    /// When the files are deleted (set when the job finishes).
+    public var expiresAt: Int64?
+    /// For `X-Progress` while it runs.
+    public var progress: String?
+    /// The complete manifest (without base URLs, which depend on how the client reaches us).
+    public var manifest: [UInt8]?
+    /// Why it failed, for the client.
+    public var error: String?
+
+    public init(id: String, clientID: String, request: [UInt8], status: Status, createdAt: Int64, transactionTime: Int64) {
+        self.id = id
+        self.clientID = clientID
+        self.request = request
+        self.status = status
+        self.createdAt = createdAt
+        self.transactionTime = transactionTime
+    }
+}
+
+/// One resource read for an export, with the key that continues after it.
+public struct ExportRow: Sendable {
+    public var key: Int64
+    public var json: [UInt8]
+}

@@ -1,0 +1,273 @@
+import BedsideCore
+import Foundation
+
+/// Runs Bulk Data exports one at a time, in the background of the server: each type is read in short
+/// pages and streamed to NDJSON files, so memory stays flat however large the export. A job that the
+/// server stopped in the middle runs again from the start when it comes back (`resume`).
+actor ExportWorker {
+    let store: any ServerStore
+    let clock: any WallClock
+    let auditRecorder: AuditRecorder
+    let settings: BulkExportSettings
+    private var draining = false
+
+    init(store: any ServerStore, clock: any WallClock, auditRecorder: AuditRecorder, settings: BulkExportSettings) {
+        self.store = store
+        self.clock = clock
+        self.auditRecorder = auditRecorder
+        self.settings = settings
+    }
+
+    /// Why a job stopped early.
+    enum Stop: Error {
+        /// Its client deleted it.
+        case cancelled
+        case failed(String)
+    }
+
+    /// Starts working through waiting jobs, unless already doing so.
+    func wake() {
+        guard !draining else { return }
+        draining = true
+        Task { await self.drain() }
+    }
+
+    /// At start: jobs left running go back to waiting, their partial files removed, then work resumes.
+    func resume() async {
+        if let requeued = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
+            for id in requeued { removeFiles(of: id) }
+        }
+        await purge()
+        wake()
+    }
+
+    /// Deletes the files and rows of jobs deleted by their clients or past their retention.
+    func purge() async {
+        let now = clock.now()
+        guard let due = try? await store.read({ db in try db.exportJobsToDelete(at: now) }) else { return }
+        for job in due {
+            // A job still running notices its cancellation at its next page and stops writing.
+            removeFiles(of: job.id)
+            try? await store.write { db in try db.deleteExportJob(id: job.id) }
+        }
+    }
+
+    private func drain() async {
+        defer { draining = false }
+        while let job = await claimNext() {
+            await run(job)
+        }
+    }
+
+    private func claimNext() async -> ExportJobRecord? {
+        try? await store.write { db in
+            guard var job = try db.nextExportJob() else { return nil }
+            job.status = .running
+            try db.update(job)
+            return job
+        }
+    }
+
+    private func directory(of jobID: String) -> URL { settings.directory.appendingPathComponent(jobID) }
+
+    private func removeFiles(of jobID: String) {
+        try? FileManager.default.removeItem(at: directory(of: jobID))
+    }
+
+    private func run(_ job: ExportJobRecord) async {
+        let outcome: Result<JSONValue, Stop>
+        do {
+            outcome = .success(try await export(job))
+        } catch let stop as Stop {
+            outcome = .failure(stop)
+        } catch {
+            outcome = .failure(.failed("The export could not be written (\(type(of: error))); ask again."))
+        }
+        let now = clock.now()
+        let retention = settings.retentionSeconds * 1000
+        let audit = AuditEvent(
+            at: now, actorID: job.clientID, actorRole: "system", action: "export-run", resourceType: nil, resourceID: job.id,
+            outcome: (try? outcome.get()) == nil ? "failure" : "success", httpStatus: (try? outcome.get()) == nil ? 500 : 200,
+            remoteAddress: nil, request: "export worker")
+        let finished = try? await store.write { db -> Bool in
+            // Deleted meanwhile: nothing to record but its end.
+            guard var current = try db.exportJob(id: job.id), current.status == .running else { return false }
+            current.finishedAt = now
+            current.expiresAt = now + retention
+            current.progress = nil
+            switch outcome {
+            case .success(let manifest):
+                current.status = .complete
+                current.manifest = manifest.serialized()
+            case .failure(.failed(let reason)):
+                current.status = .failed
+                current.error = reason
+            case .failure(.cancelled):
+                current.status = .cancelled
+            }
+            try db.update(current)
+            try db.append([audit])
+            return true
+        }
+        if finished != true || (try? outcome.get()) == nil { removeFiles(of: job.id) }
+    }
+
+    /// Writes the job's files; returns its manifest (file names, not URLs).
+    private func export(_ job: ExportJobRecord) async throws -> JSONValue {
+        guard let parsed = JSONParser.parseOrNil(job.request), let request = ExportRequest(json: parsed) else {
+            throw Stop.failed("The export request could not be read back; ask again.")
+        }
+        removeFiles(of: job.id)
+        let folder = directory(of: job.id)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The patients whose compartments are exported (nil: the whole type).
+        var members: [String]?
+        if case .group(let id) = request.level {
+            let group = try await store.read { db in try db.resource(type: "Group", id: id) }
+            guard let group, let json = JSONParser.parseOrNil(group.json) else { throw Stop.failed("Group/\(id) is no longer there.") }
+            let active = (json["member"]?.arrayValue ?? []).filter { $0["inactive"]?.boolValue != true }
+            members = Array(Set(active.compactMap { ResourceIndexer.patientID($0["entity"]) })).sorted()
+        }
+        let expected = try await store.read { [members] db in
+            members == nil ? try request.types.reduce(0) { $0 + (try db.count(type: $1.rawValue)) } : nil
+        }
+        var progress = ExportProgress(expected: expected, clock: clock)
+        let pageSize = settings.pageSize
+        var output: [JSONValue] = []
+        for type in request.types {
+            var files = NDJSONFiles(folder: folder, type: type.rawValue, perFile: settings.resourcesPerFile)
+            defer { files.close() }
+            for patients in members.map({ $0.map { [$0] } }) ?? [nil] {
+                var query = ResourceQuery(type: type.rawValue)
+                query.patientIDs = patients
+                var key = Int64.min
+                while true {
+                    let page = try await store.read { [query, key] db in
+                        try db.exportPage(
+                            query, updatedAfter: request.since, updatedBy: job.transactionTime, afterKey: key, limit: pageSize)
+                    }
+                    for row in page { try files.append(row.json) }
+                    progress.add(page.count)
+                    try await checkStillWanted(job.id, progress: &progress)
+                    guard page.count == pageSize, let last = page.last else { break }
+                    key = last.key
+                }
+            }
+            try files.finish()
+            output += files.written.map { ["type": .string(type.rawValue), "file": .string($0.name), "count": .number($0.count)] }
+        }
+        return [
+            "transactionTime": .string(FHIRDateTime.format(epochMilliseconds: job.transactionTime)),
+            "request": .string(request.requestURL),
+            "requiresAccessToken": true,
+            "output": .array(output),
+            "error": [],
+        ]
+    }
+
+    /// Stops when the client deleted the job; now and then records how far it got.
+    private func checkStillWanted(_ id: String, progress: inout ExportProgress) async throws {
+        // A read each page; a write only when progress is due (once a second), so ingest barely notices.
+        guard let report = progress.reportDue() else {
+            guard try await store.read({ db in try db.exportJob(id: id)?.status }) == .running else { throw Stop.cancelled }
+            return
+        }
+        let status = try await store.write { db -> ExportJobRecord.Status? in
+            guard var job = try db.exportJob(id: id) else { return nil }
+            if job.status == .running {
+                job.progress = report
+                try db.update(job)
+            }
+            return job.status
+        }
+        guard status == .running else { throw Stop.cancelled }
+    }
+}
+
+/// How far an export is, for `X-Progress`: a percentage when the total is known.
+struct ExportProgress {
+    let expected: Int?
+    let clock: any WallClock
+    private(set) var written = 0
+    private var reportedAt: Int64 = 0
+
+    init(expected: Int?, clock: any WallClock) {
+        self.expected = expected
+        self.clock = clock
+    }
+
+    mutating func add(_ count: Int) { written += count }
+
+    var text: String {
+        guard let expected, expected > 0 else { return "\(written) resources written" }
+        let percent = min(99, written * 100 / expected)
+        return "\(percent)% (\(written) of about \(expected) resources)"
+    }
+
+    /// The text, at most once a second.
+    mutating func reportDue() -> String? {
+        let now = clock.now()
+        guard now - reportedAt >= 1000 else { return nil }
+        reportedAt = now
+        return text
+    }
+}
+
+/// One type's NDJSON files: a line per resource, a new file every `perFile` lines, written in large
+/// chunks, created 0600.
+struct NDJSONFiles {
+    let folder: URL
+    let type: String
+    let perFile: Int
+    private(set) var written: [(name: String, count: Int)] = []
+    private var handle: FileHandle?
+    private var buffer: [UInt8] = []
+    private var inFile = 0
+
+    init(folder: URL, type: String, perFile: Int) {
+        self.folder = folder
+        self.type = type
+        self.perFile = max(1, perFile)
+    }
+
+    mutating func append(_ json: [UInt8]) throws {
+        if handle == nil || inFile == perFile { try startFile() }
+        // A stored resource is one line already (serialized compactly); a newline inside would split it.
+        buffer.append(contentsOf: json.filter { $0 != 0x0A && $0 != 0x0D })
+        buffer.append(0x0A)
+        inFile += 1
+        written[written.count - 1].count = inFile
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private mutating func startFile() throws {
+        try finish()
+        let name = "\(type)-\(written.count + 1).ndjson"
+        let path = folder.appendingPathComponent(name).path
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let opened = FileHandle(forWritingAtPath: path)
+        else { throw ExportWorker.Stop.failed("The export file \(name) could not be created.") }
+        handle = opened
+        written.append((name, 0))
+        inFile = 0
+    }
+
+    private mutating func flush() throws {
+        guard let handle, !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered and closes the current file.
+    mutating func finish() throws {
+        try flush()
+        try handle?.close()
+        handle = nil
+    }
+
+    /// Closes without caring whether it works (after a failure).
+    mutating func close() {
+        try? handle?.close()
+        handle = nil
+    }
+}
