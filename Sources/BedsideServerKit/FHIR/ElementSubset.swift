@@ -72,6 +72,7 @@ extension SupportedResource {
         case .questionnaire, .questionnaireResponse, .valueSet: ["status"]
         case .careTeam: []
         case .patient, .practitioner: []
+        case .subscription: ["status", "reason", "criteria", "channel"]
         }
     }
 }

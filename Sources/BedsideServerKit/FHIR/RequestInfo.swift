@@ -24,6 +24,9 @@ public struct RequestInfo: Sendable {
 enum AccessPolicy {
     /// Throws 403 when a backend client has no scope for `permission` on `type`; accounts pass.
     static func requireScope(_ permission: SMARTScopes.Permission, on type: SupportedResource, principal: Principal) throws(ServerError) {
+        if type.isClientOnly, principal.client == nil {
+            throw .notFound("There are no \(type.rawValue) resources for this account.")
+        }
         guard let client = principal.client, !client.scopes.allows(permission, on: type.rawValue) else { return }
         let verb = switch permission {
         case .create: "create"
@@ -38,6 +41,7 @@ enum AccessPolicy {
     /// Whether the principal may read a resource of `type` in `patientID`'s compartment.
     static func mayRead(_ type: SupportedResource, patientID: String?, principal: Principal) -> Bool {
         if let client = principal.client { return client.scopes.allows(.read, on: type.rawValue) && (!type.isPatientData || patientID != nil) }
+        guard !type.isClientOnly else { return false }
         guard type.isPatientData else { return principal.role != .admin }
         guard let patientID else { return false }
         switch principal.role {
@@ -57,6 +61,7 @@ enum AccessPolicy {
     /// The compartments a search may look in: nil for no restriction (non-patient data).
     static func searchablePatients(_ type: SupportedResource, principal: Principal) -> [String]? {
         if let client = principal.client { return client.scopes.allows(.search, on: type.rawValue) ? nil : [] }
+        guard !type.isClientOnly else { return [] }
         guard type.isPatientData else { return principal.role == .admin ? [] : nil }
         switch principal.role {
         case .patient: return principal.patientID.map { [$0] } ?? []
@@ -90,9 +95,13 @@ enum AccessPolicy {
     }
 
     /// The types a backend client may create, given the scope: those whose creation the server knows.
-    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task]
+    static let clientCreatable: Set<SupportedResource> = [
+        .observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task, .subscription,
+    ]
     /// The types a backend client may change, given the scope.
-    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet]
+    static let clientUpdatable: Set<SupportedResource> = [
+        .observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet, .subscription,
+    ]
 
     static func mayCreate(_ type: SupportedResource, principal: Principal) -> Bool {
         guard let client = principal.client else { return mayCreate(type, role: principal.role) }

@@ -14,14 +14,19 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     /// Who looks after a patient: its active CareTeams' Practitioners are the clinicians who see the
     /// patient (`CareTeams`), whether an EMR wrote it or `team add` did.
     case careTeam = "CareTeam"
+    /// A backend client's standing request for notifications (rest-hook) of matching changes.
+    case subscription = "Subscription"
 
     /// Whether resources of this type belong to one patient (their compartment).
     var isPatientData: Bool {
         switch self {
         case .patient, .observation, .questionnaireResponse, .task, .flag, .careTeam: true
-        case .practitioner, .questionnaire, .valueSet: false
+        case .practitioner, .questionnaire, .valueSet, .subscription: false
         }
     }
+
+    /// Types only backend clients may see at all: a person's token is answered 404, as if it did not exist.
+    var isClientOnly: Bool { self == .subscription }
 
     /// `_sort` keys accepted, each also with a leading `-`.
     var sortKeys: [String] {
@@ -80,7 +85,7 @@ enum ResourceIndexer {
         switch type {
         case .patient:
             return Index(patientID: id, status: nil, date: nil, priority: nil, codes: [], identifiers: identifiers)
-        case .practitioner:
+        case .practitioner, .subscription:
             return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers)
         case .questionnaire, .valueSet:
             // Canonical resources are found by their url (`?url=`, and `assign` updating a known form).

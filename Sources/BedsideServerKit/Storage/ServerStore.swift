@@ -45,6 +45,12 @@ public protocol StoreReading {
     func clientToken(tokenHash: String) throws -> ClientToken?
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
+    /// Stored resource versions after `sequence`, oldest first (the Subscriptions' change feed).
+    func changes(after sequence: Int64, limit: Int) throws -> [ResourceChange]
+    /// The newest change's sequence number (0 when none): where a new Subscription starts.
+    func lastChangeSequence() throws -> Int64
+    func subscriptionState(id: String) throws -> SubscriptionState?
+    func subscriptionStates() throws -> [SubscriptionState]
 }
 
 /// What can be changed inside a transaction.
@@ -76,6 +82,8 @@ public protocol StoreWriting: StoreReading {
     func insert(_ token: ClientToken) throws
     /// Records a client assertion's `jti` until it expires; false when it was seen before (a replay).
     func recordAssertion(clientID: String, jti: String, expiresAt: Int64) throws -> Bool
+    /// Creates or replaces a Subscription's delivery state.
+    func save(_ state: SubscriptionState) throws
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
 }
