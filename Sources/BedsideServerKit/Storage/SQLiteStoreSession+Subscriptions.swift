@@ -41,4 +41,8 @@ extension SQLiteStoreSession {
                 state.subscriptionID, state.clientID, state.cursor, state.failures, state.nextAttemptAt, state.lastError, state.events,
             ])
     }
+
+    func deleteChanges(through sequence: Int64) throws {
+        try db.cachedStatement(sql: "DELETE FROM resource_change WHERE seq <= ?").execute(arguments: [sequence])
+    }
 }

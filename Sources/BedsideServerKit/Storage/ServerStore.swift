@@ -84,6 +84,8 @@ public protocol StoreWriting: StoreReading {
     func recordAssertion(clientID: String, jti: String, expiresAt: Int64) throws -> Bool
     /// Creates or replaces a Subscription's delivery state.
     func save(_ state: SubscriptionState) throws
+    /// Drops the change feed up to and including `sequence` (every Subscription has seen it).
+    func deleteChanges(through sequence: Int64) throws
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
 }
