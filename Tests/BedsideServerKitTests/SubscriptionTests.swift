@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideSync
 import BedsideTestSupport
 import Foundation
 import Synchronization
