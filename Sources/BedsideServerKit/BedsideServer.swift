@@ -127,14 +127,28 @@ public struct BedsideServer: Sendable {
                 guard let interval = subscriptionSettings.interval else { return }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
-                    guard let port = boundPort.port.withLock({ $0 }) else { continue }
+                    guard !Task.isCancelled, let port = boundPort.port.withLock({ $0 }) else { continue }
                     let dispatcher = SubscriptionDispatcher(
                         store: store, clock: clock, settings: subscriptionSettings, baseURL: notificationBaseURL(port))
-                    do { try await dispatcher.run() } catch { logger.error("Subscription notifications failed: \(error)") }
+                    do {
+                        try await dispatcher.run()
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.error("Subscription notifications failed: \(error)")
+                    }
                 }
             }
-            defer { notifying.cancel() }
-            try await group.run()
+            // The loop has ended before the server counts as stopped: the store may be closed right after.
+            do {
+                try await group.run()
+            } catch {
+                notifying.cancel()
+                await notifying.value
+                throw error
+            }
+            notifying.cancel()
+            await notifying.value
             await auditRecorder.flush()
         }
         for await port in ports {
