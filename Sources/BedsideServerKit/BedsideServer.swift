@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The reference server: TLS, the routes, and the services behind them.
 public struct BedsideServer: Sendable {
@@ -72,6 +73,13 @@ public struct BedsideServer: Sendable {
             addresses: ClientAddressResolver(trustedProxies: configuration.trustedProxies), addressLimiter: addressLimiter, logger: logger)
     }
 
+    /// The base of the fullUrls in Subscription notifications: the public URL, or where this server listens.
+    @Sendable func notificationBaseURL(port: Int) -> String {
+        if let base = configuration.publicBaseURL { return base.hasSuffix("/") ? String(base.dropLast()) + "/fhir" : base + "/fhir" }
+        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "localhost" : configuration.host
+        return "https://\(host.contains(":") ? "[\(host)]" : host):\(port)/fhir"
+    }
+
     /// Starts listening and returns once the port is bound.
     public func start() async throws -> RunningServer {
         let auditRecorder = AuditRecorder(store: store, logger: logger)
@@ -80,6 +88,8 @@ public struct BedsideServer: Sendable {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let limits = configuration.connectionLimits
         let counter = connectionCounter
+        // The port is known once bound (0 picks one); Subscription notifications name it in fullUrl.
+        let boundPort = BoundPort()
         let addresses = routes.addresses
         let logger = self.logger
         let http = HTTP1Channel.Configuration(
@@ -90,11 +100,17 @@ public struct BedsideServer: Sendable {
             router: router,
             server: try .tls(.http1(configuration: http), tlsConfiguration: tlsConfiguration()),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                boundPort.port.withLock { $0 = port }
+                portContinuation.yield(port)
+            },
             logger: logger)
         let store = self.store
         let clock = self.clock
         let exportWorker = routes.exports.worker
+        let subscriptionSettings = configuration.subscriptions
+        let notificationBaseURL = self.notificationBaseURL
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
@@ -103,7 +119,8 @@ public struct BedsideServer: Sendable {
                 while !Task.isCancelled {
                     try? await store.write { db in try db.purgeExpired(before: clock.now()) }
                     // Overdue measurements and questionnaires are noticed by time passing, not by a request.
-                    try? await AlertScheduler(store: store, clock: clock).run()
+                    _ = try? await AlertScheduler(store: store, clock: clock).run()
+                    _ = try? await SubscriptionDispatcher(store: store, clock: clock, settings: subscriptionSettings, baseURL: "").pruneFeed()
                     try? await Task.sleep(for: .seconds(300))
                 }
             }
@@ -116,8 +133,30 @@ public struct BedsideServer: Sendable {
                     await exportWorker.purge()
                 }
             }
-            defer { exports.cancel() }
-            try await group.run()
+            let notifying = Task {
+                guard let interval = subscriptionSettings.interval else { return }
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    guard !Task.isCancelled, let port = boundPort.port.withLock({ $0 }) else { continue }
+                    let dispatcher = SubscriptionDispatcher(
+                        store: store, clock: clock, settings: subscriptionSettings, baseURL: notificationBaseURL(port))
+                    do {
+                        try await dispatcher.run()
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.error("Subscription notifications failed: \(error)")
+                    }
+                }
+            }
+            // The loop has ended before the server counts as stopped: the store may be closed right after.
+            do {
+                try await group.run()
+            } catch {
+                await Self.end([notifying, exports], exportWorker: exportWorker)
+                throw error
+            }
+            await Self.end([notifying, exports], exportWorker: exportWorker)
             await auditRecorder.flush()
         }
         for await port in ports {
@@ -125,6 +164,15 @@ public struct BedsideServer: Sendable {
         }
         try await task.value
         throw ServerStartError.didNotStart
+    }
+}
+
+extension BedsideServer {
+    /// Ends the background loops and the export in hand before the server counts as stopped.
+    fileprivate static func end(_ loops: [Task<Void, Never>], exportWorker: ExportWorker) async {
+        for loop in loops { loop.cancel() }
+        for loop in loops { await loop.value }
+        await exportWorker.stop()
     }
 }
 
@@ -157,4 +205,9 @@ public struct RunningServer: Sendable {
     public func flushAudit() async {
         await auditRecorder.flush()
     }
+}
+
+/// The port the server bound, once it has (0 asks the system for one).
+final class BoundPort: Sendable {
+    let port = Mutex<Int?>(nil)
 }

@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var connectionLimits = ConnectionLimits()
     /// Reverse proxies whose `X-Forwarded-For` names the real client (`--trusted-proxy`).
     public var trustedProxies: [AddressRange] = []
+    /// Subscription deliveries: how often, retries, and the CA trusted for endpoints (`--outbound-ca-file`).
+    public var subscriptions = SubscriptionSettings()
     /// Bulk Data exports: where their files go and how long they stay (`--export-retention-minutes`).
     public var bulkExport: BulkExportSettings
 

@@ -100,6 +100,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "CA bundle to trust for the SMTP relay.", completion: .file())
     var smtpCAFile: String?
 
+    @Option(
+        help: "CA bundle (PEM) to trust for Subscription endpoints, besides the system's. Notifications go over verified https only.",
+        completion: .file())
+    var outboundCAFile: String?
+
     @Option(help: "Requests per minute allowed per session (per address before login); more are answered 429 with Retry-After. 0 turns the limit off.")
     var rateLimit = 0
 
@@ -121,6 +126,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--export-retention-minutes must be between 1 and 10080 (a week).")
         }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
+        if let outboundCAFile, !FileManager.default.isReadableFile(atPath: outboundCAFile) {
+            throw ValidationError("--outbound-ca-file '\(outboundCAFile)' cannot be read.")
+        }
         for proxy in trustedProxies where AddressRange(proxy) == nil {
             throw ValidationError("--trusted-proxy '\(proxy)' is not an address or CIDR range such as 10.0.0.0/8 or ::1.")
         }
@@ -135,6 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
         if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
         configuration.trustedProxies = trustedProxies.compactMap(AddressRange.init)
         configuration.bulkExport.retentionSeconds = Int64(exportRetentionMinutes) * 60
+        configuration.subscriptions.outboundCAFile = outboundCAFile
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         if let smtpURL {
             configuration.mail = .smtp(SMTPSettings(

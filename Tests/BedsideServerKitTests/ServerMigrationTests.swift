@@ -65,4 +65,30 @@ struct ServerMigrationTests {
         try store.writeNow { db in try CareTeams.synchronize(patientID: "p1", db: db) }
         #expect(try store.readNow { db in try db.teamPatientIDs(clinicianAccountID: "nurse") } == ["p1"], "the nurse still sees the patient")
     }
+
+    @Test("v10 starts an empty change feed: what was stored before is not news, each version stored after is one change")
+    func changeFeed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("server.sqlite").path
+        let observation = ObservationBuilder.observation(
+            kind: .heartRate, values: [.init(part: .heartRate, value: 61)], effective: "2026-11-20T08:00:00+01:00", patientID: "p1",
+            clientID: "c1")
+        do {
+            let old = try DatabaseQueue(path: path)
+            try ServerMigrations.migrator.migrate(old, upTo: "v9: care teams as CareTeam resources (the command line's memberships become one per patient)")
+            try old.write { db in
+                try SQLiteStoreSession(db: db, recordsChanges: false).put(
+                    FHIRService.stamp(observation, type: .observation, id: "o1", version: 1, at: 1_795_000_000_000))
+            }
+        }
+        let store = try SQLiteServerStore(path: path)
+        defer { try? store.close() }
+        #expect(try store.readNow { db in try db.changes(after: 0, limit: 10) }.isEmpty)
+        try store.writeNow { db in try db.put(FHIRService.stamp(observation, type: .observation, id: "o1", version: 2, at: 1_795_000_001_000)) }
+        let changes = try store.readNow { db in try db.changes(after: 0, limit: 10) }
+        #expect(changes.map(\.id) == ["o1"] && changes.map(\.version) == [2])
+        #expect(try store.readNow { db in try db.lastChangeSequence() } == changes.first?.sequence)
+    }
 }

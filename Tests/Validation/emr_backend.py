@@ -28,6 +28,7 @@ except ImportError as exc:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import validate_fhir as vf  # noqa: E402  (the server starter, check() and the fhir.resources validation)
+import hook_receiver  # noqa: E402  (an https Subscription endpoint with a CA of its own)
 
 BEDSIDE = None
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -63,7 +64,7 @@ def token_request(token_url, ca, assertion, scope):
     }, verify=ca, timeout=30)
 
 
-def run(binary, base, ca, data_dir):
+def run(binary, base, ca, data_dir, receiver=None):
     fhir = f"{base}/fhir"
     emr = EMR()
 
@@ -84,7 +85,7 @@ def run(binary, base, ca, data_dir):
         with open(path, "w") as f:
             json.dump(emr.jwks(), f)
         out = subprocess.run([binary, "client", "add", "--data-dir", data_dir, "--name", "Test EMR", "--jwks-file", path,
-                              "--scope", "system/*.rs system/Observation.c system/Patient.c"],
+                              "--scope", "system/*.rs system/Observation.c system/Patient.c system/Subscription.cu"],
                              check=True, capture_output=True, text=True, timeout=60)
         client_id = out.stdout.strip()
         assert len(client_id.splitlines()) == 1 and len(client_id) >= 16, repr(out.stdout)
@@ -158,6 +159,78 @@ def run(binary, base, ca, data_dir):
         return f"{len(mine)} lines name the client"
     vf.check("the audit names the client as the actor (role system)", audited)
     onboarding(binary, BEDSIDE, base, ca, data_dir, emr, client_id, token_url)
+    if receiver:
+        subscriptions(base, ca, emr, client_id, token_url, receiver)
+
+
+def subscriptions(base, ca, emr, client_id, token_url, receiver):
+    """Two rest-hook Subscriptions (alerts and vital signs) to an https endpoint the server trusts only through
+    --outbound-ca-file; a vital sign out of range is written; each notification is a valid history Bundle."""
+    fhir = f"{base}/fhir"
+    scope = "system/Subscription.cru system/Observation.crs system/Flag.rs system/Patient.rs"
+    r = token_request(token_url, ca, emr.assertion(client_id, token_url), scope)
+    token = r.json().get("access_token")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": vf.FHIR_JSON, "Accept": vf.FHIR_JSON}
+    secret = f"Bearer hook-{uuid.uuid4()}"
+    ids = {}
+
+    def subscribe():
+        for name, criteria in (("alerts", "Flag?status=active"), ("vitals", "Observation?category=vital-signs")):
+            subscription = {"resourceType": "Subscription", "status": "requested", "reason": f"EMR {name}", "criteria": criteria,
+                            "channel": {"type": "rest-hook", "endpoint": f"{receiver.url}/hook/{name}",
+                                        "payload": "application/fhir+json", "header": [f"Authorization: {secret}"]}}
+            vf.validate("Subscription", subscription)
+            created = requests.post(f"{fhir}/Subscription", data=json.dumps(subscription), headers=headers, verify=ca, timeout=30)
+            assert created.status_code == 201, f"{created.status_code}: {created.text[:300]}"
+            vf.validate("Subscription", created.json())
+            assert created.json()["status"] == "active", created.json()
+            ids[name] = created.json()["id"]
+        plain = dict(subscription, channel=dict(subscription["channel"], endpoint="http://127.0.0.1:9/hook"))
+        refused = requests.post(f"{fhir}/Subscription", data=json.dumps(plain), headers=headers, verify=ca, timeout=30)
+        vf.validate_outcome(refused, 422)
+        return "Flag?status=active and Observation?category=vital-signs active; an http endpoint 422"
+    vf.check("POST /fhir/Subscription (rest-hook, https): active, valid; plain http refused", subscribe)
+    if len(ids) != 2:
+        return
+
+    def notified():
+        patients = requests.get(f"{fhir}/Patient", params={"_count": 1}, headers=headers, verify=ca, timeout=30).json()
+        patient_id = patients["entry"][0]["resource"]["id"]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        observation = {
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+            "subject": {"reference": f"Patient/{patient_id}"}, "effectiveDateTime": now,
+            "valueQuantity": {"value": 171, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+        }
+        created = requests.post(f"{fhir}/Observation", data=json.dumps(observation), headers=headers, verify=ca, timeout=30)
+        assert created.status_code == 201, f"{created.status_code}: {created.text[:300]}"
+        observation_id, version = created.json()["id"], created.json()["meta"]["versionId"]
+        deadline = time.time() + 20
+        seen = {}
+        while time.time() < deadline and len(seen) < 2:
+            for note in receiver.notifications():
+                name = note["path"].rsplit("/", 1)[-1]
+                seen.setdefault(name, []).append(note)
+            if len(seen) < 2:
+                seen = {}
+                time.sleep(0.2)
+        assert "vitals" in seen, f"no vital-signs notification within 20 s (got {sorted(seen)})"
+        for name, notes in seen.items():
+            for note in notes:
+                assert note["headers"].get("Authorization") == secret, f"{name}: the subscription's header did not arrive"
+                assert note["headers"].get("Content-Type", "").startswith(vf.FHIR_JSON), note["headers"]
+                resources = vf.validate_bundle(note["json"], "history")
+                for entry in note["json"]["entry"]:
+                    assert entry["response"]["etag"] == f'W/"{entry["resource"]["meta"]["versionId"]}"', entry["response"]
+        vitals = [e["resource"] for n in seen["vitals"] for e in n["json"]["entry"]]
+        assert any(r["id"] == observation_id and r["meta"]["versionId"] == version for r in vitals), vitals
+        assert "alerts" in seen, "the Observation out of range raised no Flag notification within 20 s"
+        flags = [e["resource"] for n in seen["alerts"] for e in n["json"]["entry"]]
+        assert flags and all(r["resourceType"] == "Flag" and r["status"] == "active" for r in flags), flags
+        return f"{sum(len(n) for n in seen.values())} notifications, each a valid history Bundle with the header"
+    vf.check("notifications: the vital sign and its alert POSTed to the endpoint, valid, with id, version and header", notified)
 
 
 def latest_mail_code(data_dir, email, pattern):
@@ -235,16 +308,23 @@ def main():
     if not os.path.exists(BEDSIDE):
         BEDSIDE = None
     data_dir = tempfile.mkdtemp(prefix="bedside-emr-")
+    hook_dir = tempfile.mkdtemp(prefix="bedside-hook-")
     proc = None
+    receiver = None
     try:
-        proc, port = vf.start_server(binary, data_dir)
-        run(binary, f"https://127.0.0.1:{port}", os.path.join(data_dir, "tls", "ca.pem"), data_dir)
+        paths = hook_receiver.make_ca_and_certificate(hook_dir)
+        receiver = hook_receiver.HookReceiver(paths["hook.pem"], paths["hook.key"])
+        proc, port = vf.start_server(binary, data_dir, ["--outbound-ca-file", paths["ca.pem"]])
+        run(binary, f"https://127.0.0.1:{port}", os.path.join(data_dir, "tls", "ca.pem"), data_dir, receiver)
     except Exception as exc:  # noqa: BLE001
         print(f"FAIL setup: {type(exc).__name__}: {exc}")
         vf.failures.append("setup")
     finally:
         vf.stop_server(proc)
+        if receiver:
+            receiver.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(hook_dir, ignore_errors=True)
     print(f"emr_backend: {len(vf.passes)} passed, {len(vf.failures)} failed")
     return 1 if vf.failures else 0
 

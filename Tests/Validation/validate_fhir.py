@@ -117,12 +117,12 @@ def validate_outcome(resp, status):
 
 # ---------------------------------------------------------------- server and login
 
-def start_server(binary, data_dir):
+def start_server(binary, data_dir, extra_args=()):
     subprocess.run([binary, "seed-demo", "--data-dir", data_dir], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
     log_path = os.path.join(data_dir, "serve.log")
     log = open(log_path, "w")
-    proc = subprocess.Popen([binary, "serve", "--dev-tls", "--port", "0", "--data-dir", data_dir],
+    proc = subprocess.Popen([binary, "serve", "--dev-tls", "--port", "0", "--data-dir", data_dir, *extra_args],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -20,7 +20,7 @@ public struct BedsideExtension: Sendable, Equatable {
     public var valueType: String {
         let name = String(valueElement.dropFirst("value".count))
         // Primitive types are written in lower case (boolean, dateTime, string, code); complex ones not.
-        return ["Boolean", "DateTime", "String", "Code"].contains(name) ? name.prefix(1).lowercased() + name.dropFirst() : name
+        return ["Boolean", "DateTime", "String", "Code", "Integer"].contains(name) ? name.prefix(1).lowercased() + name.dropFirst() : name
     }
 
     public static let careProgramme = BedsideExtension(
@@ -42,7 +42,16 @@ public struct BedsideExtension: Sendable, Equatable {
         id: "flag-note", context: "Flag", valueElement: "valueAnnotation", title: "Triage note",
         meaning: "A note on the alert with its author and time: why it was handled, escalated or snoozed, or what was done.")
 
-    public static let all: [BedsideExtension] = [careProgramme, alertRules, alertRule, flagEscalated, flagSnoozedUntil, flagNote]
+    public static let notificationSubscription = BedsideExtension(
+        id: "notification-subscription", context: "Meta", valueElement: "valueReference", title: "Notifying Subscription",
+        meaning: "On a Subscription notification (a history Bundle's meta): the Subscription it was sent for.")
+    public static let notificationEvent = BedsideExtension(
+        id: "notification-event", context: "Meta", valueElement: "valueInteger", title: "Notification number",
+        meaning: "On a Subscription notification (a history Bundle's meta): its number, counting from 1 per Subscription. A notification sent again keeps its resources' ids and versions; the number may differ.")
+
+    public static let all: [BedsideExtension] = [
+        careProgramme, alertRules, alertRule, flagEscalated, flagSnoozedUntil, flagNote, notificationSubscription, notificationEvent,
+    ]
 
     public static func named(url: String) -> BedsideExtension? { all.first { $0.url == url } }
 

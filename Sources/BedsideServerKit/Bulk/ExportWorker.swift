@@ -10,6 +10,8 @@ actor ExportWorker {
     let auditRecorder: AuditRecorder
     let settings: BulkExportSettings
     private var draining = false
+    private var drainTask: Task<Void, Never>?
+    private var stopped = false
 
     init(store: any ServerStore, clock: any WallClock, auditRecorder: AuditRecorder, settings: BulkExportSettings) {
         self.store = store
@@ -27,9 +29,17 @@ actor ExportWorker {
 
     /// Starts working through waiting jobs, unless already doing so.
     func wake() {
-        guard !draining else { return }
+        guard !draining, !stopped else { return }
         draining = true
-        Task { await self.drain() }
+        drainTask = Task { await self.drain() }
+    }
+
+    /// At stop: the job in hand ends at its next page and stays `running`, to be run again at the next
+    /// start; nothing reads the store after this returns.
+    func stop() async {
+        stopped = true
+        drainTask?.cancel()
+        await drainTask?.value
     }
 
     /// At start: jobs left running go back to waiting, their partial files removed, then work resumes.
@@ -54,7 +64,7 @@ actor ExportWorker {
 
     private func drain() async {
         defer { draining = false }
-        while let job = await claimNext() {
+        while !Task.isCancelled, let job = await claimNext() {
             await run(job)
         }
     }
@@ -80,6 +90,8 @@ actor ExportWorker {
             outcome = .success(try await export(job))
         } catch let stop as Stop {
             outcome = .failure(stop)
+        } catch is CancellationError {
+            return  // the server stops: `resume` runs it again at the next start
         } catch {
             outcome = .failure(.failed("The export could not be written (\(type(of: error))); ask again."))
         }
@@ -167,6 +179,7 @@ actor ExportWorker {
 
     /// Stops when the client deleted the job; now and then records how far it got.
     private func checkStillWanted(_ id: String, progress: inout ExportProgress) async throws {
+        try Task.checkCancellation()
         // A read each page; a write only when progress is due (once a second), so ingest barely notices.
         guard let report = progress.reportDue() else {
             guard try await store.read({ db in try db.exportJob(id: id)?.status }) == .running else { throw Stop.cancelled }

@@ -58,6 +58,10 @@ enum CapabilityStatement {
                 entry["searchRevInclude"] = .array(
                     SupportedResource.allCases.filter { $0.isPatientData && $0 != .patient }.map { .string("\($0.rawValue):patient") })
             }
+            if type.isClientOnly {
+                entry["documentation"] = .string(
+                    "Backend clients only (system/\(type.rawValue) scopes): rest-hook channels to https endpoints, criteria a search on a type the client may read; notifications are history Bundles, at least once.")
+            }
             if type == .patient {
                 entry["operation"] = [
                     ["name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"],

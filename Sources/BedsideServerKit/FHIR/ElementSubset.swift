@@ -73,6 +73,7 @@ extension SupportedResource {
         case .careTeam: []
         case .group: ["type", "actual"]
         case .patient, .practitioner: []
+        case .subscription: ["status", "reason", "criteria", "channel"]
         }
     }
 }

@@ -93,6 +93,7 @@ extension FHIRService {
             guard type != .patient else {
                 throw .badRequest("Create a Patient with POST /fhir/Patient, one at a time.", expression: "\(path).request.url", code: "not-supported")
             }
+            guard type != .subscription else { throw Self.subscriptionInTransaction(path) }
             guard AccessPolicy.mayCreate(type, principal: info.principal) else {
                 throw .badRequest("\(type.rawValue) resources cannot be created through this API.", expression: "\(path).request.method")
             }
@@ -108,6 +109,7 @@ extension FHIRService {
                 throw .badRequest("PUT takes Type/id, and the resource must carry the same id.", expression: "\(path).request.url")
             }
             try AccessPolicy.requireScope(.update, on: type, principal: info.principal)
+            guard type != .subscription else { throw Self.subscriptionInTransaction(path) }
             guard AccessPolicy.mayUpdate(type, principal: info.principal) else {
                 throw .badRequest("\(type.rawValue) resources cannot be changed through this API.", expression: "\(path).request.method")
             }
@@ -127,6 +129,13 @@ extension FHIRService {
         default:
             throw .badRequest("Only POST and PUT entries are supported.", expression: "\(path).request.method")
         }
+    }
+
+    /// Subscriptions are checked and started one at a time (POST or PUT /fhir/Subscription).
+    static func subscriptionInTransaction(_ path: String) -> ServerError {
+        .badRequest(
+            "Create or change a Subscription with POST or PUT /fhir/Subscription, one at a time.", expression: "\(path).request.url",
+            code: "not-supported")
     }
 
     private func checkEntryAccess(_ resource: JSONValue, type: SupportedResource, info: RequestInfo) throws(ServerError) {

@@ -236,7 +236,8 @@ public struct FHIRService: Sendable {
         guard AccessPolicy.mayCreate(type, principal: info.principal) else {
             throw .methodNotAllowed("\(name) resources cannot be created through this API.")
         }
-        let resource = try await read(body, as: type, caller: info.principal.accountID)
+        var resource = try await read(body, as: type, caller: info.principal.accountID)
+        if type == .subscription { resource = try SubscriptionRules.accept(resource, current: nil, principal: info.principal, now: clock.now()) }
         _ = try checkWriteAccess(resource, type: type, info: info)
         let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
         let now = clock.now()
@@ -318,6 +319,7 @@ public struct FHIRService: Sendable {
         if stamped.type == SupportedResource.careTeam.rawValue, let patientID = stamped.patientID {
             try CareTeams.synchronize(patientID: patientID, db: db)
         }
+        if stamped.type == SupportedResource.subscription.rawValue { try SubscriptionLifecycle.created(stamped, db: db, info: info) }
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
         try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
         try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
@@ -399,6 +401,7 @@ public struct FHIRService: Sendable {
         if type == .flag, let before {
             resource = try FlagNotes.appendOnly(before: before, after: resource, author: info.principal.displayName, at: now)
         }
+        if type == .subscription { resource = try SubscriptionRules.accept(resource, current: before, principal: info.principal, now: now) }
         let stamped = stamp(resource, type: type, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
         for identifier in stamped.identifiers {
             if let other = try db.resourceID(type: name, identifier: identifier, patientID: stamped.identifierScope), other != id {
@@ -410,6 +413,7 @@ public struct FHIRService: Sendable {
         try requireReferencesExist(stamped, db: db)
         try db.put(stamped)
         if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db) }
+        if type == .subscription { try SubscriptionLifecycle.updated(from: current.status, to: stamped, db: db) }
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
         if type == .flag, let before {
             // A nurse's decision, by name. The trail holds no health data: why is the note in the

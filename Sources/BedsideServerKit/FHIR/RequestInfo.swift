@@ -24,6 +24,9 @@ public struct RequestInfo: Sendable {
 enum AccessPolicy {
     /// Throws 403 when a backend client has no scope for `permission` on `type`; accounts pass.
     static func requireScope(_ permission: SMARTScopes.Permission, on type: SupportedResource, principal: Principal) throws(ServerError) {
+        if type.isClientOnly, principal.client == nil {
+            throw .notFound("There are no \(type.rawValue) resources for this account.")
+        }
         guard let client = principal.client, !client.scopes.allows(permission, on: type.rawValue) else { return }
         let verb = switch permission {
         case .create: "create"
@@ -92,9 +95,13 @@ enum AccessPolicy {
     }
 
     /// The types a backend client may create, given the scope: those whose creation the server knows.
-    static let clientCreatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task, .group]
+    static let clientCreatable: Set<SupportedResource> = [
+        .observation, .questionnaireResponse, .patient, .careTeam, .questionnaire, .valueSet, .task, .group, .subscription,
+    ]
     /// The types a backend client may change, given the scope.
-    static let clientUpdatable: Set<SupportedResource> = [.observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet, .group]
+    static let clientUpdatable: Set<SupportedResource> = [
+        .observation, .questionnaireResponse, .flag, .task, .careTeam, .questionnaire, .valueSet, .group, .subscription,
+    ]
 
     static func mayCreate(_ type: SupportedResource, principal: Principal) -> Bool {
         guard let client = principal.client else { return mayCreate(type, role: principal.role) }

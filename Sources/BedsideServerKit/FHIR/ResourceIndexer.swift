@@ -16,17 +16,20 @@ public enum SupportedResource: String, CaseIterable, Sendable {
     case careTeam = "CareTeam"
     /// A list of patients an EMR names for Bulk Data (`Group/[id]/$export`); seen by backend clients only.
     case group = "Group"
+    /// A backend client's standing request for notifications (rest-hook) of matching changes.
+    case subscription = "Subscription"
 
     /// Whether resources of this type belong to one patient (their compartment).
     var isPatientData: Bool {
         switch self {
         case .patient, .observation, .questionnaireResponse, .task, .flag, .careTeam: true
-        case .practitioner, .questionnaire, .valueSet, .group: false
+        case .practitioner, .questionnaire, .valueSet, .group, .subscription: false
         }
     }
 
-    /// Types only backend clients see: their contents (which patients an EMR groups) are the EMR's.
-    var isClientOnly: Bool { self == .group }
+    /// Types only backend clients may see at all: a person's token is answered 404, as if it did not exist.
+    /// A Group's members are the EMR's business; a Subscription is one client's own.
+    var isClientOnly: Bool { self == .group || self == .subscription }
 
     /// `_sort` keys accepted, each also with a leading `-`.
     var sortKeys: [String] {
@@ -85,7 +88,7 @@ enum ResourceIndexer {
         switch type {
         case .patient:
             return Index(patientID: id, status: nil, date: nil, priority: nil, codes: [], identifiers: identifiers)
-        case .practitioner:
+        case .practitioner, .subscription:
             return Index(patientID: nil, status: status, date: nil, priority: nil, codes: [], identifiers: identifiers)
         case .group:
             return Index(patientID: nil, status: nil, date: nil, priority: nil, codes: codings(resource["code"]), identifiers: identifiers)

@@ -90,7 +90,7 @@ struct SearchParameter: Sendable {
             resources: [.questionnaireResponse]),
         SearchParameter(
             name: "status", type: "token", field: .status, documentation: "Exact code; comma for OR",
-            resources: [.observation, .questionnaire, .valueSet, .questionnaireResponse, .task, .flag, .careTeam]),
+            resources: [.observation, .questionnaire, .valueSet, .questionnaireResponse, .task, .flag, .careTeam, .subscription]),
         SearchParameter(
             name: "url", type: "uri", field: .canonicalURL, documentation: "Canonical url, with or without |version",
             resources: [.questionnaire, .valueSet]),

@@ -253,7 +253,8 @@ enum ServerMigrations {
                 """)
         }
         migrator.registerMigration("v9: care teams as CareTeam resources (the command line's memberships become one per patient)") { db in
-            let session = SQLiteStoreSession(db: db)
+            // The change feed (v10) comes later: these CareTeams are history, not news for a Subscription.
+            let session = SQLiteStoreSession(db: db, recordsChanges: false)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.patient_id, a.practitioner_id, a.display_name FROM care_team_member m JOIN account a ON a.id = m.clinician_account_id
                 WHERE a.practitioner_id IS NOT NULL ORDER BY m.patient_id, a.display_name
@@ -271,6 +272,27 @@ enum ServerMigrations {
                 ]
                 try session.put(FHIRService.stamp(careTeam, type: .careTeam, id: UUID().uuidString.lowercased(), version: 1, at: now))
             }
+        }
+        migrator.registerMigration("v10: the change feed and Subscription delivery state") { db in
+            // Versions stored before this are not news: a Subscription starts at the end of the feed.
+            try db.execute(sql: """
+                CREATE TABLE resource_change (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    type TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE TABLE subscription_state (
+                    subscription_id TEXT PRIMARY KEY,
+                    client_id TEXT NOT NULL,
+                    cursor INTEGER NOT NULL,
+                    failures INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    events INTEGER NOT NULL DEFAULT 0
+                );
+                """)
         }
         migrator.registerMigration("v11: Bulk Data export jobs") { db in
             try db.execute(sql: """

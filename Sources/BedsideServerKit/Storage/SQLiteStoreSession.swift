@@ -5,6 +5,8 @@ import GRDB
 /// The store's operations on one SQLite connection inside one transaction.
 struct SQLiteStoreSession: StoreWriting {
     let db: Database
+    /// Whether `put` adds to the change feed; false only in migrations older than the feed (v10).
+    var recordsChanges = true
 
     // MARK: Accounts
 
@@ -413,6 +415,7 @@ struct SQLiteStoreSession: StoreWriting {
         for identifier in resource.identifiers {
             try insertIdentifier.execute(arguments: [resource.type, resource.identifierScope ?? "", identifier.system, identifier.code, pk])
         }
+        if recordsChanges { try recordChange(type: resource.type, id: resource.id, version: resource.versionID, at: resource.lastUpdated) }
     }
 
     /// The WHERE conditions of a query and their arguments; nil when it can match nothing.

@@ -56,6 +56,12 @@ public protocol StoreReading {
     func exportJobsToDelete(at time: Int64) throws -> [ExportJobRecord]
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
+    /// Stored resource versions after `sequence`, oldest first (the Subscriptions' change feed).
+    func changes(after sequence: Int64, limit: Int) throws -> [ResourceChange]
+    /// The newest change's sequence number (0 when none): where a new Subscription starts.
+    func lastChangeSequence() throws -> Int64
+    func subscriptionState(id: String) throws -> SubscriptionState?
+    func subscriptionStates() throws -> [SubscriptionState]
 }
 
 /// What can be changed inside a transaction.
@@ -92,6 +98,10 @@ public protocol StoreWriting: StoreReading {
     func deleteExportJob(id: String) throws
     /// Jobs left running by a server that stopped go back to waiting (their files are written anew).
     func requeueRunningExportJobs() throws -> [String]
+    /// Creates or replaces a Subscription's delivery state.
+    func save(_ state: SubscriptionState) throws
+    /// Drops the change feed up to and including `sequence` (every Subscription has seen it).
+    func deleteChanges(through sequence: Int64) throws
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
 }
