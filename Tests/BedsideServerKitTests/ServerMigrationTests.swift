@@ -91,4 +91,26 @@ struct ServerMigrationTests {
         #expect(changes.map(\.id) == ["o1"] && changes.map(\.version) == [2])
         #expect(try store.readNow { db in try db.lastChangeSequence() } == changes.first?.sequence)
     }
+
+    @Test("v11 keeps Bulk Data export jobs: one written is read back, and a job left running goes back to waiting at the next start")
+    func exportJobs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("server.sqlite").path
+        do {
+            let old = try DatabaseQueue(path: path)
+            try ServerMigrations.migrator.migrate(old, upTo: "v10: the change feed and Subscription delivery state")
+        }
+        let store = try SQLiteServerStore(path: path)
+        defer { try? store.close() }
+        let job = ExportJobRecord(
+            id: String(repeating: "ab", count: 16), clientID: "emr", request: Array(#"{"level":"system"}"#.utf8), status: .running,
+            createdAt: 1_795_000_000_000, transactionTime: 1_795_000_000_000)
+        try store.writeNow { db in try db.insert(job) }
+        #expect(try store.readNow { db in try db.exportJob(id: job.id) } == job)
+        #expect(try store.readNow { db in try db.unfinishedExportJobs(clientID: "emr") }.map(\.id) == [job.id])
+        #expect(try store.writeNow { db in try db.requeueRunningExportJobs() } == [job.id])
+        #expect(try store.readNow { db in try db.nextExportJob() }?.status == .accepted)
+    }
 }

@@ -63,7 +63,8 @@ struct ExportRequest: Sendable, Equatable {
             }
         }
         // What may be in the export at this level: a compartment export holds compartment types only.
-        let candidates = SupportedResource.allCases.filter { level == .system || $0.isPatientData }
+        // Subscriptions are delivery settings (their headers hold the receiver's secrets), not data to hand over.
+        let candidates = SupportedResource.allCases.filter { $0 != .subscription && (level == .system || $0.isPatientData) }
         var types: [SupportedResource]
         if let names {
             types = []

@@ -1,0 +1,256 @@
+import BedsideCore
+import BedsideSync
+import BedsideTestSupport
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+@Suite("Bulk Data $export")
+struct BulkExportTests {
+    static let scopes = "system/Patient.rs system/Observation.rs system/Group.crs system/Flag.rs"
+    static let prefer: [(String, String)] = [("Prefer", "respond-async"), ("Accept", "application/fhir+json")]
+
+    struct Setup {
+        var patients: [String]
+        var patientToken: String
+        var emr: TestEMR
+        var clientID: String
+        var token: String
+    }
+
+    /// Two patients with `observations` weights each (written by the patients), and an EMR's token.
+    func setUp(_ server: TestServer, observations: Int = 3, scopes: String = BulkExportTests.scopes) async throws -> Setup {
+        var patients: [String] = []
+        var firstToken = ""
+        for index in 0..<2 {
+            let account = try await server.addPatient("bulk-\(index)-\(UUID().uuidString.prefix(6))@example.org")
+            let patientID = try #require(account.patientID)
+            let token = try await server.login(account.email).token
+            if index == 0 { firstToken = token }
+            for kilograms in 0..<observations {
+                let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(70 + Double(kilograms), patientID: patientID))
+                #expect(created.status == 201, "\(created.text)")
+            }
+            patients.append(patientID)
+        }
+        let emr = TestEMR()
+        let clientID = try await server.register(emr, scopes: scopes)
+        let token = try await server.systemToken(emr, clientID: clientID, scope: scopes)
+        return Setup(patients: patients, patientToken: firstToken, emr: emr, clientID: clientID, token: token)
+    }
+
+    /// Kicks off; returns the status path (from Content-Location).
+    func kickOff(_ server: TestServer, _ path: String, token: String) async throws -> String {
+        let answer = try await server.request("GET", path, token: token, headers: Self.prefer)
+        #expect(answer.status == 202, "\(answer.text)")
+        let location = try #require(answer.headers.first { $0.0.lowercased() == "content-location" }?.1)
+        #expect(location.hasPrefix(server.baseURL + "/bulk/"))
+        return String(location.dropFirst(server.baseURL.count))
+    }
+
+    /// Polls until the manifest (or fails after about 20 s); a 202 on the way carries X-Progress and Retry-After.
+    func manifest(_ server: TestServer, _ statusPath: String, token: String) async throws -> HTTPResponseData {
+        for _ in 0..<400 {
+            let answer = try await server.request("GET", statusPath, token: token)
+            if answer.status != 202 { return answer }
+            #expect(answer.header("x-progress") != nil && answer.header("retry-after") != nil)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("the export at \(statusPath) did not finish")
+    }
+
+    /// Every file of a manifest, fetched with the token: type → resources (each line parsed on its own).
+    func download(_ server: TestServer, _ manifest: JSONValue, token: String) async throws -> [String: [JSONValue]] {
+        var byType: [String: [JSONValue]] = [:]
+        for file in manifest["output"]?.arrayValue ?? [] {
+            let type = try #require(file["type"]?.stringValue)
+            let url = try #require(file["url"]?.stringValue)
+            #expect(url.hasPrefix(server.baseURL + "/bulk/"))
+            let answer = try await server.request("GET", String(url.dropFirst(server.baseURL.count)), token: token)
+            #expect(answer.status == 200)
+            #expect(answer.header("content-type") == "application/fhir+ndjson")
+            let lines = answer.text.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.last == "", "each line ends with a newline")
+            let resources = try lines.dropLast().map { line in
+                let resource = try #require(JSONParser.parseOrNil(Array(line.utf8)), "a line that is not JSON: \(line.prefix(80))")
+                #expect(resource["resourceType"]?.stringValue == type)
+                return resource
+            }
+            #expect(resources.count == file["count"]?.intValue)
+            byType[type, default: []] += resources
+        }
+        return byType
+    }
+
+    @Test("a system export: 202 with a status URL, then the manifest; each NDJSON file holds its type, one resource a line, with the EMR's token only; DELETE removes the files; all audited")
+    func systemExport() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server)
+            let status = try await kickOff(server, "/fhir/$export?_type=Patient,Observation", token: setup.token)
+            let answer = try await manifest(server, status, token: setup.token)
+            #expect(answer.status == 200, "\(answer.text)")
+            #expect(answer.header("content-type")?.hasPrefix("application/json") == true)
+            #expect(answer.header("expires") != nil)
+            let manifest = try #require(answer.json)
+            #expect(manifest["requiresAccessToken"]?.boolValue == true)
+            #expect(manifest["request"]?.stringValue == server.baseURL + "/fhir/$export?_type=Patient,Observation")
+            #expect(manifest["transactionTime"]?.stringValue.flatMap(FHIRDateTime.init) != nil)
+            let exported = try await download(server, manifest, token: setup.token)
+            #expect(Set(exported.keys) == ["Patient", "Observation"])
+            #expect(Set(exported["Patient"]?.compactMap { $0["id"]?.stringValue } ?? []) == Set(setup.patients))
+            #expect(exported["Observation"]?.count == 6)
+
+            // On disk: the job's own directory, files only the server's user reads.
+            let jobID = String(status.dropFirst("/bulk/".count))
+            let folder = server.directory.appendingPathComponent("exports").appendingPathComponent(jobID)
+            let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            #expect(names.count == 2)
+            for name in names {
+                let mode = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(name).path)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(name)")
+            }
+
+            // Nobody else: no token, a patient, another EMR.
+            let file = try #require(manifest["output"]?.arrayValue?.first?["url"]?.stringValue).dropFirst(server.baseURL.count)
+            #expect(try await server.request("GET", status).status == 401)
+            #expect(try await server.request("GET", String(file)).status == 401)
+            #expect(try await server.request("GET", status, token: setup.patientToken).status == 403)
+            let other = TestEMR(kid: "other")
+            let otherID = try await server.register(other, scopes: Self.scopes, name: "Other EMR")
+            let otherToken = try await server.systemToken(other, clientID: otherID, scope: Self.scopes)
+            #expect(try await server.request("GET", status, token: otherToken).status == 404)
+            #expect(try await server.request("GET", String(file), token: otherToken).status == 404)
+            #expect(try await server.request("DELETE", status, token: otherToken).status == 404)
+            #expect(try await server.request("GET", status + "/../../etc", token: setup.token).status == 404)
+            #expect(try await server.request("GET", status + "/Patient-9.ndjson", token: setup.token).status == 404)
+
+            let deleted = try await server.request("DELETE", status, token: setup.token)
+            #expect(deleted.status == 202)
+            #expect(try await server.request("GET", status, token: setup.token).status == 404)
+            #expect(try await server.request("GET", String(file), token: setup.token).status == 404)
+            #expect(!FileManager.default.fileExists(atPath: folder.path))
+
+            await server.running.flushAudit()
+            let events = try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
+            for action in ["export", "export-run", "export-download", "export-delete"] {
+                #expect(events.contains { $0.action == action && $0.actorID == setup.clientID }, "\(action)")
+            }
+        }
+    }
+
+    @Test("Patient and Group exports hold the compartments asked for; _since keeps what changed after it; a Group's members must exist and people never see Groups")
+    func compartments() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 2)
+            let first = setup.patients[0]
+
+            let group: JSONValue = [
+                "resourceType": "Group", "type": "person", "actual": true, "name": "Heart failure, ward 3",
+                "member": [["entity": ["reference": .string("Patient/\(first)")]]],
+            ]
+            let created = try await server.request("POST", "/fhir/Group", token: setup.token, json: group)
+            #expect(created.status == 201, "\(created.text)")
+            let groupID = try #require(created.json?["id"]?.stringValue)
+            let unknown: JSONValue = [
+                "resourceType": "Group", "type": "person", "actual": true, "member": [["entity": ["reference": "Patient/no-such-patient"]]],
+            ]
+            let refused = try await server.request("POST", "/fhir/Group", token: setup.token, json: unknown)
+            #expect((400..<500).contains(refused.status), "\(refused.text)")
+            #expect(try await server.request("GET", "/fhir/Group/\(groupID)", token: setup.patientToken).status == 404)
+
+            let byGroup = try await manifest(server, try await kickOff(server, "/fhir/Group/\(groupID)/$export", token: setup.token), token: setup.token)
+            #expect(byGroup.status == 200, "\(byGroup.text)")
+            let grouped = try await download(server, try #require(byGroup.json), token: setup.token)
+            #expect(grouped["Patient"]?.compactMap { $0["id"]?.stringValue } == [first])
+            #expect(grouped["Observation"]?.count == 2)
+            #expect(grouped["Observation"]?.allSatisfy { $0["subject"]?["reference"]?.stringValue == "Patient/\(first)" } == true)
+            #expect(grouped["Group"] == nil, "a compartment export holds compartment types only")
+
+            let everyone = try await manifest(server, try await kickOff(server, "/fhir/Patient/$export?_type=Observation", token: setup.token), token: setup.token)
+            let all = try await download(server, try #require(everyone.json), token: setup.token)
+            #expect(Array(all.keys) == ["Observation"] && all["Observation"]?.count == 4)
+
+            // _since: only what changed after the instant.
+            server.clock.advance(minutes: 10)
+            let since = FHIRDateTime.format(epochMilliseconds: server.clock.now() - 1_000)
+            let late = try await server.request("POST", "/fhir/Observation", token: setup.patientToken, json: server.weight(81, patientID: first))
+            let lateID = try #require(late.json?["id"]?.stringValue)
+            // The EMR's token lasts five minutes: a fresh one.
+            let token = try await server.systemToken(setup.emr, clientID: setup.clientID, scope: Self.scopes)
+            let query = "_type=Observation&_since=\(since.replacingOccurrences(of: "+", with: "%2B"))"
+            let changed = try await manifest(server, try await kickOff(server, "/fhir/$export?\(query)", token: token), token: token)
+            let recent = try await download(server, try #require(changed.json), token: token)
+            #expect(recent["Observation"]?.compactMap { $0["id"]?.stringValue } == [lateID])
+        }
+    }
+
+    @Test("kick-offs that cannot be honoured are refused with an OperationOutcome and start nothing")
+    func refusals() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 0, scopes: "system/Patient.rs system/Group.rs")
+            func status(_ path: String, token: String?, prefer: Bool = true) async throws -> (Int, String?) {
+                let answer = try await server.request("GET", path, token: token, headers: prefer ? Self.prefer : [])
+                if answer.status != 202 { #expect(answer.json?["resourceType"]?.stringValue == "OperationOutcome", "\(path)") }
+                return (answer.status, answer.issueExpression)
+            }
+            #expect(try await status("/fhir/$export", token: setup.token, prefer: false).0 == 400, "synchronous export is not offered")
+            #expect(try await status("/fhir/$export", token: nil).0 == 401)
+            #expect(try await status("/fhir/$export", token: setup.patientToken).0 == 403)
+            #expect(try await status("/fhir/$export?_type=Observation", token: setup.token).0 == 403, "no Observation scope")
+            #expect(try await status("/fhir/$export?_type=Bogus", token: setup.token) == (400, "_type"))
+            #expect(try await status("/fhir/Patient/$export?_type=Group", token: setup.token) == (400, "_type"))
+            #expect(try await status("/fhir/$export?_type=Subscription", token: setup.token) == (400, "_type"))
+            #expect(try await status("/fhir/$export?_typeFilter=Patient%3Factive%3Dtrue", token: setup.token) == (400, "_typeFilter"))
+            #expect(try await status("/fhir/$export?_outputFormat=text%2Fcsv", token: setup.token) == (400, "_outputFormat"))
+            #expect(try await status("/fhir/$export?_since=yesterday", token: setup.token) == (400, "_since"))
+            #expect(try await status("/fhir/$export?color=blue", token: setup.token).0 == 400)
+            #expect(try await status("/fhir/Group/no-such-group/$export", token: setup.token).0 == 404)
+            #expect(try await status("/fhir/Observation/x/$export", token: setup.token).0 == 404)
+            #expect(try await server.request("GET", "/bulk/not-a-job", token: setup.token).status == 404)
+            #expect(try await server.request("GET", "/bulk/\(String(repeating: "a", count: 32))", token: setup.token).status == 404)
+            let jobs = try await server.store.read { db in try db.unfinishedExportJobs(clientID: setup.clientID) }
+            #expect(jobs.isEmpty)
+        }
+    }
+
+    @Test("a finished export's files go after the retention time; a job the server stopped in the middle runs again at the next start")
+    func retentionAndResume() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 1)
+            let status = try await kickOff(server, "/fhir/$export?_type=Observation", token: setup.token)
+            #expect(try await manifest(server, status, token: setup.token).status == 200)
+            let jobID = String(status.dropFirst("/bulk/".count))
+            let exports = server.directory.appendingPathComponent("exports")
+            #expect(FileManager.default.fileExists(atPath: exports.appendingPathComponent(jobID).path))
+
+            let worker = ExportWorker(
+                store: server.store, clock: server.clock, auditRecorder: server.running.auditRecorder,
+                settings: BulkExportSettings(directory: exports))
+            await worker.purge()
+            #expect(FileManager.default.fileExists(atPath: exports.appendingPathComponent(jobID).path), "kept within its time")
+            server.clock.advance(minutes: 121)
+            let token = try await server.systemToken(setup.emr, clientID: setup.clientID, scope: Self.scopes)
+            #expect(try await server.request("GET", status, token: token).status == 404, "expired: as if it never was")
+            await worker.purge()
+            #expect(!FileManager.default.fileExists(atPath: exports.appendingPathComponent(jobID).path))
+            #expect(try await server.store.read { db in try db.exportJob(id: jobID) } == nil)
+
+            // A job left `running` by a server that died, with a half-written file.
+            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
+            let stranded = ExportJobRecord(
+                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .running,
+                createdAt: server.clock.now(), transactionTime: server.clock.now())
+            try await server.store.write { db in try db.insert(stranded) }
+            let half = exports.appendingPathComponent(stranded.id)
+            try FileManager.default.createDirectory(at: half, withIntermediateDirectories: true)
+            try Data("{\"resourceType\":\"Obs".utf8).write(to: half.appendingPathComponent("Observation-1.ndjson"))
+            await worker.resume()
+            let resumed = try await manifest(server, "/bulk/\(stranded.id)", token: token)
+            #expect(resumed.status == 200, "\(resumed.text)")
+            let files = try await download(server, try #require(resumed.json), token: token)
+            #expect(files["Observation"]?.count == 2)
+            await worker.stop()
+        }
+    }
+}
