@@ -85,7 +85,7 @@ def run(binary, base, ca, data_dir, receiver=None):
         with open(path, "w") as f:
             json.dump(emr.jwks(), f)
         out = subprocess.run([binary, "client", "add", "--data-dir", data_dir, "--name", "Test EMR", "--jwks-file", path,
-                              "--scope", "system/*.rs system/Observation.c system/Patient.c system/Subscription.cu"],
+                              "--scope", "system/*.rs system/Observation.c system/Patient.c system/Subscription.cu system/Group.c"],
                              check=True, capture_output=True, text=True, timeout=60)
         client_id = out.stdout.strip()
         assert len(client_id.splitlines()) == 1 and len(client_id) >= 16, repr(out.stdout)
@@ -161,6 +161,7 @@ def run(binary, base, ca, data_dir, receiver=None):
     onboarding(binary, BEDSIDE, base, ca, data_dir, emr, client_id, token_url)
     if receiver:
         subscriptions(base, ca, emr, client_id, token_url, receiver)
+    bulk_export(base, ca, emr, client_id, token_url)
 
 
 def subscriptions(base, ca, emr, client_id, token_url, receiver):
@@ -231,6 +232,84 @@ def subscriptions(base, ca, emr, client_id, token_url, receiver):
         assert flags and all(r["resourceType"] == "Flag" and r["status"] == "active" for r in flags), flags
         return f"{sum(len(n) for n in seen.values())} notifications, each a valid history Bundle with the header"
     vf.check("notifications: the vital sign and its alert POSTed to the endpoint, valid, with id, version and header", notified)
+
+
+def bulk_export(base, ca, emr, client_id, token_url):
+    """Bulk Data $export as an EMR runs it: kick-off with Prefer: respond-async, poll the Content-Location,
+    fetch every NDJSON file with the token and validate each line with fhir.resources; a Group export
+    holds its members only; DELETE ends the job."""
+    fhir = f"{base}/fhir"
+    r = token_request(token_url, ca, emr.assertion(client_id, token_url), "system/*.rs system/Group.c")
+    token = r.json().get("access_token")
+    auth = {"Authorization": f"Bearer {token}"}
+    asynchronous = dict(auth, Prefer="respond-async", Accept=vf.FHIR_JSON)
+
+    def finish(kick_off):
+        assert kick_off.status_code == 202, f"{kick_off.status_code}: {kick_off.text[:300]}"
+        status_url = kick_off.headers["Content-Location"]
+        assert status_url.startswith(base + "/bulk/"), status_url
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            polled = requests.get(status_url, headers=auth, verify=ca, timeout=30)
+            if polled.status_code != 202:
+                break
+            assert "X-Progress" in polled.headers and "Retry-After" in polled.headers, polled.headers
+            time.sleep(0.2)
+        assert polled.status_code == 200, f"{polled.status_code}: {polled.text[:300]}"
+        manifest = polled.json()
+        assert manifest["requiresAccessToken"] is True and manifest["transactionTime"] and manifest["request"], manifest
+        lines = {}
+        for output in manifest["output"]:
+            unauthorised = requests.get(output["url"], verify=ca, timeout=30)
+            assert unauthorised.status_code == 401, f"a file without the token: {unauthorised.status_code}"
+            got = requests.get(output["url"], headers=auth, verify=ca, timeout=60)
+            assert got.status_code == 200 and got.headers["Content-Type"].startswith("application/fhir+ndjson"), got.headers
+            assert got.text.endswith("\n"), "the last line ends with a newline"
+            resources = [json.loads(line) for line in got.text.splitlines()]
+            assert len(resources) == output["count"], (len(resources), output)
+            for resource in resources:
+                assert resource["resourceType"] == output["type"], resource["resourceType"]
+                vf.validate(output["type"], resource)
+            lines.setdefault(output["type"], []).extend(resources)
+        return status_url, manifest, lines
+
+    def synchronous_refused():
+        vf.validate_outcome(requests.get(f"{fhir}/$export", headers=auth, verify=ca, timeout=30), 400)
+        vf.validate_outcome(requests.get(f"{fhir}/$export", params={"_type": "Nothing"}, headers=asynchronous, verify=ca, timeout=30), 400)
+        return "without Prefer: respond-async, and an unknown _type: 400 OperationOutcome"
+    vf.check("$export kick-off refusals", synchronous_refused)
+
+    def system_export():
+        status_url, manifest, lines = finish(requests.get(f"{fhir}/$export", params={"_type": "Patient,Observation,Flag"},
+                                                          headers=asynchronous, verify=ca, timeout=30))
+        total = requests.get(f"{fhir}/Observation", params={"_summary": "count"}, headers=auth, verify=ca, timeout=30).json()["total"]
+        assert len(lines.get("Observation", [])) == total, (len(lines.get("Observation", [])), total)
+        assert lines.get("Patient"), "no Patient file"
+        files = [output["url"] for output in manifest["output"]]
+        deleted = requests.delete(status_url, headers=auth, verify=ca, timeout=30)
+        assert deleted.status_code == 202, deleted.status_code
+        assert requests.get(status_url, headers=auth, verify=ca, timeout=30).status_code == 404
+        assert all(requests.get(url, headers=auth, verify=ca, timeout=30).status_code == 404 for url in files)
+        counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(lines.items()))
+        return f"{counts}, every line valid R4; deleted: status and files 404"
+    vf.check("system $export: manifest, NDJSON files validated line by line with fhir.resources, DELETE", system_export)
+
+    def group_export():
+        patients = requests.get(f"{fhir}/Patient", params={"_count": 1}, headers=auth, verify=ca, timeout=30).json()
+        patient_id = patients["entry"][0]["resource"]["id"]
+        group = {"resourceType": "Group", "type": "person", "actual": True, "name": "Heart failure programme",
+                 "member": [{"entity": {"reference": f"Patient/{patient_id}"}}]}
+        vf.validate("Group", group)
+        created = requests.post(f"{fhir}/Group", data=json.dumps(group), headers=dict(auth, **{"Content-Type": vf.FHIR_JSON}),
+                                verify=ca, timeout=30)
+        assert created.status_code == 201, f"{created.status_code}: {created.text[:300]}"
+        vf.validate("Group", created.json())
+        _, _, lines = finish(requests.get(f"{fhir}/Group/{created.json()['id']}/$export", headers=asynchronous, verify=ca, timeout=30))
+        assert [p["id"] for p in lines.get("Patient", [])] == [patient_id], lines.get("Patient")
+        subjects = {o["subject"]["reference"] for o in lines.get("Observation", [])}
+        assert subjects <= {f"Patient/{patient_id}"}, subjects
+        return f"Group of 1: its Patient and {len(lines.get('Observation', []))} Observations, nobody else's"
+    vf.check("Group/[id]/$export holds the members' compartments only", group_export)
 
 
 def latest_mail_code(data_dir, email, pattern):
