@@ -142,6 +142,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // `export` signs its EMR's client assertions as a real EMR does.
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
 

@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks for Bedside. Each prints one JSON object and compares with a baseline measured in the same run.",
         discussion: "Build in release mode for meaningful numbers: swift run -c release bedside-bench server",
         version: BedsideVersion.current,
-        subcommands: [ServerBench.self, ClientBench.self, SyncBench.self, KioskBench.self, AbuseBench.self])
+        subcommands: [ServerBench.self, ClientBench.self, SyncBench.self, KioskBench.self, AbuseBench.self, ExportBench.self])
 }
 
 /// Latency samples in milliseconds and their percentiles.
