@@ -142,8 +142,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                // `export` signs its EMR's client assertions as a real EMR does.
-                .product(name: "JWTKit", package: "jwt-kit"),
+                // `export` plays an EMR the way the tests do (`TestEMR`: ES384 client assertions).
+                "BedsideTestSupport",
             ]
         ),
 
@@ -163,7 +163,9 @@ let package = Package(
         ),
 
         // The real server on loopback, for the test targets that need one.
-        .target(name: "BedsideTestSupport", dependencies: ["BedsideCore", "BedsideServerKit"], path: "Tests/BedsideTestSupport"),
+        .target(
+            name: "BedsideTestSupport", dependencies: ["BedsideCore", "BedsideServerKit", .product(name: "JWTKit", package: "jwt-kit")],
+            path: "Tests/BedsideTestSupport"),
         .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"]),
         .testTarget(name: "BedsideUITests", dependencies: ["BedsideUI"]),
         .testTarget(name: "BedsideVaultTests", dependencies: ["BedsideVault", "CBedsideSystem"]),

@@ -3,7 +3,7 @@ import BedsideCore
 @_spi(Benchmarks) import BedsideServerKit
 import BedsideSync
 import Foundation
-import JWTKit
+import BedsideTestSupport
 
 /// `bedside-bench export`: Bulk Data `$export` of every patient's Observations from a real
 /// `bedside-server` process (1,000 patients, 1,000,000 Observations by default), as an EMR with a
@@ -46,7 +46,7 @@ struct ExportBench: AsyncParsableCommand {
         let dataDirectory = root.appendingPathComponent("server")
 
         // 1. The data, written straight into the store (ingest is `bedside-bench server`'s subject).
-        let emr = ES384PrivateKey()
+        let emr = TestEMR(kid: "bench-emr")
         let ((patientIDs, clientID), seedMS) = try await measureAsync {
             try await Self.seed(dataDirectory: dataDirectory, patients: patients, observations: observations, emr: emr)
         }
@@ -55,7 +55,7 @@ struct ExportBench: AsyncParsableCommand {
         // 2. The baseline: paged search, patient by patient, in a server of its own.
         let searchServer = try ServerProcess(binary: binary, dataDirectory: dataDirectory)
         let (searched, searchMS) = try await measureAsync {
-            try await searchServer.withEMR(key: emr, clientID: clientID) { emr in
+            try await searchServer.withEMR(emr, clientID: clientID) { emr in
                 try await Self.pagedSearch(emr, patientIDs: patientIDs, pageSize: pageSize)
             }
         }
@@ -67,7 +67,9 @@ struct ExportBench: AsyncParsableCommand {
         // 3. $export of the same Observations, files fetched, in a fresh server.
         let exportServer = try ServerProcess(binary: binary, dataDirectory: dataDirectory)
         let (exported, exportMS) = try await measureAsync {
-            try await exportServer.withEMR(key: emr, clientID: clientID) { emr in try await Self.bulkExport(emr) }
+            try await exportServer.withEMR(emr, clientID: clientID) { emr in
+                try await Self.bulkExport(emr, serverPeakKB: { ServerProcess.status("VmHWM", pid: exportServer.process.processIdentifier) ?? 0 })
+            }
         }
         let exportMemory = exportServer.stop()
         guard exported.resources == observations else {
@@ -95,6 +97,7 @@ struct ExportBench: AsyncParsableCommand {
                 "requests": .number(exported.requests),
                 "ndjsonMiB": .number(round3(Double(exported.bytes) / 1_048_576)),
                 "serverStartRSSMiB": .number(round3(Double(exportMemory.startKB) / 1024)),
+                "serverPeakRSSMiBBeforeDownloads": .number(round3(Double(exported.peakKBAtManifest) / 1024)),
                 "serverPeakRSSMiB": .number(round3(Double(exportMemory.peakKB) / 1024)),
             ],
             // Below 1: the export is faster, or lighter, than paging through the same data.
@@ -116,7 +119,7 @@ struct ExportBench: AsyncParsableCommand {
     // MARK: Seeding
 
     /// Patients, their Observations (in transactions of 10,000), and the EMR registered with its public key.
-    static func seed(dataDirectory: URL, patients: Int, observations: Int, emr: ES384PrivateKey) async throws -> ([String], String) {
+    static func seed(dataDirectory: URL, patients: Int, observations: Int, emr: TestEMR) async throws -> ([String], String) {
         let configuration = ServerConfiguration(dataDirectory: dataDirectory)
         let store = try configuration.openStore()
         defer { try? store.close() }
@@ -145,9 +148,7 @@ struct ExportBench: AsyncParsableCommand {
             }
             written += batch
         }
-        let (x, y) = emr.publicKey.parameters ?? ("", "")
-        let jwks = #"{"keys":[{"kty":"EC","crv":"P-384","x":"\#(x)","y":"\#(y)","kid":"bench-emr","use":"sig","alg":"ES384"}]}"#
-        let client = try await administration.addClient(name: "Bench EMR", jwks: jwks, scopes: scopes)
+        let client = try await administration.addClient(name: "Bench EMR", jwks: emr.jwks, scopes: scopes)
         return (patientIDs, client.id)
     }
 
@@ -159,6 +160,8 @@ struct ExportBench: AsyncParsableCommand {
         var bytes = 0
         var files = 0
         var manifestMS = 0.0
+        /// The server's peak resident size when the manifest was there, before any file was fetched.
+        var peakKBAtManifest = 0
     }
 
     static func pagedSearch(_ emr: BenchEMR, patientIDs: [String], pageSize: Int) async throws -> Fetched {
@@ -179,7 +182,7 @@ struct ExportBench: AsyncParsableCommand {
         return fetched
     }
 
-    static func bulkExport(_ emr: BenchEMR) async throws -> Fetched {
+    static func bulkExport(_ emr: BenchEMR, serverPeakKB: () -> Int) async throws -> Fetched {
         var fetched = Fetched()
         let start = ContinuousClock.now
         let kickOff = try await emr.get(
@@ -200,6 +203,7 @@ struct ExportBench: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - start
         fetched.manifestMS = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        fetched.peakKBAtManifest = serverPeakKB()
         for file in manifest?["output"]?.arrayValue ?? [] {
             guard let url = file["url"]?.stringValue else { continue }
             let answer = try await emr.get(url)
@@ -218,7 +222,7 @@ struct ExportBench: AsyncParsableCommand {
 /// minutes run out) and requests over TLS with it.
 struct BenchEMR {
     let baseURL: String
-    let key: ES384PrivateKey
+    let emr: TestEMR
     let clientID: String
     let transport: HTTPTransport
     private let token: TokenBox
@@ -228,9 +232,9 @@ struct BenchEMR {
         var obtained = ContinuousClock.now - .seconds(3600)
     }
 
-    init(baseURL: String, key: ES384PrivateKey, clientID: String, caFile: String) {
+    init(baseURL: String, emr: TestEMR, clientID: String, caFile: String) {
         self.baseURL = baseURL
-        self.key = key
+        self.emr = emr
         self.clientID = clientID
         var configuration = TransportConfiguration(caFile: caFile)
         configuration.maximumResponseBytes = 1 << 30  // an NDJSON file of 100,000 resources is tens of MiB
@@ -239,30 +243,14 @@ struct BenchEMR {
         self.token = TokenBox()
     }
 
-    struct Claims: JWTPayload {
-        var iss: IssuerClaim
-        var sub: SubjectClaim
-        var aud: AudienceClaim
-        var exp: ExpirationClaim
-        var jti: IDClaim
-        func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
-
     private func accessToken() async throws -> String {
         if ContinuousClock.now - token.obtained < .seconds(200) { return token.value }
         let audience = baseURL + "/auth/token"
-        let claims = Claims(
-            iss: .init(value: clientID), sub: .init(value: clientID), aud: .init(value: [audience]),
-            exp: .init(value: Date().addingTimeInterval(240)), jti: .init(value: UUID().uuidString))
-        let keys = await JWTKeyCollection().add(ecdsa: key, kid: "bench-emr")
-        let assertion = try await keys.sign(claims, kid: "bench-emr")
-        let form = [
-            ("grant_type", "client_credentials"), ("scope", ExportBench.scopes),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion),
-        ].map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1)" }.joined(separator: "&")
+        let assertion = try await emr.assertion(clientID: clientID, audience: audience, now: SystemClock().now())
+        let form = TestEMR.form(assertion: assertion, scope: ExportBench.scopes)
         let answer = try await transport.send(
             HTTPRequestSpec(
-                method: "POST", url: audience, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8)))
+                method: "POST", url: audience, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: form))
         guard answer.status == 200, let value = answer.json?["access_token"]?.stringValue else {
             throw ValidationError("the token endpoint answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
         }
@@ -316,9 +304,9 @@ final class ServerProcess {
         startKB = Self.status("VmRSS", pid: process.processIdentifier) ?? 0
     }
 
-    func withEMR<T>(key: ES384PrivateKey, clientID: String, _ body: (BenchEMR) async throws -> T) async throws -> T {
+    func withEMR<T>(_ emr: TestEMR, clientID: String, _ body: (BenchEMR) async throws -> T) async throws -> T {
         do {
-            return try await body(BenchEMR(baseURL: "https://127.0.0.1:\(port)", key: key, clientID: clientID, caFile: caFile))
+            return try await body(BenchEMR(baseURL: "https://127.0.0.1:\(port)", emr: emr, clientID: clientID, caFile: caFile))
         } catch {
             _ = stop()
             throw error

@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Testing
 
 @testable import BedsideServerKit
@@ -214,10 +215,10 @@ struct SearchParameterTests {
             _ = try await server.addPatient("walk@example.org")
             _ = try await server.addClinician("nurse.walk@example.org", patients: ["walk@example.org"])
             let nurse = try await server.login("nurse.walk@example.org").token
-            // Subscriptions are for backend clients only: walked with an EMR's token.
+            // Groups and Subscriptions are for backend clients only: walked with an EMR's token.
             let emr = TestEMR()
-            let clientID = try await server.register(emr, scopes: "system/Subscription.rs")
-            let system = try await server.systemToken(emr, clientID: clientID, scope: "system/Subscription.rs")
+            let clientID = try await server.register(emr, scopes: "system/Subscription.rs system/Group.rs")
+            let system = try await server.systemToken(emr, clientID: clientID, scope: "system/Subscription.rs system/Group.rs")
             let metadata = try await server.request("GET", "/fhir/metadata")
             let resources = metadata.json?["rest"]?.arrayValue?.first?["resource"]?.arrayValue ?? []
             var walked = 0

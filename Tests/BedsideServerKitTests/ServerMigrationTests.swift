@@ -8,12 +8,17 @@ import Testing
 /// The server's store upgrades in place: what an older version stored is found by what a newer one indexes.
 @Suite("Server store migrations")
 struct ServerMigrationTests {
-    @Test("v6 indexes the categories of the Observations stored before it, so category= finds them")
-    func categoriesBackfilled() throws {
+    /// A fresh directory and the path of a store file in it; the caller removes the directory.
+    static func temporaryStore() throws -> (directory: URL, path: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (directory, directory.appendingPathComponent("server.sqlite").path)
+    }
+
+    @Test("v6 indexes the categories of the Observations stored before it, so category= finds them")
+    func categoriesBackfilled() throws {
+        let (directory, path) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("server.sqlite").path
         let observation = ObservationBuilder.observation(
             kind: .heartRate, values: [.init(part: .heartRate, value: 61)], effective: "2026-11-20T08:00:00+01:00", patientID: "p1",
             clientID: "c1")
@@ -38,10 +43,8 @@ struct ServerMigrationTests {
 
     @Test("v9 turns the command line's memberships into one CareTeam per patient, and who sees whom stays the same")
     func careTeamsFromMemberships() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, path) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("server.sqlite").path
         let nurse = Account(
             id: "nurse", email: "nurse@example.org", role: .clinician, passwordHash: "x", displayName: "Nurse Anna", practitionerID: "pr1",
             createdAt: 0)
@@ -68,10 +71,8 @@ struct ServerMigrationTests {
 
     @Test("v10 starts an empty change feed: what was stored before is not news, each version stored after is one change")
     func changeFeed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, path) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("server.sqlite").path
         let observation = ObservationBuilder.observation(
             kind: .heartRate, values: [.init(part: .heartRate, value: 61)], effective: "2026-11-20T08:00:00+01:00", patientID: "p1",
             clientID: "c1")
@@ -94,10 +95,8 @@ struct ServerMigrationTests {
 
     @Test("v11 keeps Bulk Data export jobs: one written is read back, and a job left running goes back to waiting at the next start")
     func exportJobs() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migration-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, path) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("server.sqlite").path
         do {
             let old = try DatabaseQueue(path: path)
             try ServerMigrations.migrator.migrate(old, upTo: "v10: the change feed and Subscription delivery state")
