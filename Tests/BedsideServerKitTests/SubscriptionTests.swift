@@ -227,6 +227,36 @@ struct SubscriptionTests {
         }
     }
 
+    @Test("Subscription.end: deliveries go on until it, then the server turns the Subscription off; an end already past stores it off; a malformed end is 422")
+    func endTurnsOff() async throws {
+        try await withSubscriptionServer { server in
+            let (patientID, patientToken, _, token) = try await setUp(server)
+            let receiver = try HookReceiver(impersonating: server)
+            defer { receiver.stop() }
+            var resource = try #require(subscription(endpoint: receiver.url + "/hook").objectValue)
+            resource["end"] = .string(FHIRDateTime.format(epochMilliseconds: server.clock.now() + 120_000))
+            let created = try await server.request("POST", "/fhir/Subscription", token: token, json: .object(resource))
+            #expect(created.status == 201 && created.json?["status"]?.stringValue == "active", "\(created.text)")
+            let subscriptionID = try #require(created.json?["id"]?.stringValue)
+            let dispatcher = dispatcher(server, trusting: server.caFile)
+            _ = try await createObservation(server, patientID, token: patientToken)
+            #expect(try await dispatcher.run() == 1, "before its end: delivered")
+            server.clock.advance(minutes: 3)
+            _ = try await createObservation(server, patientID, token: patientToken, kilograms: 82)
+            #expect(try await dispatcher.run() == 0, "after its end: nothing")
+            #expect(receiver.requests.count == 1)
+            let stored = try #require(try await server.store.read { db in try db.resource(type: "Subscription", id: subscriptionID) })
+            #expect(stored.status == "off" && stored.versionID == 2)
+
+            resource["end"] = .string(FHIRDateTime.format(epochMilliseconds: server.clock.now() - 1_000))
+            let past = try await server.request("POST", "/fhir/Subscription", token: token, json: .object(resource))
+            #expect(past.status == 201 && past.json?["status"]?.stringValue == "off", "\(past.text)")
+            resource["end"] = "next spring"
+            let malformed = try await server.request("POST", "/fhir/Subscription", token: token, json: .object(resource))
+            #expect(malformed.status == 422 && malformed.issueExpression == "Subscription.end", "\(malformed.text)")
+        }
+    }
+
     @Test("refused: http or other non-https endpoints, bad criteria, a type the client may not read, other channels and payloads, bad headers, transactions")
     func refusals() async throws {
         try await withSubscriptionServer { server in

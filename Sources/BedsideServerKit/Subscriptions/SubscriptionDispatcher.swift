@@ -71,6 +71,11 @@ public struct SubscriptionDispatcher: Sendable {
             try await stop(id, reason: "the stored Subscription can no longer be read: \(error.outcome.issues.first?.diagnostics ?? "")")
             return 0
         }
+        if let end = spec.endsAt, end <= clock.now() {
+            let now = clock.now()
+            try await store.write { db in try Self.setStatus(id, to: "off", reason: nil, db: db, now: now) }
+            return 0
+        }
         var cursor = initial.cursor
         var delivered = 0
         for _ in 0..<Self.batchesPerRun {
@@ -169,7 +174,7 @@ public struct SubscriptionDispatcher: Sendable {
             state.lastError = result.reason
             try db.save(state)
             if state.failures >= settings.maximumFailures {
-                try Self.setError(id, reason: "\(state.failures) deliveries in a row failed; the last: \(result.reason)", db: db, now: now)
+                try Self.setStatus(id, to: "error", reason: "\(state.failures) deliveries in a row failed; the last: \(result.reason)", db: db, now: now)
             }
         }
     }
@@ -182,25 +187,26 @@ public struct SubscriptionDispatcher: Sendable {
                 state.lastError = reason
                 try db.save(state)
             }
-            try Self.setError(id, reason: reason, db: db, now: now)
+            try Self.setStatus(id, to: "error", reason: reason, db: db, now: now)
         }
     }
 
-    /// A new version of the Subscription with status `error` and the reason, if it is still active
-    /// (a client's `off` meanwhile wins), so the client sees it on its next read.
-    static func setError(_ id: String, reason: String, db: any StoreWriting, now: Int64) throws {
+    /// A new version of the Subscription with status `error` and the reason, or `off` when its `end`
+    /// has come, if it is still active (a client's `off` meanwhile wins), so the client sees it on its
+    /// next read.
+    static func setStatus(_ id: String, to status: String, reason: String?, db: any StoreWriting, now: Int64) throws {
         guard let current = try db.resource(type: SupportedResource.subscription.rawValue, id: id), current.status == "active",
             var object = JSONParser.parseOrNil(current.json)?.objectValue
         else { return }
-        object["status"] = "error"
-        object["error"] = .string(reason)
+        object["status"] = .string(status)
+        object["error"] = reason.map { .string($0) }
         let stamped = FHIRService.stamp(
             .object(object), type: .subscription, id: id, version: current.versionID + 1, at: max(now, current.lastUpdated + 1))
         try db.put(stamped)
         try db.append([
             AuditEvent(
                 at: now, actorID: "subscriptions", actorRole: "system", action: "update", resourceType: SupportedResource.subscription.rawValue,
-                resourceID: id, outcome: "success", httpStatus: 200, remoteAddress: "local", request: "subscription error")
+                resourceID: id, outcome: "success", httpStatus: 200, remoteAddress: "local", request: reason == nil ? "subscription ended" : "subscription error")
         ])
     }
 

@@ -16,6 +16,8 @@ struct SubscriptionSpec: Sendable {
     /// true: entries hold the full resources (`application/fhir+json`); false: ids and versions only.
     var fullResource: Bool
     var status: String
+    /// `Subscription.end` (epoch ms): from then on the server turns it `off`.
+    var endsAt: Int64?
 }
 
 /// The rules a Subscription must follow (docs/emr.md "Subscriptions"). Only `rest-hook` channels to
@@ -61,9 +63,16 @@ enum SubscriptionRules {
                 "Subscription.channel.payload must be application/fhir+json (the resources) or absent (ids and versions only).",
                 "Subscription.channel.payload", code: "not-supported")
         }
+        var endsAt: Int64?
+        if let end = resource["end"] {
+            guard let text = end.stringValue, text.contains("T"), let instant = FHIRDateTime(text) else {
+                throw refuse("Subscription.end must be an instant with a time zone, such as 2027-06-30T00:00:00Z.", "Subscription.end")
+            }
+            endsAt = instant.lowerBound
+        }
         return SubscriptionSpec(
             criteriaType: type, query: query, endpoint: endpoint, endpointHost: host, headers: try headers(channel["header"]),
-            fullResource: fullResource, status: status)
+            fullResource: fullResource, status: status, endsAt: endsAt)
     }
 
     /// `Type?name=value&...` (or just `Type`), parsed by the search parser every GET uses.
@@ -155,7 +164,8 @@ enum SubscriptionRules {
         let currentStatus = current?["status"]?.stringValue
         switch spec.status {
         case "requested", "active":
-            object["status"] = "active"
+            // An end already past: nothing would ever be sent.
+            object["status"] = (spec.endsAt ?? .max) <= now ? "off" : "active"
             object["error"] = nil
         case "off":
             object["error"] = nil
