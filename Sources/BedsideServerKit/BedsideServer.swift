@@ -25,14 +25,7 @@ public struct BedsideServer: Sendable {
         self.store = store
         self.clock = clock
         self.logger = logger
-        if let mailer {
-            self.mailer = mailer
-        } else {
-            switch configuration.mail {
-            case .maildir: self.mailer = MaildirMailer(directory: configuration.mailDirectory)
-            case .smtp(let settings): self.mailer = SMTPMailer(settings: settings)
-            }
-        }
+        self.mailer = mailer ?? configuration.makeMailer()
     }
 
     /// The TLS settings: TLS 1.2 or newer only, with the configured or development certificate.

@@ -1,5 +1,6 @@
 import BedsideCore
 import Foundation
+import Logging
 
 /// Why an administrative command did nothing, in words for the operator.
 public struct AdministrationError: Error, CustomStringConvertible, Sendable {
@@ -126,6 +127,25 @@ public struct ServerAdministration: Sendable {
             var withActor = event
             withActor.resourceID = account.id
             try db.append([withActor])
+        }
+    }
+
+    /// Sends an invited patient a new enrolment code (the earlier one stops working), for when the first
+    /// expired or went astray. Only for patients who have not yet set a password.
+    public func reinvite(email rawEmail: String, mailer: any Mailer) async throws {
+        let email = AuthService.normalizedEmail(rawEmail)
+        let account = try await store.read { db in try db.account(email: email) }
+        guard let account else { throw AdministrationError("There is no account for \(email).") }
+        guard account.role == .patient, account.patientID != nil else {
+            throw AdministrationError("\(email) is not a patient; invitations are for patients their care organisation enrolled.")
+        }
+        guard account.passwordHash.isEmpty else {
+            throw AdministrationError("\(email) has already enrolled and has a password; to set a new one use `user password`.")
+        }
+        guard account.disabledAt == nil else { throw AdministrationError("The account \(email) is disabled; enable it first.") }
+        let invitations = Invitations(store: store, clock: clock, mailer: mailer, logger: Logger(label: "bedside-server"))
+        guard await invitations.invite(account, actor: auditEvent("invite")) else {
+            throw AdministrationError("The invitation to \(email) could not be sent (see the log); the earlier code no longer works.")
         }
     }
 

@@ -76,6 +76,14 @@ public struct ServerConfiguration: Sendable {
 extension ServerConfiguration {
     /// Without the default budgets for logins and unknown callers: for benchmarks and tests that measure
     /// throughput from one loopback address, not the budgets themselves (the abuse benchmark keeps them).
+    /// The mailer `mail` names: files in `mailDirectory`, or the SMTP relay.
+    public func makeMailer() -> any Mailer {
+        switch mail {
+        case .maildir: MaildirMailer(directory: mailDirectory)
+        case .smtp(let settings): SMTPMailer(settings: settings)
+        }
+    }
+
     public mutating func withoutDefaultBudgets() {
         unknownCallerRateLimit = RateLimit(requests: 0)
         authPolicy.loginsPerAddress = RateLimit(requests: 0)

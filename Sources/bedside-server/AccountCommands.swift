@@ -17,7 +17,10 @@ func administering(_ work: () async throws -> Void) async throws {
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user", abstract: "Manage accounts.",
-        subcommands: [AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self, DisableUserCommand.self, EnableUserCommand.self])
+        subcommands: [
+            AddUserCommand.self, PasswordCommand.self, ListUsersCommand.self, DisableUserCommand.self, EnableUserCommand.self,
+            InviteUserCommand.self,
+        ])
 }
 
 struct AddUserCommand: AsyncParsableCommand {
@@ -80,6 +83,29 @@ struct PasswordCommand: AsyncParsableCommand {
         try await administering {
             try await ServerAdministration(store: store).setPassword(email: email, password: password)
             print("Password changed for \(email); every session of the account has ended.")
+        }
+    }
+}
+
+struct InviteUserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invite", abstract: "E-mail an invited patient a new enrolment code (the earlier one stops working).",
+        discussion: "For a patient an EMR enrolled who has not yet set a password, when the first code expired (after 7 days) or went astray. The mail goes where serve's would: the same --smtp-* options, or <data-dir>/mail/new/.")
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(help: "E-mail address of the invited patient.")
+    var email: String
+
+    @OptionGroup var mail: MailOptions
+
+    func run() async throws {
+        var configuration = options.configuration
+        mail.apply(to: &configuration)
+        let store = try options.openStore()
+        try await administering {
+            try await ServerAdministration(store: store).reinvite(email: email, mailer: configuration.makeMailer())
+            print("Sent \(email) a new enrolment code, valid \(Invitations.lifetime / 86_400_000) days; the earlier one no longer works.")
         }
     }
 }

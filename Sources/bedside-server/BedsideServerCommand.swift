@@ -88,17 +88,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "External base URL when behind a proxy, e.g. https://fhir.example.org.")
     var publicURL: String?
 
-    @Option(help: "SMTP relay for login codes, e.g. smtps://smtp.example.org:465. Without it, mail goes to <data-dir>/mail/new/. The password is read from BEDSIDE_SMTP_PASSWORD.")
-    var smtpURL: String?
-
-    @Option(help: "Sender address for login codes.")
-    var smtpFrom = "Bedside <no-reply@bedside.invalid>"
-
-    @Option(help: "SMTP user name.")
-    var smtpUser: String?
-
-    @Option(help: "CA bundle to trust for the SMTP relay.", completion: .file())
-    var smtpCAFile: String?
+    @OptionGroup var mail: MailOptions
 
     @Option(
         help: "CA bundle (PEM) to trust for Subscription endpoints, besides the system's. Notifications go over verified https only.",
@@ -145,11 +135,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.bulkExport.retentionSeconds = Int64(exportRetentionMinutes) * 60
         configuration.subscriptions.outboundCAFile = outboundCAFile
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
-        if let smtpURL {
-            configuration.mail = .smtp(SMTPSettings(
-                url: smtpURL, from: smtpFrom, username: smtpUser,
-                password: ProcessInfo.processInfo.environment["BEDSIDE_SMTP_PASSWORD"], caFile: smtpCAFile))
-        }
+        mail.apply(to: &configuration)
         let store = try options.openStore()
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()
@@ -204,5 +190,27 @@ final class OnceFlag: @unchecked Sendable {
         if claimed { return false }
         claimed = true
         return true
+    }
+}
+
+/// Where the server's e-mail goes (login codes, invitations): `serve` and `user invite` take the same options.
+struct MailOptions: ParsableArguments {
+    @Option(help: "SMTP relay for login codes, e.g. smtps://smtp.example.org:465. Without it, mail goes to <data-dir>/mail/new/. The password is read from BEDSIDE_SMTP_PASSWORD.")
+    var smtpURL: String?
+
+    @Option(help: "Sender address for login codes.")
+    var smtpFrom = "Bedside <no-reply@bedside.invalid>"
+
+    @Option(help: "SMTP user name.")
+    var smtpUser: String?
+
+    @Option(help: "CA bundle to trust for the SMTP relay.", completion: .file())
+    var smtpCAFile: String?
+
+    func apply(to configuration: inout ServerConfiguration) {
+        guard let smtpURL else { return }
+        configuration.mail = .smtp(SMTPSettings(
+            url: smtpURL, from: smtpFrom, username: smtpUser,
+            password: ProcessInfo.processInfo.environment["BEDSIDE_SMTP_PASSWORD"], caFile: smtpCAFile))
     }
 }

@@ -61,6 +61,38 @@ struct OnboardingTests {
         }
     }
 
+    @Test("bedside-server user invite: an expired code is replaced by a new one that works, the old one not; refused for an enrolled patient and for clinicians")
+    func reinvite() async throws {
+        try await withServer { server in
+            let emr = TestEMR()
+            let clientID = try await server.register(emr, scopes: "system/Patient.c")
+            let token = try await server.systemToken(emr, clientID: clientID, scope: "system/Patient.c")
+            let created = try await server.request("POST", "/fhir/Patient", token: token, json: Self.patient(email: "late@example.org"))
+            #expect(created.status == 201, "\(created.text)")
+            let first = try #require(server.server.latestEnrolmentCode(for: "late@example.org"))
+            server.clock.advance(minutes: 7 * 24 * 60 + 1)
+            let password = "lantern-orbit-meadow-42"
+            #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "expired after 7 days")
+
+            let data = server.directory.path
+            let sent = try ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "Late@Example.org"])
+            #expect(sent.status == 0 && sent.output.contains("new enrolment code"), "\(sent.output)\(sent.error)")
+            let second = try #require(server.server.latestEnrolmentCode(for: "late@example.org"))
+            #expect(second != first)
+            // The command line's clock is the real one, later than the test server's: the new code is valid for both.
+            #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "the old code is gone")
+            #expect(try await enrol(server, "late@example.org", code: second, password: password).status == 200)
+
+            let again = try ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "late@example.org"])
+            #expect(again.status != 0 && again.error.contains("already enrolled"), "\(again.error)")
+            _ = try await server.addClinician("nurse.invite@example.org")
+            let clinician = try ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nurse.invite@example.org"])
+            #expect(clinician.status != 0 && clinician.error.contains("not a patient"), "\(clinician.error)")
+            let nobody = try ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nobody@example.org"])
+            #expect(nobody.status != 0 && nobody.error.contains("no account"), "\(nobody.error)")
+        }
+    }
+
     @Test("a replay with If-None-Exist on the MRN returns the same Patient and invites nobody twice; a used e-mail, a bad address, no name are refused")
     func refusals() async throws {
         try await withServer { server in
