@@ -123,7 +123,7 @@ public struct BedsideServer: Sendable {
                 await exportWorker.resume()
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(30))
-                    await exportWorker.purge()
+                    await exportWorker.tick()
                 }
             }
             let notifying = Task {

@@ -83,6 +83,16 @@ struct BulkExportTests {
         return byType
     }
 
+    /// Kick-off, manifest, every file, then DELETE (a client holds two exports at most).
+    func exportAll(_ server: TestServer, _ path: String, token: String) async throws -> [String: [JSONValue]] {
+        let status = try await kickOff(server, path, token: token)
+        let answer = try await manifest(server, status, token: token)
+        #expect(answer.status == 200, "\(answer.text)")
+        let files = try await download(server, try #require(answer.json), token: token)
+        #expect(try await server.request("DELETE", status, token: token).status == 202)
+        return files
+    }
+
     @Test("a system export: 202 with a status URL, then the manifest; each NDJSON file holds its type, one resource a line, with the EMR's token only; DELETE removes the files; all audited")
     func systemExport() async throws {
         try await withServer { server in
@@ -136,6 +146,8 @@ struct BulkExportTests {
             for action in ["export", "export-run", "export-download", "export-delete"] {
                 #expect(events.contains { $0.action == action && $0.actorID == setup.clientID }, "\(action)")
             }
+            let handedOver = Set(events.filter { $0.action == "export-run" }.compactMap(\.patientID))
+            #expect(handedOver == Set(setup.patients), "the audit names each patient whose data left")
         }
     }
 
@@ -159,16 +171,13 @@ struct BulkExportTests {
             #expect((400..<500).contains(refused.status), "\(refused.text)")
             #expect(try await server.request("GET", "/fhir/Group/\(groupID)", token: setup.patientToken).status == 404)
 
-            let byGroup = try await manifest(server, try await kickOff(server, "/fhir/Group/\(groupID)/$export", token: setup.token), token: setup.token)
-            #expect(byGroup.status == 200, "\(byGroup.text)")
-            let grouped = try await download(server, try #require(byGroup.json), token: setup.token)
+            let grouped = try await exportAll(server, "/fhir/Group/\(groupID)/$export", token: setup.token)
             #expect(grouped["Patient"]?.compactMap { $0["id"]?.stringValue } == [first])
             #expect(grouped["Observation"]?.count == 2)
             #expect(grouped["Observation"]?.allSatisfy { $0["subject"]?["reference"]?.stringValue == "Patient/\(first)" } == true)
             #expect(grouped["Group"] == nil, "a compartment export holds compartment types only")
 
-            let everyone = try await manifest(server, try await kickOff(server, "/fhir/Patient/$export?_type=Observation", token: setup.token), token: setup.token)
-            let all = try await download(server, try #require(everyone.json), token: setup.token)
+            let all = try await exportAll(server, "/fhir/Patient/$export?_type=Observation", token: setup.token)
             #expect(Array(all.keys) == ["Observation"] && all["Observation"]?.count == 4)
 
             // _since: only what changed after the instant.
@@ -179,8 +188,7 @@ struct BulkExportTests {
             // The EMR's token lasts five minutes: a fresh one.
             let token = try await server.systemToken(setup.emr, clientID: setup.clientID, scope: Self.scopes)
             let query = "_type=Observation&_since=\(since.replacingOccurrences(of: "+", with: "%2B"))"
-            let changed = try await manifest(server, try await kickOff(server, "/fhir/$export?\(query)", token: token), token: token)
-            let recent = try await download(server, try #require(changed.json), token: token)
+            let recent = try await exportAll(server, "/fhir/$export?\(query)", token: token)
             #expect(recent["Observation"]?.compactMap { $0["id"]?.stringValue } == [lateID])
         }
     }
@@ -209,8 +217,22 @@ struct BulkExportTests {
             #expect(try await status("/fhir/Observation/x/$export", token: setup.token).0 == 404)
             #expect(try await server.request("GET", "/bulk/not-a-job", token: setup.token).status == 404)
             #expect(try await server.request("GET", "/bulk/\(String(repeating: "a", count: 32))", token: setup.token).status == 404)
-            let jobs = try await server.store.read { db in try db.unfinishedExportJobs(clientID: setup.clientID) }
+            let jobs = try await server.store.read { db in try db.heldExportJobs(clientID: setup.clientID, at: server.clock.now()) }
             #expect(jobs.isEmpty)
+
+            // Read by id is not enough: an export is a search over everything.
+            let reader = TestEMR(kid: "reader")
+            let readerID = try await server.register(reader, scopes: "system/Observation.r system/Patient.rs", name: "Reader")
+            let readerToken = try await server.systemToken(reader, clientID: readerID, scope: "system/Observation.r system/Patient.rs")
+            #expect(try await status("/fhir/$export?_type=Observation", token: readerToken).0 == 403)
+
+            // Two exports held at once; a third waits until one is deleted.
+            let first = try await kickOff(server, "/fhir/$export?_type=Patient", token: readerToken)
+            _ = try await kickOff(server, "/fhir/$export?_type=Patient", token: readerToken)
+            #expect(try await manifest(server, first, token: readerToken).status == 200)
+            #expect(try await status("/fhir/$export?_type=Patient", token: readerToken).0 == 429)
+            #expect(try await server.request("DELETE", first, token: readerToken).status == 202)
+            _ = try await kickOff(server, "/fhir/$export?_type=Patient", token: readerToken)
         }
     }
 
@@ -250,6 +272,40 @@ struct BulkExportTests {
             #expect(resumed.status == 200, "\(resumed.text)")
             let files = try await download(server, try #require(resumed.json), token: token)
             #expect(files["Observation"]?.count == 2)
+            await worker.stop()
+        }
+    }
+
+    @Test("an export holds what was there at its transactionTime: a resource changed since in its version then, one made since not at all")
+    func asOfTransactionTime() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 1)
+            let before = try await server.request("GET", "/fhir/Observation", token: setup.token).entries.compactMap { $0["resource"] }
+            #expect(before.count == 2)
+            server.clock.advance(minutes: 1)
+            let transactionTime = server.clock.now()
+            server.clock.advance(minutes: 1)
+            let changed = try #require(before.first)
+            let changedID = try #require(changed["id"]?.stringValue)
+            try await server.store.write { db in
+                try db.put(FHIRService.stamp(changed, type: .observation, id: changedID, version: 2, at: server.clock.now()))
+                let late = server.weight(99, patientID: setup.patients[0])
+                try db.put(FHIRService.stamp(late, type: .observation, id: "made-after", version: 1, at: server.clock.now()))
+            }
+            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
+            let job = ExportJobRecord(
+                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .accepted,
+                createdAt: transactionTime, transactionTime: transactionTime)
+            try await server.store.write { db in try db.insert(job) }
+            let worker = ExportWorker(
+                store: server.store, clock: server.clock, auditRecorder: server.running.auditRecorder,
+                settings: BulkExportSettings(directory: server.directory.appendingPathComponent("exports")))
+            await worker.wake()
+            let answer = try await manifest(server, "/bulk/\(job.id)", token: setup.token)
+            #expect(answer.status == 200, "\(answer.text)")
+            let exported = try await download(server, try #require(answer.json), token: setup.token)["Observation"] ?? []
+            #expect(Set(exported.compactMap { $0["id"]?.stringValue }) == Set(before.compactMap { $0["id"]?.stringValue }))
+            #expect(exported.first { $0["id"]?.stringValue == changedID }?["meta"]?["versionId"]?.stringValue == "1")
             await worker.stop()
         }
     }

@@ -108,7 +108,7 @@ struct ServerMigrationTests {
             createdAt: 1_795_000_000_000, transactionTime: 1_795_000_000_000)
         try store.writeNow { db in try db.insert(job) }
         #expect(try store.readNow { db in try db.exportJob(id: job.id) } == job)
-        #expect(try store.readNow { db in try db.unfinishedExportJobs(clientID: "emr") }.map(\.id) == [job.id])
+        #expect(try store.readNow { db in try db.heldExportJobs(clientID: "emr", at: 0) }.map(\.id) == [job.id])
         #expect(try store.writeNow { db in try db.requeueRunningExportJobs() } == [job.id])
         #expect(try store.readNow { db in try db.nextExportJob() }?.status == .accepted)
     }

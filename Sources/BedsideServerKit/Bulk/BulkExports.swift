@@ -11,7 +11,10 @@ public struct BulkExportSettings: Sendable {
     public var resourcesPerFile = 100_000
     /// Resources read per database read: each read is short, so writers never wait on an export.
     public var pageSize = 1_000
-    /// Exports one client may have waiting or running at once; more are answered 429.
+    /// ...and at most about this many bytes of them, so a page of large resources still fits in memory.
+    public var pageBytes = 8 << 20
+    /// Exports one client may hold at once (waiting, running, or finished and not yet deleted or
+    /// expired); more are answered 429.
     public var maximumJobsPerClient = 2
 
     public init(directory: URL) {
@@ -68,7 +71,8 @@ public struct BulkExports: Sendable {
                         throw ServerError.notFound("Group/\(id.prefix(64)) was not found.")
                     }
                 }
-                guard try db.unfinishedExportJobs(clientID: client.clientID).count < limit else {
+                // Finished ones count until fetched and deleted, or expired: each is a copy of patients' data on disk.
+                guard try db.heldExportJobs(clientID: client.clientID, at: now).count < limit else {
                     throw ServerError.throttled(retryAfterSeconds: 60)
                 }
                 try db.insert(job)
@@ -134,8 +138,12 @@ public struct BulkExports: Sendable {
             throw .notFound("The export \(jobID) has no file \(name.prefix(64)).")
         }
         let type = entry["type"]?.stringValue ?? ""
+        let path = settings.directory.appendingPathComponent(jobID).appendingPathComponent(name).path
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw .notFound("The export \(jobID)'s file \(name.prefix(64)) is gone; it may have expired or been deleted.")
+        }
         await auditRecorder.record(info.audit("export-download", type: type, id: "\(jobID)/\(name)", status: 200, at: clock.now()))
-        return (settings.directory.appendingPathComponent(jobID).appendingPathComponent(name).path, type)
+        return (path, type)
     }
 
     /// DELETE on the status URL: the job stops (if it runs) and its files are deleted.

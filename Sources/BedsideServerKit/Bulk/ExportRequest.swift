@@ -73,18 +73,24 @@ struct ExportRequest: Sendable, Equatable {
                     let level = level == .system ? "" : " in a patient's compartment"
                     throw .badRequest("_type names \(name.prefix(40)), not a type this server exports\(level).", expression: "_type")
                 }
-                guard client.scopes.allows(.read, on: type.rawValue) else {
-                    throw .forbidden("This client's token has no scope to read \(type.rawValue) (e.g. system/\(type.rawValue).read), so it cannot export it.")
+                guard Self.mayExport(type, scopes: client.scopes) else {
+                    throw .forbidden("This client's token has no scope to read and search \(type.rawValue) (e.g. system/\(type.rawValue).rs), so it cannot export it.")
                 }
                 if !types.contains(type) { types.append(type) }
             }
         } else {
-            types = candidates.filter { client.scopes.allows(.read, on: $0.rawValue) }
+            types = candidates.filter { Self.mayExport($0, scopes: client.scopes) }
         }
         guard !types.isEmpty else {
             throw .forbidden("This client's token has no scope to read any type this export would hold.")
         }
         return ExportRequest(level: level, types: types, since: since, requestURL: requestURL)
+    }
+
+    /// An export hands over every resource of a type, as paging through a search would: it takes both
+    /// the read and the search permission (`system/Observation.rs`), not read by id alone.
+    static func mayExport(_ type: SupportedResource, scopes: SMARTScopes) -> Bool {
+        scopes.allows(.read, on: type.rawValue) && scopes.allows(.search, on: type.rawValue)
     }
 
     // MARK: Stored form

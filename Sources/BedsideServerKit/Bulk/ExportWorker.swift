@@ -20,6 +20,12 @@ actor ExportWorker {
         self.settings = settings
     }
 
+    /// A finished job: its manifest (file names, not URLs) and the patients whose data it holds.
+    struct Exported {
+        var manifest: JSONValue
+        var patients: Set<String>
+    }
+
     /// Why a job stopped early.
     enum Stop: Error {
         /// Its client deleted it.
@@ -48,6 +54,21 @@ actor ExportWorker {
             for id in requeued { removeFiles(of: id) }
         }
         await purge()
+        // Directories whose job is gone (deleted while a server that then stopped was writing them).
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.directory.path)) ?? []
+        for name in names where BulkExports.isJobID(name) {
+            if (try? await store.read({ db in try db.exportJob(id: name) })) == .some(nil) { removeFiles(of: name) }
+        }
+        wake()
+    }
+
+    /// Every half minute: old files go, a job a failed write left `running` (none runs) waits again,
+    /// and waiting jobs start if a wake was missed.
+    func tick() async {
+        await purge()
+        if !draining, let stranded = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
+            for id in stranded { removeFiles(of: id) }
+        }
         wake()
     }
 
@@ -85,7 +106,7 @@ actor ExportWorker {
     }
 
     private func run(_ job: ExportJobRecord) async {
-        let outcome: Result<JSONValue, Stop>
+        let outcome: Result<Exported, Stop>
         do {
             outcome = .success(try await export(job))
         } catch let stop as Stop {
@@ -108,9 +129,9 @@ actor ExportWorker {
             current.expiresAt = now + retention
             current.progress = nil
             switch outcome {
-            case .success(let manifest):
+            case .success(let exported):
                 current.status = .complete
-                current.manifest = manifest.serialized()
+                current.manifest = exported.manifest.serialized()
             case .failure(.failed(let reason)):
                 current.status = .failed
                 current.error = reason
@@ -118,14 +139,20 @@ actor ExportWorker {
                 current.status = .cancelled
             }
             try db.update(current)
-            try db.append([audit])
+            // Who was handed over, one line per patient, as a search records whom it showed.
+            let patients = ((try? outcome.get())?.patients ?? []).sorted().map { patientID in
+                var line = audit
+                line.patientID = patientID
+                return line
+            }
+            try db.append([audit] + patients)
             return true
         }
         if finished != true || (try? outcome.get()) == nil { removeFiles(of: job.id) }
     }
 
     /// Writes the job's files; returns its manifest (file names, not URLs).
-    private func export(_ job: ExportJobRecord) async throws -> JSONValue {
+    private func export(_ job: ExportJobRecord) async throws -> Exported {
         guard let parsed = JSONParser.parseOrNil(job.request), let request = ExportRequest(json: parsed) else {
             throw Stop.failed("The export request could not be read back; ask again.")
         }
@@ -145,36 +172,42 @@ actor ExportWorker {
         }
         var progress = ExportProgress(expected: expected, clock: clock)
         let pageSize = settings.pageSize
+        let byteBudget = settings.pageBytes
         var output: [JSONValue] = []
+        var exportedPatients = Set<String>()
         for type in request.types {
             var files = NDJSONFiles(folder: folder, type: type.rawValue, perFile: settings.resourcesPerFile)
             defer { files.close() }
             for patients in members.map({ $0.map { [$0] } }) ?? [nil] {
                 var query = ResourceQuery(type: type.rawValue)
                 query.patientIDs = patients
-                var key = Int64.min
-                while true {
-                    let page = try await store.read { [query, key] db in
+                var key: Int64? = Int64.min
+                while let after = key {
+                    let page = try await store.read { [query] db in
                         try db.exportPage(
-                            query, updatedAfter: request.since, updatedBy: job.transactionTime, afterKey: key, limit: pageSize)
+                            query, updatedAfter: request.since, updatedBy: job.transactionTime, afterKey: after, limit: pageSize,
+                            byteBudget: byteBudget)
                     }
-                    for row in page { try files.append(row.json) }
-                    progress.add(page.count)
+                    for row in page.rows {
+                        try files.append(row.json)
+                        if let patientID = row.patientID { exportedPatients.insert(patientID) }
+                    }
+                    progress.add(page.rows.count)
                     try await checkStillWanted(job.id, progress: &progress)
-                    guard page.count == pageSize, let last = page.last else { break }
-                    key = last.key
+                    key = page.next
                 }
             }
             try files.finish()
             output += files.written.map { ["type": .string(type.rawValue), "file": .string($0.name), "count": .number($0.count)] }
         }
-        return [
+        let manifest: JSONValue = [
             "transactionTime": .string(FHIRDateTime.format(epochMilliseconds: job.transactionTime)),
             "request": .string(request.requestURL),
             "requiresAccessToken": true,
             "output": .array(output),
             "error": [],
         ]
+        return Exported(manifest: manifest, patients: exportedPatients)
     }
 
     /// Stops when the client deleted the job; now and then records how far it got.

@@ -142,19 +142,49 @@ struct SQLiteStoreSession: StoreWriting {
 
     // MARK: Bulk Data export
 
-    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int) throws -> [ExportRow] {
-        guard let (conditions, arguments) = self.conditions(of: query) else { return [] }
+    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int, byteBudget: Int) throws
+        -> ExportPage
+    {
+        guard let (conditions, arguments) = self.conditions(of: query) else { return ExportPage() }
         var all = arguments
-        _ = all.append(contentsOf: [updatedAfter ?? Int64.min, updatedBy, afterKey, limit])
+        _ = all.append(contentsOf: [updatedAfter ?? Int64.min, afterKey, limit])
         // The plan is fixed, not left to the planner: one patient's rows through the patient index (few
         // to sort), a whole type along the rowid (no sort; an index on last_updated would sort every
-        // matching row again for each page).
+        // matching row again for each page). A version older than the current one is never newer than
+        // `updatedAfter` when the current one is not, so that filter stays in SQL.
         let source = query.patientIDs == nil ? "resource NOT INDEXED" : "resource INDEXED BY resource_patient_date"
         let sql = """
-            SELECT pk, json FROM \(source) WHERE \(conditions.joined(separator: " AND "))
-            AND last_updated > ? AND last_updated <= ? AND pk > ? ORDER BY pk LIMIT ?
+            SELECT pk, type, id, patient_id, last_updated, json FROM \(source) WHERE \(conditions.joined(separator: " AND "))
+            AND last_updated > ? AND pk > ? ORDER BY pk LIMIT ?
             """
-        return try Row.fetchAll(db.makeStatement(sql: sql), arguments: all).map { ExportRow(key: $0["pk"], json: Array($0["json"] as Data)) }
+        let cursor = try Row.fetchCursor(db.makeStatement(sql: sql), arguments: all)
+        var page = ExportPage()
+        var looked = 0
+        var bytes = 0
+        while let row = try cursor.next() {
+            looked += 1
+            page.next = row["pk"]
+            var json: [UInt8]
+            if (row["last_updated"] as Int64) <= updatedBy {
+                json = Array(row["json"] as Data)
+            } else {
+                // Changed after the export's transactionTime: the version it had then, if it had one.
+                guard
+                    let older = try Row.fetchOne(
+                        db.cachedStatement(sql: """
+                            SELECT last_updated, json FROM resource_history WHERE type = ? AND id = ? AND last_updated <= ?
+                            ORDER BY version DESC LIMIT 1
+                            """), arguments: [row["type"] as String, row["id"] as String, updatedBy]),
+                    (older["last_updated"] as Int64) > (updatedAfter ?? Int64.min)
+                else { continue }
+                json = Array(older["json"] as Data)
+            }
+            bytes += json.count
+            page.rows.append(ExportRow(json: json, patientID: row["patient_id"]))
+            if bytes >= byteBudget { break }
+        }
+        if looked < limit && bytes < byteBudget { page.next = nil }
+        return page
     }
 
     private static func exportJob(_ row: Row) -> ExportJobRecord {
@@ -174,9 +204,12 @@ struct SQLiteStoreSession: StoreWriting {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM export_job WHERE id = ?"), arguments: [id]).map(Self.exportJob)
     }
 
-    func unfinishedExportJobs(clientID: String) throws -> [ExportJobRecord] {
+    func heldExportJobs(clientID: String, at time: Int64) throws -> [ExportJobRecord] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT * FROM export_job WHERE client_id = ? AND status IN ('accepted', 'running')"), arguments: [clientID]
+            db.cachedStatement(sql: """
+                SELECT * FROM export_job WHERE client_id = ?
+                AND (status IN ('accepted', 'running') OR (status = 'complete' AND (expires_at IS NULL OR expires_at > ?)))
+                """), arguments: [clientID, time]
         ).map(Self.exportJob)
     }
 

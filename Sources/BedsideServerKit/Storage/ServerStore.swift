@@ -43,13 +43,16 @@ public protocol StoreReading {
     func backendClient(id: String) throws -> BackendClient?
     func backendClients() throws -> [BackendClient]
     func clientToken(tokenHash: String) throws -> ClientToken?
-    /// Resources matching `query` (its filters only), last changed after `updatedAfter` (when given) and
-    /// at or before `updatedBy`, with a key above `afterKey`, in key order, at most `limit`: an export
-    /// walks a type in pages that each read briefly, whatever its size.
-    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int) throws -> [ExportRow]
+    /// Resources matching `query` (its filters only) as they were at `updatedBy` (a resource changed
+    /// since comes in its newest version at or before it; one made since not at all), last changed after
+    /// `updatedAfter` (when given), with a key above `afterKey`, in key order: at most `limit` rows
+    /// looked at and about `byteBudget` bytes, so an export walks a type in pages that each read briefly
+    /// and fit in memory, whatever its size.
+    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int, byteBudget: Int) throws
+        -> ExportPage
     func exportJob(id: String) throws -> ExportJobRecord?
-    /// A client's jobs that have not finished (accepted or running).
-    func unfinishedExportJobs(clientID: String) throws -> [ExportJobRecord]
+    /// A client's jobs that hold or will hold files at `time`: waiting, running, or complete and not expired.
+    func heldExportJobs(clientID: String, at time: Int64) throws -> [ExportJobRecord]
     /// The oldest job waiting for the worker.
     func nextExportJob() throws -> ExportJobRecord?
     /// Jobs whose files are due for deletion at `time`, and jobs cancelled.

@@ -309,8 +309,14 @@ public struct ExportJobRecord: Sendable, Equatable {
     }
 }
 
-/// One resource read for an export, with the key that continues after it.
+/// One resource read for an export, and whose compartment it is in (for the audit).
 public struct ExportRow: Sendable {
-    public var key: Int64
     public var json: [UInt8]
+    public var patientID: String?
+}
+
+/// A page of an export: its rows, and the key to continue after (nil: the walk is done).
+public struct ExportPage: Sendable {
+    public var rows: [ExportRow] = []
+    public var next: Int64?
 }
