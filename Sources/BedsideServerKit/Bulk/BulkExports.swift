@@ -56,9 +56,8 @@ public struct BulkExports: Sendable {
             level: level, parameters: parameters, prefer: prefer, requestURL: requestURL, principal: info.principal)
         guard let client = info.principal.client else { throw .forbidden("Bulk Data export is for backend clients.") }
         let now = clock.now()
-        let job = ExportJobRecord(
-            id: Secrets.randomHex(bytes: 16), clientID: client.clientID, request: request.json.serialized(), status: .accepted,
-            createdAt: now, transactionTime: now)
+        let jobID = Secrets.randomHex(bytes: 16)
+        let clock = self.clock
         let limit = settings.maximumJobsPerClient
         let groupAudit: (type: String?, id: String?) = if case .group(let id) = level { ("Group", id) } else { (nil, nil) }
         do {
@@ -75,7 +74,11 @@ public struct BulkExports: Sendable {
                 guard try db.heldExportJobs(clientID: client.clientID, at: now).count < limit else {
                     throw ServerError.throttled(retryAfterSeconds: 60)
                 }
-                try db.insert(job)
+                // transactionTime is read inside the write: every version stamped up to it is committed.
+                let transactionTime = FHIRService.commitTime(after: now, clock: clock)
+                try db.insert(ExportJobRecord(
+                    id: jobID, clientID: client.clientID, request: request.json.serialized(), status: .accepted, createdAt: now,
+                    transactionTime: transactionTime))
                 try db.append([info.audit("export", type: groupAudit.type, id: groupAudit.id, status: 202, at: now)])
             }
         } catch let error as ServerError {
@@ -84,7 +87,7 @@ public struct BulkExports: Sendable {
             throw .storage(error)
         }
         await worker.wake()
-        return job.id
+        return jobID
     }
 
     /// The job, when it is this client's and still there.

@@ -5,7 +5,8 @@ extension FHIRService {
     /// One entry of a transaction Bundle, checked and ready to apply.
     private struct Entry: Sendable {
         enum Action: Sendable {
-            case create(StoredResource, condition: ResourceCode?)
+            /// Stamped inside the write (`commitTime`), with the id chosen here.
+            case create(JSONValue, id: String, condition: ResourceCode?)
             case update(JSONValue, id: String, ifMatch: Int, patientID: String?)
         }
         var type: SupportedResource
@@ -46,15 +47,18 @@ extension FHIRService {
         let prepared = entries
         let results: [WriteResult]
         do {
+            let clock = self.clock
             results = try await store.write { db in
+                let committedAt = Self.commitTime(after: now, clock: clock)
                 var results: [WriteResult] = []
                 for (index, entry) in prepared.enumerated() {
                     do {
                         switch entry.action {
-                        case .create(let stamped, let condition):
+                        case .create(let resource, let id, let condition):
+                            let stamped = Self.stamp(resource, type: entry.type, id: id, version: 1, at: committedAt)
                             results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now))
                         case .update(let resource, let id, let ifMatch, let patientID):
-                            results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: now))
+                            results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: committedAt))
                         }
                     } catch ServerError.invalid(let outcome) {
                         // Name the entry, so the client keeps that one aside and sends the rest again.
@@ -102,8 +106,7 @@ extension FHIRService {
             let condition = try request["ifNoneExist"]?.stringValue.map { value throws(ServerError) in
                 try Self.parseIfNoneExist(value)
             }
-            let stamped = Self.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now)
-            return Entry(type: type, action: .create(stamped, condition: condition))
+            return Entry(type: type, action: .create(resource, id: UUID().uuidString.lowercased(), condition: condition))
         case "PUT":
             guard parts.count == 2, resource["id"]?.stringValue == parts[1] else {
                 throw .badRequest("PUT takes Type/id, and the resource must carry the same id.", expression: "\(path).request.url")

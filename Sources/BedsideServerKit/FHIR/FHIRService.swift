@@ -188,6 +188,13 @@ public struct FHIRService: Sendable {
     }
 
     /// Gives the resource its id and meta (keeping any profile, tag or source the client set) and indexes it.
+    /// The time a version is stamped with, read inside the write transaction: writes are serial, so
+    /// `lastUpdated` follows the order in which versions become visible, and a Bulk Data export's
+    /// `_since` (the last export's transactionTime) misses nothing committed after that export looked.
+    static func commitTime(after start: Int64, clock: any WallClock) -> Int64 {
+        max(start, clock.now())
+    }
+
     public static func stamp(_ resource: JSONValue, type: SupportedResource, id: String, version: Int, at time: Int64) -> StoredResource {
         var object = resource.objectValue ?? JSONObject()
         var meta = object["meta"]?.objectValue ?? JSONObject()
@@ -241,12 +248,15 @@ public struct FHIRService: Sendable {
         _ = try checkWriteAccess(resource, type: type, info: info)
         let condition = try ifNoneExist.map { value throws(ServerError) in try Self.parseIfNoneExist(value) }
         let now = clock.now()
-        let stamped = Self.stamp(resource, type: type, id: UUID().uuidString.lowercased(), version: 1, at: now)
+        let id = UUID().uuidString.lowercased()
         // A Patient with an e-mail address is enrolled: an account, and an invitation once stored.
-        let invited = type == .patient ? try Self.invitedAccount(for: resource, patientID: stamped.id, now: now) : nil
+        let invited = type == .patient ? try Self.invitedAccount(for: resource, patientID: id, now: now) : nil
+        let clock = self.clock
+        let accepted = resource
         let result: WriteResult
         do {
             result = try await store.write { db in
+                let stamped = Self.stamp(accepted, type: type, id: id, version: 1, at: Self.commitTime(after: now, clock: clock))
                 let result = try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now)
                 if result.created, let invited { try Self.insertInvited(invited, db: db) }
                 return result
@@ -257,7 +267,7 @@ public struct FHIRService: Sendable {
             throw .storage(error)
         }
         if result.created, let invited, let invitations {
-            await invitations.invite(invited, actor: info.audit("invite", type: "Patient", id: stamped.id, patientID: stamped.id, status: 201, at: now))
+            await invitations.invite(invited, actor: info.audit("invite", type: "Patient", id: id, patientID: id, status: 201, at: now))
         }
         return result
     }
@@ -361,9 +371,12 @@ public struct FHIRService: Sendable {
         try validate(resource, type: type)
         let newPatient = try checkWriteAccess(resource, type: type, info: info)
         let now = clock.now()
+        let clock = self.clock
         do {
             return try await store.write { db in
-                try Self.applyUpdate(resource, type: type, id: id, ifMatch: expected, patientID: newPatient, db: db, info: info, now: now)
+                try Self.applyUpdate(
+                    resource, type: type, id: id, ifMatch: expected, patientID: newPatient, db: db, info: info,
+                    now: Self.commitTime(after: now, clock: clock))
                     .resource
             }
         } catch let error as ServerError {
