@@ -99,7 +99,8 @@ struct KillDuringSyncTests {
             try process.run()
             stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
             var code: String?
-            let deadline = Date().addingTimeInterval(20)
+            // Generous: under a full parallel test run on 2 cores the password check alone has taken seconds.
+            let deadline = Date().addingTimeInterval(90)
             while Date() < deadline {
                 if let latest = server.latestCode(for: KillDuringSyncTests.email), latest != before {
                     code = latest

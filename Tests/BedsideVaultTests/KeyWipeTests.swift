@@ -43,9 +43,11 @@ struct KeyWipeTests {
         var counts = Array(repeating: 0, count: invertedKeys.count)
         // Another test in this process may have made it non-dumpable (ProcessHardening); the scan makes
         // it readable for itself and puts the setting back.
-        let wasDumpable = bedside_get_dumpable() != 0
-        if !wasDumpable { _ = bedside_set_dumpable(1) }
-        defer { if !wasDumpable { _ = bedside_set_dumpable(0) } }
+        // It may also do so in the middle of the scan (tests run side by side), which makes every read after
+        // fail: a failed read makes the process readable again and is tried once more.
+        var madeDumpable = bedside_get_dumpable() == 0
+        if madeDumpable { _ = bedside_set_dumpable(1) }
+        defer { if madeDumpable { _ = bedside_set_dumpable(0) } }
         guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
         let memory = Glibc.open("/proc/self/mem", O_RDONLY | O_CLOEXEC)
         guard memory >= 0 else { return nil }
@@ -77,7 +79,12 @@ struct KeyWipeTests {
             while start < range.upperBound {
                 let length = Int(min(UInt(chunkSize + overlap), range.upperBound - start))
                 defer { start += UInt(chunkSize) }
-                let read = pread(memory, buffer.baseAddress, length, off_t(Int64(bitPattern: UInt64(start))))
+                var read = pread(memory, buffer.baseAddress, length, off_t(Int64(bitPattern: UInt64(start))))
+                if read <= 0, bedside_get_dumpable() == 0 {
+                    madeDumpable = true
+                    _ = bedside_set_dumpable(1)
+                    read = pread(memory, buffer.baseAddress, length, off_t(Int64(bitPattern: UInt64(start))))
+                }
                 guard read > 0 else { continue }
                 scanned += read
                 let bytes = buffer.bindMemory(to: UInt8.self)
