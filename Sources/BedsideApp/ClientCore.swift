@@ -209,6 +209,11 @@ public actor ClientCore {
         try await patient.measurements(kind: kind, limit: limit)
     }
 
+    /// What `bedside export` writes: the patient's id, measurements oldest first, finished responses.
+    public func exportData() async throws -> (patientID: String, measurements: [MeasurementRecord], responses: [JSONValue]) {
+        try await patient.exportData()
+    }
+
     /// The patient's session token, for tests that check the server forgot it.
     var currentToken: String? {
         get async { await patient.currentToken }

@@ -414,4 +414,20 @@ extension PatientRuntime {
         guard let session else { throw VaultError.locked }
         return try session.store.measurements(kind: kind, limit: limit)
     }
+
+    /// Everything of the patient's this device holds, for `bedside export`: measurements oldest first,
+    /// and the finished questionnaire responses.
+    func exportData() throws -> (patientID: String, measurements: [MeasurementRecord], responses: [JSONValue]) {
+        guard let session else { throw VaultError.locked }
+        var measurements: [MeasurementRecord] = []
+        var cursor: HistoryCursor?
+        while true {
+            let page = try session.store.measurements(kind: nil, after: cursor, limit: 5_000)
+            measurements += page
+            guard page.count == 5_000, let last = page.last else { break }
+            cursor = HistoryCursor(after: last)
+        }
+        let responses = try session.store.finishedResponses().compactMap { $0.payload["response"] }
+        return (session.profile.patientID, measurements.reversed(), responses)
+    }
 }

@@ -134,6 +134,18 @@ extension ClientStore {
         return queued
     }
 
+    /// Every finished response (queued, sent or refused; not drafts), oldest first: what a patient's
+    /// export holds.
+    public func finishedResponses() throws(StoreError) -> [StoredResponse] {
+        let rows = try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM questionnaire_response WHERE state != ? ORDER BY updated_at, id", arguments: [ResponseState.draft.rawValue])
+        }
+        var finished: [StoredResponse] = []
+        for row in rows { finished.append(try response(from: row)) }
+        return finished
+    }
+
     /// Responses the server refused, with its reason, oldest first.
     public func refusedResponses(limit: Int) throws(StoreError) -> [(response: StoredResponse, reason: String)] {
         let rows = try read { db in

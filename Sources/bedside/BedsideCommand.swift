@@ -19,7 +19,7 @@ struct BedsideCommand: AsyncParsableCommand {
         version: BedsideVersion.current,
         subcommands: [
             TUICommand.self, DemoCommand.self, LoginCommand.self, EnrolCommand.self, MeasureCommand.self, StatusCommand.self, SyncCommand.self,
-            LogoutCommand.self, HeadlessCommand.self, QuestionnaireCommand.self,
+            LogoutCommand.self, ExportCommand.self, HeadlessCommand.self, QuestionnaireCommand.self,
         ],
         defaultSubcommand: TUICommand.self)
 

@@ -123,7 +123,7 @@ struct ListMeasurements: AsyncParsableCommand {
                 var object: JSONObject = [
                     "id": .string(record.id), "kind": .string(record.kind.rawValue), "time": .string(record.effectiveText),
                     "values": .array(record.values.map { ["code": .string($0.part.loincCode), "unit": .string($0.part.ucumCode), "value": .number($0.literal)] }),
-                    "state": .string(["pending", "synced", "rejected", "withdrawn"][record.syncState.rawValue]),
+                    "state": .string(PatientDataExport.stateName(record.syncState)),
                 ]
                 if let note = record.note { object["note"] = .string(note) }
                 return .object(object)

@@ -28,7 +28,7 @@ struct GlobalOptionTests {
     /// What each command needs besides the global options; every command the binary declares must be here.
     static let required: [String: [String]] = [
         "tui": [], "demo": [], "login": [], "enrol": [], "measure add": ["weight", "80.5"], "measure list": [], "status": [], "sync": [],
-        "logout": [], "headless": ["/no/such/script.bedside"], "questionnaire preview": ["/no/such/form.json"],
+        "logout": [], "export": ["--format", "csv"], "headless": ["/no/such/script.bedside"], "questionnaire preview": ["/no/such/form.json"],
         "questionnaire fill": ["/no/such/form.json", "--answers", "/no/such/answers.json"],
     ]
 

@@ -8,6 +8,7 @@ gets tokens from the token endpoint and reads within its scopes; fhir.resources 
 Usage: python3 Tests/Validation/emr_backend.py [path/to/bedside-server]  (the bedside app beside it enrols the patient)
 Prints "ok  <name>" or "FAIL <name>: reason" per check; exits 1 if any failed.
 """
+import csv
 import json
 import re
 import os
@@ -374,10 +375,42 @@ def onboarding(binary, bedside, base, ca, data_dir, emr, client_id, token_url):
             used = run_bedside(bedside, ["enrol"] + common + ["--data-dir", os.path.join(home, "second")],
                                f"{code}\nlantern-orbit-meadow-43\n", home)
             assert used.returncode == 3, (used.returncode, used.stderr)
+            vf.check("bedside export (issue #17): the enrolled patient's own data as FHIR (fhir.resources) and CSV (csv module)",
+                     lambda: own_export(bedside, home, "lantern-orbit-meadow-42"))
         finally:
             shutil.rmtree(home, ignore_errors=True)
         return "wrong code and weak password refused, then enrolled; the code works once"
     vf.check("bedside enrol with the e-mailed code: a password is set, the app is logged in", enrol)
+
+
+def own_export(bedside, home, password):
+    """The patient records two measurements and exports them: a collection Bundle fhir.resources accepts, and CSV that
+    Python's csv module reads with the documented header; both files 0600; a wrong password writes nothing."""
+    for args in (["blood-pressure", "142/91", "--at", "2026-11-20 08:15"],
+                 ["weight", "81.6", "--at", "2026-11-21 07:30", "--note", 'after "breakfast", =SUM(A1)']):
+        added = run_bedside(bedside, ["measure", "add", *args, "--password-stdin"], password + "\n", home)
+        assert added.returncode == 0, (added.returncode, added.stderr)
+    bundle_path, csv_path = os.path.join(home, "mine.json"), os.path.join(home, "mine.csv")
+    for form, path in (("fhir", bundle_path), ("csv", csv_path)):
+        done = run_bedside(bedside, ["export", "--format", form, "--output", path, "--password-stdin"], password + "\n", home)
+        assert done.returncode == 0, (done.returncode, done.stderr)
+        assert os.stat(path).st_mode & 0o777 == 0o600, oct(os.stat(path).st_mode)
+    with open(bundle_path) as f:
+        resources = vf.validate_bundle(json.load(f), "collection")
+    observations = [r for r in resources if r["resourceType"] == "Observation"]
+    assert len(observations) == 2, [r["resourceType"] for r in resources]
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0].keys()) == "time,kind,code,value,unit,value2,unit2,note,state".split(","), rows[0].keys()
+    pressure = next(r for r in rows if r["kind"] == "blood-pressure")
+    assert (pressure["value"], pressure["value2"], pressure["unit"]) == ("142", "91", "mm[Hg]"), pressure
+    weight = next(r for r in rows if r["kind"] == "weight")
+    assert weight["note"] == 'after "breakfast", =SUM(A1)', weight
+    assert re.fullmatch(r"2026-11-21T07:30:00([+-]\d\d:\d\d|Z)", weight["time"]), weight["time"]
+    wrong_path = os.path.join(home, "wrong.csv")
+    wrong = run_bedside(bedside, ["export", "--format", "csv", "--output", wrong_path, "--password-stdin"], "nope\n", home)
+    assert wrong.returncode == 3 and not os.path.exists(wrong_path), (wrong.returncode, wrong.stderr)
+    return f"{len(resources)} resources valid R4; {len(rows)} CSV rows; wrong password: exit 3, no file"
 
 
 def main():
