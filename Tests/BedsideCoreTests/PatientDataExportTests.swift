@@ -23,6 +23,9 @@ struct PatientDataExportTests {
         #expect(PatientDataExport.csv([]) == "time,kind,code,value,unit,value2,unit2,note,state\r\n")
         for formula in ["=1+1", "+1", "-1", "@x", "\tx"] { #expect(PatientDataExport.inert(formula).hasPrefix("'")) }
         #expect(PatientDataExport.inert("fine") == "fine")
+        var dayOnly = Self.pressure
+        dayOnly.timePrecision = .day
+        #expect(PatientDataExport.csv([dayOnly]).components(separatedBy: "\r\n")[1].hasPrefix("2026-11-18,blood-pressure,"), "a day stays a day")
     }
 
     @Test("FHIR: a collection Bundle, the Observation with the server's id once synced, each response as kept")

@@ -14,7 +14,7 @@ public enum PatientDataExport {
     }
 
     /// One row per measurement, oldest first as given, RFC 4180 (CRLF line ends, quoted where needed).
-    /// Times are ISO 8601 with their offset; blood pressure is value (systolic) and value2 (diastolic).
+    /// Times are ISO 8601 with their offset (a reading known only by its day: the day); blood pressure is value (systolic) and value2 (diastolic).
     public static func csv(_ records: [MeasurementRecord]) -> String {
         var lines = [csvHeader]
         lines.reserveCapacity(records.count + 1)
@@ -22,7 +22,7 @@ public enum PatientDataExport {
             let first = record.values.first
             let second = record.values.count > 1 ? record.values[1] : nil
             let fields = [
-                record.effectiveText, record.kind.rawValue, record.kind.loincCodes.first ?? "",
+                record.effectiveAsKnown, record.kind.rawValue, record.kind.loincCodes.first ?? "",
                 first?.literal ?? "", first?.part.ucumCode ?? "", second?.literal ?? "", second?.part.ucumCode ?? "",
                 inert(record.note ?? ""), stateName(record.syncState),
             ]
@@ -51,8 +51,8 @@ public enum PatientDataExport {
         entries.reserveCapacity(measurements.count + responses.count)
         for record in measurements {
             var observation = ObservationBuilder.observation(
-                kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
-                note: record.note)
+                kind: record.kind, values: record.values, effective: record.effectiveAsKnown, patientID: patientID, clientID: record.id,
+                note: record.note, status: record.syncState == .withdrawn ? "entered-in-error" : "final")
             if let serverID = record.serverID, var object = observation.objectValue {
                 object["id"] = .string(serverID)
                 observation = .object(object)

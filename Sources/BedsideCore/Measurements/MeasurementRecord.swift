@@ -53,4 +53,15 @@ public struct MeasurementRecord: Sendable, Equatable, Identifiable {
     public var effectiveText: String {
         FHIRDateTime.format(epochMilliseconds: effectiveAt, utcOffsetSeconds: utcOffsetSeconds)
     }
+
+    /// The time as precise as it is known: a reading from another system known only by its day (or
+    /// month, or year) keeps that precision (`2026-11-20`), the rest are `effectiveText`.
+    public var effectiveAsKnown: String {
+        switch timePrecision {
+        case .time: effectiveText
+        case .day: String(effectiveText.prefix(10))
+        case .month: String(effectiveText.prefix(7))
+        case .year: String(effectiveText.prefix(4))
+        }
+    }
 }
