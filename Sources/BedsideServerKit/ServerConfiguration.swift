@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
     public var subscriptions = SubscriptionSettings()
     /// Bulk Data exports: where their files go and how long they stay (`--export-retention-minutes`).
     public var bulkExport: BulkExportSettings
+    /// `--master-key-file`: the key that wraps the database's data key; nil: `<data-dir>/master.key`.
+    public var masterKeyPath: String?
+    /// Resource bodies and personal fields in clear: only for `bedside-bench server`'s baseline.
+    public var storesPlaintextForBenchmark = false
 
     /// Files of Bulk Data exports, one directory per job.
     public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }
@@ -69,7 +73,27 @@ public struct ServerConfiguration: Sendable {
     public func openStore() throws -> SQLiteServerStore {
         umask(0o077)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try SQLiteServerStore(path: databasePath, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
+        let keyFile = masterKeyFile
+        let makesKey = !keyFile.exists
+        let store = try SQLiteServerStore(path: databasePath, encryption: encryption, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
+        if makesKey, keyFile.exists, case .masterKey = encryption {
+            FileHandle.standardError.write(Data("""
+                bedside-server: made a new master key in \(keyFile.path) (0600). It unlocks every record in this database: \
+                keep a copy somewhere safe, and in production keep it outside the data directory (--master-key-file); \
+                without it the data cannot be read.
+
+                """.utf8))
+        }
+        return store
+    }
+
+    /// The master key's file: `--master-key-file`, or `master.key` in the data directory.
+    public var masterKeyFile: MasterKeyFile {
+        MasterKeyFile(path: masterKeyPath ?? dataDirectory.appendingPathComponent("master.key").path)
+    }
+
+    var encryption: StoreEncryption {
+        storesPlaintextForBenchmark ? .plaintextBodiesForBenchmark : .masterKey(masterKeyFile)
     }
 }
 

@@ -17,7 +17,7 @@ struct BedsideServerCommand: AsyncParsableCommand {
         version: BedsideVersion.current,
         subcommands: [
             ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, ClientCommand.self, AuditCommand.self,
-            SeedDemoCommand.self,
+            RotateKeyCommand.self, SeedDemoCommand.self,
         ])
 }
 
@@ -26,19 +26,30 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory for the database, dev CA and dev mail.", completion: .directory)
     var dataDirectory: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The master key that unlocks the database (default <data-dir>/master.key, made at first start).",
+            discussion: "Keep it outside the data directory in production, and a copy somewhere safe: without it the data cannot be read."),
+        completion: .file())
+    var masterKeyFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     var configuration: ServerConfiguration {
-        ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: dataDirectory.map { URL(fileURLWithPath: $0) } ?? ServerConfiguration.defaultDataDirectory())
+        configuration.masterKeyPath = masterKeyFile
+        return configuration
     }
 
     func openStore() throws -> SQLiteServerStore {
         do {
             return try configuration.openStore()
+        } catch let error as StoreEncryptionError {
+            throw CommandFailure(error.description)
         } catch {
-            throw ValidationError("Cannot open the data directory \(configuration.dataDirectory.path): \(error)")
+            throw CommandFailure("Cannot open the data directory \(configuration.dataDirectory.path): \(error)")
         }
     }
 
@@ -213,4 +224,11 @@ struct MailOptions: ParsableArguments {
             url: smtpURL, from: smtpFrom, username: smtpUser,
             password: ProcessInfo.processInfo.environment["BEDSIDE_SMTP_PASSWORD"], caFile: smtpCAFile))
     }
+}
+
+/// A command that could not do its work, for a reason that is not a usage mistake: its sentence is
+/// printed (without the usage text) and the exit status is 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -15,6 +15,11 @@ struct ServerMigrationTests {
         return (directory, directory.appendingPathComponent("server.sqlite").path)
     }
 
+    /// A master key made in the test's directory when the store first opens.
+    static func encryption(_ directory: URL) -> StoreEncryption {
+        .masterKey(MasterKeyFile(path: directory.appendingPathComponent("master.key").path))
+    }
+
     @Test("v6 indexes the categories of the Observations stored before it, so category= finds them")
     func categoriesBackfilled() throws {
         let (directory, path) = try Self.temporaryStore()
@@ -25,14 +30,14 @@ struct ServerMigrationTests {
         let stored = FHIRService.stamp(observation, type: .observation, id: "o1", version: 1, at: 1_795_000_000_000)
         do {
             let old = try DatabaseQueue(path: path)
-            try ServerMigrations.migrator.migrate(old, upTo: "v5: an account's language for e-mail")
+            try ServerMigrations.migratorBeforeEncryption.migrate(old, upTo: "v5: an account's language for e-mail")
             try old.write { db in
                 try db.execute(
                     sql: "INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, json) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
                     arguments: ["Observation", "o1", stored.lastUpdated, "p1", "final", stored.date, Data(stored.json)])
             }
         }
-        let store = try SQLiteServerStore(path: path)
+        let store = try SQLiteServerStore(path: path, encryption: Self.encryption(directory))
         defer { try? store.close() }
         var query = ResourceQuery(type: "Observation")
         query.categories = [[.code("vital-signs", system: "http://terminology.hl7.org/CodeSystem/observation-category")]]
@@ -51,15 +56,15 @@ struct ServerMigrationTests {
         let patient = Account(id: "pat", email: "pat@example.org", role: .patient, passwordHash: "x", displayName: "Pat", patientID: "p1", createdAt: 0)
         do {
             let old = try DatabaseQueue(path: path)
-            try ServerMigrations.migrator.migrate(old, upTo: "v8: enrolment codes of invited patients; Patient identifiers unique server-wide")
+            try ServerMigrations.migratorBeforeEncryption.migrate(old, upTo: "v8: enrolment codes of invited patients; Patient identifiers unique server-wide")
             try old.write { db in
-                let session = SQLiteStoreSession(db: db)
+                let session = SQLiteStoreSession(db: db, keys: nil)
                 try session.insert(nurse)
                 try session.insert(patient)
                 try session.addTeamMember(clinicianAccountID: "nurse", patientID: "p1")
             }
         }
-        let store = try SQLiteServerStore(path: path)
+        let store = try SQLiteServerStore(path: path, encryption: Self.encryption(directory))
         defer { try? store.close() }
         let teams = try store.readNow { db in try CareTeams.careTeams(of: "p1", db: db) }
         #expect(teams.count == 1)
@@ -78,13 +83,13 @@ struct ServerMigrationTests {
             clientID: "c1")
         do {
             let old = try DatabaseQueue(path: path)
-            try ServerMigrations.migrator.migrate(old, upTo: "v9: care teams as CareTeam resources (the command line's memberships become one per patient)")
+            try ServerMigrations.migratorBeforeEncryption.migrate(old, upTo: "v9: care teams as CareTeam resources (the command line's memberships become one per patient)")
             try old.write { db in
-                try SQLiteStoreSession(db: db, recordsChanges: false).put(
+                try SQLiteStoreSession(db: db, keys: nil, recordsChanges: false).put(
                     FHIRService.stamp(observation, type: .observation, id: "o1", version: 1, at: 1_795_000_000_000))
             }
         }
-        let store = try SQLiteServerStore(path: path)
+        let store = try SQLiteServerStore(path: path, encryption: Self.encryption(directory))
         defer { try? store.close() }
         #expect(try store.readNow { db in try db.changes(after: 0, limit: 10) }.isEmpty)
         try store.writeNow { db in try db.put(FHIRService.stamp(observation, type: .observation, id: "o1", version: 2, at: 1_795_000_001_000)) }
@@ -99,9 +104,9 @@ struct ServerMigrationTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
             let old = try DatabaseQueue(path: path)
-            try ServerMigrations.migrator.migrate(old, upTo: "v10: the change feed and Subscription delivery state")
+            try ServerMigrations.migratorBeforeEncryption.migrate(old, upTo: "v10: the change feed and Subscription delivery state")
         }
-        let store = try SQLiteServerStore(path: path)
+        let store = try SQLiteServerStore(path: path, encryption: Self.encryption(directory))
         defer { try? store.close() }
         let job = ExportJobRecord(
             id: String(repeating: "ab", count: 16), clientID: "emr", request: Array(#"{"level":"system"}"#.utf8), status: .running,

@@ -135,7 +135,7 @@ struct ServerProcessTests {
             method: "GET", url: base2 + "/fhir/Observation?patient=\(patientID)&_count=100", headers: [("Authorization", "Bearer \(token2)")]))
         #expect(search.entries.count == 20)
         transport.closeConnections()
-        let store = try SQLiteServerStore(path: data + "/bedside-server.sqlite")
+        let store = try SQLiteServerStore(path: data + "/bedside-server.sqlite", encryption: .masterKey(MasterKeyFile(path: data + "/master.key")))
         #expect(try store.integrityCheck() == "ok")
         try store.close()
     }

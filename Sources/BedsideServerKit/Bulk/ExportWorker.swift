@@ -176,7 +176,8 @@ actor ExportWorker {
         var output: [JSONValue] = []
         var exportedPatients = Set<String>()
         for type in request.types {
-            var files = NDJSONFiles(folder: folder, type: type.rawValue, perFile: settings.resourcesPerFile)
+            var files = NDJSONFiles(
+                folder: folder, type: type.rawValue, perFile: settings.resourcesPerFile, keys: store.keys, jobID: job.id)
             defer { files.close() }
             for patients in members.map({ $0.map { [$0] } }) ?? [nil] {
                 var query = ResourceQuery(type: type.rawValue)
@@ -259,21 +260,26 @@ struct ExportProgress {
     }
 }
 
-/// One type's NDJSON files: a line per resource, a new file every `perFile` lines, written in large
-/// chunks, created 0600.
+/// One type's NDJSON files: a line per resource, a new file every `perFile` lines, written in sealed
+/// chunks of about 1 MiB (`SealedExportFile`), created 0600.
 struct NDJSONFiles {
     let folder: URL
     let type: String
     let perFile: Int
+    let keys: StoreKeys
+    let jobID: String
     private(set) var written: [(name: String, count: Int)] = []
     private var handle: FileHandle?
     private var buffer: [UInt8] = []
     private var inFile = 0
+    private var chunks = 0
 
-    init(folder: URL, type: String, perFile: Int) {
+    init(folder: URL, type: String, perFile: Int, keys: StoreKeys, jobID: String) {
         self.folder = folder
         self.type = type
         self.perFile = max(1, perFile)
+        self.keys = keys
+        self.jobID = jobID
     }
 
     mutating func append(_ json: [UInt8]) throws {
@@ -283,7 +289,7 @@ struct NDJSONFiles {
         buffer.append(0x0A)
         inFile += 1
         written[written.count - 1].count = inFile
-        if buffer.count >= 1 << 20 { try flush() }
+        if buffer.count >= 1 << 20 { try flush(last: false) }
     }
 
     private mutating func startFile() throws {
@@ -296,17 +302,23 @@ struct NDJSONFiles {
         handle = opened
         written.append((name, 0))
         inFile = 0
+        chunks = 0
     }
 
-    private mutating func flush() throws {
-        guard let handle, !buffer.isEmpty else { return }
-        try handle.write(contentsOf: buffer)
+    /// Seals what is buffered as the file's next chunk (the last one is sealed as last, even if empty).
+    private mutating func flush(last: Bool) throws {
+        guard let handle, let name = written.last?.name, !buffer.isEmpty || last else { return }
+        let sealed = try keys.seal(buffer, context: SealedExportFile.context(job: jobID, file: name, index: chunks, last: last))
+        let length = UInt32(sealed.count)
+        try handle.write(contentsOf: [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)])
+        try handle.write(contentsOf: sealed)
+        chunks += 1
         buffer.removeAll(keepingCapacity: true)
     }
 
     /// Writes what is buffered and closes the current file.
     mutating func finish() throws {
-        try flush()
+        try flush(last: true)
         try handle?.close()
         handle = nil
     }

@@ -1,6 +1,8 @@
 import BedsideCore
 import Foundation
 import Hummingbird
+import NIOCore
+import NIOPosix
 
 /// FHIR Bulk Data export's HTTP side (Bulk Data Access IG 2.0): `$export` at system, Patient and
 /// Group level answers 202 with a status URL under `/bulk/<job>`; polling it answers 202 with
@@ -71,7 +73,16 @@ extension ServerRoutes {
         let info = try await info(request, context)
         let file = try await exports.file(
             jobID: context.parameters.get("job") ?? "", name: context.parameters.get("file") ?? "", info: info)
-        let body = try await FileIO().loadFile(path: file.path, context: context)
+        let reader = try SealedExportFile.Reader(
+            path: file.path, keys: exports.store.keys, job: context.parameters.get("job") ?? "", file: context.parameters.get("file") ?? "")
+        // Chunk by chunk (about 1 MiB each): memory stays flat whatever the file's size. A chunk that
+        // fails its check ends the response early, which the client sees as a broken transfer.
+        let body = ResponseBody { writer in
+            while let chunk = try await NIOThreadPool.singleton.runIfActive({ try reader.next() }) {
+                if !chunk.isEmpty { try await writer.write(ByteBuffer(bytes: chunk)) }
+            }
+            try await writer.finish(nil)
+        }
         var headers = HTTPFields()
         headers[.contentType] = "application/fhir+ndjson"
         headers[.cacheControl] = "no-store"

@@ -1,42 +1,72 @@
 import BedsideCore
+import Crypto
 import Foundation
 import GRDB
 
 /// The embedded store: one SQLite file in the data directory, in WAL mode with synchronous commits,
-/// so that a write the server has acknowledged survives `kill -9` (and a power cut).
+/// so that a write the server has acknowledged survives `kill -9` (and a power cut). Resource bodies and
+/// personal fields are sealed under the database's data key (`StoreKeys`); deleted content is
+/// overwritten (`secure_delete`), so what was erased is not left in free pages.
 public final class SQLiteServerStore: ServerStore {
     private let pool: DatabasePool
+    public let keys: StoreKeys
 
-    /// Opens (creating and migrating when needed) the database at `path`. A write that waits longer
-    /// than `busyTimeoutSeconds` for another writer fails (the client gets a 500 and tries again later).
-    public init(path: String, busyTimeoutSeconds: Double = 10) throws {
+    /// Opens (creating and migrating when needed) the database at `path`, after its data key was
+    /// unwrapped with the master key (a wrong or missing key: nothing is changed). A write that waits
+    /// longer than `busyTimeoutSeconds` for another writer fails (the client gets a 500 and tries again later).
+    public init(path: String, encryption: StoreEncryption, busyTimeoutSeconds: Double = 10) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         configuration.busyMode = .timeout(busyTimeoutSeconds)
         configuration.maximumReaderCount = 8
         pool = try DatabasePool(path: path, configuration: configuration)
-        try ServerMigrations.migrator.migrate(pool)
+        let opened = try DataKeyRecord.keys(in: pool, encryption: encryption)
+        let migrator = ServerMigrations.migrator(keys: opened.keys, newDataKey: opened.newWrap)
+        let sealsExistingData = try pool.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            return !applied.isEmpty && !applied.contains(ServerMigrations.encryptionAtRest)
+        }
+        try migrator.migrate(pool)
+        if opened.newWrap == nil {
+            keys = opened.keys
+        } else {
+            // Two processes may have made a data key for the same new database at once: the stored one wins.
+            let stored = try DataKeyRecord.keys(in: pool, encryption: encryption)
+            // Still none stored: a database made as the benchmark's plaintext baseline.
+            guard stored.newWrap == nil else { throw StoreEncryptionError.plaintextBaselineOnEncryptedStore }
+            keys = stored.keys
+        }
+        if sealsExistingData {
+            // What was stored in clear before v12 is still in free pages and the WAL: rewrite the file.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM")
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
     }
 
     public func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
-        try await pool.read { db in try work(SQLiteStoreSession(db: db)) }
+        let keys = keys
+        return try await pool.read { db in try work(SQLiteStoreSession(db: db, keys: keys)) }
     }
 
     public func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
-        try await pool.write { db in try work(SQLiteStoreSession(db: db)) }
+        let keys = keys
+        return try await pool.write { db in try work(SQLiteStoreSession(db: db, keys: keys)) }
     }
 
     /// Synchronous write for command-line tools and bulk loading, which have no event loop to protect.
     public func writeNow<T>(_ work: (any StoreWriting) throws -> T) throws -> T {
-        try pool.write { db in try work(SQLiteStoreSession(db: db)) }
+        try pool.write { db in try work(SQLiteStoreSession(db: db, keys: keys)) }
     }
 
     /// Synchronous read for command-line tools.
     public func readNow<T>(_ work: (any StoreReading) throws -> T) throws -> T {
-        try pool.read { db in try work(SQLiteStoreSession(db: db)) }
+        try pool.read { db in try work(SQLiteStoreSession(db: db, keys: keys)) }
     }
 
     public func close() throws {
@@ -47,11 +77,31 @@ public final class SQLiteServerStore: ServerStore {
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
     }
+
+    /// Wraps the data key under `newMaster` instead of `oldMaster`, in one transaction (the data itself
+    /// is not written again: rotating the master key takes a moment whatever the store's size).
+    public func rewrapDataKey(from oldMaster: SymmetricKey, to newMaster: SymmetricKey, at time: Int64) throws {
+        try DataKeyRecord.rewrap(in: pool, from: oldMaster, to: newMaster, at: time)
+    }
 }
 
 /// The schema, as named append-only migrations.
 enum ServerMigrations {
-    static var migrator: DatabaseMigrator {
+    static let encryptionAtRest = "v12: encryption at rest: bodies and personal fields sealed, e-mails and throttles blind-indexed"
+
+    /// Every migration; v12 seals what the earlier ones stored in clear, and stores `newDataKey` (wrapped)
+    /// when this database has none yet.
+    static func migrator(keys: StoreKeys, newDataKey: DataKeyRecord?) -> DatabaseMigrator {
+        var migrator = migratorBeforeEncryption
+        migrator.registerMigration(encryptionAtRest) { db in
+            try sealStoredData(db, keys: keys)
+            if let newDataKey { try newDataKey.insert(db) }
+        }
+        return migrator
+    }
+
+    /// The migrations of the versions that stored everything in clear (v1 to v11).
+    static var migratorBeforeEncryption: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: accounts, sessions, resources, audit") { db in
             try db.execute(sql: """
@@ -254,7 +304,7 @@ enum ServerMigrations {
         }
         migrator.registerMigration("v9: care teams as CareTeam resources (the command line's memberships become one per patient)") { db in
             // The change feed (v10) comes later: these CareTeams are history, not news for a Subscription.
-            let session = SQLiteStoreSession(db: db, recordsChanges: false)
+            let session = SQLiteStoreSession(db: db, keys: nil, recordsChanges: false)
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.patient_id, a.practitioner_id, a.display_name FROM care_team_member m JOIN account a ON a.id = m.clinician_account_id
                 WHERE a.practitioner_id IS NOT NULL ORDER BY m.patient_id, a.display_name

@@ -5,21 +5,55 @@ import GRDB
 /// The store's operations on one SQLite connection inside one transaction.
 struct SQLiteStoreSession: StoreWriting {
     let db: Database
+    /// Seal and open resource bodies and personal fields; nil only in migrations older than v12, which
+    /// ran before anything was sealed (v12 seals what they wrote).
+    let keys: StoreKeys?
     /// Whether `put` adds to the change feed; false only in migrations older than the feed (v10).
     var recordsChanges = true
 
+    init(db: Database, keys: StoreKeys?, recordsChanges: Bool = true) {
+        self.db = db
+        self.keys = keys
+        self.recordsChanges = recordsChanges
+    }
+
+    // MARK: Sealed fields
+
+    func seal(_ bytes: [UInt8], context: String) throws -> Data {
+        guard let keys else { return Data(bytes) }
+        return try keys.seal(bytes, context: context)
+    }
+
+    func open(_ stored: Data, context: String) throws -> [UInt8] {
+        guard let keys else { return Array(stored) }
+        return try keys.open(stored, context: context)
+    }
+
+    /// What an equality lookup of `value` compares with.
+    func blindIndex(_ value: String) -> String {
+        keys?.blindIndex(value) ?? value
+    }
+
+    static func resourceContext(type: String, id: String, version: Int) -> String { "\(type)/\(id)/\(version)" }
+
     // MARK: Accounts
 
-    private func account(from row: Row) -> Account {
-        Account(
-            id: row["id"], email: row["email"], role: Role(rawValue: row["role"]) ?? .patient,
-            passwordHash: row["password_hash"], displayName: row["display_name"], patientID: row["patient_id"],
-            practitionerID: row["practitioner_id"], createdAt: row["created_at"], disabledAt: row["disabled_at"],
-            language: row["language"])
+    /// The e-mail address and name are sealed (a name typed by a patient is not in any server file);
+    /// the address is found by its blind index.
+    private func account(from row: Row) throws -> Account {
+        let id: String = row["id"]
+        return Account(
+            id: id, email: String(decoding: try open(row["email"], context: "account/\(id)/email"), as: UTF8.self),
+            role: Role(rawValue: row["role"]) ?? .patient, passwordHash: row["password_hash"],
+            displayName: String(decoding: try open(row["display_name"], context: "account/\(id)/display_name"), as: UTF8.self),
+            patientID: row["patient_id"], practitionerID: row["practitioner_id"], createdAt: row["created_at"],
+            disabledAt: row["disabled_at"], language: row["language"])
     }
 
     func account(email: String) throws -> Account? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE email = ?"), arguments: [email])
+        // Without keys, the schema from before v12 (e-mails in clear, no blind index).
+        let column = keys == nil ? "email" : "email_index"
+        return try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM account WHERE \(column) = ?"), arguments: [blindIndex(email)])
             .map(account(from:))
     }
 
@@ -34,17 +68,32 @@ struct SQLiteStoreSession: StoreWriting {
     }
 
     func accounts() throws -> [Account] {
-        try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY role, email").map(account(from:))
+        try Row.fetchAll(db, sql: "SELECT * FROM account").map(account(from:))
+            .sorted { ($0.role.rawValue, $0.email) < ($1.role.rawValue, $1.email) }
     }
 
     func insert(_ account: Account) throws {
+        guard keys != nil else {
+            // The schema from before v12, for the migrations that ran on it.
+            return try db.execute(
+                sql: """
+                    INSERT INTO account (id, email, role, password_hash, display_name, patient_id, practitioner_id, created_at, language)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    account.id, account.email, account.role.rawValue, account.passwordHash, account.displayName, account.patientID,
+                    account.practitionerID, account.createdAt, account.language,
+                ])
+        }
         try db.execute(
             sql: """
-                INSERT INTO account (id, email, role, password_hash, display_name, patient_id, practitioner_id, created_at, language)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO account (id, email, email_index, role, password_hash, display_name, patient_id, practitioner_id, created_at, language)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                account.id, account.email, account.role.rawValue, account.passwordHash, account.displayName,
+                account.id, try seal(Array(account.email.utf8), context: "account/\(account.id)/email"), blindIndex(account.email),
+                account.role.rawValue, account.passwordHash,
+                try seal(Array(account.displayName.utf8), context: "account/\(account.id)/display_name"),
                 account.patientID, account.practitionerID, account.createdAt, account.language,
             ])
     }
@@ -56,19 +105,19 @@ struct SQLiteStoreSession: StoreWriting {
     // MARK: Login
 
     func throttle(key: String) throws -> LoginThrottle? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_throttle WHERE key = ?"), arguments: [key]).map {
-            LoginThrottle(key: $0["key"], failures: $0["failures"], checking: $0["checking"], lockedUntil: $0["locked_until"], updatedAt: $0["updated_at"])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_throttle WHERE key = ?"), arguments: [blindIndex(key)]).map {
+            LoginThrottle(key: key, failures: $0["failures"], checking: $0["checking"], lockedUntil: $0["locked_until"], updatedAt: $0["updated_at"])
         }
     }
 
     func save(_ throttle: LoginThrottle) throws {
         try db.execute(
             sql: "INSERT OR REPLACE INTO login_throttle (key, failures, checking, locked_until, updated_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [throttle.key, throttle.failures, throttle.checking, throttle.lockedUntil, throttle.updatedAt])
+            arguments: [blindIndex(throttle.key), throttle.failures, throttle.checking, throttle.lockedUntil, throttle.updatedAt])
     }
 
     func deleteThrottle(key: String) throws {
-        try db.execute(sql: "DELETE FROM login_throttle WHERE key = ?", arguments: [key])
+        try db.execute(sql: "DELETE FROM login_throttle WHERE key = ?", arguments: [blindIndex(key)])
     }
 
     func challenge(id: String) throws -> LoginChallenge? {
@@ -154,7 +203,7 @@ struct SQLiteStoreSession: StoreWriting {
         // `updatedAfter` when the current one is not, so that filter stays in SQL.
         let source = query.patientIDs == nil ? "resource NOT INDEXED" : "resource INDEXED BY resource_patient_date"
         let sql = """
-            SELECT pk, type, id, patient_id, last_updated, json FROM \(source) WHERE \(conditions.joined(separator: " AND "))
+            SELECT pk, type, id, version, patient_id, last_updated, json FROM \(source) WHERE \(conditions.joined(separator: " AND "))
             AND last_updated > ? AND pk > ? ORDER BY pk LIMIT ?
             """
         let cursor = try Row.fetchCursor(db.makeStatement(sql: sql), arguments: all)
@@ -166,18 +215,18 @@ struct SQLiteStoreSession: StoreWriting {
             page.next = row["pk"]
             var json: [UInt8]
             if (row["last_updated"] as Int64) <= updatedBy {
-                json = Array(row["json"] as Data)
+                json = try open(row["json"], context: Self.resourceContext(type: row["type"], id: row["id"], version: row["version"]))
             } else {
                 // Changed after the export's transactionTime: the version it had then, if it had one.
                 guard
                     let older = try Row.fetchOne(
                         db.cachedStatement(sql: """
-                            SELECT last_updated, json FROM resource_history WHERE type = ? AND id = ? AND last_updated <= ?
+                            SELECT version, last_updated, json FROM resource_history WHERE type = ? AND id = ? AND last_updated <= ?
                             ORDER BY version DESC LIMIT 1
                             """), arguments: [row["type"] as String, row["id"] as String, updatedBy]),
                     (older["last_updated"] as Int64) > (updatedAfter ?? Int64.min)
                 else { continue }
-                json = Array(older["json"] as Data)
+                json = try open(older["json"], context: Self.resourceContext(type: row["type"], id: row["id"], version: older["version"]))
             }
             bytes += json.count
             page.rows.append(ExportRow(json: json, patientID: row["patient_id"]))
@@ -364,11 +413,12 @@ struct SQLiteStoreSession: StoreWriting {
 
     // MARK: Resources
 
-    private func resource(from row: Row) -> StoredResource {
-        StoredResource(
-            type: row["type"], id: row["id"], versionID: row["version"], lastUpdated: row["last_updated"],
+    private func resource(from row: Row) throws -> StoredResource {
+        let (type, id, version): (String, String, Int) = (row["type"], row["id"], row["version"])
+        return StoredResource(
+            type: type, id: id, versionID: version, lastUpdated: row["last_updated"],
             patientID: row["patient_id"], status: row["status"], date: row["date"], priority: row["priority"],
-            json: Array(row["json"] as Data))
+            json: try open(row["json"], context: Self.resourceContext(type: type, id: id, version: version)))
     }
 
     func resource(type: String, id: String) throws -> StoredResource? {
@@ -387,7 +437,7 @@ struct SQLiteStoreSession: StoreWriting {
         var old = current
         old.versionID = row["version"]
         old.lastUpdated = row["last_updated"]
-        old.json = Array(row["json"] as Data)
+        old.json = try open(row["json"], context: Self.resourceContext(type: type, id: id, version: old.versionID))
         return old
     }
 
@@ -422,7 +472,7 @@ struct SQLiteStoreSession: StoreWriting {
                 WHERE pk = ?
                 """).execute(arguments: [
                     resource.versionID, resource.lastUpdated, resource.patientID, resource.status, resource.date,
-                    resource.priority, Data(resource.json), pk,
+                    resource.priority, try sealedBody(of: resource), pk,
                 ])
             try db.cachedStatement(sql: "DELETE FROM resource_code WHERE resource_pk = ?").execute(arguments: [pk])
             try db.cachedStatement(sql: "DELETE FROM resource_category WHERE resource_pk = ?").execute(arguments: [pk])
@@ -433,7 +483,7 @@ struct SQLiteStoreSession: StoreWriting {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     resource.type, resource.id, resource.versionID, resource.lastUpdated, resource.patientID,
-                    resource.status, resource.date, resource.priority, Data(resource.json),
+                    resource.status, resource.date, resource.priority, try sealedBody(of: resource),
                 ])
             pk = db.lastInsertedRowID
         }
@@ -449,6 +499,12 @@ struct SQLiteStoreSession: StoreWriting {
             try insertIdentifier.execute(arguments: [resource.type, resource.identifierScope ?? "", identifier.system, identifier.code, pk])
         }
         if recordsChanges { try recordChange(type: resource.type, id: resource.id, version: resource.versionID, at: resource.lastUpdated) }
+    }
+
+    /// The body as stored: sealed for this type, id and version (a previous version moves to the history
+    /// as it is, still sealed for its own version).
+    private func sealedBody(of resource: StoredResource) throws -> Data {
+        try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
     }
 
     /// The WHERE conditions of a query and their arguments; nil when it can match nothing.
@@ -531,7 +587,7 @@ struct SQLiteStoreSession: StoreWriting {
         var rows: [StoredResource] = []
         var bytes = 0
         while let row = try cursor.next() {
-            let stored = resource(from: row)
+            let stored = try resource(from: row)
             // Past the page or past its byte budget: what is left is on the next page.
             if rows.count == query.count || (!rows.isEmpty && bytes + stored.json.count > query.byteBudget) {
                 return ResourcePage(resources: rows, hasMore: true)

@@ -9,6 +9,8 @@ public protocol ServerStore: Sendable {
     func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T
     /// Reads and writes may no longer be made; waits for those under way.
     func close() throws
+    /// The keys the data is sealed with; also for what the server keeps in files (export files).
+    var keys: StoreKeys { get }
 }
 
 /// What can be read inside a transaction.
