@@ -33,6 +33,12 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Searches measured.")
     var searches = 500
 
+    @Option(help: "Observations in each of the two stores that measure encryption at rest against plaintext (0 skips it).")
+    var encryptionObservations = 200_000
+
+    @Option(help: "Observations uploaded per round in the encryption comparison.")
+    var encryptionIngest = 10_000
+
     @Option(help: "Keep the store here and reuse it in later runs (it takes a while to fill).", completion: .directory)
     var dataDir: String?
 
@@ -77,6 +83,13 @@ struct ServerBench: AsyncParsableCommand {
         try store.close()
         if dataDir == nil { try? FileManager.default.removeItem(at: directory) }
 
+        // 4. What encryption at rest costs: sealed against plaintext, side by side.
+        let encryption: JSONValue =
+            encryptionObservations > 0
+            ? try await EncryptionCost(
+                patients: min(patients, 100), observations: encryptionObservations, ingest: encryptionIngest, searches: min(searches, 200)
+            ).run() : .null
+
         let report: JSONValue = [
             "benchmark": "server",
             "build": .string(buildConfiguration),
@@ -108,6 +121,7 @@ struct ServerBench: AsyncParsableCommand {
                 "ratioP50ToBaseline": .number(round3(search.firstPage.percentile(50) / max(search.baseline.percentile(50), 0.001))),
                 "target": ["p99Ms": 20, "met": .bool(search.firstPage.percentile(99) <= 20)],
             ],
+            "encryptionAtRest": encryption,
         ]
         print(report.serializedString())
     }
