@@ -97,6 +97,9 @@ enum ServerMigrations {
             try sealStoredData(db, keys: keys)
             if let newDataKey { try newDataKey.insert(db) }
         }
+        migrator.registerMigration("v13: the audit trail chained: each record holds the MAC of the one before and its own") { db in
+            try chainAuditTrail(db, key: keys.audit)
+        }
         return migrator
     }
 

@@ -632,32 +632,46 @@ struct SQLiteStoreSession: StoreWriting {
 
     // MARK: Audit
 
+    /// Appends to the chained trail (`AuditChain`): inside the write transaction, so the record before
+    /// is the last one committed, whichever process wrote it.
     func append(_ events: [AuditEvent]) throws {
+        guard let keys else { throw StoreEncryptionError.damaged("the audit trail needs the store's keys") }
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO audit_event (at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome,
-                http_status, remote_address, request)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO audit_event (seq, at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome,
+                http_status, remote_address, request, prev_mac, mac)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        var previous = try Data.fetchOne(db.cachedStatement(sql: "SELECT mac FROM audit_event ORDER BY seq DESC LIMIT 1")) ?? Data()
+        // AUTOINCREMENT: the next number is above every one ever used, even of rows since removed.
+        var sequence = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_event'")) ?? 0
         for event in events {
+            sequence += 1
+            let mac = AuditChain.mac(key: keys.audit, previous: previous, sequence: sequence, event: event)
             try statement.execute(arguments: [
-                event.at, event.actorID, event.actorRole, event.action, event.resourceType, event.resourceID,
-                event.patientID, event.outcome, event.httpStatus, event.remoteAddress, event.request,
+                sequence, event.at, event.actorID, event.actorRole, event.action, event.resourceType, event.resourceID,
+                event.patientID, event.outcome, event.httpStatus, event.remoteAddress, event.request, previous, mac,
             ])
+            previous = mac
         }
+    }
+
+    private static func auditEvent(_ row: Row) -> AuditEvent {
+        AuditEvent(
+            at: row["at"], actorID: row["actor_id"], actorRole: row["actor_role"], action: row["action"],
+            resourceType: row["resource_type"], resourceID: row["resource_id"], patientID: row["patient_id"],
+            outcome: row["outcome"], httpStatus: row["http_status"], remoteAddress: row["remote_address"],
+            request: row["request"])
     }
 
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)] {
         try Row.fetchAll(
             db, sql: "SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
-        ).map { row in
-            (
-                row["seq"],
-                AuditEvent(
-                    at: row["at"], actorID: row["actor_id"], actorRole: row["actor_role"], action: row["action"],
-                    resourceType: row["resource_type"], resourceID: row["resource_id"], patientID: row["patient_id"],
-                    outcome: row["outcome"], httpStatus: row["http_status"], remoteAddress: row["remote_address"],
-                    request: row["request"])
-            )
-        }
+        ).map { row in (row["seq"], Self.auditEvent(row)) }
+    }
+
+    func auditLinks(after sequence: Int64, limit: Int) throws -> [AuditChain.Link] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
+        ).map { row in AuditChain.Link(sequence: row["seq"], event: Self.auditEvent(row), previousMAC: row["prev_mac"], mac: row["mac"]) }
     }
 }

@@ -61,6 +61,8 @@ public protocol StoreReading {
     func exportJobsToDelete(at time: Int64) throws -> [ExportJobRecord]
     /// Audit events in the order they were written, after the given sequence number.
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)]
+    /// Audit records with their chain links, in order, after the given sequence number.
+    func auditLinks(after sequence: Int64, limit: Int) throws -> [AuditChain.Link]
     /// Stored resource versions after `sequence`, oldest first (the Subscriptions' change feed).
     func changes(after sequence: Int64, limit: Int) throws -> [ResourceChange]
     /// The newest change's sequence number (0 when none): where a new Subscription starts.

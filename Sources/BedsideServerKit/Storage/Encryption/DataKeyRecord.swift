@@ -126,3 +126,26 @@ extension ServerMigrations {
         }
     }
 }
+
+extension ServerMigrations {
+    /// Migration v13: the chain's columns, and the records already there chained in their order.
+    static func chainAuditTrail(_ db: Database, key: SymmetricKey) throws {
+        try db.execute(sql: """
+            ALTER TABLE audit_event ADD COLUMN prev_mac BLOB;
+            ALTER TABLE audit_event ADD COLUMN mac BLOB;
+            """)
+        let session = SQLiteStoreSession(db: db, keys: nil)
+        var previous = Data()
+        var after: Int64 = 0
+        while true {
+            let page = try session.auditEvents(after: after, limit: 1000)
+            guard let last = page.last else { break }
+            for (sequence, event) in page {
+                let mac = AuditChain.mac(key: key, previous: previous, sequence: sequence, event: event)
+                try db.execute(sql: "UPDATE audit_event SET prev_mac = ?, mac = ? WHERE seq = ?", arguments: [previous, mac, sequence])
+                previous = mac
+            }
+            after = last.sequence
+        }
+    }
+}
