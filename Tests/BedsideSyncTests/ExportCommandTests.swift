@@ -144,6 +144,9 @@ struct ExportCommandTests {
 
             // A reader that went away: the writer is told (EPIPE), not killed silently by SIGPIPE.
             let closed = device.process(["export", "--format", "fhir", "--password-stdin"])
+            // SIGPIPE as a shell gives it (the test runner may ignore it, and children inherit that).
+            closed.arguments = ["--default-signal=PIPE", KillDuringSyncTests.bedside] + (closed.arguments ?? [])
+            closed.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             let output = Pipe(), complaints = Pipe(), input = Pipe()
             closed.standardOutput = output
             closed.standardError = complaints
