@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "BedsideApp",
             dependencies: [
-                "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI",
+                "BedsideCore", "BedsideVault", "BedsideStore", "BedsideSync", "BedsideUI", "CBedsideSystem",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),

@@ -99,7 +99,7 @@ public actor ClientCore {
             await lock()
             return []
         case .loadStatus, .save, .update, .delete, .loadHistory, .sync, .loadAttention, .resend, .discard, .openQuestionnaire,
-            .saveDraft, .submitResponse:
+            .saveDraft, .submitResponse, .export:
             return await patient.perform(effect, progress: progress)
         case .loadAlerts(let cursor): return await kiosk.loadAlerts(after: cursor)
         case .triage(let decision): return await kiosk.triage(decision)
@@ -209,9 +209,14 @@ public actor ClientCore {
         try await patient.measurements(kind: kind, limit: limit)
     }
 
-    /// What `bedside export` writes: the patient's id, measurements oldest first, finished responses.
-    public func exportData() async throws -> (patientID: String, measurements: [MeasurementRecord], responses: [JSONValue]) {
+    /// What `bedside export` writes: the patient's id and server, measurements oldest first, finished responses.
+    public func exportData() async throws -> PatientExportData {
         try await patient.exportData()
+    }
+
+    /// The session's way to everything the server holds of the patient (`bedside export --from-server`).
+    public func serverExport() async throws -> ServerExport {
+        try await patient.serverExport()
     }
 
     /// The patient's session token, for tests that check the server forgot it.

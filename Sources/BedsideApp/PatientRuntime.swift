@@ -133,6 +133,7 @@ actor PatientRuntime {
         case .openQuestionnaire(let taskID): return openQuestionnaire(taskID: taskID)
         case .saveDraft(let draft): return saveDraft(draft)
         case .submitResponse(let draft, let authored): return submitResponse(draft, authored: authored)
+        case .export(let format, let path): return export(format: format, path: path)
         case .requestCode, .verifyCode, .enrol, .unlock, .lock, .logout, .quit, .loadAlerts, .triage, .loadAlertContext, .loadPatientOverview:
             // Login, locking and the kiosk are ClientCore's to route.
             return []
@@ -417,7 +418,7 @@ extension PatientRuntime {
 
     /// Everything of the patient's this device holds, for `bedside export`: measurements oldest first,
     /// and the finished questionnaire responses.
-    func exportData() throws -> (patientID: String, measurements: [MeasurementRecord], responses: [JSONValue]) {
+    func exportData() throws -> PatientExportData {
         guard let session else { throw VaultError.locked }
         var measurements: [MeasurementRecord] = []
         var cursor: HistoryCursor?
@@ -428,6 +429,37 @@ extension PatientRuntime {
             cursor = HistoryCursor(after: last)
         }
         let responses = try session.store.finishedResponses().compactMap { $0.payload["response"] }
-        return (session.profile.patientID, measurements.reversed(), responses)
+        return PatientExportData(
+            patientID: session.profile.patientID, server: session.profile.server, measurements: measurements.reversed(), responses: responses)
+    }
+
+    /// The session's way to everything the server holds of the patient (`bedside export --from-server`).
+    func serverExport() throws -> ServerExport {
+        guard let session else { throw VaultError.locked }
+        return ServerExport(api: api(session.profile.server), token: session.profile.token, patientID: session.profile.patientID)
+    }
+
+    /// The app's export: this computer's data to a new private file (`~/` is the home directory), written
+    /// as `bedside export` writes it.
+    func export(format: PatientDataExport.Format, path: String) -> [Action] {
+        let full = Self.expandingHome(path)
+        do {
+            let data = try exportData()
+            let file = try ExportFile(creating: full)
+            try PatientExportWriter.write(data, format: format, to: file, now: clock.now())
+            try file.commit()
+            return [.exported(path: full, count: data.measurements.count)]
+        } catch let error as ExportFileError {
+            return [.exportFailed(error.text(t))]
+        } catch {
+            // The store's and the vault's errors describe themselves in words.
+            return [.exportFailed("\(error)")]
+        }
+    }
+
+    /// `~/x` as `$HOME/x`; anything else as it is.
+    nonisolated static func expandingHome(_ path: String, home: String? = ProcessInfo.processInfo.environment["HOME"]) -> String {
+        guard path == "~" || path.hasPrefix("~/"), let home, !home.isEmpty else { return path }
+        return home + path.dropFirst()
     }
 }

@@ -278,7 +278,7 @@ public struct SyncEngine: Sendable {
         switch item.operation {
         case .create, .respond:
             let observation = ObservationBuilder.observation(
-                kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
+                kind: record.kind, values: record.values, effective: record.effectiveAsKnown, patientID: patientID, clientID: record.id,
                 note: record.note)
             return [
                 "fullUrl": .string("urn:uuid:\(record.id)"),
@@ -290,7 +290,7 @@ public struct SyncEngine: Sendable {
             ]
         case .withdraw:
             var observation = ObservationBuilder.observation(
-                kind: record.kind, values: record.values, effective: record.effectiveText, patientID: patientID, clientID: record.id,
+                kind: record.kind, values: record.values, effective: record.effectiveAsKnown, patientID: patientID, clientID: record.id,
                 note: record.note, status: "entered-in-error").objectValue ?? [:]
             let serverID = record.serverID ?? ""
             observation["id"] = .string(serverID)

@@ -27,6 +27,7 @@ struct JourneyClient {
     let core: ClientCore
     var output: [String] { lines.value }
     let lines: LineCollector
+    let exportDirectory: URL
 
     /// `proxy`, when given, stands between the app and the server, and the script's `network off|on` cuts it.
     init(
@@ -43,6 +44,10 @@ struct JourneyClient {
         let state = configuration.initialState(width: width, height: height, now: clock.now(), utcOffsetSeconds: 0, idSeed: 42)
         let collector = LineCollector()
         lines = collector
+        // Where a journey's exports go (`${EXPORT_DIR}`): beside the data directory, never the real home.
+        let exports = dataDirectory.deletingLastPathComponent().appendingPathComponent("exports")
+        try? FileManager.default.createDirectory(at: exports, withIntermediateDirectories: true)
+        exportDirectory = exports
         runner = HeadlessRunner(
             state: state, core: core, clock: clock,
             variables: { name in
@@ -52,6 +57,7 @@ struct JourneyClient {
                 case "PASSWORD": password
                 case "LOGIN_CODE": server.latestCode(for: email)
                 case "SERVER": url
+                case "EXPORT_DIR": exports.path
                 default: nil
                 }
             },
@@ -118,8 +124,22 @@ struct JourneyTests {
         await server.stop()
         #expect(result.failed == 0, "\(client.output.joined(separator: "\n"))")
         #expect(result.passed == script.steps.count)
+        try Self.afterwards[name]?(client)
         try? FileManager.default.removeItem(at: client.dataDirectory.deletingLastPathComponent())
     }
+
+    /// What some scripts leave behind besides the screens, checked once they ran.
+    static let afterwards: [String: @Sendable (JourneyClient) throws -> Void] = [
+        // The home screen's export wrote the patient's CSV to a new 0600 file, and the second try did not replace it.
+        "export-my-data.bedside": { client in
+            let path = client.exportDirectory.appendingPathComponent("mine.csv").path
+            let csv = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(csv.hasPrefix("time,kind,code,value,unit,value2,unit2,note,state\r\n"))
+            #expect(csv.contains(",weight,29463-7,82.4,kg,,,,"), "\(csv)")
+            #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: client.exportDirectory.path) == ["mine.csv"], "no temporary file left")
+        }
+    ]
 
     static let questionnairesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../Fixtures/Questionnaires").standardized
@@ -319,3 +339,4 @@ struct LocalizedMessageTests {
         #expect(reason == Localizer(language).text(.errorUnreachable))
     }
 }
+

@@ -410,7 +410,18 @@ def own_export(bedside, home, password):
     wrong_path = os.path.join(home, "wrong.csv")
     wrong = run_bedside(bedside, ["export", "--format", "csv", "--output", wrong_path, "--password-stdin"], "nope\n", home)
     assert wrong.returncode == 3 and not os.path.exists(wrong_path), (wrong.returncode, wrong.stderr)
-    return f"{len(resources)} resources valid R4; {len(rows)} CSV rows; wrong password: exit 3, no file"
+    # Once sent, the server's copies come back with --from-server: a Bundle fhir.resources accepts too.
+    synced = run_bedside(bedside, ["sync", "--password-stdin"], password + "\n", home)
+    assert synced.returncode == 0, (synced.returncode, synced.stderr)
+    server_path = os.path.join(home, "server.json")
+    fetched = run_bedside(bedside, ["export", "--format", "fhir", "--from-server", "--output", server_path, "--password-stdin"],
+                          password + "\n", home)
+    assert fetched.returncode == 0, (fetched.returncode, fetched.stderr)
+    with open(server_path) as f:
+        held = vf.validate_bundle(json.load(f), "collection")
+    assert sum(r["resourceType"] == "Observation" for r in held) == 2, [r["resourceType"] for r in held]
+    return (f"{len(resources)} resources valid R4; {len(rows)} CSV rows; wrong password: exit 3, no file; "
+            f"--from-server: {len(held)} resources valid R4")
 
 
 def main():

@@ -19,6 +19,8 @@ func homeKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         return openAssignments(&state)
     case .character("i") where state.sync.needsLogin:
         state.push(.reauth(TextField(masked: true, maxLength: 256)))
+    case .character("e"):
+        openExport(&state)
     case .character("L"), .character("l"):
         state.push(.logout)
     case .character("q"), .escape:

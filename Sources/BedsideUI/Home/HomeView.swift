@@ -62,14 +62,14 @@ extension Painter {
         }
         row += 1
         let menu: [Phrase] = state.status.assignments.isEmpty
-            ? [.homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit]
-            : [.qMenuFill, .homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuLogout, .homeMenuQuit]
+            ? [.homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuExport, .homeMenuLogout, .homeMenuQuit]
+            : [.qMenuFill, .homeMenuAdd, .homeMenuHistory, .homeMenuSync, .homeMenuExport, .homeMenuLogout, .homeMenuQuit]
         for phrase in menu where row < height - 2 {
             frame.put(t.text(phrase), x: 3, y: row, role: .text)
             frame.put(String(t.text(phrase).prefix(1)), x: 3, y: row, role: .accent)
             row += 1
         }
-        hints = (state.status.assignments.isEmpty ? "" : "f ") + "a h s L q" + (state.status.rejected > 0 ? " n" : "")
+        hints = (state.status.assignments.isEmpty ? "" : "f ") + "a h s e L q" + (state.status.rejected > 0 ? " n" : "")
             + (state.sync.needsLogin ? " i" : "")
     }
 

@@ -16,6 +16,11 @@ public enum Phrase: String, Sendable, CaseIterable {
     // Home
     case homeTitle, homeToday, homeLastValues, homeNoValue, homeNotToday, homeMenuAdd, homeMenuHistory, homeMenuSync
     case homeMenuLogout, homeMenuQuit, homeDueTitle, homeDueNothing, homeDueMeasure
+    // Export
+    case homeMenuExport, exportTitle, exportIntro, exportFormat, exportFormatCSV, exportFormatFHIR, exportFile, exportHint, exportNeedPath
+    case exportBusy, exportDone, exportExists, exportCannotCreate, exportCannotWrite, exportOutputClosed, exportOutputFailed, helpExport
+    case cliExportTerminal, cliExportDone, cliExportProgress, cliExportProgressNoTotal, cliExportResuming, cliExportStopped, cliExportStateOther
+    case cliExportStateUnsafe, cliExportStateFailed, cliExportTooLarge, cliExportNotInCSV, cliExportReadFailed
     // Kinds and parts
     case kindBloodPressure, kindWeight, kindHeartRate, kindOxygenSaturation, kindTemperature, kindRespiratoryRate, kindGlucose
     case partSystolic, partDiastolic, partPulse, partValue, fieldTime, fieldNote, optional

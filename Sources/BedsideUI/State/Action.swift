@@ -28,6 +28,9 @@ public enum Action: Sendable {
     case questionnaire(QuestionnaireAction)
     /// The clinician kiosk.
     case kiosk(KioskAction)
+    /// The export is in place (the full path), with this many measurements.
+    case exported(path: String, count: Int)
+    case exportFailed(String)
     case loggedOut
     case logoutFailed(String)
     /// An effect failed in a way the current screen should show.

@@ -40,6 +40,8 @@ public enum Effect: Sendable, Equatable {
     case loadPatientOverview(patientID: String)
     /// Kiosk: write a triage decision into the Flag, with If-Match.
     case triage(AlertTriage)
+    /// Write this computer's data of the patient's to a new private file (`~/` is their home directory).
+    case export(format: PatientDataExport.Format, path: String)
     case logout
     case quit
 }

@@ -80,6 +80,7 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .reauth(var field): return reauthKey(&state, &field, key)
     case .questionnaire(var session): return questionnaireKey(&state, &session, key)
     case .chooseQuestionnaire(let selection): return chooseQuestionnaireKey(&state, selection, key)
+    case .export(var form): return exportKey(&state, &form, key)
     case .alerts(var queue): return alertsKey(&state, &queue, key)
     case .alertDetail(let alert): return alertDetailKey(&state, alert, key)
     case .patientOverview(let alert): return patientOverviewKey(&state, alert, key)
@@ -90,7 +91,7 @@ private func handleKey(_ state: inout AppState, _ key: Key) -> [Effect] {
 
 func screenTakesText(_ screen: Screen) -> Bool {
     switch screen {
-    case .login, .code, .unlock, .form, .reauth, .questionnaire, .triage: true
+    case .login, .code, .unlock, .form, .reauth, .questionnaire, .triage, .export: true
     default: false
     }
 }
@@ -206,6 +207,8 @@ private func handleResult(_ state: inout AppState, _ action: Action) -> [Effect]
         return handleQuestionnaireResult(&state, result)
     case .kiosk(let result):
         return handleKioskResult(&state, result)
+    case .exported, .exportFailed:
+        handleExportResult(&state, action)
     case .loggedOut:
         let server = state.session?.server ?? ""
         lockNow(&state)

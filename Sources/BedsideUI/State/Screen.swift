@@ -22,6 +22,8 @@ public enum Screen: Sendable, Equatable {
     indirect case questionnaire(QuestionnaireSession)
     /// Which of several assigned questionnaires to fill in.
     case chooseQuestionnaire(selection: Int)
+    /// The patient's own data to a file: format and file name.
+    case export(ExportForm)
     /// Kiosk: the alert queue of the clinician's patients.
     case alerts(AlertQueue)
     /// Kiosk: one alert with its patient and history of notes.

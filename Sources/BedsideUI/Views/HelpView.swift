@@ -12,6 +12,7 @@ extension Painter {
         case .form, .confirmUnusual: text.append(t.text(.helpForm))
         case .history, .detail, .confirmDelete: text.append(t.text(.helpHistory))
         case .attention: text.append(t.text(.helpAttention))
+        case .export: text.append(t.text(.helpExport))
         case .reauth: text.append(t.text(.helpLogin))
         case .questionnaire, .chooseQuestionnaire: text.append(t.text(.helpQuestionnaire))
         case .alerts, .alertDetail, .patientOverview, .triage, .triageConflict: text.append(t.text(.helpKiosk))

@@ -26,6 +26,7 @@ public func render(_ state: AppState) -> Frame {
     case .reauth(let field): painter.reauth(field)
     case .questionnaire(let session): painter.questionnaire(session)
     case .chooseQuestionnaire(let selection): painter.chooseQuestionnaire(selection)
+    case .export(let form): painter.export(form)
     case .alerts(let queue): painter.alerts(queue)
     case .alertDetail(let alert): painter.alertDetail(alert)
     case .patientOverview(let alert): painter.patientOverview(alert)
