@@ -43,6 +43,8 @@ public struct ServerConfiguration: Sendable {
     public var subscriptions = SubscriptionSettings()
     /// Bulk Data exports: where their files go and how long they stay (`--export-retention-minutes`).
     public var bulkExport: BulkExportSettings
+    /// Encrypted backups the server writes on its own (`--backup-every-hours`); nil: none.
+    public var backups: BackupSchedule?
 
     /// Files of Bulk Data exports, one directory per job.
     public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }
