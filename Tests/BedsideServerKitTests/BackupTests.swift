@@ -52,6 +52,13 @@ struct BackupFixture {
         }
     }
 
+    /// A backup of the fixture in small chunks (many of them to cut and reorder), and the key that opens it.
+    func backUp(_ name: String) throws -> (key: BackupSecretKey, path: String, report: BackupReport) {
+        let key = try secretKey()
+        let report = try ServerBackup.write(dataDirectory: data, recipient: key.recipient, output: path(name), chunkSize: 4096, shouldStop: { false })
+        return (key, path(name), report)
+    }
+
     func secretKey() throws -> BackupSecretKey {
         if let key = try? BackupSecretKey.read(path: keyPrefix + ".key") { return key }
         return try BackupSecretKey.generate(prefix: keyPrefix)
@@ -91,9 +98,7 @@ struct BackupTests {
     func roundTrip() async throws {
         let fixture = try await BackupFixture()
         defer { fixture.remove() }
-        let key = try fixture.secretKey()
-        let output = fixture.path("one.backup")
-        let report = try ServerBackup.write(dataDirectory: fixture.data, recipient: key.recipient, output: output, chunkSize: 4096, shouldStop: { false })
+        let (key, output, report) = try fixture.backUp("one.backup")
         #expect(report.contents.resourceCounts.first { $0.type == "Observation" }?.count == 40)
         #expect(try BackupFixture.mode(output) == 0o600)
         #expect(report.contents.files == ["bedside-server.sqlite", "tls/ca.key", "tls/ca.pem", "tls/server.key", "tls/server.pem", "master.key"])
@@ -150,8 +155,7 @@ struct BackupTests {
         }
         try await Task.sleep(for: .milliseconds(100))
         let before = try store.readNow { db in try db.count(type: "Observation") }
-        let output = fixture.path("busy.backup")
-        _ = try ServerBackup.write(dataDirectory: fixture.data, recipient: key.recipient, output: output, chunkSize: 4096, shouldStop: { false })
+        let output = try fixture.backUp("busy.backup").path
         try await Task.sleep(for: .milliseconds(100))
         stop.set()
         while !done.isSet { try await Task.sleep(for: .milliseconds(10)) }
@@ -179,9 +183,7 @@ struct BackupTests {
     func refusals() async throws {
         let fixture = try await BackupFixture()
         defer { fixture.remove() }
-        let key = try fixture.secretKey()
-        let output = fixture.path("good.backup")
-        _ = try ServerBackup.write(dataDirectory: fixture.data, recipient: key.recipient, output: output, chunkSize: 4096, shouldStop: { false })
+        let (key, output, _) = try fixture.backUp("good.backup")
         let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
         let chunk = 4 + 4096 + 16, header = BackupContainer.headerLength
         #expect(good.count > header + 3 * chunk)

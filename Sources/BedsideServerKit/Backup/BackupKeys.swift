@@ -35,11 +35,9 @@ public struct BackupRecipientKey: Sendable {
 
     /// Reads `PREFIX.pub`.
     public static func read(path: String) throws -> BackupRecipientKey {
-        let raw = try BackupKeyFile.keyBytes(path: path, label: label, otherLabel: BackupSecretKey.label, what: "a backup recipient (.pub) key")
-        guard let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw) else {
-            throw BackupError(.key, "\(path) does not hold a valid X25519 public key.")
+        try BackupKeyFile.read(path: path, label: label, otherLabel: BackupSecretKey.label, what: "a backup recipient (.pub) key") {
+            BackupRecipientKey(try Curve25519.KeyAgreement.PublicKey(rawRepresentation: $0))
         }
-        return BackupRecipientKey(key)
     }
 }
 
@@ -67,11 +65,9 @@ public struct BackupSecretKey: Sendable {
 
     /// Reads `PREFIX.key`.
     public static func read(path: String) throws -> BackupSecretKey {
-        let raw = try BackupKeyFile.keyBytes(path: path, label: label, otherLabel: BackupRecipientKey.label, what: "a backup secret (.key) key")
-        guard let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw) else {
-            throw BackupError(.key, "\(path) does not hold a valid X25519 secret key.")
+        try BackupKeyFile.read(path: path, label: label, otherLabel: BackupRecipientKey.label, what: "a backup secret (.key) key") {
+            BackupSecretKey(try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: $0))
         }
-        return BackupSecretKey(key)
     }
 
     /// Makes a new key pair as `PREFIX.pub` (0644) and `PREFIX.key` (0600). Neither file may exist: an
@@ -101,8 +97,9 @@ public struct BackupSecretKey: Sendable {
 
 /// The text format both key files share.
 enum BackupKeyFile {
-    /// The 32 bytes on the one line that starts with `label`; comments (`#`) and blank lines are skipped.
-    static func keyBytes(path: String, label: String, otherLabel: String, what: String) throws -> Data {
+    /// The key made by `make` from the 32 bytes on the one line that starts with `label`; comments (`#`)
+    /// and blank lines are skipped.
+    static func read<Key>(path: String, label: String, otherLabel: String, what: String, make: (Data) throws -> Key) throws -> Key {
         let bytes: [UInt8]
         do {
             bytes = try BackupPaths.readSmallFile(path, what: "the key file")
@@ -118,9 +115,9 @@ enum BackupKeyFile {
             throw BackupError(.key, "\(path) is the other half of a backup key pair; \(hint).")
         }
         guard lines.count == 1, fields.count >= 2, fields[0] == label,
-            let raw = Data(base64Encoded: String(fields[1])), raw.count == 32
+            let raw = Data(base64Encoded: String(fields[1])), raw.count == 32, let key = try? make(raw)
         else { throw BackupError(.key, "\(path) is not \(what) made by `bedside-server backup-key`.") }
-        return raw
+        return key
     }
 }
 
