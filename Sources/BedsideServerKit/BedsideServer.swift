@@ -104,6 +104,8 @@ public struct BedsideServer: Sendable {
         let exportWorker = routes.exports.worker
         let subscriptionSettings = configuration.subscriptions
         let notificationBaseURL = self.notificationBaseURL
+        let backupSchedule = configuration.backups
+        let dataDirectory = configuration.dataDirectory
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
@@ -142,14 +144,20 @@ public struct BedsideServer: Sendable {
                     }
                 }
             }
+            // Scheduled backups copy the database on a thread of their own; a backup under way at stop
+            // is abandoned (its partial file removed), never left half-written under its final name.
+            let backups = Task {
+                guard let schedule = backupSchedule else { return }
+                await ScheduledBackups(schedule: schedule, dataDirectory: dataDirectory, logger: logger).run()
+            }
             // The loop has ended before the server counts as stopped: the store may be closed right after.
             do {
                 try await group.run()
             } catch {
-                await Self.end([notifying, exports], exportWorker: exportWorker)
+                await Self.end([notifying, exports, backups], exportWorker: exportWorker)
                 throw error
             }
-            await Self.end([notifying, exports], exportWorker: exportWorker)
+            await Self.end([notifying, exports, backups], exportWorker: exportWorker)
             await auditRecorder.flush()
         }
         for await port in ports {

@@ -47,6 +47,8 @@ public struct ServerConfiguration: Sendable {
     public var masterKeyPath: String?
     /// Resource bodies and personal fields in clear: only for `bedside-bench server`'s baseline.
     public var storesPlaintextForBenchmark = false
+    /// Encrypted backups the server writes on its own (`--backup-every-hours`); nil: none.
+    public var backups: BackupSchedule?
 
     /// Files of Bulk Data exports, one directory per job.
     public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }

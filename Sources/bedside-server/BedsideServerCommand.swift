@@ -17,7 +17,7 @@ struct BedsideServerCommand: AsyncParsableCommand {
         version: BedsideVersion.current,
         subcommands: [
             ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, ClientCommand.self, AuditCommand.self,
-            RotateKeyCommand.self, SeedDemoCommand.self,
+            RotateKeyCommand.self, SeedDemoCommand.self, BackupKeyCommand.self, BackupCommand.self, RestoreCommand.self,
         ])
 }
 
@@ -117,6 +117,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Minutes a finished Bulk Data export's files stay for its client to fetch before they are deleted (1 to 10080).")
     var exportRetentionMinutes = 120
 
+    @OptionGroup var backups: ScheduledBackupOptions
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
@@ -147,6 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.subscriptions.outboundCAFile = outboundCAFile
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         mail.apply(to: &configuration)
+        configuration.backups = try backups.schedule()
         let store = try options.openStore()
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()
@@ -231,4 +234,52 @@ struct MailOptions: ParsableArguments {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// `serve`'s scheduled backups: all three of --backup-every-hours, --backup-recipient and --backup-dir, or none.
+struct ScheduledBackupOptions: ParsableArguments {
+    @Option(help: "Write an encrypted backup every N hours (1 to 8760) into --backup-dir: the first when none there is newer than N hours, then every N hours.")
+    var backupEveryHours: Int?
+
+    @Option(help: "The public key file (PREFIX.pub, from `backup-key`) scheduled backups are encrypted to.", completion: .file())
+    var backupRecipient: String?
+
+    @Option(help: "The directory for scheduled backups (created 0700), named bedside-server-<UTC time>.backup.", completion: .directory)
+    var backupDir: String?
+
+    @Option(help: "How many of the newest scheduled backups to keep in --backup-dir; older ones are deleted (1 to 1000).")
+    var backupKeep = 7
+
+    func validate() throws {
+        let given = [backupEveryHours != nil, backupRecipient != nil, backupDir != nil]
+        guard given.allSatisfy({ $0 }) || !given.contains(true) else {
+            throw ValidationError("Scheduled backups need all of --backup-every-hours, --backup-recipient and --backup-dir.")
+        }
+        if let backupEveryHours, !(1...8760).contains(backupEveryHours) {
+            throw ValidationError("--backup-every-hours must be between 1 and 8760 (a year).")
+        }
+        guard (1...1000).contains(backupKeep) else { throw ValidationError("--backup-keep must be between 1 and 1000.") }
+        if let backupRecipient {
+            do {
+                _ = try BackupRecipientKey.read(path: backupRecipient)
+            } catch let error as BackupError {
+                throw ValidationError("--backup-recipient: \(error.message)")
+            }
+        }
+    }
+
+    /// The schedule, with its directory made (0700) and checked writable; nil when none was asked for.
+    func schedule() throws -> BackupSchedule? {
+        guard let backupEveryHours, let backupRecipient, let backupDir else { return nil }
+        let recipient: BackupRecipientKey
+        do {
+            recipient = try BackupRecipientKey.read(path: backupRecipient)
+            try FileManager.default.createDirectory(atPath: backupDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ValidationError("--backup-dir \(backupDir) cannot be created: \(error)")
+        }
+        guard access(backupDir, W_OK) == 0 else { throw ValidationError("--backup-dir \(backupDir) is not writable.") }
+        return BackupSchedule(
+            interval: .seconds(backupEveryHours * 3600), recipient: recipient, directory: URL(fileURLWithPath: backupDir), keep: backupKeep)
+    }
 }
