@@ -27,9 +27,8 @@ struct BackupFixture {
         patientID = try #require(account.patientID)
         try Self.addObservations(observations, to: store, patientID: patientID)
         try DevCertificateAuthority(directory: configuration.tlsDirectory).ensure()
-        let masterKey = try BackupFileHandle.createExclusive(configuration.dataDirectory.appendingPathComponent("master.key").path, mode: 0o600)
-        try masterKey.write((0..<32).map { _ in UInt8.random(in: 0...255) })
-        masterKey.close()
+        // The master key: made in the data directory when the store was first opened.
+        #expect(configuration.masterKeyFile.exists)
         try FileManager.default.createDirectory(at: configuration.mailDirectory.appendingPathComponent("new"), withIntermediateDirectories: true)
         try Data("a mail".utf8).write(to: configuration.mailDirectory.appendingPathComponent("new/1.eml"))
         try FileManager.default.createDirectory(at: configuration.exportsDirectory, withIntermediateDirectories: true)
