@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -27,7 +28,7 @@ struct ServerExecutable {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try ProcessLaunch.run(process)
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
@@ -44,7 +45,7 @@ struct ServerExecutable {
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         var seen = ""
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

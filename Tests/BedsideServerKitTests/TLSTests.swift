@@ -1,4 +1,5 @@
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ struct TLSTests {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))

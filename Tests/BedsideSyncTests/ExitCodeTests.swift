@@ -1,3 +1,4 @@
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ struct ExitCodeTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path]
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -54,7 +54,7 @@ struct ExportCommandTests {
             let process = device.process(["export", "--format", "csv", "--output", wrongPath, "--password-stdin"])
             let stdin = Pipe()
             process.standardInput = stdin
-            try process.run()
+            try ProcessLaunch.run(process)
             stdin.fileHandleForWriting.write(Data("not-the-password\n".utf8))
             try stdin.fileHandleForWriting.close()
             try await offPool { process.waitUntilExit() }
@@ -132,7 +132,7 @@ struct ExportCommandTests {
             process.standardOutput = FileHandle(fileDescriptor: pty.terminal, closeOnDealloc: false)
             process.standardError = errors
             process.standardInput = stdin
-            try process.run()
+            try ProcessLaunch.run(process)
             try stdin.fileHandleForWriting.close()
             try await offPool { process.waitUntilExit() }
             close(pty.terminal)
@@ -151,7 +151,7 @@ struct ExportCommandTests {
             closed.standardOutput = output
             closed.standardError = complaints
             closed.standardInput = input
-            try closed.run()
+            try ProcessLaunch.run(closed)
             try output.fileHandleForReading.close()
             input.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
             try input.fileHandleForWriting.close()
@@ -278,7 +278,7 @@ struct ExportCommandTests {
             let stdin = Pipe()
             process.standardInput = stdin
             process.standardError = FileHandle(fileDescriptor: pty.terminal, closeOnDealloc: false)
-            try process.run()
+            try ProcessLaunch.run(process)
             stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
             try stdin.fileHandleForWriting.close()
             try await offPool { process.waitUntilExit() }

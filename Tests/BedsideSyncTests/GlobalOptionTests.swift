@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ struct GlobalOptionTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
         process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": configHome]
-        try process.run()
+        try ProcessLaunch.run(process)
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return Run(status: process.terminationStatus, errors: text)
@@ -39,7 +40,7 @@ struct GlobalOptionTests {
         process.arguments = ["--experimental-dump-help"]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try ProcessLaunch.run(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let root = try #require(try JSONParser.parse(Array(data))["command"])

@@ -203,7 +203,7 @@ struct ForeignDataDirectoryTests {
             let errors = Pipe()
             process.standardError = errors
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try ProcessLaunch.run(process)
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             #expect(process.terminationStatus != 0, "\(arguments)")
@@ -231,7 +231,7 @@ struct ForeignDataDirectoryTests {
         let errors = Pipe()
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 1)
@@ -258,7 +258,7 @@ struct ForeignDataDirectoryTests {
         #expect(symlink(folder.path, shm) == 0)
         let process = device.process(["logout", "--force"])
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(try String(contentsOf: precious, encoding: .utf8) == "precious")

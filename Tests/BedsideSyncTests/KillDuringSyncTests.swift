@@ -80,7 +80,7 @@ struct KillDuringSyncTests {
             process.standardInput = stdin
             process.standardOutput = output
             process.standardError = errors
-            try process.run()
+            try ProcessLaunch.run(process)
             stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
             try stdin.fileHandleForWriting.close()
             return Running(process: process, output: output, errors: errors)
@@ -96,7 +96,7 @@ struct KillDuringSyncTests {
             let stdin = Pipe()
             process.standardInput = stdin
             let before = server.latestCode(for: KillDuringSyncTests.email)
-            try process.run()
+            try ProcessLaunch.run(process)
             stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
             var code: String?
             // Generous: under a full parallel test run on 2 cores the password check alone has taken seconds.

@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -20,7 +21,7 @@ struct ManPageTests {
         process.arguments = ["--experimental-dump-help"]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try ProcessLaunch.run(process)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         var found: [(String, String)] = []
