@@ -93,11 +93,19 @@ struct ConnectionGuardTests {
         }) { server in
             server.transport.closeConnections()
             let port = server.running.port
-            var held = (0..<8).compactMap { _ in RawConnection(port: port) }
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(held.allSatisfy { !$0.isClosedByPeer(within: 50) })
+            // The connections the client just closed leave the count once the server has seen them go;
+            // on a loaded machine that can take a while, so take the 8 places again until all 8 stay open.
+            var held: [RawConnection] = []
+            for _ in 0..<40 {
+                held = (0..<8).compactMap { _ in RawConnection(port: port) }
+                try await Task.sleep(for: .milliseconds(300))
+                if held.count == 8 && held.allSatisfy({ !$0.isClosedByPeer(within: 50) }) { break }
+                held.removeAll()
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(held.count == 8, "8 connections from one address stay open")
             let ninth = try #require(RawConnection(port: port))
-            #expect(ninth.isClosedByPeer(within: 2000))
+            #expect(ninth.isClosedByPeer(within: 10_000))
             held.removeLast()
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await server.request("GET", "/fhir/metadata").status == 200)
