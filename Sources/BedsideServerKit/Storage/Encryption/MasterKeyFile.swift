@@ -54,20 +54,23 @@ public struct MasterKeyFile: Sendable {
     public func create() throws(StoreEncryptionError) -> SymmetricKey {
         let key = SymmetricKey(size: .bits256)
         let line = Self.label + key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            if errno == EEXIST { throw .keyFileExists(path: path) }
-            throw .keyFileUnreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        let bytes = Array(line.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == bytes.count, synced else {
-            unlink(path)
+        do {
+            let file = try BackupFileHandle.createExclusive(path, mode: 0o600)
+            do {
+                try file.write(Array(line.utf8))
+                try file.sync()
+                file.close()
+            } catch {
+                file.close()
+                unlink(path)
+                throw error
+            }
+        } catch let error as BackupError where error.kind == .exists {
+            throw .keyFileExists(path: path)
+        } catch {
             throw .keyFileUnreadable(path: path, reason: "it could not be written")
         }
-        Self.syncDirectory(of: path)
+        BackupPaths.syncDirectory(BackupPaths.parent(of: path))
         return key
     }
 
@@ -75,13 +78,6 @@ public struct MasterKeyFile: Sendable {
     public static func fingerprint(_ key: SymmetricKey) -> String {
         let digest = key.withUnsafeBytes { bytes in SHA256.hash(data: Array("bedside master key fingerprint".utf8) + Array(bytes)) }
         return digest.prefix(8).map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
-    }
-
-    static func syncDirectory(of path: String) {
-        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { return }
-        fsync(directory)
-        close(directory)
     }
 }
 

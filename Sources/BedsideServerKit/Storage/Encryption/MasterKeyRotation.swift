@@ -37,7 +37,7 @@ public enum MasterKeyRotation {
             guard rename(staged.path, current.path) == 0 else {
                 throw StoreEncryptionError.keyFileUnreadable(path: staged.path, reason: "it could not be renamed to \(current.path)")
             }
-            MasterKeyFile.syncDirectory(of: current.path)
+            BackupPaths.syncDirectory(BackupPaths.parent(of: current.path))
         }
         try store.writeNow { db in
             try db.append([
@@ -61,7 +61,7 @@ extension MasterKeyFile {
         guard staged.exists, let master = try? staged.read(), let dataKey = StoreKeys.unwrap(stored.wrapped, with: master),
             rename(staged.path, path) == 0
         else { return nil }
-        Self.syncDirectory(of: path)
+        BackupPaths.syncDirectory(BackupPaths.parent(of: path))
         return dataKey
     }
 }
