@@ -21,6 +21,7 @@ public final class LoopbackServer: @unchecked Sendable {
     public init(
         clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
+        await LiveServerSlots.shared.acquire()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.port = 0
@@ -28,15 +29,36 @@ public final class LoopbackServer: @unchecked Sendable {
         configuration.rateLimit = rateLimit
         configure(&configuration)
         self.clock = clock
-        store = try configuration.openStore()
+        do {
+            store = try configuration.openStore()
+        } catch {
+            await LiveServerSlots.shared.release()
+            throw error
+        }
         administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
-        running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+        do {
+            running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+        } catch {
+            try? store.close()
+            await LiveServerSlots.shared.release()
+            throw error
+        }
     }
 
+    private let stopOnce = NSLock()
+    private var stopped = false
+
+    /// Stops the server, closes its store and removes its directory; a second call does nothing.
     public func stop() async {
+        let first = stopOnce.withLock {
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         await running.stop()
         try? store.close()
         try? FileManager.default.removeItem(at: directory)
+        await LiveServerSlots.shared.release()
     }
 
     @discardableResult
