@@ -106,6 +106,7 @@ public struct BedsideServer: Sendable {
         let notificationBaseURL = self.notificationBaseURL
         let backupSchedule = configuration.backups
         let dataDirectory = configuration.dataDirectory
+        let retentionSchedule = configuration.retention
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
@@ -119,7 +120,6 @@ public struct BedsideServer: Sendable {
                     try? await Task.sleep(for: .seconds(300))
                 }
             }
-            defer { housekeeping.cancel() }
             // Bulk Data: exports the server stopped in the middle run again; expired files go, soon after.
             let exports = Task {
                 await exportWorker.resume()
@@ -150,14 +150,19 @@ public struct BedsideServer: Sendable {
                 guard let schedule = backupSchedule else { return }
                 await ScheduledBackups(schedule: schedule, dataDirectory: dataDirectory, logger: logger).run()
             }
-            // The loop has ended before the server counts as stopped: the store may be closed right after.
+            let retention = Task {
+                guard let schedule = retentionSchedule else { return }
+                await ScheduledRetention(schedule: schedule, store: store, clock: clock, logger: logger).run()
+            }
+            // The loops have ended before the server counts as stopped: the store may be closed right after.
+            let loops = [housekeeping, notifying, exports, backups, retention]
             do {
                 try await group.run()
             } catch {
-                await Self.end([notifying, exports, backups], exportWorker: exportWorker)
+                await Self.end(loops, exportWorker: exportWorker)
                 throw error
             }
-            await Self.end([notifying, exports, backups], exportWorker: exportWorker)
+            await Self.end(loops, exportWorker: exportWorker)
             await auditRecorder.flush()
         }
         for await port in ports {

@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var storesPlaintextForBenchmark = false
     /// Encrypted backups the server writes on its own (`--backup-every-hours`); nil: none.
     public var backups: BackupSchedule?
+    /// Patients' data handed over and erased a number of years after their care ended (`--retention-years`); nil: never.
+    public var retention: RetentionSchedule?
 
     /// Files of Bulk Data exports, one directory per job.
     public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }

@@ -18,6 +18,7 @@ struct BedsideServerCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, UserCommand.self, TeamCommand.self, AssignCommand.self, RulesCommand.self, ClientCommand.self, AuditCommand.self,
             RotateKeyCommand.self, SeedDemoCommand.self, BackupKeyCommand.self, BackupCommand.self, RestoreCommand.self,
+            PatientCommand.self, RetentionCommand.self,
         ])
 }
 
@@ -119,6 +120,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var backups: ScheduledBackupOptions
 
+    @OptionGroup var retention: ScheduledRetentionOptions
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
@@ -150,6 +153,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         mail.apply(to: &configuration)
         configuration.backups = try backups.schedule()
+        configuration.retention = try retention.schedule()
         let store = try options.openStore()
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()

@@ -70,7 +70,7 @@ struct ServerMigrationTests {
         #expect(teams.count == 1)
         let team = try #require(teams.first.flatMap { JSONParser.parseOrNil($0.json) })
         #expect(CareTeams.practitionerIDs(in: team) == ["pr1"] && CareTeams.isActive(team))
-        try store.writeNow { db in try CareTeams.synchronize(patientID: "p1", db: db) }
+        try store.writeNow { db in try CareTeams.synchronize(patientID: "p1", db: db, now: 0) }
         #expect(try store.readNow { db in try db.teamPatientIDs(clinicianAccountID: "nurse") } == ["p1"], "the nurse still sees the patient")
     }
 

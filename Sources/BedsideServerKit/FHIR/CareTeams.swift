@@ -34,12 +34,29 @@ enum CareTeams {
         return try db.search(query).resources
     }
 
-    /// Makes the care_team_member rows of a patient what the patient's active CareTeams say.
-    static func synchronize(patientID: String, db: any StoreWriting) throws {
+    /// Makes the care_team_member rows of a patient what the patient's active CareTeams say, and records
+    /// the end of the patient's care when their last CareTeam ended (`inactive`), or takes it back when
+    /// one is active again: the retention time starts at the end of care.
+    static func synchronize(patientID: String, db: any StoreWriting, now: Int64) throws {
         var practitioners = Set<String>()
+        var anyOngoing = false
+        var ended: [JSONValue] = []
         for stored in try careTeams(of: patientID, db: db) {
-            guard let careTeam = JSONParser.parseOrNil(stored.json), isActive(careTeam) else { continue }
+            guard let careTeam = JSONParser.parseOrNil(stored.json) else { continue }
+            switch careTeam["status"]?.stringValue {
+            case "inactive": ended.append(careTeam)
+            case "entered-in-error": break
+            default: anyOngoing = true  // active, proposed, suspended, or none given
+            }
+            guard isActive(careTeam) else { continue }
             practitioners.formUnion(practitionerIDs(in: careTeam))
+        }
+        if anyOngoing {
+            try db.deleteCareEnd(patientID: patientID)
+        } else if !ended.isEmpty, try db.careEnd(patientID: patientID) == nil {
+            // When the teams say care ended (their latest period end), never later than now.
+            let ends = ended.compactMap { careTeam in careTeam["period"]?["end"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound }
+            try db.save(CareEnd(patientID: patientID, endedAt: min(ends.max() ?? now, now), source: .careTeam))
         }
         let clinicians = try db.clinicianAccountIDs(practitionerIDs: practitioners.sorted())
         let current = Set(try db.clinicianIDs(patientID: patientID))
@@ -66,11 +83,22 @@ enum CareTeams {
                 "subject": ["reference": .string("Patient/\(patientID)")],
             ]
             var participants = careTeam["participant"]?.arrayValue ?? []
-            guard !participants.contains(where: { $0["member"]?["reference"]?.stringValue == reference }) else {
-                return try synchronize(patientID: patientID, db: db)
+            let ended = careTeam["status"]?.stringValue.map { $0 != "active" } ?? false
+            guard ended || !participants.contains(where: { $0["member"]?["reference"]?.stringValue == reference }) else {
+                return try synchronize(patientID: patientID, db: db, now: now)
             }
-            participants.append(["member": ["reference": .string(reference), "display": .string(display)]])
+            if !participants.contains(where: { $0["member"]?["reference"]?.stringValue == reference }) {
+                participants.append(["member": ["reference": .string(reference), "display": .string(display)]])
+            }
             careTeam["participant"] = .array(participants)
+            if ended {
+                // Putting someone on the team of a patient whose care ended takes them back into care.
+                careTeam["status"] = "active"
+                if var period = careTeam["period"]?.objectValue {
+                    period["end"] = nil
+                    careTeam["period"] = period.isEmpty ? nil : .object(period)
+                }
+            }
             try db.put(FHIRService.stamp(
                 .object(careTeam), type: .careTeam, id: managed?.id ?? UUID().uuidString.lowercased(), version: (managed?.versionID ?? 0) + 1,
                 at: now))
@@ -84,6 +112,27 @@ enum CareTeams {
                 try db.put(FHIRService.stamp(.object(careTeam), type: .careTeam, id: stored.id, version: stored.versionID + 1, at: now))
             }
         }
-        try synchronize(patientID: patientID, db: db)
+        try synchronize(patientID: patientID, db: db, now: now)
+    }
+
+    /// The end of a patient's care (`patient end-care`): each of their CareTeams still going becomes
+    /// `inactive` with `period.end` (a new version), nobody sees them from then on, and the end is
+    /// recorded as given.
+    static func endCare(patientID: String, at end: FHIRDateTime, db: any StoreWriting, now: Int64) throws {
+        for stored in try careTeams(of: patientID, db: db) {
+            guard var careTeam = JSONParser.parseOrNil(stored.json)?.objectValue else { continue }
+            let status = careTeam["status"]?.stringValue
+            guard status != "inactive", status != "entered-in-error" else { continue }
+            careTeam["status"] = "inactive"
+            var period = careTeam["period"]?.objectValue ?? JSONObject()
+            if let start = period["start"]?.stringValue.flatMap(FHIRDateTime.init), start.lowerBound > end.upperBound {
+                throw AdministrationError("Care cannot end on \(end.text): CareTeam/\(stored.id) started on \(start.text).")
+            }
+            period["end"] = .string(end.text)
+            careTeam["period"] = .object(period)
+            try db.put(FHIRService.stamp(.object(careTeam), type: .careTeam, id: stored.id, version: stored.versionID + 1, at: now))
+        }
+        try synchronize(patientID: patientID, db: db, now: now)
+        try db.save(CareEnd(patientID: patientID, endedAt: end.lowerBound, source: .commandLine))
     }
 }

@@ -327,7 +327,7 @@ public struct FHIRService: Sendable {
         }
         try db.put(stamped)
         if stamped.type == SupportedResource.careTeam.rawValue, let patientID = stamped.patientID {
-            try CareTeams.synchronize(patientID: patientID, db: db)
+            try CareTeams.synchronize(patientID: patientID, db: db, now: now)
         }
         if stamped.type == SupportedResource.subscription.rawValue { try SubscriptionLifecycle.created(stamped, db: db, info: info) }
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
@@ -425,7 +425,7 @@ public struct FHIRService: Sendable {
         }
         try requireReferencesExist(stamped, db: db)
         try db.put(stamped)
-        if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db) }
+        if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db, now: now) }
         if type == .subscription { try SubscriptionLifecycle.updated(from: current.status, to: stamped, db: db) }
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
         if type == .flag, let before {

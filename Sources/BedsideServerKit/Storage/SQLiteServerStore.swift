@@ -73,6 +73,21 @@ public final class SQLiteServerStore: ServerStore {
         try pool.close()
     }
 
+    /// Deleted rows are overwritten in the pages that held them (`secure_delete`); the copies of those
+    /// pages in the WAL go when it is checkpointed and truncated, which waits for readers still looking
+    /// at older pages (a few tries; the next write's checkpoint finishes it otherwise).
+    @discardableResult
+    public func removeDeletedData() async throws -> Bool {
+        for attempt in 0..<50 {
+            let busy = try await pool.writeWithoutTransaction { db in
+                try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 0
+            }
+            if busy == 0 { return true }
+            try await Task.sleep(for: .milliseconds(min(500, 20 * (attempt + 1))))
+        }
+        return false
+    }
+
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
@@ -99,6 +114,17 @@ enum ServerMigrations {
         }
         migrator.registerMigration("v13: the audit trail chained: each record holds the MAC of the one before and its own") { db in
             try chainAuditTrail(db, key: keys.audit)
+        }
+        migrator.registerMigration("v14: when a patient's care ended, for retention") { db in
+            // Recorded from this version on; an earlier end of care is recorded with `patient end-care --date`.
+            try db.execute(sql: """
+                CREATE TABLE care_end (
+                    patient_id TEXT PRIMARY KEY,
+                    ended_at INTEGER NOT NULL,
+                    source TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX care_end_at ON care_end(ended_at);
+                """)
         }
         return migrator
     }

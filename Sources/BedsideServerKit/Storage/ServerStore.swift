@@ -11,6 +11,10 @@ public protocol ServerStore: Sendable {
     func close() throws
     /// The keys the data is sealed with; also for what the server keeps in files (export files).
     var keys: StoreKeys { get }
+    /// Makes data deleted so far leave the database's files now, not at some later write (an erasure);
+    /// false when readers kept it from finishing (the next checkpoint does).
+    @discardableResult
+    func removeDeletedData() async throws -> Bool
 }
 
 /// What can be read inside a transaction.
@@ -69,6 +73,12 @@ public protocol StoreReading {
     func lastChangeSequence() throws -> Int64
     func subscriptionState(id: String) throws -> SubscriptionState?
     func subscriptionStates() throws -> [SubscriptionState]
+    /// When the patient's care ended, if it has.
+    func careEnd(patientID: String) throws -> CareEnd?
+    /// Patients whose care ended before `time`, longest ago first.
+    func careEnds(endedBefore time: Int64) throws -> [CareEnd]
+    /// How many resources of the patient's compartment there are, their versions and newest change.
+    func patientDataSummary(patientID: String) throws -> PatientDataSummary
 }
 
 /// What can be changed inside a transaction.
@@ -111,4 +121,10 @@ public protocol StoreWriting: StoreReading {
     func deleteChanges(through sequence: Int64) throws
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
+    func save(_ careEnd: CareEnd) throws
+    func deleteCareEnd(patientID: String) throws
+    /// Deletes everything of a patient: the resources of their compartment with every earlier version,
+    /// their entries in the change feed and in every index, their care team rows, their care end, and
+    /// their account (sessions, login codes, enrolment). The audit trail is left as it is.
+    func erasePatient(patientID: String) throws -> ErasureCounts
 }

@@ -320,3 +320,52 @@ public struct ExportPage: Sendable {
     public var rows: [ExportRow] = []
     public var next: Int64?
 }
+
+/// When a patient's care ended: the start of the time their data is kept (`retention`).
+public struct CareEnd: Sendable, Equatable {
+    /// Who recorded it.
+    public enum Source: String, Sendable {
+        /// `bedside-server patient end-care`.
+        case commandLine = "command-line"
+        /// The patient's last active CareTeam ended (written by an EMR or the command line).
+        case careTeam = "care-team"
+    }
+
+    public var patientID: String
+    public var endedAt: Int64
+    public var source: Source
+
+    public init(patientID: String, endedAt: Int64, source: Source) {
+        self.patientID = patientID
+        self.endedAt = endedAt
+        self.source = source
+    }
+}
+
+/// How much of a patient the store holds: compared before and after a hand-over, so an erasure never
+/// deletes what was written after the hand-over was read.
+public struct PatientDataSummary: Sendable, Equatable {
+    public var resources = 0
+    /// The sum of the resources' version numbers: any update changes it.
+    public var versions = 0
+    public var newestUpdate: Int64 = 0
+
+    public init(resources: Int = 0, versions: Int = 0, newestUpdate: Int64 = 0) {
+        self.resources = resources
+        self.versions = versions
+        self.newestUpdate = newestUpdate
+    }
+}
+
+/// What an erasure deleted.
+public struct ErasureCounts: Sendable, Equatable {
+    public var resources = 0
+    public var historyVersions = 0
+    public var accounts = 0
+
+    public init(resources: Int = 0, historyVersions: Int = 0, accounts: Int = 0) {
+        self.resources = resources
+        self.historyVersions = historyVersions
+        self.accounts = accounts
+    }
+}

@@ -1,0 +1,128 @@
+import BedsideCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hands a patient's data over to the organisation before it is erased: one NDJSON file per resource
+/// type (the current version of each resource, one per line, as Bulk Data writes them) and a
+/// `manifest.json`, in `<directory>/<patient id>/` (files 0600, folders 0700).
+///
+/// The folder is written under a hidden temporary name, synced, and renamed into place: a folder named
+/// by a patient id is complete. When one of that name is there already (a run that was stopped after
+/// handing over), the new one is `<patient id>.2`, `.3`, ...
+struct PatientHandOver {
+    let store: any ServerStore
+    let pageSize = 500
+    let pageBytes = 4 << 20
+
+    struct Written: Sendable {
+        var folder: URL
+        /// Resources written per type.
+        var counts: [String: Int]
+        var total: Int { counts.values.reduce(0, +) }
+    }
+
+    func write(patientID: String, into directory: URL, at time: Int64, reason: String) async throws -> Written {
+        let parent = directory.path
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw RetentionError.handOver("The hand-over directory \(parent) cannot be created: \(error.localizedDescription)")
+        }
+        let temporary: String
+        do {
+            temporary = try BackupPaths.makePrivateDirectory(in: parent, prefix: ".handover-")
+        } catch {
+            throw RetentionError.handOver("Nothing can be written in the hand-over directory \(parent).")
+        }
+        var published = false
+        defer { if !published { BackupPaths.removeTree(temporary) } }
+        var counts: [String: Int] = [:]
+        var output: [JSONValue] = []
+        for type in SupportedResource.allCases where type.isPatientData {
+            let count = try await writeType(type.rawValue, patientID: patientID, into: temporary)
+            guard count > 0 else { continue }
+            counts[type.rawValue] = count
+            output.append(["type": .string(type.rawValue), "url": .string("\(type.rawValue).ndjson"), "count": .number(Double(count))])
+        }
+        let manifest: JSONValue = [
+            "transactionTime": .string(FHIRDateTime.format(epochMilliseconds: time)),
+            "request": .string(reason),
+            "requiresAccessToken": false,
+            "patient": ["reference": .string("Patient/\(patientID)")],
+            "output": .array(output),
+            "error": [],
+        ]
+        try writeFile(temporary + "/manifest.json", manifest.serialized() + [0x0A])
+        BackupPaths.syncDirectory(temporary)
+        let folder = try publish(temporary, in: parent, name: patientID)
+        published = true
+        BackupPaths.syncDirectory(parent)
+        return Written(folder: URL(fileURLWithPath: folder), counts: counts)
+    }
+
+    /// Writes the patient's resources of one type; returns how many.
+    private func writeType(_ type: String, patientID: String, into folder: String) async throws -> Int {
+        var query = ResourceQuery(type: type)
+        query.patientIDs = [patientID]
+        var file: BackupFileHandle?
+        defer { file?.close() }
+        var count = 0
+        var key: Int64? = Int64.min
+        while let after = key {
+            let page = try await store.read { [query, pageSize, pageBytes] db in
+                // The current version, whenever it was written: the erasure checks afterwards that nothing
+                // changed, and a version stamped a millisecond past `time` must not be handed over as its predecessor.
+                try db.exportPage(query, updatedAfter: nil, updatedBy: .max, afterKey: after, limit: pageSize, byteBudget: pageBytes)
+            }
+            if !page.rows.isEmpty, file == nil { file = try create(folder + "/\(type).ndjson") }
+            var lines: [UInt8] = []
+            for row in page.rows {
+                lines.append(contentsOf: row.json.filter { $0 != 0x0A && $0 != 0x0D })
+                lines.append(0x0A)
+            }
+            try file.map { handle in try wrapping { try handle.write(lines) } }
+            count += page.rows.count
+            key = page.next
+        }
+        try file.map { handle in try wrapping { try handle.sync() } }
+        return count
+    }
+
+    private func create(_ path: String) throws -> BackupFileHandle {
+        try wrapping { try BackupFileHandle.createExclusive(path, mode: 0o600) }
+    }
+
+    private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let handle = try create(path)
+        defer { handle.close() }
+        try wrapping {
+            try handle.write(bytes)
+            try handle.sync()
+        }
+    }
+
+    private func wrapping<T>(_ work: () throws -> T) throws -> T {
+        do {
+            return try work()
+        } catch let error as BackupError {
+            throw RetentionError.handOver("The hand-over could not be written: \(error.message)")
+        }
+    }
+
+    /// Renames the finished folder to `name`, or `name.2`, `name.3`, ... when taken; never over another.
+    private func publish(_ temporary: String, in parent: String, name: String) throws -> String {
+        for attempt in 1...1000 {
+            let final = parent + "/" + (attempt == 1 ? name : "\(name).\(attempt)")
+            // rename(2) replaces an empty directory but not one with files in it, nor a file: refused then.
+            var status = stat()
+            if lstat(final, &status) == 0 { continue }
+            if rename(temporary, final) == 0 { return final }
+            if errno == EEXIST || errno == ENOTEMPTY || errno == ENOTDIR { continue }
+            throw RetentionError.handOver("The hand-over could not be moved into place as \(final): \(String(cString: strerror(errno))).")
+        }
+        throw RetentionError.handOver("\(parent) already holds 1000 hand-overs of Patient/\(name).")
+    }
+}
