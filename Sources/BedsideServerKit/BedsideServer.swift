@@ -107,6 +107,8 @@ public struct BedsideServer: Sendable {
         let backupSchedule = configuration.backups
         let dataDirectory = configuration.dataDirectory
         let retentionSchedule = configuration.retention
+        let unusualActivity = UnusualActivityWatch(
+            store: store, clock: clock, settings: configuration.unusualActivity, mailer: mailer, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let task = Task {
@@ -154,8 +156,21 @@ public struct BedsideServer: Sendable {
                 guard let schedule = retentionSchedule else { return }
                 await ScheduledRetention(schedule: schedule, store: store, clock: clock, logger: logger).run()
             }
+            // Unusual activity: the audit trail looked at every minute, new alerts mailed to administrators.
+            let watching = Task {
+                while !Task.isCancelled {
+                    do {
+                        try await unusualActivity.run()
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        logger.error("the unusual-activity rules could not run: \(error)")
+                    }
+                    try? await Task.sleep(for: unusualActivity.settings.interval)
+                }
+            }
             // The loops have ended before the server counts as stopped: the store may be closed right after.
-            let loops = [housekeeping, notifying, exports, backups, retention]
+            let loops = [housekeeping, notifying, exports, backups, retention, watching]
             do {
                 try await group.run()
             } catch {

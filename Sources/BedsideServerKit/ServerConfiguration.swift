@@ -51,6 +51,8 @@ public struct ServerConfiguration: Sendable {
     public var backups: BackupSchedule?
     /// Patients' data handed over and erased a number of years after their care ended (`--retention-years`); nil: never.
     public var retention: RetentionSchedule?
+    /// The thresholds of the rules that alert administrators to unusual activity (`UnusualActivity`).
+    public var unusualActivity = UnusualActivitySettings()
 
     /// Files of Bulk Data exports, one directory per job.
     public var exportsDirectory: URL { dataDirectory.appendingPathComponent("exports") }

@@ -6,8 +6,8 @@ import Foundation
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "The audit trail: print it, verify its chain.",
-        subcommands: [ShowAuditCommand.self, VerifyAuditCommand.self],
+        abstract: "The audit trail: print it, verify its chain, look for unusual activity.",
+        subcommands: [ShowAuditCommand.self, VerifyAuditCommand.self, AuditAlertsCommand.self],
         defaultSubcommand: ShowAuditCommand.self)
 }
 

@@ -122,6 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var retention: ScheduledRetentionOptions
 
+    @OptionGroup var unusualActivity: UnusualActivityOptions
+
     func validate() throws {
         if devTLS && (cert != nil || key != nil) { throw ValidationError("Use either --dev-tls or --cert/--key, not both.") }
         if !devTLS && (cert == nil || key == nil) {
@@ -154,6 +156,7 @@ struct ServeCommand: AsyncParsableCommand {
         mail.apply(to: &configuration)
         configuration.backups = try backups.schedule()
         configuration.retention = try retention.schedule()
+        configuration.unusualActivity = unusualActivity.settings
         let store = try options.openStore()
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()

@@ -185,14 +185,22 @@ public struct AuthService: Sendable {
         // A disabled account answers as a wrong password would: the answer is no oracle.
         guard verified, let account, account.disabledAt == nil else {
             let outcome = account?.disabledAt != nil && verified ? "login-disabled" : "login-failure"
+            var failure = Self.loginAudit(account, outcome, "failure", 401, now, remoteAddress, request)
+            if account == nil {
+                // A name with no account is kept as a pseudonym (the start of its throttle row's key), so
+                // failures for many names from one address can be counted (`UnusualActivity`).
+                failure.resourceType = "login-name"
+                failure.resourceID = String(store.keys.blindIndex(throttleKey).prefix(16))
+            }
             let locked: Bool
+            let audited = failure
             do {
                 locked = try await store.write { db in
                     // The held try becomes a failure.
                     var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
                     throttle.checking = max(0, throttle.checking - 1)
                     throttle.updatedAt = now
-                    var events = [Self.loginAudit(account, outcome, "failure", 401, now, remoteAddress, request)]
+                    var events = [audited]
                     var locks = false
                     if throttle.lockSeconds(at: now) != nil {
                         locks = true  // another check of this burst locked it first

@@ -63,6 +63,55 @@ public enum MailLanguage: String, Sendable, CaseIterable {
         }
     }
 
+    /// The alert an administrator gets about unusual activity (`UnusualActivity`). The detail is the
+    /// rule's own sentence (English, as in the audit trail).
+    func unusualActivity(name: String, title: String, detail: String) -> (subject: String, body: String) {
+        switch self {
+        case .en:
+            return (
+                "Bedside: unusual activity: \(title)",
+                """
+                Hello \(name),
+
+                Bedside noticed activity that is unusual for the one doing it:
+
+                \(detail)
+
+                It may be harmless. Look at it with:  bedside-server audit alerts
+                and the audit trail:  bedside-server audit show
+                """
+            )
+        case .nl:
+            return (
+                "Bedside: ongebruikelijke activiteit: \(title)",
+                """
+                Hallo \(name),
+
+                Bedside zag activiteit die ongebruikelijk is voor wie haar uitvoert:
+
+                \(detail)
+
+                Het kan onschuldig zijn. Bekijk het met:  bedside-server audit alerts
+                en het auditspoor:  bedside-server audit show
+                """
+            )
+        case .de:
+            return (
+                "Bedside: ungewöhnliche Aktivität: \(title)",
+                """
+                Hallo \(name),
+
+                Bedside hat eine Aktivität bemerkt, die für den Handelnden ungewöhnlich ist:
+
+                \(detail)
+
+                Sie kann harmlos sein. Prüfen Sie sie mit:  bedside-server audit alerts
+                und dem Audit-Protokoll:  bedside-server audit show
+                """
+            )
+        }
+    }
+
     /// The invitation a patient enrolled by their care organisation gets: the code, and how to use it.
     func invitation(name: String, code: String, email: String, days: Int64) -> (subject: String, body: String) {
         switch self {

@@ -126,6 +126,27 @@ enum ServerMigrations {
                 CREATE INDEX care_end_at ON care_end(ended_at);
                 """)
         }
+        migrator.registerMigration("v15: alerts about unusual activity, and the audit trail by actor") { db in
+            try db.execute(sql: """
+                CREATE INDEX audit_event_actor ON audit_event(actor_id, at);
+                CREATE TABLE security_alert (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    rule TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    hour INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    threshold INTEGER NOT NULL,
+                    detail TEXT NOT NULL,
+                    raised_at INTEGER NOT NULL,
+                    mailed_at INTEGER,
+                    UNIQUE (rule, subject, hour)
+                );
+                CREATE TABLE security_watch (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    until_hour INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

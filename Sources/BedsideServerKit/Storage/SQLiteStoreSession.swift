@@ -655,7 +655,7 @@ struct SQLiteStoreSession: StoreWriting {
         }
     }
 
-    private static func auditEvent(_ row: Row) -> AuditEvent {
+    static func auditEvent(_ row: Row) -> AuditEvent {
         AuditEvent(
             at: row["at"], actorID: row["actor_id"], actorRole: row["actor_role"], action: row["action"],
             resourceType: row["resource_type"], resourceID: row["resource_id"], patientID: row["patient_id"],

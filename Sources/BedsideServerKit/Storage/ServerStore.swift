@@ -79,6 +79,17 @@ public protocol StoreReading {
     func careEnds(endedBefore time: Int64) throws -> [CareEnd]
     /// How many resources of the patient's compartment there are, their versions and newest change.
     func patientDataSummary(patientID: String) throws -> PatientDataSummary
+    /// Audit events with one of `actions` written from `start` until before `end`, in order.
+    func auditEvents(from start: Int64, until end: Int64, actions: [String]) throws -> [AuditEvent]
+    /// For each clock hour in which the actor did one of `actions` between the times: how many patients.
+    func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int]
+    /// When the actor first appears in the audit trail.
+    func firstAuditTime(actorID: String) throws -> Int64?
+    /// Whether the actor did one of `actions` on `resourceType` (nil: none) successfully before `time`.
+    func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool
+    func securityAlerts(raisedSince time: Int64) throws -> [SecurityAlert]
+    /// The hour up to which (excluded) the unusual-activity rules have looked at the whole trail.
+    func watchedUntilHour() throws -> Int64?
 }
 
 /// What can be changed inside a transaction.
@@ -127,4 +138,9 @@ public protocol StoreWriting: StoreReading {
     /// their entries in the change feed and in every index, their care team rows, their care end, and
     /// their account (sessions, login codes, enrolment). The audit trail is left as it is.
     func erasePatient(patientID: String) throws -> ErasureCounts
+    /// Stores a new alert and returns it (with its id); one already raised for the same rule, subject and
+    /// hour is brought up to date instead, and nil returned.
+    func save(_ alert: SecurityAlert) throws -> SecurityAlert?
+    func setWatchedUntilHour(_ hour: Int64) throws
+    func markMailed(alertID: Int64, at time: Int64) throws
 }

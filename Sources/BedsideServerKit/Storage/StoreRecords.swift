@@ -369,3 +369,30 @@ public struct ErasureCounts: Sendable, Equatable {
         self.accounts = accounts
     }
 }
+
+/// An alert for administrators about activity unusual for the one doing it (`UnusualActivity`).
+public struct SecurityAlert: Sendable, Equatable {
+    public var id: Int64 = 0
+    /// `UnusualActivity.Rule`'s raw value.
+    public var rule: String
+    /// Whom it is about: a clinician's or patient's account id, an address, a backend client's id.
+    public var subject: String
+    /// The clock hour (epoch milliseconds of its start, UTC) the activity was in.
+    public var hour: Int64
+    public var count: Int
+    public var threshold: Int
+    /// One sentence for the administrator, without health data.
+    public var detail: String
+    public var raisedAt: Int64
+    public var mailedAt: Int64?
+
+    public init(rule: String, subject: String, hour: Int64, count: Int, threshold: Int, detail: String, raisedAt: Int64) {
+        self.rule = rule
+        self.subject = subject
+        self.hour = hour
+        self.count = count
+        self.threshold = threshold
+        self.detail = detail
+        self.raisedAt = raisedAt
+    }
+}

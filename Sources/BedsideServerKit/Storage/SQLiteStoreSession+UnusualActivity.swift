@@ -1,0 +1,88 @@
+import GRDB
+
+/// What the unusual-activity rules read from the audit trail, and the alerts they keep.
+extension SQLiteStoreSession {
+    func auditEvents(from start: Int64, until end: Int64, actions: [String]) throws -> [AuditEvent] {
+        let list = actions.map { _ in "?" }.joined(separator: ", ")
+        let arguments = StatementArguments([start, end] + actions.map { $0 as any DatabaseValueConvertible })
+        return try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM audit_event WHERE at >= ? AND at < ? AND action IN (\(list)) ORDER BY seq"),
+            arguments: arguments
+        ).map(Self.auditEvent)
+    }
+
+    func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int] {
+        let list = actions.map { _ in "?" }.joined(separator: ", ")
+        let arguments = StatementArguments([actorID, start, end] + actions.map { $0 as any DatabaseValueConvertible })
+        return try Int.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT COUNT(DISTINCT patient_id) FROM audit_event INDEXED BY audit_event_actor
+                WHERE actor_id = ? AND at >= ? AND at < ? AND action IN (\(list)) AND patient_id IS NOT NULL
+                GROUP BY at / 3600000
+                """), arguments: arguments)
+    }
+
+    func firstAuditTime(actorID: String) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(at) FROM audit_event WHERE actor_id = ?"), arguments: [actorID])
+    }
+
+    func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool {
+        let list = actions.map { _ in "?" }.joined(separator: ", ")
+        let values: [(any DatabaseValueConvertible)?] = [actorID, time] + actions.map { $0 as (any DatabaseValueConvertible)? } + [resourceType]
+        let arguments = StatementArguments(values)
+        return try Bool.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT EXISTS (SELECT 1 FROM audit_event INDEXED BY audit_event_actor WHERE actor_id = ? AND at < ?
+                AND action IN (\(list)) AND resource_type IS ? AND outcome = 'success')
+                """), arguments: arguments) ?? false
+    }
+
+    private static func securityAlert(_ row: Row) -> SecurityAlert {
+        var alert = SecurityAlert(
+            rule: row["rule"], subject: row["subject"], hour: row["hour"], count: row["count"], threshold: row["threshold"],
+            detail: row["detail"], raisedAt: row["raised_at"])
+        alert.id = row["id"]
+        alert.mailedAt = row["mailed_at"]
+        return alert
+    }
+
+    func securityAlerts(raisedSince time: Int64) throws -> [SecurityAlert] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM security_alert WHERE raised_at >= ? ORDER BY id"), arguments: [time])
+            .map(Self.securityAlert)
+    }
+
+    func watchedUntilHour() throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT until_hour FROM security_watch WHERE id = 1"))
+    }
+
+    func save(_ alert: SecurityAlert) throws -> SecurityAlert? {
+        if let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM security_alert WHERE rule = ? AND subject = ? AND hour = ?"),
+            arguments: [alert.rule, alert.subject, alert.hour])
+        {
+            // Seen again later in the same hour: the count and words grow, the alert stays one.
+            if (existing["count"] as Int) < alert.count {
+                try db.execute(
+                    sql: "UPDATE security_alert SET count = ?, detail = ? WHERE id = ?",
+                    arguments: [alert.count, alert.detail, existing["id"] as Int64])
+            }
+            return nil
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO security_alert (rule, subject, hour, count, threshold, detail, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [alert.rule, alert.subject, alert.hour, alert.count, alert.threshold, alert.detail, alert.raisedAt])
+        var saved = alert
+        saved.id = db.lastInsertedRowID
+        return saved
+    }
+
+    func setWatchedUntilHour(_ hour: Int64) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO security_watch (id, until_hour) VALUES (1, ?)", arguments: [hour])
+    }
+
+    func markMailed(alertID: Int64, at time: Int64) throws {
+        try db.execute(sql: "UPDATE security_alert SET mailed_at = ? WHERE id = ?", arguments: [time, alertID])
+    }
+}
