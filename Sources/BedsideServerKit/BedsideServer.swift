@@ -181,7 +181,7 @@ public struct BedsideServer: Sendable {
             await auditRecorder.flush()
         }
         for await port in ports {
-            return RunningServer(port: port, task: task, group: group, auditRecorder: auditRecorder)
+            return RunningServer(port: port, task: task, group: group, auditRecorder: auditRecorder, exportWorker: exportWorker)
         }
         try await task.value
         throw ServerStartError.didNotStart
@@ -209,6 +209,8 @@ public struct RunningServer: Sendable {
     let task: Task<Void, any Error>
     let group: ServiceGroup
     let auditRecorder: AuditRecorder
+    /// The Bulk Data worker, for tests that drive it rather than wait for its tick.
+    let exportWorker: ExportWorker
 
     /// Waits until the server stops (e.g. on a signal handled by the caller).
     public func wait() async throws {

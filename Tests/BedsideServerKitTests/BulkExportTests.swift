@@ -246,9 +246,8 @@ struct BulkExportTests {
             let exports = server.directory.appendingPathComponent("exports")
             #expect(FileManager.default.fileExists(atPath: exports.appendingPathComponent(jobID).path))
 
-            let worker = ExportWorker(
-                store: server.store, clock: server.clock, auditRecorder: server.running.auditRecorder,
-                settings: BulkExportSettings(directory: exports))
+            // The server's own worker (a second one would race its 30-second tick for the same jobs).
+            let worker = server.running.exportWorker
             await worker.purge()
             #expect(FileManager.default.fileExists(atPath: exports.appendingPathComponent(jobID).path), "kept within its time")
             server.clock.advance(minutes: 121)
@@ -272,7 +271,6 @@ struct BulkExportTests {
             #expect(resumed.status == 200, "\(resumed.text)")
             let files = try await download(server, try #require(resumed.json), token: token)
             #expect(files["Observation"]?.count == 2)
-            await worker.stop()
         }
     }
 
@@ -297,16 +295,12 @@ struct BulkExportTests {
                 id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .accepted,
                 createdAt: transactionTime, transactionTime: transactionTime)
             try await server.store.write { db in try db.insert(job) }
-            let worker = ExportWorker(
-                store: server.store, clock: server.clock, auditRecorder: server.running.auditRecorder,
-                settings: BulkExportSettings(directory: server.directory.appendingPathComponent("exports")))
-            await worker.wake()
+            await server.running.exportWorker.wake()
             let answer = try await manifest(server, "/bulk/\(job.id)", token: setup.token)
             #expect(answer.status == 200, "\(answer.text)")
             let exported = try await download(server, try #require(answer.json), token: setup.token)["Observation"] ?? []
             #expect(Set(exported.compactMap { $0["id"]?.stringValue }) == Set(before.compactMap { $0["id"]?.stringValue }))
             #expect(exported.first { $0["id"]?.stringValue == changedID }?["meta"]?["versionId"]?.stringValue == "1")
-            await worker.stop()
         }
     }
 }
