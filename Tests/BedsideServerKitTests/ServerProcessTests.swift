@@ -37,6 +37,13 @@ struct ServerExecutable {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
     }
 
+    /// `run`, off the test's threads (it blocks until the process ends), for async tests.
+    static func runDetached(_ arguments: [String], input: String = "") async throws -> (status: Int32, output: String, error: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try run(arguments, input: input) }) }
+        }
+    }
+
     /// Starts `serve --dev-tls --port 0` (plus `arguments`) and returns the process and its port once it listens.
     static func serve(dataDirectory: String, arguments: [String] = []) throws -> (Process, Int) {
         let process = Process()
