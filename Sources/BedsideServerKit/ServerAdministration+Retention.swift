@@ -19,9 +19,11 @@ extension ServerAdministration {
             }
             return patientID
         case .patientID(let id):
-            guard FHIRSyntax.isValidID(id), try db.resource(type: SupportedResource.patient.rawValue, id: id) != nil else {
-                throw AdministrationError("There is no Patient/\(id).")
-            }
+            // Data left without its Patient (written by a request that began before an erasure) counts too.
+            guard FHIRSyntax.isValidID(id),
+                try db.resource(type: SupportedResource.patient.rawValue, id: id) != nil || db.patientDataSummary(patientID: id).resources > 0
+                    || db.account(patientID: id) != nil
+            else { throw AdministrationError("There is no Patient/\(id).") }
             return id
         }
     }

@@ -225,6 +225,7 @@ public struct ServerAdministration: Sendable {
                     practitionerID: practitionerID, display: clinician.displayName, patientID: patientID, member: true, db: db, now: now)
             } else {
                 try db.addTeamMember(clinicianAccountID: clinician.id, patientID: patientID)
+                try db.deleteCareEnd(patientID: patientID)  // in someone's care again
             }
             var withPatient = event
             withPatient.patientID = patientID

@@ -137,6 +137,8 @@ struct RetentionCommand: AsyncParsableCommand {
                 print(RetentionText.erased(report, who: "Patient/\(report.patientID)"))
             case .skipped(let patientID, let error):
                 print("Patient/\(patientID) was left: \(error)")
+            case .stopped(let patientID, let error):
+                print("Patient/\(patientID) was not erased and the run stopped: \(error)")
             }
         }
         print("\(erased) patient\(erased == 1 ? "" : "s") whose care ended before \(cutoff) handed over and erased.")

@@ -42,7 +42,7 @@ struct RetentionProcessTests {
         let blocker = root + "/not-a-directory"
         #expect(FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8)))
         let unwritable = try await ServerExecutable.runDetached(["retention", "--apply", "--export-dir", blocker] + data)
-        #expect(unwritable.status == 1 && unwritable.error.contains("cannot be created"), "\(unwritable.error)")
+        #expect(unwritable.status == 1 && unwritable.output.contains("run stopped") && unwritable.output.contains("cannot be created"), "\(unwritable.output)")
         #expect(!unwritable.error.contains("Usage"), "a failure, not a usage mistake")
         #expect(try await accounts().contains("ended@example.org"), "nothing erased when the hand-over cannot be written")
 

@@ -31,32 +31,56 @@ enum CareTeams {
         var query = ResourceQuery(type: SupportedResource.careTeam.rawValue)
         query.patientIDs = [patientID]
         query.count = 1000
-        return try db.search(query).resources
+        var teams: [StoredResource] = []
+        // Every one of them (an active team past the first page would otherwise go unseen), in pages.
+        while true {
+            let page = try db.search(query).resources
+            teams += page
+            guard page.count == query.count, query.offset < 1_000_000 else { return teams }
+            query.offset += query.count
+        }
     }
 
-    /// Makes the care_team_member rows of a patient what the patient's active CareTeams say, and records
-    /// the end of the patient's care when their last CareTeam ended (`inactive`), or takes it back when
-    /// one is active again: the retention time starts at the end of care.
-    static func synchronize(patientID: String, db: any StoreWriting, now: Int64) throws {
+    /// Whether a CareTeam in this state means care goes on: active, proposed, suspended, or no status.
+    static func isOngoing(_ careTeam: JSONValue?) -> Bool {
+        guard let careTeam else { return false }
+        let status = careTeam["status"]?.stringValue
+        return status != "inactive" && status != "entered-in-error"
+    }
+
+    /// Makes the care_team_member rows of a patient what the patient's active CareTeams say, and keeps
+    /// the end of their care: the retention time starts there.
+    ///
+    /// Care ends when a write takes the patient's last ongoing CareTeam out of care (`endedTeamID` was
+    /// ongoing before this write and none is now), at the latest end their teams show: a team's
+    /// `period.end` (the end of the day or month it names), else when it was last changed (so a team
+    /// ended without a date ends care now, whatever older teams say); never later than now. A past team written for a patient
+    /// in nobody's care does not end anything; a team ongoing again takes the end back; an end the teams
+    /// recorded follows later corrections of their periods (one recorded by `end-care` stays as given).
+    static func synchronize(patientID: String, db: any StoreWriting, now: Int64, endedTeamID: String? = nil) throws {
         var practitioners = Set<String>()
         var anyOngoing = false
-        var ended: [JSONValue] = []
+        var ends: [Int64] = []
         for stored in try careTeams(of: patientID, db: db) {
             guard let careTeam = JSONParser.parseOrNil(stored.json) else { continue }
-            switch careTeam["status"]?.stringValue {
-            case "inactive": ended.append(careTeam)
-            case "entered-in-error": break
-            default: anyOngoing = true  // active, proposed, suspended, or none given
+            if isOngoing(careTeam) {
+                anyOngoing = true
+            } else if careTeam["status"]?.stringValue == "inactive" {
+                let periodEnd = careTeam["period"]?["end"]?.stringValue.flatMap(FHIRDateTime.init)?.upperBound
+                ends.append(periodEnd ?? stored.lastUpdated)
+            } else if stored.id == endedTeamID {
+                ends.append(stored.lastUpdated)  // the last ongoing team was an error: care ended with this write
             }
             guard isActive(careTeam) else { continue }
             practitioners.formUnion(practitionerIDs(in: careTeam))
         }
         if anyOngoing {
             try db.deleteCareEnd(patientID: patientID)
-        } else if !ended.isEmpty, try db.careEnd(patientID: patientID) == nil {
-            // When the teams say care ended (their latest period end), never later than now.
-            let ends = ended.compactMap { careTeam in careTeam["period"]?["end"]?.stringValue.flatMap(FHIRDateTime.init)?.lowerBound }
-            try db.save(CareEnd(patientID: patientID, endedAt: min(ends.max() ?? now, now), source: .careTeam))
+        } else if let latest = ends.max() {
+            let recorded = try db.careEnd(patientID: patientID)
+            if endedTeamID != nil || recorded?.source == .careTeam {
+                try db.save(CareEnd(patientID: patientID, endedAt: min(latest, now), source: .careTeam))
+            }
         }
         let clinicians = try db.clinicianAccountIDs(practitionerIDs: practitioners.sorted())
         let current = Set(try db.clinicianIDs(patientID: patientID))

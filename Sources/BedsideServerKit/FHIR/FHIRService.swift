@@ -272,10 +272,13 @@ public struct FHIRService: Sendable {
         return result
     }
 
-    /// A backend client may write for any patient, so that the patient exists is checked here, inside the
-    /// write (a person's care team or own id already says so).
+    /// That the patient exists is checked here, inside the write: a backend client may write for any
+    /// patient, and a person's access was checked before the write began (the patient may have been
+    /// erased since).
     static func requirePatientExists(_ patientID: String?, type: String, db: any StoreReading, info: RequestInfo) throws {
-        guard info.principal.client != nil, let patientID, type != "Patient" else { return }
+        // For everyone: a request let in before an erasure may write after it, and must not bring the
+        // patient's data back.
+        guard let patientID, type != "Patient" else { return }
         guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
     }
 
@@ -425,7 +428,11 @@ public struct FHIRService: Sendable {
         }
         try requireReferencesExist(stamped, db: db)
         try db.put(stamped)
-        if type == .careTeam, let patientID = stamped.patientID { try CareTeams.synchronize(patientID: patientID, db: db, now: now) }
+        if type == .careTeam, let patientID = stamped.patientID {
+            // Whether this write ended a team that was going on: it may end the patient's care.
+            let ended = CareTeams.isOngoing(before) && !CareTeams.isOngoing(JSONParser.parseOrNil(stamped.json)) ? id : nil
+            try CareTeams.synchronize(patientID: patientID, db: db, now: now, endedTeamID: ended)
+        }
         if type == .subscription { try SubscriptionLifecycle.updated(from: current.status, to: stamped, db: db) }
         var events = [info.audit("update", type: name, id: id, patientID: stamped.patientID, status: 200, at: now)]
         if type == .flag, let before {

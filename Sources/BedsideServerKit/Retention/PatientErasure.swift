@@ -81,9 +81,12 @@ public struct PatientErasure: Sendable {
         }
         let time = clock.now()
         let written = try await PatientHandOver(store: store).write(patientID: patientID, into: directory, at: time, reason: reason)
+        let erased: ErasureCounts
         do {
-            guard written.total == before.summary.resources else { throw Self.changed(patientID) }
-            let erased = try await store.write { db -> ErasureCounts in
+            guard written.total == before.summary.resources, written.earlierVersions == before.summary.historyVersions else {
+                throw Self.changed(patientID)
+            }
+            erased = try await store.write { db -> ErasureCounts in
                 guard try db.patientDataSummary(patientID: patientID) == before.summary else { throw Self.changed(patientID) }
                 if let careEndedBefore {
                     guard let end = try db.careEnd(patientID: patientID), end.endedAt < careEndedBefore else {
@@ -102,14 +105,14 @@ public struct PatientErasure: Sendable {
                 ])
                 return counts
             }
-            let removed = try await store.removeDeletedData()
-            return Report(
-                patientID: patientID, handOver: written.folder, handedOver: written.counts, erased: erased, removedFromFiles: removed)
         } catch {
             // Nothing was erased: the hand-over of data still held would only confuse.
             BackupPaths.removeTree(written.folder.path)
             throw error
         }
+        // Erased: from here on the hand-over is the only copy, whatever happens (a stop, a busy database).
+        let removed = (try? await store.removeDeletedData()) ?? false
+        return Report(patientID: patientID, handOver: written.folder, handedOver: written.counts, erased: erased, removedFromFiles: removed)
     }
 
     private static func changed(_ patientID: String) -> RetentionError {

@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// Hands a patient's data over to the organisation before it is erased: one NDJSON file per resource
-/// type (the current version of each resource, one per line, as Bulk Data writes them) and a
+/// type (the current version of each resource, one per line, as Bulk Data writes them), one per type
+/// with the earlier versions (`<Type>-history.ndjson`: what was corrected is part of the record), and a
 /// `manifest.json`, in `<directory>/<patient id>/` (files 0600, folders 0700).
 ///
 /// The folder is written under a hidden temporary name, synced, and renamed into place: a folder named
@@ -21,6 +22,8 @@ struct PatientHandOver {
         var folder: URL
         /// Resources written per type.
         var counts: [String: Int]
+        /// Earlier versions written, all types together.
+        var earlierVersions: Int
         var total: Int { counts.values.reduce(0, +) }
     }
 
@@ -41,11 +44,19 @@ struct PatientHandOver {
         defer { if !published { BackupPaths.removeTree(temporary) } }
         var counts: [String: Int] = [:]
         var output: [JSONValue] = []
+        var history: [JSONValue] = []
+        var versions = 0
         for type in SupportedResource.allCases where type.isPatientData {
             let count = try await writeType(type.rawValue, patientID: patientID, into: temporary)
-            guard count > 0 else { continue }
-            counts[type.rawValue] = count
-            output.append(["type": .string(type.rawValue), "url": .string("\(type.rawValue).ndjson"), "count": .number(Double(count))])
+            if count > 0 {
+                counts[type.rawValue] = count
+                output.append(["type": .string(type.rawValue), "url": .string("\(type.rawValue).ndjson"), "count": .number(Double(count))])
+            }
+            let earlier = try await writeHistory(type.rawValue, patientID: patientID, into: temporary)
+            if earlier > 0 {
+                versions += earlier
+                history.append(["type": .string(type.rawValue), "url": .string("\(type.rawValue)-history.ndjson"), "count": .number(Double(earlier))])
+            }
         }
         let manifest: JSONValue = [
             "transactionTime": .string(FHIRDateTime.format(epochMilliseconds: time)),
@@ -53,6 +64,7 @@ struct PatientHandOver {
             "requiresAccessToken": false,
             "patient": ["reference": .string("Patient/\(patientID)")],
             "output": .array(output),
+            "history": .array(history),
             "error": [],
         ]
         try writeFile(temporary + "/manifest.json", manifest.serialized() + [0x0A])
@@ -60,7 +72,32 @@ struct PatientHandOver {
         let folder = try publish(temporary, in: parent, name: patientID)
         published = true
         BackupPaths.syncDirectory(parent)
-        return Written(folder: URL(fileURLWithPath: folder), counts: counts)
+        return Written(folder: URL(fileURLWithPath: folder), counts: counts, earlierVersions: versions)
+    }
+
+    /// Writes the earlier versions of the patient's resources of one type; returns how many.
+    private func writeHistory(_ type: String, patientID: String, into folder: String) async throws -> Int {
+        var file: BackupFileHandle?
+        defer { file?.close() }
+        var count = 0
+        var after: (id: String, version: Int)?
+        while true {
+            let rows = try await store.read { [after, pageSize] db in
+                try db.patientHistory(patientID: patientID, type: type, after: after, limit: pageSize)
+            }
+            guard let last = rows.last else { break }
+            if file == nil { file = try create(folder + "/\(type)-history.ndjson") }
+            var lines: [UInt8] = []
+            for row in rows {
+                lines.append(contentsOf: row.json.filter { $0 != 0x0A && $0 != 0x0D })
+                lines.append(0x0A)
+            }
+            try file.map { handle in try wrapping { try handle.write(lines) } }
+            count += rows.count
+            after = (last.id, last.version)
+        }
+        try file.map { handle in try wrapping { try handle.sync() } }
+        return count
     }
 
     /// Writes the patient's resources of one type; returns how many.

@@ -58,25 +58,38 @@ public struct RetentionRun: Sendable {
     /// One patient's outcome.
     public enum Outcome: Sendable {
         case erased(PatientErasure.Report)
+        /// Left for the next run (their data changed meanwhile, their care resumed).
         case skipped(patientID: String, RetentionError)
+        /// The run stopped here (a hand-over that cannot be written, a store that fails): the patients
+        /// after this one were not looked at.
+        case stopped(patientID: String, any Error)
     }
 
-    /// Hands over and erases every candidate; a patient that cannot be done now (their data changed,
-    /// care resumed) is reported and left for the next run. A hand-over that cannot be written stops the
-    /// run (the next patient would fail the same way).
-    public func apply(handOverTo directory: URL, actor: ErasureActor) async throws -> [Outcome] {
+    /// Hands over and erases every candidate, reporting each as it is done (`progress`, for the daily
+    /// run's log) and all at the end. A patient that cannot be done now is left for the next run; a
+    /// failure the next patient would meet too stops the run, and what was done before is still reported.
+    public func apply(
+        handOverTo directory: URL, actor: ErasureActor, progress: @Sendable (Outcome) -> Void = { _ in }
+    ) async throws -> [Outcome] {
         let erasure = PatientErasure(store: store, clock: clock)
         var outcomes: [Outcome] = []
         for candidate in try await candidates() {
             let cutoff = policy.cutoff(now: clock.now())
+            let outcome: Outcome
             do {
-                let report = try await erasure.erase(
+                outcome = .erased(try await erasure.erase(
                     patientID: candidate.careEnd.patientID, handOverTo: directory, actor: actor,
-                    reason: "retention: care ended more than \(policy.years) years ago", careEndedBefore: cutoff)
-                outcomes.append(.erased(report))
+                    reason: "retention: care ended more than \(policy.years) years ago", careEndedBefore: cutoff))
             } catch let error as RetentionError where error.kind != .handOver {
-                outcomes.append(.skipped(patientID: candidate.careEnd.patientID, error))
+                outcome = .skipped(patientID: candidate.careEnd.patientID, error)
+            } catch is CancellationError {
+                return outcomes
+            } catch {
+                outcome = .stopped(patientID: candidate.careEnd.patientID, error)
             }
+            progress(outcome)
+            outcomes.append(outcome)
+            if case .stopped = outcome { break }
         }
         return outcomes
     }
@@ -110,19 +123,22 @@ struct ScheduledRetention: Sendable {
             try? await Task.sleep(for: wait)
             if Task.isCancelled { return }
             wait = schedule.interval
+            let logger = logger
             do {
-                let outcomes = try await RetentionRun(store: store, clock: clock, policy: schedule.policy)
-                    .apply(handOverTo: schedule.directory, actor: .retentionSchedule)
-                for outcome in outcomes {
-                    switch outcome {
-                    case .erased(let report):
-                        logger.notice(
-                            "retention: handed over and erased",
-                            metadata: ["patient": "\(report.patientID)", "handOver": "\(report.handOver.path)"])
-                    case .skipped(let patientID, let error):
-                        logger.warning("retention: left for the next run", metadata: ["patient": "\(patientID)", "reason": "\(error)"])
+                try await RetentionRun(store: store, clock: clock, policy: schedule.policy)
+                    .apply(handOverTo: schedule.directory, actor: .retentionSchedule) { outcome in
+                        switch outcome {
+                        case .erased(let report):
+                            logger.notice(
+                                "retention: handed over and erased",
+                                metadata: ["patient": "\(report.patientID)", "handOver": "\(report.handOver.path)"])
+                        case .skipped(let patientID, let error):
+                            logger.warning("retention: left for the next run", metadata: ["patient": "\(patientID)", "reason": "\(error)"])
+                        case .stopped(let patientID, let error):
+                            logger.critical(
+                                "retention run stopped; nothing more was erased", metadata: ["patient": "\(patientID)", "error": "\(error)"])
+                        }
                     }
-                }
             } catch is CancellationError {
                 return
             } catch {

@@ -10,6 +10,7 @@ import GRDB
 public final class SQLiteServerStore: ServerStore {
     private let pool: DatabasePool
     public let keys: StoreKeys
+    private let busyTimeoutSeconds: Double
 
     /// Opens (creating and migrating when needed) the database at `path`, after its data key was
     /// unwrapped with the master key (a wrong or missing key: nothing is changed). A write that waits
@@ -22,6 +23,7 @@ public final class SQLiteServerStore: ServerStore {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         configuration.busyMode = .timeout(busyTimeoutSeconds)
+        self.busyTimeoutSeconds = busyTimeoutSeconds
         configuration.maximumReaderCount = 8
         pool = try DatabasePool(path: path, configuration: configuration)
         let opened = try DataKeyRecord.keys(in: pool, encryption: encryption)
@@ -74,13 +76,17 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     /// Deleted rows are overwritten in the pages that held them (`secure_delete`); the copies of those
-    /// pages in the WAL go when it is checkpointed and truncated, which waits for readers still looking
-    /// at older pages (a few tries; the next write's checkpoint finishes it otherwise).
+    /// pages in the WAL go when it is checkpointed and truncated, which needs the readers of older pages
+    /// gone. Each try gives up at once when they are not (no busy wait while holding the write lock, so
+    /// writers go on between tries); after about 20 s of tries, the next checkpoint finishes it.
     @discardableResult
     public func removeDeletedData() async throws -> Bool {
+        let busyTimeout = Int((busyTimeoutSeconds * 1000).rounded())
         for attempt in 0..<50 {
             let busy = try await pool.writeWithoutTransaction { db in
-                try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 0
+                try db.execute(sql: "PRAGMA busy_timeout = 0")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = \(busyTimeout)") }
+                return try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 0
             }
             if busy == 0 { return true }
             try await Task.sleep(for: .milliseconds(min(500, 20 * (attempt + 1))))

@@ -35,7 +35,25 @@ extension SQLiteStoreSession {
                     FROM resource WHERE patient_id = ?
                     """), arguments: [patientID])
         else { return PatientDataSummary() }
-        return PatientDataSummary(resources: row["resources"], versions: row["versions"], newestUpdate: row["newest"])
+        let history = try Int.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT COUNT(*) FROM resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id WHERE r.patient_id = ?
+                """), arguments: [patientID]) ?? 0
+        return PatientDataSummary(resources: row["resources"], versions: row["versions"], newestUpdate: row["newest"], historyVersions: history)
+    }
+
+    func patientHistory(patientID: String, type: String, after: (id: String, version: Int)?, limit: Int) throws
+        -> [(id: String, version: Int, json: [UInt8])]
+    {
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT h.id, h.version, h.json FROM resource_history h JOIN resource r ON r.type = h.type AND r.id = h.id
+                WHERE r.patient_id = ? AND h.type = ? AND (h.id, h.version) > (?, ?) ORDER BY h.id, h.version LIMIT ?
+                """), arguments: [patientID, type, after?.id ?? "", after?.version ?? Int.min, limit])
+        return try rows.map { row in
+            let (id, version): (String, Int) = (row["id"], row["version"])
+            return (id, version, try open(row["json"], context: Self.resourceContext(type: type, id: id, version: version)))
+        }
     }
 
     func erasePatient(patientID: String) throws -> ErasureCounts {

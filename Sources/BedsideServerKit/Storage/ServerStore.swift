@@ -79,6 +79,10 @@ public protocol StoreReading {
     func careEnds(endedBefore time: Int64) throws -> [CareEnd]
     /// How many resources of the patient's compartment there are, their versions and newest change.
     func patientDataSummary(patientID: String) throws -> PatientDataSummary
+    /// The earlier versions of the patient's resources of `type`, after (`id`, `version`) in that order:
+    /// at most `limit`, opened. Their key to continue after is the last one's.
+    func patientHistory(patientID: String, type: String, after: (id: String, version: Int)?, limit: Int) throws
+        -> [(id: String, version: Int, json: [UInt8])]
     /// Audit events with one of `actions` written from `start` until before `end`, in order.
     func auditEvents(from start: Int64, until end: Int64, actions: [String]) throws -> [AuditEvent]
     /// For each clock hour in which the actor did one of `actions` between the times: how many patients.

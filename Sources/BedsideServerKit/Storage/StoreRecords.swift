@@ -349,11 +349,14 @@ public struct PatientDataSummary: Sendable, Equatable {
     /// The sum of the resources' version numbers: any update changes it.
     public var versions = 0
     public var newestUpdate: Int64 = 0
+    /// Earlier versions kept in the history.
+    public var historyVersions = 0
 
-    public init(resources: Int = 0, versions: Int = 0, newestUpdate: Int64 = 0) {
+    public init(resources: Int = 0, versions: Int = 0, newestUpdate: Int64 = 0, historyVersions: Int = 0) {
         self.resources = resources
         self.versions = versions
         self.newestUpdate = newestUpdate
+        self.historyVersions = historyVersions
     }
 }
 
