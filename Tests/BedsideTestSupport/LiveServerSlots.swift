@@ -9,7 +9,7 @@ import Foundation
 /// servers takes two slots one after the other; the bound is far above the number of such tests, so
 /// they cannot all wait for each other.
 public actor LiveServerSlots {
-    public static let shared = LiveServerSlots(limit: 24)
+    public static let shared = LiveServerSlots(limit: 16)
 
     private let limit: Int
     private var inUse = 0
