@@ -39,6 +39,9 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Observations uploaded per round in the encryption comparison.")
     var encryptionIngest = 10_000
 
+    @Option(help: "Audit events in the hour the unusual-activity rules look at, and appended with and without their indexes (0 skips it).")
+    var auditEvents = 200_000
+
     @Option(help: "Keep the store here and reuse it in later runs (it takes a while to fill).", completion: .directory)
     var dataDir: String?
 
@@ -90,6 +93,9 @@ struct ServerBench: AsyncParsableCommand {
                 patients: min(patients, 100), observations: encryptionObservations, ingest: encryptionIngest, searches: min(searches, 200)
             ).run() : .null
 
+        // 5. What watching for unusual activity costs.
+        let watch: JSONValue = auditEvents > 0 ? try await UnusualActivityCost(events: auditEvents).run() : .null
+
         let report: JSONValue = [
             "benchmark": "server",
             "build": .string(buildConfiguration),
@@ -122,6 +128,7 @@ struct ServerBench: AsyncParsableCommand {
                 "target": ["p99Ms": 20, "met": .bool(search.firstPage.percentile(99) <= 20)],
             ],
             "encryptionAtRest": encryption,
+            "unusualActivity": watch,
         ]
         print(report.serializedString())
     }

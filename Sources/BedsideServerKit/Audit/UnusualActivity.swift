@@ -73,29 +73,24 @@ public enum UnusualActivity {
         }
 
         // A clinician's patients in the hour, against their usual hour.
-        var patientsByClinician: [String: Set<String>] = [:]
-        for event in try db.auditEvents(from: hour, until: end, actions: readActions)
-        where event.actorRole == Role.clinician.rawValue && event.outcome == "success" {
-            guard let actor = event.actorID, let patient = event.patientID else { continue }
-            patientsByClinician[actor, default: []].insert(patient)
-        }
-        for (clinician, patients) in patientsByClinician.sorted(by: { $0.key < $1.key })
-        where patients.count >= settings.patientsPerHourMinimum {
+        let seen = try db.patientsSeen(
+            byRole: Role.clinician.rawValue, actions: readActions, from: hour, until: end, atLeast: settings.patientsPerHourMinimum)
+        for (clinician, patients) in seen.sorted(by: { $0.key < $1.key }) {
             let usual = percentile90(
                 try db.hourlyPatientCounts(
                     actorID: clinician, actions: readActions, from: hour - UnusualActivitySettings.baselineDays * 24 * Self.hour, until: hour))
             let threshold = max(settings.patientsPerHourMinimum, Int((Double(usual) * settings.patientsPerHourFactor).rounded(.up)))
-            guard patients.count >= threshold else { continue }
+            guard patients >= threshold else { continue }
             alert(
-                .clinicianPatients, clinician, patients.count, threshold,
-                "Clinician account \(clinician) saw \(patients.count) patients in the hour from \(hourText(hour)); "
+                .clinicianPatients, clinician, patients, threshold,
+                "Clinician account \(clinician) saw \(patients) patients in the hour from \(hourText(hour)); "
                     + "their usual busy hour in the two weeks before: \(usual).")
         }
 
         // Failed logins from one address for many names.
         var namesByAddress: [String: Set<String>] = [:]
         var loginAddressesByAccount: [String: Set<String>] = [:]
-        for event in try db.auditEvents(from: hour, until: end, actions: failedLoginActions + ["login"]) {
+        for event in try db.auditEvents(from: hour, until: end, actions: failedLoginActions + ["login"], actorRole: nil) {
             guard let address = event.remoteAddress else { continue }
             if event.action == "login" {
                 if let account = event.actorID { loginAddressesByAccount[account, default: []].insert(address) }
@@ -118,8 +113,8 @@ public enum UnusualActivity {
 
         // A backend client's new uses, once its first days are over.
         var usesByClient: [String: Set<String>] = [:]
-        for event in try db.auditEvents(from: hour, until: end, actions: clientActions)
-        where event.actorRole == "system" && event.outcome == "success" {
+        for event in try db.auditEvents(from: hour, until: end, actions: clientActions, actorRole: "system")
+        where event.outcome == "success" {
             guard let client = event.actorID else { continue }
             let action = event.action == "create-matched" ? "create" : event.action
             usesByClient[client, default: []].insert("\(action) \(event.resourceType ?? "-")")

@@ -94,6 +94,15 @@ public final class SQLiteServerStore: ServerStore {
         return false
     }
 
+    /// Drops indexes, for a benchmark's baseline store only (what an index costs on the writes).
+    public func dropIndexesForBenchmark(_ names: [String]) throws {
+        try pool.write { db in
+            for name in names where name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                try db.execute(sql: "DROP INDEX IF EXISTS \(name)")
+            }
+        }
+    }
+
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }

@@ -2,13 +2,35 @@ import GRDB
 
 /// What the unusual-activity rules read from the audit trail, and the alerts they keep.
 extension SQLiteStoreSession {
-    func auditEvents(from start: Int64, until end: Int64, actions: [String]) throws -> [AuditEvent] {
+    func auditEvents(from start: Int64, until end: Int64, actions: [String], actorRole: String?) throws -> [AuditEvent] {
         let list = actions.map { _ in "?" }.joined(separator: ", ")
-        let arguments = StatementArguments([start, end] + actions.map { $0 as any DatabaseValueConvertible })
+        // The hour along the time index: an index per role or action would cost every audit write more
+        // than this look costs once a minute (bedside-bench server, `unusualActivity`).
+        let role = actorRole == nil ? "" : "AND actor_role = ?"
+        var values: [any DatabaseValueConvertible] = [start, end]
+        values += actions.map { $0 as any DatabaseValueConvertible }
+        if let actorRole { values.append(actorRole) }
         return try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT * FROM audit_event WHERE at >= ? AND at < ? AND action IN (\(list)) ORDER BY seq"),
-            arguments: arguments
+            db.cachedStatement(sql: """
+                SELECT * FROM audit_event INDEXED BY audit_event_at WHERE at >= ? AND at < ? AND action IN (\(list)) \(role) ORDER BY seq
+                """),
+            arguments: StatementArguments(values)
         ).map(Self.auditEvent)
+    }
+
+    func patientsSeen(byRole role: String, actions: [String], from start: Int64, until end: Int64, atLeast minimum: Int) throws -> [String: Int] {
+        let list = actions.map { _ in "?" }.joined(separator: ", ")
+        var values: [any DatabaseValueConvertible] = [role, start, end]
+        values += actions.map { $0 as any DatabaseValueConvertible }
+        values.append(minimum)
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT actor_id, COUNT(DISTINCT patient_id) AS patients FROM audit_event INDEXED BY audit_event_at
+                WHERE actor_role = ? AND at >= ? AND at < ? AND action IN (\(list)) AND outcome = 'success'
+                    AND actor_id IS NOT NULL AND patient_id IS NOT NULL
+                GROUP BY actor_id HAVING COUNT(DISTINCT patient_id) >= ?
+                """), arguments: StatementArguments(values))
+        return Dictionary(rows.map { ($0["actor_id"] as String, $0["patients"] as Int) }, uniquingKeysWith: max)
     }
 
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int] {

@@ -83,8 +83,12 @@ public protocol StoreReading {
     /// at most `limit`, opened. Their key to continue after is the last one's.
     func patientHistory(patientID: String, type: String, after: (id: String, version: Int)?, limit: Int) throws
         -> [(id: String, version: Int, json: [UInt8])]
-    /// Audit events with one of `actions` written from `start` until before `end`, in order.
-    func auditEvents(from start: Int64, until end: Int64, actions: [String]) throws -> [AuditEvent]
+    /// Audit events with one of `actions` (and of actors in `actorRole`, when given) written from `start`
+    /// until before `end`, in order.
+    func auditEvents(from start: Int64, until end: Int64, actions: [String], actorRole: String?) throws -> [AuditEvent]
+    /// For each actor of `role` who did one of `actions` successfully between the times: how many
+    /// different patients, for those with at least `minimum`.
+    func patientsSeen(byRole role: String, actions: [String], from start: Int64, until end: Int64, atLeast minimum: Int) throws -> [String: Int]
     /// For each clock hour in which the actor did one of `actions` between the times: how many patients.
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int]
     /// When the actor first appears in the audit trail.
