@@ -33,19 +33,24 @@ extension SQLiteStoreSession {
         return Dictionary(rows.map { ($0["actor_id"] as String, $0["patients"] as Int) }, uniquingKeysWith: max)
     }
 
+    /// The actor index holds clinicians' and systems' records only: every query through it says so.
+    private static let indexedActors = "actor_role IN ('clinician', 'system')"
+
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int] {
         let list = actions.map { _ in "?" }.joined(separator: ", ")
         let arguments = StatementArguments([actorID, start, end] + actions.map { $0 as any DatabaseValueConvertible })
         return try Int.fetchAll(
             db.cachedStatement(sql: """
                 SELECT COUNT(DISTINCT patient_id) FROM audit_event INDEXED BY audit_event_actor
-                WHERE actor_id = ? AND at >= ? AND at < ? AND action IN (\(list)) AND patient_id IS NOT NULL
+                WHERE \(Self.indexedActors) AND actor_id = ? AND at >= ? AND at < ? AND action IN (\(list)) AND patient_id IS NOT NULL
                 GROUP BY at / 3600000
                 """), arguments: arguments)
     }
 
     func firstAuditTime(actorID: String) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(at) FROM audit_event WHERE actor_id = ?"), arguments: [actorID])
+        try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT MIN(at) FROM audit_event INDEXED BY audit_event_actor WHERE \(Self.indexedActors) AND actor_id = ?"),
+            arguments: [actorID])
     }
 
     func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool {
@@ -54,7 +59,7 @@ extension SQLiteStoreSession {
         let arguments = StatementArguments(values)
         return try Bool.fetchOne(
             db.cachedStatement(sql: """
-                SELECT EXISTS (SELECT 1 FROM audit_event INDEXED BY audit_event_actor WHERE actor_id = ? AND at < ?
+                SELECT EXISTS (SELECT 1 FROM audit_event INDEXED BY audit_event_actor WHERE \(Self.indexedActors) AND actor_id = ? AND at < ?
                 AND action IN (\(list)) AND resource_type IS ? AND outcome = 'success')
                 """), arguments: arguments) ?? false
     }

@@ -89,11 +89,13 @@ public protocol StoreReading {
     /// For each actor of `role` who did one of `actions` successfully between the times: how many
     /// different patients, for those with at least `minimum`.
     func patientsSeen(byRole role: String, actions: [String], from start: Int64, until end: Int64, atLeast minimum: Int) throws -> [String: Int]
-    /// For each clock hour in which the actor did one of `actions` between the times: how many patients.
+    /// For each clock hour in which the actor (a clinician or a system) did one of `actions` between the
+    /// times: how many patients.
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int]
-    /// When the actor first appears in the audit trail.
+    /// When the actor (a clinician or a system) first appears in the audit trail.
     func firstAuditTime(actorID: String) throws -> Int64?
-    /// Whether the actor did one of `actions` on `resourceType` (nil: none) successfully before `time`.
+    /// Whether the actor (a clinician or a system) did one of `actions` on `resourceType` (nil: none)
+    /// successfully before `time`.
     func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool
     func securityAlerts(raisedSince time: Int64) throws -> [SecurityAlert]
     /// The hour up to which (excluded) the unusual-activity rules have looked at the whole trail.
