@@ -17,7 +17,7 @@ scratch=${FUZZ_SCRATCH:-.build-fuzz}
 config=${FUZZ_CONFIG:-release}
 core_targets="json fhirpath questionnaire validator http-date retry-after theme"
 client_targets="config script"
-server_targets="search server"
+server_targets="search server export-request key-files backup"
 all_targets="$core_targets $client_targets $server_targets"
 
 product_of() {
@@ -32,7 +32,8 @@ max_len_of() {
     case $1 in
         http-date|retry-after) echo 64 ;;
         fhirpath) echo 512 ;;
-        search) echo 1024 ;;
+        search|export-request) echo 1024 ;;
+        key-files) echo 4096 ;;
         config|script) echo 4096 ;;
         json|theme) echo 8192 ;;
         *) echo 16384 ;;
