@@ -46,13 +46,14 @@ struct UnusualActivityOptions: ParsableArguments {
 struct AuditAlertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alerts",
-        abstract: "Look at the audit trail for unusual activity and list the alerts raised.",
+        abstract: "List the alerts about unusual activity (with --look, look at the audit trail first).",
         discussion: """
             Rules: a clinician seeing many more patients than usual in an hour; failed logins for many accounts
             from one address; logins to one account from many addresses; a backend client doing what it never
-            did before. `serve` looks every minute and e-mails new alerts to every administrator account; this
-            command looks too (up to now), then lists the alerts of the last --days. Exit 0 when there are
-            none, 3 when there are.
+            did before. `serve` looks every minute and e-mails new alerts to every administrator account. This
+            command lists the alerts of the last --days; with --look it first looks itself, with the --alert-*
+            thresholds given here (give the ones `serve` runs with: what it raises, `serve` mails). Exit 0
+            when there are none, 3 when there are.
             """)
 
     @OptionGroup var options: ServerOptions
@@ -64,6 +65,9 @@ struct AuditAlertsCommand: AsyncParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
+    @Flag(help: "Look at the audit trail up to now first (when `serve` is not running), with these thresholds.")
+    var look = false
+
     func validate() throws {
         guard (1...3650).contains(days) else { throw ValidationError("--days must be between 1 and 3650.") }
     }
@@ -71,7 +75,7 @@ struct AuditAlertsCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try options.openStore()
         let clock = SystemClock()
-        try await UnusualActivityWatch(store: store, clock: clock, settings: thresholds.settings).run()
+        if look { try await UnusualActivityWatch(store: store, clock: clock, settings: thresholds.settings).run() }
         let since = clock.now() - Int64(days) * 86_400_000
         let alerts = try store.readNow { db in try db.securityAlerts(raisedSince: since) }
         for alert in alerts {

@@ -53,19 +53,29 @@ public enum UnusualActivity {
     static let hour: Int64 = 3_600_000
     /// What counts as seeing a patient's data.
     static let readActions = ["read", "search", "everything"]
-    static let failedLoginActions = ["login-failure", "login-disabled", "otp-failure"]
-    /// What a backend client does with data (`create-matched` is a `create` that was a replay).
-    static let clientActions = ["read", "search", "everything", "create", "create-matched", "update", "export"]
+    static let failedLoginActions = ["login-failure", "login-disabled", "otp-failure", "otp-expired", "enrol-failure"]
+    /// What opens a session.
+    static let loginActions = ["login", "enrol"]
+    /// What a backend client does with data, and the one action each counts as (`create-matched` is a
+    /// `create` that was a replay; `search-include` a type a search brought along; `export-type` a type
+    /// an export was asked for).
+    static let clientActions: [String: String] = [
+        "read": "read", "search": "search", "search-include": "search", "everything": "everything", "create": "create",
+        "create-matched": "create", "update": "update", "export-type": "export",
+    ]
 
-    static func hourText(_ hour: Int64) -> String {
-        let text = FHIRDateTime.format(epochMilliseconds: hour)
-        return String(text.prefix(13)) + ":00Z"
+    /// `2026-11-18T10:00Z`: the minute an hour looked at starts.
+    static func hourText(_ start: Int64) -> String {
+        String(FHIRDateTime.format(epochMilliseconds: start - start % 60_000).prefix(16)) + "Z"
     }
 
-    /// Evaluates the hour starting at `hour` (up to `now` when it is the current one) and returns the
-    /// alerts it finds, without storing them.
-    static func evaluate(hour: Int64, now: Int64, settings: UnusualActivitySettings, db: any StoreReading) throws -> [SecurityAlert] {
-        let end = hour + Self.hour
+    /// Evaluates the hour from `start` (a clock hour, or the last 60 minutes) and returns the alerts it
+    /// finds, without storing them; they are kept under the clock hour `hour` (once per rule, subject
+    /// and hour).
+    static func evaluate(from start: Int64, hour: Int64, now: Int64, settings: UnusualActivitySettings, db: any StoreReading) throws
+        -> [SecurityAlert]
+    {
+        let end = start + Self.hour
         var alerts: [SecurityAlert] = []
         func alert(_ rule: Rule, _ subject: String, _ count: Int, _ threshold: Int, _ detail: String) {
             alerts.append(SecurityAlert(
@@ -74,67 +84,66 @@ public enum UnusualActivity {
 
         // A clinician's patients in the hour, against their usual hour.
         let seen = try db.patientsSeen(
-            byRole: Role.clinician.rawValue, actions: readActions, from: hour, until: end, atLeast: settings.patientsPerHourMinimum)
+            byRole: Role.clinician.rawValue, actions: readActions, from: start, until: end, atLeast: settings.patientsPerHourMinimum)
         for (clinician, patients) in seen.sorted(by: { $0.key < $1.key }) {
             let usual = percentile90(
                 try db.hourlyPatientCounts(
-                    actorID: clinician, actions: readActions, from: hour - UnusualActivitySettings.baselineDays * 24 * Self.hour, until: hour))
+                    actorID: clinician, actions: readActions, from: start - UnusualActivitySettings.baselineDays * 24 * Self.hour, until: start))
             let threshold = max(settings.patientsPerHourMinimum, Int((Double(usual) * settings.patientsPerHourFactor).rounded(.up)))
             guard patients >= threshold else { continue }
             alert(
                 .clinicianPatients, clinician, patients, threshold,
-                "Clinician account \(clinician) saw \(patients) patients in the hour from \(hourText(hour)); "
+                "Clinician account \(clinician) saw \(patients) patients in the hour from \(hourText(start)); "
                     + "their usual busy hour in the two weeks before: \(usual).")
         }
 
         // Failed logins from one address for many names.
         var namesByAddress: [String: Set<String>] = [:]
         var loginAddressesByAccount: [String: Set<String>] = [:]
-        for event in try db.auditEvents(from: hour, until: end, actions: failedLoginActions + ["login"], actorRole: nil) {
+        for event in try db.auditEvents(from: start, until: end, actions: failedLoginActions + loginActions, actorRole: nil) {
             guard let address = event.remoteAddress else { continue }
-            if event.action == "login" {
+            if loginActions.contains(event.action) {
                 if let account = event.actorID { loginAddressesByAccount[account, default: []].insert(address) }
             } else if let name = event.actorID ?? event.resourceID {
-                namesByAddress[address, default: []].insert(name)
+                // An IPv6 /64 is one place, as for the login budgets: rotating within it changes nothing.
+                namesByAddress[AddressRange.budgetKey(address), default: []].insert(name)
             }
         }
         for (address, names) in namesByAddress.sorted(by: { $0.key < $1.key }) where names.count >= settings.failedLoginAccountsPerAddress {
             alert(
                 .failedLoginsFromAddress, address, names.count, settings.failedLoginAccountsPerAddress,
-                "Failed logins for \(names.count) different accounts or names came from \(address) in the hour from \(hourText(hour)).")
+                "Failed logins for \(names.count) different accounts or names came from \(address) in the hour from \(hourText(start)).")
         }
         for (account, addresses) in loginAddressesByAccount.sorted(by: { $0.key < $1.key })
         where addresses.count >= settings.loginAddressesPerAccount {
             alert(
                 .loginAddresses, account, addresses.count, settings.loginAddressesPerAccount,
-                "Account \(account) logged in from \(addresses.count) different addresses in the hour from \(hourText(hour)): "
-                    + addresses.sorted().prefix(10).joined(separator: ", ") + ".")
+                "Account \(account) logged in from \(addresses.count) different addresses in the hour from \(hourText(start)).")
         }
 
         // A backend client's new uses, once its first days are over.
         var usesByClient: [String: Set<String>] = [:]
-        for event in try db.auditEvents(from: hour, until: end, actions: clientActions, actorRole: "system")
+        for event in try db.auditEvents(from: start, until: end, actions: Array(clientActions.keys).sorted(), actorRole: "system")
         where event.outcome == "success" {
-            guard let client = event.actorID else { continue }
-            let action = event.action == "create-matched" ? "create" : event.action
+            guard let client = event.actorID, let action = clientActions[event.action] else { continue }
             usesByClient[client, default: []].insert("\(action) \(event.resourceType ?? "-")")
         }
         for (client, uses) in usesByClient.sorted(by: { $0.key < $1.key }) {
-            guard try db.backendClient(id: client) != nil, let first = try db.firstAuditTime(actorID: client),
-                first < hour - Int64(settings.clientLearningDays) * 24 * Self.hour
+            guard let registered = try db.backendClient(id: client)?.createdAt,
+                registered < start - Int64(settings.clientLearningDays) * 24 * Self.hour
             else { continue }
             var new: [String] = []
             for use in uses.sorted() {
                 let parts = use.split(separator: " ", maxSplits: 1).map(String.init)
                 let action = parts[0]
                 let type = parts.count > 1 && parts[1] != "-" ? parts[1] : nil
-                let actions = action == "create" ? ["create", "create-matched"] : [action]
-                if !(try db.hasAuditEvent(actorID: client, actions: actions, resourceType: type, before: hour)) { new.append(use) }
+                let actions = clientActions.filter { $0.value == action }.map(\.key).sorted()
+                if !(try db.hasAuditEvent(actorID: client, actions: actions, resourceType: type, before: start)) { new.append(use) }
             }
             guard !new.isEmpty else { continue }
             alert(
                 .clientNewUse, client, new.count, 1,
-                "Backend client \(client) did what it never did before in the hour from \(hourText(hour)): \(new.joined(separator: ", ")).")
+                "Backend client \(client) did what it never did before in the hour from \(hourText(start)): \(new.joined(separator: ", ")).")
         }
         return alerts
     }
@@ -169,30 +178,51 @@ public struct UnusualActivityWatch: Sendable {
     }
 
     /// The longest stretch looked at in one run (after a long stop, older hours are skipped).
-    static let maximumHours: Int64 = 24 * 7
+    static let maximumHours: Int64 = 24
+    /// An hour is looked at again for this long after it ended: what was stamped in it but written a
+    /// little later (a login's record waits for its password check) is counted too.
+    static let grace: Int64 = 5 * 60_000
+    /// A failed delivery to an administrator is tried again after this long, for a day.
+    static let mailRetry: Int64 = 15 * 60_000
 
-    /// Looks at the hours from where the last run stopped through the current one; returns the alerts
+    /// Looks at the clock hours from where the last run stopped through the current one, and at the 60
+    /// minutes up to now (so activity across an hour's end is one hour's activity); returns the alerts
     /// raised by this run.
     @discardableResult
     public func run() async throws -> [SecurityAlert] {
         let now = clock.now()
         let settings = settings
-        let current = now - now % UnusualActivity.hour
+        let hour = UnusualActivity.hour
+        let current = now - now % hour
+        let settled = (now - Self.grace) - (now - Self.grace) % hour
+        let stored = try await store.read { db in try db.watchedUntilHour() }
+        if let stored, stored > current {
+            // The clock was ahead once (or another machine's is): look from now on, not from the future.
+            logger.warning("unusual activity: the last look was in the future; looking from the current hour", metadata: ["hour": "\(stored)"])
+        }
+        let from = max(min(stored ?? current - 24 * hour, current), current - Self.maximumHours * hour)
         // The rules read in a read transaction (writers go on meanwhile); the alerts are saved after, where
         // one raised meanwhile by another process for the same rule, subject and hour stays one.
         let found = try await store.read { db -> [SecurityAlert] in
-            let from = max(try db.watchedUntilHour() ?? (current - 24 * UnusualActivity.hour), current - Self.maximumHours * UnusualActivity.hour)
             var found: [SecurityAlert] = []
-            var hour = from
-            while hour <= current {
-                found += try UnusualActivity.evaluate(hour: hour, now: now, settings: settings, db: db)
-                hour += UnusualActivity.hour
+            var start = from
+            while start <= current {
+                found += try UnusualActivity.evaluate(from: start, hour: start, now: now, settings: settings, db: db)
+                start += hour
+            }
+            // The last 60 minutes, kept under the clock hour they start in: the same activity seen in that
+            // clock hour is one alert, and activity across the hour's end is seen at all.
+            let windowStart = now - hour + 1  // up to and including now
+            if windowStart > from {
+                found += try UnusualActivity.evaluate(
+                    from: windowStart, hour: windowStart - windowStart % hour, now: now, settings: settings, db: db)
             }
             return found
         }
         let raised = try await store.write { db -> [SecurityAlert] in
-            let raised = try found.compactMap { alert in try db.save(alert) }
-            if try (db.watchedUntilHour() ?? Int64.min) < current { try db.setWatchedUntilHour(current) }
+            var raised: [SecurityAlert] = []
+            for alert in found { if let saved = try db.save(alert) { raised.append(saved) } }
+            try db.setWatchedUntilHour(settled)
             try db.append(raised.map { alert in
                 AuditEvent(
                     at: now, actorID: "unusual-activity", actorRole: "system", action: "unusual-activity", resourceType: alert.rule,
@@ -205,30 +235,46 @@ public struct UnusualActivityWatch: Sendable {
         return raised
     }
 
-    /// Mails every administrator the alerts of the last day not yet mailed (a failed delivery is tried
-    /// again at the next run).
+    /// Mails each administrator, in one message, the alerts of the last day they have not had. Delivery
+    /// is kept per administrator: one whose mail fails is tried again a quarter of an hour later, and the
+    /// others do not get the same alert twice.
     func mailPending(now: Int64) async {
         guard let mailer else { return }
+        let since = now - 24 * UnusualActivity.hour
         guard
-            let (alerts, admins) = try? await store.read({ db in
-                (try db.securityAlerts(raisedSince: now - 24 * UnusualActivity.hour).filter { $0.mailedAt == nil },
-                 try db.accounts().filter { $0.role == .admin && $0.disabledAt == nil })
-            }), !alerts.isEmpty
+            let (alerts, admins, mails) = try? await store.read({ db in
+                (try db.securityAlerts(raisedSince: since).filter { $0.mailedAt == nil },
+                 try db.accounts().filter { $0.role == .admin && $0.disabledAt == nil },
+                 try db.alertMails(raisedSince: since))
+            }), !alerts.isEmpty, !admins.isEmpty
         else { return }
-        guard !admins.isEmpty else { return }
-        for alert in alerts {
-            var delivered = true
-            for admin in admins {
-                let language = admin.language.flatMap(MailLanguage.init(rawValue:)) ?? .en
-                let text = language.unusualActivity(name: admin.displayName, title: UnusualActivity.Rule(rawValue: alert.rule)?.title ?? alert.rule, detail: alert.detail)
-                do {
-                    try await mailer.send(MailMessage(to: admin.email, subject: text.subject, body: text.body))
-                } catch {
-                    delivered = false
-                    logger.error("an unusual-activity alert could not be mailed", metadata: ["rule": "\(alert.rule)", "error": "\(error)"])
-                }
+        var delivered = Set(mails.filter { $0.mailedAt != nil }.map { "\($0.alertID) \($0.accountID)" })
+        let tried = Dictionary(mails.map { ("\($0.alertID) \($0.accountID)", $0.attemptedAt) }, uniquingKeysWith: max)
+        for admin in admins {
+            let due = alerts.filter { alert in
+                let key = "\(alert.id) \(admin.id)"
+                return !delivered.contains(key) && (tried[key] ?? Int64.min) <= now - Self.mailRetry
             }
-            if delivered { _ = try? await store.write { db in try db.markMailed(alertID: alert.id, at: now) } }
+            guard !due.isEmpty else { continue }
+            let language = admin.language.flatMap(MailLanguage.init(rawValue:)) ?? .en
+            let text = language.unusualActivity(
+                name: admin.displayName,
+                alerts: due.map { (UnusualActivity.Rule(rawValue: $0.rule)?.title ?? $0.rule, $0.detail) })
+            var mailedAt: Int64?
+            do {
+                try await mailer.send(MailMessage(to: admin.email, subject: text.subject, body: text.body))
+                mailedAt = now
+                for alert in due { delivered.insert("\(alert.id) \(admin.id)") }
+            } catch {
+                logger.error("unusual-activity alerts could not be mailed to an administrator", metadata: ["account": "\(admin.id)", "error": "\(error)"])
+            }
+            let recorded = mailedAt
+            _ = try? await store.write { db in
+                for alert in due { try db.saveAlertMail(alertID: alert.id, accountID: admin.id, attemptedAt: now, mailedAt: recorded) }
+            }
         }
+        // An alert every administrator has had is done.
+        let done = alerts.filter { alert in admins.allSatisfy { delivered.contains("\(alert.id) \($0.id)") } }
+        _ = try? await store.write { db in for alert in done { try db.markMailed(alertID: alert.id, at: now) } }
     }
 }

@@ -79,7 +79,10 @@ public struct BulkExports: Sendable {
                 try db.insert(ExportJobRecord(
                     id: jobID, clientID: client.clientID, request: request.json.serialized(), status: .accepted, createdAt: now,
                     transactionTime: transactionTime))
-                try db.append([info.audit("export", type: groupAudit.type, id: groupAudit.id, status: 202, at: now)])
+                // And one line per type asked for: what a client takes out is on the record by type.
+                try db.append(
+                    [info.audit("export", type: groupAudit.type, id: groupAudit.id, status: 202, at: now)]
+                        + request.types.map { info.audit("export-type", type: $0.rawValue, id: jobID, status: 202, at: now) })
             }
         } catch let error as ServerError {
             throw error

@@ -142,10 +142,15 @@ public struct FHIRService: Sendable {
         // for a clinician's searches over the whole care team too.
         let shown = notModified ? [] : Set((page.resources + page.included).compactMap(\.patientID)).sorted()
         let onlyPatient = query.patientIDs?.count == 1 ? query.patientIDs?.first : nil
+        // The other types an answer brought along (`_include`, `_revinclude`): one line each, so what a
+        // caller reads is on the record by type too (unusual activity: a client's first read of a type).
+        let alongside = Set(page.included.map(\.type)).subtracting([name]).sorted().map { type in
+            info.audit("search-include", type: type, status: 200, at: now)
+        }
         let recorded = await auditRecorder.record(
-            shown.isEmpty
+            (shown.isEmpty
                 ? [info.audit("search", type: name, patientID: onlyPatient, status: notModified ? 304 : 200, at: now)]
-                : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) })
+                : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) }) + (notModified ? [] : alongside))
         guard recorded else { throw Self.unrecorded }
         guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
         let bundle = BundleWriter.searchset(

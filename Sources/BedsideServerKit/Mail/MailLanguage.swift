@@ -63,19 +63,22 @@ public enum MailLanguage: String, Sendable, CaseIterable {
         }
     }
 
-    /// The alert an administrator gets about unusual activity (`UnusualActivity`). The detail is the
-    /// rule's own sentence (English, as in the audit trail).
-    func unusualActivity(name: String, title: String, detail: String) -> (subject: String, body: String) {
+    /// The alerts an administrator gets about unusual activity (`UnusualActivity`), in one message. Each
+    /// detail is the rule's own sentence (English, as in the audit trail).
+    func unusualActivity(name: String, alerts: [(title: String, detail: String)]) -> (subject: String, body: String) {
+        let list = alerts.prefix(20).map { "- \($0.title):\n  \($0.detail)" }.joined(separator: "\n\n")
+            + (alerts.count > 20 ? "\n\n(+\(alerts.count - 20))" : "")
+        let what = alerts.count == 1 ? alerts[0].title : nil
         switch self {
         case .en:
             return (
-                "Bedside: unusual activity: \(title)",
+                "Bedside: unusual activity: " + (what ?? "\(alerts.count) alerts"),
                 """
                 Hello \(name),
 
                 Bedside noticed activity that is unusual for the one doing it:
 
-                \(detail)
+                \(list)
 
                 It may be harmless. Look at it with:  bedside-server audit alerts
                 and the audit trail:  bedside-server audit show
@@ -83,13 +86,13 @@ public enum MailLanguage: String, Sendable, CaseIterable {
             )
         case .nl:
             return (
-                "Bedside: ongebruikelijke activiteit: \(title)",
+                "Bedside: ongebruikelijke activiteit: " + (what ?? "\(alerts.count) meldingen"),
                 """
                 Hallo \(name),
 
                 Bedside zag activiteit die ongebruikelijk is voor wie haar uitvoert:
 
-                \(detail)
+                \(list)
 
                 Het kan onschuldig zijn. Bekijk het met:  bedside-server audit alerts
                 en het auditspoor:  bedside-server audit show
@@ -97,13 +100,13 @@ public enum MailLanguage: String, Sendable, CaseIterable {
             )
         case .de:
             return (
-                "Bedside: ungewöhnliche Aktivität: \(title)",
+                "Bedside: ungewöhnliche Aktivität: " + (what ?? "\(alerts.count) Meldungen"),
                 """
                 Hallo \(name),
 
                 Bedside hat eine Aktivität bemerkt, die für den Handelnden ungewöhnlich ist:
 
-                \(detail)
+                \(list)
 
                 Sie kann harmlos sein. Prüfen Sie sie mit:  bedside-server audit alerts
                 und dem Audit-Protokoll:  bedside-server audit show

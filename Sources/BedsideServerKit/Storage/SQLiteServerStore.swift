@@ -142,10 +142,12 @@ enum ServerMigrations {
                 """)
         }
         migrator.registerMigration("v15: alerts about unusual activity, and the audit trail by actor") { db in
-            // Only clinicians' and systems' records are indexed by actor (their usual hours, a client's first
-            // uses): patients' own records, most of the trail, are not, which keeps audit writes cheap.
+            // Only clinicians' records are indexed by actor (their usual hours), and systems' by actor and
+            // use (whether a client did this before): patients' own records, most of the trail, are not,
+            // which keeps audit writes cheap.
             try db.execute(sql: """
-                CREATE INDEX audit_event_actor ON audit_event(actor_id, at) WHERE actor_role IN ('clinician', 'system');
+                CREATE INDEX audit_event_clinician ON audit_event(actor_id, at) WHERE actor_role = 'clinician';
+                CREATE INDEX audit_event_system ON audit_event(actor_id, action, resource_type, at) WHERE actor_role = 'system';
                 CREATE TABLE security_alert (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
                     rule TEXT NOT NULL,
@@ -158,6 +160,13 @@ enum ServerMigrations {
                     mailed_at INTEGER,
                     UNIQUE (rule, subject, hour)
                 );
+                CREATE TABLE security_alert_mail (
+                    alert_id INTEGER NOT NULL REFERENCES security_alert(id) ON DELETE CASCADE,
+                    account_id TEXT NOT NULL,
+                    attempted_at INTEGER NOT NULL,
+                    mailed_at INTEGER,
+                    PRIMARY KEY (alert_id, account_id)
+                ) WITHOUT ROWID;
                 CREATE TABLE security_watch (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
                     until_hour INTEGER NOT NULL

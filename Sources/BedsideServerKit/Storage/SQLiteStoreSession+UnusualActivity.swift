@@ -33,24 +33,16 @@ extension SQLiteStoreSession {
         return Dictionary(rows.map { ($0["actor_id"] as String, $0["patients"] as Int) }, uniquingKeysWith: max)
     }
 
-    /// The actor index holds clinicians' and systems' records only: every query through it says so.
-    private static let indexedActors = "actor_role IN ('clinician', 'system')"
 
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int] {
         let list = actions.map { _ in "?" }.joined(separator: ", ")
         let arguments = StatementArguments([actorID, start, end] + actions.map { $0 as any DatabaseValueConvertible })
         return try Int.fetchAll(
             db.cachedStatement(sql: """
-                SELECT COUNT(DISTINCT patient_id) FROM audit_event INDEXED BY audit_event_actor
-                WHERE \(Self.indexedActors) AND actor_id = ? AND at >= ? AND at < ? AND action IN (\(list)) AND patient_id IS NOT NULL
+                SELECT COUNT(DISTINCT patient_id) FROM audit_event INDEXED BY audit_event_clinician
+                WHERE actor_role = 'clinician' AND actor_id = ? AND at >= ? AND at < ? AND action IN (\(list)) AND patient_id IS NOT NULL
                 GROUP BY at / 3600000
                 """), arguments: arguments)
-    }
-
-    func firstAuditTime(actorID: String) throws -> Int64? {
-        try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT MIN(at) FROM audit_event INDEXED BY audit_event_actor WHERE \(Self.indexedActors) AND actor_id = ?"),
-            arguments: [actorID])
     }
 
     func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool {
@@ -59,7 +51,7 @@ extension SQLiteStoreSession {
         let arguments = StatementArguments(values)
         return try Bool.fetchOne(
             db.cachedStatement(sql: """
-                SELECT EXISTS (SELECT 1 FROM audit_event INDEXED BY audit_event_actor WHERE \(Self.indexedActors) AND actor_id = ? AND at < ?
+                SELECT EXISTS (SELECT 1 FROM audit_event INDEXED BY audit_event_system WHERE actor_role = 'system' AND actor_id = ? AND at < ?
                 AND action IN (\(list)) AND resource_type IS ? AND outcome = 'success')
                 """), arguments: arguments) ?? false
     }
@@ -83,11 +75,15 @@ extension SQLiteStoreSession {
     }
 
     func save(_ alert: SecurityAlert) throws -> SecurityAlert? {
+        // One alert per rule and subject for activity within an hour of one already raised (the clock hour
+        // and the last 60 minutes, which may start in the hour before, see the same activity).
         if let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT * FROM security_alert WHERE rule = ? AND subject = ? AND hour = ?"),
-            arguments: [alert.rule, alert.subject, alert.hour])
+            db.cachedStatement(sql: """
+                SELECT * FROM security_alert WHERE rule = ? AND subject = ? AND hour BETWEEN ? AND ? ORDER BY hour DESC LIMIT 1
+                """),
+            arguments: [alert.rule, alert.subject, alert.hour - 3_600_000, alert.hour + 3_600_000])
         {
-            // Seen again later in the same hour: the count and words grow, the alert stays one.
+            // Seen again: the count and words grow, the alert stays one.
             if (existing["count"] as Int) < alert.count {
                 try db.execute(
                     sql: "UPDATE security_alert SET count = ?, detail = ? WHERE id = ?",
@@ -111,5 +107,19 @@ extension SQLiteStoreSession {
 
     func markMailed(alertID: Int64, at time: Int64) throws {
         try db.execute(sql: "UPDATE security_alert SET mailed_at = ? WHERE id = ?", arguments: [time, alertID])
+    }
+
+    func alertMails(raisedSince time: Int64) throws -> [AlertMail] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: """
+                SELECT m.* FROM security_alert_mail m JOIN security_alert a ON a.id = m.alert_id WHERE a.raised_at >= ?
+                """), arguments: [time]
+        ).map { AlertMail(alertID: $0["alert_id"], accountID: $0["account_id"], attemptedAt: $0["attempted_at"], mailedAt: $0["mailed_at"]) }
+    }
+
+    func saveAlertMail(alertID: Int64, accountID: String, attemptedAt: Int64, mailedAt: Int64?) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO security_alert_mail (alert_id, account_id, attempted_at, mailed_at) VALUES (?, ?, ?, ?)",
+            arguments: [alertID, accountID, attemptedAt, mailedAt])
     }
 }

@@ -89,15 +89,13 @@ public protocol StoreReading {
     /// For each actor of `role` who did one of `actions` successfully between the times: how many
     /// different patients, for those with at least `minimum`.
     func patientsSeen(byRole role: String, actions: [String], from start: Int64, until end: Int64, atLeast minimum: Int) throws -> [String: Int]
-    /// For each clock hour in which the actor (a clinician or a system) did one of `actions` between the
-    /// times: how many patients.
+    /// For each clock hour in which the clinician did one of `actions` between the times: how many patients.
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int]
-    /// When the actor (a clinician or a system) first appears in the audit trail.
-    func firstAuditTime(actorID: String) throws -> Int64?
-    /// Whether the actor (a clinician or a system) did one of `actions` on `resourceType` (nil: none)
-    /// successfully before `time`.
+    /// Whether the backend client did one of `actions` on `resourceType` (nil: none) successfully before `time`.
     func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool
     func securityAlerts(raisedSince time: Int64) throws -> [SecurityAlert]
+    /// The administrators' copies of the alerts raised since `time`.
+    func alertMails(raisedSince time: Int64) throws -> [AlertMail]
     /// The hour up to which (excluded) the unusual-activity rules have looked at the whole trail.
     func watchedUntilHour() throws -> Int64?
 }
@@ -148,9 +146,10 @@ public protocol StoreWriting: StoreReading {
     /// their entries in the change feed and in every index, their care team rows, their care end, and
     /// their account (sessions, login codes, enrolment). The audit trail is left as it is.
     func erasePatient(patientID: String) throws -> ErasureCounts
-    /// Stores a new alert and returns it (with its id); one already raised for the same rule, subject and
-    /// hour is brought up to date instead, and nil returned.
+    /// Stores a new alert and returns it (with its id); one already raised for the same rule and subject
+    /// in the same hour or the one next to it is brought up to date instead, and nil returned.
     func save(_ alert: SecurityAlert) throws -> SecurityAlert?
     func setWatchedUntilHour(_ hour: Int64) throws
     func markMailed(alertID: Int64, at time: Int64) throws
+    func saveAlertMail(alertID: Int64, accountID: String, attemptedAt: Int64, mailedAt: Int64?) throws
 }

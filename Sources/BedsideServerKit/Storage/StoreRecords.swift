@@ -399,3 +399,11 @@ public struct SecurityAlert: Sendable, Equatable {
         self.raisedAt = raisedAt
     }
 }
+
+/// One administrator's copy of an alert: when it was last tried, and delivered.
+public struct AlertMail: Sendable, Equatable {
+    public var alertID: Int64
+    public var accountID: String
+    public var attemptedAt: Int64
+    public var mailedAt: Int64?
+}
