@@ -44,6 +44,23 @@ final class HeldReader: @unchecked Sendable {
 /// request let in before an erasure cannot write after it; the checkpoint does not stall writers.
 @Suite("Retention edge cases")
 struct RetentionEdgeTests {
+    /// Starts erasing the patient while another connection holds a read snapshot, and returns once the
+    /// erasure committed (its checkpoint tries still under way).
+    static func eraseWhileAReaderHolds(_ server: TestServer, patientID: String, handOver: URL) async throws
+        -> (HeldReader, Task<PatientErasure.Report, any Error>)
+    {
+        let reader = try HeldReader(server.directory.appendingPathComponent("bedside-server.sqlite").path)
+        let erasure = PatientErasure(store: server.store, clock: server.clock)
+        let task = Task {
+            try await erasure.erase(patientID: patientID, handOverTo: handOver, actor: .retentionSchedule, reason: "review")
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, try await server.store.read({ db in try db.account(patientID: patientID) }) != nil {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return (reader, task)
+    }
+
     static func emrToken(_ server: TestServer, scopes: String = "system/CareTeam.cruds") async throws -> String {
         let emr = TestEMR()
         let clientID = try await server.register(emr, scopes: scopes)
@@ -103,16 +120,8 @@ struct RetentionEdgeTests {
         defer { try? FileManager.default.removeItem(at: handOver) }
         try await withServer { server in
             let patient = try await RetentionTests.patient(server, "review.cancel@example.org")
-            let reader = try HeldReader(server.directory.appendingPathComponent("bedside-server.sqlite").path)
-            let erasure = PatientErasure(store: server.store, clock: server.clock)
             let patientID = patient.patientID
-            let task = Task {
-                try await erasure.erase(patientID: patientID, handOverTo: handOver, actor: .retentionSchedule, reason: "review")
-            }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, try await server.store.read({ db in try db.account(patientID: patientID) }) != nil {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            let (reader, task) = try await Self.eraseWhileAReaderHolds(server, patientID: patientID, handOver: handOver)
             try await Task.sleep(for: .milliseconds(100))
             task.cancel()
             let result = await task.result
@@ -160,16 +169,8 @@ struct RetentionEdgeTests {
         try await withServer { server in
             let patient = try await RetentionTests.patient(server, "review.stall@example.org", readings: 1)
             let other = try await RetentionTests.patient(server, "review.other@example.org", readings: 1)
-            let reader = try HeldReader(server.directory.appendingPathComponent("bedside-server.sqlite").path)
-            let erasure = PatientErasure(store: server.store, clock: server.clock)
             let patientID = patient.patientID
-            let task = Task {
-                try await erasure.erase(patientID: patientID, handOverTo: handOver, actor: .retentionSchedule, reason: "review")
-            }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline, try await server.store.read({ db in try db.account(patientID: patientID) }) != nil {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            let (reader, task) = try await Self.eraseWhileAReaderHolds(server, patientID: patientID, handOver: handOver)
             try await Task.sleep(for: .milliseconds(200))
             var worst = Duration.zero
             var statuses: [Int] = []
