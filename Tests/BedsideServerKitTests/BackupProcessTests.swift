@@ -30,25 +30,16 @@ struct BackupProcessTests {
         let keys = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/offsite"])
         #expect(keys.status == 0 && keys.output.contains("Fingerprint: SHA256:"), "\(keys.error)")
 
-        let (server, port) = try ServerExecutable.serve(dataDirectory: data)
-        defer {
-            server.terminate()
-            server.waitUntilExit()
-        }
-        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
-        defer { transport.closeConnections() }
-        let base = "https://127.0.0.1:\(port)"
-        let (token, patientID) = try await ServerProcessTests.login(email: email, password: Self.password, base: base, data: data, transport: transport)
+        let server = try ServedDirectory(data)
+        defer { server.stop() }
+        let (token, patientID) = try await server.login(email: email, password: Self.password)
 
         // The ingest: one Observation per request, on and on, each acknowledged id noted.
         let acknowledged = Acknowledged()
         let ingest = Task {
             var index = 0
             while !Task.isCancelled {
-                let answer = try await transport.send(HTTPRequestSpec(
-                    method: "POST", url: base + "/fhir/Observation",
-                    headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")],
-                    body: Self.observation(patientID: patientID, index: index).serialized()))
+                let answer = try await server.send("POST", "/fhir/Observation", token: token, json: Self.observation(patientID: patientID, index: index))
                 guard answer.status == 201, let id = answer.json?["id"]?.stringValue else { throw TestFailure("ingest answered \(answer.status)") }
                 acknowledged.add(id)
                 index += 1
@@ -84,22 +75,13 @@ struct BackupProcessTests {
         #expect(FileManager.default.contents(atPath: restored + "/tls/ca.pem") == FileManager.default.contents(atPath: data + "/tls/ca.pem"))
 
         // The restored directory serves the same data, with the same certificate the clients already trust.
-        server.terminate()
-        server.waitUntilExit()
-        transport.closeConnections()
-        let (second, port2) = try ServerExecutable.serve(dataDirectory: restored)
-        defer {
-            second.terminate()
-            second.waitUntilExit()
-        }
-        let base2 = "https://127.0.0.1:\(port2)"
-        let sameTrust = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
-        defer { sameTrust.closeConnections() }
-        let (token2, patient2) = try await ServerProcessTests.login(email: email, password: Self.password, base: base2, data: restored, transport: sameTrust)
+        server.stop()
+        let second = try ServedDirectory(restored, caFile: data + "/tls/ca.pem")
+        defer { second.stop() }
+        let (token2, patient2) = try await second.login(email: email, password: Self.password)
         #expect(patient2 == patientID)
         let first = try #require(beforeBackup.first)
-        let read = try await sameTrust.send(HTTPRequestSpec(
-            method: "GET", url: base2 + "/fhir/Observation/\(first)", headers: [("Authorization", "Bearer \(token2)")]))
+        let read = try await second.send("GET", "/fhir/Observation/\(first)", token: token2)
         #expect(read.status == 200)
         #expect(read.json?["note"]?.arrayValue?.first?["text"]?.stringValue == "\(BackupFixture.sentinel) 0")
     }

@@ -254,34 +254,22 @@ struct EncryptionAtRestTests {
             input: password + "\n")
         #expect(added.status == 0, "\(added.error)")
         #expect(added.error.contains("made a new master key"))
-        let (server, port) = try ServerExecutable.serve(dataDirectory: data)
-        defer {
-            server.terminate()
-            server.waitUntilExit()
-        }
-        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
-        defer { transport.closeConnections() }
-        let base = "https://127.0.0.1:\(port)"
-        let (token, patientID) = try await ServerProcessTests.login(
-            email: Self.emailSentinel, password: password, base: base, data: data, transport: transport)
+        let server = try ServedDirectory(data)
+        defer { server.stop() }
+        let (token, patientID) = try await server.login(email: Self.emailSentinel, password: password)
         let observation = ObservationBuilder.observation(
             kind: .heartRate, values: [.init(part: .heartRate, value: 64)],
             effective: FHIRDateTime.format(epochMilliseconds: SystemClock().now(), utcOffsetSeconds: 0), patientID: patientID,
             clientID: UUID().uuidString.lowercased(), note: Self.noteSentinel)
-        let created = try await transport.send(HTTPRequestSpec(
-            method: "POST", url: base + "/fhir/Observation",
-            headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")], body: observation.serialized()))
+        let created = try await server.send("POST", "/fhir/Observation", token: token, json: observation)
         #expect(created.status == 201)
-        let search = try await transport.send(HTTPRequestSpec(
-            method: "GET", url: base + "/fhir/Observation?patient=\(patientID)", headers: [("Authorization", "Bearer \(token)")]))
+        let search = try await server.send("GET", "/fhir/Observation?patient=\(patientID)", token: token)
         #expect(String(decoding: search.body, as: UTF8.self).contains(Self.noteSentinel), "the API serves what the files hide")
-        let patient = try await transport.send(HTTPRequestSpec(
-            method: "GET", url: base + "/fhir/Patient/\(patientID)", headers: [("Authorization", "Bearer \(token)")]))
+        let patient = try await server.send("GET", "/fhir/Patient/\(patientID)", token: token)
         #expect(String(decoding: patient.body, as: UTF8.self).contains("Sentinelli"))
 
         #expect(try Self.sentinelsFound(under: data, sentinels: [Self.noteSentinel, "Sentinelli", Self.emailSentinel]) == [])
-        server.terminate()
-        server.waitUntilExit()
+        server.stop()
         #expect(try Self.sentinelsFound(under: data, sentinels: [Self.noteSentinel, "Sentinelli", Self.emailSentinel]) == [])
     }
 }

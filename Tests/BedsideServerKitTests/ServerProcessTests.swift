@@ -2,6 +2,7 @@ import BedsideCore
 import BedsideSync
 import BedsideTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BedsideServerKit
@@ -69,6 +70,55 @@ struct ServerExecutable {
     }
 }
 
+/// A `bedside-server serve` process on a data directory, with a TLS client that trusts its dev CA.
+final class ServedDirectory: Sendable {
+    let process: Process
+    let port: Int
+    let data: String
+    let transport: HTTPTransport
+    var base: String { "https://127.0.0.1:\(port)" }
+
+    /// `caFile`: the CA the client trusts, by default the one in `data/tls/`.
+    init(_ data: String, arguments: [String] = [], caFile: String? = nil) throws {
+        (process, port) = try ServerExecutable.serve(dataDirectory: data, arguments: arguments)
+        self.data = data
+        transport = HTTPTransport(configuration: TransportConfiguration(caFile: caFile ?? data + "/tls/ca.pem"))
+    }
+
+    /// Password, then the code from the maildir: the session token and the patient's id.
+    func login(email: String, password: String) async throws -> (token: String, patientID: String) {
+        try await ServerProcessTests.login(email: email, password: password, base: base, data: data, transport: transport)
+    }
+
+    /// A request with the token, JSON in and out.
+    func send(_ method: String, _ path: String, token: String, json: JSONValue? = nil) async throws -> HTTPResponseData {
+        var headers = [("Authorization", "Bearer \(token)")]
+        if json != nil { headers.append(("Content-Type", "application/fhir+json")) }
+        return try await transport.send(HTTPRequestSpec(method: method, url: base + path, headers: headers, body: json?.serialized()))
+    }
+
+    private let ended = Mutex(false)
+
+    /// True the first time only.
+    private func end() -> Bool { ended.withLock { was in defer { was = true }; return !was } }
+
+    /// SIGTERM, and waits for the process to end (once: a second call does nothing).
+    func stop() {
+        guard end() else { return }
+        transport.closeConnections()
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    func kill() {
+        guard end() else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        transport.closeConnections()
+    }
+}
+
 @Suite("bedside-server as a process")
 struct ServerProcessTests {
     func temporaryDirectory() -> String {
@@ -108,10 +158,9 @@ struct ServerProcessTests {
             ["user", "add", "--role", "patient", "--email", email, "--password-stdin", "--data-dir", data], input: "lantern-orbit-meadow-42\n")
         #expect(added.status == 0, "\(added.error)")
 
-        let (first, port) = try ServerExecutable.serve(dataDirectory: data)
-        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
-        let base = "https://127.0.0.1:\(port)"
-        let (token, patientID) = try await Self.login(email: email, password: "lantern-orbit-meadow-42", base: base, data: data, transport: transport)
+        let first = try ServedDirectory(data)
+        defer { first.kill() }
+        let (token, patientID) = try await first.login(email: email, password: "lantern-orbit-meadow-42")
 
         let observations = (0..<20).map { index in
             ObservationBuilder.observation(
@@ -123,26 +172,16 @@ struct ServerProcessTests {
             "resourceType": "Bundle", "type": "transaction",
             "entry": .array(observations.map { ["resource": $0, "request": ["method": "POST", "url": "Observation"]] }),
         ]
-        let stored = try await transport.send(HTTPRequestSpec(
-            method: "POST", url: base + "/fhir", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/fhir+json")],
-            body: bundle.serialized()))
+        let stored = try await first.send("POST", "/fhir", token: token, json: bundle)
         #expect(stored.status == 200)
         // The answer is in: kill the server without any chance to flush.
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        transport.closeConnections()
+        first.kill()
 
-        let (second, port2) = try ServerExecutable.serve(dataDirectory: data)
-        defer {
-            second.terminate()
-            second.waitUntilExit()
-        }
-        let base2 = "https://127.0.0.1:\(port2)"
-        let (token2, _) = try await Self.login(email: email, password: "lantern-orbit-meadow-42", base: base2, data: data, transport: transport)
-        let search = try await transport.send(HTTPRequestSpec(
-            method: "GET", url: base2 + "/fhir/Observation?patient=\(patientID)&_count=100", headers: [("Authorization", "Bearer \(token2)")]))
+        let second = try ServedDirectory(data)
+        defer { second.stop() }
+        let (token2, _) = try await second.login(email: email, password: "lantern-orbit-meadow-42")
+        let search = try await second.send("GET", "/fhir/Observation?patient=\(patientID)&_count=100", token: token2)
         #expect(search.entries.count == 20)
-        transport.closeConnections()
         let store = try SQLiteServerStore(path: data + "/bedside-server.sqlite", encryption: .masterKey(MasterKeyFile(path: data + "/master.key")))
         #expect(try store.integrityCheck() == "ok")
         try store.close()
