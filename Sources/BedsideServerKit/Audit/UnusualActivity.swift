@@ -89,7 +89,8 @@ public enum UnusualActivity {
             let usual = percentile90(
                 try db.hourlyPatientCounts(
                     actorID: clinician, actions: readActions, from: start - UnusualActivitySettings.baselineDays * 24 * Self.hour, until: start))
-            let threshold = max(settings.patientsPerHourMinimum, Int((Double(usual) * settings.patientsPerHourFactor).rounded(.up)))
+            let scaled = (Double(usual) * settings.patientsPerHourFactor).rounded(.up)
+            let threshold = max(settings.patientsPerHourMinimum, scaled.isFinite && scaled < Double(Int.max) ? Int(scaled) : Int.max)
             guard patients >= threshold else { continue }
             alert(
                 .clinicianPatients, clinician, patients, threshold,

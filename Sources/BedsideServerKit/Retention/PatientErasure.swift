@@ -12,8 +12,6 @@ public struct RetentionError: Error, Sendable, CustomStringConvertible, Equatabl
         case changedDuringHandOver
         /// Their care resumed (or never ended): retention does not touch them.
         case inCare
-        /// A date or option the command cannot use.
-        case invalid
     }
 
     public let kind: Kind

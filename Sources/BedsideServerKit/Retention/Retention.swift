@@ -17,8 +17,11 @@ public struct RetentionPolicy: Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         let date = Date(timeIntervalSince1970: Double(now) / 1000)
-        guard let earlier = calendar.date(byAdding: .year, value: -years, to: date) else { return Int64.min }
-        return Int64((earlier.timeIntervalSince1970 * 1000).rounded())
+        // Nothing is due when the date cannot be worked out (a clock far off): never erase on a guess.
+        guard let earlier = calendar.date(byAdding: .year, value: -years, to: date),
+            let milliseconds = Int64(exactly: (earlier.timeIntervalSince1970 * 1000).rounded())
+        else { return Int64.min }
+        return milliseconds
     }
 }
 
