@@ -77,36 +77,26 @@ struct PatientHandOver {
 
     /// Writes the earlier versions of the patient's resources of one type; returns how many.
     private func writeHistory(_ type: String, patientID: String, into folder: String) async throws -> Int {
-        var file: BackupFileHandle?
-        defer { file?.close() }
-        var count = 0
+        var file = LazyNDJSON(path: folder + "/\(type)-history.ndjson", handOver: self)
+        defer { file.close() }
         var after: (id: String, version: Int)?
         while true {
             let rows = try await store.read { [after, pageSize] db in
                 try db.patientHistory(patientID: patientID, type: type, after: after, limit: pageSize)
             }
             guard let last = rows.last else { break }
-            if file == nil { file = try create(folder + "/\(type)-history.ndjson") }
-            var lines: [UInt8] = []
-            for row in rows {
-                lines.append(contentsOf: row.json.filter { $0 != 0x0A && $0 != 0x0D })
-                lines.append(0x0A)
-            }
-            try file.map { handle in try wrapping { try handle.write(lines) } }
-            count += rows.count
+            try file.append(rows.map(\.json))
             after = (last.id, last.version)
         }
-        try file.map { handle in try wrapping { try handle.sync() } }
-        return count
+        return try file.finish()
     }
 
     /// Writes the patient's resources of one type; returns how many.
     private func writeType(_ type: String, patientID: String, into folder: String) async throws -> Int {
         var query = ResourceQuery(type: type)
         query.patientIDs = [patientID]
-        var file: BackupFileHandle?
-        defer { file?.close() }
-        var count = 0
+        var file = LazyNDJSON(path: folder + "/\(type).ndjson", handOver: self)
+        defer { file.close() }
         var key: Int64? = Int64.min
         while let after = key {
             let page = try await store.read { [query, pageSize, pageBytes] db in
@@ -114,21 +104,46 @@ struct PatientHandOver {
                 // changed, and a version stamped a millisecond past `time` must not be handed over as its predecessor.
                 try db.exportPage(query, updatedAfter: nil, updatedBy: .max, afterKey: after, limit: pageSize, byteBudget: pageBytes)
             }
-            if !page.rows.isEmpty, file == nil { file = try create(folder + "/\(type).ndjson") }
-            var lines: [UInt8] = []
-            for row in page.rows {
-                lines.append(contentsOf: row.json.filter { $0 != 0x0A && $0 != 0x0D })
-                lines.append(0x0A)
-            }
-            try file.map { handle in try wrapping { try handle.write(lines) } }
-            count += page.rows.count
+            try file.append(page.rows.map(\.json))
             key = page.next
         }
-        try file.map { handle in try wrapping { try handle.sync() } }
-        return count
+        return try file.finish()
     }
 
-    private func create(_ path: String) throws -> BackupFileHandle {
+    /// An NDJSON file made at its first line (a type with none has no file), synced at the end.
+    private struct LazyNDJSON {
+        let path: String
+        let handOver: PatientHandOver
+        private var handle: BackupFileHandle?
+        private(set) var count = 0
+
+        init(path: String, handOver: PatientHandOver) {
+            self.path = path
+            self.handOver = handOver
+        }
+
+        mutating func append(_ resources: [[UInt8]]) throws {
+            guard !resources.isEmpty else { return }
+            if handle == nil { handle = try handOver.create(path) }
+            var lines: [UInt8] = []
+            for json in resources {
+                lines.append(contentsOf: json.filter { $0 != 0x0A && $0 != 0x0D })
+                lines.append(0x0A)
+            }
+            try handle.map { handle in try handOver.wrapping { try handle.write(lines) } }
+            count += resources.count
+        }
+
+        /// Syncs the file (if any); returns how many lines it holds.
+        func finish() throws -> Int {
+            try handle.map { handle in try handOver.wrapping { try handle.sync() } }
+            return count
+        }
+
+        func close() { handle?.close() }
+    }
+
+    fileprivate func create(_ path: String) throws -> BackupFileHandle {
         try wrapping { try BackupFileHandle.createExclusive(path, mode: 0o600) }
     }
 
@@ -141,7 +156,7 @@ struct PatientHandOver {
         }
     }
 
-    private func wrapping<T>(_ work: () throws -> T) throws -> T {
+    fileprivate func wrapping<T>(_ work: () throws -> T) throws -> T {
         do {
             return try work()
         } catch let error as BackupError {
