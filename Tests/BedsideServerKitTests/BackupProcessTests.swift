@@ -30,7 +30,7 @@ struct BackupProcessTests {
         let keys = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/offsite"])
         #expect(keys.status == 0 && keys.output.contains("Fingerprint: SHA256:"), "\(keys.error)")
 
-        let server = try ServedDirectory(data)
+        let server = try await ServedDirectory(data)
         defer { server.stop() }
         let (token, patientID) = try await server.login(email: email, password: Self.password)
 
@@ -76,7 +76,7 @@ struct BackupProcessTests {
 
         // The restored directory serves the same data, with the same certificate the clients already trust.
         server.stop()
-        let second = try ServedDirectory(restored, caFile: data + "/tls/ca.pem")
+        let second = try await ServedDirectory(restored, caFile: data + "/tls/ca.pem")
         defer { second.stop() }
         let (token2, patient2) = try await second.login(email: email, password: Self.password)
         #expect(patient2 == patientID)

@@ -249,12 +249,12 @@ struct EncryptionAtRestTests {
         let directory = try Directory()
         let data = directory.path
         let password = "lantern-orbit-meadow-42"
-        let added = try ServerExecutable.run(
+        let added = try await ServerExecutable.runDetached(
             ["user", "add", "--role", "patient", "--email", Self.emailSentinel, "--name", Self.nameSentinel, "--password-stdin", "--data-dir", data],
             input: password + "\n")
         #expect(added.status == 0, "\(added.error)")
         #expect(added.error.contains("made a new master key"))
-        let server = try ServedDirectory(data)
+        let server = try await ServedDirectory(data)
         defer { server.stop() }
         let (token, patientID) = try await server.login(email: Self.emailSentinel, password: password)
         let observation = ObservationBuilder.observation(

@@ -97,21 +97,16 @@ struct RateLimitTests {
     func commandLine() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-rate-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let negative = try ServerExecutable.run(["serve", "--dev-tls", "--data-dir", data, "--rate-limit=-1"])
+        let negative = try await ServerExecutable.runDetached(["serve", "--dev-tls", "--data-dir", data, "--rate-limit=-1"])
         #expect(negative.status != 0)
         #expect(negative.error.contains("--rate-limit must be 0 (off)"))
 
-        let (process, port) = try ServerExecutable.serve(dataDirectory: data, arguments: ["--rate-limit", "3"])
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        let transport = HTTPTransport(configuration: TransportConfiguration(caFile: data + "/tls/ca.pem"))
-        defer { transport.closeConnections() }
+        let server = try await ServedDirectory(data, arguments: ["--rate-limit", "3"])
+        defer { server.stop() }
         var statuses: [Int] = []
         var retryAfter: String?
         for _ in 1...4 {
-            let answer = try await transport.send(HTTPRequestSpec(method: "GET", url: "https://127.0.0.1:\(port)/fhir/metadata"))
+            let answer = try await server.transport.send(HTTPRequestSpec(method: "GET", url: server.base + "/fhir/metadata"))
             statuses.append(answer.status)
             retryAfter = answer.header("retry-after")
         }

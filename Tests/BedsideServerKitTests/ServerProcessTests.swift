@@ -78,9 +78,15 @@ final class ServedDirectory: Sendable {
     let transport: HTTPTransport
     var base: String { "https://127.0.0.1:\(port)" }
 
-    /// `caFile`: the CA the client trusts, by default the one in `data/tls/`.
-    init(_ data: String, arguments: [String] = [], caFile: String? = nil) throws {
-        (process, port) = try ServerExecutable.serve(dataDirectory: data, arguments: arguments)
+    /// `caFile`: the CA the client trusts, by default the one in `data/tls/`. The wait for the server to
+    /// listen happens on a thread of its own, never on the test's (the cooperative pool serves every
+    /// in-process test server too).
+    init(_ data: String, arguments: [String] = [], caFile: String? = nil) async throws {
+        (process, port) = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try ServerExecutable.serve(dataDirectory: data, arguments: arguments) })
+            }
+        }
         self.data = data
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: caFile ?? data + "/tls/ca.pem"))
     }
@@ -154,11 +160,11 @@ struct ServerProcessTests {
         let data = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let email = "durable@example.org"
-        let added = try ServerExecutable.run(
+        let added = try await ServerExecutable.runDetached(
             ["user", "add", "--role", "patient", "--email", email, "--password-stdin", "--data-dir", data], input: "lantern-orbit-meadow-42\n")
         #expect(added.status == 0, "\(added.error)")
 
-        let first = try ServedDirectory(data)
+        let first = try await ServedDirectory(data)
         defer { first.kill() }
         let (token, patientID) = try await first.login(email: email, password: "lantern-orbit-meadow-42")
 
@@ -177,7 +183,7 @@ struct ServerProcessTests {
         // The answer is in: kill the server without any chance to flush.
         first.kill()
 
-        let second = try ServedDirectory(data)
+        let second = try await ServedDirectory(data)
         defer { second.stop() }
         let (token2, _) = try await second.login(email: email, password: "lantern-orbit-meadow-42")
         let search = try await second.send("GET", "/fhir/Observation?patient=\(patientID)&_count=100", token: token2)
