@@ -113,27 +113,27 @@ struct AuditChainTests {
     }
 
     @Test("audit verify: exit 0 and the head when intact; exit 1 naming the record when changed; a noted head cut off is found")
-    func verifyCommand() throws {
+    func verifyCommand() async throws {
         let directory = try EncryptionAtRestTests.Directory()
         do {
             let store = try directory.open()
             try store.writeNow { db in try db.append((1...8).map { Self.event($0) }) }
             try store.close()
         }
-        let intact = try ServerExecutable.run(["audit", "verify", "--data-dir", directory.path])
+        let intact = try await ServerExecutable.run(["audit", "verify", "--data-dir", directory.path])
         #expect(intact.status == 0, "\(intact.output) \(intact.error)")
         let head = try #require(intact.output.components(separatedBy: "Head: ").last?.split(separator: " ").first.map(String.init))
         #expect(head.hasPrefix("8:"))
-        #expect(try ServerExecutable.run(["audit", "verify", "--head", head, "--data-dir", directory.path]).status == 0)
+        #expect(try await ServerExecutable.run(["audit", "verify", "--head", head, "--data-dir", directory.path]).status == 0)
 
         try Self.tamper(directory, "DELETE FROM audit_event WHERE seq >= 7")
-        let cut = try ServerExecutable.run(["audit", "verify", "--head", head, "--data-dir", directory.path])
+        let cut = try await ServerExecutable.run(["audit", "verify", "--head", head, "--data-dir", directory.path])
         #expect(cut.status == 1)
         #expect(cut.output.contains("cut off the end"))
         try Self.tamper(directory, "UPDATE audit_event SET remote_address = '10.0.0.9' WHERE seq = 3")
-        let changed = try ServerExecutable.run(["audit", "verify", "--data-dir", directory.path])
+        let changed = try await ServerExecutable.run(["audit", "verify", "--data-dir", directory.path])
         #expect(changed.status == 1)
         #expect(changed.output.contains("Audit record 3 was changed"))
-        #expect(try ServerExecutable.run(["audit", "verify", "--head", "nonsense", "--data-dir", directory.path]).status != 0)
+        #expect(try await ServerExecutable.run(["audit", "verify", "--head", "nonsense", "--data-dir", directory.path]).status != 0)
     }
 }

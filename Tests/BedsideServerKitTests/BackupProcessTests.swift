@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import GRDB
 import Testing
@@ -24,10 +25,10 @@ struct BackupProcessTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-backup-process-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = root + "/data", restored = root + "/restored", email = "ingest@example.org"
-        let added = try await ServerExecutable.runDetached(
+        let added = try await ServerExecutable.run(
             ["user", "add", "--role", "patient", "--email", email, "--password-stdin", "--data-dir", data], input: Self.password + "\n")
         #expect(added.status == 0, "\(added.error)")
-        let keys = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/offsite"])
+        let keys = try await ServerExecutable.run(["backup-key", "--output", root + "/offsite"])
         #expect(keys.status == 0 && keys.output.contains("Fingerprint: SHA256:"), "\(keys.error)")
 
         let server = try await ServedDirectory(data)
@@ -47,7 +48,7 @@ struct BackupProcessTests {
         }
         while acknowledged.ids.count < 20 { try await Task.sleep(for: .milliseconds(20)) }
         let beforeBackup = acknowledged.ids
-        let backup = try await ServerExecutable.runDetached(
+        let backup = try await ServerExecutable.run(
             ["backup", "--data-dir", data, "--recipient", root + "/offsite.pub", "--output", root + "/while-ingesting.backup"])
         #expect(backup.status == 0, "\(backup.error)")
         #expect(backup.output.contains("Observation"), "\(backup.output)")
@@ -61,7 +62,7 @@ struct BackupProcessTests {
         #expect(bytes.range(of: Data(BackupFixture.sentinel.utf8)) == nil, "the backup holds a note in clear")
         #expect(bytes.range(of: Data(email.utf8)) == nil, "the backup holds an e-mail address in clear")
 
-        let restore = try await ServerExecutable.runDetached(
+        let restore = try await ServerExecutable.run(
             ["restore", "--input", root + "/while-ingesting.backup", "--key", root + "/offsite.key", "--data-dir", restored])
         #expect(restore.status == 0, "\(restore.error)")
         #expect(restore.output.contains("Restored the backup of"), "\(restore.output)")
@@ -91,12 +92,12 @@ struct BackupProcessTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-backup-refusals-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = root + "/data"
-        _ = try await ServerExecutable.runDetached(["user", "list", "--data-dir", data])
-        _ = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/k"])
-        _ = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/other"])
-        let again = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/k"])
+        _ = try await ServerExecutable.run(["user", "list", "--data-dir", data])
+        _ = try await ServerExecutable.run(["backup-key", "--output", root + "/k"])
+        _ = try await ServerExecutable.run(["backup-key", "--output", root + "/other"])
+        let again = try await ServerExecutable.run(["backup-key", "--output", root + "/k"])
         #expect(again.status == 1 && again.error.contains("never overwritten"), "\(again.error)")
-        let made = try await ServerExecutable.runDetached(["backup", "--data-dir", data, "--recipient", root + "/k.pub", "--output", root + "/b.backup"])
+        let made = try await ServerExecutable.run(["backup", "--data-dir", data, "--recipient", root + "/k.pub", "--output", root + "/b.backup"])
         #expect(made.status == 0, "\(made.error)")
         let good = try Data(contentsOf: URL(fileURLWithPath: root + "/b.backup"))
         try good.prefix(good.count - 7).write(to: URL(fileURLWithPath: root + "/truncated.backup"))
@@ -115,17 +116,17 @@ struct BackupProcessTests {
             (["--input", root + "/missing.backup", "--key", root + "/k.key", "--data-dir", root + "/new"], "No such file"),
         ]
         for (arguments, expected) in cases {
-            let result = try await ServerExecutable.runDetached(["restore"] + arguments)
+            let result = try await ServerExecutable.run(["restore"] + arguments)
             #expect(result.status == 1, "\(arguments): \(result.error)")
             #expect(result.error.hasPrefix("Error: ") && result.error.contains(expected), "\(arguments): \(result.error)")
             #expect(result.error.split(separator: "\n").count == 1, "one sentence: \(result.error)")
             #expect(!FileManager.default.fileExists(atPath: root + "/new"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/used") == ["keep"])
-        let overwrite = try await ServerExecutable.runDetached(["backup", "--data-dir", data, "--recipient", root + "/k.pub", "--output", root + "/b.backup"])
+        let overwrite = try await ServerExecutable.run(["backup", "--data-dir", data, "--recipient", root + "/k.pub", "--output", root + "/b.backup"])
         #expect(overwrite.status == 1 && overwrite.error.contains("already exists"), "\(overwrite.error)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/b.backup")) == good)
-        let noDatabase = try await ServerExecutable.runDetached(["backup", "--data-dir", root + "/nothing", "--recipient", root + "/k.pub", "--output", root + "/c.backup"])
+        let noDatabase = try await ServerExecutable.run(["backup", "--data-dir", root + "/nothing", "--recipient", root + "/k.pub", "--output", root + "/c.backup"])
         #expect(noDatabase.status == 1 && noDatabase.error.contains("holds no Bedside server database"), "\(noDatabase.error)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix(".") }.isEmpty)
     }
@@ -136,15 +137,17 @@ struct BackupProcessTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let data = root + "/data", backups = root + "/backups"
         try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: true)
-        let keys = try await ServerExecutable.runDetached(["backup-key", "--output", root + "/k"])
+        let keys = try await ServerExecutable.run(["backup-key", "--output", root + "/k"])
         #expect(keys.status == 0, "\(keys.error)")
         let old = ["bedside-server-20200101T000000Z.backup", "bedside-server-20200102T000000Z.backup", "bedside-server-20200103T000000Z.backup"]
         for name in old + ["notes.txt"] { try Data().write(to: URL(fileURLWithPath: backups + "/" + name)) }
 
-        let refused = try await ServerExecutable.runDetached(["serve", "--dev-tls", "--data-dir", data, "--backup-every-hours", "1", "--backup-dir", backups])
+        let refused = try await ServerExecutable.run(["serve", "--dev-tls", "--data-dir", data, "--backup-every-hours", "1", "--backup-dir", backups])
         #expect(refused.status != 0 && refused.error.contains("need all of"), "\(refused.error)")
-        let (server, _) = try ServerExecutable.serve(
-            dataDirectory: data, arguments: ["--backup-every-hours", "1", "--backup-recipient", root + "/k.pub", "--backup-dir", backups, "--backup-keep", "2"])
+        let (server, _) = try await offPool {
+            try ServerExecutable.serve(
+                dataDirectory: data, arguments: ["--backup-every-hours", "1", "--backup-recipient", root + "/k.pub", "--backup-dir", backups, "--backup-keep", "2"])
+        }
         defer {
             server.terminate()
             server.waitUntilExit()
@@ -158,7 +161,7 @@ struct BackupProcessTests {
         let made = names.filter { BackupSchedule.time(ofFileName: $0) != nil && !old.contains($0) }
         #expect(made.count == 1, "\(names)")
         #expect(names == (old.suffix(1) + made + ["notes.txt"]).sorted(), "the two newest backups and the other file are kept")
-        let restored = try await ServerExecutable.runDetached(
+        let restored = try await ServerExecutable.run(
             ["restore", "--input", backups + "/" + (made.first ?? "none"), "--key", root + "/k.key", "--data-dir", root + "/restored"])
         #expect(restored.status == 0, "\(restored.error)")
     }

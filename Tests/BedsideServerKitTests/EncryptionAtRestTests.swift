@@ -249,7 +249,7 @@ struct EncryptionAtRestTests {
         let directory = try Directory()
         let data = directory.path
         let password = "lantern-orbit-meadow-42"
-        let added = try await ServerExecutable.runDetached(
+        let added = try await ServerExecutable.run(
             ["user", "add", "--role", "patient", "--email", Self.emailSentinel, "--name", Self.nameSentinel, "--password-stdin", "--data-dir", data],
             input: password + "\n")
         #expect(added.status == 0, "\(added.error)")

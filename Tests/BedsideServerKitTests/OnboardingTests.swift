@@ -75,7 +75,7 @@ struct OnboardingTests {
             #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "expired after 7 days")
 
             let data = server.directory.path
-            let sent = try await ServerExecutable.runDetached(["user", "invite", "--data-dir", data, "--email", "Late@Example.org"])
+            let sent = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "Late@Example.org"])
             #expect(sent.status == 0 && sent.output.contains("new enrolment code"), "\(sent.output)\(sent.error)")
             let second = try #require(server.server.latestEnrolmentCode(for: "late@example.org"))
             #expect(second != first)
@@ -83,12 +83,12 @@ struct OnboardingTests {
             #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "the old code is gone")
             #expect(try await enrol(server, "late@example.org", code: second, password: password).status == 200)
 
-            let again = try await ServerExecutable.runDetached(["user", "invite", "--data-dir", data, "--email", "late@example.org"])
+            let again = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "late@example.org"])
             #expect(again.status != 0 && again.error.contains("already enrolled"), "\(again.error)")
             _ = try await server.addClinician("nurse.invite@example.org")
-            let clinician = try await ServerExecutable.runDetached(["user", "invite", "--data-dir", data, "--email", "nurse.invite@example.org"])
+            let clinician = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nurse.invite@example.org"])
             #expect(clinician.status != 0 && clinician.error.contains("not a patient"), "\(clinician.error)")
-            let nobody = try await ServerExecutable.runDetached(["user", "invite", "--data-dir", data, "--email", "nobody@example.org"])
+            let nobody = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nobody@example.org"])
             #expect(nobody.status != 0 && nobody.error.contains("no account"), "\(nobody.error)")
         }
     }

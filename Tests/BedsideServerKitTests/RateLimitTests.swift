@@ -97,7 +97,7 @@ struct RateLimitTests {
     func commandLine() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-rate-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let negative = try await ServerExecutable.runDetached(["serve", "--dev-tls", "--data-dir", data, "--rate-limit=-1"])
+        let negative = try await ServerExecutable.run(["serve", "--dev-tls", "--data-dir", data, "--rate-limit=-1"])
         #expect(negative.status != 0)
         #expect(negative.error.contains("--rate-limit must be 0 (off)"))
 

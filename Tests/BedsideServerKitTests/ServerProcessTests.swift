@@ -20,29 +20,10 @@ struct ServerExecutable {
         return ".build/debug/bedside-server"
     }
 
-    /// Runs a command to completion, feeding `input` on stdin.
-    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try ProcessLaunch.run(process)
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let error = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
-    }
-
-    /// `run`, off the test's threads (it blocks until the process ends), for async tests.
-    static func runDetached(_ arguments: [String], input: String = "") async throws -> (status: Int32, output: String, error: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try run(arguments, input: input) }) }
-        }
+    /// Runs a command to completion, feeding `input` on stdin (off the pool: see `offPool`).
+    static func run(_ arguments: [String], input: String = "") async throws -> (status: Int32, output: String, error: String) {
+        let result = try await ChildProcess.run(path, arguments, input: input)
+        return (result.status, result.outputText, result.errors)
     }
 
     /// Starts `serve --dev-tls --port 0` (plus `arguments`) and returns the process and its port once it listens.
@@ -82,11 +63,7 @@ final class ServedDirectory: Sendable {
     /// listen happens on a thread of its own, never on the test's (the cooperative pool serves every
     /// in-process test server too).
     init(_ data: String, arguments: [String] = [], caFile: String? = nil) async throws {
-        (process, port) = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try ServerExecutable.serve(dataDirectory: data, arguments: arguments) })
-            }
-        }
+        (process, port) = try await offPool { try ServerExecutable.serve(dataDirectory: data, arguments: arguments) }
         self.data = data
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: caFile ?? data + "/tls/ca.pem"))
     }
@@ -132,22 +109,22 @@ struct ServerProcessTests {
     }
 
     @Test("user add enforces the password policy and changes nothing on refusal")
-    func userAddPolicy() throws {
+    func userAddPolicy() async throws {
         let data = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let weak = try ServerExecutable.run(
+        let weak = try await ServerExecutable.run(
             ["user", "add", "--role", "patient", "--email", "weak@example.org", "--password-stdin", "--data-dir", data], input: "Password1234\n")
         #expect(weak.status != 0)
         #expect(weak.error.contains("too common"))
-        let short = try ServerExecutable.run(
+        let short = try await ServerExecutable.run(
             ["user", "add", "--role", "patient", "--email", "weak@example.org", "--password-stdin", "--data-dir", data], input: "tiny-1\n")
         #expect(short.error.contains("at least 12 characters"))
-        let good = try ServerExecutable.run(
+        let good = try await ServerExecutable.run(
             ["user", "add", "--role", "clinician", "--email", "Nurse@Example.org", "--name", "Nina Nurse", "--password-stdin", "--data-dir", data],
             input: "lantern-orbit-meadow-42\n")
         #expect(good.status == 0, "\(good.error)")
         #expect(good.output.contains("Created clinician nurse@example.org (Practitioner/"))
-        let list = try ServerExecutable.run(["user", "list", "--data-dir", data])
+        let list = try await ServerExecutable.run(["user", "list", "--data-dir", data])
         #expect(list.output.components(separatedBy: "\n").filter { $0.contains("@") }.count == 1)
         let mode = try FileManager.default.attributesOfItem(atPath: data)[.posixPermissions] as? Int
         #expect(mode == 0o700)
@@ -160,7 +137,7 @@ struct ServerProcessTests {
         let data = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let email = "durable@example.org"
-        let added = try await ServerExecutable.runDetached(
+        let added = try await ServerExecutable.run(
             ["user", "add", "--role", "patient", "--email", email, "--password-stdin", "--data-dir", data], input: "lantern-orbit-meadow-42\n")
         #expect(added.status == 0, "\(added.error)")
 

@@ -7,19 +7,11 @@ import Testing
 
 @Suite("TLS")
 struct TLSTests {
-    /// Runs a command-line tool and returns its exit status and combined output.
-    func run(_ tool: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs a command-line tool (off the pool: it talks to the in-process server) and returns its exit
+    /// status and what it printed and complained.
+    func run(_ tool: String, _ arguments: [String]) async throws -> (Int32, String) {
+        let finished = try await ChildProcess.run("/usr/bin/env", [tool] + arguments)
+        return (finished.status, finished.outputText + finished.errors)
     }
 
     @Test("TLS 1.2 and 1.3 are served, TLS 1.1 and plain HTTP are not")
@@ -28,15 +20,15 @@ struct TLSTests {
             let address = "127.0.0.1:\(server.running.port)"
             // SECLEVEL=0 lets the client offer TLS 1.1, so that a refusal is the server's doing.
             let base = ["s_client", "-connect", address, "-CAfile", server.caFile, "-verify_return_error", "-cipher", "DEFAULT@SECLEVEL=0"]
-            let (modern, modernOutput) = try run("openssl", base + ["-tls1_2"])
+            let (modern, modernOutput) = try await run("openssl", base + ["-tls1_2"])
             #expect(modern == 0, "\(modernOutput)")
             #expect(modernOutput.contains("Verify return code: 0 (ok)"))
-            let (tls13, _) = try run("openssl", ["s_client", "-connect", address, "-CAfile", server.caFile, "-tls1_3"])
+            let (tls13, _) = try await run("openssl", ["s_client", "-connect", address, "-CAfile", server.caFile, "-tls1_3"])
             #expect(tls13 == 0)
-            let (old, oldOutput) = try run("openssl", base + ["-tls1_1"])
+            let (old, oldOutput) = try await run("openssl", base + ["-tls1_1"])
             #expect(old != 0, "TLS 1.1 must be refused: \(oldOutput)")
 
-            let (plain, plainOutput) = try run("curl", ["-sS", "--max-time", "5", "http://\(address)/fhir/metadata"])
+            let (plain, plainOutput) = try await run("curl", ["-sS", "--max-time", "5", "http://\(address)/fhir/metadata"])
             #expect(plain != 0 || !plainOutput.contains("CapabilityStatement"))
         }
     }
@@ -44,7 +36,7 @@ struct TLSTests {
     @Test("the dev certificate names 127.0.0.1, ::1 and localhost, and keys are private")
     func devCertificate() async throws {
         try await withServer { server in
-            let (status, text) = try run("openssl", ["x509", "-in", server.directory.appendingPathComponent("tls/server.pem").path, "-noout", "-text"])
+            let (status, text) = try await run("openssl", ["x509", "-in", server.directory.appendingPathComponent("tls/server.pem").path, "-noout", "-text"])
             #expect(status == 0)
             #expect(text.contains("DNS:localhost"))
             #expect(text.contains("IP Address:127.0.0.1"))
@@ -54,7 +46,7 @@ struct TLSTests {
                 let mode = try FileManager.default.attributesOfItem(atPath: server.directory.appendingPathComponent("tls/\(key)").path)[.posixPermissions] as? Int
                 #expect(mode == 0o600, "\(key)")
             }
-            let (verify, verifyOutput) = try run(
+            let (verify, verifyOutput) = try await run(
                 "openssl", ["verify", "-CAfile", server.caFile, server.directory.appendingPathComponent("tls/server.pem").path])
             #expect(verify == 0, "\(verifyOutput)")
         }

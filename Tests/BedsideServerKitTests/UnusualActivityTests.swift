@@ -113,7 +113,7 @@ struct UnusualActivityTests {
             #expect(alertMail.first?.contains("198.51.100.7") == true)
 
             // The command line lists it, exit 3.
-            let listed = try await ServerExecutable.runDetached(["audit", "alerts", "--json", "--days", "3650", "--data-dir", server.directory.path])
+            let listed = try await ServerExecutable.run(["audit", "alerts", "--json", "--days", "3650", "--data-dir", server.directory.path])
             #expect(listed.status == 3, "\(listed.error)")
             let lines = listed.output.split(separator: "\n").compactMap { JSONParser.parseOrNil(Array($0.utf8)) }
             #expect(lines.count == 1 && lines.first?["rule"]?.stringValue == "failed-logins-from-address")

@@ -16,12 +16,12 @@ struct ExportCommandTests {
         let device = KillDuringSyncTests.Device(root: root, server: server, url: server.url, timeZone: "Europe/Amsterdam")
         defer { try? FileManager.default.removeItem(at: root) }
         do {
-            try await offPool { try device.login() }
-            #expect(try device.run(["measure", "add", "blood-pressure", "135/85", "--at", "2026-11-20 08:15"]) == 0)
-            #expect(try device.run(["measure", "add", "weight", "82.4", "--at", "2026-11-21 07:30", "--note", "=cmd, after \"breakfast\""]) == 0)
+            try await device.login()
+            #expect(try await device.run(["measure", "add", "blood-pressure", "135/85", "--at", "2026-11-20 08:15"]) == 0)
+            #expect(try await device.run(["measure", "add", "weight", "82.4", "--at", "2026-11-21 07:30", "--note", "=cmd, after \"breakfast\""]) == 0)
 
             let csvPath = root.appendingPathComponent("mine.csv").path
-            let csv = try await offPool { try device.start(["export", "--format", "csv", "--output", csvPath]).finish() }
+            let csv = try await device.start(["export", "--format", "csv", "--output", csvPath]).finish()
             #expect(csv.status == 0, "\(csv.errors)")
             #expect(csv.errors.isEmpty, "nothing on stderr but errors: \(csv.errors)")
             let names = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.contains("mine") }
@@ -36,7 +36,7 @@ struct ExportCommandTests {
             #expect(lines[2] == "2026-11-21T07:30:00+01:00,weight,29463-7,82.4,kg,,,\"'=cmd, after \"\"breakfast\"\"\",pending", "\(lines[2])")
 
             let fhirPath = root.appendingPathComponent("mine.json").path
-            let fhir = try await offPool { try device.start(["export", "--format", "fhir", "--output", fhirPath]).finish() }
+            let fhir = try await device.start(["export", "--format", "fhir", "--output", fhirPath]).finish()
             #expect(fhir.status == 0, "\(fhir.errors)")
             let bundle = try #require(JSONParser.parseOrNil(Array(try Data(contentsOf: URL(fileURLWithPath: fhirPath)))))
             #expect(bundle["resourceType"]?.stringValue == "Bundle" && bundle["type"]?.stringValue == "collection")
@@ -45,7 +45,7 @@ struct ExportCommandTests {
             #expect(resources.last?["note"]?.arrayValue?.first?["text"]?.stringValue == "=cmd, after \"breakfast\"", "the note as typed")
 
             // An existing file: refused before the password is even asked, and left as it was.
-            let again = try await offPool { try device.start(["export", "--format", "csv", "--output", csvPath]).finish() }
+            let again = try await device.start(["export", "--format", "csv", "--output", csvPath]).finish()
             #expect(again.status == 64 || again.status == 2, "\(again.status)")
             #expect(try String(contentsOfFile: csvPath, encoding: .utf8) == text)
 
@@ -55,9 +55,9 @@ struct ExportCommandTests {
             let stdin = Pipe()
             process.standardInput = stdin
             try ProcessLaunch.run(process)
-            stdin.fileHandleForWriting.write(Data("not-the-password\n".utf8))
+            stdin.fileHandleForWriting.send("not-the-password\n")
             try stdin.fileHandleForWriting.close()
-            try await offPool { process.waitUntilExit() }
+            await offPool { process.waitUntilExit() }
             #expect(process.terminationStatus == 3)
             #expect(!FileManager.default.fileExists(atPath: wrongPath))
         } catch {
@@ -80,7 +80,7 @@ struct ExportCommandTests {
         let url = proxy.map { "https://127.0.0.1:\($0.port)" } ?? server.url
         let device = KillDuringSyncTests.Device(root: root, server: server, url: url, timeZone: timeZone)
         do {
-            try await offPool { try device.login() }
+            try await device.login()
             try await body(server, device, root, patientID, proxy)
         } catch {
             Issue.record("\(error)")
@@ -124,7 +124,7 @@ struct ExportCommandTests {
     @Test("health data never reaches a terminal raw: without --output to a terminal it refuses (exit 2) before the password; to a pipe closed early it says so (exit 1) instead of dying of SIGPIPE")
     func standardOutput() async throws {
         try await Self.withPatient { server, device, root, patientID, _ in
-            #expect(try device.run(["measure", "add", "weight", "82.4"]) == 0)
+            #expect(try await device.run(["measure", "add", "weight", "82.4"]) == 0)
 
             let pty = try Self.pseudoTerminal()
             let process = device.process(["export", "--format", "csv", "--password-stdin"])
@@ -134,7 +134,7 @@ struct ExportCommandTests {
             process.standardInput = stdin
             try ProcessLaunch.run(process)
             try stdin.fileHandleForWriting.close()
-            try await offPool { process.waitUntilExit() }
+            await offPool { process.waitUntilExit() }
             close(pty.terminal)
             let screen = Self.drain(pty.reader)
             let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -153,9 +153,9 @@ struct ExportCommandTests {
             closed.standardInput = input
             try ProcessLaunch.run(closed)
             try output.fileHandleForReading.close()
-            input.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            input.fileHandleForWriting.send(LoopbackServer.password + "\n")
             try input.fileHandleForWriting.close()
-            try await offPool { closed.waitUntilExit() }
+            await offPool { closed.waitUntilExit() }
             let complaint = String(decoding: complaints.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(closed.terminationReason == .exit && closed.terminationStatus == 1, "\(closed.terminationReason) \(closed.terminationStatus) \(complaint)")
             #expect(complaint.contains("Standard output was closed"), "\(complaint)")
@@ -187,17 +187,17 @@ struct ExportCommandTests {
     @Test("--from-server: what only the server holds comes down (and not without it), every reading once, as CSV and as a FHIR Bundle with the server's addresses; silent on stderr when it is not a terminal")
     func fromServer() async throws {
         try await Self.withPatient(timeZone: "Europe/Amsterdam") { server, device, root, patientID, _ in
-            #expect(try device.run(["measure", "add", "weight", "82.4", "--at", "2026-11-21 07:30"]) == 0)
-            #expect(try device.run(["sync"]) == 0)
+            #expect(try await device.run(["measure", "add", "weight", "82.4", "--at", "2026-11-21 07:30"]) == 0)
+            #expect(try await device.run(["sync"]) == 0)
             try Self.seedServer(server, patientID: patientID, count: 2500)
 
             let localPath = root.appendingPathComponent("local.csv").path
-            let local = try await offPool { try device.start(["export", "--format", "csv", "--output", localPath]).finish() }
+            let local = try await device.start(["export", "--format", "csv", "--output", localPath]).finish()
             #expect(local.status == 0, "\(local.errors)")
             #expect(try String(contentsOfFile: localPath, encoding: .utf8).components(separatedBy: "\r\n").count == 3, "header and the one weight only")
 
             let csvPath = root.appendingPathComponent("all.csv").path
-            let csv = try await offPool { try device.start(["export", "--format", "csv", "--output", csvPath, "--from-server"]).finish() }
+            let csv = try await device.start(["export", "--format", "csv", "--output", csvPath, "--from-server"]).finish()
             #expect(csv.status == 0, "\(csv.errors)")
             #expect(csv.errors.isEmpty, "no progress when stderr is not a terminal: \(csv.errors)")
             let rows = try String(contentsOfFile: csvPath, encoding: .utf8).components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }
@@ -209,7 +209,7 @@ struct ExportCommandTests {
             #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent(".all.csv.bedside-export").path), "the state went")
 
             let fhirPath = root.appendingPathComponent("all.json").path
-            let fhir = try await offPool { try device.start(["export", "--format", "fhir", "--output", fhirPath, "--from-server"]).finish() }
+            let fhir = try await device.start(["export", "--format", "fhir", "--output", fhirPath, "--from-server"]).finish()
             #expect(fhir.status == 0, "\(fhir.errors)")
             let bundle = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fhirPath))))
             let entries = bundle["entry"]?.arrayValue ?? []
@@ -229,7 +229,7 @@ struct ExportCommandTests {
             // The whole export once, for how many bytes it takes.
             let fullPath = root.appendingPathComponent("full.json").path
             let before = proxy.counters.bytesToClient
-            let full = try await offPool { try device.start(["export", "--format", "fhir", "--output", fullPath, "--from-server"]).finish() }
+            let full = try await device.start(["export", "--format", "fhir", "--output", fullPath, "--from-server"]).finish()
             #expect(full.status == 0, "\(full.errors)")
             let fullBytes = proxy.counters.bytesToClient - before
 
@@ -237,7 +237,7 @@ struct ExportCommandTests {
             proxy.fault = .down
             proxy.closeConnections()
             let offlinePath = root.appendingPathComponent("offline.json").path
-            let offline = try await offPool { try device.start(["export", "--format", "fhir", "--output", offlinePath, "--from-server"]).finish() }
+            let offline = try await device.start(["export", "--format", "fhir", "--output", offlinePath, "--from-server"]).finish()
             #expect(offline.status == 4, "\(offline.status) \(offline.errors)")
             #expect(offline.errors.contains("stopped"), "\(offline.errors)")
             #expect(!FileManager.default.fileExists(atPath: offlinePath))
@@ -246,7 +246,7 @@ struct ExportCommandTests {
             // Cut off after about two fifths of it.
             proxy.fault = .truncateResponse(afterBytes: fullBytes * 2 / 5)
             let path = root.appendingPathComponent("mine.json").path
-            let cut = try await offPool { try device.start(["export", "--format", "fhir", "--output", path, "--from-server"]).finish() }
+            let cut = try await device.start(["export", "--format", "fhir", "--output", path, "--from-server"]).finish()
             #expect(cut.status != 0, "the cut was noticed")
             #expect(cut.errors.contains("run the same command again"), "\(cut.errors)")
             #expect(!FileManager.default.fileExists(atPath: path), "no file under the name until it is complete")
@@ -257,7 +257,7 @@ struct ExportCommandTests {
 
             proxy.fault = .none
             let resumedFrom = proxy.counters.bytesToClient
-            let resumed = try await offPool { try device.start(["export", "--format", "fhir", "--output", path, "--from-server"]).finish() }
+            let resumed = try await device.start(["export", "--format", "fhir", "--output", path, "--from-server"]).finish()
             #expect(resumed.status == 0, "\(resumed.errors)")
             let resumedBytes = proxy.counters.bytesToClient - resumedFrom
             #expect(resumedBytes < fullBytes - kept * 200, "went on, did not start over: \(resumedBytes) of \(fullBytes) bytes")
@@ -279,9 +279,9 @@ struct ExportCommandTests {
             process.standardInput = stdin
             process.standardError = FileHandle(fileDescriptor: pty.terminal, closeOnDealloc: false)
             try ProcessLaunch.run(process)
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            stdin.fileHandleForWriting.send(LoopbackServer.password + "\n")
             try stdin.fileHandleForWriting.close()
-            try await offPool { process.waitUntilExit() }
+            await offPool { process.waitUntilExit() }
             close(pty.terminal)
             let screen = Self.drain(pty.reader)
             #expect(process.terminationStatus == 0, "\(screen)")

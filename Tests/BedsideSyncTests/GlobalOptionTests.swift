@@ -11,19 +11,11 @@ struct GlobalOptionTests {
         var errors: String
     }
 
-    func run(_ arguments: [String], configHome: String = "/nonexistent") throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        process.environment = ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": configHome]
-        try ProcessLaunch.run(process)
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, errors: text)
+    func run(_ arguments: [String], configHome: String = "/nonexistent") async throws -> Run {
+        let finished = try await ChildProcess.run(
+            KillDuringSyncTests.bedside, arguments,
+            environment: ["LANG": "C.UTF-8", "HOME": FileManager.default.temporaryDirectory.path, "XDG_CONFIG_HOME": configHome])
+        return Run(status: finished.status, errors: finished.errors)
     }
 
     /// What each command needs besides the global options; every command the binary declares must be here.
@@ -34,15 +26,8 @@ struct GlobalOptionTests {
     ]
 
     /// Every leaf command of `bedside --experimental-dump-help`, and the options of the first.
-    func declared() throws -> (commands: [String], globalOptions: Set<String>) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside)
-        process.arguments = ["--experimental-dump-help"]
-        let output = Pipe()
-        process.standardOutput = output
-        try ProcessLaunch.run(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+    func declared() async throws -> (commands: [String], globalOptions: Set<String>) {
+        let data = try await ChildProcess.run(KillDuringSyncTests.bedside, ["--experimental-dump-help"]).output
         let root = try #require(try JSONParser.parse(Array(data))["command"])
         var leaves: [(String, JSONValue)] = []
         func walk(_ command: JSONValue, _ path: [String]) {
@@ -61,36 +46,36 @@ struct GlobalOptionTests {
     }
 
     @Test("the test knows every command the binary declares, and the global options are the ones declared")
-    func everyCommandCovered() throws {
-        let (commands, options) = try declared()
+    func everyCommandCovered() async throws {
+        let (commands, options) = try await declared()
         #expect(commands.count >= 11)
         #expect(Set(commands) == Set(Self.required.keys))
         #expect(options == ["--data-dir", "--server", "--ca-file", "--pin", "--theme", "--lang", "--config"])
     }
 
     @Test("every subcommand reads a global option the same before and after its name", arguments: Array(GlobalOptionTests.required.keys).sorted())
-    func bothPlaces(_ command: String) throws {
+    func bothPlaces(_ command: String) async throws {
         let words = command.split(separator: " ").map(String.init)
         let rest = Self.required[command] ?? []
-        let before = try run(["--lang", "xx"] + words + rest)
-        let after = try run(words + rest + ["--lang", "xx"])
+        let before = try await run(["--lang", "xx"] + words + rest)
+        let after = try await run(words + rest + ["--lang", "xx"])
         #expect(before == after)
         #expect(before.status == 2 && before.errors.contains("--lang must be en, nl or de"), "\(before)")
-        let joined = try run(["--lang=xx"] + words + rest)
+        let joined = try await run(["--lang=xx"] + words + rest)
         #expect(joined == after)
     }
 
     @Test("bedside --data-dir D status and measure list --json find the data directory", arguments: [["status"], ["measure", "list", "--json"], ["sync"], ["measure", "add", "weight", "80.5"]])
-    func dataDirectoryFirst(_ command: [String]) throws {
+    func dataDirectoryFirst(_ command: [String]) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("global-\(UUID().uuidString)").path
-        let before = try run(["--data-dir", directory] + command)
-        let after = try run(command + ["--data-dir", directory])
+        let before = try await run(["--data-dir", directory] + command)
+        let after = try await run(command + ["--data-dir", directory])
         #expect(before == after)
         #expect(before.status == 3 && before.errors.contains("There is no account in \(directory)"), "\(before)")
     }
 
     @Test("--theme finds a theme in $XDG_CONFIG_HOME/bedside/themes; an unknown one is refused with the list, a name with a path too")
-    func userTheme() throws {
+    func userTheme() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("theme-home-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
         let folder = home.appendingPathComponent("bedside/themes")
@@ -99,12 +84,12 @@ struct GlobalOptionTests {
         try source.replacingOccurrences(of: "name = \"dark\"", with: "name = \"ward-night\"").write(
             to: folder.appendingPathComponent("ward-night.toml"), atomically: true, encoding: .utf8)
         let directory = home.appendingPathComponent("data").path
-        let mine = try run(["--theme", "ward-night", "status", "--data-dir", directory], configHome: home.path)
+        let mine = try await run(["--theme", "ward-night", "status", "--data-dir", directory], configHome: home.path)
         #expect(mine.status == 3 && mine.errors.contains("There is no account"), "\(mine)")
-        let unknown = try run(["--theme", "nosuch", "status", "--data-dir", directory], configHome: home.path)
+        let unknown = try await run(["--theme", "nosuch", "status", "--data-dir", directory], configHome: home.path)
         #expect(unknown.status == 2, "\(unknown)")
         #expect(unknown.errors.contains("There is no theme \"nosuch\"") && unknown.errors.contains("ward-night") && unknown.errors.contains("high-contrast"), "\(unknown)")
-        let path = try run(["--theme", "../x", "status", "--data-dir", directory], configHome: home.path)
+        let path = try await run(["--theme", "../x", "status", "--data-dir", directory], configHome: home.path)
         #expect(path.status == 2 && path.errors.contains("--theme takes a theme's name"), "\(path)")
     }
 }

@@ -56,7 +56,7 @@ struct HeadlessCommandTests {
                     code = server.latestCode(for: "nurse@example.org")
                     if code == nil { Thread.sleep(forTimeInterval: 0.05) }
                 }
-                stdin.write(Data(((code ?? "") + "\n").utf8))
+                stdin.send((code ?? "") + "\n")
                 try stdin.close()
             }
         }

@@ -45,7 +45,7 @@ struct HostileServerTests {
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        let (status, output, errors) = running.finish()
+        let (status, output, errors) = running.finishBlocking()
         return Measured(
             status: status, exited: running.process.terminationReason == .exit, peakBytes: peak, output: String(decoding: output, as: UTF8.self), errors: errors, killed: killed)
     }
@@ -62,8 +62,8 @@ struct HostileServerTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)")
         let device = KillDuringSyncTests.Device(root: root, server: server, url: "https://127.0.0.1:\(proxy.port)")
         do {
-            try await offPool { try device.login() }
-            try await device.addWeightsAsync(3, tag: 1)
+            try await device.login()
+            try await device.addWeights(3, tag: 1)
             proxy.fault = .divert(toPort: hostile.port)
             let run = try await offPool { try Self.measured(device, arguments) }
             // The figure measured, for the record (the abuse suite reports what it saw, not only pass or fail).
@@ -75,9 +75,9 @@ struct HostileServerTests {
             try check(run, hostile)
             // Nothing the patient entered is lost: all three are still waiting, and reach the real server.
             proxy.fault = .none
-            let status = try await offPool { try device.status() }
+            let status = try await device.status()
             #expect(status["unsent"]?.intValue == 3, "\(status)")
-            #expect(try await offPool { try device.run(["sync"]) } == 0)
+            #expect(try await device.run(["sync"]) == 0)
             #expect(try KillDuringSyncTests.serverCount(server) == 3)
         } catch {
             Issue.record("\(error)")
@@ -167,8 +167,8 @@ struct CommandLineTextTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("inert-\(UUID().uuidString)")
         let device = KillDuringSyncTests.Device(root: root, server: server, url: server.url)
         do {
-            try await offPool { try device.login() }
-            let run = try await offPool { try device.start(["status"]).finish() }
+            try await device.login()
+            let run = try await device.start(["status"]).finish()
             let printed = String(decoding: run.output, as: UTF8.self)
             #expect(run.status == 0)
             #expect(printed.contains("Ann␛]0;owned␇␛[2J Evil"), "\(printed)")
@@ -199,14 +199,8 @@ struct ForeignDataDirectoryTests {
         let before = try FileManager.default.contentsOfDirectory(atPath: documents.path).sorted()
 
         for arguments in [["logout", "--force"], ["logout"], ["login", "--user", KillDuringSyncTests.email]] {
-            let process = device.process(arguments)
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardInput = FileHandle.nullDevice
-            try ProcessLaunch.run(process)
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus != 0, "\(arguments)")
+            let (status, message) = try await device.runWithoutInput(arguments)
+            #expect(status != 0, "\(arguments)")
             #expect(message.contains("was not made by Bedside"), "\(arguments): \(message)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: documents.path).sorted() == before, "\(arguments)")
             #expect(try Data(contentsOf: documents.appendingPathComponent("thesis.docx")) == thesis)
@@ -222,19 +216,13 @@ struct ForeignDataDirectoryTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("linked-dir-\(UUID().uuidString)")
         let real = KillDuringSyncTests.Device(root: root.appendingPathComponent("real"), server: server, url: server.url)
         defer { try? FileManager.default.removeItem(at: root) }
-        try await offPool { try real.login() }
+        try await real.login()
         let linked = KillDuringSyncTests.Device(root: root.appendingPathComponent("linked"), server: server, url: server.url)
         try FileManager.default.createDirectory(atPath: linked.root.path, withIntermediateDirectories: true)
         #expect(symlink(real.dataDirectory, linked.dataDirectory) == 0)
         let before = try FileManager.default.contentsOfDirectory(atPath: real.dataDirectory).sorted()
-        let process = linked.process(["logout", "--force"])
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 1)
+        let (status, message) = try await linked.runWithoutInput(["logout", "--force"])
+        #expect(status == 1)
         #expect(message.contains("symbolic link"), "\(message)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: real.dataDirectory).sorted() == before)
         await server.stop()
@@ -247,7 +235,7 @@ struct ForeignDataDirectoryTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("linked-\(UUID().uuidString)")
         let device = KillDuringSyncTests.Device(root: root, server: server, url: server.url)
         defer { try? FileManager.default.removeItem(at: root) }
-        try await offPool { try device.login() }
+        try await device.login()
         // A link to a directory where Bedside's -shm file would be: following it would shred the folder.
         let folder = root.appendingPathComponent("precious")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -256,11 +244,7 @@ struct ForeignDataDirectoryTests {
         let shm = device.dataDirectory + "/bedside.sqlite-shm"
         try? FileManager.default.removeItem(atPath: shm)
         #expect(symlink(folder.path, shm) == 0)
-        let process = device.process(["logout", "--force"])
-        process.standardInput = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(try await device.runWithoutInput(["logout", "--force"]).status == 0)
         #expect(try String(contentsOf: precious, encoding: .utf8) == "precious")
         #expect(try FileManager.default.contentsOfDirectory(atPath: device.dataDirectory).isEmpty)
         await server.stop()

@@ -7,14 +7,6 @@ import Testing
 
 @testable import BedsideSync
 
-/// Runs blocking work (waiting for a child process, polling) on a Dispatch thread, so the in-process
-/// server keeps Swift's few cooperative threads.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-    }
-}
-
 /// The real `bedside` binary, killed with SIGKILL at every step of a sync, behind a fault-injecting TCP
 /// proxy in front of the real server. After each kill a plain `bedside sync` must leave the server and
 /// the device holding the same measurements, none twice, with an intact database.
@@ -59,13 +51,19 @@ struct KillDuringSyncTests {
         }
 
         /// A running command that was given the password on stdin, with its output and errors to read.
-        struct Running {
+        struct Running: @unchecked Sendable {
             let process: Process
             let output: Pipe
             let errors: Pipe
 
             /// Waits for the end; the exit status, what it printed and what it complained.
-            func finish() -> (status: Int32, output: Data, errors: String) {
+            func finish() async -> (status: Int32, output: Data, errors: String) {
+                let running = self
+                return await offPool { running.finishBlocking() }
+            }
+
+            /// `finish` for code already on a thread of its own.
+            func finishBlocking() -> (status: Int32, output: Data, errors: String) {
                 let printed = output.fileHandleForReading.readDataToEndOfFile()
                 let complained = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 process.waitUntilExit()
@@ -81,23 +79,39 @@ struct KillDuringSyncTests {
             process.standardOutput = output
             process.standardError = errors
             try ProcessLaunch.run(process)
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            stdin.fileHandleForWriting.send(LoopbackServer.password + "\n")
             try stdin.fileHandleForWriting.close()
             return Running(process: process, output: output, errors: errors)
         }
 
+        /// Runs a command with nothing on stdin (no password) to the end, off the pool; its status and errors.
+        func runWithoutInput(_ arguments: [String]) async throws -> (status: Int32, errors: String) {
+            let process = process(arguments)
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardInput = FileHandle.nullDevice
+            try ProcessLaunch.run(process)
+            let finished = await Running(process: process, output: Pipe(), errors: errors).finish()
+            return (finished.status, finished.errors)
+        }
+
         /// Runs to the end; the exit status.
         @discardableResult
-        func run(_ arguments: [String]) throws -> Int32 { try start(arguments).finish().status }
+        func run(_ arguments: [String]) async throws -> Int32 { try await start(arguments).finish().status }
 
         /// The password, then (once it is mailed) the code, as a person would type them.
-        func login() throws {
+        func login() async throws {
+            let device = self
+            try await offPool { try device.loginBlocking() }
+        }
+
+        private func loginBlocking() throws {
             let process = process(["login", "--user", KillDuringSyncTests.email, "--password-stdin"])
             let stdin = Pipe()
             process.standardInput = stdin
             let before = server.latestCode(for: KillDuringSyncTests.email)
             try ProcessLaunch.run(process)
-            stdin.fileHandleForWriting.write(Data((LoopbackServer.password + "\n").utf8))
+            stdin.fileHandleForWriting.send(LoopbackServer.password + "\n")
             var code: String?
             // Generous: under a full parallel test run on 2 cores the password check alone has taken seconds.
             let deadline = Date().addingTimeInterval(90)
@@ -108,27 +122,23 @@ struct KillDuringSyncTests {
                 }
                 Thread.sleep(forTimeInterval: 0.05)
             }
-            stdin.fileHandleForWriting.write(Data(((code ?? "000000") + "\n").utf8))
+            stdin.fileHandleForWriting.send((code ?? "000000") + "\n")
             try stdin.fileHandleForWriting.close()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw TestFailure("login exited \(process.terminationStatus)") }
         }
 
-        func addWeights(_ count: Int, tag: Int) throws {
+        func addWeights(_ count: Int, tag: Int) async throws {
             for index in 0..<count {
                 let value = "7\(tag % 10).\(index % 10)"
-                let status = try run(["measure", "add", "weight", value, "--at", "2026-11-20 0\(index % 10):1\(tag % 10)"])
+                let status = try await run(["measure", "add", "weight", value, "--at", "2026-11-20 0\(index % 10):1\(tag % 10)"])
                 guard status == 0 else { throw TestFailure("measure add exited \(status)") }
             }
         }
 
-        func addWeightsAsync(_ count: Int, tag: Int) async throws {
-            try await offPool { try addWeights(count, tag: tag) }
-        }
-
         /// `bedside status --json`.
-        func status() throws -> JSONValue {
-            try JSONParser.parse(Array(try start(["status", "--json"]).finish().output))
+        func status() async throws -> JSONValue {
+            try JSONParser.parse(Array(try await start(["status", "--json"]).finish().output))
         }
 
         /// SQLite's own check of the device's database file (no key needed: only the structure is checked).
@@ -164,9 +174,9 @@ struct KillDuringSyncTests {
     func recoverAndCompare(_ device: Device, proxy: FaultProxy, step: String) async throws {
         proxy.fault = .none
         proxy.closeConnections()
-        let status = try await offPool { try device.run(["sync"]) }
+        let status = try await device.run(["sync"])
         #expect(status == 0, "\(step): sync after the kill exited \(status)")
-        let local = try await offPool { try device.status() }
+        let local = try await device.status()
         let onServer = try Self.serverCount(device.server)
         #expect(local["measurements"]?.intValue == onServer, "\(step): device \(local["measurements"]?.intValue ?? -1), server \(onServer)")
         #expect(local["unsent"]?.intValue == 0, "\(step): \(local)")
@@ -189,17 +199,17 @@ struct KillDuringSyncTests {
             try? FileManager.default.removeItem(at: root)
         }
         let device = Device(root: root, server: server, url: "https://127.0.0.1:\(proxy.port)")
-        try await offPool { try device.login() }
+        try await device.login()
 
         // 1. Saved locally, then killed while the connection goes nowhere (nothing reached the server).
-        try await device.addWeightsAsync(3, tag: 1)
+        try await device.addWeights(3, tag: 1)
         proxy.fault = .dropAll
         let accepted = proxy.connectionsAccepted
         var sync = try device.start(["sync"])
         // Its connection (not the login's) has arrived: by then it holds the data directory.
         #expect(await proxy.waitUntil(timeout: .seconds(10)) { $0.connectionsAccepted > accepted })
         // Meanwhile a second bedside on the same data directory is turned away, clearly, and changes nothing.
-        let (second, _, message) = try await offPool { try device.start(["measure", "add", "weight", "70.5"]).finish() }
+        let (second, _, message) = try await device.start(["measure", "add", "weight", "70.5"]).finish()
         #expect(second == 1)
         #expect(message.contains("Another Bedside (process \(sync.process.processIdentifier)) is using this data directory"), "\(message)")
         kill(sync)
@@ -207,7 +217,7 @@ struct KillDuringSyncTests {
         try await recoverAndCompare(device, proxy: proxy, step: "before sending")
 
         // 2. Killed in the middle of sending the Bundle: the server never gets a whole request.
-        try await device.addWeightsAsync(4, tag: 2)
+        try await device.addWeights(4, tag: 2)
         let before = try Self.serverCount(server)
         proxy.closeConnections()
         proxy.fault = .stallRequest(afterBytes: 3_000)
@@ -218,7 +228,7 @@ struct KillDuringSyncTests {
         try await recoverAndCompare(device, proxy: proxy, step: "mid-request")
 
         // 3. Killed after the server committed, before its answer arrived: the replay must not duplicate.
-        try await device.addWeightsAsync(4, tag: 3)
+        try await device.addWeights(4, tag: 3)
         let committedBefore = try Self.serverCount(server)
         proxy.closeConnections()
         proxy.fault = .delay(400)

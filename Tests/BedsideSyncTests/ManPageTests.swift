@@ -15,15 +15,9 @@ struct ManPageTests {
         String(text.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }.map(Character.init))
     }
 
-    func declared(_ tool: String) throws -> [(kind: String, text: String)] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KillDuringSyncTests.bedside).deletingLastPathComponent().appendingPathComponent(tool)
-        process.arguments = ["--experimental-dump-help"]
-        let output = Pipe()
-        process.standardOutput = output
-        try ProcessLaunch.run(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+    func declared(_ tool: String) async throws -> [(kind: String, text: String)] {
+        let executable = URL(fileURLWithPath: KillDuringSyncTests.bedside).deletingLastPathComponent().appendingPathComponent(tool).path
+        let data = try await ChildProcess.run(executable, ["--experimental-dump-help"]).output
         var found: [(String, String)] = []
         func walk(_ command: JSONValue) {
             if let name = command["commandName"]?.stringValue { found.append(("command", name)) }
@@ -41,10 +35,10 @@ struct ManPageTests {
     }
 
     @Test("every command, option and help text of the binary is in its man page (run man/generate.sh after changing them)", arguments: ["bedside", "bedside-server"])
-    func current(_ tool: String) throws {
+    func current(_ tool: String) async throws {
         let page = try String(contentsOf: Self.root.appendingPathComponent("man/\(tool).1"), encoding: .utf8)
         let text = Self.normalized(page)
-        let items = try declared(tool)
+        let items = try await declared(tool)
         #expect(items.count > 20)
         for item in items where item.text != "help" {
             // Options as roff writes them (.Fl -data-dir), everything else by its words.

@@ -17,13 +17,13 @@ struct RememberedTrustTests {
         try FileManager.default.copyItem(atPath: server.caFile, toPath: copy.path)
         var device = KillDuringSyncTests.Device(root: root, server: server, url: server.url, trustOptions: ["--ca-file", copy.path])
         do {
-            try await offPool { [device] in try device.login() }
+            try await device.login()
             // The contents were kept, not the path: the file may go.
             try FileManager.default.removeItem(at: copy)
             device.trustOptions = []
-            try await device.addWeightsAsync(2, tag: 3)
+            try await device.addWeights(2, tag: 3)
             let plain = device
-            let sent = try await offPool { try plain.start(["sync"]).finish() }
+            let sent = try await plain.start(["sync"]).finish()
             #expect(sent.status == 0, "\(sent.errors)")
             #expect(try KillDuringSyncTests.serverCount(server) == 2)
 
@@ -34,17 +34,17 @@ struct RememberedTrustTests {
             }
 
             // An explicit option wins over what was remembered: the system's CAs do not know the dev CA, and a wrong pin is a wrong pin.
-            try await device.addWeightsAsync(1, tag: 4)
+            try await device.addWeights(1, tag: 4)
             for explicit in [["--ca-file", "/etc/ssl/certs/ca-certificates.crt"], ["--pin", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]] {
                 var overridden = device
                 overridden.trustOptions = explicit
-                let refused = try await offPool { [overridden] in try overridden.start(["sync"]).finish() }
+                let refused = try await overridden.start(["sync"]).finish()
                 #expect(refused.status == 1, "\(explicit): \(refused.errors)")
                 #expect(refused.errors.lowercased().contains("certificate") || refused.errors.lowercased().contains("key"), "\(refused.errors)")
             }
             #expect(try KillDuringSyncTests.serverCount(server) == 2)
 
-            let loggedOut = try await offPool { try plain.start(["logout", "--force"]).finish() }
+            let loggedOut = try await plain.start(["logout", "--force"]).finish()
             #expect(loggedOut.status == 0, "\(loggedOut.errors)")
             #expect((try? FileManager.default.contentsOfDirectory(atPath: device.dataDirectory))?.isEmpty ?? true)
         } catch {

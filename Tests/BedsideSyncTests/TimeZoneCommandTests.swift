@@ -17,15 +17,15 @@ struct TimeZoneCommandTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("zone-\(UUID().uuidString)")
         let device = KillDuringSyncTests.Device(root: root, server: server, url: server.url, timeZone: zone)
         do {
-            try await offPool { try device.login() }
+            try await device.login()
             for at in ["2026-07-01 09:00", "2026-01-10 09:00"] {
-                let added = try await offPool { try device.start(["measure", "add", "weight", "80.5", "--at", at]).finish() }
+                let added = try await device.start(["measure", "add", "weight", "80.5", "--at", at]).finish()
                 #expect(added.status == 0, "\(added.errors)")
             }
-            let listed = try await offPool { try device.start(["measure", "list", "--json"]).finish() }
+            let listed = try await device.start(["measure", "list", "--json"]).finish()
             let times = (try JSONParser.parse(Array(listed.output)).arrayValue ?? []).compactMap { $0["time"]?.stringValue }
             #expect(times.sorted() == [winter, summer].sorted(), "\(times)")
-            #expect(try await offPool { try device.run(["sync"]) } == 0)
+            #expect(try await device.run(["sync"]) == 0)
             let stored = try server.store.readNow { db in try db.search(ResourceQuery(type: "Observation")) }.resources
             let effective = stored.compactMap { try? JSONParser.parse($0.json)["effectiveDateTime"]?.stringValue }
             #expect(effective.sorted() == [winter, summer].sorted(), "\(effective)")

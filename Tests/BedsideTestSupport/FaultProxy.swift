@@ -155,9 +155,7 @@ public final class FaultProxy: @unchecked Sendable {
     /// `waitFor` for async code: waits on a thread of its own, so it does not block the concurrency pool.
     public func waitUntil(timeout: Duration, _ condition: @escaping @Sendable (Counters) -> Bool) async -> Bool {
         let core = self.core
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: core.waitFor(condition, timeout: timeout)) }
-        }
+        return await offPool { core.waitFor(condition, timeout: timeout) }
     }
 
     /// Stops listening and closes every connection; waits (a bounded time) for the proxy's threads to end.
