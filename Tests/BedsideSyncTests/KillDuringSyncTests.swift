@@ -87,11 +87,12 @@ struct KillDuringSyncTests {
         /// Runs a command with nothing on stdin (no password) to the end, off the pool; its status and errors.
         func runWithoutInput(_ arguments: [String]) async throws -> (status: Int32, errors: String) {
             let process = process(arguments)
-            let errors = Pipe()
+            let output = Pipe(), errors = Pipe()
+            process.standardOutput = output
             process.standardError = errors
             process.standardInput = FileHandle.nullDevice
             try ProcessLaunch.run(process)
-            let finished = await Running(process: process, output: Pipe(), errors: errors).finish()
+            let finished = await Running(process: process, output: output, errors: errors).finish()
             return (finished.status, finished.errors)
         }
 
