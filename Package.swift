@@ -35,6 +35,9 @@ let package = Package(
         // SMART Backend Services: the EMR's client assertions (ES384/RS384 JWTs checked against its JWKS).
         // JOSE is easy to get subtly wrong by hand; jwt-kit is swift-crypto based and well kept.
         .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
+        // PostgreSQL for several server instances as one (--database): pooled connections, the binary
+        // protocol, parameterised statements. A wire protocol is far too much to write by hand.
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian.
@@ -110,6 +113,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .executableTarget(

@@ -1,0 +1,260 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// A value bound to a statement's `$n` placeholder.
+public enum SQLValue: Sendable, Equatable {
+    case integer(Int64)
+    case text(String)
+    case bytes([UInt8])
+    case null
+}
+
+/// Why a PostgreSQL operation failed; `code` is stable (the HTTP layer maps `unavailable` to 503 with
+/// Retry-After), `message` is for the log and the administrator.
+public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// No connection in time: the database is down, restarting, unreachable or every connection busy.
+        case unavailable
+        /// A statement did not answer in time (its connection is closed, never reused mid-answer).
+        case timedOut
+        /// Two transactions collided (a serialization failure or deadlock): trying again may succeed.
+        case conflict
+        /// A constraint refused the change (a unique key taken).
+        case constraint
+        /// Anything else PostgreSQL refused: a bug or a schema that is not this version's.
+        case refused
+        /// The answer did not have the shape asked for.
+        case decoding
+    }
+
+    public let code: Code
+    public let message: String
+
+    public var description: String { message }
+
+    /// From whatever postgres-nio threw: PostgreSQL's SQLSTATE decides the code.
+    static func from(_ error: any Error, sql: String) -> PostgresStoreError {
+        if let known = error as? PostgresStoreError { return known }
+        if let psql = error as? PSQLError {
+            if let state = psql.serverInfo?[.sqlState] {
+                let text = psql.serverInfo?[.message] ?? "no message"
+                switch state {
+                case "40001", "40P01": return .init(code: .conflict, message: "PostgreSQL: \(text) (\(state))")
+                case "23505", "23503", "23514", "23502": return .init(code: .constraint, message: "PostgreSQL: \(text) (\(state))")
+                case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
+                    return .init(code: .unavailable, message: "PostgreSQL is not available: \(text) (\(state))")
+                default: return .init(code: .refused, message: "PostgreSQL refused \(sql.prefix(80)): \(text) (\(state))")
+                }
+            }
+            return .init(code: .unavailable, message: "PostgreSQL connection lost: \(psql.code)")
+        }
+        return .init(code: .unavailable, message: "PostgreSQL: \(error)")
+    }
+}
+
+/// Statements on one leased connection, synchronously: the store's sessions are synchronous, so they
+/// run on a thread of NIO's blocking pool and wait here for each answer (never on an event loop, never
+/// on Swift's concurrency pool). Every wait has a deadline.
+public struct PostgresSQL: Sendable {
+    let connection: PostgresConnection
+    let timeout: TimeAmount
+    let logger: Logger
+
+    /// Runs a statement; the number of rows it changed (or returned).
+    @discardableResult
+    public func execute(_ sql: String, _ values: [SQLValue] = []) throws(PostgresStoreError) -> Int {
+        try run(sql, values).metadata.rows ?? 0
+    }
+
+    /// Runs a query; its rows, each column by position.
+    public func rows(_ sql: String, _ values: [SQLValue] = []) throws(PostgresStoreError) -> [PostgresRandomAccessRow] {
+        try run(sql, values).rows.map { $0.makeRandomAccess() }
+    }
+
+    /// The first column of the first row, as a 64-bit integer (nil: no row or NULL).
+    public func integer(_ sql: String, _ values: [SQLValue] = []) throws(PostgresStoreError) -> Int64? {
+        guard let row = try rows(sql, values).first, !row.isEmpty else { return nil }
+        return try Self.decode(row[0], as: Int64?.self, sql: sql)
+    }
+
+    /// A BYTEA column's bytes (nil: NULL).
+    public static func bytes(_ cell: PostgresCell, sql: String) throws(PostgresStoreError) -> [UInt8]? {
+        guard let buffer = try decode(cell, as: ByteBuffer?.self, sql: sql) else { return nil }
+        return Array(buffer.readableBytesView)
+    }
+
+    public static func decode<T: PostgresDecodable>(_ cell: PostgresCell, as type: T.Type, sql: String) throws(PostgresStoreError) -> T {
+        do {
+            return try cell.decode(T.self)
+        } catch {
+            throw PostgresStoreError(code: .decoding, message: "PostgreSQL answered \(sql.prefix(60)) with a column that is not a \(T.self)")
+        }
+    }
+
+    private func run(_ sql: String, _ values: [SQLValue]) throws(PostgresStoreError) -> PostgresQueryResult {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .integer(let number): bindings.append(number)
+            case .text(let text): bindings.append(text)
+            case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
+            case .null: bindings.appendNull()
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        let eventLoop = connection.eventLoop
+        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        let connection = connection
+        // A deadline of our own: a connection the server dropped can leave an answer waiting forever.
+        let deadline = eventLoop.scheduleTask(in: timeout) {
+            answer.fail(PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer \(sql.prefix(60)) in time"))
+            connection.close().whenComplete { _ in }
+        }
+        connection.query(query, logger: logger).cascade(to: answer)
+        do {
+            let result = try answer.futureResult.wait()
+            deadline.cancel()
+            return result
+        } catch {
+            deadline.cancel()
+            throw PostgresStoreError.from(error, sql: sql)
+        }
+    }
+}
+
+/// The pool of connections to one database, and transactions on it.
+public final class PostgresConnections: Sendable {
+    public let location: PostgresLocation
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let statementTimeout: TimeAmount
+    private let leaseTimeout: Duration
+    private let logger: Logger
+
+    /// Starts the pool (connections are made when first needed). `maximumConnections` bounds what this
+    /// instance holds at once; a request that finds none free within `leaseTimeout` fails `unavailable`.
+    public init(
+        location: PostgresLocation, maximumConnections: Int = 16, statementTimeout: Duration = .seconds(30),
+        leaseTimeout: Duration? = nil, logger: Logger = Logger(label: "bedside-server.postgres")
+    ) throws(PostgresStoreError) {
+        self.location = location
+        var configuration: PostgresClient.Configuration
+        let tls = try Self.tls(for: location)
+        switch location.endpoint {
+        case .tcp(let host, let port):
+            configuration = .init(host: host, port: port, username: location.user, password: location.password, database: location.database, tls: tls)
+        case .unixSocket(let directory, let port):
+            configuration = .init(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: location.password, database: location.database)
+        }
+        configuration.options.maximumConnections = max(1, maximumConnections)
+        configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(30))
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = client
+        runner = Task { await client.run() }
+        self.statementTimeout = .nanoseconds(Int64(min(max(statementTimeout.components.seconds, 1), 3_600)) * 1_000_000_000)
+        self.leaseTimeout = leaseTimeout ?? .seconds(location.connectTimeoutSeconds)
+        self.logger = logger
+    }
+
+    deinit { runner.cancel() }
+
+    /// Stops the pool: its connections are closed.
+    public func shutdown() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// Runs `work` on a leased connection, on a thread of NIO's blocking pool.
+    public func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresSQL) throws -> T) async throws -> T {
+        let (timeout, logger, leaseTimeout) = (statementTimeout, logger, leaseTimeout)
+        let client = client
+        do {
+            return try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
+                let leased = LeaseFlag()
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        let sql = PostgresSQL(connection: connection, timeout: timeout, logger: logger)
+                        return LeaseOutcome.done(try await NIOThreadPool.singleton.runIfActive { try work(sql) })
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: leaseTimeout)
+                    return .leaseTimedOut
+                }
+                while let outcome = try await group.next() {
+                    switch outcome {
+                    case .done(let value):
+                        group.cancelAll()
+                        return value
+                    case .leaseTimedOut:
+                        // Once work has a connection it runs to its end (its statements have deadlines).
+                        if !leased.isSet {
+                            group.cancelAll()
+                            throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection within \(leaseTimeout)")
+                        }
+                    }
+                }
+                throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection")
+            }
+        } catch is CancellationError {
+            throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection within \(leaseTimeout)")
+        } catch let error as PSQLError {
+            throw PostgresStoreError.from(error, sql: "")
+        }
+        // Anything else (the work's own errors, PostgresStoreError) goes to the caller as it was thrown.
+    }
+
+    /// Runs `work` in one transaction: committed when it returns, rolled back when it throws.
+    /// Writes run READ COMMITTED (what must not interleave takes a row or advisory lock); reads see one
+    /// snapshot (REPEATABLE READ, READ ONLY).
+    public func transaction<T: Sendable>(readOnly: Bool, _ work: @escaping @Sendable (PostgresSQL) throws -> T) async throws -> T {
+        try await withConnection { sql in
+            try sql.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL READ COMMITTED")
+            do {
+                let value = try work(sql)
+                try sql.execute("COMMIT")
+                return value
+            } catch {
+                _ = try? sql.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private static func tls(for location: PostgresLocation) throws(PostgresStoreError) -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        switch location.sslMode {
+        case .disable: return .disable
+        case .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let file = location.rootCertificateFile {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw PostgresStoreError(code: .unavailable, message: "sslrootcert \(file) cannot be read")
+            }
+            configuration.trustRoots = .file(file)
+        }
+        return location.sslMode == .prefer ? .prefer(configuration) : .require(configuration)
+    }
+}
+
+private enum LeaseOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case leaseTimedOut
+}
+
+private final class LeaseFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}

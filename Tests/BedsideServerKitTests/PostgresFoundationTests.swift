@@ -1,0 +1,177 @@
+import BedsideServerKit
+import BedsideTestSupport
+import Foundation
+import Testing
+
+/// `--database` URLs: what is understood, and everything else refused with a sentence and a stable code.
+@Suite("PostgreSQL: the database URL")
+struct PostgresLocationTests {
+    @Test("libpq's URL form: user, password, host, port, database, sslmode; the password never shown")
+    func understood() throws {
+        let full = try PostgresLocation(url: "postgresql://bedside:s%40cret%2F1@db.example.org:6432/monitoring?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        #expect(full.endpoint == .tcp(host: "db.example.org", port: 6432))
+        #expect(full.user == "bedside" && full.password == "s@cret/1" && full.database == "monitoring")
+        #expect(full.sslMode == .verifyFull && full.rootCertificateFile == "/etc/ca.pem")
+        #expect(!full.redacted.contains("cret") && full.redacted.contains("***"))
+
+        // The default checks the certificate, except on this machine.
+        #expect(try PostgresLocation(url: "postgres://u@db.example.org/d").sslMode == .verifyFull)
+        #expect(try PostgresLocation(url: "postgresql://u@127.0.0.1/d").sslMode == .prefer)
+        #expect(try PostgresLocation(url: "postgresql://u@[::1]:5433/d").endpoint == .tcp(host: "::1", port: 5433))
+        #expect(try PostgresLocation(url: "postgresql://u@/d?host=/var/run/postgresql").endpoint == .unixSocket(directory: "/var/run/postgresql", port: 5432))
+        #expect(try PostgresLocation(url: "postgresql://u@h/d?connect_timeout=3").connectTimeoutSeconds == 3)
+    }
+
+    @Test("refused, with the reason: each hostile or mistyped URL", arguments: [
+        ("mysql://u@h/d", PostgresLocationError.Code.unsupportedScheme),
+        ("postgresql://u@h/d?sslmod=disable", .unknownParameter),
+        ("postgresql://u@h/d?sslmode=maybe", .badSSLMode),
+        ("postgresql://u@h/d?sslmode=require&sslrootcert=/ca.pem", .badSSLMode),
+        ("postgresql://u@h:0/d", .badPort),
+        ("postgresql://u@h:65536/d", .badPort),
+        ("postgresql://u@h:99999999999999999999999/d", .badPort),
+        ("postgresql://u@h:-1/d", .badPort),
+        ("postgresql://u@h:x/d", .badPort),
+        ("postgresql://u@/d", .missingHost),
+        ("postgresql://h/d", .missingUser),
+        ("postgresql://u@h", .missingDatabase),
+        ("postgresql://u@h/", .missingDatabase),
+        ("postgresql://u@h/a/b", .missingDatabase),
+        ("postgresql://u@h/" + String(repeating: "d", count: 64), .missingDatabase),
+        ("postgresql://u@h/d e", .malformed),
+        ("postgresql://u@h/d\u{1B}[2J", .malformed),
+        ("postgresql://u@h/d%00", .malformed),
+        ("postgresql://u%ZZ@h/d", .malformed),
+        ("postgresql://u@h/d?sslmode=disable&sslmode=require", .malformed),
+        ("postgresql://u@h/d?host=relative", .malformed),
+        ("postgresql://u@h/d?connect_timeout=0", .malformed),
+        ("postgresql://u@h/d?connect_timeout=99999999999999999999", .malformed),
+        ("postgresql://u@h/" + String(repeating: "x", count: 5_000), .tooLong),
+    ])
+    func refused(_ url: String, _ code: PostgresLocationError.Code) {
+        #expect(throws: PostgresLocationError.self) { try PostgresLocation(url: url) }
+        do {
+            _ = try PostgresLocation(url: url)
+        } catch {
+            #expect(error.code == code, "\(url.prefix(60)): \(error.message)")
+            #expect(!error.message.isEmpty)
+        }
+    }
+}
+
+/// The connection pool, transactions and schema steps against a real PostgreSQL cluster.
+@Suite("PostgreSQL: connections, transactions, schema")
+struct PostgresFoundationTests {
+    /// A fresh database for the test, dropped after it.
+    func withDatabase(_ body: (PostgresLocation) async throws -> Void) async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        do {
+            try await body(location)
+        } catch {
+            await TestPostgres.shared.dropDatabase(location)
+            throw error
+        }
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
+    @Test("a transaction commits what it did, or nothing when it throws; a taken unique key is a constraint error")
+    func transactions() async throws {
+        try await withDatabase { location in
+            let connections = try PostgresConnections(location: location)
+            defer { Task { await connections.shutdown() } }
+            try await connections.transaction(readOnly: false) { sql in
+                try sql.execute("CREATE TABLE note (id TEXT PRIMARY KEY, body BYTEA NOT NULL, at BIGINT)")
+                try sql.execute("INSERT INTO note VALUES ($1, $2, $3)", [.text("a"), .bytes([0, 1, 255]), .integer(Int64.max)])
+            }
+            struct Deliberate: Error {}
+            await #expect(throws: Deliberate.self) {
+                try await connections.transaction(readOnly: false) { sql in
+                    try sql.execute("INSERT INTO note VALUES ($1, $2, $3)", [.text("b"), .bytes([]), .null])
+                    throw Deliberate()
+                }
+            }
+            do {
+                try await connections.transaction(readOnly: false) { sql in
+                    try sql.execute("INSERT INTO note VALUES ($1, $2, $3)", [.text("a"), .bytes([]), .null])
+                }
+                Issue.record("a duplicate key was accepted")
+            } catch let error as PostgresStoreError {
+                #expect(error.code == .constraint, "\(error)")
+            }
+            let (count, body, at) = try await connections.transaction(readOnly: true) { sql in
+                let rows = try sql.rows("SELECT id, body, at FROM note ORDER BY id")
+                return (rows.count, try rows.first.flatMap { try PostgresSQL.bytes($0[1], sql: "body") }, try rows.first.map { try $0[2].decode(Int64.self) })
+            }
+            #expect(count == 1 && body == [0, 1, 255] && at == Int64.max)
+            await #expect(throws: PostgresStoreError.self) {
+                try await connections.transaction(readOnly: true) { sql in try sql.execute("DELETE FROM note") }
+            }
+        }
+    }
+
+    @Test("schema steps: four instances starting at once apply each step exactly once; a newer schema is refused")
+    func migrations() async throws {
+        try await withDatabase { location in
+            let steps = [
+                PostgresMigration(version: 1, name: "one", statements: ["CREATE TABLE counted (n INTEGER)", "INSERT INTO counted VALUES (1)"]),
+                PostgresMigration(version: 2, name: "two", statements: ["INSERT INTO counted VALUES (2)"]),
+            ]
+            let instances = try (0..<4).map { _ in try PostgresConnections(location: location, maximumConnections: 2) }
+            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for instance in instances { group.addTask { try await PostgresMigrator.migrate(instance, steps, now: 1) } }
+                return try await group.reduce(into: [Int]()) { $0 += $1 }
+            }
+            #expect(applied.sorted() == [1, 2], "each step applied by exactly one instance")
+            let rows = try await instances[0].transaction(readOnly: true) { sql in try sql.integer("SELECT count(*) FROM counted") }
+            #expect(rows == 2)
+            // A third step later: only it runs.
+            let later = try await PostgresMigrator.migrate(instances[1], steps + [PostgresMigration(version: 3, name: "three", statements: ["INSERT INTO counted VALUES (3)"])], now: 2)
+            #expect(later == [3])
+            // An older binary meets the newer schema: refused, nothing changed.
+            do {
+                try await PostgresMigrator.migrate(instances[2], steps, now: 3)
+                Issue.record("an older binary was let into a newer schema")
+            } catch let error as PostgresStoreError {
+                #expect(error.code == .refused && error.message.contains("newer"), "\(error)")
+            }
+            // A failing step leaves nothing of itself.
+            await #expect(throws: PostgresStoreError.self) {
+                try await PostgresMigrator.migrate(
+                    instances[3], steps + [PostgresMigration(version: 3, name: "three", statements: []),
+                        PostgresMigration(version: 4, name: "broken", statements: ["INSERT INTO counted VALUES (4)", "SELECT * FROM no_such_table"])], now: 4)
+            }
+            #expect(try await instances[0].transaction(readOnly: true) { sql in try sql.integer("SELECT count(*) FROM counted") } == 3)
+            for instance in instances { await instance.shutdown() }
+        }
+    }
+
+    @Test("a statement past its deadline fails timedOut and the pool goes on; nobody listening is unavailable, quickly")
+    func deadlines() async throws {
+        try await withDatabase { location in
+            let connections = try PostgresConnections(location: location, maximumConnections: 1, statementTimeout: .seconds(1))
+            let started = ContinuousClock.now
+            do {
+                _ = try await connections.withConnection { sql in try sql.execute("SELECT pg_sleep(20)") }
+                Issue.record("a 20 s statement finished")
+            } catch let error as PostgresStoreError {
+                #expect(error.code == .timedOut, "\(error)")
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            // The connection that timed out was closed, not handed out again mid-answer.
+            #expect(try await connections.withConnection { sql in try sql.integer("SELECT 41 + 1") } == 42)
+            await connections.shutdown()
+        }
+        // A port nobody listens on: no connection within the lease deadline.
+        let nobody = try PostgresLocation(url: "postgresql://u@127.0.0.1:1/d?sslmode=disable&connect_timeout=1")
+        let connections = try PostgresConnections(location: nobody, leaseTimeout: .seconds(2))
+        let started = ContinuousClock.now
+        do {
+            _ = try await connections.withConnection { sql in try sql.integer("SELECT 1") }
+            Issue.record("a connection to nobody succeeded")
+        } catch let error as PostgresStoreError {
+            #expect(error.code == .unavailable, "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(8))
+        await connections.shutdown()
+    }
+}

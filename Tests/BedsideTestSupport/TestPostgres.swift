@@ -1,0 +1,56 @@
+import BedsideServerKit
+import Foundation
+
+/// A real PostgreSQL for tests: the cluster `.ci/run` started (`BEDSIDE_TEST_POSTGRES_URL`, its
+/// administrator's URL), or else one this test process starts itself with `Tests/Postgres/cluster.sh`
+/// (stopped and removed when the process ends). Each test gets a database of its own.
+public actor TestPostgres {
+    public static let shared = TestPostgres()
+
+    private var admin: Task<PostgresConnections, any Error>?
+
+    /// One cluster for the whole test process, however many tests ask at once.
+    private func administrator() async throws -> PostgresConnections {
+        if let admin { return try await admin.value }
+        let starting = Task { try await Self.start() }
+        admin = starting
+        return try await starting.value
+    }
+
+    private static func start() async throws -> PostgresConnections {
+        let url: String
+        if let given = ProcessInfo.processInfo.environment["BEDSIDE_TEST_POSTGRES_URL"], !given.isEmpty {
+            url = given
+        } else {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Postgres/cluster.sh").standardized.path
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-pg-\(UUID().uuidString.prefix(8))").path
+            let started = try await ChildProcess.run("/bin/bash", [script, directory, String(getpid())])
+            guard started.status == 0 else { throw TestPostgresError("could not start PostgreSQL: \(started.errors)") }
+            url = started.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return try PostgresConnections(location: try PostgresLocation(url: url), maximumConnections: 2)
+    }
+
+    /// A new, empty database; its location (the administrator's user, no password, loopback).
+    public func makeDatabase() async throws -> PostgresLocation {
+        let admin = try await administrator()
+        let name = "bedside_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        try await admin.withConnection { sql in try sql.execute("CREATE DATABASE \(name)") }
+        var location = admin.location
+        location.database = String(name)
+        return location
+    }
+
+    /// Removes a database made by `makeDatabase` (its connections are ended first).
+    public func dropDatabase(_ location: PostgresLocation) async {
+        guard location.database.hasPrefix("bedside_test_"), location.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+            let admin = try? await administrator()
+        else { return }
+        _ = try? await admin.withConnection { sql in try sql.execute("DROP DATABASE IF EXISTS \(location.database) WITH (FORCE)") }
+    }
+}
+
+public struct TestPostgresError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
