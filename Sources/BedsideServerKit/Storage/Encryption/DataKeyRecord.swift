@@ -25,7 +25,12 @@ struct DataKeyRecord: Sendable {
     /// The keys of the database in `pool`: its data key unwrapped with the master key, or (a new
     /// database, or one from before encryption) a new data key to be stored wrapped by migration v12.
     static func keys(in pool: DatabasePool, encryption: StoreEncryption) throws -> (keys: StoreKeys, newWrap: DataKeyRecord?) {
-        let stored = try pool.read(Self.stored)
+        try keys(stored: try pool.read(Self.stored), encryption: encryption)
+    }
+
+    /// The keys from the database's wrapped data key (`stored`), or a new data key and its wrap to store
+    /// when the database has none: whichever database it is in.
+    static func keys(stored: DataKeyRecord?, encryption: StoreEncryption) throws -> (keys: StoreKeys, newWrap: DataKeyRecord?) {
         switch encryption {
         case .plaintextBodiesForBenchmark:
             guard stored == nil else { throw StoreEncryptionError.plaintextBaselineOnEncryptedStore }

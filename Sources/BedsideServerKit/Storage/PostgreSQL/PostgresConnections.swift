@@ -11,6 +11,8 @@ public enum SQLValue: Sendable, Equatable {
     case integer(Int64)
     case text(String)
     case bytes([UInt8])
+    /// A text array (`= ANY($n)`): one placeholder, whatever the list's length.
+    case texts([String])
     case null
 }
 
@@ -103,6 +105,7 @@ public struct PostgresSQL: Sendable {
             case .integer(let number): bindings.append(number)
             case .text(let text): bindings.append(text)
             case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
+            case .texts(let list): bindings.append(list)
             case .null: bindings.appendNull()
             }
         }
@@ -164,6 +167,9 @@ public final class PostgresConnections: Sendable {
     }
 
     deinit { runner.cancel() }
+
+    /// Stops the pool without waiting: its connections close in the background.
+    public func close() { runner.cancel() }
 
     /// Stops the pool: its connections are closed.
     public func shutdown() async {

@@ -1,0 +1,82 @@
+import BedsideCore
+import Foundation
+
+/// The store in PostgreSQL (`--database postgresql://…`): what makes several instances one server
+/// lives here, in one database they share.
+///
+/// Writes take one transaction-scoped advisory lock first, so they happen one at a time across every
+/// instance, as SQLite's writes do in one file: the checks a write makes before it changes anything
+/// (a conditional create's identifier, If-Match's version, one open Flag per rule, a login throttle's
+/// count, the audit chain's last link) see every write committed before it and none in flight. Reads
+/// run in parallel, each in one snapshot. Sealing is the same as SQLite's: bodies and personal fields
+/// under the data key, which the database holds wrapped by the master key.
+public final class PostgresServerStore: ServerStore {
+    let connections: PostgresConnections
+    public let keys: StoreKeys
+
+    /// The advisory lock every write takes ("bedside" and 2).
+    static let writeLockKey: Int64 = 0x6265_6473_6964_6502
+
+    /// Connects, brings the schema up to date (several instances may start at once) and unwraps the data
+    /// key (made and stored when the database has none; a wrong master key changes nothing).
+    public init(location: PostgresLocation, encryption: StoreEncryption, maximumConnections: Int = 16) async throws {
+        connections = try PostgresConnections(location: location, maximumConnections: maximumConnections)
+        do {
+            try await PostgresMigrator.migrate(connections, PostgresSchema.migrations, now: Int64(Date().timeIntervalSince1970 * 1000))
+            let stored = try await connections.transaction(readOnly: true) { sql in try Self.storedDataKey(sql) }
+            let opened = try DataKeyRecord.keys(stored: stored, encryption: encryption)
+            if let newWrap = opened.newWrap {
+                // Two instances may have made a data key for the same new database at once: the stored one wins.
+                let winner = try await connections.transaction(readOnly: false) { sql in
+                    try sql.execute(
+                        "INSERT INTO data_key (id, wrapped, master_fingerprint, created_at) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                        [.bytes(Array(newWrap.wrapped)), .text(newWrap.masterFingerprint), .integer(newWrap.createdAt)])
+                    return try Self.storedDataKey(sql)
+                }
+                keys = try DataKeyRecord.keys(stored: winner, encryption: encryption).keys
+            } else {
+                keys = opened.keys
+            }
+        } catch {
+            await connections.shutdown()
+            throw error
+        }
+    }
+
+    private static func storedDataKey(_ sql: PostgresSQL) throws -> DataKeyRecord? {
+        guard let row = try sql.rows("SELECT wrapped, master_fingerprint, created_at FROM data_key WHERE id = 1").first else { return nil }
+        return DataKeyRecord(wrapped: Data(try row.bytes("wrapped")), masterFingerprint: try row.text("master_fingerprint"), createdAt: try row.int64("created_at"))
+    }
+
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
+        let keys = keys
+        return try await connections.transaction(readOnly: true) { sql in try work(PostgresStoreSession(sql: sql, keys: keys)) }
+    }
+
+    public func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
+        let keys = keys
+        return try await connections.transaction(readOnly: false) { sql in
+            try sql.execute("SELECT pg_advisory_xact_lock($1)", [.integer(Self.writeLockKey)])
+            return try work(PostgresStoreSession(sql: sql, keys: keys))
+        }
+    }
+
+    public func close() throws {
+        connections.close()
+    }
+
+    /// PostgreSQL keeps a deleted row's bytes until VACUUM reuses its space (and the disk until it is
+    /// overwritten): a plain VACUUM of the tables an erasure touches makes that space reusable now. What
+    /// stays meanwhile is sealed (bodies, names, e-mail addresses) or a pseudonymous id.
+    @discardableResult
+    public func removeDeletedData() async throws -> Bool {
+        try await connections.withConnection { sql in
+            for table in ["resource", "resource_history", "resource_code", "resource_category", "resource_identifier", "resource_change",
+                "account", "session", "login_challenge", "enrolment", "care_team_member", "care_end", "login_throttle"]
+            {
+                try sql.execute("VACUUM \(table)")
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,316 @@
+import BedsideCore
+import Foundation
+import PostgresNIO
+
+/// Resources: versions, history, search, Bulk Data export pages.
+extension PostgresStoreSession {
+    private func resource(from row: PostgresRandomAccessRow) throws -> StoredResource {
+        let (type, id, version) = (try row.text("type"), try row.text("id"), try row.int("version"))
+        return StoredResource(
+            type: type, id: id, versionID: version, lastUpdated: try row.int64("last_updated"),
+            patientID: try row.optionalText("patient_id"), status: try row.optionalText("status"), date: try row.optionalInt64("date"),
+            priority: try row.optionalInt("priority"),
+            json: try open(row.bytes("json"), context: Self.resourceContext(type: type, id: id, version: version)))
+    }
+
+    func resource(type: String, id: String) throws -> StoredResource? {
+        try row("SELECT * FROM resource WHERE type = ? AND id = ?", [.text(type), .text(id)]).map(resource(from:))
+    }
+
+    func resource(type: String, id: String, version: Int) throws -> StoredResource? {
+        guard let current = try resource(type: type, id: id) else { return nil }
+        if current.versionID == version { return current }
+        guard
+            let row = try row(
+                "SELECT version, last_updated, json FROM resource_history WHERE type = ? AND id = ? AND version = ?",
+                [.text(type), .text(id), .of(version)])
+        else { return nil }
+        var old = current
+        old.versionID = try row.int("version")
+        old.lastUpdated = try row.int64("last_updated")
+        old.json = try open(row.bytes("json"), context: Self.resourceContext(type: type, id: id, version: old.versionID))
+        return old
+    }
+
+    func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String? {
+        try strings(
+            """
+            SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
+            WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
+            """, [.text(type), .text(patientID ?? ""), .text(identifier.system), .text(identifier.code)]
+        ).first
+    }
+
+    func count(type: String) throws -> Int {
+        Int(try integer("SELECT COUNT(*) FROM resource WHERE type = ?", [.text(type)]) ?? 0)
+    }
+
+    func put(_ resource: StoredResource) throws {
+        let body = try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
+        let pk: Int64
+        if let existing = try row("SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?", [.text(resource.type), .text(resource.id)]) {
+            pk = try existing.int64("pk")
+            // The previous version moves to the history as it is, still sealed for its own version.
+            try execute(
+                "INSERT INTO resource_history (type, id, version, last_updated, json) VALUES (?, ?, ?, ?, ?)",
+                [.text(resource.type), .text(resource.id), .integer(try existing.int64("version")), .integer(try existing.int64("last_updated")),
+                 .bytes(try existing.bytes("json"))])
+            try execute(
+                "UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ? WHERE pk = ?",
+                [
+                    .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID), .of(resource.status), .of(resource.date),
+                    .of(resource.priority), .bytes(body), .integer(pk),
+                ])
+            try execute("DELETE FROM resource_code WHERE resource_pk = ?", [.integer(pk)])
+            try execute("DELETE FROM resource_category WHERE resource_pk = ?", [.integer(pk)])
+            try execute("DELETE FROM resource_identifier WHERE resource_pk = ?", [.integer(pk)])
+        } else {
+            guard
+                let new = try integer(
+                    """
+                    INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk
+                    """,
+                    [
+                        .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID),
+                        .of(resource.status), .of(resource.date), .of(resource.priority), .bytes(body),
+                    ])
+            else { throw PostgresStoreError(code: .decoding, message: "PostgreSQL gave no key for a new resource") }
+            pk = new
+        }
+        for (table, codes) in [("resource_code", resource.codes), ("resource_category", resource.categories)] where !codes.isEmpty {
+            try execute(
+                "INSERT INTO \(table) (resource_pk, system, code) SELECT ?, * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING",
+                [.integer(pk), .texts(codes.map(\.system)), .texts(codes.map(\.code))])
+        }
+        for identifier in resource.identifiers {
+            try execute(
+                "INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk) VALUES (?, ?, ?, ?, ?)",
+                [.text(resource.type), .text(resource.identifierScope ?? ""), .text(identifier.system), .text(identifier.code), .integer(pk)])
+        }
+        try recordChange(type: resource.type, id: resource.id, version: resource.versionID, at: resource.lastUpdated)
+    }
+
+    /// The WHERE conditions of a query and their values; nil when it can match nothing.
+    private func conditions(of query: ResourceQuery) -> ([String], [SQLValue])? {
+        var conditions = ["type = ?"]
+        var values: [SQLValue] = [.text(query.type)]
+        if let patients = query.patientIDs {
+            if patients.isEmpty { return nil }
+            conditions.append("patient_id = ANY(?)")
+            values.append(.texts(patients))
+        }
+        if let ids = query.ids {
+            conditions.append("id = ANY(?)")
+            values.append(.texts(ids))
+        }
+        if let statuses = query.statuses {
+            conditions.append("status = ANY(?)")
+            values.append(.texts(statuses))
+        }
+        for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] {
+            for group in groups where !group.isEmpty {
+                let alternatives = group.map { token -> String in
+                    var parts: [String] = []
+                    if let code = token.code {
+                        parts.append("t.code = ?")
+                        values.append(.text(code))
+                    }
+                    if let system = token.system {
+                        parts.append("t.system = ?")
+                        values.append(.text(system))
+                    }
+                    return "(" + (parts.isEmpty ? "TRUE" : parts.joined(separator: " AND ")) + ")"
+                }
+                conditions.append("EXISTS (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+            }
+        }
+        if let identifiers = query.identifiers, !identifiers.isEmpty {
+            let alternatives = identifiers.map { identifier -> String in
+                values.append(.text(identifier.code))
+                if identifier.system.isEmpty { return "(i.value = ?)" }
+                values.append(.text(identifier.system))
+                return "(i.value = ? AND i.system = ?)"
+            }
+            conditions.append(
+                "EXISTS (SELECT 1 FROM resource_identifier i WHERE i.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+        }
+        for condition in query.dates { Self.append(condition, column: "date", to: &conditions, &values) }
+        for condition in query.lastUpdated { Self.append(condition, column: "last_updated", to: &conditions, &values) }
+        return (conditions, values)
+    }
+
+    /// FHIR date comparison of a stored instant with the range of the searched value.
+    private static func append(_ condition: ResourceQuery.DateCondition, column: String, to conditions: inout [String], _ values: inout [SQLValue]) {
+        let low = condition.value.lowerBound
+        let high = condition.value.upperBound
+        switch condition.comparison {
+        case .eq:
+            conditions.append("(\(column) >= ? AND \(column) < ?)")
+            values += [.integer(low), .integer(high)]
+        case .ap:
+            conditions.append("(\(column) >= ? AND \(column) < ?)")
+            values += [
+                .integer(low.subtractingReportingOverflow(condition.margin).partialValue),
+                .integer(high.addingReportingOverflow(condition.margin).partialValue),
+            ]
+        case .ne:
+            conditions.append("(\(column) < ? OR \(column) >= ?)")
+            values += [.integer(low), .integer(high)]
+        case .gt, .sa:
+            conditions.append("\(column) >= ?")
+            values.append(.integer(high))
+        case .ge:
+            conditions.append("\(column) >= ?")
+            values.append(.integer(low))
+        case .lt, .eb:
+            conditions.append("\(column) < ?")
+            values.append(.integer(low))
+        case .le:
+            conditions.append("\(column) < ?")
+            values.append(.integer(high))
+        }
+    }
+
+    func patientIDs(matching query: ResourceQuery) throws -> Set<String> {
+        guard let (conditions, values) = self.conditions(of: query) else { return [] }
+        return Set(try strings(
+            "SELECT DISTINCT patient_id FROM resource WHERE \(conditions.joined(separator: " AND ")) AND patient_id IS NOT NULL", values))
+    }
+
+    func total(matching query: ResourceQuery) throws -> Int {
+        guard let (conditions, values) = self.conditions(of: query) else { return 0 }
+        return Int(try integer("SELECT COUNT(*) FROM resource WHERE \(conditions.joined(separator: " AND "))", values) ?? 0)
+    }
+
+    func search(_ query: ResourceQuery) throws -> ResourcePage {
+        guard let (conditions, matching) = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
+        // NULL sorts first ascending and last descending, as in SQLite.
+        var order: [String] = query.sort.map { key in
+            let (column, ascending) =
+                switch key {
+                case .date(let ascending): ("date", ascending)
+                case .lastUpdated(let ascending): ("last_updated", ascending)
+                case .priority(let ascending): ("priority", ascending)
+                }
+            return ascending ? "\(column) ASC NULLS FIRST" : "\(column) DESC NULLS LAST"
+        }
+        order.append("pk ASC")
+        let found = try rows(
+            """
+            SELECT type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
+            """, matching + [.of(query.count + 1), .of(query.offset)])
+        var resources: [StoredResource] = []
+        var bytes = 0
+        for row in found {
+            let stored = try resource(from: row)
+            // Past the page or past its byte budget: what is left is on the next page.
+            if resources.count == query.count || (!resources.isEmpty && bytes + stored.json.count > query.byteBudget) {
+                return ResourcePage(resources: resources, hasMore: true)
+            }
+            bytes += stored.json.count
+            resources.append(stored)
+        }
+        return ResourcePage(resources: resources, hasMore: false)
+    }
+
+    func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int, byteBudget: Int) throws
+        -> ExportPage
+    {
+        guard let (conditions, matching) = self.conditions(of: query) else { return ExportPage() }
+        let found = try rows(
+            """
+            SELECT pk, type, id, version, patient_id, last_updated, json FROM resource WHERE \(conditions.joined(separator: " AND "))
+            AND last_updated > ? AND pk > ? ORDER BY pk LIMIT ?
+            """, matching + [.integer(updatedAfter ?? Int64.min), .integer(afterKey), .of(limit)])
+        var page = ExportPage()
+        var looked = 0
+        var bytes = 0
+        for row in found {
+            looked += 1
+            page.next = try row.int64("pk")
+            let (type, id) = (try row.text("type"), try row.text("id"))
+            var json: [UInt8]
+            if try row.int64("last_updated") <= updatedBy {
+                json = try open(row.bytes("json"), context: Self.resourceContext(type: type, id: id, version: try row.int("version")))
+            } else {
+                // Changed after the export's transactionTime: the version it had then, if it had one.
+                guard
+                    let older = try self.row(
+                        """
+                        SELECT version, last_updated, json FROM resource_history WHERE type = ? AND id = ? AND last_updated <= ?
+                        ORDER BY version DESC LIMIT 1
+                        """, [.text(type), .text(id), .integer(updatedBy)]),
+                    try older.int64("last_updated") > (updatedAfter ?? Int64.min)
+                else { continue }
+                json = try open(older.bytes("json"), context: Self.resourceContext(type: type, id: id, version: try older.int("version")))
+            }
+            bytes += json.count
+            page.rows.append(ExportRow(json: json, patientID: try row.optionalText("patient_id")))
+            if bytes >= byteBudget { break }
+        }
+        if looked < limit && bytes < byteBudget { page.next = nil }
+        return page
+    }
+
+    // MARK: Change feed and Subscriptions
+
+    /// The next `count` numbers of a counter (the trail's, the feed's); the first of them.
+    func reserve(_ count: Int, of counter: String) throws -> Int64 {
+        guard let last = try integer("UPDATE sequence_counter SET value = value + ? WHERE name = ? RETURNING value", [.of(count), .text(counter)])
+        else { throw PostgresStoreError(code: .decoding, message: "the counter \(counter) is missing") }
+        return last - Int64(count) + 1
+    }
+
+    func recordChange(type: String, id: String, version: Int, at time: Int64) throws {
+        let sequence = try reserve(1, of: "resource_change")
+        try execute(
+            "INSERT INTO resource_change (seq, type, id, version, at) VALUES (?, ?, ?, ?, ?)",
+            [.integer(sequence), .text(type), .text(id), .of(version), .integer(time)])
+    }
+
+    func changes(after sequence: Int64, limit: Int) throws -> [ResourceChange] {
+        try rows("SELECT seq, type, id, version, at FROM resource_change WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(sequence), .of(limit)]).map {
+            ResourceChange(sequence: try $0.int64("seq"), type: try $0.text("type"), id: try $0.text("id"), version: try $0.int("version"), at: try $0.int64("at"))
+        }
+    }
+
+    func lastChangeSequence() throws -> Int64 {
+        try integer("SELECT MAX(seq) FROM resource_change") ?? 0
+    }
+
+    func deleteChanges(through sequence: Int64) throws {
+        try execute("DELETE FROM resource_change WHERE seq <= ?", [.integer(sequence)])
+    }
+
+    private static func subscriptionState(_ row: PostgresRandomAccessRow) throws -> SubscriptionState {
+        SubscriptionState(
+            subscriptionID: try row.text("subscription_id"), clientID: try row.text("client_id"), cursor: try row.int64("cursor"),
+            failures: try row.int("failures"), nextAttemptAt: try row.int64("next_attempt_at"), lastError: try row.optionalText("last_error"),
+            events: try row.int64("events"))
+    }
+
+    func subscriptionState(id: String) throws -> SubscriptionState? {
+        try row("SELECT * FROM subscription_state WHERE subscription_id = ?", [.text(id)]).map(Self.subscriptionState)
+    }
+
+    func subscriptionStates() throws -> [SubscriptionState] {
+        try rows("SELECT * FROM subscription_state ORDER BY subscription_id").map(Self.subscriptionState)
+    }
+
+    func save(_ state: SubscriptionState) throws {
+        try execute(
+            """
+            INSERT INTO subscription_state (subscription_id, client_id, cursor, failures, next_attempt_at, last_error, events)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (subscription_id) DO UPDATE SET client_id = EXCLUDED.client_id, cursor = EXCLUDED.cursor,
+                failures = EXCLUDED.failures, next_attempt_at = EXCLUDED.next_attempt_at, last_error = EXCLUDED.last_error,
+                events = EXCLUDED.events
+            """,
+            [
+                .text(state.subscriptionID), .text(state.clientID), .integer(state.cursor), .of(state.failures), .integer(state.nextAttemptAt),
+                .of(state.lastError), .of(state.events),
+            ])
+    }
+}

@@ -1,0 +1,235 @@
+import BedsideCore
+import BedsideTestSupport
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// What every `ServerStore` must do, run on SQLite and on PostgreSQL alike: the same calls, the same
+/// answers. A difference between the two backends is a failure here.
+@Suite("ServerStore contract (SQLite and PostgreSQL)")
+struct ServerStoreContractTests {
+    func withStore(_ backend: StoreBackend, _ body: (any ServerStore) async throws -> Void) async throws {
+        let (store, remove) = try await backend.makeStore()
+        do {
+            try await body(store)
+        } catch {
+            await remove()
+            throw error
+        }
+        await remove()
+    }
+
+    static func observation(_ id: String, patient: String, date: Int64?, version: Int = 1, code: String = "29463-7", identifier: String? = nil) -> StoredResource {
+        StoredResource(
+            type: "Observation", id: id, versionID: version, lastUpdated: 1_000 + Int64(version), patientID: patient, status: "final",
+            date: date, priority: nil, json: Array("{\"resourceType\":\"Observation\",\"id\":\"\(id)\",\"v\":\(version)}".utf8),
+            codes: [ResourceCode(system: "http://loinc.org", code: code)], identifiers: identifier.map { [ResourceCode(system: "urn:device", code: $0)] } ?? [],
+            categories: [ResourceCode(system: "http://terminology.hl7.org/CodeSystem/observation-category", code: "vital-signs")])
+    }
+
+    @Test("accounts: found by e-mail (blind index), id and patient; sessions touched and revoked; throttles replaced; a taken e-mail refused", arguments: StoreBackend.allCases)
+    func accounts(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let ann = Account(id: "a1", email: "ann@example.org", role: .patient, passwordHash: "h", displayName: "Ann Ö", patientID: "p1", createdAt: 5)
+            let nurse = Account(id: "c1", email: "nurse@example.org", role: .clinician, passwordHash: "h", displayName: "Nurse", practitionerID: "pr1", createdAt: 6)
+            try await store.write { db in
+                try db.insert(ann)
+                try db.insert(nurse)
+                try db.insert(SessionRecord(tokenHash: "t1", accountID: "a1", createdAt: 10, lastSeenAt: 10, revokedAt: nil))
+                try db.save(LoginThrottle(key: "ann@example.org", failures: 1, updatedAt: 1))
+                try db.save(LoginThrottle(key: "ann@example.org", failures: 3, checking: 1, lockedUntil: 99, updatedAt: 2))
+                try db.addTeamMember(clinicianAccountID: "c1", patientID: "p1")
+                try db.addTeamMember(clinicianAccountID: "c1", patientID: "p1")
+                try db.touchSession(tokenHash: "t1", at: 20)
+            }
+            await #expect(throws: (any Error).self) {
+                try await store.write { db in
+                    try db.insert(Account(id: "a2", email: "ann@example.org", role: .patient, passwordHash: "h", displayName: "Copy", createdAt: 7))
+                }
+            }
+            try await store.read { db in
+                #expect(try db.account(email: "ann@example.org")?.displayName == "Ann Ö")
+                #expect(try db.account(id: "c1")?.practitionerID == "pr1")
+                #expect(try db.account(patientID: "p1")?.id == "a1")
+                #expect(try db.accounts().map(\.id) == ["c1", "a1"])
+                #expect(try db.session(tokenHash: "t1")?.lastSeenAt == 20)
+                let throttle = try db.throttle(key: "ann@example.org")
+                #expect(throttle?.failures == 3 && throttle?.checking == 1 && throttle?.lockedUntil == 99)
+                #expect(try db.teamPatientIDs(clinicianAccountID: "c1") == ["p1"])
+                #expect(try db.clinicianAccountIDs(practitionerIDs: ["pr1", "nobody"]) == ["c1"])
+                #expect(try db.teamPractitionerIDs(patientID: "p1") == ["pr1"])
+            }
+            try await store.write { db in try db.revokeSessions(accountID: "a1", at: 30) }
+            #expect(try await store.read { db in try db.session(tokenHash: "t1")?.revokedAt } == 30)
+        }
+    }
+
+    @Test("resources: versions and history, identifiers per patient, search by code, date and sort (no date first ascending, last descending), paging, totals", arguments: StoreBackend.allCases)
+    func resources(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                try db.put(Self.observation("o1", patient: "p1", date: 300, identifier: "dev-1"))
+                try db.put(Self.observation("o2", patient: "p1", date: 100, code: "8867-4"))
+                try db.put(Self.observation("o3", patient: "p1", date: nil))
+                try db.put(Self.observation("o4", patient: "p2", date: 200))
+                try db.put(Self.observation("o1", patient: "p1", date: 400, version: 2, identifier: "dev-1"))
+            }
+            try await store.read { db in
+                #expect(try db.resource(type: "Observation", id: "o1")?.versionID == 2)
+                #expect(try db.resource(type: "Observation", id: "o1", version: 1)?.json == Self.observation("o1", patient: "p1", date: 300).json)
+                #expect(try db.resource(type: "Observation", id: "o1", version: 3) == nil)
+                #expect(try db.resourceID(type: "Observation", identifier: ResourceCode(system: "urn:device", code: "dev-1"), patientID: "p1") == "o1")
+                #expect(try db.resourceID(type: "Observation", identifier: ResourceCode(system: "urn:device", code: "dev-1"), patientID: "p2") == nil)
+                #expect(try db.count(type: "Observation") == 4)
+
+                var query = ResourceQuery(type: "Observation")
+                query.patientIDs = ["p1"]
+                query.sort = [.date(ascending: true)]
+                #expect(try db.search(query).resources.map(\.id) == ["o3", "o2", "o1"])
+                query.sort = [.date(ascending: false)]
+                #expect(try db.search(query).resources.map(\.id) == ["o1", "o2", "o3"])
+                query.count = 2
+                let first = try db.search(query)
+                #expect(first.resources.map(\.id) == ["o1", "o2"] && first.hasMore)
+                query.offset = 2
+                #expect(try db.search(query).resources.map(\.id) == ["o3"])
+
+                var byCode = ResourceQuery(type: "Observation")
+                byCode.codes = [[TokenSearch(system: "http://loinc.org", code: "8867-4")]]
+                #expect(try db.search(byCode).resources.map(\.id) == ["o2"])
+                var byDate = ResourceQuery(type: "Observation")
+                byDate.dates = [ResourceQuery.DateCondition(comparison: .ge, value: FHIRDateTime(epochMilliseconds: 200))]
+                #expect(Set(try db.search(byDate).resources.map(\.id)) == ["o1", "o4"])
+                #expect(try db.total(matching: byDate) == 2)
+                #expect(try db.patientIDs(matching: byDate) == ["p1", "p2"])
+                var none = ResourceQuery(type: "Observation")
+                none.patientIDs = []
+                #expect(try db.search(none).resources.isEmpty)
+            }
+        }
+    }
+
+    @Test("the change feed numbers only grow, even after its oldest entries are dropped; the audit trail chains and verifies", arguments: StoreBackend.allCases)
+    func feedAndAudit(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                try db.put(Self.observation("o1", patient: "p1", date: 1))
+                try db.put(Self.observation("o2", patient: "p1", date: 2))
+            }
+            let feed = try await store.read { db in try db.changes(after: 0, limit: 10) }
+            #expect(feed.map(\.id) == ["o1", "o2"])
+            let last = try #require(feed.last?.sequence)
+            try await store.write { db in
+                try db.deleteChanges(through: last)
+                try db.put(Self.observation("o3", patient: "p1", date: 3))
+            }
+            let after = try await store.read { db in try db.changes(after: last, limit: 10) }
+            #expect(after.map(\.id) == ["o3"] && (after.first?.sequence ?? 0) > last)
+            #expect(try await store.read { db in try db.lastChangeSequence() } == after.first?.sequence)
+
+            let events = (0..<5).map { index in
+                AuditEvent(at: Int64(index), actorID: "a1", actorRole: "patient", action: "read", resourceType: "Observation", resourceID: "o\(index)",
+                    patientID: "p1", outcome: "success", httpStatus: 200, remoteAddress: "127.0.0.1", request: "GET /fhir/Observation")
+            }
+            try await store.write { db in try db.append(Array(events.prefix(2))) }
+            try await store.write { db in try db.append(Array(events.dropFirst(2))) }
+            let links = try await store.read { db in try db.auditLinks(after: 0, limit: 100) }
+            #expect(links.count == 5 && links.map(\.event.resourceID) == events.map(\.resourceID))
+            var verifier = AuditChain.Verifier(key: store.keys.audit)
+            for link in links { try verifier.check(link) }
+            #expect(verifier.checked == 5)
+        }
+    }
+
+    @Test("care ends, erasure removes a patient's every trace but others', alerts are one per rule and hour, subscriptions and assertions", arguments: StoreBackend.allCases)
+    func lifecycle(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                try db.insert(Account(id: "a1", email: "ann@example.org", role: .patient, passwordHash: "h", displayName: "Ann", patientID: "p1", createdAt: 1))
+                try db.insert(Account(id: "a2", email: "bob@example.org", role: .patient, passwordHash: "h", displayName: "Bob", patientID: "p2", createdAt: 1))
+                try db.put(Self.observation("o1", patient: "p1", date: 1))
+                try db.put(Self.observation("o1", patient: "p1", date: 1, version: 2))
+                try db.put(Self.observation("o2", patient: "p2", date: 1))
+                try db.save(CareEnd(patientID: "p1", endedAt: 50, source: .commandLine))
+                try db.save(CareEnd(patientID: "p1", endedAt: 60, source: .commandLine))
+            }
+            try await store.read { db in
+                #expect(try db.careEnd(patientID: "p1")?.endedAt == 60)
+                #expect(try db.careEnds(endedBefore: 61).map(\.patientID) == ["p1"])
+                let summary = try db.patientDataSummary(patientID: "p1")
+                #expect(summary.resources == 1 && summary.versions == 2 && summary.historyVersions == 1)
+                #expect(try db.patientHistory(patientID: "p1", type: "Observation", after: nil, limit: 10).map(\.version) == [1])
+            }
+            let counts = try await store.write { db in try db.erasePatient(patientID: "p1") }
+            #expect(counts.resources == 1 && counts.historyVersions == 1 && counts.accounts == 1)
+            try await store.read { db throws in
+                #expect(try db.resource(type: "Observation", id: "o1") == nil)
+                #expect(try db.account(id: "a1") == nil)
+                #expect(try db.resource(type: "Observation", id: "o2") != nil)
+                #expect(try db.account(id: "a2") != nil)
+                #expect(try db.careEnd(patientID: "p1") == nil)
+            }
+            try await store.removeDeletedData()
+
+            let hour: Int64 = 3_600_000 * 100
+            let first = try await store.write { db in
+                try db.save(SecurityAlert(rule: "r", subject: "s", hour: hour, count: 10, threshold: 5, detail: "ten", raisedAt: hour))
+            }
+            let again = try await store.write { db in
+                try db.save(SecurityAlert(rule: "r", subject: "s", hour: hour + 3_600_000, count: 12, threshold: 5, detail: "twelve", raisedAt: hour))
+            }
+            #expect(first?.id != nil && again == nil)
+            let alerts = try await store.read { db in try db.securityAlerts(raisedSince: 0) }
+            #expect(alerts.count == 1 && alerts.first?.count == 12 && alerts.first?.detail == "twelve")
+
+            let replay = try await store.write { db in
+                [try db.recordAssertion(clientID: "emr", jti: "j1", expiresAt: 9), try db.recordAssertion(clientID: "emr", jti: "j1", expiresAt: 9)]
+            }
+            #expect(replay == [true, false])
+        }
+    }
+
+    @Test("export jobs and pages, Subscription states, and the audit queries the unusual-activity rules make", arguments: StoreBackend.allCases)
+    func jobsAndWatch(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                for index in 0..<5 { try db.put(Self.observation("o\(index)", patient: "p\(index % 2)", date: Int64(index))) }
+                var job = ExportJobRecord(id: "j1", clientID: "emr", request: [1, 2], status: .accepted, createdAt: 1, transactionTime: 2_000)
+                try db.insert(job)
+                job.status = .running
+                job.progress = "half"
+                try db.insert(ExportJobRecord(id: "j2", clientID: "emr", request: [], status: .accepted, createdAt: 2, transactionTime: 2_000))
+                try db.update(job)
+                try db.save(SubscriptionState(subscriptionID: "s1", clientID: "emr", cursor: 1, failures: 0, nextAttemptAt: 0, lastError: nil, events: 0))
+                try db.save(SubscriptionState(subscriptionID: "s1", clientID: "emr", cursor: 4, failures: 2, nextAttemptAt: 9, lastError: "down", events: 3))
+                let hour: Int64 = 3_600_000
+                try db.append([
+                    AuditEvent(at: hour + 1, actorID: "c1", actorRole: "clinician", action: "read", patientID: "p1", outcome: "success", httpStatus: 200, remoteAddress: nil, request: nil),
+                    AuditEvent(at: hour + 2, actorID: "c1", actorRole: "clinician", action: "read", patientID: "p2", outcome: "success", httpStatus: 200, remoteAddress: nil, request: nil),
+                    AuditEvent(at: 2 * hour + 1, actorID: "c1", actorRole: "clinician", action: "search", patientID: "p1", outcome: "success", httpStatus: 200, remoteAddress: nil, request: nil),
+                    AuditEvent(at: hour + 3, actorID: "emr", actorRole: "system", action: "export", resourceType: nil, outcome: "success", httpStatus: 202, remoteAddress: nil, request: nil),
+                ])
+            }
+            try await store.read { db in
+                #expect(try db.nextExportJob()?.id == "j2")
+                #expect(try db.exportJob(id: "j1")?.progress == "half")
+                #expect(try db.heldExportJobs(clientID: "emr", at: 0).count == 2)
+                let page = try db.exportPage(ResourceQuery(type: "Observation"), updatedAfter: nil, updatedBy: 2_000, afterKey: 0, limit: 3, byteBudget: .max)
+                #expect(page.rows.count == 3 && page.next != nil)
+                let rest = try db.exportPage(ResourceQuery(type: "Observation"), updatedAfter: nil, updatedBy: 2_000, afterKey: page.next ?? 0, limit: 3, byteBudget: .max)
+                #expect(rest.rows.count == 2 && rest.next == nil)
+                let state = try db.subscriptionState(id: "s1")
+                #expect(state?.cursor == 4 && state?.lastError == "down" && state?.events == 3)
+                #expect(try db.subscriptionStates().count == 1)
+                let hour: Int64 = 3_600_000
+                #expect(try db.auditEvents(from: hour, until: 2 * hour, actions: ["read"], actorRole: "clinician").count == 2)
+                #expect(try db.patientsSeen(byRole: "clinician", actions: ["read", "search"], from: 0, until: 3 * hour, atLeast: 2) == ["c1": 2])
+                #expect(try db.hourlyPatientCounts(actorID: "c1", actions: ["read", "search"], from: 0, until: 3 * hour).sorted() == [1, 2])
+                #expect(try db.hasAuditEvent(actorID: "emr", actions: ["export"], resourceType: nil, before: 2 * hour))
+                #expect(try !db.hasAuditEvent(actorID: "emr", actions: ["export"], resourceType: "Patient", before: 2 * hour))
+            }
+            #expect(try await store.write { db in try db.requeueRunningExportJobs() } == ["j1"])
+        }
+    }
+}
