@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     public var bulkExport: BulkExportSettings
     /// `--master-key-file`: the key that wraps the database's data key; nil: `<data-dir>/master.key`.
     public var masterKeyPath: String?
+    /// `--database postgresql://…` (or `BEDSIDE_DATABASE_URL`): the data in PostgreSQL, shared by every
+    /// instance given the same URL and master key; nil: SQLite in the data directory.
+    public var database: PostgresLocation?
     /// Resource bodies and personal fields in clear: only for `bedside-bench server`'s baseline.
     public var storesPlaintextForBenchmark = false
     /// Encrypted backups the server writes on its own (`--backup-every-hours`); nil: none.
@@ -73,6 +76,15 @@ public struct ServerConfiguration: Sendable {
         }
         let home = environment["HOME"] ?? NSHomeDirectory()
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/bedside-server")
+    }
+
+    /// The store this configuration names: PostgreSQL with `database`, else SQLite in the data directory.
+    /// The data directory is made either way (TLS material, mail, export files live there).
+    public func openServerStore() async throws -> any ServerStore {
+        guard let database else { return try openStore() }
+        umask(0o077)
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return try await PostgresServerStore(location: database, encryption: encryption)
     }
 
     /// Creates the data directory private to this user (0700) and opens the store in it.

@@ -53,7 +53,7 @@ struct AddUserCommand: AsyncParsableCommand {
 
     func run() async throws {
         let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "Password for \(email): ")
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             let account = try await ServerAdministration(store: store).addUser(
                 email: email, role: role, password: password, name: name, birthDate: birthDate, language: lang, phone: phone)
@@ -79,7 +79,7 @@ struct PasswordCommand: AsyncParsableCommand {
 
     func run() async throws {
         let password = try PasswordInput.read(fromStandardInput: passwordStdin, prompt: "New password for \(email): ")
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).setPassword(email: email, password: password)
             print("Password changed for \(email); every session of the account has ended.")
@@ -102,7 +102,7 @@ struct InviteUserCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = options.configuration
         mail.apply(to: &configuration)
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).reinvite(email: email, mailer: configuration.makeMailer())
             print("Sent \(email) a new enrolment code, valid \(Invitations.lifetime / 86_400_000) days; the earlier one no longer works.")
@@ -116,8 +116,8 @@ struct ListUsersCommand: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
-        let store = try options.openStore()
-        let accounts = try store.readNow { db in try db.accounts() }
+        let store = try await options.openServerStore()
+        let accounts = try await store.read { db in try db.accounts() }
         for account in accounts {
             let resource = account.patientID.map { "Patient/\($0)" } ?? account.practitionerID.map { "Practitioner/\($0)" } ?? "-"
             let state = account.disabledAt == nil ? "" : " (disabled)"
@@ -147,7 +147,7 @@ struct AddTeamMemberCommand: AsyncParsableCommand {
     var responsible = false
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).addTeamMember(clinicianEmail: clinician, patientEmail: patient, responsible: responsible)
             print("\(patient) is now in the care team of \(clinician)\(responsible ? ", who is responsible for them" : "").")
@@ -197,7 +197,7 @@ struct AssignCommand: AsyncParsableCommand {
             }
             dueDate = parsed
         }
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             let (questionnaireID, taskID) = try await ServerAdministration(store: store).assign(
                 questionnaire: json, patientEmail: patient, due: dueDate, valueSets: valueSetJSON)
@@ -216,7 +216,7 @@ struct DisableUserCommand: AsyncParsableCommand {
     var email: String
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).setDisabled(true, email: email)
             print("\(email) is disabled; its sessions have ended. `user enable` lets it log in again.")
@@ -233,7 +233,7 @@ struct EnableUserCommand: AsyncParsableCommand {
     var email: String
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).setDisabled(false, email: email)
             print("\(email) can log in again.")
@@ -254,7 +254,7 @@ struct RemoveTeamMemberCommand: AsyncParsableCommand {
     var patient: String
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             try await ServerAdministration(store: store).removeTeamMember(clinicianEmail: clinician, patientEmail: patient)
             print("\(patient) is no longer in the care team of \(clinician).")

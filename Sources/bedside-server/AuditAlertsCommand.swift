@@ -73,11 +73,11 @@ struct AuditAlertsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         let clock = SystemClock()
         if look { try await UnusualActivityWatch(store: store, clock: clock, settings: thresholds.settings).run() }
         let since = clock.now() - Int64(days) * 86_400_000
-        let alerts = try store.readNow { db in try db.securityAlerts(raisedSince: since) }
+        let alerts = try await store.read { db in try db.securityAlerts(raisedSince: since) }
         for alert in alerts {
             if json {
                 let object: JSONValue = [

@@ -29,11 +29,12 @@ struct ShowAuditCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         var events: [AuditChain.Link] = []
         var after: Int64 = 0
         while true {
-            let batch = try store.readNow { db in try db.auditLinks(after: after, limit: 10_000) }
+            let start = after
+            let batch = try await store.read { db in try db.auditLinks(after: start, limit: 10_000) }
             guard let last = batch.last else { break }
             events.append(contentsOf: batch.filter { action == nil || $0.event.action == action })
             if let tail, events.count > 2 * tail + 10_000 { events = Array(events.suffix(tail)) }
@@ -88,7 +89,7 @@ struct VerifyAuditCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         defer { try? store.close() }
         var verifier = AuditChain.Verifier(key: store.keys.audit)
         let expectedHead = head.flatMap(AuditHead.init)
@@ -96,7 +97,8 @@ struct VerifyAuditCommand: AsyncParsableCommand {
         var after: Int64 = 0
         do {
             while true {
-                let batch = try store.readNow { db in try db.auditLinks(after: after, limit: 10_000) }
+                let start = after
+                let batch = try await store.read { db in try db.auditLinks(after: start, limit: 10_000) }
                 guard let last = batch.last else { break }
                 for link in batch {
                     try verifier.check(link)
@@ -158,7 +160,7 @@ struct SeedDemoCommand: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             let logins = try await DemoSeeder(administration: ServerAdministration(store: store)).seed()
             print("Demo accounts (login codes arrive in \(options.configuration.mailDirectory.path)/new/):")

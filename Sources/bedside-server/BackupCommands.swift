@@ -54,6 +54,7 @@ struct BackupCommand: ParsableCommand {
     var output: String
 
     func run() throws {
+        try options.requireSQLite()
         let report = try backingUp {
             let key = try BackupRecipientKey.read(path: recipient)
             return try ServerBackup.write(dataDirectory: options.configuration.dataDirectory, recipient: key, output: output)
@@ -83,6 +84,7 @@ struct RestoreCommand: ParsableCommand {
     var key: String
 
     func run() throws {
+        try options.requireSQLite()
         let target = options.configuration.dataDirectory
         let report = try backingUp {
             let secret = try BackupSecretKey.read(path: key)

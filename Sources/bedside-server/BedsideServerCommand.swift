@@ -34,6 +34,12 @@ struct ServerOptions: ParsableArguments {
         completion: .file())
     var masterKeyFile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The data in PostgreSQL: postgresql://user:password@host:5432/database?sslmode=verify-full (default: $BEDSIDE_DATABASE_URL, else SQLite in --data-dir).",
+            discussion: "Every instance given the same URL and master key is one server. rotate-key, backup and restore work on SQLite only (back PostgreSQL up with its own tools)."))
+    var database: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -44,7 +50,42 @@ struct ServerOptions: ParsableArguments {
         return configuration
     }
 
+    /// `--database`, else `BEDSIDE_DATABASE_URL`; nil: SQLite.
+    func databaseLocation(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresLocation? {
+        guard let url = database ?? environment["BEDSIDE_DATABASE_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        do {
+            return try PostgresLocation(url: url)
+        } catch {
+            throw ValidationError("\(database == nil ? "BEDSIDE_DATABASE_URL" : "--database"): \(error.message)")
+        }
+    }
+
+    /// The store: PostgreSQL with `--database`, else SQLite in the data directory.
+    func openServerStore() async throws -> any ServerStore {
+        var configuration = configuration
+        configuration.database = try databaseLocation()
+        do {
+            return try await configuration.openServerStore()
+        } catch let error as StoreEncryptionError {
+            throw CommandFailure(error.description)
+        } catch let error as PostgresStoreError {
+            throw CommandFailure("Cannot use the database \(configuration.database?.redacted ?? ""): \(error.message)")
+        } catch {
+            throw CommandFailure("Cannot open the data directory \(configuration.dataDirectory.path): \(error)")
+        }
+    }
+
+    /// Refuses when PostgreSQL was asked for: what a subcommand did to SQLite's file would not be the server's.
+    func requireSQLite() throws {
+        if try databaseLocation() != nil {
+            throw CommandFailure(
+                "This subcommand works on SQLite's file only, and --database or BEDSIDE_DATABASE_URL names PostgreSQL (back PostgreSQL up with pg_dump).")
+        }
+    }
+
+    /// The SQLite store of the data directory, for the subcommands that work on its file (rotate-key).
     func openStore() throws -> SQLiteServerStore {
+        try requireSQLite()
         do {
             return try configuration.openStore()
         } catch let error as StoreEncryptionError {
@@ -155,9 +196,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         mail.apply(to: &configuration)
         configuration.backups = try backups.schedule()
+        if configuration.backups != nil, try options.databaseLocation() != nil {
+            throw ValidationError("--backup-every-hours backs up SQLite's file; with --database, back PostgreSQL up with its own tools (pg_dump).")
+        }
         configuration.retention = try retention.schedule()
         configuration.unusualActivity = unusualActivity.settings
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()
         let shownHost = host.contains(":") ? "[\(host)]" : host

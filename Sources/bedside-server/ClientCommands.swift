@@ -30,7 +30,7 @@ struct AddClientCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: jwksFile) else { throw ValidationError("Cannot read \(jwksFile).") }
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             let client = try await ServerAdministration(store: store).addClient(name: name, jwks: String(decoding: data, as: UTF8.self), scopes: scope)
             print(client.id)
@@ -44,7 +44,7 @@ struct ListClientsCommand: AsyncParsableCommand {
     @OptionGroup var options: ServerOptions
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         for client in try await ServerAdministration(store: store).clients() {
             let state = client.disabledAt == nil ? "active" : "disabled"
             print("\(client.id)  \(state.padding(toLength: 8, withPad: " ", startingAt: 0))  \(client.name)  [\(client.scopes)]")
@@ -81,7 +81,7 @@ struct EnableClientCommand: AsyncParsableCommand {
 
 /// `client disable` and `client enable`: one change, then what was done.
 private func setClient(disabled: Bool, clientID: String, options: ServerOptions, done: String) async throws {
-    let store = try options.openStore()
+    let store = try await options.openServerStore()
     try await administering {
         try await ServerAdministration(store: store).setClientDisabled(disabled, clientID: clientID)
         print(done)

@@ -47,7 +47,7 @@ struct EndCareCommand: AsyncParsableCommand {
     var date: String?
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         try await administering {
             let ended = try await ServerAdministration(store: store).endCare(of: patient.selector, date: date)
             print("The care of \(patient.shown) (Patient/\(ended.patientID)) ended on \(ended.endedAt.text); nobody in a care team sees them now.")
@@ -73,7 +73,7 @@ struct EraseCommand: AsyncParsableCommand {
     var exportDir: String
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         let report = try await handingOver {
             try await ServerAdministration(store: store).erase(patient.selector, handOverTo: URL(fileURLWithPath: exportDir))
         }
@@ -112,7 +112,7 @@ struct RetentionCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         let policy = RetentionPolicy(years: years)
         let retention = RetentionRun(store: store, policy: policy)
         let cutoff = FHIRDateTime.format(epochMilliseconds: policy.cutoff(now: SystemClock().now()))

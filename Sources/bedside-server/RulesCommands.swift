@@ -27,7 +27,7 @@ struct ShowRulesCommand: AsyncParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         if let patient {
-            let store = try options.openStore()
+            let store = try await options.openServerStore()
             try await administering {
                 let current = try await ServerAdministration(store: store).rules(patientEmail: patient)
                 print(String(decoding: try encoder.encode(current.rules), as: UTF8.self))
@@ -72,7 +72,7 @@ struct SetRulesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try options.openStore()
+        let store = try await options.openServerStore()
         if let programme {
             try await administering {
                 try await ServerAdministration(store: store).setProgramme(programme, patientEmail: patient)

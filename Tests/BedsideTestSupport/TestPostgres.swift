@@ -28,7 +28,9 @@ public actor TestPostgres {
             guard started.status == 0 else { throw TestPostgresError("could not start PostgreSQL: \(started.errors)") }
             url = started.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        return try PostgresConnections(location: try PostgresLocation(url: url), maximumConnections: 2)
+        // One connection: PostgreSQL makes databases one at a time anyway (two at once from template1
+        // can fail), and a whole parallel test run may wait here a while.
+        return try PostgresConnections(location: try PostgresLocation(url: url), maximumConnections: 1, leaseTimeout: .seconds(300))
     }
 
     /// A new, empty database; its location (the administrator's user, no password, loopback).
@@ -38,7 +40,15 @@ public actor TestPostgres {
         try await admin.withConnection { sql in try sql.execute("CREATE DATABASE \(name)") }
         var location = admin.location
         location.database = String(name)
+        // Generous: under a full parallel test run on two cores a connection can take seconds.
+        location.connectTimeoutSeconds = 60
         return location
+    }
+
+    /// The URL `--database` takes for a database made by `makeDatabase` (loopback, no password).
+    public nonisolated static func url(for location: PostgresLocation) -> String {
+        guard case .tcp(let host, let port) = location.endpoint else { return "" }
+        return "postgresql://\(location.user)@\(host):\(port)/\(location.database)?sslmode=disable"
     }
 
     /// Removes a database made by `makeDatabase` (its connections are ended first).
