@@ -89,4 +89,20 @@ public struct ResourcePage: Sendable {
         self.hasMore = hasMore
         self.total = total
     }
+
+    /// A page of at most `query.count` resources and about `query.byteBudget` bytes (always at least
+    /// one), taken from `next` (which the store fed one more row than a page holds, to know if more follow).
+    static func filling(_ query: ResourceQuery, from next: () throws -> StoredResource?) rethrows -> ResourcePage {
+        var resources: [StoredResource] = []
+        var bytes = 0
+        while let stored = try next() {
+            // Past the page or past its byte budget: what is left is on the next page.
+            if resources.count == query.count || (!resources.isEmpty && bytes + stored.json.count > query.byteBudget) {
+                return ResourcePage(resources: resources, hasMore: true)
+            }
+            bytes += stored.json.count
+            resources.append(stored)
+        }
+        return ResourcePage(resources: resources, hasMore: false)
+    }
 }

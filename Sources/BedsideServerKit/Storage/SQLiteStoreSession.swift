@@ -584,18 +584,7 @@ struct SQLiteStoreSession: StoreWriting {
         // Not cached: codes, dates and sort keys make many SQL texts, and a cache keyed by them would
         // grow with every distinct search anyone sends.
         let cursor = try Row.fetchCursor(db.makeStatement(sql: sql), arguments: arguments)
-        var rows: [StoredResource] = []
-        var bytes = 0
-        while let row = try cursor.next() {
-            let stored = try resource(from: row)
-            // Past the page or past its byte budget: what is left is on the next page.
-            if rows.count == query.count || (!rows.isEmpty && bytes + stored.json.count > query.byteBudget) {
-                return ResourcePage(resources: rows, hasMore: true)
-            }
-            bytes += stored.json.count
-            rows.append(stored)
-        }
-        return ResourcePage(resources: rows, hasMore: false)
+        return try ResourcePage.filling(query) { try cursor.next().map(resource(from:)) }
     }
 
     /// FHIR date comparison of a stored instant with the range of the searched value.

@@ -201,18 +201,8 @@ extension PostgresStoreSession {
             SELECT type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
             """, matching + [.of(query.count + 1), .of(query.offset)])
-        var resources: [StoredResource] = []
-        var bytes = 0
-        for row in found {
-            let stored = try resource(from: row)
-            // Past the page or past its byte budget: what is left is on the next page.
-            if resources.count == query.count || (!resources.isEmpty && bytes + stored.json.count > query.byteBudget) {
-                return ResourcePage(resources: resources, hasMore: true)
-            }
-            bytes += stored.json.count
-            resources.append(stored)
-        }
-        return ResourcePage(resources: resources, hasMore: false)
+        var rows = found.makeIterator()
+        return try ResourcePage.filling(query) { try rows.next().map(resource(from:)) }
     }
 
     func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int, byteBudget: Int) throws
