@@ -20,6 +20,22 @@ struct PostgresLocationTests {
         #expect(try PostgresLocation(url: "postgresql://u@[::1]:5433/d").endpoint == .tcp(host: "::1", port: 5433))
         #expect(try PostgresLocation(url: "postgresql://u@/d?host=/var/run/postgresql").endpoint == .unixSocket(directory: "/var/run/postgresql", port: 5432))
         #expect(try PostgresLocation(url: "postgresql://u@h/d?connect_timeout=3").connectTimeoutSeconds == 3)
+        // Only an address literal is this machine: a name that starts with 127. is somewhere else.
+        #expect(try PostgresLocation(url: "postgresql://u@127.db.example.org/d").sslMode == .verifyFull)
+        #expect(try PostgresLocation(url: "postgresql://u@127.0.0.1.example.org/d").sslMode == .verifyFull)
+        #expect(try PostgresLocation(url: "postgresql://u@h/d?sslmode=verify-ca&sslrootcert=/ca.pem").sslMode == .verifyCA)
+    }
+
+    @Test("a URL cut in an odd place never shows its password in the refusal")
+    func passwordNeverShown() {
+        for url in ["postgresql://bedside:Zq9xW/cd@db/x", "postgresql://bedside:s3cr3t@db:s3cr3t/x", "postgresql://bedside:s3cr3t%ZZ@db/x"] {
+            do {
+                _ = try PostgresLocation(url: url)
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(!error.message.contains("Zq9xW") && !error.message.contains("s3cr3t"), "\(error.message)")
+            }
+        }
     }
 
     @Test("refused, with the reason: each hostile or mistyped URL", arguments: [
@@ -27,6 +43,7 @@ struct PostgresLocationTests {
         ("postgresql://u@h/d?sslmod=disable", .unknownParameter),
         ("postgresql://u@h/d?sslmode=maybe", .badSSLMode),
         ("postgresql://u@h/d?sslmode=require&sslrootcert=/ca.pem", .badSSLMode),
+        ("postgresql://u@h/d?sslmode=verify-ca", .badSSLMode),
         ("postgresql://u@h:0/d", .badPort),
         ("postgresql://u@h:65536/d", .badPort),
         ("postgresql://u@h:99999999999999999999999/d", .badPort),

@@ -57,7 +57,7 @@ public enum ServerError: Error, Sendable {
         case .preconditionRequired: 428
         case .throttled: 429
         case .unavailable, .busy: 503
-        case .storage: 500
+        case .storage(let underlying): Self.isTransient(underlying) ? 503 : 500
         }
     }
 
@@ -90,7 +90,19 @@ public enum ServerError: Error, Sendable {
         case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
         case .busy(let seconds):
             OperationOutcome(code: "transient", diagnostics: "The server is busy. Try again in \(seconds) seconds.")
+        case .storage(let underlying) where Self.isTransient(underlying):
+            OperationOutcome(
+                code: "transient", diagnostics: "The database is not available at the moment. Try again in \(Self.storageRetrySeconds) seconds.")
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }
+    }
+
+    /// How long a client is asked to wait when the database is not available (503 with Retry-After).
+    static let storageRetrySeconds = 5
+
+    /// A database that is down, restarting, too slow or in a collision: trying again later may succeed.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let database = error as? PostgresStoreError else { return false }
+        return database.code == .unavailable || database.code == .timedOut || database.code == .conflict
     }
 }

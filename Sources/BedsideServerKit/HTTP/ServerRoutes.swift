@@ -133,7 +133,9 @@ struct ServerRoutes: Sendable {
         switch error {
         case .locked(let seconds), .throttled(let seconds), .busy(let seconds): headers[.retryAfter] = String(seconds)
         case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
-        case .storage(let underlying): logger.error("storage failure", metadata: ["error": "\(underlying)"])
+        case .storage(let underlying):
+            logger.error("storage failure", metadata: ["error": "\(underlying)"])
+            if ServerError.isTransient(underlying) { headers[.retryAfter] = String(ServerError.storageRetrySeconds) }
         default: break
         }
         return json(.init(code: error.status), error.outcome.json.serialized(), headers: headers)

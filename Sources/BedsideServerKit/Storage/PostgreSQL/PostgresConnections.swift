@@ -46,7 +46,11 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
             if let state = psql.serverInfo?[.sqlState] {
                 let text = psql.serverInfo?[.message] ?? "no message"
                 switch state {
-                case "40001", "40P01": return .init(code: .conflict, message: "PostgreSQL: \(text) (\(state))")
+                case "40001", "40P01", "55P03": return .init(code: .conflict, message: "PostgreSQL: \(text) (\(state))")
+                // The server's own statement_timeout (a wait for the write lock included).
+                case "57014": return .init(code: .timedOut, message: "PostgreSQL ended a statement that ran too long: \(text)")
+                // A standby after a failover, or a server shutting down: another try may reach the new primary.
+                case "25006": return .init(code: .unavailable, message: "PostgreSQL is read-only at the moment: \(text) (\(state))")
                 case "23505", "23503", "23514", "23502": return .init(code: .constraint, message: "PostgreSQL: \(text) (\(state))")
                 case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
                     return .init(code: .unavailable, message: "PostgreSQL is not available: \(text) (\(state))")
@@ -71,6 +75,11 @@ public struct PostgresSQL: Sendable {
     @discardableResult
     public func execute(_ sql: String, _ values: [SQLValue] = []) throws(PostgresStoreError) -> Int {
         try run(sql, values).metadata.rows ?? 0
+    }
+
+    /// Runs a statement; the command tag PostgreSQL answered with (`COMMIT`, `ROLLBACK`, `INSERT 0 1`…).
+    func commandTag(_ sql: String) throws(PostgresStoreError) -> String {
+        try run(sql, []).metadata.command
     }
 
     /// Runs a query; its rows, each column by position.
@@ -113,18 +122,24 @@ public struct PostgresSQL: Sendable {
         let eventLoop = connection.eventLoop
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
         let connection = connection
-        // A deadline of our own: a connection the server dropped can leave an answer waiting forever.
-        let deadline = eventLoop.scheduleTask(in: timeout) {
+        // A deadline of our own, a little after the server's statement_timeout (which ends a slow
+        // statement cleanly and keeps the connection): a connection the server or the network dropped
+        // can leave an answer waiting forever. Then the connection is closed, and closed before its
+        // lease goes back, so the pool never hands it out again.
+        let closed = eventLoop.makePromise(of: Void.self)
+        let deadline = eventLoop.scheduleTask(in: timeout + .seconds(2)) {
             answer.fail(PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer \(sql.prefix(60)) in time"))
-            connection.close().whenComplete { _ in }
+            connection.close().whenComplete { _ in closed.succeed() }
         }
         connection.query(query, logger: logger).cascade(to: answer)
         do {
             let result = try answer.futureResult.wait()
             deadline.cancel()
+            closed.succeed()
             return result
         } catch {
             deadline.cancel()
+            if let own = error as? PostgresStoreError, own.code == .timedOut { try? closed.futureResult.wait() } else { closed.succeed() }
             throw PostgresStoreError.from(error, sql: sql)
         }
     }
@@ -137,6 +152,9 @@ public final class PostgresConnections: Sendable {
     private let runner: Task<Void, Never>
     private let statementTimeout: TimeAmount
     private let leaseTimeout: Duration
+    /// The threads the synchronous sessions run on: one per connection, so waiting on one (for another
+    /// instance's write lock) never holds up the others.
+    private let threads: NIOThreadPool
     private let logger: Logger
 
     /// Starts the pool (connections are made when first needed). `maximumConnections` bounds what this
@@ -158,41 +176,61 @@ public final class PostgresConnections: Sendable {
         configuration.options.maximumConnections = max(1, maximumConnections)
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(30))
+        // Deadlines the database keeps too: a statement (a wait for the write lock included) ends after
+        // the statement timeout, and a transaction left idle by a frozen or cut-off instance is ended
+        // (its locks released) instead of holding every instance's writes for hours; dead peers are
+        // found by TCP keepalive within about a minute.
+        let seconds = min(max(statementTimeout.components.seconds, 1), 3_600)
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(seconds)s"), ("idle_in_transaction_session_timeout", "\(seconds)s"),
+            ("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+        ]
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let client = client
         runner = Task { await client.run() }
-        self.statementTimeout = .nanoseconds(Int64(min(max(statementTimeout.components.seconds, 1), 3_600)) * 1_000_000_000)
+        threads = NIOThreadPool(numberOfThreads: max(1, maximumConnections))
+        threads.start()
+        self.statementTimeout = .nanoseconds(seconds * 1_000_000_000)
         self.leaseTimeout = leaseTimeout ?? .seconds(location.connectTimeoutSeconds)
         self.logger = logger
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        runner.cancel()
+        threads.shutdownGracefully { _ in }
+    }
 
     /// Stops the pool without waiting: its connections close in the background.
-    public func close() { runner.cancel() }
+    public func close() {
+        runner.cancel()
+        threads.shutdownGracefully { _ in }
+    }
 
     /// Stops the pool: its connections are closed.
     public func shutdown() async {
         runner.cancel()
         _ = await runner.value
+        try? await threads.shutdownGracefully()
     }
 
     /// Runs `work` on a leased connection, on a thread of NIO's blocking pool.
     public func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresSQL) throws -> T) async throws -> T {
-        let (timeout, logger, leaseTimeout) = (statementTimeout, logger, leaseTimeout)
+        let (timeout, logger, leaseTimeout, threads) = (statementTimeout, logger, leaseTimeout, threads)
         let client = client
+        let leased = LeaseFlag()
         do {
             return try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
-                let leased = LeaseFlag()
                 group.addTask {
                     try await client.withConnection { connection in
                         leased.set()
                         let sql = PostgresSQL(connection: connection, timeout: timeout, logger: logger)
-                        return LeaseOutcome.done(try await NIOThreadPool.singleton.runIfActive { try work(sql) })
+                        return LeaseOutcome.done(try await threads.runIfActive { try work(sql) })
                     }
                 }
                 group.addTask {
-                    try await Task.sleep(for: leaseTimeout)
+                    // Cancelled (the caller's task was): no verdict from here; work that has a connection
+                    // runs to its end, and its result, not a guess, is what the caller gets.
+                    do { try await Task.sleep(for: leaseTimeout) } catch { return .noVerdict }
                     return .leaseTimedOut
                 }
                 while let outcome = try await group.next() {
@@ -200,20 +238,21 @@ public final class PostgresConnections: Sendable {
                     case .done(let value):
                         group.cancelAll()
                         return value
-                    case .leaseTimedOut:
+                    case .leaseTimedOut where !leased.isSet:
+                        group.cancelAll()
+                        throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection within \(leaseTimeout)")
+                    case .leaseTimedOut, .noVerdict:
                         // Once work has a connection it runs to its end (its statements have deadlines).
-                        if !leased.isSet {
-                            group.cancelAll()
-                            throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection within \(leaseTimeout)")
-                        }
+                        continue
                     }
                 }
                 throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection")
             }
-        } catch is CancellationError {
-            throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection within \(leaseTimeout)")
         } catch let error as PSQLError {
             throw PostgresStoreError.from(error, sql: "")
+        } catch where !leased.isSet && !(error is PostgresStoreError) {
+            // The pool's own refusals (shut down, request cancelled): no connection was had.
+            throw PostgresStoreError(code: .unavailable, message: "No PostgreSQL connection: \(error)")
         }
         // Anything else (the work's own errors, PostgresStoreError) goes to the caller as it was thrown.
     }
@@ -226,7 +265,10 @@ public final class PostgresConnections: Sendable {
             try sql.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL READ COMMITTED")
             do {
                 let value = try work(sql)
-                try sql.execute("COMMIT")
+                // After an error inside the transaction PostgreSQL answers COMMIT with ROLLBACK.
+                guard try sql.commandTag("COMMIT") == "COMMIT" else {
+                    throw PostgresStoreError(code: .refused, message: "PostgreSQL rolled the transaction back instead of committing it")
+                }
                 return value
             } catch {
                 _ = try? sql.execute("ROLLBACK")
@@ -257,6 +299,7 @@ public final class PostgresConnections: Sendable {
 private enum LeaseOutcome<T: Sendable>: Sendable {
     case done(T)
     case leaseTimedOut
+    case noVerdict
 }
 
 private final class LeaseFlag: Sendable {

@@ -53,7 +53,8 @@ public struct PostgresLocation: Sendable, Equatable {
         var port = 5432
         if let portText = Self.portText(in: text) {
             guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(portText), (1...65_535).contains(number) else {
-                throw .init(.badPort, "The database URL's port must be a number from 1 to 65535, not \"\(portText.prefix(20))\".")
+                // The text is not shown: a URL cut in the wrong place can put part of the password here.
+                throw .init(.badPort, "The database URL's port must be a number from 1 to 65535.")
             }
             port = number
         }
@@ -115,6 +116,10 @@ public struct PostgresLocation: Sendable, Equatable {
         if rootCertificateFile != nil, sslMode == .disable || sslMode == .prefer || sslMode == .require {
             throw .init(.badSSLMode, "sslrootcert is only used with sslmode=verify-ca or verify-full.")
         }
+        // verify-ca against the system's CAs would accept any publicly certified server (libpq needs a root file too).
+        if sslMode == .verifyCA, rootCertificateFile == nil {
+            throw .init(.badSSLMode, "sslmode=verify-ca needs sslrootcert=FILE, the CA the database server's certificate comes from.")
+        }
         connectTimeoutSeconds = 10
         if let timeout = parameters["connect_timeout"] {
             guard let seconds = Int(timeout), (1...600).contains(seconds) else {
@@ -171,8 +176,12 @@ public struct PostgresLocation: Sendable, Equatable {
 
     private static func isThisMachine(_ endpoint: Endpoint) -> Bool {
         switch endpoint {
-        case .unixSocket: true
-        case .tcp(let host, _): host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        case .unixSocket: return true
+        case .tcp(let host, _):
+            // An address literal only: a name such as 127.db.example.org is somewhere else.
+            if host == "localhost" || host == "::1" { return true }
+            let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { part in part.count <= 3 && part.allSatisfy(\.isASCII) && UInt8(part) != nil }
         }
     }
 }
