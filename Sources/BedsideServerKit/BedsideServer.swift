@@ -115,10 +115,13 @@ public struct BedsideServer: Sendable {
             defer { portContinuation.finish() }
             let housekeeping = Task {
                 while !Task.isCancelled {
-                    try? await store.write { db in try db.purgeExpired(before: clock.now()) }
-                    // Overdue measurements and questionnaires are noticed by time passing, not by a request.
-                    _ = try? await AlertScheduler(store: store, clock: clock).run()
-                    _ = try? await SubscriptionDispatcher(store: store, clock: clock, settings: subscriptionSettings, baseURL: "").pruneFeed()
+                    // Each scheduled loop runs on one instance of those sharing a database (`leads`).
+                    if await store.leads(.housekeeping) {
+                        try? await store.write { db in try db.purgeExpired(before: clock.now()) }
+                        // Overdue measurements and questionnaires are noticed by time passing, not by a request.
+                        _ = try? await AlertScheduler(store: store, clock: clock).run()
+                        _ = try? await SubscriptionDispatcher(store: store, clock: clock, settings: subscriptionSettings, baseURL: "").pruneFeed()
+                    }
                     try? await Task.sleep(for: .seconds(300))
                 }
             }
@@ -134,7 +137,7 @@ public struct BedsideServer: Sendable {
                 guard let interval = subscriptionSettings.interval else { return }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
-                    guard !Task.isCancelled, let port = boundPort.port.withLock({ $0 }) else { continue }
+                    guard !Task.isCancelled, let port = boundPort.port.withLock({ $0 }), await store.leads(.subscriptions) else { continue }
                     let dispatcher = SubscriptionDispatcher(
                         store: store, clock: clock, settings: subscriptionSettings, baseURL: notificationBaseURL(port))
                     do {
@@ -160,7 +163,7 @@ public struct BedsideServer: Sendable {
             let watching = Task {
                 while !Task.isCancelled {
                     do {
-                        try await unusualActivity.run()
+                        if await store.leads(.unusualActivity) { try await unusualActivity.run() }
                     } catch is CancellationError {
                         return
                     } catch {

@@ -159,6 +159,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Minutes a finished Bulk Data export's files stay for its client to fetch before they are deleted (1 to 10080).")
     var exportRetentionMinutes = 120
 
+    @Option(
+        help: "Where Bulk Data export files are written (default <data-dir>/exports). Instances sharing a --database give one directory they all reach.",
+        completion: .directory)
+    var exportDirectory: String?
+
     @OptionGroup var backups: ScheduledBackupOptions
 
     @OptionGroup var retention: ScheduledRetentionOptions
@@ -173,6 +178,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         guard (1...10_080).contains(exportRetentionMinutes) else {
             throw ValidationError("--export-retention-minutes must be between 1 and 10080 (a week).")
+        }
+        if let exportDirectory, exportDirectory.isEmpty || exportDirectory.utf8.count > 1_024 || exportDirectory.contains("\u{0}") {
+            throw ValidationError("--export-directory must name a directory.")
         }
         guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
         if let outboundCAFile, !FileManager.default.isReadableFile(atPath: outboundCAFile) {
@@ -192,6 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
         if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
         configuration.trustedProxies = trustedProxies.compactMap(AddressRange.init)
         configuration.bulkExport.retentionSeconds = Int64(exportRetentionMinutes) * 60
+        if let exportDirectory { configuration.bulkExport.directory = URL(fileURLWithPath: exportDirectory).standardizedFileURL }
         configuration.subscriptions.outboundCAFile = outboundCAFile
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         mail.apply(to: &configuration)

@@ -2,6 +2,7 @@ import BedsideCore
 import BedsideSync
 import BedsideTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @testable import BedsideServerKit
@@ -97,5 +98,169 @@ struct MultiInstanceTests {
             #expect(locked.status != 202, "locked on \(instance.base): \(locked.status)")
         }
         await TestPostgres.shared.dropDatabase(location)
+    }
+
+    /// A value tasks share.
+    final class Shared<Value: Sendable>: Sendable {
+        let value: Mutex<Value>
+        init(_ value: Value) { self.value = Mutex(value) }
+    }
+
+    // MARK: Readings sent to both, resent, and sent through a database restart
+
+    /// A pulse-oximetry reading with the identifier that makes uploads idempotent; 85 % breaks the
+    /// default programme's red threshold (one alert).
+    static func reading(_ clientID: String, patientID: String, saturation: Double = 97) -> JSONValue {
+        ObservationBuilder.observation(
+            kind: .oxygenSaturation, values: [.init(part: .oxygenSaturation, value: saturation)],
+            effective: FHIRDateTime.format(epochMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), utcOffsetSeconds: 0),
+            patientID: patientID, clientID: clientID)
+    }
+
+    /// A patient on two instances sharing `database` (or the shared test cluster's new database).
+    struct Pair {
+        let a: ServedDirectory
+        let b: ServedDirectory
+        let token: String
+        let patientID: String
+        let root: String
+
+        static func start(database: String) async throws -> Pair {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)").path
+            let shared = ["--database", database, "--master-key-file", root + "/master.key"]
+            let added = try await ServerExecutable.run(
+                ["user", "add", "--role", "patient", "--email", "sat@example.org", "--name", "Sat", "--password-stdin", "--data-dir", root + "/a"] + shared,
+                input: MultiInstanceTests.password + "\n")
+            guard added.status == 0 else { throw TestFailure("user add: \(added.error)") }
+            let a = try await ServedDirectory(root + "/a", arguments: shared)
+            let b = try await ServedDirectory(root + "/b", arguments: shared)
+            let (token, patientID) = try await a.login(email: "sat@example.org", password: MultiInstanceTests.password)
+            return Pair(a: a, b: b, token: token, patientID: patientID, root: root)
+        }
+
+        func stop() {
+            a.stop()
+            b.stop()
+            try? FileManager.default.removeItem(atPath: root)
+        }
+
+        /// The patient's Observations, each identifier with how often it is stored.
+        func storedIdentifiers(through instance: ServedDirectory) async throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            var next: String? = "/fhir/Observation?patient=\(patientID)&_count=500"
+            while let path = next {
+                let page = try await instance.send("GET", path, token: token)
+                guard page.status == 200 else { throw TestFailure("search: \(page.status) \(page.text)") }
+                for entry in page.entries {
+                    let identifier = entry["resource"]?["identifier"]?.arrayValue?.first?["value"]?.stringValue ?? "none"
+                    counts[identifier, default: 0] += 1
+                }
+                next = page.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue
+                    .flatMap { URL(string: $0) }.map { $0.path + ($0.query.map { "?" + $0 } ?? "") }
+            }
+            return counts
+        }
+    }
+
+    @Test("the same reading sent 8 times at once, half to each instance: one Observation, one open alert")
+    func sameReadingEightTimes() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let pair = try await Pair.start(database: TestPostgres.url(for: location))
+        defer { pair.stop() }
+        let bundle = TestServer.transaction([Self.reading(UUID().uuidString.lowercased(), patientID: pair.patientID, saturation: 85)])
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 {
+                let instance = index % 2 == 0 ? pair.a : pair.b
+                group.addTask { try await instance.send("POST", "/fhir", token: pair.token, json: bundle).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 200, count: 8), "\(statuses)")
+        let stored = try await pair.storedIdentifiers(through: pair.b)
+        #expect(stored.count == 1 && stored.values.allSatisfy { $0 == 1 }, "\(stored)")
+        for instance in [pair.a, pair.b] {
+            let flags = try await instance.send("GET", "/fhir/Flag?patient=\(pair.patientID)&status=active", token: pair.token)
+            #expect(flags.status == 200 && flags.entries.count == 1, "\(flags.status) \(flags.entries.count) open alerts")
+        }
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
+    /// 30 transactions of 10 readings each, identifiers fixed so they can be sent again.
+    static func stream(patientID: String) -> [JSONValue] {
+        (0..<30).map { batch in
+            TestServer.transaction((0..<10).map { item in
+                reading(String(format: "00000000-0000-4000-8000-%06d%06d", batch, item), patientID: patientID)
+            })
+        }
+    }
+
+    @Test("instance A killed with SIGKILL in the middle of a stream of transactions, everything resent to B: every reading exactly once")
+    func killedMidStream() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let pair = try await Pair.start(database: TestPostgres.url(for: location))
+        defer { pair.stop() }
+        let stream = Self.stream(patientID: pair.patientID)
+        // Four senders to A; A dies when ten transactions have been acknowledged, others in flight.
+        let acknowledged = Shared(0)
+        let a = pair.a
+        let token = pair.token
+        await withTaskGroup(of: Void.self) { group in
+            for sender in 0..<4 {
+                group.addTask {
+                    for index in stride(from: sender, to: stream.count, by: 4) {
+                        guard let answer = try? await a.send("POST", "/fhir", token: token, json: stream[index]), answer.status == 200 else { return }
+                        if acknowledged.value.withLock({ count in count += 1; return count }) == 10 { await offPool { a.kill() } }
+                    }
+                }
+            }
+        }
+        let sentToA = acknowledged.value.withLock { $0 }
+        #expect(sentToA >= 10 && sentToA < stream.count, "\(sentToA) of \(stream.count) acknowledged by A before it died")
+        for bundle in stream {
+            let answer = try await pair.b.send("POST", "/fhir", token: pair.token, json: bundle)
+            #expect(answer.status == 200, "\(answer.text)")
+        }
+        let stored = try await pair.storedIdentifiers(through: pair.b)
+        #expect(stored.count == 300, "\(stored.count) distinct readings")
+        #expect(stored.values.allSatisfy { $0 == 1 }, "a reading stored twice: \(stored.filter { $0.value > 1 })")
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
+    @Test("PostgreSQL stopped and started again under load: 503 with Retry-After meanwhile, then every reading exactly once")
+    func databaseRestartedUnderLoad() async throws {
+        let cluster = try await PrivateTestCluster.start()
+        // A short connect deadline, so a request finds the database away within two seconds.
+        let pair = try await Pair.start(database: cluster.url + "&connect_timeout=2")
+        defer { pair.stop() }
+        let stream = Self.stream(patientID: pair.patientID)
+        let answers = Shared<[(status: Int, retryAfter: String?)]>([])
+        let (a, b, token) = (pair.a, pair.b, pair.token)
+        let sending = Task {
+            for (index, bundle) in stream.enumerated() {
+                // Sent until acknowledged, to A and B in turn, as the app's sync engine would after a 503.
+                for attempt in 0..<120 {
+                    let instance = (index + attempt) % 2 == 0 ? a : b
+                    if let answer = try? await instance.send("POST", "/fhir", token: token, json: bundle) {
+                        answers.value.withLock { $0.append((answer.status, answer.header("Retry-After"))) }
+                        if answer.status == 200 { break }
+                    }
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            }
+        }
+        while answers.value.withLock({ $0.count }) < 5 { try await Task.sleep(for: .milliseconds(50)) }
+        try await cluster.pause()
+        try await Task.sleep(for: .seconds(5))
+        try await cluster.resume()
+        try await sending.value
+        let seen = answers.value.withLock { $0 }
+        let refused = seen.filter { $0.status != 200 }
+        #expect(!refused.isEmpty, "the database's absence was never noticed")
+        #expect(refused.allSatisfy { $0.status == 503 && $0.retryAfter != nil }, "\(refused.map { "\($0.status) \($0.retryAfter ?? "-")" })")
+        #expect(seen.filter { $0.status == 200 }.count == stream.count)
+        let stored = try await pair.storedIdentifiers(through: pair.a)
+        #expect(stored.count == 300 && stored.values.allSatisfy { $0 == 1 }, "\(stored.count) distinct, \(stored.filter { $0.value > 1 }.count) twice")
+        pair.stop()
+        await cluster.remove()
     }
 }

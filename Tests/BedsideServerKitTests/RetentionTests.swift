@@ -258,6 +258,7 @@ struct RetentionTests {
         }
         func close() throws { try inner.close() }
         func removeDeletedData() async throws -> Bool { try await inner.removeDeletedData() }
+        func leads(_ job: ScheduledJob) async -> Bool { await inner.leads(job) }
     }
 
     @Test("a reading that arrives while the data is handed over stops the erasure: nothing is deleted, the partial hand-over is removed")

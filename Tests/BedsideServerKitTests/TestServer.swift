@@ -106,7 +106,10 @@ final class TestServer: @unchecked Sendable {
             clientID: clientID, note: note)
     }
 
-    func transaction(_ observations: [JSONValue]) -> JSONValue {
+    func transaction(_ observations: [JSONValue]) -> JSONValue { Self.transaction(observations) }
+
+    /// A transaction Bundle of conditional creates, each on its Observation's identifier.
+    static func transaction(_ observations: [JSONValue]) -> JSONValue {
         [
             "resourceType": "Bundle",
             "type": "transaction",

@@ -64,3 +64,35 @@ public struct TestPostgresError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A PostgreSQL cluster of one test's own, for what must not touch the shared one (stopping it under
+/// load): its administrator's database `postgres`, on a loopback port kept across a pause.
+public struct PrivateTestCluster: Sendable {
+    public let url: String
+    let directory: String
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Postgres/cluster.sh").standardized.path
+
+    /// initdb and start (a few seconds); removed when this test process ends, if not before by `remove`.
+    public static func start() async throws -> PrivateTestCluster {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-pg-own-\(UUID().uuidString.prefix(8))").path
+        let started = try await ChildProcess.run("/bin/bash", [script, directory, String(getpid())])
+        guard started.status == 0 else { throw TestPostgresError("could not start PostgreSQL: \(started.errors)") }
+        return PrivateTestCluster(url: started.outputText.trimmingCharacters(in: .whitespacesAndNewlines), directory: directory)
+    }
+
+    /// A fast shutdown: every session ended, nothing accepted until `resume`.
+    public func pause() async throws {
+        let paused = try await ChildProcess.run("/bin/bash", [Self.script, "--pause", directory])
+        guard paused.status == 0 else { throw TestPostgresError("could not stop PostgreSQL: \(paused.errors)") }
+    }
+
+    /// Starts again on the same port.
+    public func resume() async throws {
+        let resumed = try await ChildProcess.run("/bin/bash", [Self.script, "--resume", directory])
+        guard resumed.status == 0 else { throw TestPostgresError("could not start PostgreSQL again: \(resumed.errors)") }
+    }
+
+    public func remove() async {
+        _ = try? await ChildProcess.run("/bin/bash", [Self.script, "--stop", directory])
+    }
+}

@@ -3,6 +3,8 @@
 #   cluster.sh DIR [PID]   initdb into DIR, start on a free loopback port (sockets in DIR);
 #                          with PID: stop the cluster and remove DIR once that process has ended.
 #   cluster.sh --stop DIR  stop it now and remove DIR.
+#   cluster.sh --pause DIR stop it (fast shutdown: sessions ended), keeping DIR.
+#   cluster.sh --resume DIR start it again on the same port.
 # Runs the server as the postgres user when called as root (initdb refuses root).
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -29,6 +31,19 @@ if [ "${1:-}" = "--stop" ]; then
     rm -rf "$2"
     exit 0
 fi
+start_on_port() {
+    without_inherited_fds "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+}
+if [ "${1:-}" = "--pause" ]; then
+    "${as[@]}" "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null
+    exit 0
+fi
+if [ "${1:-}" = "--resume" ]; then
+    dir=$2
+    start_on_port "$(cat "$dir/port")"
+    exit 0
+fi
 dir=$1
 watch=${2:-}
 mkdir -p "$dir"
@@ -38,8 +53,8 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
     { cat "$dir/initdb.log" >&2; exit 1; }
 for attempt in 1 2 3 4 5; do
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    if (without_inherited_fds "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null); then
+    if (start_on_port "$port"); then
+        echo "$port" > "$dir/port"
         break
     fi
     [ "$attempt" = 5 ] && { cat "$dir/server.log" >&2; exit 1; }

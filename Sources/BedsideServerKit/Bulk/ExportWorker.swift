@@ -3,7 +3,9 @@ import Foundation
 
 /// Runs Bulk Data exports one at a time, in the background of the server: each type is read in short
 /// pages and streamed to NDJSON files, so memory stays flat however large the export. A job that the
-/// server stopped in the middle runs again from the start when it comes back (`resume`).
+/// server stopped in the middle runs again from the start when it comes back (`resume`). Of instances
+/// sharing a database, the one that leads `.exports` runs them; a job asked of another waits for that
+/// one's next tick.
 actor ExportWorker {
     let store: any ServerStore
     let clock: any WallClock
@@ -12,6 +14,8 @@ actor ExportWorker {
     private var draining = false
     private var drainTask: Task<Void, Never>?
     private var stopped = false
+    /// Whether this instance ran exports at its last tick.
+    private var leading = false
 
     init(store: any ServerStore, clock: any WallClock, auditRecorder: AuditRecorder, settings: BulkExportSettings) {
         self.store = store
@@ -33,9 +37,9 @@ actor ExportWorker {
         case failed(String)
     }
 
-    /// Starts working through waiting jobs, unless already doing so.
+    /// Starts working through waiting jobs, unless already doing so or another instance runs them.
     func wake() {
-        guard !draining, !stopped else { return }
+        guard leading, !draining, !stopped else { return }
         draining = true
         drainTask = Task { await self.drain() }
     }
@@ -48,28 +52,41 @@ actor ExportWorker {
         await drainTask?.value
     }
 
-    /// At start: jobs left running go back to waiting, their partial files removed, then work resumes.
+    /// At start: as a tick, so jobs left running by a server that stopped go back to waiting and run.
     func resume() async {
+        await tick()
+    }
+
+    /// Every half minute: old files go, a job a failed write left `running` (none runs) waits again,
+    /// and waiting jobs start if a wake was missed. An instance that has just come to lead exports
+    /// first puts back what the one before it left running.
+    func tick() async {
+        guard !stopped else { return }
+        guard await store.leads(.exports) else {
+            leading = false
+            return
+        }
+        if !leading {
+            leading = true
+            await takeOver()
+        } else if !draining, let stranded = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
+            for id in stranded { removeFiles(of: id) }
+        }
+        await purge()
+        wake()
+    }
+
+    /// Jobs left running (by this server before it stopped, or by the instance that led before) go back
+    /// to waiting, their partial files removed; so do directories whose job is gone.
+    private func takeOver() async {
         if let requeued = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
             for id in requeued { removeFiles(of: id) }
         }
-        await purge()
         // Directories whose job is gone (deleted while a server that then stopped was writing them).
         let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.directory.path)) ?? []
         for name in names where BulkExports.isJobID(name) {
             if (try? await store.read({ db in try db.exportJob(id: name) })) == .some(nil) { removeFiles(of: name) }
         }
-        wake()
-    }
-
-    /// Every half minute: old files go, a job a failed write left `running` (none runs) waits again,
-    /// and waiting jobs start if a wake was missed.
-    func tick() async {
-        await purge()
-        if !draining, let stranded = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
-            for id in stranded { removeFiles(of: id) }
-        }
-        wake()
     }
 
     /// Deletes the files and rows of jobs deleted by their clients or past their retention.
@@ -85,7 +102,7 @@ actor ExportWorker {
 
     private func drain() async {
         defer { draining = false }
-        while !Task.isCancelled, let job = await claimNext() {
+        while !Task.isCancelled, leading, let job = await claimNext() {
             await run(job)
         }
     }

@@ -126,6 +126,8 @@ struct ScheduledRetention: Sendable {
             try? await Task.sleep(for: wait)
             if Task.isCancelled { return }
             wait = schedule.interval
+            // Instances sharing a database: the one that leads retention runs it.
+            guard await store.leads(.retention) else { continue }
             let logger = logger
             do {
                 try await RetentionRun(store: store, clock: clock, policy: schedule.policy)

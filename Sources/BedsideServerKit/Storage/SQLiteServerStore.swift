@@ -94,6 +94,9 @@ public final class SQLiteServerStore: ServerStore {
         return false
     }
 
+    /// One process serves a SQLite file: it runs every scheduled job.
+    public func leads(_ job: ScheduledJob) async -> Bool { true }
+
     /// Drops indexes, for a benchmark's baseline store only (what an index costs on the writes).
     public func dropIndexesForBenchmark(_ names: [String]) throws {
         try pool.write { db in

@@ -15,6 +15,10 @@ public protocol ServerStore: Sendable {
     /// false when readers kept it from finishing (the next checkpoint does).
     @discardableResult
     func removeDeletedData() async throws -> Bool
+    /// Whether this instance is the one to run `job` now. One process on SQLite always is; on
+    /// PostgreSQL exactly one instance holds each job while its connection to the database lives, and
+    /// false is the answer whenever that cannot be known (the database away).
+    func leads(_ job: ScheduledJob) async -> Bool
 }
 
 /// What can be read inside a transaction.

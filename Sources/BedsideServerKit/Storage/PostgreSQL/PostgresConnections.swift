@@ -150,7 +150,9 @@ public final class PostgresConnections: Sendable {
     public let location: PostgresLocation
     private let client: PostgresClient
     private let runner: Task<Void, Never>
-    private let statementTimeout: TimeAmount
+    let statementTimeout: TimeAmount
+    /// What every connection says at its start (deadlines and keepalive).
+    private let startupParameters: [(String, String)]
     private let leaseTimeout: Duration
     /// The threads the synchronous sessions run on: one per connection, so waiting on one (for another
     /// instance's write lock) never holds up the others.
@@ -181,10 +183,11 @@ public final class PostgresConnections: Sendable {
         // (its locks released) instead of holding every instance's writes for hours; dead peers are
         // found by TCP keepalive within about a minute.
         let seconds = min(max(statementTimeout.components.seconds, 1), 3_600)
-        configuration.options.additionalStartupParameters = [
+        startupParameters = [
             ("statement_timeout", "\(seconds)s"), ("idle_in_transaction_session_timeout", "\(seconds)s"),
             ("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
         ]
+        configuration.options.additionalStartupParameters = startupParameters
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let client = client
         runner = Task { await client.run() }
@@ -277,12 +280,44 @@ public final class PostgresConnections: Sendable {
         }
     }
 
+    /// A connection outside the pool, with the same address, TLS and deadlines, for a session that must
+    /// live on its own (the scheduled jobs' advisory locks).
+    func dedicatedConnection(logger: Logger) async throws -> PostgresConnection {
+        var configuration: PostgresConnection.Configuration
+        switch location.endpoint {
+        case .tcp(let host, let port):
+            let tls: PostgresConnection.Configuration.TLS
+            if location.sslMode == .disable {
+                tls = .disable
+            } else {
+                let context = try NIOSSLContext(configuration: try Self.tlsConfiguration(for: location))
+                tls = location.sslMode == .prefer ? .prefer(context) : .require(context)
+            }
+            configuration = .init(host: host, port: port, username: location.user, password: location.password, database: location.database, tls: tls)
+        case .unixSocket(let directory, let port):
+            configuration = .init(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: location.user, password: location.password, database: location.database)
+        }
+        configuration.options.connectTimeout = .seconds(Int64(location.connectTimeoutSeconds))
+        configuration.options.additionalStartupParameters = startupParameters
+        do {
+            return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw PostgresStoreError.from(error, sql: "")
+        }
+    }
+
     private static func tls(for location: PostgresLocation) throws(PostgresStoreError) -> PostgresClient.Configuration.TLS {
+        if location.sslMode == .disable { return .disable }
+        let configuration = try tlsConfiguration(for: location)
+        return location.sslMode == .prefer ? .prefer(configuration) : .require(configuration)
+    }
+
+    private static func tlsConfiguration(for location: PostgresLocation) throws(PostgresStoreError) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         switch location.sslMode {
-        case .disable: return .disable
-        case .prefer, .require: configuration.certificateVerification = .none
+        case .disable, .prefer, .require: configuration.certificateVerification = .none
         case .verifyCA: configuration.certificateVerification = .noHostnameVerification
         case .verifyFull: configuration.certificateVerification = .fullVerification
         }
@@ -292,7 +327,7 @@ public final class PostgresConnections: Sendable {
             }
             configuration.trustRoots = .file(file)
         }
-        return location.sslMode == .prefer ? .prefer(configuration) : .require(configuration)
+        return configuration
     }
 }
 

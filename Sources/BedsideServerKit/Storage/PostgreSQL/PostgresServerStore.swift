@@ -1,5 +1,6 @@
 import BedsideCore
 import Foundation
+import Logging
 
 /// The store in PostgreSQL (`--database postgresql://…`): what makes several instances one server
 /// lives here, in one database they share.
@@ -13,6 +14,7 @@ import Foundation
 public final class PostgresServerStore: ServerStore {
     let connections: PostgresConnections
     public let keys: StoreKeys
+    private let leadership: PostgresJobLeadership
 
     /// The advisory lock every write takes ("bedside" and 2).
     static let writeLockKey: Int64 = 0x6265_6473_6964_6502
@@ -21,6 +23,7 @@ public final class PostgresServerStore: ServerStore {
     /// key (made and stored when the database has none; a wrong master key changes nothing).
     public init(location: PostgresLocation, encryption: StoreEncryption, maximumConnections: Int = 16) async throws {
         connections = try PostgresConnections(location: location, maximumConnections: maximumConnections)
+        leadership = PostgresJobLeadership(connections: connections, logger: Logger(label: "bedside-server.jobs"))
         do {
             try await PostgresMigrator.migrate(connections, PostgresSchema.migrations, now: Int64(Date().timeIntervalSince1970 * 1000))
             let stored = try await connections.transaction(readOnly: true) { sql in try Self.storedDataKey(sql) }
@@ -62,7 +65,19 @@ public final class PostgresServerStore: ServerStore {
     }
 
     public func close() throws {
+        let leadership = leadership
+        Task { await leadership.close() }
         connections.close()
+    }
+
+    /// Closes the store and waits until its connections are closed (the scheduled jobs' locks free).
+    public func shutdown() async {
+        await leadership.close()
+        await connections.shutdown()
+    }
+
+    public func leads(_ job: ScheduledJob) async -> Bool {
+        await leadership.leads(job)
     }
 
     /// PostgreSQL keeps a deleted row's bytes until VACUUM reuses its space (and the disk until it is

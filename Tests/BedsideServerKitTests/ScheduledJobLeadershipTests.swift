@@ -1,0 +1,76 @@
+import BedsideTestSupport
+import Foundation
+import Testing
+
+@testable import BedsideServerKit
+
+/// Scheduled jobs across instances: exactly one instance runs each, and another takes over when the
+/// one that ran it is gone (its database session ended: a crash, a cut connection, a stop).
+@Suite("Scheduled jobs: one instance each, taken over when it is gone")
+struct ScheduledJobLeadershipTests {
+    @Test("SQLite: the one process runs every job")
+    func sqliteRunsEverything() async throws {
+        let (store, remove) = try await StoreBackend.sqlite.makeStore()
+        for job in ScheduledJob.allCases { #expect(await store.leads(job)) }
+        await remove()
+    }
+
+    @Test("PostgreSQL: each job held by one of two instances; a killed session and a stop hand them over")
+    func postgresHandsOver() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-lead-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encryption = StoreEncryption.masterKey(MasterKeyFile(path: directory.appendingPathComponent("master.key").path))
+        let a = try await PostgresServerStore(location: location, encryption: encryption, maximumConnections: 2)
+        let b = try await PostgresServerStore(location: location, encryption: encryption, maximumConnections: 2)
+
+        // First come, first served, job by job; asking again keeps what one holds.
+        let aHousekeeping = await a.leads(.housekeeping)
+        let bHousekeeping = await b.leads(.housekeeping)
+        let bExports = await b.leads(.exports)
+        let aExports = await a.leads(.exports)
+        #expect(aHousekeeping && !bHousekeeping && bExports && !aExports)
+        var aAgain: [Bool] = []
+        for _ in 0..<5 { aAgain.append(await a.leads(.housekeeping)) }
+        #expect(aAgain == [true, true, true, true, true])
+        let bStillOut = await b.leads(.housekeeping)
+        #expect(!bStillOut)
+
+        // A's session ends under it, as when its process dies: B takes the job at its next turn, and A,
+        // on a new connection, finds it taken.
+        let ended = try await a.connections.withConnection { sql in
+            try sql.integer(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND pid <> pg_backend_pid()",
+                [.integer(Int64(PostgresJobLeadership.lockSpace)), .integer(Int64(ScheduledJob.housekeeping.rawValue))])
+        }
+        #expect(ended == 1)
+        try await Task.sleep(for: .milliseconds(200))
+        let bTakesOver = await b.leads(.housekeeping)
+        let aLost = await a.leads(.housekeeping)
+        #expect(bTakesOver && !aLost)
+
+        // B stops: everything it held is free for A.
+        await b.shutdown()
+        let aNow = await a.leads(.housekeeping)
+        let aExportsNow = await a.leads(.exports)
+        #expect(aNow && aExportsNow)
+        await a.shutdown()
+        let closedLeads = await a.leads(.retention)
+        #expect(!closedLeads, "a closed store leads nothing")
+        await TestPostgres.shared.dropDatabase(location)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @Test("PostgreSQL away: no instance claims a job it cannot be sure of")
+    func postgresAwayLeadsNothing() async throws {
+        let nobody = try PostgresLocation(url: "postgresql://u@127.0.0.1:1/d?sslmode=disable&connect_timeout=1")
+        let connections = try PostgresConnections(location: nobody, leaseTimeout: .seconds(2))
+        let leadership = PostgresJobLeadership(connections: connections, logger: .init(label: "test"))
+        let started = ContinuousClock.now
+        let leads = await leadership.leads(.subscriptions)
+        #expect(!leads)
+        #expect(ContinuousClock.now - started < .seconds(8))
+        await leadership.close()
+        await connections.shutdown()
+    }
+}
