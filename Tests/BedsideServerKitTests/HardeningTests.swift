@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideSync
 import Foundation
 import Testing
 
@@ -21,6 +22,42 @@ struct HardeningTests {
         quantity["value"] = .number(number)
         object["valueQuantity"] = .object(quantity)
         return .object(object)
+    }
+
+    /// U+0000 in a resource's identifier, code or member name, and in a search: refused with an
+    /// OperationOutcome on either backend (PostgreSQL's text cannot hold it), nothing stored.
+    static func expectNulRefused(
+        patientID: String, reading: JSONValue, send: (String, String, JSONValue?) async throws -> HTTPResponseData
+    ) async throws {
+        var object = reading.objectValue ?? [:]
+        object["identifier"] = [["system": "urn:ietf:rfc:3986", "value": "urn:uuid:a\u{0}b"]]
+        let withIdentifier = JSONValue.object(object)
+        object = reading.objectValue ?? [:]
+        object["note"] = [["text\u{0}": "x"]]
+        for resource in [withIdentifier, .object(object)] {
+            let created = try await send("POST", "/fhir/Observation", resource)
+            #expect(created.status == 422 && created.issueCode == "invalid", "\(created.status) \(created.text)")
+            let bundle = TestServer.transaction([resource])
+            let transaction = try await send("POST", "/fhir", bundle)
+            #expect(transaction.status == 422 || transaction.status == 400, "\(transaction.status) \(transaction.text)")
+        }
+        for path in ["/fhir/Observation?identifier=a%00b", "/fhir/Observation?code=%00", "/fhir/Observation?patient=\(patientID)%00", "/fhir/Flag?status=active%00"] {
+            let search = try await send("GET", path, nil)
+            #expect(search.status == 400 && search.issueCode == "invalid", "\(path): \(search.status) \(search.text)")
+        }
+        let stored = try await send("GET", "/fhir/Observation?patient=\(patientID)&_summary=count", nil)
+        #expect(stored.status == 200 && stored.json?["total"] == .number(0), "\(stored.text)")
+    }
+
+    @Test("U+0000 in a resource or a search is refused with an OperationOutcome (SQLite; PostgreSQL in MultiInstanceTests)")
+    func nulRefused() async throws {
+        try await withServer { server in
+            let patientID = try #require(try await server.addPatient("nul@example.org").patientID)
+            let token = try await server.login("nul@example.org").token
+            try await Self.expectNulRefused(patientID: patientID, reading: server.weight(80, patientID: patientID)) { method, path, json in
+                try await server.request(method, path, token: token, json: json)
+            }
+        }
     }
 
     @Test("values no Int can hold (1e19, -1e19, 10^22, 1e308) are refused with 422 and the server keeps answering")

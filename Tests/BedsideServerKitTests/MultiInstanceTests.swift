@@ -185,6 +185,17 @@ struct MultiInstanceTests {
         await TestPostgres.shared.dropDatabase(location)
     }
 
+    @Test("U+0000 in a resource or a search: an OperationOutcome on PostgreSQL too, not a 500")
+    func nulRefused() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let pair = try await Pair.start(database: TestPostgres.url(for: location))
+        defer { pair.stop() }
+        try await HardeningTests.expectNulRefused(patientID: pair.patientID, reading: Self.reading("x", patientID: pair.patientID)) { method, path, json in
+            try await pair.a.send(method, path, token: pair.token, json: json)
+        }
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
     /// 30 transactions of 10 readings each, identifiers fixed so they can be sent again.
     static func stream(patientID: String) -> [JSONValue] {
         (0..<30).map { batch in

@@ -185,10 +185,35 @@ public struct FHIRService: Sendable {
     }
 
     static func validate(_ resource: JSONValue, type: SupportedResource, now: Int64, pathPrefix: String? = nil) throws(ServerError) {
-        let issues = ResourceValidator(now: now).validate(resource, as: type.rawValue)
+        var issues: [OutcomeIssue] = []
+        // FHIR strings hold no U+0000 (and PostgreSQL's text cannot): refused on either backend alike.
+        if let path = nulPath(resource, at: type.rawValue) {
+            issues.append(OutcomeIssue(code: "invalid", diagnostics: "A FHIR string may not contain the character U+0000.", expression: path))
+        } else {
+            issues = ResourceValidator(now: now).validate(resource, as: type.rawValue)
+        }
         guard issues.isEmpty else {
             let outcome = OperationOutcome(issues)
             throw .invalid(pathPrefix.map { outcome.located(at: $0, type: type.rawValue) } ?? outcome)
+        }
+    }
+
+    /// Where the first U+0000 in `value` is (a member's name or a string), as a FHIRPath-like path.
+    static func nulPath(_ value: JSONValue, at path: String) -> String? {
+        switch value {
+        case .string(let text): return text.utf8.contains(0) ? path : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = nulPath(item, at: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let object):
+            for member in object.members {
+                if member.key.utf8.contains(0) { return path }
+                if let found = nulPath(member.value, at: "\(path).\(member.key)") { return found }
+            }
+            return nil
+        case .null, .bool, .number: return nil
         }
     }
 

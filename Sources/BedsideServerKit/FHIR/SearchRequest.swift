@@ -39,6 +39,10 @@ struct SearchRequest {
                 "A search takes at most \(ServerLimits.searchParameters) parameters; this one has \(parameters.count).", code: "too-costly")
         }
         for (name, value) in parameters {
+            // No search value holds a control character; U+0000 would not even reach PostgreSQL.
+            if name.unicodeScalars.contains(where: { $0.value < 0x20 }) || value.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                throw .badRequest("A search parameter may not contain control characters.", expression: name, code: "invalid")
+            }
             if ignoredParameters.contains(name) { continue }
             if name.hasPrefix("_has:") {
                 query.has.append(try reverseChain(name, value: value, on: type, now: now))
