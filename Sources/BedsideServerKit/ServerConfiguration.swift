@@ -82,27 +82,37 @@ public struct ServerConfiguration: Sendable {
     /// The data directory is made either way (TLS material, mail, export files live there).
     public func openServerStore() async throws -> any ServerStore {
         guard let database else { return try openStore() }
-        umask(0o077)
-        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try await PostgresServerStore(location: database, encryption: encryption)
+        try prepareDataDirectory()
+        let makesKey = !masterKeyFile.exists
+        let store = try await PostgresServerStore(location: database, encryption: encryption)
+        announceNewMasterKey(ifMade: makesKey)
+        return store
     }
 
     /// Creates the data directory private to this user (0700) and opens the store in it.
     public func openStore() throws -> SQLiteServerStore {
+        try prepareDataDirectory()
+        let makesKey = !masterKeyFile.exists
+        let store = try SQLiteServerStore(path: databasePath, encryption: encryption, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
+        announceNewMasterKey(ifMade: makesKey)
+        return store
+    }
+
+    /// The data directory, 0700, and everything made in it private to this user.
+    private func prepareDataDirectory() throws {
         umask(0o077)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let keyFile = masterKeyFile
-        let makesKey = !keyFile.exists
-        let store = try SQLiteServerStore(path: databasePath, encryption: encryption, busyTimeoutSeconds: databaseBusyTimeoutSeconds)
-        if makesKey, keyFile.exists, case .masterKey = encryption {
-            FileHandle.standardError.write(Data("""
-                bedside-server: made a new master key in \(keyFile.path) (0600). It unlocks every record in this database: \
-                keep a copy somewhere safe, and in production keep it outside the data directory (--master-key-file); \
-                without it the data cannot be read.
+    }
 
-                """.utf8))
-        }
-        return store
+    /// Says so on stderr when opening the store made the master key: it must be kept.
+    private func announceNewMasterKey(ifMade makesKey: Bool) {
+        guard makesKey, masterKeyFile.exists, case .masterKey = encryption else { return }
+        FileHandle.standardError.write(Data("""
+            bedside-server: made a new master key in \(masterKeyFile.path) (0600). It unlocks every record in this database: \
+            keep a copy somewhere safe, and in production keep it outside the data directory (--master-key-file); \
+            without it the data cannot be read.
+
+            """.utf8))
     }
 
     /// The master key's file: `--master-key-file`, or `master.key` in the data directory.
