@@ -31,9 +31,13 @@ actor PostgresJobLeadership {
         do {
             let connection = try await liveConnection()
             let taken = try await ask(connection, "SELECT pg_try_advisory_lock($1, $2)", job)
+            // Another job's call replaced the connection meanwhile: this answer was about a session
+            // that is gone.
+            guard connection === self.connection else { return false }
             // Each successful try counts once more; one unlock keeps the count at one, so a single
             // unlock (or the session's end) frees it.
             if taken, held.contains(job) { _ = try await ask(connection, "SELECT pg_advisory_unlock($1, $2)", job) }
+            guard connection === self.connection else { return false }
             if taken, !held.contains(job) { logger.notice("this instance now runs a scheduled job", metadata: ["job": "\(job)"]) }
             if taken { held.insert(job) } else { held.remove(job) }
             return taken
@@ -55,14 +59,17 @@ actor PostgresJobLeadership {
     private func liveConnection() async throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         if let connecting { return try await connecting.value }
-        // A connection that closed took its locks with it.
+        // A connection that closed took its locks with it. No await before `connecting` is set: a
+        // second caller must find the connection under way, not start another.
         held = []
         let old = connection
         connection = nil
-        try? await old?.close()
         let connections = connections
         let logger = logger
-        let task = Task { try await connections.dedicatedConnection(logger: logger) }
+        let task = Task {
+            try? await old?.close()
+            return try await connections.dedicatedConnection(logger: logger)
+        }
         connecting = task
         defer { connecting = nil }
         let made = try await task.value
