@@ -131,14 +131,26 @@ public struct PostgresSQL: Sendable {
             answer.fail(PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer \(sql.prefix(60)) in time"))
             connection.close().whenComplete { _ in closed.succeed() }
         }
+        // A connection that closes (PostgreSQL shut down, the network cut) fails what waits on it at
+        // once: postgres-nio can hand out a connection whose end it has not yet seen, and a query
+        // on it would otherwise wait for the deadline above while the client waits for its answer.
+        // (Looked at every half second, not by a callback on its close: such callbacks would pile up
+        // for as long as the connection lives.)
+        let watch = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { _ in
+            if connection.isClosed {
+                answer.fail(PostgresStoreError(code: .unavailable, message: "PostgreSQL connection closed before it answered \(sql.prefix(60))"))
+            }
+        }
         connection.query(query, logger: logger).cascade(to: answer)
         do {
             let result = try answer.futureResult.wait()
             deadline.cancel()
+            watch.cancel()
             closed.succeed()
             return result
         } catch {
             deadline.cancel()
+            watch.cancel()
             if let own = error as? PostgresStoreError, own.code == .timedOut { try? closed.futureResult.wait() } else { closed.succeed() }
             throw PostgresStoreError.from(error, sql: sql)
         }
