@@ -113,7 +113,10 @@ struct BulkExportTests {
 
             // On disk: the job's own directory, files only the server's user reads.
             let jobID = String(status.dropFirst("/bulk/".count))
-            let folder = server.directory.appendingPathComponent("exports").appendingPathComponent(jobID)
+            let exports = server.directory.appendingPathComponent("exports")
+            let job = try #require(try await server.store.read { db in try db.exportJob(id: jobID) })
+            let folder = BulkExportSettings(directory: exports).folder(of: job)
+            #expect(folder.deletingLastPathComponent().lastPathComponent == jobID && BulkExports.isAttempt(folder.lastPathComponent))
             let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             #expect(names.count == 2)
             for name in names {
@@ -271,6 +274,43 @@ struct BulkExportTests {
             #expect(resumed.status == 200, "\(resumed.text)")
             let files = try await download(server, try #require(resumed.json), token: token)
             #expect(files["Observation"]?.count == 2)
+        }
+    }
+
+    @Test("a run replaced by another (its instance stopped leading exports) stops, records nothing, and removes only its own files")
+    func replacedRunStops() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 3)
+            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
+            let job = ExportJobRecord(
+                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .accepted,
+                createdAt: server.clock.now(), transactionTime: server.clock.now())
+            try await server.store.write { db in try db.insert(job) }
+            let exports = FileManager.default.temporaryDirectory.appendingPathComponent("replaced-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: exports) }
+            // Another instance's run, which replaced this one's: its own folder, being written.
+            let successor = "0123456789abcdef"
+            let successorFile = exports.appendingPathComponent(job.id).appendingPathComponent(successor).appendingPathComponent("Observation-1.ndjson")
+            // Once this worker's run has claimed the job, before its next read.
+            let store = RetentionTests.InterleavingStore(server.store, at: .beforeReads) { db in
+                guard var taken = try db.exportJob(id: job.id), taken.status == .running, taken.attempt != nil else { return false }
+                taken.attempt = successor
+                try db.update(taken)
+                try FileManager.default.createDirectory(at: successorFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data("being written".utf8).write(to: successorFile)
+                return true
+            }
+            let worker = ExportWorker(
+                store: store, clock: server.clock, auditRecorder: server.running.auditRecorder, settings: BulkExportSettings(directory: exports))
+            await worker.tick()
+            await worker.waitUntilIdle()
+            await worker.stop()
+            let after = try #require(try await server.store.read { db in try db.exportJob(id: job.id) })
+            #expect(after.status == .running && after.attempt == successor && after.manifest == nil, "\(after)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: exports.appendingPathComponent(job.id).path) == [successor])
+            #expect(FileManager.default.fileExists(atPath: successorFile.path), "the successor's file is left alone")
+            let audit = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1_000).map(\.event) }
+            #expect(!audit.contains { $0.action == "export-run" && $0.resourceID == job.id })
         }
     }
 

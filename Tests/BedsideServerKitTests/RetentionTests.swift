@@ -240,20 +240,34 @@ struct RetentionTests {
     }
 
     /// The store, with one write of the test's own slipped in before the first write asked for.
+    /// A store through which another writer's transaction slips in before this store's own writes (or
+    /// reads), until it says it has done its work.
     final class InterleavingStore: ServerStore, @unchecked Sendable {
+        enum Moment { case beforeWrites, beforeReads }
         let inner: SQLiteServerStore
-        let slippedIn: @Sendable (any StoreWriting) throws -> Void
+        let moment: Moment
+        /// The other writer's transaction; true once it has done its work (it does not come again).
+        let slippedIn: @Sendable (any StoreWriting) throws -> Bool
         private let done = Mutex(false)
 
-        init(_ inner: SQLiteServerStore, slippedIn: @escaping @Sendable (any StoreWriting) throws -> Void) {
+        init(_ inner: SQLiteServerStore, at moment: Moment = .beforeWrites, slippedIn: @escaping @Sendable (any StoreWriting) throws -> Bool) {
             self.inner = inner
+            self.moment = moment
             self.slippedIn = slippedIn
         }
 
+        private func interleave(_ now: Moment) async throws {
+            guard now == moment, !done.withLock({ $0 }) else { return }
+            if try await inner.write(slippedIn) { done.withLock { $0 = true } }
+        }
+
         var keys: StoreKeys { inner.keys }
-        func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T { try await inner.read(work) }
+        func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
+            try await interleave(.beforeReads)
+            return try await inner.read(work)
+        }
         func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T {
-            if done.withLock({ let first = !$0; $0 = true; return first }) { try await inner.write(slippedIn) }
+            try await interleave(.beforeWrites)
             return try await inner.write(work)
         }
         func close() throws { try inner.close() }
@@ -273,6 +287,7 @@ struct RetentionTests {
                 clientID: UUID().uuidString.lowercased())
             let store = InterleavingStore(server.store) { db in
                 try db.put(FHIRService.stamp(late, type: .observation, id: "late-reading", version: 1, at: server.clock.now()))
+                return true
             }
             let erasure = PatientErasure(store: store, clock: server.clock)
             await #expect(throws: RetentionError(

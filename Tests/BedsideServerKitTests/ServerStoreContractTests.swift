@@ -199,6 +199,7 @@ struct ServerStoreContractTests {
                 try db.insert(job)
                 job.status = .running
                 job.progress = "half"
+                job.attempt = "0123456789abcdef"
                 try db.insert(ExportJobRecord(id: "j2", clientID: "emr", request: [], status: .accepted, createdAt: 2, transactionTime: 2_000))
                 try db.update(job)
                 try db.save(SubscriptionState(subscriptionID: "s1", clientID: "emr", cursor: 1, failures: 0, nextAttemptAt: 0, lastError: nil, events: 0))
@@ -214,6 +215,7 @@ struct ServerStoreContractTests {
             try await store.read { db in
                 #expect(try db.nextExportJob()?.id == "j2")
                 #expect(try db.exportJob(id: "j1")?.progress == "half")
+                #expect(try db.exportJob(id: "j1")?.attempt == "0123456789abcdef")
                 #expect(try db.heldExportJobs(clientID: "emr", at: 0).count == 2)
                 let page = try db.exportPage(ResourceQuery(type: "Observation"), updatedAfter: nil, updatedBy: 2_000, afterKey: 0, limit: 3, byteBudget: .max)
                 #expect(page.rows.count == 3 && page.next != nil)
@@ -230,6 +232,8 @@ struct ServerStoreContractTests {
                 #expect(try !db.hasAuditEvent(actorID: "emr", actions: ["export"], resourceType: "Patient", before: 2 * hour))
             }
             #expect(try await store.write { db in try db.requeueRunningExportJobs() } == ["j1"])
+            let requeued = try await store.read { db in try db.exportJob(id: "j1") }
+            #expect(requeued?.status == .accepted && requeued?.attempt == nil, "a job put back belongs to no run")
         }
     }
 }

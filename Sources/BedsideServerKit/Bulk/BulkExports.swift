@@ -20,6 +20,15 @@ public struct BulkExportSettings: Sendable {
     public init(directory: URL) {
         self.directory = directory
     }
+
+    /// The folder of a job's files: one per run (`<job>/<attempt>/`), so a run that was replaced (its
+    /// instance stopped leading exports) never writes over the files of the run that replaced it.
+    /// Jobs finished before runs were named keep their files in `<job>/`.
+    func folder(of job: ExportJobRecord) -> URL {
+        let base = directory.appendingPathComponent(job.id)
+        guard let attempt = job.attempt, BulkExports.isAttempt(attempt) else { return base }
+        return base.appendingPathComponent(attempt)
+    }
 }
 
 /// FHIR Bulk Data export (Bulk Data Access IG 2.0) as its client sees it: kick-off, status, files,
@@ -108,7 +117,16 @@ public struct BulkExports: Sendable {
     }
 
     static func isJobID(_ text: String) -> Bool {
-        text.utf8.count == 32 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        text.utf8.count == 32 && isLowercaseHex(text)
+    }
+
+    /// A run's name (`ExportJobRecord.attempt`): 16 lowercase hex digits.
+    static func isAttempt(_ text: String) -> Bool {
+        text.utf8.count == 16 && isLowercaseHex(text)
+    }
+
+    private static func isLowercaseHex(_ text: String) -> Bool {
+        text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// A status request.
@@ -144,7 +162,7 @@ public struct BulkExports: Sendable {
             throw .notFound("The export \(jobID) has no file \(name.prefix(64)).")
         }
         let type = entry["type"]?.stringValue ?? ""
-        let path = settings.directory.appendingPathComponent(jobID).appendingPathComponent(name).path
+        let path = settings.folder(of: job).appendingPathComponent(name).path
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw .notFound("The export \(jobID)'s file \(name.prefix(64)) is gone; it may have expired or been deleted.")
         }

@@ -52,6 +52,11 @@ actor ExportWorker {
         await drainTask?.value
     }
 
+    /// Returns when the jobs in hand have run out (or stopped).
+    func waitUntilIdle() async {
+        await drainTask?.value
+    }
+
     /// At start: as a tick, so jobs left running by a server that stopped go back to waiting and run.
     func resume() async {
         await tick()
@@ -63,6 +68,9 @@ actor ExportWorker {
     func tick() async {
         guard !stopped else { return }
         guard await store.leads(.exports) else {
+            // Another instance leads now: the job in hand stops at its next page and stays `running`,
+            // for that instance to put back and run again.
+            if leading { drainTask?.cancel() }
             leading = false
             return
         }
@@ -111,6 +119,7 @@ actor ExportWorker {
         try? await store.write { db in
             guard var job = try db.nextExportJob() else { return nil }
             job.status = .running
+            job.attempt = Secrets.randomHex(bytes: 8)
             try db.update(job)
             return job
         }
@@ -141,7 +150,8 @@ actor ExportWorker {
             remoteAddress: nil, request: "export worker")
         let finished = try? await store.write { db -> Bool in
             // Deleted meanwhile: nothing to record but its end.
-            guard var current = try db.exportJob(id: job.id), current.status == .running else { return false }
+            // Deleted meanwhile, or given to another run: nothing to record but its end.
+            guard var current = try db.exportJob(id: job.id), current.status == .running, current.attempt == job.attempt else { return false }
             current.finishedAt = now
             current.expiresAt = now + retention
             current.progress = nil
@@ -165,7 +175,8 @@ actor ExportWorker {
             try db.append([audit] + patients)
             return true
         }
-        if finished != true || (try? outcome.get()) == nil { removeFiles(of: job.id) }
+        // Only this run's own folder: another run may be writing the job's other one.
+        if finished != true || (try? outcome.get()) == nil { try? FileManager.default.removeItem(at: settings.folder(of: job)) }
     }
 
     /// Writes the job's files; returns its manifest (file names, not URLs).
@@ -173,9 +184,10 @@ actor ExportWorker {
         guard let parsed = JSONParser.parseOrNil(job.request), let request = ExportRequest(json: parsed) else {
             throw Stop.failed("The export request could not be read back; ask again.")
         }
-        removeFiles(of: job.id)
-        let folder = directory(of: job.id)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let folder = settings.folder(of: job)
+        for level in [directory(of: job.id), folder] where !FileManager.default.fileExists(atPath: level.path) {
+            try FileManager.default.createDirectory(at: level, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         // The patients whose compartments are exported (nil: the whole type).
         var members: [String]?
         if case .group(let id) = request.level {
@@ -211,7 +223,7 @@ actor ExportWorker {
                         if let patientID = row.patientID { exportedPatients.insert(patientID) }
                     }
                     progress.add(page.rows.count)
-                    try await checkStillWanted(job.id, progress: &progress)
+                    try await checkStillWanted(job, progress: &progress)
                     key = page.next
                 }
             }
@@ -228,23 +240,23 @@ actor ExportWorker {
         return Exported(manifest: manifest, patients: exportedPatients)
     }
 
-    /// Stops when the client deleted the job; now and then records how far it got.
-    private func checkStillWanted(_ id: String, progress: inout ExportProgress) async throws {
+    /// Stops when the client deleted the job or another run has it; now and then records how far it got.
+    private func checkStillWanted(_ run: ExportJobRecord, progress: inout ExportProgress) async throws {
         try Task.checkCancellation()
+        let (id, attempt) = (run.id, run.attempt)
         // A read each page; a write only when progress is due (once a second), so ingest barely notices.
         guard let report = progress.reportDue() else {
-            guard try await store.read({ db in try db.exportJob(id: id)?.status }) == .running else { throw Stop.cancelled }
+            let current = try await store.read { db in try db.exportJob(id: id) }
+            guard let current, current.status == .running, current.attempt == attempt else { throw Stop.cancelled }
             return
         }
-        let status = try await store.write { db -> ExportJobRecord.Status? in
-            guard var job = try db.exportJob(id: id) else { return nil }
-            if job.status == .running {
-                job.progress = report
-                try db.update(job)
-            }
-            return job.status
+        let ours = try await store.write { db -> Bool in
+            guard var job = try db.exportJob(id: id), job.status == .running, job.attempt == attempt else { return false }
+            job.progress = report
+            try db.update(job)
+            return true
         }
-        guard status == .running else { throw Stop.cancelled }
+        guard ours else { throw Stop.cancelled }
     }
 }
 

@@ -176,6 +176,9 @@ enum ServerMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v16: each run of an export job named, so a run that was replaced cannot finish it") { db in
+            try db.execute(sql: "ALTER TABLE export_job ADD COLUMN attempt TEXT")
+        }
         return migrator
     }
 

@@ -246,6 +246,7 @@ struct SQLiteStoreSession: StoreWriting {
         job.progress = row["progress"]
         job.manifest = (row["manifest"] as Data?).map(Array.init)
         job.error = row["error"]
+        job.attempt = row["attempt"]
         return job
     }
 
@@ -284,9 +285,9 @@ struct SQLiteStoreSession: StoreWriting {
     func update(_ job: ExportJobRecord) throws {
         try db.execute(
             sql: """
-                UPDATE export_job SET status = ?, finished_at = ?, expires_at = ?, progress = ?, manifest = ?, error = ? WHERE id = ?
+                UPDATE export_job SET status = ?, finished_at = ?, expires_at = ?, progress = ?, manifest = ?, error = ?, attempt = ? WHERE id = ?
                 """,
-            arguments: [job.status.rawValue, job.finishedAt, job.expiresAt, job.progress, job.manifest.map { Data($0) }, job.error, job.id])
+            arguments: [job.status.rawValue, job.finishedAt, job.expiresAt, job.progress, job.manifest.map { Data($0) }, job.error, job.attempt, job.id])
     }
 
     func deleteExportJob(id: String) throws {
@@ -295,7 +296,7 @@ struct SQLiteStoreSession: StoreWriting {
 
     func requeueRunningExportJobs() throws -> [String] {
         let ids = try String.fetchAll(db, sql: "SELECT id FROM export_job WHERE status = 'running'")
-        try db.execute(sql: "UPDATE export_job SET status = 'accepted', progress = NULL WHERE status = 'running'")
+        try db.execute(sql: "UPDATE export_job SET status = 'accepted', progress = NULL, attempt = NULL WHERE status = 'running'")
         return ids
     }
 

@@ -298,6 +298,10 @@ public struct ExportJobRecord: Sendable, Equatable {
     public var manifest: [UInt8]?
     /// Why it failed, for the client.
     public var error: String?
+    /// The run that holds it: new at each claim, and the name of the folder its files are written to.
+    /// A run that finds another attempt (or none) in the job has been replaced (its instance stopped
+    /// leading exports while it ran): it stops, and what it wrote is never handed out.
+    public var attempt: String?
 
     public init(id: String, clientID: String, request: [UInt8], status: Status, createdAt: Int64, transactionTime: Int64) {
         self.id = id

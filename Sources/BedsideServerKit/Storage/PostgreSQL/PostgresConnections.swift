@@ -198,6 +198,9 @@ public final class PostgresConnections: Sendable {
         startupParameters = [
             ("statement_timeout", "\(seconds)s"), ("idle_in_transaction_session_timeout", "\(seconds)s"),
             ("tcp_keepalives_idle", "30"), ("tcp_keepalives_interval", "10"), ("tcp_keepalives_count", "3"),
+            // ...and a peer that stops acknowledging what is sent to it (a frozen network) within a minute,
+            // so its session ends and the scheduled jobs whose locks it held pass to another instance.
+            ("tcp_user_timeout", "60000"),
         ]
         configuration.options.additionalStartupParameters = startupParameters
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)

@@ -247,5 +247,8 @@ enum PostgresSchema {
                     until_hour BIGINT NOT NULL)
                 """,
             ]),
+        PostgresMigration(
+            version: 2, name: "each run of an export job named, so a run that was replaced cannot finish it (SQLite v16)",
+            statements: ["ALTER TABLE export_job ADD COLUMN attempt TEXT COLLATE \"C\""]),
     ]
 }

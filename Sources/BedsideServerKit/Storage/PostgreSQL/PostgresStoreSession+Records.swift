@@ -16,6 +16,7 @@ extension PostgresStoreSession {
         job.progress = try row.optionalText("progress")
         job.manifest = try row.optionalBytes("manifest")
         job.error = try row.optionalText("error")
+        job.attempt = try row.optionalText("attempt")
         return job
     }
 
@@ -50,8 +51,11 @@ extension PostgresStoreSession {
 
     func update(_ job: ExportJobRecord) throws {
         try execute(
-            "UPDATE export_job SET status = ?, finished_at = ?, expires_at = ?, progress = ?, manifest = ?, error = ? WHERE id = ?",
-            [.text(job.status.rawValue), .of(job.finishedAt), .of(job.expiresAt), .of(job.progress), .of(job.manifest), .of(job.error), .text(job.id)])
+            "UPDATE export_job SET status = ?, finished_at = ?, expires_at = ?, progress = ?, manifest = ?, error = ?, attempt = ? WHERE id = ?",
+            [
+                .text(job.status.rawValue), .of(job.finishedAt), .of(job.expiresAt), .of(job.progress), .of(job.manifest), .of(job.error),
+                .of(job.attempt), .text(job.id),
+            ])
     }
 
     func deleteExportJob(id: String) throws {
@@ -59,7 +63,7 @@ extension PostgresStoreSession {
     }
 
     func requeueRunningExportJobs() throws -> [String] {
-        try strings("UPDATE export_job SET status = 'accepted', progress = NULL WHERE status = 'running' RETURNING id")
+        try strings("UPDATE export_job SET status = 'accepted', progress = NULL, attempt = NULL WHERE status = 'running' RETURNING id")
     }
 
     // MARK: End of care and erasure
