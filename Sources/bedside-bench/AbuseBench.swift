@@ -35,7 +35,7 @@ struct AbuseBench: AsyncParsableCommand {
         // The password burst goes at an account hashed as production hashes.
         _ = try await ServerAdministration(store: store).addUser(
             email: "target@bench.bedside.test", role: .clinician, password: "lantern-orbit-meadow-42", name: "Target")
-        let tokens = try ServerBench.sessions(store: store, patientIDs: patients, clock: SystemClock())
+        let tokens = try await ServerBench.sessions(store: store, patientIDs: patients, clock: SystemClock())
         var logger = Logger(label: "bedside-bench.abuse")
         logger.logLevel = .critical
         let running = try await BedsideServer(configuration: configuration, store: store, logger: logger).start()

@@ -45,7 +45,7 @@ struct EncryptionCost {
             var logger = Logger(label: "bedside-bench.encryption")
             logger.logLevel = .warning
             running = try await BedsideServer(configuration: configuration, store: store, clock: clock, logger: logger).start()
-            tokens = try ServerBench.sessions(store: store, patientIDs: patientIDs, clock: clock)
+            tokens = try await ServerBench.sessions(store: store, patientIDs: patientIDs, clock: clock)
             transport = TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path)
         }
 
@@ -70,7 +70,7 @@ struct EncryptionCost {
         for _ in 0..<rounds {
             for variant in [plain, sealed] {
                 variant.ingest.append(try await ServerBench.ingest(
-                    base: variant.base, transport: variant.transport, patientIDs: variant.patientIDs, tokens: variant.tokens, clients: 4,
+                    bases: [variant.base], transport: variant.transport, patientIDs: variant.patientIDs, tokens: variant.tokens, clients: 4,
                     bundleSize: 100, total: ingest))
                 variant.searches.append(try await ServerBench.searchLatency(
                     base: variant.base, transport: variant.transport, patientIDs: variant.patientIDs, tokens: variant.tokens,

@@ -115,7 +115,7 @@ struct KioskBench: AsyncParsableCommand {
         var changed = Samples()
         var changedFlags = 0
         for round in 0..<refreshes {
-            try Self.noteOnFlags(ward.flagIDs, round: round, count: changesPerRefresh, store: store, clock: clock)
+            try await Self.noteOnFlags(ward.flagIDs, round: round, count: changesPerRefresh, store: store, clock: clock)
             changedFlags += changesPerRefresh
             changed.add(await refresh())
         }
@@ -218,7 +218,7 @@ struct KioskBench: AsyncParsableCommand {
     ]
 
     static func ward(
-        store: SQLiteServerStore, administration: ServerAdministration, clock: ManualClock, patients: Int, alerts: Int, history: Int
+        store: any ServerStore, administration: ServerAdministration, clock: any WallClock, patients: Int, alerts: Int, history: Int
     ) async throws -> Ward {
         _ = try await administration.addUser(email: nurseEmail, role: .clinician, password: nursePassword, name: "Bench Nurse")
         var patientIDs: [String] = []
@@ -233,10 +233,11 @@ struct KioskBench: AsyncParsableCommand {
         }
         // A month of ordinary readings each, spread over the kinds the rules look at.
         let now = clock.now()
-        var generator = SystemRandomNumberGenerator()
-        var stored = 0
-        try store.writeNow { db in
-            for (index, patientID) in patientIDs.enumerated() {
+        let ids = patientIDs
+        var stored = try await store.write { db in
+            var generator = SystemRandomNumberGenerator()
+            var stored = 0
+            for (index, patientID) in ids.enumerated() {
                 for reading in 0..<history {
                     let (kind, values) = ordinary(reading + index, using: &generator)
                     let time = now - Int64(reading) * 30 * 86_400_000 / Int64(max(history, 1)) - 60_000
@@ -244,22 +245,23 @@ struct KioskBench: AsyncParsableCommand {
                     stored += 1
                 }
             }
+            return stored
         }
         // Alerts the way they arise: out-of-band readings through each patient's rules.
         let perPatient = min(alerting.count, (alerts + patients - 1) / max(patients, 1))
-        var raised = 0
-        try store.writeNow { db in
-            for patientID in patientIDs {
+        stored += try await store.write { db in
+            var raised = 0
+            for patientID in ids {
                 for (kind, values) in alerting.prefix(perPatient) where raised < alerts {
                     let reading = observation(kind: kind, values: values, patientID: patientID, at: now - 3_600_000)
                     try db.put(reading)
                     try ObservationFollowUp.evaluate(reading, db: db, now: now - Int64.random(in: 0..<86_400_000))
                     raised += 1
-                    stored += 1
                 }
             }
+            return raised
         }
-        let flagIDs = try store.readNow { db in
+        let flagIDs = try await store.read { db in
             var query = ResourceQuery(type: "Flag")
             query.statuses = ["active"]
             query.count = 1_000_000
@@ -289,9 +291,9 @@ struct KioskBench: AsyncParsableCommand {
     }
 
     /// Other nurses at work: a note on a few Flags, each a new version stamped now.
-    static func noteOnFlags(_ ids: [String], round: Int, count: Int, store: SQLiteServerStore, clock: ManualClock) throws {
+    static func noteOnFlags(_ ids: [String], round: Int, count: Int, store: any ServerStore, clock: any WallClock) async throws {
         let now = clock.now()
-        try store.writeNow { db in
+        try await store.write { db in
             for offset in 0..<count {
                 let id = ids[(round * count + offset) % ids.count]
                 guard let current = try db.resource(type: "Flag", id: id), let flag = JSONParser.parseOrNil(current.json) else { continue }

@@ -6,11 +6,18 @@ import Foundation
 import Logging
 
 /// `bedside-bench server`: ingest throughput over TLS from concurrent clients, and the latency of a
-/// patient's 90-day Observation search with a million Observations stored.
+/// patient's 90-day Observation search with a million Observations stored. With `--database URL`:
+/// SQLite and that PostgreSQL side by side instead (`BackendComparison`).
 struct ServerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Ingest throughput (transaction Bundles over TLS) and 90-day search latency with 1M stored Observations.")
+        abstract: "Ingest throughput (transaction Bundles over TLS) and 90-day search latency with 1M stored Observations.",
+        discussion: """
+            With --database URL (an empty PostgreSQL database, which is filled and left filled): SQLite and \
+            PostgreSQL side by side, each behind real bedside-server serve processes: ingest from 8 TLS clients \
+            to one instance and to two, CPU seconds per 1,000 Observations (server and database processes), \
+            the 90-day search, and the kiosk's queue with 5,000 open alerts.
+            """)
 
     @Option(help: "Patients in the store.")
     var patients = 1000
@@ -18,8 +25,8 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Observations stored before measuring search (spread over 90 days per patient).")
     var observations = 1_000_000
 
-    @Option(help: "Concurrent uploading clients.")
-    var clients = 4
+    @Option(help: "Concurrent uploading clients (default 4; 8 with --database).")
+    var clients: Int?
 
     @Option(help: "Observations per transaction Bundle.")
     var bundleSize = 100
@@ -45,7 +52,35 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Keep the store here and reuse it in later runs (it takes a while to fill).", completion: .directory)
     var dataDir: String?
 
+    @Option(help: "PostgreSQL URL of an empty database: compare SQLite and PostgreSQL side by side instead.")
+    var database: String?
+
+    @Option(help: "Open alerts in the ward (with --database).")
+    var alerts = 5000
+
+    @Option(help: "Kiosk queue refreshes timed (with --database).")
+    var refreshes = 200
+
+    @Option(help: "The bedside-server executable (with --database; default: next to this one).", completion: .file())
+    var serverBinary: String?
+
+    func validate() throws {
+        guard patients > 0, observations >= 0, (clients ?? 1) > 0, bundleSize > 0, ingest > 0, searches > 0, alerts >= 0, refreshes > 0 else {
+            throw ValidationError("Counts must be positive (observations and alerts may be 0).")
+        }
+    }
+
     func run() async throws {
+        if let database {
+            let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let comparison = BackendComparison(
+                databaseURL: database, serverBinary: serverBinary ?? sibling.appendingPathComponent("bedside-server").path,
+                patients: patients, observations: observations, alerts: alerts, clients: clients ?? 8, bundleSize: bundleSize, ingest: ingest,
+                searches: searches, refreshes: refreshes)
+            print(try await comparison.run().serializedString())
+            return
+        }
+        let clients = clients ?? 4
         let directory = URL(fileURLWithPath: dataDir ?? NSTemporaryDirectory() + "bedside-bench-server-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.port = 0
@@ -68,14 +103,14 @@ struct ServerBench: AsyncParsableCommand {
         defer { Task { await running.stop() } }
         let base = "https://127.0.0.1:\(running.port)"
         let transportConfiguration = TransportConfiguration(caFile: directory.appendingPathComponent("tls/ca.pem").path)
-        let tokens = try Self.sessions(store: store, patientIDs: patientIDs, clock: clock)
+        let tokens = try await Self.sessions(store: store, patientIDs: patientIDs, clock: clock)
 
         // 2. Ingest: N clients posting transaction Bundles, against one-request-per-Observation.
         let ingestResult = try await Self.ingest(
-            base: base, transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
+            bases: [base], transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
             bundleSize: bundleSize, total: ingest)
         let baseline = try await Self.ingest(
-            base: base, transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
+            bases: [base], transport: transportConfiguration, patientIDs: patientIDs, tokens: tokens, clients: clients,
             bundleSize: 1, total: baselineIngest)
 
         // 3. Search: a patient's last 90 days, first page and all pages; baseline: GET /fhir/metadata.
@@ -136,8 +171,8 @@ struct ServerBench: AsyncParsableCommand {
     // MARK: Loading
 
     /// Sessions made directly: the e-mailed-code login is tested elsewhere and not what is measured here.
-    static func sessions(store: SQLiteServerStore, patientIDs: [String], clock: any WallClock) throws -> [String] {
-        try store.writeNow { db in
+    static func sessions(store: any ServerStore, patientIDs: [String], clock: any WallClock) async throws -> [String] {
+        try await store.write { db in
             try patientIDs.map { patientID -> String in
                 let token = Secrets.randomToken()
                 guard let account = try db.account(patientID: patientID) else { throw ValidationError("no account for \(patientID)") }
@@ -148,11 +183,11 @@ struct ServerBench: AsyncParsableCommand {
         }
     }
 
-    static func ensureData(store: SQLiteServerStore, administration: ServerAdministration, patients: Int, observations: Int) async throws
+    static func ensureData(store: any ServerStore, administration: ServerAdministration, patients: Int, observations: Int) async throws
         -> [String]
     {
-        let existing = try store.readNow { db in try db.accounts().filter { $0.role == .patient }.compactMap(\.patientID) }
-        if existing.count >= patients, try store.readNow({ db in try db.count(type: "Observation") }) >= observations {
+        let existing = try await store.read { db in try db.accounts().filter { $0.role == .patient }.compactMap(\.patientID) }
+        if existing.count >= patients, try await store.read({ db in try db.count(type: "Observation") }) >= observations {
             return Array(existing.prefix(patients))
         }
         var ids = existing
@@ -164,19 +199,19 @@ struct ServerBench: AsyncParsableCommand {
         let perPatient = max(1, observations / max(patients, 1))
         let now = SystemClock().now()
         let span: Int64 = 90 * 86_400_000
-        var generator = SystemRandomNumberGenerator()
-        let kinds: [(MeasurementKind, () -> [ObservationBuilder.Value])] = [
+        let kinds: [(MeasurementKind, @Sendable () -> [ObservationBuilder.Value])] = [
             (.bodyWeight, { [.init(part: .bodyWeight, value: Double(Int.random(in: 600...950)) / 10)] }),
             (.heartRate, { [.init(part: .heartRate, value: Double(Int.random(in: 55...95)))] }),
             (.oxygenSaturation, { [.init(part: .oxygenSaturation, value: Double(Int.random(in: 90...99)))] }),
             (.bloodPressure, { [.init(part: .systolic, value: Double(Int.random(in: 110...160))), .init(part: .diastolic, value: Double(Int.random(in: 65...95)))] }),
         ]
-        let already = try store.readNow { db in try db.count(type: "Observation") }
+        let already = try await store.read { db in try db.count(type: "Observation") }
         var remaining = observations - already
         var patientIndex = 0
         while remaining > 0 {
             let batch = min(remaining, 20_000)
-            try store.writeNow { db in
+            try await store.write { [ids, patientIndex] db in
+                var generator = SystemRandomNumberGenerator()
                 for item in 0..<batch {
                     let patientID = ids[(patientIndex + item / perPatient) % ids.count]
                     let time = now - Int64.random(in: 0..<span, using: &generator)
@@ -202,8 +237,9 @@ struct ServerBench: AsyncParsableCommand {
         var perSecond: Double { Double(observations) / (milliseconds / 1000) }
     }
 
+    /// `clients` uploaders, client `i` sending to `bases[i % bases.count]` (instances sharing one database).
     static func ingest(
-        base: String, transport configuration: TransportConfiguration, patientIDs: [String], tokens: [String], clients: Int,
+        bases: [String], transport configuration: TransportConfiguration, patientIDs: [String], tokens: [String], clients: Int,
         bundleSize: Int, total: Int
     ) async throws -> IngestResult {
         let requestsPerClient = max(1, total / clients / bundleSize)
@@ -212,6 +248,7 @@ struct ServerBench: AsyncParsableCommand {
                 for client in 0..<clients {
                     group.addTask {
                         let transport = HTTPTransport(configuration: configuration)
+                        let base = bases[client % bases.count]
                         let patientID = patientIDs[client % patientIDs.count]
                         let token = tokens[client % tokens.count]
                         var samples = Samples()

@@ -63,7 +63,7 @@ struct SyncBench: AsyncParsableCommand {
                 email: "sync-\(name)@bench.bedside.test", role: .patient, password: "bench-password-\(name)-9", name: "Sync \(name)")
             if let id = account.patientID { patientIDs.append(id) }
         }
-        let tokens = try ServerBench.sessions(store: store, patientIDs: patientIDs, clock: clock)
+        let tokens = try await ServerBench.sessions(store: store, patientIDs: patientIDs, clock: clock)
         var logger = Logger(label: "bedside-bench.sync")
         logger.logLevel = .warning
         let running = try await BedsideServer(configuration: configuration, store: store, clock: clock, logger: logger).start()

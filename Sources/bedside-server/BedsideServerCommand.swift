@@ -152,6 +152,13 @@ struct ServeCommand: AsyncParsableCommand {
     var rateLimit = 0
 
     @Option(
+        help: """
+            Requests per minute allowed per address from callers not yet known (no token, a token not yet seen valid, \
+            the login endpoints); 0 turns it off. Raise it when many people share one address (a care home's network).
+            """)
+    var unknownCallerLimit = 120
+
+    @Option(
         name: .customLong("trusted-proxy"),
         help: "A reverse proxy (address or CIDR range, repeatable) whose X-Forwarded-For names the client for the audit, budgets and connection cap.")
     var trustedProxies: [String] = []
@@ -182,7 +189,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let exportDirectory, exportDirectory.isEmpty || exportDirectory.utf8.count > 1_024 || exportDirectory.contains("\u{0}") {
             throw ValidationError("--export-directory must name a directory.")
         }
-        guard rateLimit >= 0 else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
+        guard (0...1_000_000).contains(rateLimit) else { throw ValidationError("--rate-limit must be 0 (off) or a number of requests per minute.") }
+        guard (0...1_000_000).contains(unknownCallerLimit) else {
+            throw ValidationError("--unknown-caller-limit must be 0 (off) or a number of requests per minute, at most 1000000.")
+        }
         if let outboundCAFile, !FileManager.default.isReadableFile(atPath: outboundCAFile) {
             throw ValidationError("--outbound-ca-file '\(outboundCAFile)' cannot be read.")
         }
@@ -198,6 +208,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.publicBaseURL = publicURL
         if rateLimit > 0 { configuration.rateLimit = RateLimit(requests: rateLimit, windowSeconds: 60) }
+        configuration.unknownCallerRateLimit = RateLimit(requests: unknownCallerLimit, windowSeconds: 60)
         configuration.trustedProxies = trustedProxies.compactMap(AddressRange.init)
         configuration.bulkExport.retentionSeconds = Int64(exportRetentionMinutes) * 60
         if let exportDirectory { configuration.bulkExport.directory = URL(fileURLWithPath: exportDirectory).standardizedFileURL }

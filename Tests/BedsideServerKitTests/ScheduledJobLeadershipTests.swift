@@ -37,10 +37,15 @@ struct ScheduledJobLeadershipTests {
         #expect(!bStillOut)
 
         // A's session ends under it, as when its process dies: B takes the job at its next turn, and A,
-        // on a new connection, finds it taken.
+        // on a new connection, finds it taken. (Advisory locks are per database: other tests' servers on
+        // the same cluster hold the same keys in theirs.)
         let ended = try await a.connections.withConnection { sql in
             try sql.integer(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND pid <> pg_backend_pid()",
+                """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+                WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND pid <> pg_backend_pid()
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
                 [.integer(Int64(PostgresJobLeadership.lockSpace)), .integer(Int64(ScheduledJob.housekeeping.rawValue))])
         }
         #expect(ended == 1)

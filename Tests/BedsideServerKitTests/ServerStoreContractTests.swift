@@ -98,6 +98,28 @@ struct ServerStoreContractTests {
                 var byCode = ResourceQuery(type: "Observation")
                 byCode.codes = [[TokenSearch(system: "http://loinc.org", code: "8867-4")]]
                 #expect(try db.search(byCode).resources.map(\.id) == ["o2"])
+                // The same answers within patients (PostgreSQL reads the codes on the resource's own row) as
+                // across them (it joins the code table).
+                for patients in [nil, ["p1", "p2"]] as [[String]?] {
+                    func ids(_ tokens: [TokenSearch], categories: [TokenSearch]? = nil) throws -> Set<String> {
+                        var query = ResourceQuery(type: "Observation")
+                        query.patientIDs = patients
+                        query.codes = [tokens]
+                        query.categories = categories.map { [$0] } ?? []
+                        return Set(try db.search(query).resources.map(\.id))
+                    }
+                    let loinc = "http://loinc.org"
+                    #expect(try ids([TokenSearch(system: loinc, code: "8867-4")]) == ["o2"])
+                    #expect(try ids([TokenSearch(system: nil, code: "8867-4")]) == ["o2"])
+                    #expect(try ids([TokenSearch(system: "urn:other", code: "8867-4")]) == [])
+                    #expect(try ids([TokenSearch(system: "", code: "8867-4")]) == [], "no system is not any system")
+                    #expect(try ids([TokenSearch(system: loinc, code: nil)]) == ["o1", "o2", "o3", "o4"])
+                    #expect(try ids([TokenSearch(system: loinc, code: "8867-4"), TokenSearch(system: nil, code: "29463-7")]) == ["o1", "o2", "o3", "o4"])
+                    #expect(try ids([TokenSearch(system: "http://loinc.org8867", code: "-4")]) == [], "a system and code run together are not another pair")
+                    #expect(try ids([TokenSearch(system: nil, code: nil)]) == ["o1", "o2", "o3", "o4"])
+                    #expect(try ids([TokenSearch(system: nil, code: "8867-4")], categories: [TokenSearch(system: nil, code: "vital-signs")]) == ["o2"])
+                    #expect(try ids([TokenSearch(system: nil, code: "8867-4")], categories: [TokenSearch(system: nil, code: "laboratory")]) == [])
+                }
                 var byDate = ResourceQuery(type: "Observation")
                 byDate.dates = [ResourceQuery.DateCondition(comparison: .ge, value: FHIRDateTime(epochMilliseconds: 200))]
                 #expect(Set(try db.search(byDate).resources.map(\.id)) == ["o1", "o4"])

@@ -250,5 +250,26 @@ enum PostgresSchema {
         PostgresMigration(
             version: 2, name: "each run of an export job named, so a run that was replaced cannot finish it (SQLite v16)",
             statements: ["ALTER TABLE export_job ADD COLUMN attempt TEXT COLLATE \"C\""]),
+        PostgresMigration(
+            version: 3, name: "each resource's codes and categories on its own row, for a patient's searches by code",
+            statements: [
+                "ALTER TABLE resource ADD COLUMN codes TEXT[] NOT NULL DEFAULT '{}'",
+                "ALTER TABLE resource ADD COLUMN categories TEXT[] NOT NULL DEFAULT '{}'",
+                // The words of `PostgresStoreSession.codeWords`, for what was stored before.
+                """
+                UPDATE resource r SET codes = ARRAY(
+                    SELECT w FROM resource_code t, LATERAL (VALUES ('c' || t.code), ('y' || t.system),
+                        ('s' || octet_length(t.system) || ':' || t.system || t.code)) v(w)
+                    WHERE t.resource_pk = r.pk)
+                WHERE EXISTS (SELECT 1 FROM resource_code t WHERE t.resource_pk = r.pk)
+                """,
+                """
+                UPDATE resource r SET categories = ARRAY(
+                    SELECT w FROM resource_category t, LATERAL (VALUES ('c' || t.code), ('y' || t.system),
+                        ('s' || octet_length(t.system) || ':' || t.system || t.code)) v(w)
+                    WHERE t.resource_pk = r.pk)
+                WHERE EXISTS (SELECT 1 FROM resource_category t WHERE t.resource_pk = r.pk)
+                """,
+            ]),
     ]
 }

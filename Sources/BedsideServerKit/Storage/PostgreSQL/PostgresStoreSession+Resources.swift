@@ -56,10 +56,14 @@ extension PostgresStoreSession {
                 [.text(resource.type), .text(resource.id), .integer(try existing.int64("version")), .integer(try existing.int64("last_updated")),
                  .bytes(try existing.bytes("json"))])
             try execute(
-                "UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ? WHERE pk = ?",
+                """
+                UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ?,
+                codes = ?, categories = ? WHERE pk = ?
+                """,
                 [
                     .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID), .of(resource.status), .of(resource.date),
-                    .of(resource.priority), .bytes(body), .integer(pk),
+                    .of(resource.priority), .bytes(body), .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
+                    .integer(pk),
                 ])
             try execute("DELETE FROM resource_code WHERE resource_pk = ?", [.integer(pk)])
             try execute("DELETE FROM resource_category WHERE resource_pk = ?", [.integer(pk)])
@@ -68,12 +72,13 @@ extension PostgresStoreSession {
             guard
                 let new = try integer(
                     """
-                    INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk
+                    INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json, codes, categories)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk
                     """,
                     [
                         .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID),
                         .of(resource.status), .of(resource.date), .of(resource.priority), .bytes(body),
+                        .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
                     ])
             else { throw PostgresStoreError(code: .decoding, message: "PostgreSQL gave no key for a new resource") }
             pk = new
@@ -108,7 +113,24 @@ extension PostgresStoreSession {
             conditions.append("status = ANY(?)")
             values.append(.texts(statuses))
         }
-        for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] {
+        // A patient's (or named) resources are few whatever the size of the store: their codes are
+        // looked at on their own rows (`codes`, `categories`), which the search reads anyway. Joining the
+        // code tables instead would read every row of a code (a whole region's, at ten million
+        // Observations), which is right only for searches across patients.
+        let narrow = query.patientIDs != nil || query.ids != nil
+        for (column, groups) in [("codes", query.codes), ("categories", query.categories)] where narrow {
+            for group in groups where !group.isEmpty {
+                let words = group.map(Self.codeWord(for:))
+                // A token with neither system nor code matches any coding: the resource needs one.
+                if words.contains(nil) {
+                    conditions.append("cardinality(\(column)) > 0")
+                    continue
+                }
+                conditions.append("\(column) && ?")
+                values.append(.texts(words.compactMap { $0 }))
+            }
+        }
+        for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] where !narrow {
             for group in groups where !group.isEmpty {
                 let alternatives = group.map { token -> String in
                     var parts: [String] = []
@@ -138,6 +160,23 @@ extension PostgresStoreSession {
         for condition in query.dates { Self.append(condition, column: "date", to: &conditions, &values) }
         for condition in query.lastUpdated { Self.append(condition, column: "last_updated", to: &conditions, &values) }
         return (conditions, values)
+    }
+
+    /// A resource's codings as the words of its `codes` (or `categories`) column: each as its code alone,
+    /// its system alone, and both (the system's length first, so no two pairs make one word). Migration 3
+    /// makes the same words in SQL.
+    static func codeWords(_ codes: [ResourceCode]) -> [String] {
+        codes.flatMap { coding in ["c" + coding.code, "y" + coding.system, "s\(coding.system.utf8.count):" + coding.system + coding.code] }
+    }
+
+    /// The word a searched token matches (nil: a token with neither system nor code, which matches anything).
+    static func codeWord(for token: TokenSearch) -> String? {
+        switch (token.system, token.code) {
+        case (let system?, let code?): "s\(system.utf8.count):" + system + code
+        case (nil, let code?): "c" + code
+        case (let system?, nil): "y" + system
+        case (nil, nil): nil
+        }
     }
 
     /// FHIR date comparison of a stored instant with the range of the searched value.
