@@ -47,6 +47,7 @@ extension PostgresStoreSession {
 
     func put(_ resource: StoredResource) throws {
         let body = try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
+        if try insertNew(resource, body: body) { return }
         let pk: Int64
         if let existing = try row("SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?", [.text(resource.type), .text(resource.id)]) {
             pk = try existing.int64("pk")
@@ -94,6 +95,42 @@ extension PostgresStoreSession {
                 [.text(resource.type), .text(resource.identifierScope ?? ""), .text(identifier.system), .text(identifier.code), .integer(pk)])
         }
         try recordChange(type: resource.type, id: resource.id, version: resource.versionID, at: resource.lastUpdated)
+    }
+
+    /// A resource not stored before (every reading, the common case) with its codes, categories,
+    /// identifiers and its entry in the change feed, in one statement: one round trip instead of seven.
+    /// False, having changed nothing, when the resource exists (`put` then takes the longer way).
+    private func insertNew(_ resource: StoredResource, body: [UInt8]) throws -> Bool {
+        let inserted = try integer(
+            """
+            WITH r AS (
+                INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json, codes, categories)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING RETURNING pk),
+            c AS (
+                INSERT INTO resource_code (resource_pk, system, code)
+                SELECT r.pk, u.s, u.c FROM r, unnest(?::text[], ?::text[]) AS u(s, c) ON CONFLICT DO NOTHING),
+            k AS (
+                INSERT INTO resource_category (resource_pk, system, code)
+                SELECT r.pk, u.s, u.c FROM r, unnest(?::text[], ?::text[]) AS u(s, c) ON CONFLICT DO NOTHING),
+            i AS (
+                INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk)
+                SELECT r_type, r_key, u.s, u.v, r.pk FROM r, (SELECT ?::text AS r_type, ?::text AS r_key) AS scope,
+                unnest(?::text[], ?::text[]) AS u(s, v)),
+            s AS (UPDATE sequence_counter SET value = value + 1 WHERE name = 'resource_change' AND EXISTS (SELECT 1 FROM r) RETURNING value),
+            f AS (INSERT INTO resource_change (seq, type, id, version, at) SELECT s.value, ?, ?, ?, ? FROM s)
+            SELECT pk FROM r
+            """,
+            [
+                .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID),
+                .of(resource.status), .of(resource.date), .of(resource.priority), .bytes(body),
+                .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
+                .texts(resource.codes.map(\.system)), .texts(resource.codes.map(\.code)),
+                .texts(resource.categories.map(\.system)), .texts(resource.categories.map(\.code)),
+                .text(resource.type), .text(resource.identifierScope ?? ""),
+                .texts(resource.identifiers.map(\.system)), .texts(resource.identifiers.map(\.code)),
+                .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated),
+            ])
+        return inserted != nil
     }
 
     /// The WHERE conditions of a query and their values; nil when it can match nothing.
@@ -293,10 +330,13 @@ extension PostgresStoreSession {
     }
 
     func recordChange(type: String, id: String, version: Int, at time: Int64) throws {
-        let sequence = try reserve(1, of: "resource_change")
-        try execute(
-            "INSERT INTO resource_change (seq, type, id, version, at) VALUES (?, ?, ?, ?, ?)",
-            [.integer(sequence), .text(type), .text(id), .of(version), .integer(time)])
+        let recorded = try execute(
+            """
+            WITH s AS (UPDATE sequence_counter SET value = value + 1 WHERE name = 'resource_change' RETURNING value)
+            INSERT INTO resource_change (seq, type, id, version, at) SELECT s.value, ?, ?, ?, ? FROM s
+            """,
+            [.text(type), .text(id), .of(version), .integer(time)])
+        guard recorded == 1 else { throw PostgresStoreError(code: .decoding, message: "the counter resource_change is missing") }
     }
 
     func changes(after sequence: Int64, limit: Int) throws -> [ResourceChange] {
