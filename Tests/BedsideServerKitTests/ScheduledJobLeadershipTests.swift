@@ -74,7 +74,9 @@ struct ScheduledJobLeadershipTests {
         let started = ContinuousClock.now
         let leads = await leadership.leads(.subscriptions)
         #expect(!leads)
-        #expect(ContinuousClock.now - started < .seconds(8))
+        // Within seconds (a refused connection), not the 32 s of a statement deadline; the bound is loose
+        // because the whole suite runs at once on two cores.
+        #expect(ContinuousClock.now - started < .seconds(20))
         await leadership.close()
         await connections.shutdown()
     }

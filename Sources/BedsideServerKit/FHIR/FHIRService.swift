@@ -352,7 +352,10 @@ public struct FHIRService: Sendable {
             try db.append([info.audit("create-matched", type: stamped.type, id: existing.id, patientID: existing.patientID, status: 200, at: now)])
             return WriteResult(resource: existing, created: false)
         }
-        for identifier in stamped.identifiers where try db.resourceID(type: stamped.type, identifier: identifier, patientID: stamped.identifierScope) != nil {
+        // (The condition's identifier was just looked up: no need to ask again.)
+        for identifier in stamped.identifiers where try identifier != condition
+            && db.resourceID(type: stamped.type, identifier: identifier, patientID: stamped.identifierScope) != nil
+        {
             throw ServerError.invalid(OperationOutcome(
                 code: "duplicate",
                 diagnostics: "Another \(stamped.type) already has the identifier \(identifier.code); send it with ifNoneExist to make the upload idempotent.",

@@ -144,8 +144,16 @@ extension PostgresStoreSession {
     /// lock, so the record before is the last one committed, whichever instance wrote it.
     func append(_ events: [AuditEvent]) throws {
         guard !events.isEmpty else { return }
-        var previous = try row("SELECT mac FROM audit_event ORDER BY seq DESC LIMIT 1").flatMap { try $0.optionalBytes("mac") } ?? []
-        var sequence = try reserve(events.count, of: "audit_event") - 1
+        // The numbers reserved and the chain's last link, in one round trip.
+        guard
+            let head = try row(
+                """
+                WITH s AS (UPDATE sequence_counter SET value = value + ? WHERE name = 'audit_event' RETURNING value)
+                SELECT s.value AS last, (SELECT mac FROM audit_event ORDER BY seq DESC LIMIT 1) AS mac FROM s
+                """, [.of(events.count)])
+        else { throw PostgresStoreError(code: .decoding, message: "the counter audit_event is missing") }
+        var previous = try head.optionalBytes("mac") ?? []
+        var sequence = try head.int64("last") - Int64(events.count)
         for event in events {
             sequence += 1
             let mac = AuditChain.mac(key: keys.audit, previous: Data(previous), sequence: sequence, event: event)
