@@ -110,7 +110,8 @@ actor ExportWorker {
 
     private func drain() async {
         defer { draining = false }
-        while !Task.isCancelled, leading, let job = await claimNext() {
+        // Leadership is asked again before each job: it can pass to another instance between ticks.
+        while !Task.isCancelled, leading, await store.leads(.exports), let job = await claimNext() {
             await run(job)
         }
     }
@@ -139,6 +140,10 @@ actor ExportWorker {
             outcome = .failure(stop)
         } catch is CancellationError {
             return  // the server stops: `resume` runs it again at the next start
+        } catch where Task.isCancelled {
+            // Stopped (the server stops, or another instance leads exports now) while it waited on the
+            // database, which says so in its own words: left `running` for whoever runs it next.
+            return
         } catch {
             outcome = .failure(.failed("The export could not be written (\(type(of: error))); ask again."))
         }
@@ -175,8 +180,14 @@ actor ExportWorker {
             try db.append([audit] + patients)
             return true
         }
+        // The answer to the final write was lost (the database went away as it committed): what it
+        // holds now decides whether these files are the job's.
+        var recorded = finished
+        if finished == nil, let current = try? await store.read({ db in try db.exportJob(id: job.id) }) {
+            recorded = current.status == .complete && current.attempt == job.attempt
+        }
         // Only this run's own folder: another run may be writing the job's other one.
-        if finished != true || (try? outcome.get()) == nil { try? FileManager.default.removeItem(at: settings.folder(of: job)) }
+        if recorded != true || (try? outcome.get()) == nil { try? FileManager.default.removeItem(at: settings.folder(of: job)) }
     }
 
     /// Writes the job's files; returns its manifest (file names, not URLs).

@@ -30,7 +30,12 @@ public enum PostgresMigrator {
         guard Set(steps.map(\.version)).count == steps.count else {
             throw PostgresStoreError(code: .refused, message: "Two schema steps share a version")
         }
-        return try await connections.transaction(readOnly: false) { sql in
+        return try await connections.transaction(readOnly: false) { pooled in
+            // No statement deadline here: a step may rewrite every row of a large table (minutes at ten
+            // million resources), and an instance that finds another migrating waits for it to finish
+            // instead of giving up and failing to start.
+            let sql = PostgresSQL(connection: pooled.connection, timeout: .hours(24), logger: pooled.logger)
+            try sql.execute("SET LOCAL statement_timeout = 0")
             try sql.execute("SELECT pg_advisory_xact_lock($1)", [.integer(lockKey)])
             try sql.execute("""
                 CREATE TABLE IF NOT EXISTS bedside_schema (

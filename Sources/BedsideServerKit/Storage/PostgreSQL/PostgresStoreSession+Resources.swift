@@ -101,7 +101,7 @@ extension PostgresStoreSession {
     /// identifiers and its entry in the change feed, in one statement: one round trip instead of seven.
     /// False, having changed nothing, when the resource exists (`put` then takes the longer way).
     private func insertNew(_ resource: StoredResource, body: [UInt8]) throws -> Bool {
-        let inserted = try integer(
+        let inserted = try row(
             """
             WITH r AS (
                 INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json, codes, categories)
@@ -117,8 +117,8 @@ extension PostgresStoreSession {
                 SELECT r_type, r_key, u.s, u.v, r.pk FROM r, (SELECT ?::text AS r_type, ?::text AS r_key) AS scope,
                 unnest(?::text[], ?::text[]) AS u(s, v)),
             s AS (UPDATE sequence_counter SET value = value + 1 WHERE name = 'resource_change' AND EXISTS (SELECT 1 FROM r) RETURNING value),
-            f AS (INSERT INTO resource_change (seq, type, id, version, at) SELECT s.value, ?, ?, ?, ? FROM s)
-            SELECT pk FROM r
+            f AS (INSERT INTO resource_change (seq, type, id, version, at) SELECT s.value, ?, ?, ?, ? FROM s RETURNING seq)
+            SELECT pk, (SELECT count(*) FROM f) AS recorded FROM r
             """,
             [
                 .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID),
@@ -130,7 +130,10 @@ extension PostgresStoreSession {
                 .texts(resource.identifiers.map(\.system)), .texts(resource.identifiers.map(\.code)),
                 .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated),
             ])
-        return inserted != nil
+        guard let inserted else { return false }
+        // Stored without its change-feed entry (no counter row): the transaction must not commit.
+        guard try inserted.int64("recorded") == 1 else { throw PostgresStoreError(code: .decoding, message: "the counter resource_change is missing") }
+        return true
     }
 
     /// The WHERE conditions of a query and their values; nil when it can match nothing.
@@ -159,29 +162,24 @@ extension PostgresStoreSession {
             for group in groups where !group.isEmpty {
                 let words = group.map(Self.codeWord(for:))
                 // A token with neither system nor code matches any coding: the resource needs one.
+                let table = column == "codes" ? "resource_code" : "resource_category"
                 if words.contains(nil) {
-                    conditions.append("cardinality(\(column)) > 0")
+                    conditions.append("(cardinality(\(column)) > 0 OR (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk LIMIT 1) IS NOT NULL)")
                     continue
                 }
-                conditions.append("\(column) && ?")
+                // Empty: written by an instance still on the schema before 3 during a rolling upgrade
+                // (it fills only the code table), so that table is asked for those rows, one probe
+                // each (a scalar subquery: an EXISTS here may be planned as a hash of every row of the
+                // code).
                 values.append(.texts(words.compactMap { $0 }))
+                let fallback = Self.tokenCondition(group, values: &values)
+                conditions.append(
+                    "(\(column) && ? OR (\(column) = '{}' AND (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(fallback)) LIMIT 1) IS NOT NULL))")
             }
         }
         for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] where !narrow {
             for group in groups where !group.isEmpty {
-                let alternatives = group.map { token -> String in
-                    var parts: [String] = []
-                    if let code = token.code {
-                        parts.append("t.code = ?")
-                        values.append(.text(code))
-                    }
-                    if let system = token.system {
-                        parts.append("t.system = ?")
-                        values.append(.text(system))
-                    }
-                    return "(" + (parts.isEmpty ? "TRUE" : parts.joined(separator: " AND ")) + ")"
-                }
-                conditions.append("EXISTS (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(alternatives.joined(separator: " OR "))))")
+                conditions.append("EXISTS (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(Self.tokenCondition(group, values: &values))))")
             }
         }
         if let identifiers = query.identifiers, !identifiers.isEmpty {
@@ -197,6 +195,22 @@ extension PostgresStoreSession {
         for condition in query.dates { Self.append(condition, column: "date", to: &conditions, &values) }
         for condition in query.lastUpdated { Self.append(condition, column: "last_updated", to: &conditions, &values) }
         return (conditions, values)
+    }
+
+    /// Any of a group's tokens, as a condition on the code table's row `t`.
+    private static func tokenCondition(_ group: [TokenSearch], values: inout [SQLValue]) -> String {
+        group.map { token -> String in
+            var parts: [String] = []
+            if let code = token.code {
+                parts.append("t.code = ?")
+                values.append(.text(code))
+            }
+            if let system = token.system {
+                parts.append("t.system = ?")
+                values.append(.text(system))
+            }
+            return "(" + (parts.isEmpty ? "TRUE" : parts.joined(separator: " AND ")) + ")"
+        }.joined(separator: " OR ")
     }
 
     /// A resource's codings as the words of its `codes` (or `categories`) column: each as its code alone,
