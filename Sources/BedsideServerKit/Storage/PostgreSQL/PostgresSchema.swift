@@ -255,18 +255,19 @@ enum PostgresSchema {
             statements: [
                 "ALTER TABLE resource ADD COLUMN codes TEXT[] NOT NULL DEFAULT '{}'",
                 "ALTER TABLE resource ADD COLUMN categories TEXT[] NOT NULL DEFAULT '{}'",
-                // The words of `PostgresStoreSession.codeWords`, for what was stored before.
+                // The words of `PostgresStoreSession.codeWords` (lengths in UTF-8 bytes, as Swift counts them), for
+                // what was stored before.
                 """
                 UPDATE resource r SET codes = ARRAY(
                     SELECT w FROM resource_code t, LATERAL (VALUES ('c' || t.code), ('y' || t.system),
-                        ('s' || octet_length(t.system) || ':' || t.system || t.code)) v(w)
+                        ('s' || octet_length(convert_to(t.system, 'UTF8')) || ':' || t.system || t.code)) v(w)
                     WHERE t.resource_pk = r.pk)
                 WHERE EXISTS (SELECT 1 FROM resource_code t WHERE t.resource_pk = r.pk)
                 """,
                 """
                 UPDATE resource r SET categories = ARRAY(
                     SELECT w FROM resource_category t, LATERAL (VALUES ('c' || t.code), ('y' || t.system),
-                        ('s' || octet_length(t.system) || ':' || t.system || t.code)) v(w)
+                        ('s' || octet_length(convert_to(t.system, 'UTF8')) || ':' || t.system || t.code)) v(w)
                     WHERE t.resource_pk = r.pk)
                 WHERE EXISTS (SELECT 1 FROM resource_category t WHERE t.resource_pk = r.pk)
                 """,
