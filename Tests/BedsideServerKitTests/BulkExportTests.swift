@@ -314,6 +314,41 @@ struct BulkExportTests {
         }
     }
 
+    @Test("an instance taking exports over puts back what was running and removes only that run's folder, then runs it anew")
+    func takeOverRemovesOnlyThatRun() async throws {
+        try await withServer { server in
+            let setup = try await setUp(server, observations: 1)
+            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
+            var job = ExportJobRecord(
+                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .running,
+                createdAt: server.clock.now(), transactionTime: server.clock.now())
+            job.attempt = "aaaaaaaaaaaaaaaa"
+            let inserted = job
+            try await server.store.write { db in try db.insert(inserted) }
+            let exports = FileManager.default.temporaryDirectory.appendingPathComponent("takeover-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: exports) }
+            let left = exports.appendingPathComponent(job.id).appendingPathComponent("aaaaaaaaaaaaaaaa")
+            let beside = exports.appendingPathComponent(job.id).appendingPathComponent("bbbbbbbbbbbbbbbb")
+            for folder in [left, beside] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try Data("half".utf8).write(to: folder.appendingPathComponent("Observation-1.ndjson"))
+            }
+            let worker = ExportWorker(
+                store: server.store, clock: server.clock, auditRecorder: server.running.auditRecorder, settings: BulkExportSettings(directory: exports))
+            await worker.tick()
+            await worker.waitUntilIdle()
+            await worker.stop()
+            let jobID = job.id
+            let stored = try await server.store.read { db in try db.exportJob(id: jobID) }
+            let after = try #require(stored)
+            #expect(after.status == .complete && after.attempt != nil && after.attempt != job.attempt, "\(after)")
+            #expect(!FileManager.default.fileExists(atPath: left.path), "the run put back is gone")
+            #expect(FileManager.default.fileExists(atPath: beside.path), "another run's folder is not touched")
+            let written = BulkExportSettings(directory: exports).folder(of: after)
+            #expect(FileManager.default.fileExists(atPath: written.appendingPathComponent("Observation-1.ndjson").path))
+        }
+    }
+
     @Test("an export holds what was there at its transactionTime: a resource changed since in its version then, one made since not at all")
     func asOfTransactionTime() async throws {
         try await withServer { server in

@@ -114,7 +114,7 @@ struct ServerMigrationTests {
         try store.writeNow { db in try db.insert(job) }
         #expect(try store.readNow { db in try db.exportJob(id: job.id) } == job)
         #expect(try store.readNow { db in try db.heldExportJobs(clientID: "emr", at: 0) }.map(\.id) == [job.id])
-        #expect(try store.writeNow { db in try db.requeueRunningExportJobs() } == [job.id])
+        #expect(try store.writeNow { db in try db.requeueRunningExportJobs() }.map(\.id) == [job.id])
         #expect(try store.readNow { db in try db.nextExportJob() }?.status == .accepted)
     }
 }

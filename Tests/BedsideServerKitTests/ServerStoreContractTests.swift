@@ -253,7 +253,8 @@ struct ServerStoreContractTests {
                 #expect(try db.hasAuditEvent(actorID: "emr", actions: ["export"], resourceType: nil, before: 2 * hour))
                 #expect(try !db.hasAuditEvent(actorID: "emr", actions: ["export"], resourceType: "Patient", before: 2 * hour))
             }
-            #expect(try await store.write { db in try db.requeueRunningExportJobs() } == ["j1"])
+            let putBack = try await store.write { db in try db.requeueRunningExportJobs() }
+            #expect(putBack.map(\.id) == ["j1"] && putBack.first?.attempt == "0123456789abcdef", "the jobs as they were, with their runs")
             let requeued = try await store.read { db in try db.exportJob(id: "j1") }
             #expect(requeued?.status == .accepted && requeued?.attempt == nil, "a job put back belongs to no run")
         }

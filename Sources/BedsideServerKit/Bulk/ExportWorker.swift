@@ -78,7 +78,7 @@ actor ExportWorker {
             leading = true
             await takeOver()
         } else if !draining, let stranded = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
-            for id in stranded { removeFiles(of: id) }
+            for job in stranded { removeRunFiles(of: job) }
         }
         await purge()
         wake()
@@ -88,7 +88,7 @@ actor ExportWorker {
     /// to waiting, their partial files removed; so do directories whose job is gone.
     private func takeOver() async {
         if let requeued = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
-            for id in requeued { removeFiles(of: id) }
+            for job in requeued { removeRunFiles(of: job) }
         }
         // Directories whose job is gone (deleted while a server that then stopped was writing them).
         let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.directory.path)) ?? []
@@ -130,6 +130,13 @@ actor ExportWorker {
 
     private func removeFiles(of jobID: String) {
         try? FileManager.default.removeItem(at: directory(of: jobID))
+    }
+
+    /// The folder of the run a job was taken from, and only that: the job's next run, claimed once it
+    /// was put back, may already be writing beside it. (A run from before runs were named wrote into
+    /// the job's own folder, which then goes whole.)
+    private func removeRunFiles(of job: ExportJobRecord) {
+        try? FileManager.default.removeItem(at: settings.folder(of: job))
     }
 
     private func run(_ job: ExportJobRecord) async {

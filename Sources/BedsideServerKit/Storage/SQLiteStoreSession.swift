@@ -294,10 +294,10 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(sql: "DELETE FROM export_job WHERE id = ?", arguments: [id])
     }
 
-    func requeueRunningExportJobs() throws -> [String] {
-        let ids = try String.fetchAll(db, sql: "SELECT id FROM export_job WHERE status = 'running'")
+    func requeueRunningExportJobs() throws -> [ExportJobRecord] {
+        let running = try Row.fetchAll(db, sql: "SELECT * FROM export_job WHERE status = 'running'").map(Self.exportJob)
         try db.execute(sql: "UPDATE export_job SET status = 'accepted', progress = NULL, attempt = NULL WHERE status = 'running'")
-        return ids
+        return running
     }
 
     // MARK: Enrolment

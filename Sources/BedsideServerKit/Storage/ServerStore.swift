@@ -136,8 +136,9 @@ public protocol StoreWriting: StoreReading {
     func insert(_ job: ExportJobRecord) throws
     func update(_ job: ExportJobRecord) throws
     func deleteExportJob(id: String) throws
-    /// Jobs left running by a server that stopped go back to waiting (their files are written anew).
-    func requeueRunningExportJobs() throws -> [String]
+    /// Jobs left running by a server that stopped go back to waiting (their files are written anew);
+    /// the jobs as they were, each with the run that had it.
+    func requeueRunningExportJobs() throws -> [ExportJobRecord]
     /// Creates or replaces a Subscription's delivery state.
     func save(_ state: SubscriptionState) throws
     /// Drops the change feed up to and including `sequence` (every Subscription has seen it).

@@ -62,8 +62,10 @@ extension PostgresStoreSession {
         try execute("DELETE FROM export_job WHERE id = ?", [.text(id)])
     }
 
-    func requeueRunningExportJobs() throws -> [String] {
-        try strings("UPDATE export_job SET status = 'accepted', progress = NULL, attempt = NULL WHERE status = 'running' RETURNING id")
+    func requeueRunningExportJobs() throws -> [ExportJobRecord] {
+        let running = try rows("SELECT * FROM export_job WHERE status = 'running' FOR UPDATE").map(Self.exportJob)
+        try execute("UPDATE export_job SET status = 'accepted', progress = NULL, attempt = NULL WHERE status = 'running'")
+        return running
     }
 
     // MARK: End of care and erasure
