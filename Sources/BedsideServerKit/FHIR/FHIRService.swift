@@ -305,11 +305,21 @@ public struct FHIRService: Sendable {
     /// That the patient exists is checked here, inside the write: a backend client may write for any
     /// patient, and a person's access was checked before the write began (the patient may have been
     /// erased since).
-    static func requirePatientExists(_ patientID: String?, type: String, db: any StoreReading, info: RequestInfo) throws {
+    static func requirePatientExists(
+        _ patientID: String?, type: String, db: any StoreReading, info: RequestInfo, present: PresentPatients? = nil
+    ) throws {
         // For everyone: a request let in before an erasure may write after it, and must not bring the
         // patient's data back.
         guard let patientID, type != "Patient" else { return }
+        if present?.ids.contains(patientID) == true { return }
         guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
+        present?.ids.insert(patientID)
+    }
+
+    /// Patients found present within one write transaction. They stay present until it commits (an
+    /// erasure is a write, and waits for it), so a Bundle of a hundred readings asks once.
+    final class PresentPatients {
+        var ids: Set<String> = []
     }
 
     /// What a resource points at must be here: an assignment's (Task's) `focus` a stored Questionnaire,
@@ -339,9 +349,10 @@ public struct FHIRService: Sendable {
 
     /// Inside a transaction: returns the resource an identifier already names, or stores the new one.
     static func createOrMatch(
-        _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64
+        _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64,
+        present: PresentPatients? = nil
     ) throws -> WriteResult {
-        try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info)
+        try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info, present: present)
         try requireReferencesExist(stamped, db: db)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
