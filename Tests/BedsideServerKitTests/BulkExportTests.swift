@@ -40,6 +40,22 @@ struct BulkExportTests {
         return Setup(patients: patients, patientToken: firstToken, emr: emr, clientID: clientID, token: token)
     }
 
+    /// A system export of Observations stored directly, as a server that stopped (or another instance)
+    /// left it: not kicked off, so no worker is woken.
+    func storedJob(
+        _ server: TestServer, _ setup: Setup, status: ExportJobRecord.Status, attempt: String? = nil, at time: Int64? = nil
+    ) async throws -> ExportJobRecord {
+        let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
+        let at = time ?? server.clock.now()
+        var job = ExportJobRecord(
+            id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: status, createdAt: at,
+            transactionTime: at)
+        job.attempt = attempt
+        let stored = job
+        try await server.store.write { db in try db.insert(stored) }
+        return job
+    }
+
     /// Kicks off; returns the status path (from Content-Location).
     func kickOff(_ server: TestServer, _ path: String, token: String) async throws -> String {
         let answer = try await server.request("GET", path, token: token, headers: Self.prefer)
@@ -261,11 +277,7 @@ struct BulkExportTests {
             #expect(try await server.store.read { db in try db.exportJob(id: jobID) } == nil)
 
             // A job left `running` by a server that died, with a half-written file.
-            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
-            let stranded = ExportJobRecord(
-                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .running,
-                createdAt: server.clock.now(), transactionTime: server.clock.now())
-            try await server.store.write { db in try db.insert(stranded) }
+            let stranded = try await storedJob(server, setup, status: .running)
             let half = exports.appendingPathComponent(stranded.id)
             try FileManager.default.createDirectory(at: half, withIntermediateDirectories: true)
             try Data("{\"resourceType\":\"Obs".utf8).write(to: half.appendingPathComponent("Observation-1.ndjson"))
@@ -281,11 +293,7 @@ struct BulkExportTests {
     func replacedRunStops() async throws {
         try await withServer { server in
             let setup = try await setUp(server, observations: 3)
-            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
-            let job = ExportJobRecord(
-                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .accepted,
-                createdAt: server.clock.now(), transactionTime: server.clock.now())
-            try await server.store.write { db in try db.insert(job) }
+            let job = try await storedJob(server, setup, status: .accepted)
             let exports = FileManager.default.temporaryDirectory.appendingPathComponent("replaced-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: exports) }
             // Another instance's run, which replaced this one's: its own folder, being written.
@@ -318,13 +326,7 @@ struct BulkExportTests {
     func takeOverRemovesOnlyThatRun() async throws {
         try await withServer { server in
             let setup = try await setUp(server, observations: 1)
-            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
-            var job = ExportJobRecord(
-                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .running,
-                createdAt: server.clock.now(), transactionTime: server.clock.now())
-            job.attempt = "aaaaaaaaaaaaaaaa"
-            let inserted = job
-            try await server.store.write { db in try db.insert(inserted) }
+            let job = try await storedJob(server, setup, status: .running, attempt: "aaaaaaaaaaaaaaaa")
             let exports = FileManager.default.temporaryDirectory.appendingPathComponent("takeover-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: exports) }
             let left = exports.appendingPathComponent(job.id).appendingPathComponent("aaaaaaaaaaaaaaaa")
@@ -365,11 +367,7 @@ struct BulkExportTests {
                 let late = server.weight(99, patientID: setup.patients[0])
                 try db.put(FHIRService.stamp(late, type: .observation, id: "made-after", version: 1, at: server.clock.now()))
             }
-            let request = ExportRequest(level: .system, types: [.observation], since: nil, requestURL: server.baseURL + "/fhir/$export")
-            let job = ExportJobRecord(
-                id: Secrets.randomHex(bytes: 16), clientID: setup.clientID, request: request.json.serialized(), status: .accepted,
-                createdAt: transactionTime, transactionTime: transactionTime)
-            try await server.store.write { db in try db.insert(job) }
+            let job = try await storedJob(server, setup, status: .accepted, at: transactionTime)
             await server.running.exportWorker.wake()
             let answer = try await manifest(server, "/bulk/\(job.id)", token: setup.token)
             #expect(answer.status == 200, "\(answer.text)")

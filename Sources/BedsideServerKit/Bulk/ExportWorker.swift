@@ -77,8 +77,8 @@ actor ExportWorker {
         if !leading {
             leading = true
             await takeOver()
-        } else if !draining, let stranded = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
-            for job in stranded { removeRunFiles(of: job) }
+        } else if !draining {
+            await requeueRunning()
         }
         await purge()
         wake()
@@ -87,9 +87,7 @@ actor ExportWorker {
     /// Jobs left running (by this server before it stopped, or by the instance that led before) go back
     /// to waiting, their partial files removed; so do directories whose job is gone.
     private func takeOver() async {
-        if let requeued = try? await store.write({ db in try db.requeueRunningExportJobs() }) {
-            for job in requeued { removeRunFiles(of: job) }
-        }
+        await requeueRunning()
         // Directories whose job is gone (deleted while a server that then stopped was writing them).
         let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.directory.path)) ?? []
         for name in names where BulkExports.isJobID(name) {
@@ -132,9 +130,15 @@ actor ExportWorker {
         try? FileManager.default.removeItem(at: directory(of: jobID))
     }
 
-    /// The folder of the run a job was taken from, and only that: the job's next run, claimed once it
-    /// was put back, may already be writing beside it. (A run from before runs were named wrote into
-    /// the job's own folder, which then goes whole.)
+    /// Jobs marked running that no run here has in hand go back to waiting, each run's files removed.
+    private func requeueRunning() async {
+        guard let requeued = try? await store.write({ db in try db.requeueRunningExportJobs() }) else { return }
+        for job in requeued { removeRunFiles(of: job) }
+    }
+
+    /// The folder of one run of a job, and only that: another run (the job's next, claimed once it was
+    /// put back) may be writing beside it. (A run from before runs were named wrote into the job's own
+    /// folder, which then goes whole.)
     private func removeRunFiles(of job: ExportJobRecord) {
         try? FileManager.default.removeItem(at: settings.folder(of: job))
     }
@@ -194,7 +198,7 @@ actor ExportWorker {
             recorded = current.status == .complete && current.attempt == job.attempt
         }
         // Only this run's own folder: another run may be writing the job's other one.
-        if recorded != true || (try? outcome.get()) == nil { try? FileManager.default.removeItem(at: settings.folder(of: job)) }
+        if recorded != true || (try? outcome.get()) == nil { removeRunFiles(of: job) }
     }
 
     /// Writes the job's files; returns its manifest (file names, not URLs).

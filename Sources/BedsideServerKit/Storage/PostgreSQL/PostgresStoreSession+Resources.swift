@@ -48,42 +48,28 @@ extension PostgresStoreSession {
     func put(_ resource: StoredResource) throws {
         let body = try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
         if try insertNew(resource, body: body) { return }
-        let pk: Int64
-        if let existing = try row("SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?", [.text(resource.type), .text(resource.id)]) {
-            pk = try existing.int64("pk")
-            // The previous version moves to the history as it is, still sealed for its own version.
-            try execute(
-                "INSERT INTO resource_history (type, id, version, last_updated, json) VALUES (?, ?, ?, ?, ?)",
-                [.text(resource.type), .text(resource.id), .integer(try existing.int64("version")), .integer(try existing.int64("last_updated")),
-                 .bytes(try existing.bytes("json"))])
-            try execute(
-                """
-                UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ?,
-                codes = ?, categories = ? WHERE pk = ?
-                """,
-                [
-                    .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID), .of(resource.status), .of(resource.date),
-                    .of(resource.priority), .bytes(body), .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
-                    .integer(pk),
-                ])
-            try execute("DELETE FROM resource_code WHERE resource_pk = ?", [.integer(pk)])
-            try execute("DELETE FROM resource_category WHERE resource_pk = ?", [.integer(pk)])
-            try execute("DELETE FROM resource_identifier WHERE resource_pk = ?", [.integer(pk)])
-        } else {
-            guard
-                let new = try integer(
-                    """
-                    INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json, codes, categories)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk
-                    """,
-                    [
-                        .text(resource.type), .text(resource.id), .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID),
-                        .of(resource.status), .of(resource.date), .of(resource.priority), .bytes(body),
-                        .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
-                    ])
-            else { throw PostgresStoreError(code: .decoding, message: "PostgreSQL gave no key for a new resource") }
-            pk = new
-        }
+        // It exists (`insertNew` found it so, under the store's write lock): a new version.
+        guard let existing = try row("SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?", [.text(resource.type), .text(resource.id)])
+        else { throw PostgresStoreError(code: .decoding, message: "PostgreSQL found \(resource.type)/\(resource.id) and then did not") }
+        let pk = try existing.int64("pk")
+        // The previous version moves to the history as it is, still sealed for its own version.
+        try execute(
+            "INSERT INTO resource_history (type, id, version, last_updated, json) VALUES (?, ?, ?, ?, ?)",
+            [.text(resource.type), .text(resource.id), .integer(try existing.int64("version")), .integer(try existing.int64("last_updated")),
+             .bytes(try existing.bytes("json"))])
+        try execute(
+            """
+            UPDATE resource SET version = ?, last_updated = ?, patient_id = ?, status = ?, date = ?, priority = ?, json = ?,
+            codes = ?, categories = ? WHERE pk = ?
+            """,
+            [
+                .of(resource.versionID), .integer(resource.lastUpdated), .of(resource.patientID), .of(resource.status), .of(resource.date),
+                .of(resource.priority), .bytes(body), .texts(Self.codeWords(resource.codes)), .texts(Self.codeWords(resource.categories)),
+                .integer(pk),
+            ])
+        try execute("DELETE FROM resource_code WHERE resource_pk = ?", [.integer(pk)])
+        try execute("DELETE FROM resource_category WHERE resource_pk = ?", [.integer(pk)])
+        try execute("DELETE FROM resource_identifier WHERE resource_pk = ?", [.integer(pk)])
         for (table, codes) in [("resource_code", resource.codes), ("resource_category", resource.categories)] where !codes.isEmpty {
             try execute(
                 "INSERT INTO \(table) (resource_pk, system, code) SELECT ?, * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING",
@@ -158,11 +144,11 @@ extension PostgresStoreSession {
         // code tables instead would read every row of a code (a whole region's, at ten million
         // Observations), which is right only for searches across patients.
         let narrow = query.patientIDs != nil || query.ids != nil
-        for (column, groups) in [("codes", query.codes), ("categories", query.categories)] where narrow {
+        let coded = [("codes", "resource_code", query.codes), ("categories", "resource_category", query.categories)]
+        for (column, table, groups) in coded where narrow {
             for group in groups where !group.isEmpty {
                 let words = group.map(Self.codeWord(for:))
                 // A token with neither system nor code matches any coding: the resource needs one.
-                let table = column == "codes" ? "resource_code" : "resource_category"
                 if words.contains(nil) {
                     conditions.append("(cardinality(\(column)) > 0 OR (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk LIMIT 1) IS NOT NULL)")
                     continue
@@ -177,7 +163,7 @@ extension PostgresStoreSession {
                     "(\(column) && ? OR (\(column) = '{}' AND (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(fallback)) LIMIT 1) IS NOT NULL))")
             }
         }
-        for (table, groups) in [("resource_code", query.codes), ("resource_category", query.categories)] where !narrow {
+        for (_, table, groups) in coded where !narrow {
             for group in groups where !group.isEmpty {
                 conditions.append("EXISTS (SELECT 1 FROM \(table) t WHERE t.resource_pk = resource.pk AND (\(Self.tokenCondition(group, values: &values))))")
             }
@@ -217,7 +203,10 @@ extension PostgresStoreSession {
     /// its system alone, and both (the system's length first, so no two pairs make one word). Migration 3
     /// makes the same words in SQL.
     static func codeWords(_ codes: [ResourceCode]) -> [String] {
-        codes.flatMap { coding in ["c" + coding.code, "y" + coding.system, "s\(coding.system.utf8.count):" + coding.system + coding.code] }
+        codes.flatMap { coding in
+            [TokenSearch(system: nil, code: coding.code), TokenSearch(system: coding.system, code: nil), TokenSearch(system: coding.system, code: coding.code)]
+                .compactMap(codeWord(for:))
+        }
     }
 
     /// The word a searched token matches (nil: a token with neither system nor code, which matches anything).
@@ -335,13 +324,6 @@ extension PostgresStoreSession {
     }
 
     // MARK: Change feed and Subscriptions
-
-    /// The next `count` numbers of a counter (the trail's, the feed's); the first of them.
-    func reserve(_ count: Int, of counter: String) throws -> Int64 {
-        guard let last = try integer("UPDATE sequence_counter SET value = value + ? WHERE name = ? RETURNING value", [.of(count), .text(counter)])
-        else { throw PostgresStoreError(code: .decoding, message: "the counter \(counter) is missing") }
-        return last - Int64(count) + 1
-    }
 
     func recordChange(type: String, id: String, version: Int, at time: Int64) throws {
         let recorded = try execute(
