@@ -83,6 +83,19 @@ struct AlertRuleServerTests {
         }
     }
 
+    @Test("a reading reads history only for the trends that judge it: a heart-failure weight three days, its heart rate none")
+    func historyOnlyForTrends() throws {
+        let rules = try #require(VitalSignRules.programme("heart-failure"))
+        func record(_ kind: MeasurementKind, _ part: MeasurementPart, _ value: Double) throws -> MeasurementRecord {
+            let json = ObservationBuilder.observation(
+                kind: kind, values: [.init(part: part, value: value)], effective: "2026-12-01T08:00:00Z", patientID: "p", clientID: "c")
+            return try #require(JSONParser.parseOrNil(FHIRService.stamp(json, type: .observation, id: "o", version: 1, at: 0).json).flatMap(ObservationReader.record(from:)))
+        }
+        #expect(rules.trendDays(for: try record(.bodyWeight, .bodyWeight, 80)) == 3)
+        #expect(rules.trendDays(for: try record(.heartRate, .heartRate, 70)) == 0)
+        #expect(try #require(VitalSignRules.programme("default")).trendDays(for: try record(.bodyWeight, .bodyWeight, 80)) == 0)
+    }
+
     @Test("a patient's own rules (a lower systolic band) decide their alerts; wrong rules are refused naming each problem and change nothing; a programme replaces them")
     func ownRules() async throws {
         try await withServer { server in

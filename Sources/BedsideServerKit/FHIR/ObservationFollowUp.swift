@@ -16,7 +16,7 @@ import Foundation
             let record = ObservationReader.record(from: json)
         else { return }
         let rules = try self.rules(for: patientID, db: db)
-        let history = try recentHistory(of: record.kind, patientID: patientID, before: record.effectiveAt, days: rules.longestTrendDays, db: db)
+        let history = try recentHistory(of: record.kind, patientID: patientID, before: record.effectiveAt, days: rules.trendDays(for: record), db: db)
         for alert in rules.evaluate(record, history: history) where only(alert) {
             try AlertFlags.raise(alert, patientID: patientID, trigger: "Observation/\(stored.id)", db: db, info: info, now: now)
         }
@@ -74,7 +74,11 @@ import Foundation
 }
 
 extension VitalSignRules {
-    var longestTrendDays: Int { trends.map(\.withinDays).max() ?? 0 }
+    /// How many days of history the trends that judge this reading need: none when no trend looks at
+    /// any of its values (a heart-failure patient's heart rate reads no history; their weight does).
+    func trendDays(for record: MeasurementRecord) -> Int {
+        trends.filter { rule in record.values.contains { $0.part.loincCode == rule.part } }.map(\.withinDays).max() ?? 0
+    }
 }
 
 /// Alerts into Flags: a new Flag, or, when the patient already has an open one for that rule, a new
