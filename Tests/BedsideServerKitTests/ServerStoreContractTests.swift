@@ -161,6 +161,24 @@ struct ServerStoreContractTests {
             var verifier = AuditChain.Verifier(key: store.keys.audit)
             for link in links { try verifier.check(link) }
             #expect(verifier.checked == 5)
+
+            // Many lines in one transaction, some read back before it commits: every one, in order, chained.
+            let many = (0..<1_203).map { index in
+                AuditEvent(at: 100 + Int64(index), actorID: "a1", actorRole: "patient", action: "create", resourceType: "Observation",
+                    resourceID: "m\(index)", patientID: "p1", outcome: "success", httpStatus: 201, remoteAddress: nil, request: nil)
+            }
+            let seenInside = try await store.write { db in
+                try db.append(Array(many.prefix(3)))
+                let inside = try db.auditLinks(after: 0, limit: 100).map(\.event.resourceID)
+                for event in many.dropFirst(3) { try db.append([event]) }
+                return inside
+            }
+            #expect(seenInside == (events + many.prefix(3)).map(\.resourceID))
+            let all = try await store.read { db in try db.auditLinks(after: 0, limit: 2_000) }
+            #expect(all.count == 1_208 && all.map(\.event.resourceID) == (events + many).map(\.resourceID))
+            #expect(all.map(\.sequence) == Array(all.indices).map { Int64($0) + (all.first?.sequence ?? 0) })
+            for link in all.dropFirst(5) { try verifier.check(link) }
+            #expect(verifier.checked == 1_208)
         }
     }
 

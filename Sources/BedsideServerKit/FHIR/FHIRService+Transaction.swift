@@ -51,15 +51,16 @@ extension FHIRService {
             results = try await store.write { db in
                 let committedAt = Self.commitTime(after: now, clock: clock)
                 var results: [WriteResult] = []
-                let present = PresentPatients()
+                let memo = TransactionMemo()
                 for (index, entry) in prepared.enumerated() {
                     do {
                         switch entry.action {
                         case .create(let resource, let id, let condition):
                             let stamped = Self.stamp(resource, type: entry.type, id: id, version: 1, at: committedAt)
-                            results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now, present: present))
+                            results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now, memo: memo))
                         case .update(let resource, let id, let ifMatch, let patientID):
                             results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: committedAt))
+                            if entry.type == .patient { memo.forget(id) }
                         }
                     } catch ServerError.invalid(let outcome) {
                         // Name the entry, so the client keeps that one aside and sends the rest again.

@@ -306,20 +306,32 @@ public struct FHIRService: Sendable {
     /// patient, and a person's access was checked before the write began (the patient may have been
     /// erased since).
     static func requirePatientExists(
-        _ patientID: String?, type: String, db: any StoreReading, info: RequestInfo, present: PresentPatients? = nil
+        _ patientID: String?, type: String, db: any StoreReading, info: RequestInfo, memo: TransactionMemo? = nil
     ) throws {
         // For everyone: a request let in before an erasure may write after it, and must not bring the
         // patient's data back.
         guard let patientID, type != "Patient" else { return }
-        if present?.ids.contains(patientID) == true { return }
-        guard try db.resource(type: "Patient", id: patientID) != nil else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
-        present?.ids.insert(patientID)
+        let found = try memo.map { memo in try memo.patient(patientID, db: db) != nil } ?? (db.resource(type: "Patient", id: patientID) != nil)
+        guard found else { throw ServerError.notFound("Patient/\(patientID) was not found.") }
     }
 
-    /// Patients found present within one write transaction. They stay present until it commits (an
-    /// erasure is a write, and waits for it), so a Bundle of a hundred readings asks once.
-    final class PresentPatients {
-        var ids: Set<String> = []
+    /// What one write transaction has read of its patients' Patient resources, so that a Bundle of a
+    /// hundred readings reads each patient once (that they exist, and their alert rules). A patient
+    /// found stays so until the write commits (an erasure is a write, and waits for it); an entry that
+    /// writes a Patient is forgotten, so what follows it reads the new version.
+    final class TransactionMemo {
+        private var patients: [String: JSONValue] = [:]
+
+        /// The patient's resource, parsed; nil when there is none.
+        func patient(_ id: String, db: any StoreReading) throws -> JSONValue? {
+            if let known = patients[id] { return known }
+            guard let stored = try db.resource(type: "Patient", id: id) else { return nil }
+            let parsed = JSONParser.parseOrNil(stored.json) ?? .object([:])
+            patients[id] = parsed
+            return parsed
+        }
+
+        func forget(_ id: String) { patients[id] = nil }
     }
 
     /// What a resource points at must be here: an assignment's (Task's) `focus` a stored Questionnaire,
@@ -350,9 +362,9 @@ public struct FHIRService: Sendable {
     /// Inside a transaction: returns the resource an identifier already names, or stores the new one.
     static func createOrMatch(
         _ stamped: StoredResource, condition: ResourceCode?, db: any StoreWriting, info: RequestInfo, now: Int64,
-        present: PresentPatients? = nil
+        memo: TransactionMemo? = nil
     ) throws -> WriteResult {
-        try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info, present: present)
+        try requirePatientExists(stamped.patientID, type: stamped.type, db: db, info: info, memo: memo)
         try requireReferencesExist(stamped, db: db)
         // Identifiers are looked up in the resource's own patient's compartment (which the caller may
         // write, or it would not have come this far): another patient's identifiers are never seen.
@@ -379,7 +391,7 @@ public struct FHIRService: Sendable {
         if stamped.type == SupportedResource.subscription.rawValue { try SubscriptionLifecycle.created(stamped, db: db, info: info) }
         try db.append([info.audit("create", type: stamped.type, id: stamped.id, patientID: stamped.patientID, status: 201, at: now)])
         try ResponseFollowUp.apply(stamped, db: db, info: info, now: now)
-        try ObservationFollowUp.apply(stamped, db: db, info: info, now: now)
+        try ObservationFollowUp.apply(stamped, db: db, info: info, now: now, memo: memo)
         return WriteResult(resource: stamped, created: true)
     }
 

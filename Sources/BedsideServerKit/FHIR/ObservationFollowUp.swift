@@ -9,13 +9,14 @@ import Foundation
 
     /// `only` limits which of the rules' alerts are raised (a remark added later raises only its own).
     static func apply(
-        _ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64, only: (Alert) -> Bool = { _ in true }
+        _ stored: StoredResource, db: any StoreWriting, info: RequestInfo, now: Int64, memo: FHIRService.TransactionMemo? = nil,
+        only: (Alert) -> Bool = { _ in true }
     ) throws {
         guard stored.type == SupportedResource.observation.rawValue, let patientID = stored.patientID,
             let json = JSONParser.parseOrNil(stored.json), json["status"]?.stringValue != "entered-in-error",
             let record = ObservationReader.record(from: json)
         else { return }
-        let rules = try self.rules(for: patientID, db: db)
+        let rules = try memo.map { memo in Self.rules(of: try memo.patient(patientID, db: db)) } ?? Self.rules(for: patientID, db: db)
         let history = try recentHistory(of: record.kind, patientID: patientID, before: record.effectiveAt, days: rules.trendDays(for: record), db: db)
         for alert in rules.evaluate(record, history: history) where only(alert) {
             try AlertFlags.raise(alert, patientID: patientID, trigger: "Observation/\(stored.id)", db: db, info: info, now: now)

@@ -60,7 +60,10 @@ public final class PostgresServerStore: ServerStore {
         let keys = keys
         return try await connections.transaction(readOnly: false) { sql in
             try sql.execute("SELECT pg_advisory_xact_lock($1)", [.integer(Self.writeLockKey)])
-            return try work(PostgresStoreSession(sql: sql, keys: keys))
+            let session = PostgresStoreSession(sql: sql, keys: keys)
+            let result = try work(session)
+            try session.flushAudit()
+            return result
         }
     }
 

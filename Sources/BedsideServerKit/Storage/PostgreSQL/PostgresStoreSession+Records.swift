@@ -142,10 +142,21 @@ extension PostgresStoreSession {
 
     // MARK: Audit
 
-    /// Appends to the chained trail (`AuditChain`): inside the write transaction, under the store's write
-    /// lock, so the record before is the last one committed, whichever instance wrote it.
+    /// Appends to the chained trail (`AuditChain`): kept with the session until it commits (or until
+    /// it reads the trail), then written in one go, inside the write transaction and under the store's
+    /// write lock, so the record before is the last one committed, whichever instance wrote it. A
+    /// Bundle of a hundred readings writes its hundred lines in two statements, not two hundred.
     func append(_ events: [AuditEvent]) throws {
+        pendingAudit.events += events
+        if pendingAudit.events.count >= PendingAudit.flushAt { try flushAudit() }
+    }
+
+    /// Writes the lines `append` kept: before the transaction commits, and before anything in it reads
+    /// the trail.
+    func flushAudit() throws {
+        let events = pendingAudit.events
         guard !events.isEmpty else { return }
+        pendingAudit.events = []
         // The numbers reserved and the chain's last link, in one round trip.
         guard
             let head = try row(
@@ -156,21 +167,22 @@ extension PostgresStoreSession {
         else { throw PostgresStoreError(code: .decoding, message: "the counter audit_event is missing") }
         var previous = try head.optionalBytes("mac") ?? []
         var sequence = try head.int64("last") - Int64(events.count)
-        for event in events {
-            sequence += 1
-            let mac = AuditChain.mac(key: keys.audit, previous: Data(previous), sequence: sequence, event: event)
-            try execute(
-                """
-                INSERT INTO audit_event (seq, at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome,
-                    http_status, remote_address, request, prev_mac, mac)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
+        let columns = "(seq, at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome, http_status, remote_address, request, prev_mac, mac)"
+        for chunk in stride(from: 0, to: events.count, by: PendingAudit.rowsPerStatement).map({ events[$0..<min($0 + PendingAudit.rowsPerStatement, events.count)] }) {
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * 14)
+            for event in chunk {
+                sequence += 1
+                let mac = Array(AuditChain.mac(key: keys.audit, previous: Data(previous), sequence: sequence, event: event))
+                values += [
                     .integer(sequence), .integer(event.at), .of(event.actorID), .of(event.actorRole), .text(event.action), .of(event.resourceType),
                     .of(event.resourceID), .of(event.patientID), .text(event.outcome), .of(event.httpStatus), .of(event.remoteAddress),
-                    .of(event.request), .bytes(previous), .bytes(Array(mac)),
-                ])
-            previous = Array(mac)
+                    .of(event.request), .bytes(previous), .bytes(mac),
+                ]
+                previous = mac
+            }
+            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            try execute("INSERT INTO audit_event \(columns) VALUES \(rows)", values)
         }
     }
 
@@ -183,13 +195,15 @@ extension PostgresStoreSession {
     }
 
     func auditEvents(after sequence: Int64, limit: Int) throws -> [(sequence: Int64, event: AuditEvent)] {
-        try rows("SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(sequence), .of(limit)]).map { row in
+        try flushAudit()
+        return try rows("SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(sequence), .of(limit)]).map { row in
             (try row.int64("seq"), try Self.auditEvent(row))
         }
     }
 
     func auditLinks(after sequence: Int64, limit: Int) throws -> [AuditChain.Link] {
-        try rows("SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(sequence), .of(limit)]).map { row in
+        try flushAudit()
+        return try rows("SELECT * FROM audit_event WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(sequence), .of(limit)]).map { row in
             AuditChain.Link(
                 sequence: try row.int64("seq"), event: try Self.auditEvent(row), previousMAC: (try row.optionalBytes("prev_mac")).map { Data($0) },
                 mac: (try row.optionalBytes("mac")).map { Data($0) })
@@ -199,6 +213,7 @@ extension PostgresStoreSession {
     // MARK: Unusual activity
 
     func auditEvents(from start: Int64, until end: Int64, actions: [String], actorRole: String?) throws -> [AuditEvent] {
+        try flushAudit()
         let role = actorRole == nil ? "" : "AND actor_role = ?"
         return try rows(
             "SELECT * FROM audit_event WHERE at >= ? AND at < ? AND action = ANY(?) \(role) ORDER BY seq",
@@ -207,6 +222,7 @@ extension PostgresStoreSession {
     }
 
     func patientsSeen(byRole role: String, actions: [String], from start: Int64, until end: Int64, atLeast minimum: Int) throws -> [String: Int] {
+        try flushAudit()
         let found = try rows(
             """
             SELECT actor_id, COUNT(DISTINCT patient_id) AS patients FROM audit_event
@@ -218,7 +234,8 @@ extension PostgresStoreSession {
     }
 
     func hourlyPatientCounts(actorID: String, actions: [String], from start: Int64, until end: Int64) throws -> [Int] {
-        try rows(
+        try flushAudit()
+        return try rows(
             """
             SELECT COUNT(DISTINCT patient_id) AS patients FROM audit_event
             WHERE actor_role = 'clinician' AND actor_id = ? AND at >= ? AND at < ? AND action = ANY(?) AND patient_id IS NOT NULL
@@ -228,7 +245,8 @@ extension PostgresStoreSession {
     }
 
     func hasAuditEvent(actorID: String, actions: [String], resourceType: String?, before time: Int64) throws -> Bool {
-        try row(
+        try flushAudit()
+        return try row(
             """
             SELECT 1 AS found FROM audit_event WHERE actor_role = 'system' AND actor_id = ? AND at < ?
             AND action = ANY(?) AND resource_type IS NOT DISTINCT FROM ? AND outcome = 'success' LIMIT 1

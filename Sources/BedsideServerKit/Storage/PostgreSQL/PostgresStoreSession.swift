@@ -11,6 +11,16 @@ import PostgresNIO
 struct PostgresStoreSession: StoreWriting {
     let sql: PostgresSQL
     let keys: StoreKeys
+    /// Audit lines appended and not yet written (`flushAudit`); the session's own, on its one thread.
+    let pendingAudit = PendingAudit()
+
+    final class PendingAudit {
+        /// Lines kept before they are written anyway (a long erasure's, a retention run's).
+        static let flushAt = 1_000
+        /// 14 parameters a line; PostgreSQL takes at most 65,535 in one statement.
+        static let rowsPerStatement = 500
+        var events: [AuditEvent] = []
+    }
 
     // MARK: Statements
 
