@@ -219,7 +219,7 @@ struct ServerBench: AsyncParsableCommand {
                     let observation = ObservationBuilder.observation(
                         kind: kind, values: values(), effective: FHIRDateTime.format(epochMilliseconds: time, utcOffsetSeconds: 3600),
                         patientID: patientID, clientID: UUID().uuidString.lowercased())
-                    try db.put(FHIRService.stamp(observation, type: .observation, id: UUID().uuidString.lowercased(), version: 1, at: now))
+                    try db.create(FHIRService.stamp(observation, type: .observation, id: UUID().uuidString.lowercased(), version: 1, at: now))
                 }
             }
             patientIndex += batch / perPatient

@@ -182,6 +182,62 @@ struct ServerStoreContractTests {
         }
     }
 
+    @Test("created resources: seen by every later statement of their transaction, in the feed in order, found by code, category and identifier; a taken id fails the whole write", arguments: StoreBackend.allCases)
+    func createdResources(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            // More than a backend keeps before it sends them anyway.
+            let many = (0..<730).map { Self.observation("n\($0)", patient: "p\($0 % 3)", date: Int64($0), identifier: "dev-\($0)") }
+            let device: @Sendable (String) -> ResourceCode = { value in ResourceCode(system: "urn:device", code: value) }
+            let inside = try await store.write { db in
+                try db.create(Self.observation("first", patient: "p1", date: 5_000, identifier: "dev-first"))
+                let byIdentifier = try db.resourceID(type: "Observation", identifier: device("dev-first"), patientID: "p1")
+                let otherPatient = try db.resourceID(type: "Observation", identifier: device("dev-first"), patientID: "p2")
+                var query = ResourceQuery(type: "Observation")
+                query.patientIDs = ["p1"]
+                query.codes = [[TokenSearch.code("29463-7", system: "http://loinc.org")]]
+                let searched = try db.search(query).resources.map(\.id)
+                for resource in many { try db.create(resource) }
+                try db.create(StoredResource(
+                    type: "Flag", id: "f1", versionID: 1, lastUpdated: 7, patientID: nil, status: nil, date: nil, priority: 3, json: Array("{}".utf8)))
+                let last = try db.resourceID(type: "Observation", identifier: device("dev-729"), patientID: "p0")
+                return (byIdentifier, otherPatient, searched, last, try db.resource(type: "Observation", id: "n729")?.json, try db.count(type: "Observation"))
+            }
+            #expect(inside.0 == "first" && inside.1 == nil && inside.2 == ["first"] && inside.3 == "n729")
+            #expect(inside.4 == many.last?.json && inside.5 == 731)
+            let fields = try await store.read { db in
+                try [db.resource(type: "Observation", id: "n5"), db.resource(type: "Flag", id: "f1")].map { stored in
+                    [stored?.patientID, stored?.status, stored?.date.map { String($0) }, stored?.priority.map { String($0) }, stored.map { String($0.lastUpdated) }]
+                }
+            }
+            #expect(fields == [["p2", "final", "5", nil, "1001"], [nil, nil, nil, "3", "7"]])
+            let feed = try await store.read { db in try db.changes(after: 0, limit: 1_000) }
+            #expect(feed.map(\.id) == ["first"] + many.map(\.id) + ["f1"])
+            #expect(feed.map(\.sequence) == Array(feed.indices).map { Int64($0) + (feed.first?.sequence ?? 0) })
+            var query = ResourceQuery(type: "Observation")
+            query.patientIDs = ["p0"]
+            query.codes = [[TokenSearch.code("29463-7", system: "http://loinc.org")]]
+            query.categories = [[TokenSearch(system: nil, code: "vital-signs")]]
+            query.count = 1_000
+            let patientQuery = query
+            #expect(try await store.read { db in try db.search(patientQuery).resources.count } == 244)
+            var across = ResourceQuery(type: "Observation")
+            across.codes = [[TokenSearch.code("29463-7", system: "http://loinc.org")]]
+            across.count = 1_000
+            let acrossQuery = across
+            #expect(try await store.read { db in try db.search(acrossQuery).resources.count } == 731)
+
+            // A taken id: nothing of that write stays.
+            await #expect(throws: (any Error).self) {
+                try await store.write { db in
+                    try db.create(Self.observation("x1", patient: "p1", date: 1, identifier: "dev-x1"))
+                    try db.create(Self.observation("first", patient: "p1", date: 1))
+                }
+            }
+            #expect(try await store.read { db in try db.resource(type: "Observation", id: "x1") } == nil)
+            #expect(try await store.read { db in try db.resource(type: "Observation", id: "first")?.versionID } == 1)
+        }
+    }
+
     @Test("care ends, erasure removes a patient's every trace but others', alerts are one per rule and hour, subscriptions and assertions", arguments: StoreBackend.allCases)
     func lifecycle(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in

@@ -384,7 +384,7 @@ public struct FHIRService: Sendable {
                 diagnostics: "Another \(stamped.type) already has the identifier \(identifier.code); send it with ifNoneExist to make the upload idempotent.",
                 expression: "\(stamped.type).identifier"))
         }
-        try db.put(stamped)
+        try db.create(stamped)
         if stamped.type == SupportedResource.careTeam.rawValue, let patientID = stamped.patientID {
             try CareTeams.synchronize(patientID: patientID, db: db, now: now)
         }

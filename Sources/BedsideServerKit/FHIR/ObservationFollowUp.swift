@@ -97,7 +97,7 @@ enum AlertFlags {
         }
         guard let open, let current = JSONParser.parseOrNil(open.json) else {
             let id = UUID().uuidString.lowercased()
-            try db.put(FHIRService.stamp(FlagBuilder.flag(for: alert, patientID: patientID, trigger: trigger, at: now), type: .flag, id: id, version: 1, at: now))
+            try db.create(FHIRService.stamp(FlagBuilder.flag(for: alert, patientID: patientID, trigger: trigger, at: now), type: .flag, id: id, version: 1, at: now))
             try db.append([info.audit("flag-raised", type: "Flag", id: id, patientID: patientID, status: 201, at: now)])
             return true
         }

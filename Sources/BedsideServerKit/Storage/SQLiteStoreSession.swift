@@ -455,12 +455,24 @@ struct SQLiteStoreSession: StoreWriting {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource WHERE type = ?", arguments: [type]) ?? 0
     }
 
+    /// In-process, nothing is gained by keeping it: stored at once.
+    func create(_ resource: StoredResource) throws {
+        try store(resource, new: true)
+    }
+
     func put(_ resource: StoredResource) throws {
+        try store(resource, new: false)
+    }
+
+    private func store(_ resource: StoredResource, new: Bool) throws {
         let existing = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT pk, version, last_updated, json FROM resource WHERE type = ? AND id = ?"),
             arguments: [resource.type, resource.id])
         let pk: Int64
         if let existing {
+            guard !new else {
+                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT_PRIMARYKEY, message: "\(resource.type)/\(resource.id) is stored already")
+            }
             pk = existing["pk"]
             try db.cachedStatement(sql: """
                 INSERT INTO resource_history (type, id, version, last_updated, json) VALUES (?, ?, ?, ?, ?)

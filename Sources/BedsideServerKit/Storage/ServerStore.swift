@@ -123,6 +123,10 @@ public protocol StoreWriting: StoreReading {
     func setDisabled(accountID: String, at time: Int64?) throws
     /// Stores a new version (or the first) of a resource and keeps the previous one in history.
     func put(_ resource: StoredResource) throws
+    /// Stores a resource whose id this server has just made (version 1, never stored): the backend may
+    /// send it later in the transaction together with others, but every later read in the transaction
+    /// sees it. The transaction fails if the id is taken.
+    func create(_ resource: StoredResource) throws
     func append(_ events: [AuditEvent]) throws
     /// Stores an account's enrolment code, replacing any earlier one.
     func save(_ enrolment: EnrolmentRecord) throws

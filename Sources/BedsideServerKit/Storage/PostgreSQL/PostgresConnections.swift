@@ -13,6 +13,9 @@ public enum SQLValue: Sendable, Equatable {
     case bytes([UInt8])
     /// A text array (`= ANY($n)`): one placeholder, whatever the list's length.
     case texts([String])
+    /// Arrays for `unnest`, a column of many rows in one placeholder.
+    case integers([Int64])
+    case byteArrays([[UInt8]])
     case null
 }
 
@@ -115,6 +118,8 @@ public struct PostgresSQL: Sendable {
             case .text(let text): bindings.append(text)
             case .bytes(let bytes): bindings.append(ByteBuffer(bytes: bytes))
             case .texts(let list): bindings.append(list)
+            case .integers(let list): bindings.append(list)
+            case .byteArrays(let list): bindings.append(list.map { ByteBuffer(bytes: $0) })
             case .null: bindings.appendNull()
             }
         }

@@ -62,7 +62,7 @@ public final class PostgresServerStore: ServerStore {
             try sql.execute("SELECT pg_advisory_xact_lock($1)", [.integer(Self.writeLockKey)])
             let session = PostgresStoreSession(sql: sql, keys: keys)
             let result = try work(session)
-            try session.flushAudit()
+            try session.flush()
             return result
         }
     }

@@ -147,16 +147,16 @@ extension PostgresStoreSession {
     /// write lock, so the record before is the last one committed, whichever instance wrote it. A
     /// Bundle of a hundred readings writes its hundred lines in two statements, not two hundred.
     func append(_ events: [AuditEvent]) throws {
-        pendingAudit.events += events
-        if pendingAudit.events.count >= PendingAudit.flushAt { try flushAudit() }
+        pending.audit += events
+        if pending.audit.count >= PendingWrites.auditFlushAt { try flushAudit() }
     }
 
     /// Writes the lines `append` kept: before the transaction commits, and before anything in it reads
     /// the trail.
     func flushAudit() throws {
-        let events = pendingAudit.events
+        let events = pending.audit
         guard !events.isEmpty else { return }
-        pendingAudit.events = []
+        pending.audit = []
         // The numbers reserved and the chain's last link, in one round trip.
         guard
             let head = try row(
@@ -168,7 +168,7 @@ extension PostgresStoreSession {
         var previous = try head.optionalBytes("mac") ?? []
         var sequence = try head.int64("last") - Int64(events.count)
         let columns = "(seq, at, actor_id, actor_role, action, resource_type, resource_id, patient_id, outcome, http_status, remote_address, request, prev_mac, mac)"
-        for chunk in stride(from: 0, to: events.count, by: PendingAudit.rowsPerStatement).map({ events[$0..<min($0 + PendingAudit.rowsPerStatement, events.count)] }) {
+        for chunk in stride(from: 0, to: events.count, by: PendingWrites.auditRowsPerStatement).map({ events[$0..<min($0 + PendingWrites.auditRowsPerStatement, events.count)] }) {
             var values: [SQLValue] = []
             values.reserveCapacity(chunk.count * 14)
             for event in chunk {

@@ -33,12 +33,20 @@ extension PostgresStoreSession {
     }
 
     func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String? {
-        try strings(
-            """
+        // New resources not yet sent are looked at here, so that a Bundle's readings, each asking
+        // whether it was stored before, are not sent one at a time: nothing else could match.
+        let scope = patientID ?? ""
+        if let kept = pending.resources.first(where: { kept in
+            kept.resource.type == type && (kept.resource.identifierScope ?? "") == scope && kept.resource.identifiers.contains(identifier)
+        }) {
+            return kept.resource.id
+        }
+        let text = """
             SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
             WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
-            """, [.text(type), .text(patientID ?? ""), .text(identifier.system), .text(identifier.code)]
-        ).first
+            """
+        return try sql.rows(Self.numbered(text), [.text(type), .text(scope), .text(identifier.system), .text(identifier.code)]).first
+            .map { row throws(PostgresStoreError) in try PostgresSQL.decode(row[0], as: String.self, sql: text) }
     }
 
     func count(type: String) throws -> Int {
@@ -81,6 +89,89 @@ extension PostgresStoreSession {
                 [.text(resource.type), .text(resource.identifierScope ?? ""), .text(identifier.system), .text(identifier.code), .integer(pk)])
         }
         try recordChange(type: resource.type, id: resource.id, version: resource.versionID, at: resource.lastUpdated)
+    }
+
+    func create(_ resource: StoredResource) throws {
+        let body = try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
+        pending.resources.append((resource, body))
+        if pending.resources.count >= PendingWrites.resourcesFlushAt { try flushResources() }
+    }
+
+    /// Sends the new resources `create` kept, with their codes, categories, identifiers and change-feed
+    /// entries, in one statement (a Bundle of a hundred readings: one round trip, not a hundred).
+    func flushResources() throws {
+        let batch = pending.resources
+        guard !batch.isEmpty else { return }
+        pending.resources = []
+        // Columns that may be NULL travel as text: "" for NULL, else "v" and the value (arrays of
+        // optionals do not cross postgres-nio).
+        func nullable(_ value: String?) -> String { value.map { "v" + $0 } ?? "" }
+        func nullable(_ value: Int64?) -> String { value.map { "v\($0)" } ?? "" }
+        var wordRows: ([Int64], [String]) = ([], [])
+        var categoryWordRows: ([Int64], [String]) = ([], [])
+        var codeRows: ([Int64], [String], [String]) = ([], [], [])
+        var categoryRows: ([Int64], [String], [String]) = ([], [], [])
+        var identifierRows: ([Int64], [String], [String]) = ([], [], [])
+        for (index, (resource, _)) in batch.enumerated() {
+            let row = Int64(index + 1)
+            for word in Self.codeWords(resource.codes) { wordRows.0.append(row); wordRows.1.append(word) }
+            for word in Self.codeWords(resource.categories) { categoryWordRows.0.append(row); categoryWordRows.1.append(word) }
+            for code in resource.codes { codeRows.0.append(row); codeRows.1.append(code.system); codeRows.2.append(code.code) }
+            for code in resource.categories { categoryRows.0.append(row); categoryRows.1.append(code.system); categoryRows.2.append(code.code) }
+            for code in resource.identifiers { identifierRows.0.append(row); identifierRows.1.append(code.system); identifierRows.2.append(code.code) }
+        }
+        func decoded(_ column: String) -> String { "CASE WHEN \(column) = '' THEN NULL ELSE substr(\(column), 2) END" }
+        let text = """
+            WITH input AS (
+                SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[], ?::text[])
+                WITH ORDINALITY AS u(type, id, version, last_updated, patient_id, status, date, priority, json, scope, n)),
+            words AS (SELECT n, array_agg(w) AS w FROM unnest(?::bigint[], ?::text[]) AS x(n, w) GROUP BY n),
+            category_words AS (SELECT n, array_agg(w) AS w FROM unnest(?::bigint[], ?::text[]) AS x(n, w) GROUP BY n),
+            r AS (
+                INSERT INTO resource (type, id, version, last_updated, patient_id, status, date, priority, json, codes, categories)
+                SELECT i.type, i.id, i.version, i.last_updated, \(decoded("i.patient_id")), \(decoded("i.status")),
+                    (\(decoded("i.date")))::bigint, (\(decoded("i.priority")))::bigint, i.json, COALESCE(words.w, '{}'), COALESCE(category_words.w, '{}')
+                FROM input i LEFT JOIN words ON words.n = i.n LEFT JOIN category_words ON category_words.n = i.n ORDER BY i.n
+                RETURNING pk, type, id),
+            numbered AS (SELECT r.pk, i.n, i.type, i.id, i.version, i.last_updated, i.scope FROM r JOIN input i ON i.type = r.type AND i.id = r.id),
+            c AS (
+                INSERT INTO resource_code (resource_pk, system, code)
+                SELECT numbered.pk, x.s, x.c FROM unnest(?::bigint[], ?::text[], ?::text[]) AS x(n, s, c) JOIN numbered ON numbered.n = x.n
+                ON CONFLICT DO NOTHING),
+            k AS (
+                INSERT INTO resource_category (resource_pk, system, code)
+                SELECT numbered.pk, x.s, x.c FROM unnest(?::bigint[], ?::text[], ?::text[]) AS x(n, s, c) JOIN numbered ON numbered.n = x.n
+                ON CONFLICT DO NOTHING),
+            identifiers AS (
+                INSERT INTO resource_identifier (type, patient_key, system, value, resource_pk)
+                SELECT numbered.type, numbered.scope, x.s, x.v, numbered.pk
+                FROM unnest(?::bigint[], ?::text[], ?::text[]) AS x(n, s, v) JOIN numbered ON numbered.n = x.n),
+            s AS (UPDATE sequence_counter SET value = value + (SELECT count(*) FROM numbered) WHERE name = 'resource_change' RETURNING value),
+            f AS (
+                INSERT INTO resource_change (seq, type, id, version, at)
+                SELECT s.value - (SELECT count(*) FROM numbered) + row_number() OVER (ORDER BY numbered.n), numbered.type, numbered.id,
+                    numbered.version, numbered.last_updated
+                FROM numbered, s RETURNING seq)
+            SELECT (SELECT count(*) FROM numbered) AS inserted, (SELECT count(*) FROM f) AS recorded
+            """
+        let answer = try sql.rows(
+            Self.numbered(text),
+            [
+                .texts(batch.map(\.resource.type)), .texts(batch.map(\.resource.id)), .integers(batch.map { Int64($0.resource.versionID) }),
+                .integers(batch.map(\.resource.lastUpdated)), .texts(batch.map { nullable($0.resource.patientID) }),
+                .texts(batch.map { nullable($0.resource.status) }), .texts(batch.map { nullable($0.resource.date) }),
+                .texts(batch.map { nullable($0.resource.priority.map(Int64.init)) }), .byteArrays(batch.map(\.body)),
+                .texts(batch.map { $0.resource.identifierScope ?? "" }),
+                .integers(wordRows.0), .texts(wordRows.1), .integers(categoryWordRows.0), .texts(categoryWordRows.1),
+                .integers(codeRows.0), .texts(codeRows.1), .texts(codeRows.2),
+                .integers(categoryRows.0), .texts(categoryRows.1), .texts(categoryRows.2),
+                .integers(identifierRows.0), .texts(identifierRows.1), .texts(identifierRows.2),
+            ]
+        ).first
+        // Each new and each recorded in the change feed, or the transaction must not commit.
+        guard let answer, try answer.int("inserted") == batch.count, try answer.int("recorded") == batch.count else {
+            throw PostgresStoreError(code: .decoding, message: "PostgreSQL stored \(batch.count) new resources only in part")
+        }
     }
 
     /// A resource not stored before (every reading, the common case) with its codes, categories,

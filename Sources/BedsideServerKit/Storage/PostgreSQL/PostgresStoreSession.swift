@@ -11,15 +11,26 @@ import PostgresNIO
 struct PostgresStoreSession: StoreWriting {
     let sql: PostgresSQL
     let keys: StoreKeys
-    /// Audit lines appended and not yet written (`flushAudit`); the session's own, on its one thread.
-    let pendingAudit = PendingAudit()
+    /// Writes kept to be sent together; the session's own, used on its one thread.
+    let pending = PendingWrites()
 
-    final class PendingAudit {
-        /// Lines kept before they are written anyway (a long erasure's, a retention run's).
-        static let flushAt = 1_000
-        /// 14 parameters a line; PostgreSQL takes at most 65,535 in one statement.
-        static let rowsPerStatement = 500
-        var events: [AuditEvent] = []
+    final class PendingWrites {
+        /// New resources (`create`), sealed, written in one statement before the session's next one
+        /// (whatever it is), so that nothing in the transaction ever misses them.
+        var resources: [(resource: StoredResource, body: [UInt8])] = []
+        /// Audit lines (`append`), written before the transaction commits or reads the trail.
+        var audit: [AuditEvent] = []
+        /// How many of each are kept before they are written anyway (a long erasure's, a retention run's).
+        static let resourcesFlushAt = 500
+        static let auditFlushAt = 1_000
+        /// 14 parameters an audit line; PostgreSQL takes at most 65,535 in one statement.
+        static let auditRowsPerStatement = 500
+    }
+
+    /// Writes what is kept: before the transaction commits.
+    func flush() throws {
+        try flushResources()
+        try flushAudit()
     }
 
     // MARK: Statements
@@ -40,13 +51,18 @@ struct PostgresStoreSession: StoreWriting {
         return result
     }
 
+    // Every statement goes through these three, and each first writes the kept new resources: a
+    // statement must see everything the transaction wrote before it.
+
     @discardableResult
     func execute(_ text: String, _ values: [SQLValue] = []) throws -> Int {
-        try sql.execute(Self.numbered(text), values)
+        try flushResources()
+        return try sql.execute(Self.numbered(text), values)
     }
 
     func rows(_ text: String, _ values: [SQLValue] = []) throws -> [PostgresRandomAccessRow] {
-        try sql.rows(Self.numbered(text), values)
+        try flushResources()
+        return try sql.rows(Self.numbered(text), values)
     }
 
     func row(_ text: String, _ values: [SQLValue] = []) throws -> PostgresRandomAccessRow? {
@@ -58,7 +74,8 @@ struct PostgresStoreSession: StoreWriting {
     }
 
     func integer(_ text: String, _ values: [SQLValue] = []) throws -> Int64? {
-        try sql.integer(Self.numbered(text), values)
+        try flushResources()
+        return try sql.integer(Self.numbered(text), values)
     }
 
     // MARK: Sealed fields
