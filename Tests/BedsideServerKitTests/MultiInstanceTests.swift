@@ -186,6 +186,27 @@ struct MultiInstanceTests {
         await TestPostgres.shared.dropDatabase(location)
     }
 
+    @Test("a Bundle mixing resent and new readings: the resent answered 200 with the stored ones' ids, the new 201, each stored once")
+    func resentAmongNew() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let pair = try await Pair.start(database: TestPostgres.url(for: location))
+        defer { pair.stop() }
+        let readings = (1...4).map { _ in Self.reading(UUID().uuidString.lowercased(), patientID: pair.patientID) }
+        func send(_ indices: [Int]) async throws -> [(status: String, location: String)] {
+            let answer = try await pair.a.send("POST", "/fhir", token: pair.token, json: TestServer.transaction(indices.map { readings[$0] }))
+            guard answer.status == 200 else { throw TestFailure("transaction: \(answer.status) \(answer.text)") }
+            return answer.entries.map { ($0["response"]?["status"]?.stringValue ?? "", $0["response"]?["location"]?.stringValue ?? "") }
+        }
+        let first = try await send([0, 1])
+        let second = try await send([1, 2, 0, 3])
+        #expect(first.map(\.status) == ["201 Created", "201 Created"])
+        #expect(second.map(\.status) == ["200 OK", "201 Created", "200 OK", "201 Created"])
+        #expect(second[0].location == first[1].location && second[2].location == first[0].location)
+        let stored = try await pair.storedIdentifiers(through: pair.b)
+        #expect(stored.count == 4 && stored.values.allSatisfy { $0 == 1 }, "\(stored)")
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
     @Test("U+0000 in a resource or a search: an OperationOutcome on PostgreSQL too, not a 500")
     func nulRefused() async throws {
         let location = try await TestPostgres.shared.makeDatabase()

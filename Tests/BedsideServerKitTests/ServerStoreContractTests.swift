@@ -238,6 +238,31 @@ struct ServerStoreContractTests {
         }
     }
 
+    @Test("identifier lookups asked for ahead answer as one at a time would, also after a create and an update in between", arguments: StoreBackend.allCases)
+    func lookupsAhead(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                try db.put(Self.observation("o1", patient: "p1", date: 1, identifier: "a"))
+                try db.put(Self.observation("o2", patient: "p2", date: 1, identifier: "b"))
+            }
+            let answers = try await store.write { db in
+                func id(_ value: String, _ patient: String) throws -> String? {
+                    try db.resourceID(type: "Observation", identifier: ResourceCode(system: "urn:device", code: value), patientID: patient)
+                }
+                let asked = [("a", "p1"), ("b", "p1"), ("c", "p1"), ("b", "p2"), ("z", "p1")]
+                try db.expectLookups(type: "Observation", asked.map { (identifier: ResourceCode(system: "urn:device", code: $0.0), patientID: $0.1) })
+                var seen = try asked.map { try id($0.0, $0.1) }
+                try db.create(Self.observation("o3", patient: "p1", date: 2, identifier: "c"))
+                seen.append(try id("c", "p1"))
+                // A new version of o1 trades its identifier "a" for "z", which was asked for ahead as absent.
+                try db.put(Self.observation("o1", patient: "p1", date: 1, version: 2, identifier: "z"))
+                seen += [try id("a", "p1"), try id("z", "p1")]
+                return seen
+            }
+            #expect(answers == ["o1", nil, nil, "o2", nil, "o3", nil, "o1"])
+        }
+    }
+
     @Test("care ends, erasure removes a patient's every trace but others', alerts are one per rule and hour, subscriptions and assertions", arguments: StoreBackend.allCases)
     func lifecycle(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in

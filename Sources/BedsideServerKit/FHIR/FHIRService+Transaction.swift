@@ -52,11 +52,19 @@ extension FHIRService {
                 let committedAt = Self.commitTime(after: now, clock: clock)
                 var results: [WriteResult] = []
                 let memo = TransactionMemo()
+                let stamped = prepared.map { entry -> StoredResource? in
+                    guard case .create(let resource, let id, _) = entry.action else { return nil }
+                    return Self.stamp(resource, type: entry.type, id: id, version: 1, at: committedAt)
+                }
+                try memo.prepare(creates: zip(prepared, stamped).compactMap { entry, stamped in
+                    guard case .create(_, _, let condition) = entry.action, let stamped else { return nil }
+                    return (stamped, condition)
+                }, db: db)
                 for (index, entry) in prepared.enumerated() {
                     do {
                         switch entry.action {
-                        case .create(let resource, let id, let condition):
-                            let stamped = Self.stamp(resource, type: entry.type, id: id, version: 1, at: committedAt)
+                        case .create(_, _, let condition):
+                            guard let stamped = stamped[index] else { continue }
                             results.append(try Self.createOrMatch(stamped, condition: condition, db: db, info: info, now: now, memo: memo))
                         case .update(let resource, let id, let ifMatch, let patientID):
                             results.append(try Self.applyUpdate(resource, type: entry.type, id: id, ifMatch: ifMatch, patientID: patientID, db: db, info: info, now: committedAt))

@@ -332,6 +332,19 @@ public struct FHIRService: Sendable {
         }
 
         func forget(_ id: String) { patients[id] = nil }
+
+        /// Before a Bundle's creates: their patients read, then their conditions' identifiers asked
+        /// for together (a backend across a network answers them in one query, good until its next
+        /// statement: reading the patients first keeps them from ending it at the first entry).
+        func prepare(creates: [(resource: StoredResource, condition: ResourceCode?)], db: any StoreReading) throws {
+            for patientID in Set(creates.compactMap { $0.resource.type == "Patient" ? nil : $0.resource.patientID }).sorted() {
+                _ = try patient(patientID, db: db)
+            }
+            let conditional = creates.compactMap { create in create.condition.map { (create.resource, $0) } }
+            for (type, group) in Dictionary(grouping: conditional, by: { $0.0.type }).sorted(by: { $0.key < $1.key }) {
+                try db.expectLookups(type: type, group.map { (identifier: $0.1, patientID: $0.0.identifierScope) })
+            }
+        }
     }
 
     /// What a resource points at must be here: an assignment's (Task's) `focus` a stored Questionnaire,

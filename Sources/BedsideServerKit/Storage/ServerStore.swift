@@ -40,9 +40,12 @@ public protocol StoreReading {
     func teamPractitionerIDs(patientID: String) throws -> [String]
     func resource(type: String, id: String) throws -> StoredResource?
     func resource(type: String, id: String, version: Int) throws -> StoredResource?
-    /// The id of the resource of `type` carrying `identifier`, if any.
     /// The resource of `type` that carries `identifier` in `patientID`'s compartment (nil: outside any).
     func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String?
+    /// A hint that `resourceID` is about to be asked for each of these (a Bundle's conditional
+    /// creates): a backend across a network may answer them all in one query now. Changes nothing,
+    /// and every answer stays exactly what `resourceID` would say.
+    func expectLookups(type: String, _ lookups: [(identifier: ResourceCode, patientID: String?)]) throws
     func search(_ query: ResourceQuery) throws -> ResourcePage
     /// The distinct patients of the resources that match (paging and order ignored).
     func patientIDs(matching query: ResourceQuery) throws -> Set<String>

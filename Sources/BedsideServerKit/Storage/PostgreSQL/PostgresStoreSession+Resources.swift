@@ -41,12 +41,38 @@ extension PostgresStoreSession {
         }) {
             return kept.resource.id
         }
+        if let known = pending.lookups[IdentifierKey(type: type, scope: scope, identifier: identifier)] { return known }
         let text = """
             SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
             WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
             """
         return try sql.rows(Self.numbered(text), [.text(type), .text(scope), .text(identifier.system), .text(identifier.code)]).first
             .map { row throws(PostgresStoreError) in try PostgresSQL.decode(row[0], as: String.self, sql: text) }
+    }
+
+    func expectLookups(type: String, _ lookups: [(identifier: ResourceCode, patientID: String?)]) throws {
+        guard lookups.count > 1 else { return }
+        let found = try rows(
+            """
+            SELECT k.scope, k.s, k.v, r.id FROM unnest(?::text[], ?::text[], ?::text[]) AS k(scope, s, v)
+            JOIN resource_identifier i ON i.type = ? AND i.patient_key = k.scope AND i.system = k.s AND i.value = k.v
+            JOIN resource r ON r.pk = i.resource_pk
+            """,
+            [
+                .texts(lookups.map { $0.patientID ?? "" }), .texts(lookups.map(\.identifier.system)), .texts(lookups.map(\.identifier.code)),
+                .text(type),
+            ])
+        // Asked after the statement (which forgets earlier answers), so these stand until the next one.
+        var answers: [IdentifierKey: String?] = [:]
+        for lookup in lookups {
+            answers[IdentifierKey(type: type, scope: lookup.patientID ?? "", identifier: lookup.identifier)] = .some(nil)
+        }
+        for row in found {
+            let key = IdentifierKey(
+                type: type, scope: try row.text("scope"), identifier: ResourceCode(system: try row.text("s"), code: try row.text("v")))
+            answers[key] = .some(try row.text("id"))
+        }
+        pending.lookups = answers
     }
 
     func count(type: String) throws -> Int {

@@ -20,11 +20,20 @@ struct PostgresStoreSession: StoreWriting {
         var resources: [(resource: StoredResource, body: [UInt8])] = []
         /// Audit lines (`append`), written before the transaction commits or reads the trail.
         var audit: [AuditEvent] = []
+        /// Identifier lookups answered ahead (`expectLookups`): the id, or nil for none. Forgotten at the
+        /// session's next statement, which may change what they would answer.
+        var lookups: [IdentifierKey: String?] = [:]
         /// How many of each are kept before they are written anyway (a long erasure's, a retention run's).
         static let resourcesFlushAt = 500
         static let auditFlushAt = 1_000
         /// 14 parameters an audit line; PostgreSQL takes at most 65,535 in one statement.
         static let auditRowsPerStatement = 500
+    }
+
+    struct IdentifierKey: Hashable {
+        var type: String
+        var scope: String
+        var identifier: ResourceCode
     }
 
     /// Writes what is kept: before the transaction commits.
@@ -57,11 +66,13 @@ struct PostgresStoreSession: StoreWriting {
     @discardableResult
     func execute(_ text: String, _ values: [SQLValue] = []) throws -> Int {
         try flushResources()
+        pending.lookups = [:]
         return try sql.execute(Self.numbered(text), values)
     }
 
     func rows(_ text: String, _ values: [SQLValue] = []) throws -> [PostgresRandomAccessRow] {
         try flushResources()
+        pending.lookups = [:]
         return try sql.rows(Self.numbered(text), values)
     }
 
@@ -75,6 +86,7 @@ struct PostgresStoreSession: StoreWriting {
 
     func integer(_ text: String, _ values: [SQLValue] = []) throws -> Int64? {
         try flushResources()
+        pending.lookups = [:]
         return try sql.integer(Self.numbered(text), values)
     }
 
