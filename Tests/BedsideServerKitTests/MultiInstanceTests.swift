@@ -290,7 +290,9 @@ struct MultiInstanceTests {
         let seen = answers.value.withLock { $0 } + whileAway
         #expect(whileAway.allSatisfy { $0.status == 503 }, "\(whileAway)")
         let refused = seen.filter { $0.status != 200 }
-        #expect(refused.allSatisfy { $0.status == 503 && $0.retryAfter != nil }, "\(refused)")
+        // A COMMIT cut off by the shutdown may be answered 500 "may or may not be stored" instead: resent
+        // with ifNoneExist, still stored once.
+        #expect(refused.allSatisfy { ($0.status == 503 && $0.retryAfter != nil) || ($0.status == 500 && $0.detail.contains("may or may not be stored")) }, "\(refused)")
         #expect(seen.allSatisfy { $0.seconds < 10 }, "answers that took long: \(seen.filter { $0.seconds >= 10 })")
         #expect(seen.filter { $0.status == 200 }.count == stream.count)
         let stored = try await pair.storedIdentifiers(through: pair.a)
@@ -310,7 +312,7 @@ struct MultiInstanceTests {
             let began = ContinuousClock.now
             do {
                 let answer = try await instance.send("POST", "/fhir", token: token, json: bundle)
-                (status, retryAfter, detail) = (answer.status, answer.header("Retry-After"), String(answer.text.prefix(160)))
+                (status, retryAfter, detail) = (answer.status, answer.header("Retry-After"), String(answer.text.prefix(400)))
             } catch {
                 (status, retryAfter, detail) = (0, nil, "\(error)")
             }

@@ -126,6 +126,40 @@ struct PostgresFoundationTests {
         }
     }
 
+    @Test("a write whose COMMIT gets no answer fails commitUnknown: a 500 saying it may be stored, not a 503 inviting a blind resend")
+    func lostCommit() async throws {
+        try await withDatabase { location in
+            let connections = try PostgresConnections(location: location)
+            defer { Task { await connections.shutdown() } }
+            try await connections.transaction(readOnly: false) { sql in
+                try sql.execute("CREATE TABLE note (id TEXT PRIMARY KEY)")
+                // Committing a note takes two seconds: time to cut the connection while it commits.
+                try sql.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$")
+                try sql.execute(
+                    "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON note DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()")
+            }
+            let cutter = Task {
+                try await Task.sleep(for: .milliseconds(700))
+                return try await connections.transaction(readOnly: false) { sql in
+                    try sql.integer(
+                        """
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                        WHERE datname = current_database() AND query = 'COMMIT' AND pid <> pg_backend_pid()
+                        """)
+                }
+            }
+            do {
+                try await connections.transaction(readOnly: false) { sql in try sql.execute("INSERT INTO note VALUES ('a')") }
+                Issue.record("the COMMIT answered")
+            } catch let error as PostgresStoreError {
+                #expect(error.code == .commitUnknown, "\(error)")
+                #expect(ServerError.storage(error).status == 500)
+                #expect(ServerError.storage(error).outcome.issues.first?.diagnostics.contains("may or may not be stored") == true)
+            }
+            #expect(try await cutter.value == 1)
+        }
+    }
+
     @Test("schema steps: four instances starting at once apply each step exactly once; a newer schema is refused")
     func migrations() async throws {
         try await withDatabase { location in

@@ -93,6 +93,11 @@ public enum ServerError: Error, Sendable {
         case .storage(let underlying) where Self.isTransient(underlying):
             OperationOutcome(
                 code: "transient", diagnostics: "The database is not available at the moment. Try again in \(Self.storageRetrySeconds) seconds.")
+        case .storage(let underlying) where (underlying as? PostgresStoreError)?.code == .commitUnknown:
+            OperationOutcome(
+                code: "exception",
+                diagnostics: "The database stopped answering as this change was being saved: it may or may not be stored. "
+                    + "Sending it again is safe with ifNoneExist (or If-Match); otherwise look for it first.")
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }
     }

@@ -35,6 +35,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
         case refused
         /// The answer did not have the shape asked for.
         case decoding
+        /// The connection failed while a write committed: the change may or may not be stored. Sending
+        /// it again is safe only when it is idempotent (a conditional create, an update with If-Match).
+        case commitUnknown
     }
 
     public let code: Code
@@ -288,8 +291,15 @@ public final class PostgresConnections: Sendable {
             try sql.execute(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN ISOLATION LEVEL READ COMMITTED")
             do {
                 let value = try work(sql)
+                let tag: String
+                do {
+                    tag = try sql.commandTag("COMMIT")
+                } catch let error as PostgresStoreError where !readOnly && (error.code == .unavailable || error.code == .timedOut) {
+                    // The COMMIT was sent and no answer came: it may have been applied.
+                    throw PostgresStoreError(code: .commitUnknown, message: "PostgreSQL did not answer a COMMIT: \(error.message)")
+                }
                 // After an error inside the transaction PostgreSQL answers COMMIT with ROLLBACK.
-                guard try sql.commandTag("COMMIT") == "COMMIT" else {
+                guard tag == "COMMIT" else {
                     throw PostgresStoreError(code: .refused, message: "PostgreSQL rolled the transaction back instead of committing it")
                 }
                 return value
