@@ -62,8 +62,13 @@ struct ServerOptions: ParsableArguments {
 
     /// The store: PostgreSQL with `--database`, else SQLite in the data directory.
     func openServerStore() async throws -> any ServerStore {
+        try await openServerStore(database: try databaseLocation())
+    }
+
+    /// The store at `database` (from `databaseLocation()`), else SQLite in the data directory.
+    func openServerStore(database: PostgresLocation?) async throws -> any ServerStore {
         var configuration = configuration
-        configuration.database = try databaseLocation()
+        configuration.database = database
         do {
             return try await configuration.openServerStore()
         } catch let error as StoreEncryptionError {
@@ -216,12 +221,22 @@ struct ServeCommand: AsyncParsableCommand {
         if let cert, let key { configuration.tls = .files(certificateChain: cert, privateKey: key) }
         mail.apply(to: &configuration)
         configuration.backups = try backups.schedule()
-        if configuration.backups != nil, try options.databaseLocation() != nil {
+        let database = try options.databaseLocation()
+        if configuration.backups != nil, database != nil {
             throw ValidationError("--backup-every-hours backs up SQLite's file; with --database, back PostgreSQL up with its own tools (pg_dump).")
         }
         configuration.retention = try retention.schedule()
         configuration.unusualActivity = unusualActivity.settings
-        let store = try await options.openServerStore()
+        let store = try await options.openServerStore(database: database)
+        // SQLite: one serving process per data directory (kept until the process ends).
+        let serveLock: ServeLock?
+        do {
+            serveLock = database == nil ? try ServeLock.acquire(dataDirectory: configuration.dataDirectory) : nil
+        } catch {
+            try? store.close()
+            throw CommandFailure(error.message)
+        }
+        defer { withExtendedLifetime(serveLock) {} }
         let server = BedsideServer(configuration: configuration, store: store)
         let running = try await server.start()
         let shownHost = host.contains(":") ? "[\(host)]" : host

@@ -132,6 +132,21 @@ struct ServerProcessTests {
         #expect(databaseMode == 0o600)
     }
 
+    @Test("a second serve on the same SQLite data directory is refused with a sentence naming the first; once that stops, it starts")
+    func oneServePerDirectory() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("serve-lock-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let first = try await ServedDirectory(data)
+        // Bounded: a second server that started anyway is stopped by timeout (status 124) instead of hanging the test.
+        let second = try await ChildProcess.run(
+            "/usr/bin/timeout", ["20", ServerExecutable.path, "serve", "--dev-tls", "--port", "0", "--data-dir", data, "--log-level", "warning"])
+        #expect(second.status != 0 && second.status != 124, "\(second.status)")
+        #expect(second.errors.contains("Another bedside-server (process \(first.process.processIdentifier)) is serving"), "\(second.errors)")
+        first.stop()
+        let again = try await ServedDirectory(data)
+        again.stop()
+    }
+
     @Test("an acknowledged write survives kill -9 of the server")
     func durableAfterKill() async throws {
         let data = temporaryDirectory()
