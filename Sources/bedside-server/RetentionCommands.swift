@@ -153,7 +153,7 @@ enum RetentionText {
         return "\(who): \(total) resource\(total == 1 ? "" : "s") handed over to \(report.handOver.path), then erased "
             + "(\(report.erased.resources) resources, \(report.erased.historyVersions) earlier versions, "
             + "\(report.erased.accounts) account\(report.erased.accounts == 1 ? "" : "s"))."
-            + (report.removedFromFiles ? "" : " The database's log still holds the deleted rows until its next checkpoint (the server is busy).")
+            + (report.removal.sentence.isEmpty ? "" : " " + report.removal.sentence)
     }
 }
 

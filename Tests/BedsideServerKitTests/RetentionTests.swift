@@ -103,7 +103,7 @@ struct RetentionTests {
             #expect(report.patientID == erased.patientID)
             #expect(report.handedOver["Patient"] == 1 && report.handedOver["Observation"] == 3 && report.handedOver["CareTeam"] == 1)
             #expect(report.handedOver.values.reduce(0, +) == held.resources, "the alerts the readings raised too")
-            #expect(report.erased.resources == held.resources && report.erased.accounts == 1 && report.removedFromFiles)
+            #expect(report.erased.resources == held.resources && report.erased.accounts == 1 && report.removal == .removed)
             #expect(report.erased.historyVersions == held.historyVersions && held.historyVersions >= 1, "every earlier version")
 
             // The hand-over: what the organisation keeps.
@@ -271,7 +271,7 @@ struct RetentionTests {
             return try await inner.write(work)
         }
         func close() throws { try inner.close() }
-        func removeDeletedData() async throws -> Bool { try await inner.removeDeletedData() }
+        func removeDeletedData() async throws -> DeletedDataRemoval { try await inner.removeDeletedData() }
         func leads(_ job: ScheduledJob) async -> Bool { await inner.leads(job) }
     }
 

@@ -60,9 +60,8 @@ public struct PatientErasure: Sendable {
         /// Resources handed over, per type.
         public var handedOver: [String: Int]
         public var erased: ErasureCounts
-        /// False when readers kept the database's log from being emptied at once: the deleted rows leave
-        /// it at the next checkpoint.
-        public var removedFromFiles: Bool
+        /// What became of the erased rows' bytes in the database's files.
+        public var removal: DeletedDataRemoval
     }
 
     /// Hands the patient's data over into `directory` and erases it. With `careEndedBefore`, the
@@ -109,8 +108,8 @@ public struct PatientErasure: Sendable {
             throw error
         }
         // Erased: from here on the hand-over is the only copy, whatever happens (a stop, a busy database).
-        let removed = (try? await store.removeDeletedData()) ?? false
-        return Report(patientID: patientID, handOver: written.folder, handedOver: written.counts, erased: erased, removedFromFiles: removed)
+        let removal = (try? await store.removeDeletedData()) ?? .later
+        return Report(patientID: patientID, handOver: written.folder, handedOver: written.counts, erased: erased, removal: removal)
     }
 
     private static func changed(_ patientID: String) -> RetentionError {

@@ -80,7 +80,7 @@ public final class SQLiteServerStore: ServerStore {
     /// gone. Each try gives up at once when they are not (no busy wait while holding the write lock, so
     /// writers go on between tries); after about 20 s of tries, the next checkpoint finishes it.
     @discardableResult
-    public func removeDeletedData() async throws -> Bool {
+    public func removeDeletedData() async throws -> DeletedDataRemoval {
         let busyTimeout = Int((busyTimeoutSeconds * 1000).rounded())
         for attempt in 0..<50 {
             let busy = try await pool.writeWithoutTransaction { db in
@@ -88,10 +88,10 @@ public final class SQLiteServerStore: ServerStore {
                 defer { try? db.execute(sql: "PRAGMA busy_timeout = \(busyTimeout)") }
                 return try Int.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") ?? 0
             }
-            if busy == 0 { return true }
+            if busy == 0 { return .removed }
             try await Task.sleep(for: .milliseconds(min(500, 20 * (attempt + 1))))
         }
-        return false
+        return .later
     }
 
     /// One process serves a SQLite file: it runs every scheduled job.

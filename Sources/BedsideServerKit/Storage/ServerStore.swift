@@ -11,10 +11,10 @@ public protocol ServerStore: Sendable {
     func close() throws
     /// The keys the data is sealed with; also for what the server keeps in files (export files).
     var keys: StoreKeys { get }
-    /// Makes data deleted so far leave the database's files now, not at some later write (an erasure);
-    /// false when readers kept it from finishing (the next checkpoint does).
+    /// Makes data deleted so far leave the database's files now, as far as the database can (an
+    /// erasure); what became of it.
     @discardableResult
-    func removeDeletedData() async throws -> Bool
+    func removeDeletedData() async throws -> DeletedDataRemoval
     /// Whether this instance is the one to run `job` now. One process on SQLite always is; on
     /// PostgreSQL exactly one instance holds each job while its connection to the database lives, and
     /// false is the answer whenever that cannot be known (the database away).
@@ -43,8 +43,8 @@ public protocol StoreReading {
     /// The resource of `type` that carries `identifier` in `patientID`'s compartment (nil: outside any).
     func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String?
     /// A hint that `resourceID` is about to be asked for each of these (a Bundle's conditional
-    /// creates): a backend across a network may answer them all in one query now. Changes nothing,
-    /// and every answer stays exactly what `resourceID` would say.
+    /// creates): a backend across a network may answer them all in one query now (sending what it
+    /// kept of the transaction first). Every answer stays exactly what `resourceID` would say.
     func expectLookups(type: String, _ lookups: [(identifier: ResourceCode, patientID: String?)]) throws
     func search(_ query: ResourceQuery) throws -> ResourcePage
     /// The distinct patients of the resources that match (paging and order ignored).
@@ -164,4 +164,27 @@ public protocol StoreWriting: StoreReading {
     func setWatchedUntilHour(_ hour: Int64) throws
     func markMailed(alertID: Int64, at time: Int64) throws
     func saveAlertMail(alertID: Int64, accountID: String, attemptedAt: Int64, mailedAt: Int64?) throws
+}
+
+/// What became of deleted rows' bytes after `removeDeletedData`.
+public enum DeletedDataRemoval: Sendable, Equatable {
+    /// Gone from every file of the database (SQLite: overwritten in place, its log emptied).
+    case removed
+    /// Not yet: the database was busy (readers kept SQLite's log from being emptied, or PostgreSQL did
+    /// not answer); they leave at its next checkpoint or VACUUM.
+    case later
+    /// Their space is free for reuse (PostgreSQL's VACUUM) and is overwritten as the tables grow; until
+    /// then the bytes stay in the table files and the write-ahead log, sealed (bodies, names, e-mail
+    /// addresses) or pseudonymous.
+    case spaceReusable
+
+    /// What an operator is told after an erasure (empty when nothing is left to say).
+    public var sentence: String {
+        switch self {
+        case .removed: ""
+        case .later: "The deleted rows leave the database's files at its next checkpoint or VACUUM (it was busy)."
+        case .spaceReusable:
+            "PostgreSQL has freed their space for reuse (VACUUM); until it is overwritten, their bytes stay in its files, sealed."
+        }
+    }
 }

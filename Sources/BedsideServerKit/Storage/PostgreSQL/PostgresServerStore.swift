@@ -87,7 +87,7 @@ public final class PostgresServerStore: ServerStore {
     /// overwritten): a plain VACUUM of the tables an erasure touches makes that space reusable now. What
     /// stays meanwhile is sealed (bodies, names, e-mail addresses) or a pseudonymous id.
     @discardableResult
-    public func removeDeletedData() async throws -> Bool {
+    public func removeDeletedData() async throws -> DeletedDataRemoval {
         try await connections.withConnection { sql in
             for table in ["resource", "resource_history", "resource_code", "resource_category", "resource_identifier", "resource_change",
                 "account", "session", "login_challenge", "enrolment", "care_team_member", "care_end", "login_throttle"]
@@ -95,6 +95,6 @@ public final class PostgresServerStore: ServerStore {
                 try sql.execute("VACUUM \(table)")
             }
         }
-        return true
+        return .spaceReusable
     }
 }

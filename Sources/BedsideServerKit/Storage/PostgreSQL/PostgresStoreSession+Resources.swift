@@ -36,12 +36,13 @@ extension PostgresStoreSession {
         // New resources not yet sent are looked at here, so that a Bundle's readings, each asking
         // whether it was stored before, are not sent one at a time: nothing else could match.
         let scope = patientID ?? ""
+        let key = IdentifierKey(type: type, scope: scope, identifier: identifier)
         if let kept = pending.resources.first(where: { kept in
-            kept.resource.type == type && (kept.resource.identifierScope ?? "") == scope && kept.resource.identifiers.contains(identifier)
+            kept.resource.identifiers.contains { IdentifierKey(type: kept.resource.type, scope: kept.resource.identifierScope ?? "", identifier: $0) == key }
         }) {
             return kept.resource.id
         }
-        if let known = pending.lookups[IdentifierKey(type: type, scope: scope, identifier: identifier)] { return known }
+        if let known = pending.lookups[key] { return known }
         let text = """
             SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
             WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
@@ -52,27 +53,27 @@ extension PostgresStoreSession {
 
     func expectLookups(type: String, _ lookups: [(identifier: ResourceCode, patientID: String?)]) throws {
         guard lookups.count > 1 else { return }
-        let found = try rows(
-            """
+        // Not through `rows`, which would forget the answers already there (another type's).
+        try flushResources()
+        let text = """
             SELECT k.scope, k.s, k.v, r.id FROM unnest(?::text[], ?::text[], ?::text[]) AS k(scope, s, v)
             JOIN resource_identifier i ON i.type = ? AND i.patient_key = k.scope AND i.system = k.s AND i.value = k.v
             JOIN resource r ON r.pk = i.resource_pk
-            """,
+            """
+        let found = try sql.rows(
+            Self.numbered(text),
             [
                 .texts(lookups.map { $0.patientID ?? "" }), .texts(lookups.map(\.identifier.system)), .texts(lookups.map(\.identifier.code)),
                 .text(type),
             ])
-        // Asked after the statement (which forgets earlier answers), so these stand until the next one.
-        var answers: [IdentifierKey: String?] = [:]
         for lookup in lookups {
-            answers[IdentifierKey(type: type, scope: lookup.patientID ?? "", identifier: lookup.identifier)] = .some(nil)
+            pending.lookups[IdentifierKey(type: type, scope: lookup.patientID ?? "", identifier: lookup.identifier)] = .some(nil)
         }
         for row in found {
             let key = IdentifierKey(
                 type: type, scope: try row.text("scope"), identifier: ResourceCode(system: try row.text("s"), code: try row.text("v")))
-            answers[key] = .some(try row.text("id"))
+            pending.lookups[key] = .some(try row.text("id"))
         }
-        pending.lookups = answers
     }
 
     func count(type: String) throws -> Int {
@@ -197,6 +198,12 @@ extension PostgresStoreSession {
         // Each new and each recorded in the change feed, or the transaction must not commit.
         guard let answer, try answer.int("inserted") == batch.count, try answer.int("recorded") == batch.count else {
             throw PostgresStoreError(code: .decoding, message: "PostgreSQL stored \(batch.count) new resources only in part")
+        }
+        // What was answered ahead stays true but for these identifiers, which now name these resources.
+        for (resource, _) in batch {
+            for identifier in resource.identifiers {
+                pending.lookups[IdentifierKey(type: resource.type, scope: resource.identifierScope ?? "", identifier: identifier)] = .some(resource.id)
+            }
         }
     }
 

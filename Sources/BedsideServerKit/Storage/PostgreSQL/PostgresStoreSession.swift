@@ -21,7 +21,8 @@ struct PostgresStoreSession: StoreWriting {
         /// Audit lines (`append`), written before the transaction commits or reads the trail.
         var audit: [AuditEvent] = []
         /// Identifier lookups answered ahead (`expectLookups`): the id, or nil for none. Forgotten at the
-        /// session's next statement, which may change what they would answer.
+        /// session's next statement, which may change what they would answer; `flushResources` adds
+        /// the identifiers it sends.
         var lookups: [IdentifierKey: String?] = [:]
         /// How many of each are kept before they are written anyway (a long erasure's, a retention run's).
         static let resourcesFlushAt = 500
@@ -30,10 +31,19 @@ struct PostgresStoreSession: StoreWriting {
         static let auditRowsPerStatement = 500
     }
 
+    /// An identifier lookup's question, byte for byte as the database compares (Swift's `String`
+    /// equality would take "café" composed and decomposed for the same identifier).
     struct IdentifierKey: Hashable {
-        var type: String
-        var scope: String
-        var identifier: ResourceCode
+        let bytes: [UInt8]
+
+        init(type: String, scope: String, identifier: ResourceCode) {
+            // Each part's length first: no two different questions make the same bytes.
+            var bytes: [UInt8] = []
+            for part in [type, scope, identifier.system, identifier.code] {
+                bytes += Array("\(part.utf8.count):".utf8) + Array(part.utf8)
+            }
+            self.bytes = bytes
+        }
     }
 
     /// Writes what is kept: before the transaction commits.
@@ -60,8 +70,11 @@ struct PostgresStoreSession: StoreWriting {
         return result
     }
 
-    // Every statement goes through these three, and each first writes the kept new resources: a
-    // statement must see everything the transaction wrote before it.
+    // Every statement goes through these three, and each first writes the kept new resources (a
+    // statement must see everything the transaction wrote before it) and forgets the identifier
+    // lookups answered ahead (the statement may change them). Two paths go around them on purpose:
+    // `flushResources` itself (which keeps those answers true), and `resourceID`'s and
+    // `expectLookups`' queries, which change nothing.
 
     @discardableResult
     func execute(_ text: String, _ values: [SQLValue] = []) throws -> Int {
