@@ -126,37 +126,57 @@ struct PostgresFoundationTests {
         }
     }
 
-    @Test("a write whose COMMIT gets no answer fails commitUnknown: a 500 saying it may be stored, not a 503 inviting a blind resend")
+    @Test("a COMMIT that gets no answer fails commitUnknown (a 500 saying the change may be stored); one PostgreSQL refuses (its session ended) stays a 503")
     func lostCommit() async throws {
         try await withDatabase { location in
-            let connections = try PostgresConnections(location: location)
+            // Deadlines of a second (ours: three), so that a silent COMMIT is given up on soon.
+            let connections = try PostgresConnections(location: location, statementTimeout: .seconds(1))
             defer { Task { await connections.shutdown() } }
             try await connections.transaction(readOnly: false) { sql in
                 try sql.execute("CREATE TABLE note (id TEXT PRIMARY KEY)")
-                // Committing a note takes two seconds: time to cut the connection while it commits.
-                try sql.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$")
+                // Committing a note takes a moment: time to act on the session while it commits.
+                try sql.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$")
                 try sql.execute(
                     "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON note DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()")
             }
-            let cutter = Task {
-                try await Task.sleep(for: .milliseconds(700))
-                return try await connections.transaction(readOnly: false) { sql in
-                    try sql.integer(
-                        """
-                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE datname = current_database() AND query = 'COMMIT' AND pid <> pg_backend_pid()
-                        """)
+            /// The session busy with COMMIT, once it is.
+            func committing() async throws -> Int32 {
+                for _ in 0..<100 {
+                    let pid = try await connections.transaction(readOnly: true) { sql in
+                        try sql.integer("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'COMMIT' AND state = 'active'")
+                    }
+                    if let pid { return Int32(pid) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                throw TestFailure("no session was committing")
+            }
+            func write(_ id: String) async -> PostgresStoreError? {
+                do {
+                    try await connections.transaction(readOnly: false) { sql in try sql.execute("INSERT INTO note VALUES ($1)", [.text(id)]) }
+                    return nil
+                } catch {
+                    return error as? PostgresStoreError ?? PostgresStoreError(code: .refused, message: "\(error)")
                 }
             }
-            do {
-                try await connections.transaction(readOnly: false) { sql in try sql.execute("INSERT INTO note VALUES ('a')") }
-                Issue.record("the COMMIT answered")
-            } catch let error as PostgresStoreError {
-                #expect(error.code == .commitUnknown, "\(error)")
-                #expect(ServerError.storage(error).status == 500)
-                #expect(ServerError.storage(error).outcome.issues.first?.diagnostics.contains("may or may not be stored") == true)
-            }
-            #expect(try await cutter.value == 1)
+
+            // Frozen mid-COMMIT (a stopped server, a cut network): nobody can know.
+            async let frozenWrite = write("a")
+            let frozen = try await committing()
+            kill(frozen, SIGSTOP)
+            let lost = await frozenWrite
+            kill(frozen, SIGCONT)
+            #expect(lost?.code == .commitUnknown, "\(String(describing: lost))")
+            let unknown = ServerError.storage(try #require(lost))
+            #expect(unknown.status == 500 && unknown.outcome.issues.first?.diagnostics.contains("may or may not be stored") == true)
+
+            // Ended by PostgreSQL mid-COMMIT: it answered, and the change was not made.
+            async let endedWrite = write("b")
+            let ended = try await committing()
+            _ = try await connections.transaction(readOnly: true) { sql in try sql.integer("SELECT count(pg_terminate_backend($1::int))", [.integer(Int64(ended))]) }
+            let refused = await endedWrite
+            #expect(refused?.code == .unavailable && refused?.answerLost == false, "\(String(describing: refused))")
+            #expect(ServerError.storage(try #require(refused)).status == 503)
+            #expect(try await connections.transaction(readOnly: true) { sql in try sql.integer("SELECT count(*) FROM note WHERE id = 'b'") } == 0)
         }
     }
 

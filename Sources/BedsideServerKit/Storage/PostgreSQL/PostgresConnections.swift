@@ -42,6 +42,15 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// The statement was sent and no answer came (the connection lost or silent): whatever it was
+    /// doing may have happened. An error PostgreSQL answered with means it did not.
+    public let answerLost: Bool
+
+    public init(code: Code, message: String, answerLost: Bool = false) {
+        self.code = code
+        self.message = message
+        self.answerLost = answerLost
+    }
 
     public var description: String { message }
 
@@ -63,9 +72,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
                 default: return .init(code: .refused, message: "PostgreSQL refused \(sql.prefix(80)): \(text) (\(state))")
                 }
             }
-            return .init(code: .unavailable, message: "PostgreSQL connection lost: \(psql.code)")
+            return .init(code: .unavailable, message: "PostgreSQL connection lost: \(psql.code)", answerLost: true)
         }
-        return .init(code: .unavailable, message: "PostgreSQL: \(error)")
+        return .init(code: .unavailable, message: "PostgreSQL: \(error)", answerLost: true)
     }
 }
 
@@ -136,7 +145,7 @@ public struct PostgresSQL: Sendable {
         // lease goes back, so the pool never hands it out again.
         let closed = eventLoop.makePromise(of: Void.self)
         let deadline = eventLoop.scheduleTask(in: timeout + .seconds(2)) {
-            answer.fail(PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer \(sql.prefix(60)) in time"))
+            answer.fail(PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer \(sql.prefix(60)) in time", answerLost: true))
             connection.close().whenComplete { _ in closed.succeed() }
         }
         // A connection that closes (PostgreSQL shut down, the network cut) fails what waits on it at
@@ -146,7 +155,8 @@ public struct PostgresSQL: Sendable {
         // for as long as the connection lives.)
         let watch = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { _ in
             if connection.isClosed {
-                answer.fail(PostgresStoreError(code: .unavailable, message: "PostgreSQL connection closed before it answered \(sql.prefix(60))"))
+                answer.fail(PostgresStoreError(
+                    code: .unavailable, message: "PostgreSQL connection closed before it answered \(sql.prefix(60))", answerLost: true))
             }
         }
         connection.query(query, logger: logger).cascade(to: answer)
@@ -294,8 +304,9 @@ public final class PostgresConnections: Sendable {
                 let tag: String
                 do {
                     tag = try sql.commandTag("COMMIT")
-                } catch let error as PostgresStoreError where !readOnly && (error.code == .unavailable || error.code == .timedOut) {
-                    // The COMMIT was sent and no answer came: it may have been applied.
+                } catch let error as PostgresStoreError where !readOnly && error.answerLost {
+                    // The COMMIT was sent and no answer came: it may have been applied. (An error
+                    // PostgreSQL answered it with, a cancel or a shutdown, means it was not.)
                     throw PostgresStoreError(code: .commitUnknown, message: "PostgreSQL did not answer a COMMIT: \(error.message)")
                 }
                 // After an error inside the transaction PostgreSQL answers COMMIT with ROLLBACK.
