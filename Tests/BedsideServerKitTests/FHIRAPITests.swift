@@ -213,6 +213,20 @@ struct FHIRAPITests {
             #expect(seen.count == 25)
             #expect(seen == seen.sorted { FHIRDateTime($0)!.lowerBound > FHIRDateTime($1)!.lowerBound })
 
+            // Next links page by keyset (`_cursor`), not by count; a cursor is refused when it is not the
+            // server's own for this search, or comes with _offset.
+            let first = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&code=29463-7&_count=10", token: token)
+            let next = try #require(first.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue)
+            #expect(next.contains("_cursor=c1.") && !next.contains("_offset"))
+            let cursor = try #require(next.components(separatedBy: "_cursor=").last)
+            for (query, reason) in [
+                ("_cursor=c1.x", "mangled"), ("_cursor=c2.1", "another version"), ("_cursor=" + String(repeating: "1", count: 300), "too long"),
+                ("_cursor=\(cursor)&_sort=_lastUpdated,date", "another sort"), ("_cursor=\(cursor)&_offset=10", "with _offset"),
+            ] {
+                let refused = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&_count=10&\(query)", token: token)
+                #expect(refused.status == 400, "\(reason): \(refused.status)")
+            }
+
             let since = FHIRDateTime.format(epochMilliseconds: TestServer.start - 4 * 86_400_000 - 60_000, utcOffsetSeconds: 3600)
                 .replacingOccurrences(of: "+", with: "%2B")
             let recent = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&code=29463-7&date=ge\(since)", token: token)

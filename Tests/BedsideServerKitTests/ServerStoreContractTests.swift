@@ -243,6 +243,64 @@ struct ServerStoreContractTests {
         }
     }
 
+    @Test("keyset pages: following each page's cursor gives every match once, in the order of one big page, for each sort (NULL dates included); a write before the cursor moves nothing", arguments: StoreBackend.allCases)
+    func keysetPages(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            try await store.write { db in
+                for index in 0..<37 {
+                    // Repeated dates (ties broken by row), some missing.
+                    var observation = Self.observation("k\(index)", patient: "p1", date: index % 5 == 0 ? nil : Int64(index % 7) * 1_000)
+                    observation.lastUpdated = 10_000 + Int64(index % 4)
+                    observation.priority = index % 3 == 0 ? nil : index % 3
+                    try db.create(observation)
+                }
+            }
+            let sorts: [[ResourceQuery.SortKey]] = [
+                [], [.date(ascending: true)], [.date(ascending: false)], [.priority(ascending: false), .date(ascending: true)],
+                [.lastUpdated(ascending: false), .priority(ascending: true), .date(ascending: false)],
+            ]
+            for sort in sorts {
+                var query = ResourceQuery(type: "Observation")
+                query.patientIDs = ["p1"]
+                query.sort = sort
+                query.count = 1_000
+                let whole = query
+                let expected = try await store.read { db in try db.search(whole).resources.map(\.id) }
+                query.count = 4
+                var seen: [String] = []
+                var pages = 0
+                while pages < 100 {
+                    let asked = query
+                    let page = try await store.read { db in try db.search(asked) }
+                    seen += page.resources.map(\.id)
+                    pages += 1
+                    guard page.hasMore else { break }
+                    query.after = try #require(page.next)
+                }
+                #expect(seen == expected, "\(sort)")
+                #expect(expected.count == 37 && pages == 10, "\(sort)")
+            }
+
+            // Past the first page of the newest first, a new first match changes nothing after the cursor.
+            var query = ResourceQuery(type: "Observation")
+            query.patientIDs = ["p1"]
+            query.sort = [.date(ascending: true)]
+            query.count = 10
+            let firstQuery = query
+            let first = try await store.read { db in try db.search(firstQuery) }
+            query.after = try #require(first.next)
+            let secondQuery = query
+            let before = try await store.read { db in try db.search(secondQuery).resources.map(\.id) }
+            try await store.write { db in try db.create(Self.observation("early", patient: "p1", date: -5)) }
+            #expect(try await store.read { db in try db.search(secondQuery).resources.map(\.id) } == before)
+            // A cursor made for another sort matches nothing rather than something wrong.
+            var foreign = secondQuery
+            foreign.sort = []
+            let foreignQuery = foreign
+            #expect(try await store.read { db in try db.search(foreignQuery).resources.isEmpty })
+        }
+    }
+
     @Test("identifier lookups asked for ahead answer as one at a time would, also after a create and an update in between", arguments: StoreBackend.allCases)
     func lookupsAhead(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in

@@ -12,7 +12,10 @@ enum BundleWriter {
         var links: [JSONValue] = [["relation": "self", "url": .string(selfURL)]]
         // `_count=0` asks for no entries: a next link would point at the same empty page forever.
         if page.hasMore, !page.resources.isEmpty {
-            let next = pageURL(type: type, parameters: parameters, offset: query.offset + page.resources.count, baseURL: baseURL)
+            // After the last row (keyset paging) when the store says where that is; else counted.
+            let next =
+                page.next.map { cursor in pageURL(type: type, parameters: parameters, cursor: cursor, baseURL: baseURL) }
+                ?? pageURL(type: type, parameters: parameters, offset: query.offset + page.resources.count, baseURL: baseURL)
             links.append(["relation": "next", "url": .string(next)])
         }
         if query.offset > 0 {
@@ -54,6 +57,15 @@ enum BundleWriter {
     static func pageURL(type: String, parameters: [(String, String)], offset: Int, baseURL: String) -> String {
         var items = parameters.filter { $0.0 != "_offset" }
         if offset > 0 { items.append(("_offset", String(offset))) }
+        return pageURL(type: type, items: items, baseURL: baseURL)
+    }
+
+    /// The URL of the page after `cursor`: the same parameters with `_cursor` set (and no `_offset`).
+    static func pageURL(type: String, parameters: [(String, String)], cursor: PageCursor, baseURL: String) -> String {
+        pageURL(type: type, items: parameters.filter { $0.0 != "_offset" && $0.0 != "_cursor" } + [("_cursor", cursor.token)], baseURL: baseURL)
+    }
+
+    private static func pageURL(type: String, items: [(String, String)], baseURL: String) -> String {
         let query = items.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
         return query.isEmpty ? "\(baseURL)/\(type)" : "\(baseURL)/\(type)?\(query)"
     }

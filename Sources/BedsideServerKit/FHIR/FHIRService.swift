@@ -116,7 +116,6 @@ public struct FHIRService: Sendable {
         if let visible = AccessPolicy.visibleIDs(type, principal: info.principal) {
             query.ids = (query.ids ?? visible.sorted()).filter(visible.contains)
         }
-        if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
         // `_has`: each inner search runs with the same access limits as if it were asked on its own.
         let principal = info.principal
         let page = try await storeRead { [query] db in

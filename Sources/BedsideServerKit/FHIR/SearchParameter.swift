@@ -5,7 +5,7 @@
 struct SearchParameter: Sendable {
     /// Which part of the query a parameter sets.
     enum Field: Sendable {
-        case id, lastUpdated, count, offset, sort, identifier
+        case id, lastUpdated, count, offset, cursor, sort, identifier
         /// `_summary`: `count` (how many, no entries) or `false` (the resources, as without it).
         case summary
         /// `_total`: `accurate` or `estimate` fill Bundle.total (exactly, both); `none` leaves it out.
@@ -49,7 +49,9 @@ struct SearchParameter: Sendable {
             name: "_count", type: "number", field: .count,
             documentation: "Page size (default \(ServerLimits.defaultPageSize), at most \(ServerLimits.maximumPageSize)); follow the Bundle's next link for more",
             resources: nil),
-        SearchParameter(name: "_offset", type: "number", field: .offset, documentation: "Where a page starts (the next link's)", resources: nil, advertised: false),
+        SearchParameter(name: "_offset", type: "number", field: .offset, documentation: "Where a page starts, counted", resources: nil, advertised: false),
+        SearchParameter(
+            name: "_cursor", type: "special", field: .cursor, documentation: "Where a page starts (the next link's)", resources: nil, advertised: false),
         SearchParameter(name: "_sort", type: "special", field: .sort, documentation: "Sort order", resources: nil),
         SearchParameter(
             name: "_summary", type: "token", field: .summary, documentation: "count: only Bundle.total, no entries; false: as without it",

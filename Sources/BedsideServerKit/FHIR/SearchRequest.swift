@@ -136,6 +136,9 @@ struct SearchRequest {
                         expression: name, code: "too-costly")
                 }
                 query.offset = offset
+            case .cursor:
+                guard let cursor = PageCursor(token: value) else { throw Self.foreignCursor(name) }
+                query.after = cursor
             case .sort:
                 query.sort = try values.map { key throws(ServerError) -> ResourceQuery.SortKey in
                     let ascending = !key.hasPrefix("-")
@@ -151,7 +154,18 @@ struct SearchRequest {
                 }
             }
         }
+        // Observations come newest first unless asked otherwise.
+        if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
+        if let after = query.after {
+            // A cursor belongs to the search whose next link carried it: the same sort, counted from its start.
+            guard after.sortValues.count == query.sort.count else { throw Self.foreignCursor("_cursor") }
+            guard query.offset == 0 else { throw .badRequest("Give _cursor or _offset, not both.", expression: "_offset") }
+        }
         return query
+    }
+
+    static func foreignCursor(_ name: String) -> ServerError {
+        .badRequest("_cursor is not one this server wrote for this search: follow the Bundle's next link as it is.", expression: name)
     }
 
     /// `_has:Flag:patient:status=active` on Patient: the patients some Flag (by its `patient`) with

@@ -582,8 +582,13 @@ struct SQLiteStoreSession: StoreWriting {
 
     func search(_ query: ResourceQuery) throws -> ResourcePage {
         guard let matching = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
-        let conditions = matching.0
+        var conditions = matching.0
         var arguments = matching.1
+        if let after = query.after {
+            guard let (condition, values) = after.condition(sort: query.sort) else { return ResourcePage(resources: [], hasMore: false) }
+            conditions.append(condition)
+            for value in values { _ = arguments.append(contentsOf: [value]) }
+        }
         var order: [String] = query.sort.map { key in
             switch key {
             case .date(let ascending): "date \(ascending ? "ASC" : "DESC")"
@@ -593,14 +598,14 @@ struct SQLiteStoreSession: StoreWriting {
         }
         order.append("pk ASC")
         let sql = """
-            SELECT type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
+            SELECT pk, type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
             """
         _ = arguments.append(contentsOf: [query.count + 1, query.offset])
         // Not cached: codes, dates and sort keys make many SQL texts, and a cache keyed by them would
         // grow with every distinct search anyone sends.
         let cursor = try Row.fetchCursor(db.makeStatement(sql: sql), arguments: arguments)
-        return try ResourcePage.filling(query) { try cursor.next().map(resource(from:)) }
+        return try ResourcePage.filling(query) { try cursor.next().map { row in (try resource(from: row), row["pk"] as Int64) } }
     }
 
     /// FHIR date comparison of a stored instant with the range of the searched value.

@@ -387,7 +387,12 @@ extension PostgresStoreSession {
     }
 
     func search(_ query: ResourceQuery) throws -> ResourcePage {
-        guard let (conditions, matching) = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
+        guard var (conditions, matching) = conditions(of: query) else { return ResourcePage(resources: [], hasMore: false) }
+        if let after = query.after {
+            guard let (condition, values) = after.condition(sort: query.sort) else { return ResourcePage(resources: [], hasMore: false) }
+            conditions.append(condition)
+            matching += values.map(SQLValue.integer)
+        }
         // NULL sorts first ascending and last descending, as in SQLite.
         var order: [String] = query.sort.map { key in
             let (column, ascending) =
@@ -401,11 +406,11 @@ extension PostgresStoreSession {
         order.append("pk ASC")
         let found = try rows(
             """
-            SELECT type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
+            SELECT pk, type, id, version, last_updated, patient_id, status, date, priority, json FROM resource
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order.joined(separator: ", ")) LIMIT ? OFFSET ?
             """, matching + [.of(query.count + 1), .of(query.offset)])
         var rows = found.makeIterator()
-        return try ResourcePage.filling(query) { try rows.next().map(resource(from:)) }
+        return try ResourcePage.filling(query) { try rows.next().map { row in (try resource(from: row), try row.int64("pk")) } }
     }
 
     func exportPage(_ query: ResourceQuery, updatedAfter: Int64?, updatedBy: Int64, afterKey: Int64, limit: Int, byteBudget: Int) throws
