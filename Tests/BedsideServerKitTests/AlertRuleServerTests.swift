@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -18,9 +19,9 @@ struct AlertRuleServerTests {
         try await server.request("GET", "/fhir/Flag?status=active&_sort=-priority", token: token).entries.compactMap { $0["resource"] }
     }
 
-    @Test("a red blood pressure raises one red Flag; an orange one next updates it (still red, version 2); after it is handled a new one starts")
-    func thresholdsAndDeduplication() async throws {
-        try await withServer { server in
+    @Test("a red blood pressure raises one red Flag; an orange one next updates it (still red, version 2); after it is handled a new one starts", arguments: StoreBackend.allCases)
+    func thresholdsAndDeduplication(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("otto@example.org").patientID)
             try await server.addClinician("nurse.otto@example.org", patients: ["otto@example.org"])
             var token = try await server.login("otto@example.org").token
@@ -58,9 +59,9 @@ struct AlertRuleServerTests {
         }
     }
 
-    @Test("a patient in the heart-failure programme gets an orange Flag for +2 kg in 3 days; the same weights in default do not")
-    func programmeTrend() async throws {
-        try await withServer { server in
+    @Test("a patient in the heart-failure programme gets an orange Flag for +2 kg in 3 days; the same weights in default do not", arguments: StoreBackend.allCases)
+    func programmeTrend(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let hf = try #require(try await server.addPatient("hf@example.org").patientID)
             let plain = try #require(try await server.addPatient("plain@example.org").patientID)
             try await server.administration.setProgramme("heart-failure", patientEmail: "hf@example.org")
@@ -96,9 +97,9 @@ struct AlertRuleServerTests {
         #expect(try #require(VitalSignRules.programme("default")).trendDays(for: try record(.bodyWeight, .bodyWeight, 80)) == 0)
     }
 
-    @Test("a patient's own rules (a lower systolic band) decide their alerts; wrong rules are refused naming each problem and change nothing; a programme replaces them")
-    func ownRules() async throws {
-        try await withServer { server in
+    @Test("a patient's own rules (a lower systolic band) decide their alerts; wrong rules are refused naming each problem and change nothing; a programme replaces them", arguments: StoreBackend.allCases)
+    func ownRules(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let own = try #require(try await server.addPatient("own@example.org").patientID)
             let plain = try #require(try await server.addPatient("plain@example.org").patientID)
             try await server.addClinician("nurse.own@example.org", patients: ["own@example.org", "plain@example.org"])
@@ -144,9 +145,9 @@ struct AlertRuleServerTests {
         }
     }
 
-    @Test("Patient?_has:Flag:patient:status=active lists the care team's patients with an open alert, no one else's; a malformed _has is a 400")
-    func patientsWithAlerts() async throws {
-        try await withServer { server in
+    @Test("Patient?_has:Flag:patient:status=active lists the care team's patients with an open alert, no one else's; a malformed _has is a 400", arguments: StoreBackend.allCases)
+    func patientsWithAlerts(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let red = try #require(try await server.addPatient("red@example.org").patientID)
             let calm = try #require(try await server.addPatient("calm@example.org").patientID)
             let other = try #require(try await server.addPatient("other@example.org").patientID)
@@ -170,9 +171,9 @@ struct AlertRuleServerTests {
         }
     }
 
-    @Test("the scheduler: no measurement for 3 days, and a questionnaire past its due date, raise Flags once; a rerun writes nothing")
-    func overdue() async throws {
-        try await withServer { server in
+    @Test("the scheduler: no measurement for 3 days, and a questionnaire past its due date, raise Flags once; a rerun writes nothing", arguments: StoreBackend.allCases)
+    func overdue(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("ola@example.org").patientID)
             try await server.addClinician("nurse.ola@example.org", patients: ["ola@example.org"])
             let token = try await server.login("ola@example.org").token
@@ -203,9 +204,9 @@ struct AlertRuleServerTests {
 
 @Suite("Demo data")
 struct DemoSeedTests {
-    @Test("the demo's patients are in their programmes and their deteriorating readings have raised alerts for the kiosk")
-    func demoHasAlerts() async throws {
-        try await withServer { server in
+    @Test("the demo's patients are in their programmes and their deteriorating readings have raised alerts for the kiosk", arguments: StoreBackend.allCases)
+    func demoHasAlerts(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let logins = try await DemoSeeder(administration: server.administration).seed(days: 14)
             let nurse = try #require(logins.first { $0.role == .clinician })
             #expect(try await server.administration.rules(patientEmail: "marie@demo.bedside.test").rules.programme == "heart-failure")

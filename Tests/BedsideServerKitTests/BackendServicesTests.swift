@@ -25,9 +25,9 @@ struct BackendServicesTests {
         }
     }
 
-    @Test("the discovery document is public and names the token endpoint, private_key_jwt, ES384 and RS384")
-    func discovery() async throws {
-        try await withServer { server in
+    @Test("the discovery document is public and names the token endpoint, private_key_jwt, ES384 and RS384", arguments: StoreBackend.allCases)
+    func discovery(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let answer = try await server.request("GET", "/fhir/.well-known/smart-configuration")
             #expect(answer.status == 200, "\(answer.text)")
             #expect(answer.json?["token_endpoint"]?.stringValue == server.tokenURL)
@@ -38,9 +38,9 @@ struct BackendServicesTests {
         }
     }
 
-    @Test("a registered EMR gets a token for what it asked and was registered for; it reads every patient's data within those scopes, and the audit names it")
-    func tokenAndScopes() async throws {
-        try await withServer { server in
+    @Test("a registered EMR gets a token for what it asked and was registered for; it reads every patient's data within those scopes, and the audit names it", arguments: StoreBackend.allCases)
+    func tokenAndScopes(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let first = try await server.addPatient("emr-a@example.org")
             let second = try await server.addPatient("emr-b@example.org")
             for (email, patient) in [("emr-a@example.org", first), ("emr-b@example.org", second)] {
@@ -79,9 +79,9 @@ struct BackendServicesTests {
         }
     }
 
-    @Test("refused as OAuth says: a wrong key, aud, exp, replayed jti, unknown or disabled client, unregistered scope, other grant type or algorithm")
-    func refusals() async throws {
-        try await withServer { server in
+    @Test("refused as OAuth says: a wrong key, aud, exp, replayed jti, unknown or disabled client, unregistered scope, other grant type or algorithm", arguments: StoreBackend.allCases)
+    func refusals(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let clientID = try await server.register(emr, scopes: "system/Observation.rs")
             let now = server.clock.now()
@@ -126,9 +126,9 @@ struct BackendServicesTests {
         }
     }
 
-    @Test("client add refuses a JWKS with a private part, a short RSA key, an unknown key type, and scopes that are not system scopes")
-    func registration() async throws {
-        try await withServer { server in
+    @Test("client add refuses a JWKS with a private part, a short RSA key, an unknown key type, and scopes that are not system scopes", arguments: StoreBackend.allCases)
+    func registration(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let withPrivate = emr.jwks.replacingOccurrences(of: #""use":"sig""#, with: #""use":"sig","d":"AAAA""#)
             let shortRSA = #"{"keys":[{"kty":"RSA","kid":"r","n":"\#(String(repeating: "A", count: 171))","e":"AQAB"}]}"#

@@ -109,9 +109,9 @@ struct BulkExportTests {
         return files
     }
 
-    @Test("a system export: 202 with a status URL, then the manifest; each NDJSON file holds its type, one resource a line, with the EMR's token only; DELETE removes the files; all audited")
-    func systemExport() async throws {
-        try await withServer { server in
+    @Test("a system export: 202 with a status URL, then the manifest; each NDJSON file holds its type, one resource a line, with the EMR's token only; DELETE removes the files; all audited", arguments: StoreBackend.allCases)
+    func systemExport(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server)
             let status = try await kickOff(server, "/fhir/$export?_type=Patient,Observation", token: setup.token)
             let answer = try await manifest(server, status, token: setup.token)
@@ -170,9 +170,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("Patient and Group exports hold the compartments asked for; _since keeps what changed after it; a Group's members must exist and people never see Groups")
-    func compartments() async throws {
-        try await withServer { server in
+    @Test("Patient and Group exports hold the compartments asked for; _since keeps what changed after it; a Group's members must exist and people never see Groups", arguments: StoreBackend.allCases)
+    func compartments(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 2)
             let first = setup.patients[0]
 
@@ -212,9 +212,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("kick-offs that cannot be honoured are refused with an OperationOutcome and start nothing")
-    func refusals() async throws {
-        try await withServer { server in
+    @Test("kick-offs that cannot be honoured are refused with an OperationOutcome and start nothing", arguments: StoreBackend.allCases)
+    func refusals(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 0, scopes: "system/Patient.rs system/Group.rs")
             func status(_ path: String, token: String?, prefer: Bool = true) async throws -> (Int, String?) {
                 let answer = try await server.request("GET", path, token: token, headers: prefer ? Self.prefer : [])
@@ -255,9 +255,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("a finished export's files go after the retention time; a job the server stopped in the middle runs again at the next start")
-    func retentionAndResume() async throws {
-        try await withServer { server in
+    @Test("a finished export's files go after the retention time; a job the server stopped in the middle runs again at the next start", arguments: StoreBackend.allCases)
+    func retentionAndResume(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 1)
             let status = try await kickOff(server, "/fhir/$export?_type=Observation", token: setup.token)
             #expect(try await manifest(server, status, token: setup.token).status == 200)
@@ -289,9 +289,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("a run replaced by another (its instance stopped leading exports) stops, records nothing, and removes only its own files")
-    func replacedRunStops() async throws {
-        try await withServer { server in
+    @Test("a run replaced by another (its instance stopped leading exports) stops, records nothing, and removes only its own files", arguments: StoreBackend.allCases)
+    func replacedRunStops(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 3)
             let job = try await storedJob(server, setup, status: .accepted)
             let exports = FileManager.default.temporaryDirectory.appendingPathComponent("replaced-\(UUID().uuidString)")
@@ -322,9 +322,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("an instance taking exports over puts back what was running and removes only that run's folder, then runs it anew")
-    func takeOverRemovesOnlyThatRun() async throws {
-        try await withServer { server in
+    @Test("an instance taking exports over puts back what was running and removes only that run's folder, then runs it anew", arguments: StoreBackend.allCases)
+    func takeOverRemovesOnlyThatRun(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 1)
             let job = try await storedJob(server, setup, status: .running, attempt: "aaaaaaaaaaaaaaaa")
             let exports = FileManager.default.temporaryDirectory.appendingPathComponent("takeover-\(UUID().uuidString)")
@@ -351,9 +351,9 @@ struct BulkExportTests {
         }
     }
 
-    @Test("an export holds what was there at its transactionTime: a resource changed since in its version then, one made since not at all")
-    func asOfTransactionTime() async throws {
-        try await withServer { server in
+    @Test("an export holds what was there at its transactionTime: a resource changed since in its version then, one made since not at all", arguments: StoreBackend.allCases)
+    func asOfTransactionTime(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let setup = try await setUp(server, observations: 1)
             let before = try await server.request("GET", "/fhir/Observation", token: setup.token).entries.compactMap { $0["resource"] }
             #expect(before.count == 2)

@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Testing
 
 @testable import BedsideServerKit
@@ -6,9 +7,9 @@ import Testing
 /// `Patient/[id]/$everything`: the patient and their compartment, paged, for those who may read them.
 @Suite("Patient $everything")
 struct EverythingTests {
-    @Test("the patient and their care team get the Patient and everything of theirs, paged with a next link; others 404")
-    func everything() async throws {
-        try await withServer { server in
+    @Test("the patient and their care team get the Patient and everything of theirs, paged with a next link; others 404", arguments: StoreBackend.allCases)
+    func everything(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("whole@example.org")
             _ = try await server.addPatient("other@example.org")
             _ = try await server.addClinician("nurse.whole@example.org", patients: ["whole@example.org"])

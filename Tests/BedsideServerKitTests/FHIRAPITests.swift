@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -7,9 +8,9 @@ import Testing
 
 @Suite("FHIR API over real TLS")
 struct FHIRAPITests {
-    @Test("a patient reads and writes only their own data; a clinician only their care team's")
-    func accessIsCompartmentalised() async throws {
-        try await withServer { server in
+    @Test("a patient reads and writes only their own data; a clinician only their care team's", arguments: StoreBackend.allCases)
+    func accessIsCompartmentalised(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let a = try await server.addPatient("a@example.org")
             let b = try await server.addPatient("b@example.org")
             try await server.addClinician("team@example.org", patients: ["a@example.org"])
@@ -55,9 +56,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("replaying a transaction returns the same resources and never duplicates")
-    func idempotentReplay() async throws {
-        try await withServer { server in
+    @Test("replaying a transaction returns the same resources and never duplicates", arguments: StoreBackend.allCases)
+    func idempotentReplay(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("replay@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("replay@example.org").token
@@ -83,9 +84,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("a transaction is all or nothing, and a bad entry is named")
-    func transactionAtomicity() async throws {
-        try await withServer { server in
+    @Test("a transaction is all or nothing, and a bad entry is named", arguments: StoreBackend.allCases)
+    func transactionAtomicity(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("atomic@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("atomic@example.org").token
@@ -100,9 +101,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("versions: ETag, 304 when unchanged, 412 on a stale If-Match, 428 without one")
-    func versioning() async throws {
-        try await withServer { server in
+    @Test("versions: ETag, 304 when unchanged, 412 on a stale If-Match, 428 without one", arguments: StoreBackend.allCases)
+    func versioning(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("versions@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("versions@example.org").token
@@ -127,7 +128,7 @@ struct FHIRAPITests {
             #expect(stale.status == 412)
             #expect(stale.issueCode == "conflict")
             await server.running.flushAudit()
-            let conflicts = try server.store.readNow { db in try db.auditEvents(after: 0, limit: 1000) }.filter { $0.event.action == "update-conflict" }
+            let conflicts = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1000) }.filter { $0.event.action == "update-conflict" }
             #expect(conflicts.count == 1, "a refused update is on the record even though its transaction rolled back")
             let unconditional = try await server.request("PUT", "/fhir/Observation/\(id)", token: token, json: .object(changed))
             #expect(unconditional.status == 428)
@@ -139,9 +140,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("bad input: 413 over 1 MiB, 400 for malformed JSON, 422 naming the field, 415 for other media")
-    func badInput() async throws {
-        try await withServer { server in
+    @Test("bad input: 413 over 1 MiB, 400 for malformed JSON, 422 naming the field, 415 for other media", arguments: StoreBackend.allCases)
+    func badInput(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("input@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("input@example.org").token
@@ -179,9 +180,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("search filters by code and date, sorts newest first, and pages with next links")
-    func searchAndPaging() async throws {
-        try await withServer { server in
+    @Test("search filters by code and date, sorts newest first, and pages with next links", arguments: StoreBackend.allCases)
+    func searchAndPaging(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("search@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("search@example.org").token
@@ -236,9 +237,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("every login, failure, lockout, read and write is audited, without health data")
-    func auditTrail() async throws {
-        try await withServer { server in
+    @Test("every login, failure, lockout, read and write is audited, without health data", arguments: StoreBackend.allCases)
+    func auditTrail(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("audit@example.org")
             let patientID = try #require(patient.patientID)
             for _ in 1...5 { _ = try await server.startLogin("audit@example.org", password: "wrong-password-9") }
@@ -251,7 +252,7 @@ struct FHIRAPITests {
             _ = try await server.request("GET", "/fhir/Observation/\(id)", token: token)
             await server.running.flushAudit()
 
-            let events = try server.store.readNow { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
+            let events = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
             let actions = events.map(\.action)
             #expect(actions.filter { $0 == "login-failure" }.count == 5)
             #expect(actions.contains("lockout"))
@@ -265,9 +266,9 @@ struct FHIRAPITests {
         }
     }
 
-    @Test("the CapabilityStatement lists exactly the supported types and interactions")
-    func capabilityStatement() async throws {
-        try await withServer { server in
+    @Test("the CapabilityStatement lists exactly the supported types and interactions", arguments: StoreBackend.allCases)
+    func capabilityStatement(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let metadata = try await server.request("GET", "/fhir/metadata")
             #expect(metadata.status == 200)
             #expect(metadata.header("content-type")?.hasPrefix("application/fhir+json") == true)
@@ -283,9 +284,9 @@ struct FHIRAPITests {
 
 @Suite("Unknown paths")
 struct UnknownPathTests {
-    @Test("an unknown path or type answers 404 with an OperationOutcome")
-    func unknownPath() async throws {
-        try await withServer { server in
+    @Test("an unknown path or type answers 404 with an OperationOutcome", arguments: StoreBackend.allCases)
+    func unknownPath(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             for path in ["/nothing/here", "/fhir/Medication/x", "/fhir/Observation/a/b/c"] {
                 let answer = try await server.request("GET", path)
                 #expect(answer.status == 404 || answer.status == 401, "\(path)")

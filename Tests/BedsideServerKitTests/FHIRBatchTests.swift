@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -38,9 +39,9 @@ struct FHIRBatchTests {
         }
     }
 
-    @Test("one batch: a search, a read, a 304 read, another patient's resource (404), a POST (400) and a bad search")
-    func mixedBatch() async throws {
-        try await withServer { server in
+    @Test("one batch: a search, a read, a 304 read, another patient's resource (404), a POST (400) and a bad search", arguments: StoreBackend.allCases)
+    func mixedBatch(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let a = try await server.addPatient("batch-a@example.org")
             let b = try await server.addPatient("batch-b@example.org")
             let aID = try #require(a.patientID)
@@ -126,7 +127,7 @@ struct FHIRBatchTests {
 
             // Each entry is audited as its plain GET would be, marked as part of a batch.
             await server.running.flushAudit()
-            let events = try server.store.readNow { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
+            let events = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
             #expect(events.contains {
                 $0.action == "read" && $0.resourceID == theirID && $0.httpStatus == 404 && $0.outcome == "failure"
                     && $0.request == "GET /fhir/Observation/\(theirID) (batch)" && $0.actorID == a.id
@@ -136,9 +137,9 @@ struct FHIRBatchTests {
         }
     }
 
-    @Test("a search whose query carries a URL (code=http://loinc.org|…) is relative and runs; an absolute path elsewhere is refused")
-    func queryWithURL() async throws {
-        try await withServer { server in
+    @Test("a search whose query carries a URL (code=http://loinc.org|…) is relative and runs; an absolute path elsewhere is refused", arguments: StoreBackend.allCases)
+    func queryWithURL(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("batch-url@example.org").patientID)
             let token = try await server.login("batch-url@example.org").token
             #expect(try await server.request("POST", "/fhir", token: token, json: server.transaction([server.weight(81, patientID: patientID)])).status == 200)
@@ -153,9 +154,9 @@ struct FHIRBatchTests {
         }
     }
 
-    @Test("a pull with nothing new: every entry of the second batch, and the plain search, answer 304")
-    func noChangePull() async throws {
-        try await withServer { server in
+    @Test("a pull with nothing new: every entry of the second batch, and the plain search, answer 304", arguments: StoreBackend.allCases)
+    func noChangePull(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("pull@example.org")
             let patientID = try #require(patient.patientID)
             let (questionnaireID, _) = try await server.administration.assign(
@@ -223,9 +224,9 @@ struct FHIRBatchTests {
         }
     }
 
-    @Test("batch limits: 100 entries at most, an empty batch has no entry array, only transaction and batch are taken")
-    func batchLimits() async throws {
-        try await withServer { server in
+    @Test("batch limits: 100 entries at most, an empty batch has no entry array, only transaction and batch are taken", arguments: StoreBackend.allCases)
+    func batchLimits(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("limits@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await server.login("limits@example.org").token
@@ -267,9 +268,9 @@ struct FHIRBatchTests {
         }
     }
 
-    @Test("the CapabilityStatement lists batch beside transaction")
-    func capabilityListsBatch() async throws {
-        try await withServer { server in
+    @Test("the CapabilityStatement lists batch beside transaction", arguments: StoreBackend.allCases)
+    func capabilityListsBatch(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let metadata = try await server.request("GET", "/fhir/metadata")
             let interactions = metadata.json?["rest"]?[0]?["interaction"]?.arrayValue?.compactMap { $0["code"]?.stringValue }
             #expect(interactions == ["transaction", "batch"])

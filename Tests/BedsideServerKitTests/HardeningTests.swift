@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -49,9 +50,9 @@ struct HardeningTests {
         #expect(stored.status == 200 && stored.json?["total"] == .number(0), "\(stored.text)")
     }
 
-    @Test("U+0000 in a resource or a search is refused with an OperationOutcome (SQLite; PostgreSQL in MultiInstanceTests)")
-    func nulRefused() async throws {
-        try await withServer { server in
+    @Test("U+0000 in a resource or a search is refused with an OperationOutcome (SQLite; PostgreSQL in MultiInstanceTests)", arguments: StoreBackend.allCases)
+    func nulRefused(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("nul@example.org").patientID)
             let token = try await server.login("nul@example.org").token
             try await Self.expectNulRefused(patientID: patientID, reading: server.weight(80, patientID: patientID)) { method, path, json in
@@ -60,9 +61,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("values no Int can hold (1e19, -1e19, 10^22, 1e308) are refused with 422 and the server keeps answering")
-    func absurdNumbers() async throws {
-        try await withServer { server in
+    @Test("values no Int can hold (1e19, -1e19, 10^22, 1e308) are refused with 422 and the server keeps answering", arguments: StoreBackend.allCases)
+    func absurdNumbers(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("num@example.org").patientID)
             let token = try await server.login("num@example.org").token
             for literal in ["1e19", "-1e19", "10000000000000000000000", "1e308", "-9223372036854775809", "1e400"] {
@@ -77,9 +78,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("a 1 MiB resource with 95,000 members is refused at once, not stamped in quadratic time")
-    func wideResource() async throws {
-        try await withServer { server in
+    @Test("a 1 MiB resource with 95,000 members is refused at once, not stamped in quadratic time", arguments: StoreBackend.allCases)
+    func wideResource(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("wide@example.org").patientID)
             let token = try await server.login("wide@example.org").token
             // Spliced as text: building it as a JSONObject would itself be the slow path under test.
@@ -107,9 +108,9 @@ struct HardeningTests {
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
-    @Test("a patient sees no clinician's login e-mail and only the practitioners of their own care team")
-    func practitionersArePrivate() async throws {
-        try await withServer { server in
+    @Test("a patient sees no clinician's login e-mail and only the practitioners of their own care team", arguments: StoreBackend.allCases)
+    func practitionersArePrivate(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             _ = try await server.addPatient("pat@example.org")
             try await server.addClinician("mine@example.org", patients: ["pat@example.org"])
             try await server.addClinician("stranger@example.org")
@@ -124,9 +125,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("a reading corrected by PUT to 204/121 raises a red Flag; a remark added later raises only the remark, not the handled values again")
-    func alertsOnUpdate() async throws {
-        try await withServer { server in
+    @Test("a reading corrected by PUT to 204/121 raises a red Flag; a remark added later raises only the remark, not the handled values again", arguments: StoreBackend.allCases)
+    func alertsOnUpdate(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("put@example.org").patientID)
             try await server.addClinician("nurse.put@example.org", patients: ["put@example.org"])
             let token = try await server.login("put@example.org").token
@@ -159,9 +160,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("a PHQ-9 first saved in progress and completed by PUT with item 9 answered completes the Task and raises a Flag")
-    func responseCompletedByUpdate() async throws {
-        try await withServer { server in
+    @Test("a PHQ-9 first saved in progress and completed by PUT with item 9 answered completes the Task and raises a Flag", arguments: StoreBackend.allCases)
+    func responseCompletedByUpdate(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("phq@example.org").patientID)
             try await server.addClinician("nurse.phq@example.org", patients: ["phq@example.org"])
             let form = try QuestionnaireResponseTests.fixture("phq-9-sdc.json")
@@ -190,9 +191,9 @@ struct HardeningTests {
 
 @Suite("Smaller findings: paging, If-Match in transactions, identifiers per patient, signed append-only notes")
 struct SmallerFindingsTests {
-    @Test("_count=0 answers with no entries and no next link pointing at itself")
-    func countZero() async throws {
-        try await withServer { server in
+    @Test("_count=0 answers with no entries and no next link pointing at itself", arguments: StoreBackend.allCases)
+    func countZero(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("zero@example.org").patientID)
             let token = try await server.login("zero@example.org").token
             #expect(try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id)).status == 201)
@@ -204,9 +205,9 @@ struct SmallerFindingsTests {
         }
     }
 
-    @Test("a PUT in a transaction needs ifMatch, as a plain PUT does")
-    func transactionPutNeedsIfMatch() async throws {
-        try await withServer { server in
+    @Test("a PUT in a transaction needs ifMatch, as a plain PUT does", arguments: StoreBackend.allCases)
+    func transactionPutNeedsIfMatch(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("tx@example.org").patientID)
             let token = try await server.login("tx@example.org").token
             let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(80, patientID: id))
@@ -226,9 +227,9 @@ struct SmallerFindingsTests {
         }
     }
 
-    @Test("identifiers are per patient: another patient's identifier is neither refused nor matched, so it reveals nothing")
-    func identifiersPerPatient() async throws {
-        try await withServer { server in
+    @Test("identifiers are per patient: another patient's identifier is neither refused nor matched, so it reveals nothing", arguments: StoreBackend.allCases)
+    func identifiersPerPatient(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let a = try #require(try await server.addPatient("ida.a@example.org").patientID)
             let b = try #require(try await server.addPatient("ida.b@example.org").patientID)
             let tokenA = try await server.login("ida.a@example.org").token
@@ -245,9 +246,9 @@ struct SmallerFindingsTests {
         }
     }
 
-    @Test("a nurse's note is signed by the server with her own name; earlier notes cannot be removed or changed")
-    func notesAreAppendOnly() async throws {
-        try await withServer { server in
+    @Test("a nurse's note is signed by the server with her own name; earlier notes cannot be removed or changed", arguments: StoreBackend.allCases)
+    func notesAreAppendOnly(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("notes@example.org").patientID)
             try await server.addClinician("nurse.notes@example.org", patients: ["notes@example.org"])
             let token = try await server.login("notes@example.org").token
@@ -287,9 +288,9 @@ struct AuditHardeningTests {
         try await server.store.read { db in try db.auditEvents(after: 0, limit: 10_000) }.map(\.event)
     }
 
-    @Test("a clinician's search over three patients names each of them; the read's line is on disk when the answer arrives")
-    func searchNamesEveryPatient() async throws {
-        try await withServer { server in
+    @Test("a clinician's search over three patients names each of them; the read's line is on disk when the answer arrives", arguments: StoreBackend.allCases)
+    func searchNamesEveryPatient(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             var ids: [String] = []
             for name in ["a", "b", "c"] {
                 let id = try #require(try await server.addPatient("\(name)@audit.example").patientID)
@@ -306,9 +307,9 @@ struct AuditHardeningTests {
         }
     }
 
-    @Test("an invented token, a refused upload and an unknown path are each on the record, naming the caller where known")
-    func refusalsAreAudited() async throws {
-        try await withServer { server in
+    @Test("an invented token, a refused upload and an unknown path are each on the record, naming the caller where known", arguments: StoreBackend.allCases)
+    func refusalsAreAudited(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let account = try await server.addPatient("refused@audit.example")
             let token = try await server.login("refused@audit.example").token
             #expect(try await server.request("GET", "/fhir/Observation", token: "invented-token").status == 401)
@@ -326,9 +327,9 @@ struct AuditHardeningTests {
 
 @Suite("Limits: each one enforced with an OperationOutcome, and stated in the CapabilityStatement")
 struct LimitTests {
-    @Test("a search page stops at 8 MiB with a next link that carries on where it stopped")
-    func pageByteBudget() async throws {
-        try await withServer { server in
+    @Test("a search page stops at 8 MiB with a next link that carries on where it stopped", arguments: StoreBackend.allCases)
+    func pageByteBudget(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("big@example.org").patientID)
             let token = try await server.login("big@example.org").token
             let note = String(repeating: "n", count: 900_000)
@@ -347,9 +348,9 @@ struct LimitTests {
         }
     }
 
-    @Test("too many values, parameters, an offset too deep and a transaction too long are refused as too-costly")
-    func searchAndBundleLimits() async throws {
-        try await withServer { server in
+    @Test("too many values, parameters, an offset too deep and a transaction too long are refused as too-costly", arguments: StoreBackend.allCases)
+    func searchAndBundleLimits(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("limits@example.org").patientID)
             let token = try await server.login("limits@example.org").token
             let codes = (0..<101).map { "c\($0)" }.joined(separator: ",")
@@ -365,9 +366,9 @@ struct LimitTests {
         }
     }
 
-    @Test("the CapabilityStatement states every limit with its number")
-    func capabilityStatesLimits() async throws {
-        try await withServer { server in
+    @Test("the CapabilityStatement states every limit with its number", arguments: StoreBackend.allCases)
+    func capabilityStatesLimits(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let text = try await server.request("GET", "/fhir/metadata").json?["rest"]?.arrayValue?.first?["documentation"]?.stringValue ?? ""
             for number in [
                 ServerLimits.bodyBytes, ServerLimits.resourceShape.maximumDepth, ServerLimits.resourceShape.maximumMembers,
@@ -382,18 +383,18 @@ struct LimitTests {
 
 @Suite("The adversarial review's findings, each pinned")
 struct ReviewFindingTests {
-    @Test("a login body over 4 KiB is refused before it is read, so nobody without an account reaches the body-reading worker")
-    func authBodiesAreSmall() async throws {
-        try await withServer { server in
+    @Test("a login body over 4 KiB is refused before it is read, so nobody without an account reaches the body-reading worker", arguments: StoreBackend.allCases)
+    func authBodiesAreSmall(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let password = String(repeating: "p", count: 5000)
             let answer = try await server.request("POST", "/auth/login", json: ["username": "a@example.org", "password": .string(password)])
             #expect(answer.status == 413 && answer.issueCode == "too-costly")
         }
     }
 
-    @Test("callers nobody knows get 120 requests a minute per address, and their refusals one audit line a minute")
-    func unknownCallersAreBudgeted() async throws {
-        try await withServer { server in
+    @Test("callers nobody knows get 120 requests a minute per address, and their refusals one audit line a minute", arguments: StoreBackend.allCases)
+    func unknownCallersAreBudgeted(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             var statuses: [Int] = []
             for _ in 0..<121 { statuses.append(try await server.request("GET", "/fhir/Observation", token: "invented").status) }
             #expect(statuses.prefix(120).allSatisfy { $0 == 401 })
@@ -404,9 +405,9 @@ struct ReviewFindingTests {
         }
     }
 
-    @Test("the same identifier twice in one resource is stored once (201), not a 500")
-    func doubledIdentifier() async throws {
-        try await withServer { server in
+    @Test("the same identifier twice in one resource is stored once (201), not a 500", arguments: StoreBackend.allCases)
+    func doubledIdentifier(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("twice@example.org").patientID)
             let token = try await server.login("twice@example.org").token
             var observation = try #require(server.weight(80, patientID: id).objectValue)
@@ -417,9 +418,9 @@ struct ReviewFindingTests {
         }
     }
 
-    @Test("a hash made with weaker parameters is replaced at the next right password")
-    func rehashOnLogin() async throws {
-        try await withServer(configure: { $0.hasher = PasswordHasher(logRounds: 11, blockSize: 8, parallelism: 1) }) { server in
+    @Test("a hash made with weaker parameters is replaced at the next right password", arguments: StoreBackend.allCases)
+    func rehashOnLogin(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: { $0.hasher = PasswordHasher(logRounds: 11, blockSize: 8, parallelism: 1) }) { server in
             let account = try await server.addPatient("old@example.org")  // hashed with the tests' ln=10
             #expect(account.passwordHash.hasPrefix("$scrypt$ln=10,"))
             _ = try await server.login("old@example.org")
@@ -429,9 +430,9 @@ struct ReviewFindingTests {
         }
     }
 
-    @Test("a remark added to a reading by PUT raises the remark alert, as it would on a new reading")
-    func remarkByUpdate() async throws {
-        try await withServer { server in
+    @Test("a remark added to a reading by PUT raises the remark alert, as it would on a new reading", arguments: StoreBackend.allCases)
+    func remarkByUpdate(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let id = try #require(try await server.addPatient("remark@example.org").patientID)
             try await server.addClinician("nurse.remark@example.org", patients: ["remark@example.org"])
             let token = try await server.login("remark@example.org").token
@@ -447,18 +448,18 @@ struct ReviewFindingTests {
         }
     }
 
-    @Test("a clinician needs a name: one made from the login address would publish it to patients")
-    func clinicianNeedsAName() async throws {
-        try await withServer { server in
+    @Test("a clinician needs a name: one made from the login address would publish it to patients", arguments: StoreBackend.allCases)
+    func clinicianNeedsAName(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             await #expect(throws: AdministrationError.self) {
                 try await server.administration.addUser(email: "noname@example.org", role: .clinician, password: TestServer.password, name: nil)
             }
         }
     }
 
-    @Test("a patient's phone number goes into Patient.telecom as a mobile number; one that is not a number, or a clinician's, is refused and nothing is created")
-    func phoneNumber() async throws {
-        try await withServer { server in
+    @Test("a patient's phone number goes into Patient.telecom as a mobile number; one that is not a number, or a clinician's, is refused and nothing is created", arguments: StoreBackend.allCases)
+    func phoneNumber(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let account = try await server.administration.addUser(
                 email: "phone@example.org", role: .patient, password: TestServer.password, name: "Pia Phone", phone: " +31 (0)6-1234.5678 ")
             let stored = try #require(try await server.store.read { db in try db.resource(type: "Patient", id: account.patientID ?? "") })

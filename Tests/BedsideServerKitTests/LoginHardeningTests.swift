@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -18,9 +19,9 @@ struct LoginHardeningTests {
         configuration.unknownCallerRateLimit = RateLimit(requests: 0)
     }
 
-    @Test("100 wrong passwords at once: at most 5 are checked; the others are told the account is locked (423) or to come back in a moment (429)")
-    func lockoutCannotBeRaced() async throws {
-        try await withServer(configure: Self.withoutBudgets) { server in
+    @Test("100 wrong passwords at once: at most 5 are checked; the others are told the account is locked (423) or to come back in a moment (429)", arguments: StoreBackend.allCases)
+    func lockoutCannotBeRaced(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.withoutBudgets) { server in
             try await server.addPatient("race@example.org")
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for attempt in 0..<100 {
@@ -38,9 +39,9 @@ struct LoginHardeningTests {
         }
     }
 
-    @Test("a right code while wrong passwords are still being checked does not give back their tries: a burst right after gets one check (the fifth, which locks), not five")
-    func rightCodeKeepsHeldTries() async throws {
-        try await withServer(configure: { configuration in
+    @Test("a right code while wrong passwords are still being checked does not give back their tries: a burst right after gets one check (the fifth, which locks), not five", arguments: StoreBackend.allCases)
+    func rightCodeKeepsHeldTries(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: { configuration in
             Self.withoutBudgets(&configuration)
             configuration.authPolicy.passwordCheckWorkers = 1
             // Slow enough (about a second a check in a debug build) that the wrong ones are surely still running when the code is sent.
@@ -92,9 +93,9 @@ struct LoginHardeningTests {
         #expect(throttle.decayed(at: policy.checkHold + 1, policy: policy).failures == 2)
     }
 
-    @Test("failures are forgotten after 15 quiet minutes: 4 + 4 wrong passwords do not lock")
-    func failuresDecay() async throws {
-        try await withServer { server in
+    @Test("failures are forgotten after 15 quiet minutes: 4 + 4 wrong passwords do not lock", arguments: StoreBackend.allCases)
+    func failuresDecay(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.addPatient("decay@example.org")
             for attempt in 1...4 { #expect(try await server.startLogin("decay@example.org", password: "wrong-\(attempt)-password").status == 401) }
             server.clock.advance(minutes: 16)
@@ -103,9 +104,9 @@ struct LoginHardeningTests {
         }
     }
 
-    @Test("with one hashing worker and no queue, a burst is answered 503 with Retry-After, and the server still logs people in")
-    func hashingIsBounded() async throws {
-        try await withServer(configure: { configuration in
+    @Test("with one hashing worker and no queue, a burst is answered 503 with Retry-After, and the server still logs people in", arguments: StoreBackend.allCases)
+    func hashingIsBounded(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: { configuration in
             Self.withoutBudgets(&configuration)
             configuration.authPolicy.passwordCheckWorkers = 1
             configuration.authPolicy.passwordCheckQueue = 0
@@ -126,9 +127,9 @@ struct LoginHardeningTests {
         }
     }
 
-    @Test("on by default: 31 password checks from one address in a minute meet 429; 11 at one name too")
-    func budgetsByDefault() async throws {
-        try await withServer { server in
+    @Test("on by default: 31 password checks from one address in a minute meet 429; 11 at one name too", arguments: StoreBackend.allCases)
+    func budgetsByDefault(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             var statuses: [Int] = []
             for index in 0..<31 { statuses.append(try await server.startLogin("spray\(index)@example.org", password: "spring-2026-pass").status) }
             #expect(statuses.prefix(30).allSatisfy { $0 == 401 })
@@ -145,9 +146,9 @@ struct LoginHardeningTests {
         }
     }
 
-    @Test("housekeeping deletes throttle rows of names that stopped failing a day ago")
-    func throttleRowsArePurged() async throws {
-        try await withServer { server in
+    @Test("housekeeping deletes throttle rows of names that stopped failing a day ago", arguments: StoreBackend.allCases)
+    func throttleRowsArePurged(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             for index in 0..<5 { _ = try await server.startLogin("invented\(index)@example.org", password: "whatever-password-1") }
             let rows = try await server.store.read { db in
                 try (0..<5).compactMap { try db.throttle(key: "login:" + Secrets.sha256Hex("invented\($0)@example.org")) }
@@ -165,9 +166,9 @@ struct LoginHardeningTests {
 
 @Suite("Accounts and care teams can be taken back")
 struct AccountControlTests {
-    @Test("a disabled account cannot log in (401, as a wrong password) and its open session ends; enabled, it logs in again")
-    func disableAndEnable() async throws {
-        try await withServer { server in
+    @Test("a disabled account cannot log in (401, as a wrong password) and its open session ends; enabled, it logs in again", arguments: StoreBackend.allCases)
+    func disableAndEnable(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("off@example.org").patientID)
             let token = try await server.login("off@example.org").token
             try await server.administration.setDisabled(true, email: "off@example.org")
@@ -180,9 +181,9 @@ struct AccountControlTests {
         }
     }
 
-    @Test("a clinician taken out of a care team sees nothing of the patient from the next request on")
-    func teamRemove() async throws {
-        try await withServer { server in
+    @Test("a clinician taken out of a care team sees nothing of the patient from the next request on", arguments: StoreBackend.allCases)
+    func teamRemove(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("kept@example.org").patientID)
             try await server.addClinician("leaving@example.org")
             try await server.administration.addTeamMember(clinicianEmail: "leaving@example.org", patientEmail: "kept@example.org", responsible: true)

@@ -1,5 +1,6 @@
 import BedsideCore
 import BedsideSync
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -7,9 +8,9 @@ import Testing
 
 @Suite("Login over real TLS")
 struct LoginTests {
-    @Test("password, then the e-mailed code, gives a session with role and patient")
-    func loginWithMailedCode() async throws {
-        try await withServer { server in
+    @Test("password, then the e-mailed code, gives a session with role and patient", arguments: StoreBackend.allCases)
+    func loginWithMailedCode(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let account = try await server.addPatient("anna@example.org")
             let first = try await server.startLogin("ANNA@example.org ")
             #expect(first.status == 202)
@@ -32,9 +33,9 @@ struct LoginTests {
         }
     }
 
-    @Test("unknown user and wrong password get the same answer")
-    func unknownAndWrongAreAlike() async throws {
-        try await withServer { server in
+    @Test("unknown user and wrong password get the same answer", arguments: StoreBackend.allCases)
+    func unknownAndWrongAreAlike(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.addPatient("bert@example.org")
             let wrong = try await server.startLogin("bert@example.org", password: "not-the-password-1")
             let unknown = try await server.startLogin("nobody@example.org", password: "not-the-password-1")
@@ -44,9 +45,9 @@ struct LoginTests {
         }
     }
 
-    @Test("five failures lock the account for 15 minutes, then it opens again")
-    func lockout() async throws {
-        try await withServer { server in
+    @Test("five failures lock the account for 15 minutes, then it opens again", arguments: StoreBackend.allCases)
+    func lockout(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.addPatient("carla@example.org")
             for attempt in 1...5 {
                 let answer = try await server.startLogin("carla@example.org", password: "wrong-password-\(attempt)")
@@ -64,17 +65,17 @@ struct LoginTests {
         }
     }
 
-    @Test("unknown names lock too, so locking reveals nothing")
-    func unknownNamesLock() async throws {
-        try await withServer { server in
+    @Test("unknown names lock too, so locking reveals nothing", arguments: StoreBackend.allCases)
+    func unknownNamesLock(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             for _ in 1...5 { _ = try await server.startLogin("ghost@example.org", password: "whatever-1234") }
             #expect(try await server.startLogin("ghost@example.org", password: "whatever-1234").status == 423)
         }
     }
 
-    @Test("a code allows three tries, wrong codes count towards the lock, and codes expire after 10 minutes")
-    func codeTriesAndExpiry() async throws {
-        try await withServer { server in
+    @Test("a code allows three tries, wrong codes count towards the lock, and codes expire after 10 minutes", arguments: StoreBackend.allCases)
+    func codeTriesAndExpiry(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.addPatient("dirk@example.org")
             let first = try await server.startLogin("dirk@example.org")
             let challenge = try #require(first.json?["challenge"]?.stringValue)
@@ -100,9 +101,9 @@ struct LoginTests {
         }
     }
 
-    @Test("tokens die after 30 idle minutes, after 12 hours in all, and at logout")
-    func tokenLifetimes() async throws {
-        try await withServer { server in
+    @Test("tokens die after 30 idle minutes, after 12 hours in all, and at logout", arguments: StoreBackend.allCases)
+    func tokenLifetimes(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let account = try await server.addPatient("eva@example.org")
             let path = "/fhir/Patient/\(account.patientID ?? "")"
 

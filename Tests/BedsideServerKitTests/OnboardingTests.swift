@@ -27,9 +27,9 @@ struct OnboardingTests {
         try await server.request("POST", "/auth/enrol", json: ["username": .string(email), "code": .string(code), "password": .string(password)])
     }
 
-    @Test("an EMR enrols a patient: Patient created, invitation in the patient's language, code used once to set a password, then logins work")
-    func enrolment() async throws {
-        try await withServer { server in
+    @Test("an EMR enrols a patient: Patient created, invitation in the patient's language, code used once to set a password, then logins work", arguments: StoreBackend.allCases)
+    func enrolment(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let clientID = try await server.register(emr, scopes: "system/Patient.crs")
             let token = try await server.systemToken(emr, clientID: clientID, scope: "system/Patient.crs")
@@ -61,9 +61,9 @@ struct OnboardingTests {
         }
     }
 
-    @Test("bedside-server user invite: an expired code is replaced by a new one that works, the old one not; refused for an enrolled patient and for clinicians")
-    func reinvite() async throws {
-        try await withServer { server in
+    @Test("bedside-server user invite: an expired code is replaced by a new one that works, the old one not; refused for an enrolled patient and for clinicians", arguments: StoreBackend.allCases)
+    func reinvite(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let clientID = try await server.register(emr, scopes: "system/Patient.c")
             let token = try await server.systemToken(emr, clientID: clientID, scope: "system/Patient.c")
@@ -74,8 +74,7 @@ struct OnboardingTests {
             let password = "lantern-orbit-meadow-42"
             #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "expired after 7 days")
 
-            let data = server.directory.path
-            let sent = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "Late@Example.org"])
+            let sent = try await ServerExecutable.run(["user", "invite"] + server.server.commandArguments + ["--email", "Late@Example.org"])
             #expect(sent.status == 0 && sent.output.contains("new enrolment code"), "\(sent.output)\(sent.error)")
             let second = try #require(server.server.latestEnrolmentCode(for: "late@example.org"))
             #expect(second != first)
@@ -83,19 +82,19 @@ struct OnboardingTests {
             #expect(try await enrol(server, "late@example.org", code: first, password: password).status == 401, "the old code is gone")
             #expect(try await enrol(server, "late@example.org", code: second, password: password).status == 200)
 
-            let again = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "late@example.org"])
+            let again = try await ServerExecutable.run(["user", "invite"] + server.server.commandArguments + ["--email", "late@example.org"])
             #expect(again.status != 0 && again.error.contains("already enrolled"), "\(again.error)")
             _ = try await server.addClinician("nurse.invite@example.org")
-            let clinician = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nurse.invite@example.org"])
+            let clinician = try await ServerExecutable.run(["user", "invite"] + server.server.commandArguments + ["--email", "nurse.invite@example.org"])
             #expect(clinician.status != 0 && clinician.error.contains("not a patient"), "\(clinician.error)")
-            let nobody = try await ServerExecutable.run(["user", "invite", "--data-dir", data, "--email", "nobody@example.org"])
+            let nobody = try await ServerExecutable.run(["user", "invite"] + server.server.commandArguments + ["--email", "nobody@example.org"])
             #expect(nobody.status != 0 && nobody.error.contains("no account"), "\(nobody.error)")
         }
     }
 
-    @Test("a replay with If-None-Exist on the MRN returns the same Patient and invites nobody twice; a used e-mail, a bad address, no name are refused")
-    func refusals() async throws {
-        try await withServer { server in
+    @Test("a replay with If-None-Exist on the MRN returns the same Patient and invites nobody twice; a used e-mail, a bad address, no name are refused", arguments: StoreBackend.allCases)
+    func refusals(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let clientID = try await server.register(emr, scopes: "system/Patient.cr")
             let token = try await server.systemToken(emr, clientID: clientID, scope: "system/Patient.cr")
@@ -125,9 +124,9 @@ struct OnboardingTests {
         }
     }
 
-    @Test("five wrong enrolment codes lock the name for 15 minutes, as wrong passwords do; an unknown name answers as a wrong code")
-    func lockout() async throws {
-        try await withServer { server in
+    @Test("five wrong enrolment codes lock the name for 15 minutes, as wrong passwords do; an unknown name answers as a wrong code", arguments: StoreBackend.allCases)
+    func lockout(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let emr = TestEMR()
             let clientID = try await server.register(emr, scopes: "system/Patient.c")
             let token = try await server.systemToken(emr, clientID: clientID, scope: "system/Patient.c")
@@ -147,9 +146,9 @@ struct OnboardingTests {
 /// CareTeams decide who sees a patient, whoever writes them; a Task assigns a stored Questionnaire.
 @Suite("Care teams and assignments over FHIR")
 struct CareTeamTests {
-    @Test("an EMR's CareTeam lets its Practitioners see the patient while active; inactive ends it; team add and remove write CareTeams too")
-    func careTeams() async throws {
-        try await withServer { server in
+    @Test("an EMR's CareTeam lets its Practitioners see the patient while active; inactive ends it; team add and remove write CareTeams too", arguments: StoreBackend.allCases)
+    func careTeams(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("cared@example.org")
             let patientID = try #require(patient.patientID)
             let nurse = try await server.addClinician("nurse.emr@example.org")
@@ -187,9 +186,9 @@ struct CareTeamTests {
         }
     }
 
-    @Test("an EMR stores a Questionnaire and assigns it with a Task the patient's app finds; a Task for a form the server lacks is refused")
-    func assignments() async throws {
-        try await withServer { server in
+    @Test("an EMR stores a Questionnaire and assigns it with a Task the patient's app finds; a Task for a form the server lacks is refused", arguments: StoreBackend.allCases)
+    func assignments(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("assigned@example.org")
             let patientID = try #require(patient.patientID)
             let emr = TestEMR()

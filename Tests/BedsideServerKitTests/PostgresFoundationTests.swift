@@ -129,19 +129,20 @@ struct PostgresFoundationTests {
     @Test("a COMMIT that gets no answer fails commitUnknown (a 500 saying the change may be stored); one PostgreSQL refuses (its session ended) stays a 503")
     func lostCommit() async throws {
         try await withDatabase { location in
-            // Deadlines of a second (ours: three), so that a silent COMMIT is given up on soon.
-            let connections = try PostgresConnections(location: location, statementTimeout: .seconds(1))
+            // Deadlines of 4 s (ours: 6 s), so that a silent COMMIT is given up on soon.
+            let connections = try PostgresConnections(location: location, statementTimeout: .seconds(4))
             defer { Task { await connections.shutdown() } }
             try await connections.transaction(readOnly: false) { sql in
                 try sql.execute("CREATE TABLE note (id TEXT PRIMARY KEY)")
                 // Committing a note takes a moment: time to act on the session while it commits.
-                try sql.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$")
+                try sql.execute("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$")
                 try sql.execute(
                     "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON note DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()")
             }
             /// The session busy with COMMIT, once it is.
             func committing() async throws -> Int32 {
-                for _ in 0..<100 {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
                     let pid = try await connections.transaction(readOnly: true) { sql in
                         try sql.integer("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'COMMIT' AND state = 'active'")
                     }

@@ -1,4 +1,5 @@
 import BedsideCore
+import BedsideTestSupport
 import Foundation
 import Testing
 
@@ -46,9 +47,9 @@ struct QuestionnaireResponseTests {
         try await server.request("GET", "/fhir/Flag?status=active&_sort=-priority", token: token).entries.compactMap { $0["resource"] }
     }
 
-    @Test("the due assignment is found; answering it completes it once; a replay adds no response, Task version or Flag")
-    func completesTask() async throws {
-        try await withServer { server in
+    @Test("the due assignment is found; answering it completes it once; a replay adds no response, Task version or Flag", arguments: StoreBackend.allCases)
+    func completesTask(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("ida@example.org")
             let patientID = try #require(patient.patientID)
             try await server.addClinician("nurse.ida@example.org", patients: ["ida@example.org"])
@@ -100,9 +101,9 @@ struct QuestionnaireResponseTests {
         }
     }
 
-    @Test("PHQ-9: total 14 with item 9 'not at all' raises nothing; item 9 'several days' at total 3 raises a red Flag")
-    func phq9Flags() async throws {
-        try await withServer { server in
+    @Test("PHQ-9: total 14 with item 9 'not at all' raises nothing; item 9 'several days' at total 3 raises a red Flag", arguments: StoreBackend.allCases)
+    func phq9Flags(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patientID = try #require(try await server.addPatient("jo@example.org").patientID)
             try await server.addClinician("nurse.jo@example.org", patients: ["jo@example.org"])
             let form = try Self.fixture("phq-9-sdc.json")
@@ -127,9 +128,9 @@ struct QuestionnaireResponseTests {
         }
     }
 
-    @Test("answers based on another patient's assignment are refused, naming the entry, and change nothing")
-    func otherPatientsTask() async throws {
-        try await withServer { server in
+    @Test("answers based on another patient's assignment are refused, naming the entry, and change nothing", arguments: StoreBackend.allCases)
+    func otherPatientsTask(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let kim = try #require(try await server.addPatient("kim@example.org").patientID)
             _ = try await server.addPatient("lee@example.org")
             let form = try Self.fixture("phq-9-sdc.json")
@@ -145,9 +146,9 @@ struct QuestionnaireResponseTests {
         }
     }
 
-    @Test("a value set loaded with the assignment is found by its url (with or without a version) by the patient")
-    func valueSets() async throws {
-        try await withServer { server in
+    @Test("a value set loaded with the assignment is found by its url (with or without a version) by the patient", arguments: StoreBackend.allCases)
+    func valueSets(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             _ = try await server.addPatient("max@example.org")
             let form = try Self.fixture("nested-repeating-groups-sdc.json")
             let valueSet: JSONValue = [

@@ -50,7 +50,7 @@ struct RateLimitTests {
 
             // Each flood is on the record once, with who (address) and what, and no body.
             await server.running.flushAudit()
-            let throttled = try server.store.readNow { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
+            let throttled = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1000) }.map(\.event)
                 .filter { $0.action == "throttled" }
             #expect(throttled.count == 2)
             #expect(throttled.allSatisfy { $0.httpStatus == 429 && $0.outcome == "failure" && $0.remoteAddress == "127.0.0.1" })

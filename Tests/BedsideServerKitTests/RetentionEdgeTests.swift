@@ -67,9 +67,9 @@ struct RetentionEdgeTests {
         return try await server.systemToken(emr, clientID: clientID, scope: scopes)
     }
 
-    @Test("the last running team ends today without period.end, an older one ended in 2015: care ends today, not in 2015")
-    func laterTeamWithoutEnd() async throws {
-        try await withServer { server in
+    @Test("the last running team ends today without period.end, an older one ended in 2015: care ends today, not in 2015", arguments: StoreBackend.allCases)
+    func laterTeamWithoutEnd(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("review.emr@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await Self.emrToken(server)
@@ -98,9 +98,9 @@ struct RetentionEdgeTests {
         }
     }
 
-    @Test("a past episode (an inactive CareTeam) written for a patient in nobody's team does not end their care")
-    func historicTeamEndsCare() async throws {
-        try await withServer { server in
+    @Test("a past episode (an inactive CareTeam) written for a patient in nobody's team does not end their care", arguments: StoreBackend.allCases)
+    func historicTeamEndsCare(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("review.history@example.org")
             let patientID = try #require(patient.patientID)
             let token = try await Self.emrToken(server)

@@ -188,9 +188,9 @@ struct RetentionTests {
         }
     }
 
-    @Test("an EMR that makes a patient's last CareTeam inactive ends their care at the team's period end; an active one takes it back")
-    func careTeamEndsCare() async throws {
-        try await withServer { server in
+    @Test("an EMR that makes a patient's last CareTeam inactive ends their care at the team's period end; an active one takes it back", arguments: StoreBackend.allCases)
+    func careTeamEndsCare(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("emr.cared@example.org")
             let patientID = try #require(patient.patientID)
             let emr = TestEMR()
@@ -219,9 +219,9 @@ struct RetentionTests {
         }
     }
 
-    @Test("end-care refuses a date in the future, a malformed one and an unknown patient, and changes nothing")
-    func endCareRefusals() async throws {
-        try await withServer { server in
+    @Test("end-care refuses a date in the future, a malformed one and an unknown patient, and changes nothing", arguments: StoreBackend.allCases)
+    func endCareRefusals(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             try await server.addPatient("refused@example.org")
             let administration = server.administration
             let audit = try await server.store.read { db in try db.auditEvents(after: 0, limit: 1000).count }
@@ -244,13 +244,13 @@ struct RetentionTests {
     /// reads), until it says it has done its work.
     final class InterleavingStore: ServerStore, @unchecked Sendable {
         enum Moment { case beforeWrites, beforeReads }
-        let inner: SQLiteServerStore
+        let inner: any ServerStore
         let moment: Moment
         /// The other writer's transaction; true once it has done its work (it does not come again).
         let slippedIn: @Sendable (any StoreWriting) throws -> Bool
         private let done = Mutex(false)
 
-        init(_ inner: SQLiteServerStore, at moment: Moment = .beforeWrites, slippedIn: @escaping @Sendable (any StoreWriting) throws -> Bool) {
+        init(_ inner: any ServerStore, at moment: Moment = .beforeWrites, slippedIn: @escaping @Sendable (any StoreWriting) throws -> Bool) {
             self.inner = inner
             self.moment = moment
             self.slippedIn = slippedIn

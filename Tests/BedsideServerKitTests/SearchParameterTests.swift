@@ -52,9 +52,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("_summary=count answers how many match, with no entries; _total=accurate adds Bundle.total to a page; other values are refused")
-    func summaryAndTotal() async throws {
-        try await withServer { server in
+    @Test("_summary=count answers how many match, with no entries; _total=accurate adds Bundle.total to a page; other values are refused", arguments: StoreBackend.allCases)
+    func summaryAndTotal(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("counted@example.org")
             let token = try await server.login("counted@example.org").token
             let patientID = try #require(patient.patientID)
@@ -73,9 +73,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("_include brings the matches' Patients (mode include); _revinclude on Patient brings what points at them; both within the caller's access")
-    func includes() async throws {
-        try await withServer { server in
+    @Test("_include brings the matches' Patients (mode include); _revinclude on Patient brings what points at them; both within the caller's access", arguments: StoreBackend.allCases)
+    func includes(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("incl@example.org")
             _ = try await server.addPatient("outside@example.org")
             _ = try await server.addClinician("nurse.incl@example.org", patients: ["incl@example.org"])
@@ -123,9 +123,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("category finds Observations by any of their category codings, with or without the system; an upgraded store indexes what it held")
-    func category() async throws {
-        try await withServer { server in
+    @Test("category finds Observations by any of their category codings, with or without the system; an upgraded store indexes what it held", arguments: StoreBackend.allCases)
+    func category(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("category@example.org")
             let token = try await server.login("category@example.org").token
             let patientID = try #require(patient.patientID)
@@ -158,9 +158,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("_elements: matches hold only what was asked (a choice name keeps value[x]) plus id, meta and required elements, tagged SUBSETTED; reads too; included resources whole")
-    func elements() async throws {
-        try await withServer { server in
+    @Test("_elements: matches hold only what was asked (a choice name keeps value[x]) plus id, meta and required elements, tagged SUBSETTED; reads too; included resources whole", arguments: StoreBackend.allCases)
+    func elements(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("elements@example.org")
             let token = try await server.login("elements@example.org").token
             let patientID = try #require(patient.patientID)
@@ -191,9 +191,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("_pretty=true writes every FHIR answer indented (resources, Bundles, errors); the same JSON as without it")
-    func pretty() async throws {
-        try await withServer { server in
+    @Test("_pretty=true writes every FHIR answer indented (resources, Bundles, errors); the same JSON as without it", arguments: StoreBackend.allCases)
+    func pretty(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let compact = try await server.request("GET", "/fhir/metadata")
             let pretty = try await server.request("GET", "/fhir/metadata?_pretty=true")
             #expect(pretty.text.hasPrefix("{\n  \"resourceType\": \"CapabilityStatement\""), "\(pretty.text.prefix(80))")
@@ -209,9 +209,9 @@ struct SearchParameterTests {
         }
     }
 
-    @Test("over the wire, every search parameter the CapabilityStatement declares works for every type: 200 for a clinician, never 400")
-    func capabilityWalk() async throws {
-        try await withServer { server in
+    @Test("over the wire, every search parameter the CapabilityStatement declares works for every type: 200 for a clinician, never 400", arguments: StoreBackend.allCases)
+    func capabilityWalk(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             _ = try await server.addPatient("walk@example.org")
             _ = try await server.addClinician("nurse.walk@example.org", patients: ["walk@example.org"])
             let nurse = try await server.login("nurse.walk@example.org").token

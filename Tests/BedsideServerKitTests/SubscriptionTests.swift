@@ -43,8 +43,8 @@ struct SubscriptionTests {
     static let scopes = "system/Subscription.cruds system/Observation.crs system/Flag.rs"
 
     /// A test server whose own notification loop is off: each test runs the dispatcher itself.
-    func withSubscriptionServer(_ body: (TestServer) async throws -> Void) async throws {
-        try await withServer(configure: { $0.subscriptions.interval = nil }, body)
+    func withSubscriptionServer(backend: StoreBackend = .sqlite, _ body: (TestServer) async throws -> Void) async throws {
+        try await withServer(backend: backend, configure: { $0.subscriptions.interval = nil }, body)
     }
 
     func dispatcher(_ server: TestServer, trusting caFile: String?, maximumFailures: Int = 10) -> SubscriptionDispatcher {
@@ -84,9 +84,9 @@ struct SubscriptionTests {
         return try #require(created.json?["id"]?.stringValue)
     }
 
-    @Test("an EMR subscribes; a vital sign written afterwards is POSTed to its https endpoint with its headers, id and version; nothing older is sent; the audit names the host, never the headers")
-    func notifies() async throws {
-        try await withSubscriptionServer { server in
+    @Test("an EMR subscribes; a vital sign written afterwards is POSTed to its https endpoint with its headers, id and version; nothing older is sent; the audit names the host, never the headers", arguments: StoreBackend.allCases)
+    func notifies(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (patientID, patientToken, clientID, token) = try await setUp(server)
             let receiver = try HookReceiver(impersonating: server)
             defer { receiver.stop() }
@@ -140,9 +140,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("an endpoint answering 500 gets the same change again after the back-off, and the cursor moves only after the 200")
-    func redelivers() async throws {
-        try await withSubscriptionServer { server in
+    @Test("an endpoint answering 500 gets the same change again after the back-off, and the cursor moves only after the 200", arguments: StoreBackend.allCases)
+    func redelivers(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (patientID, patientToken, _, token) = try await setUp(server)
             let receiver = try HookReceiver(impersonating: server)
             defer { receiver.stop() }
@@ -167,9 +167,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("an endpoint whose certificate does not verify gets nothing; after the failures allowed the Subscription is in error, saying why")
-    func untrustedEndpoint() async throws {
-        try await withSubscriptionServer { server in
+    @Test("an endpoint whose certificate does not verify gets nothing; after the failures allowed the Subscription is in error, saying why", arguments: StoreBackend.allCases)
+    func untrustedEndpoint(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (patientID, patientToken, _, token) = try await setUp(server)
             let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: elsewhere) }
@@ -199,9 +199,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("status off stops deliveries; requested again starts from now")
-    func offStops() async throws {
-        try await withSubscriptionServer { server in
+    @Test("status off stops deliveries; requested again starts from now", arguments: StoreBackend.allCases)
+    func offStops(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (patientID, patientToken, _, token) = try await setUp(server)
             let receiver = try HookReceiver(impersonating: server)
             defer { receiver.stop() }
@@ -227,9 +227,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("Subscription.end: deliveries go on until it, then the server turns the Subscription off; an end already past stores it off; a malformed end is 422")
-    func endTurnsOff() async throws {
-        try await withSubscriptionServer { server in
+    @Test("Subscription.end: deliveries go on until it, then the server turns the Subscription off; an end already past stores it off; a malformed end is 422", arguments: StoreBackend.allCases)
+    func endTurnsOff(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (patientID, patientToken, _, token) = try await setUp(server)
             let receiver = try HookReceiver(impersonating: server)
             defer { receiver.stop() }
@@ -257,9 +257,9 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("refused: http or other non-https endpoints, bad criteria, a type the client may not read, other channels and payloads, bad headers, transactions")
-    func refusals() async throws {
-        try await withSubscriptionServer { server in
+    @Test("refused: http or other non-https endpoints, bad criteria, a type the client may not read, other channels and payloads, bad headers, transactions", arguments: StoreBackend.allCases)
+    func refusals(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
             let (_, _, _, token) = try await setUp(server, scopes: "system/Subscription.cruds system/Observation.rs")
             func post(_ resource: JSONValue) async throws -> HTTPResponseData {
                 try await server.request("POST", "/fhir/Subscription", token: token, json: resource)

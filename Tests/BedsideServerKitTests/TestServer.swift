@@ -17,14 +17,14 @@ final class TestServer: @unchecked Sendable {
     let transport: HTTPTransport
 
     var directory: URL { server.directory }
-    var store: SQLiteServerStore { server.store }
+    var store: any ServerStore { server.store }
     var running: RunningServer { server.running }
     var administration: ServerAdministration { server.administration }
     var baseURL: String { server.url }
     var caFile: String { server.caFile }
 
-    init(rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
-        server = try await LoopbackServer(clock: clock, rateLimit: rateLimit, configure: configure)
+    init(rateLimit: RateLimit? = nil, backend: StoreBackend = .sqlite, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        server = try await LoopbackServer(clock: clock, rateLimit: rateLimit, backend: backend, configure: configure)
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: server.caFile))
     }
 
@@ -140,9 +140,10 @@ extension HTTPResponseData {
 
 /// Runs `body` against a fresh server and always shuts it down.
 func withServer(
-    rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (TestServer) async throws -> Void
+    rateLimit: RateLimit? = nil, backend: StoreBackend = .sqlite, configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> Void
 ) async throws {
-    let server = try await TestServer(rateLimit: rateLimit, configure: configure)
+    let server = try await TestServer(rateLimit: rateLimit, backend: backend, configure: configure)
     do {
         try await body(server)
     } catch {

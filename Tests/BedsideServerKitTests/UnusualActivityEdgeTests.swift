@@ -48,9 +48,9 @@ struct UnusualActivityEdgeTests {
         server.clock.advance(milliseconds: target - now)
     }
 
-    @Test("18 names sprayed from one address within 3 minutes across an hour's end raise one alert")
-    func sprayAcrossHourBoundary() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("18 names sprayed from one address within 3 minutes across an hour's end raise one alert", arguments: StoreBackend.allCases)
+    func sprayAcrossHourBoundary(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             Self.moveTo(server, minute: 58)
             try await Self.spray(server, names: (0..<9).map { "a\($0)@example.org" }, from: "198.51.100.9")
@@ -63,9 +63,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("a clinician with no usual hour seeing 58 patients within 2 minutes across an hour's end raises one alert")
-    func clinicianAcrossHourBoundary() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("a clinician with no usual hour seeing 58 patients within 2 minutes across an hour's end raises one alert", arguments: StoreBackend.allCases)
+    func clinicianAcrossHourBoundary(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             Self.moveTo(server, minute: 59, second: 2)
             let start = server.clock.now()
@@ -82,9 +82,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("45 names sprayed from 5 addresses of one IPv6 /64 raise one alert for the /64; 30 more from 3 other addresses of it keep it one")
-    func ipv6Rotation() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("45 names sprayed from 5 addresses of one IPv6 /64 raise one alert for the /64; 30 more from 3 other addresses of it keep it one", arguments: StoreBackend.allCases)
+    func ipv6Rotation(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             Self.moveTo(server, minute: 0, second: 30)
             for host in 1...5 {
@@ -106,9 +106,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("after a clock that was a year ahead is put right, the rules look at the current hour again")
-    func clockJumpBack() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("after a clock that was a year ahead is put right, the rules look at the current hour again", arguments: StoreBackend.allCases)
+    func clockJumpBack(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             let watch = UnusualActivityWatch(store: server.store, clock: server.clock, settings: UnusualActivitySettings())
             server.clock.advance(milliseconds: 365 * 24 * Self.hour)
@@ -123,9 +123,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("failed logins stamped in an hour but written just after the first look of the next are still counted")
-    func lateCommitAcrossBoundary() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("failed logins stamped in an hour but written just after the first look of the next are still counted", arguments: StoreBackend.allCases)
+    func lateCommitAcrossBoundary(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             Self.moveTo(server, minute: 0, second: 1)
             let watch = UnusualActivityWatch(store: server.store, clock: server.clock, settings: UnusualActivitySettings())
@@ -153,9 +153,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("one administrator's failed delivery does not send the alert again to the others; the failed one is tried again later")
-    func mailResentToEveryone() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("one administrator's failed delivery does not send the alert again to the others; the failed one is tried again later", arguments: StoreBackend.allCases)
+    func mailResentToEveryone(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             _ = try await server.administration.addUser(email: "good.admin@example.org", role: .admin, password: TestServer.password, name: "Good")
             _ = try await server.administration.addUser(email: "broken.admin@example.org", role: .admin, password: TestServer.password, name: "Broken")
@@ -175,9 +175,9 @@ struct UnusualActivityEdgeTests {
         }
     }
 
-    @Test("a backend client that only searched Patients and then pulls Observations with _revinclude raises an alert")
-    func revincludeHidesNewUse() async throws {
-        try await withServer(configure: Self.configure) { server in
+    @Test("a backend client that only searched Patients and then pulls Observations with _revinclude raises an alert", arguments: StoreBackend.allCases)
+    func revincludeHidesNewUse(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: Self.configure) { server in
             try await Self.settle(server)
             let patient = try await server.addPatient("rev.patient@example.org")
             let patientID = try #require(patient.patientID)

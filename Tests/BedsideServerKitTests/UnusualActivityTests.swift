@@ -31,9 +31,9 @@ struct UnusualActivityTests {
         try await server.store.write { [events] db in try db.append(events) }
     }
 
-    @Test("a clinician seeing 35 patients in an hour, 3 in their usual hour, raises one alert; one whose usual hour is 35 does not")
-    func clinicianSeesManyMorePatients() async throws {
-        try await withServer { server in
+    @Test("a clinician seeing 35 patients in an hour, 3 in their usual hour, raises one alert; one whose usual hour is 35 does not", arguments: StoreBackend.allCases)
+    func clinicianSeesManyMorePatients(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             var patients: [String] = []
             let busy = try await server.addClinician("nurse.busy@example.org")
             let usual = try await server.addClinician("nurse.usual@example.org")
@@ -71,9 +71,9 @@ struct UnusualActivityTests {
         }
     }
 
-    @Test("failed logins for 12 accounts from one address raise an alert (mailed to the administrator in their language, listed by audit alerts); 4 from another do not")
-    func failedLoginsFromOneAddress() async throws {
-        try await withServer(configure: { configuration in
+    @Test("failed logins for 12 accounts from one address raise an alert (mailed to the administrator in their language, listed by audit alerts); 4 from another do not", arguments: StoreBackend.allCases)
+    func failedLoginsFromOneAddress(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: { configuration in
             configuration.trustedProxies = [try! #require(AddressRange("127.0.0.0/8"))]
             configuration.unusualActivity.interval = .milliseconds(200)
         }) { server in
@@ -113,7 +113,7 @@ struct UnusualActivityTests {
             #expect(alertMail.first?.contains("198.51.100.7") == true)
 
             // The command line lists it, exit 3.
-            let listed = try await ServerExecutable.run(["audit", "alerts", "--json", "--days", "3650", "--data-dir", server.directory.path])
+            let listed = try await ServerExecutable.run(["audit", "alerts", "--json", "--days", "3650"] + server.server.commandArguments)
             #expect(listed.status == 3, "\(listed.error)")
             let lines = listed.output.split(separator: "\n").compactMap { JSONParser.parseOrNil(Array($0.utf8)) }
             #expect(lines.count == 1 && lines.first?["rule"]?.stringValue == "failed-logins-from-address")
@@ -132,9 +132,9 @@ struct UnusualActivityTests {
         #expect(second.status == 200, "\(second.text)")
     }
 
-    @Test("logins to one account from 6 addresses in an hour raise an alert; another account's logins from 2 addresses do not")
-    func loginsFromManyAddresses() async throws {
-        try await withServer(configure: { configuration in
+    @Test("logins to one account from 6 addresses in an hour raise an alert; another account's logins from 2 addresses do not", arguments: StoreBackend.allCases)
+    func loginsFromManyAddresses(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend, configure: { configuration in
             configuration.trustedProxies = [try! #require(AddressRange("127.0.0.0/8"))]
             configuration.withoutDefaultBudgets()
         }) { server in
@@ -149,9 +149,9 @@ struct UnusualActivityTests {
         }
     }
 
-    @Test("a backend client that searched Observations for 8 days and then reads Patients raises an alert; a client in its first days does not")
-    func clientDoesWhatItNeverDid() async throws {
-        try await withServer { server in
+    @Test("a backend client that searched Observations for 8 days and then reads Patients raises an alert; a client in its first days does not", arguments: StoreBackend.allCases)
+    func clientDoesWhatItNeverDid(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
             let patient = try await server.addPatient("emr.patient@example.org")
             let patientID = try #require(patient.patientID)
             let scopes = "system/Observation.rs system/Patient.rs"

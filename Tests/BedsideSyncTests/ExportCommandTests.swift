@@ -167,7 +167,7 @@ struct ExportCommandTests {
     /// there; the rest a millisecond apart. And one questionnaire response.
     static func seedServer(_ server: LoopbackServer, patientID: String, count: Int) throws {
         let base: Int64 = 1_790_000_000_000
-        try server.store.writeNow { db in
+        try server.sqliteStore.writeNow { db in
             for index in 0..<count {
                 let observation = ObservationBuilder.observation(
                     kind: .heartRate, values: [.init(part: .heartRate, literal: String(50 + index % 50))],

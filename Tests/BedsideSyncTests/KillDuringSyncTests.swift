@@ -153,7 +153,7 @@ struct KillDuringSyncTests {
     }
 
     static func serverCount(_ server: LoopbackServer) throws -> Int {
-        try server.store.readNow { db in try db.count(type: "Observation") }
+        try server.sqliteStore.readNow { db in try db.count(type: "Observation") }
     }
 
     /// Waits until `condition` holds (polling), up to `seconds`.

@@ -26,7 +26,7 @@ struct TimeZoneCommandTests {
             let times = (try JSONParser.parse(Array(listed.output)).arrayValue ?? []).compactMap { $0["time"]?.stringValue }
             #expect(times.sorted() == [winter, summer].sorted(), "\(times)")
             #expect(try await device.run(["sync"]) == 0)
-            let stored = try server.store.readNow { db in try db.search(ResourceQuery(type: "Observation")) }.resources
+            let stored = try server.sqliteStore.readNow { db in try db.search(ResourceQuery(type: "Observation")) }.resources
             let effective = stored.compactMap { try? JSONParser.parse($0.json)["effectiveDateTime"]?.stringValue }
             #expect(effective.sorted() == [winter, summer].sorted(), "\(effective)")
         } catch {

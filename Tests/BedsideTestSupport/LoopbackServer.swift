@@ -7,21 +7,37 @@ public final class LoopbackServer: @unchecked Sendable {
     public static let password = "correct-horse-battery-9"
 
     public let directory: URL
-    public let store: SQLiteServerStore
+    public let store: any ServerStore
+    /// Where the data lives: SQLite in `directory`, or a fresh PostgreSQL database (dropped at `stop`).
+    public let backend: StoreBackend
+    private let database: PostgresLocation?
     public let running: RunningServer
     public let administration: ServerAdministration
     public let clock: any WallClock
 
     public var url: String { "https://127.0.0.1:\(running.port)" }
+    /// What a `bedside-server` subcommand needs to work on this server's data: its data directory, and
+    /// its database when that is PostgreSQL.
+    public var commandArguments: [String] {
+        ["--data-dir", directory.path] + (database.map { ["--database", TestPostgres.url(for: $0)] } ?? [])
+    }
+
+    /// The SQLite store, for tests that read it synchronously (a server on the default backend).
+    public var sqliteStore: SQLiteServerStore {
+        guard let store = store as? SQLiteServerStore else { preconditionFailure("this LoopbackServer serves PostgreSQL") }
+        return store
+    }
     public var caFile: String { directory.appendingPathComponent("tls/ca.pem").path }
 
     /// `clock` drives the server (token expiry, lockouts); tests that move time pass a ManualClock.
     /// `rateLimit` sets a request budget (off by default, as in the library).
     /// `configure` changes anything else before the server starts.
     public init(
-        clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }
+        clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil, backend: StoreBackend = .sqlite,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
         await LiveServerSlots.shared.acquire()
+        self.backend = backend
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
         configuration.port = 0
@@ -30,7 +46,20 @@ public final class LoopbackServer: @unchecked Sendable {
         configure(&configuration)
         self.clock = clock
         do {
-            store = try configuration.openStore()
+            if backend == .postgres {
+                let location = try await TestPostgres.shared.makeDatabase()
+                configuration.database = location
+                database = location
+                do {
+                    store = try await configuration.openServerStore()
+                } catch {
+                    await TestPostgres.shared.dropDatabase(location)
+                    throw error
+                }
+            } else {
+                database = nil
+                store = try configuration.openStore()
+            }
         } catch {
             await LiveServerSlots.shared.release()
             throw error
@@ -40,6 +69,7 @@ public final class LoopbackServer: @unchecked Sendable {
             running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
         } catch {
             try? store.close()
+            if let database { await TestPostgres.shared.dropDatabase(database) }
             await LiveServerSlots.shared.release()
             throw error
         }
@@ -56,7 +86,12 @@ public final class LoopbackServer: @unchecked Sendable {
         }
         guard first else { return }
         await running.stop()
-        try? store.close()
+        if let postgres = store as? PostgresServerStore {
+            await postgres.shutdown()
+            if let database { await TestPostgres.shared.dropDatabase(database) }
+        } else {
+            try? store.close()
+        }
         try? FileManager.default.removeItem(at: directory)
         await LiveServerSlots.shared.release()
     }
