@@ -214,17 +214,23 @@ struct FHIRAPITests {
             #expect(seen.count == 25)
             #expect(seen == seen.sorted { FHIRDateTime($0)!.lowerBound > FHIRDateTime($1)!.lowerBound })
 
-            // Next links page by keyset (`_cursor`), not by count; a cursor is refused when it is not the
-            // server's own for this search, or comes with _offset.
-            let first = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&code=29463-7&_count=10", token: token)
+            // Next links page by keyset (`_cursor`, sealed: no row numbers show), not by count; a cursor is
+            // refused when altered, made for another search (filter or sort), or given with _offset.
+            let base = "/fhir/Observation?patient=\(patientID)&code=29463-7&_count=10"
+            let first = try await server.request("GET", base, token: token)
             let next = try #require(first.json?["link"]?.arrayValue?.first { $0["relation"]?.stringValue == "next" }?["url"]?.stringValue)
-            #expect(next.contains("_cursor=c1.") && !next.contains("_offset"))
             let cursor = try #require(next.components(separatedBy: "_cursor=").last)
+            #expect(!next.contains("_offset") && !cursor.contains(".") && cursor.count > 40, "\(cursor)")
+            #expect(try await server.request("GET", "\(base)&_cursor=\(cursor)", token: token).entries.count == 10)
+            let altered = String(cursor.dropLast()) + (cursor.hasSuffix("A") ? "B" : "A")
             for (query, reason) in [
-                ("_cursor=c1.x", "mangled"), ("_cursor=c2.1", "another version"), ("_cursor=" + String(repeating: "1", count: 300), "too long"),
-                ("_cursor=\(cursor)&_sort=_lastUpdated,date", "another sort"), ("_cursor=\(cursor)&_offset=10", "with _offset"),
+                ("\(base)&_cursor=\(altered)", "altered"), ("\(base)&_cursor=c1.5.1795000000000", "a plain position"),
+                ("\(base)&_cursor=" + String(repeating: "A", count: 600), "too long"), ("\(base)&_cursor=%C3%A9", "not base64url"),
+                ("\(base)&_sort=date&_cursor=\(cursor)", "another sort"), ("/fhir/Observation?patient=\(patientID)&_count=10&_cursor=\(cursor)", "another filter"),
+                ("\(base)&_cursor=\(cursor)&_offset=10", "with _offset"), ("\(base)&_sort=date,-date", "a sort key twice"),
+                ("/fhir/Patient?_has:Observation:patient:_cursor=\(cursor)", "paging inside _has"),
             ] {
-                let refused = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&_count=10&\(query)", token: token)
+                let refused = try await server.request("GET", query, token: token)
                 #expect(refused.status == 400, "\(reason): \(refused.status)")
             }
 

@@ -4,7 +4,8 @@ import Foundation
 /// Builds Bundles as bytes, splicing stored resource JSON in without parsing it again.
 enum BundleWriter {
     static func searchset(
-        type: String, page: ResourcePage, query: ResourceQuery, parameters: [(String, String)], baseURL: String, now: Int64
+        type: String, page: ResourcePage, query: ResourceQuery, parameters: [(String, String)], nextCursor: String? = nil, baseURL: String,
+        now: Int64
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512 + page.resources.reduce(0) { $0 + $1.json.count + 120 })
@@ -12,9 +13,9 @@ enum BundleWriter {
         var links: [JSONValue] = [["relation": "self", "url": .string(selfURL)]]
         // `_count=0` asks for no entries: a next link would point at the same empty page forever.
         if page.hasMore, !page.resources.isEmpty {
-            // After the last row (keyset paging) when the store says where that is; else counted.
+            // After the last row (keyset paging, `SearchCursor`) when there is a cursor; else counted.
             let next =
-                page.next.map { cursor in pageURL(type: type, parameters: parameters, cursor: cursor, baseURL: baseURL) }
+                nextCursor.map { cursor in pageURL(type: type, parameters: parameters, cursor: cursor, baseURL: baseURL) }
                 ?? pageURL(type: type, parameters: parameters, offset: query.offset + page.resources.count, baseURL: baseURL)
             links.append(["relation": "next", "url": .string(next)])
         }
@@ -61,8 +62,8 @@ enum BundleWriter {
     }
 
     /// The URL of the page after `cursor`: the same parameters with `_cursor` set (and no `_offset`).
-    static func pageURL(type: String, parameters: [(String, String)], cursor: PageCursor, baseURL: String) -> String {
-        pageURL(type: type, items: parameters.filter { $0.0 != "_offset" && $0.0 != "_cursor" } + [("_cursor", cursor.token)], baseURL: baseURL)
+    static func pageURL(type: String, parameters: [(String, String)], cursor: String, baseURL: String) -> String {
+        pageURL(type: type, items: parameters.filter { $0.0 != "_offset" && $0.0 != "_cursor" } + [("_cursor", cursor)], baseURL: baseURL)
     }
 
     private static func pageURL(type: String, items: [(String, String)], baseURL: String) -> String {

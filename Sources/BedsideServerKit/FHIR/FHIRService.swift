@@ -110,6 +110,13 @@ public struct FHIRService: Sendable {
         let type = try Self.resourceType(name)
         try AccessPolicy.requireScope(.search, on: type, principal: info.principal)
         var query = try SearchRequest.parse(type: type, parameters: parameters, now: clock.now())
+        let cursorSearch = SearchCursor.searchKey(type: name, parameters: parameters, sort: query.sort)
+        if let token = query.cursorToken {
+            guard let cursor = SearchCursor.open(token, search: cursorSearch, keys: store.keys), cursor.sortValues.count == query.sort.count else {
+                throw SearchRequest.foreignCursor("_cursor")
+            }
+            query.after = cursor
+        }
         if let allowed = AccessPolicy.searchablePatients(type, principal: info.principal) {
             query.patientIDs = query.patientIDs.map { $0.filter(allowed.contains) } ?? allowed
         }
@@ -152,8 +159,9 @@ public struct FHIRService: Sendable {
                 : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) }) + (notModified ? [] : alongside))
         guard recorded else { throw Self.unrecorded }
         guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
+        let next = page.next.flatMap { SearchCursor.seal($0, search: cursorSearch, keys: store.keys) }
         let bundle = BundleWriter.searchset(
-            type: name, page: page, query: query, parameters: parameters, baseURL: info.baseURL, now: now)
+            type: name, page: page, query: query, parameters: parameters, nextCursor: next, baseURL: info.baseURL, now: now)
         return ReadAnswer(etag: etag, lastModified: nil, body: bundle)
     }
 

@@ -35,8 +35,8 @@ struct SearchParameter: Sendable {
     let documentation: String
     /// The resource types that take it; nil for the common ones every type takes.
     let resources: Set<SupportedResource>?
-    /// Listed in the CapabilityStatement (`_offset` works for the server's own next links, but clients
-    /// follow those links rather than build offsets).
+    /// Listed in the CapabilityStatement (`_offset` and `_cursor` work, but clients follow the server's
+    /// next links rather than build them).
     var advertised = true
 
     static let table: [SearchParameter] = [

@@ -137,12 +137,16 @@ struct SearchRequest {
                 }
                 query.offset = offset
             case .cursor:
-                guard let cursor = PageCursor(token: value) else { throw Self.foreignCursor(name) }
-                query.after = cursor
+                guard value.utf8.count <= SearchCursor.maximumLength, value.utf8.allSatisfy(SearchCursor.isTokenByte) else {
+                    throw Self.foreignCursor(name)
+                }
+                query.cursorToken = value
             case .sort:
+                var sorted = Set<String>()
                 query.sort = try values.map { key throws(ServerError) -> ResourceQuery.SortKey in
                     let ascending = !key.hasPrefix("-")
                     let bare = ascending ? key : String(key.dropFirst())
+                    guard sorted.insert(bare).inserted else { throw .badRequest("_sort names '\(bare)' twice.", expression: name) }
                     guard type.sortKeys.contains(bare) else {
                         throw .badRequest("Cannot sort \(type.rawValue) by '\(bare)' (supported: \(type.sortKeys.joined(separator: ", "))).", expression: name)
                     }
@@ -156,10 +160,8 @@ struct SearchRequest {
         }
         // Observations come newest first unless asked otherwise.
         if query.sort.isEmpty, type == .observation { query.sort = [.date(ascending: false)] }
-        if let after = query.after {
-            // A cursor belongs to the search whose next link carried it: the same sort, counted from its start.
-            guard after.sortValues.count == query.sort.count else { throw Self.foreignCursor("_cursor") }
-            guard query.offset == 0 else { throw .badRequest("Give _cursor or _offset, not both.", expression: "_offset") }
+        if query.cursorToken != nil, query.offset != 0 {
+            throw .badRequest("Give _cursor or _offset, not both.", expression: "_offset")
         }
         return query
     }
@@ -184,7 +186,7 @@ struct SearchRequest {
                 "'\(name)' is not a reverse chain this server follows: write _has:TYPE:patient:PARAMETER=VALUE, TYPE one of \(types).",
                 expression: name, code: "not-supported")
         }
-        guard !["patient", "subject", "_has"].contains(parts[3]) else {
+        guard !["patient", "subject", "_has", "_cursor", "_offset", "_count", "_sort", "_total", "_summary"].contains(parts[3]) else {
             throw .badRequest("'\(name)': the last part names a search parameter of \(inner.rawValue), such as status.", expression: name)
         }
         return try parse(type: inner, parameters: [(parts[3], value)], now: now)

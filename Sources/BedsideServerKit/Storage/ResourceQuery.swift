@@ -43,6 +43,8 @@ public struct ResourceQuery: Sendable, Equatable {
     /// Keyset paging: the page starts after this row of the same search (a `next` link's `_cursor`),
     /// as fast however deep, and unmoved by what is written meanwhile before it.
     public var after: PageCursor?
+    /// `_cursor` as sent (sealed): opened into `after` by the FHIR layer, which holds the keys.
+    public var cursorToken: String?
     /// Patient searches only (`_has:Flag:patient:status=active`): the patients who have a resource
     /// matching each of these. Resolved into `patientIDs` before the search runs.
     public var has: [ResourceQuery] = []

@@ -123,6 +123,7 @@ public struct SubscriptionDispatcher: Sendable {
                 var query = spec.query
                 query.ids = [change.id]
                 query.offset = 0
+                query.after = nil
                 query.count = 1
                 query.byteBudget = .max
                 if let match = try db.search(query).resources.first { matches.append(match) }

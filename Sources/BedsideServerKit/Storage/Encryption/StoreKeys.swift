@@ -8,7 +8,7 @@ import Foundation
 /// resource bodies and personal fields are sealed with AES-256-GCM under `bodies` (a random 96-bit nonce
 /// each, the row's identity as associated data so a sealed value cannot be moved to another row); values
 /// looked up by equality (an account's e-mail, a login throttle's key) are kept as HMAC-SHA256 under
-/// `index`; the audit chain has `audit`. Rotating the master key re-wraps the data key, so nothing
+/// `index`; the audit chain has `audit`; search cursors in next links are sealed under `cursors`. Rotating the master key re-wraps the data key, so nothing
 /// stored has to be written again.
 public struct StoreKeys: Sendable {
     /// The sealed format's first byte; a later format gets another.
@@ -18,6 +18,8 @@ public struct StoreKeys: Sendable {
     let index: SymmetricKey
     /// The key of the audit trail's chained HMACs.
     public let audit: SymmetricKey
+    /// The key that seals search cursors (`SearchCursor`), whatever `sealsBodies` says.
+    let cursors: SymmetricKey
     /// False only in the benchmark's plaintext baseline (`StoreEncryption.plaintextBodiesForBenchmark`).
     let sealsBodies: Bool
 
@@ -28,6 +30,7 @@ public struct StoreKeys: Sendable {
         bodies = derive("sealed fields")
         index = derive("blind index")
         audit = derive("audit chain")
+        cursors = derive("search cursor")
         self.sealsBodies = sealsBodies
     }
 
