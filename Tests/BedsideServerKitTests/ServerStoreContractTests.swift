@@ -143,7 +143,10 @@ struct ServerStoreContractTests {
             #expect(feed.map(\.id) == ["o1", "o2"])
             let last = try #require(feed.last?.sequence)
             try await store.write { db in
-                try db.deleteChanges(through: last)
+                // In slices: one, then the rest.
+                #expect(try db.deleteChanges(through: last, limit: 1) == 1)
+                #expect(try db.changes(after: 0, limit: 10).map(\.id) == ["o2"])
+                #expect(try db.deleteChanges(through: last, limit: 100) == 1)
                 try db.put(Self.observation("o3", patient: "p1", date: 3))
             }
             let after = try await store.read { db in try db.changes(after: last, limit: 10) }

@@ -257,6 +257,23 @@ struct SubscriptionTests {
         }
     }
 
+    @Test("a change-feed backlog larger than one slice is pruned entirely, slice by slice", arguments: StoreBackend.allCases)
+    func prunedInSlices(_ backend: StoreBackend) async throws {
+        try await withSubscriptionServer(backend: backend) { server in
+            let count = SubscriptionDispatcher.pruneSlice * 2 + 7
+            try await server.store.write { db in
+                for index in 0..<count {
+                    try db.create(StoredResource(
+                        type: "Questionnaire", id: "q\(index)", versionID: 1, lastUpdated: 1, patientID: nil, status: "active", date: nil,
+                        priority: nil, json: Array("{}".utf8)))
+                }
+            }
+            #expect(try await server.store.read { db in try db.changes(after: 0, limit: 10) }.count == 10)
+            try await dispatcher(server, trusting: nil).pruneFeed()
+            #expect(try await server.store.read { db in try db.changes(after: 0, limit: 10) }.isEmpty)
+        }
+    }
+
     @Test("refused: http or other non-https endpoints, bad criteria, a type the client may not read, other channels and payloads, bad headers, transactions", arguments: StoreBackend.allCases)
     func refusals(_ backend: StoreBackend) async throws {
         try await withSubscriptionServer(backend: backend) { server in

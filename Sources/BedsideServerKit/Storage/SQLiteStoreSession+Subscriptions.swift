@@ -42,7 +42,9 @@ extension SQLiteStoreSession {
             ])
     }
 
-    func deleteChanges(through sequence: Int64) throws {
-        try db.cachedStatement(sql: "DELETE FROM resource_change WHERE seq <= ?").execute(arguments: [sequence])
+    func deleteChanges(through sequence: Int64, limit: Int) throws -> Int {
+        try db.cachedStatement(sql: "DELETE FROM resource_change WHERE seq IN (SELECT seq FROM resource_change WHERE seq <= ? ORDER BY seq LIMIT ?)")
+            .execute(arguments: [sequence, limit])
+        return db.changesCount
     }
 }

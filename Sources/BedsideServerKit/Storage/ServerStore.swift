@@ -149,7 +149,8 @@ public protocol StoreWriting: StoreReading {
     /// Creates or replaces a Subscription's delivery state.
     func save(_ state: SubscriptionState) throws
     /// Drops the change feed up to and including `sequence` (every Subscription has seen it).
-    func deleteChanges(through sequence: Int64) throws
+    /// At most `limit` of them, the oldest first; how many went.
+    func deleteChanges(through sequence: Int64, limit: Int) throws -> Int
     /// Removes expired challenges and sessions long past their absolute lifetime.
     func purgeExpired(before time: Int64) throws
     func save(_ careEnd: CareEnd) throws

@@ -211,18 +211,26 @@ public struct SubscriptionDispatcher: Sendable {
         ])
     }
 
-    /// Drops changes every Subscription has seen; the server's housekeeping calls it now and then.
+    /// Drops changes every Subscription has seen; the server's housekeeping calls it now and then. In
+    /// slices, each its own write: a backlog of millions (a bulk load, a server long without
+    /// subscribers) never holds the write lock for long, and the server's own writes go on between.
     public func pruneFeed() async throws {
-        try await store.write { db in try Self.pruneFeed(db: db) }
+        while !Task.isCancelled, try await store.write({ db in try Self.pruneFeed(db: db, limit: Self.pruneSlice) }) == Self.pruneSlice {
+            await Task.yield()
+        }
     }
 
-    /// Changes every Subscription has seen (or, with none active or in error, all) are dropped.
-    static func pruneFeed(db: any StoreWriting) throws {
+    /// Changes dropped in one write.
+    static let pruneSlice = 5_000
+
+    /// Changes every Subscription has seen (or, with none active or in error, all) are dropped, at most
+    /// `limit` of them, the oldest first; how many went.
+    static func pruneFeed(db: any StoreWriting, limit: Int) throws -> Int {
         var oldest = try db.lastChangeSequence()
         for state in try db.subscriptionStates() {
             let status = try db.resource(type: SupportedResource.subscription.rawValue, id: state.subscriptionID)?.status
             if status == "active" || status == "error" { oldest = min(oldest, state.cursor) }
         }
-        try db.deleteChanges(through: oldest)
+        return try db.deleteChanges(through: oldest, limit: limit)
     }
 }

@@ -474,8 +474,10 @@ extension PostgresStoreSession {
         try integer("SELECT MAX(seq) FROM resource_change") ?? 0
     }
 
-    func deleteChanges(through sequence: Int64) throws {
-        try execute("DELETE FROM resource_change WHERE seq <= ?", [.integer(sequence)])
+    func deleteChanges(through sequence: Int64, limit: Int) throws -> Int {
+        try execute(
+            "DELETE FROM resource_change WHERE seq IN (SELECT seq FROM resource_change WHERE seq <= ? ORDER BY seq LIMIT ?)",
+            [.integer(sequence), .of(limit)])
     }
 
     private static func subscriptionState(_ row: PostgresRandomAccessRow) throws -> SubscriptionState {
