@@ -282,6 +282,11 @@ struct ServerStoreContractTests {
                 }
                 #expect(seen == expected, "\(sort)")
                 #expect(expected.count == 37 && pages == 10, "\(sort)")
+                // The same among a care team of hundreds (a list PostgreSQL is given another way).
+                var team = whole
+                team.patientIDs = (0..<300).map { "other-\($0)" } + ["p1"]
+                let teamQuery = team
+                #expect(try await store.read { db in try db.search(teamQuery).resources.map(\.id) } == expected, "\(sort)")
             }
 
             // Past the first page of the newest first, a new first match changes nothing after the cursor.
