@@ -287,6 +287,10 @@ struct ServerStoreContractTests {
                 team.patientIDs = (0..<300).map { "other-\($0)" } + ["p1"]
                 let teamQuery = team
                 #expect(try await store.read { db in try db.search(teamQuery).resources.map(\.id) } == expected, "\(sort)")
+                // And what changed since a moment among them (the kiosk's refresh).
+                team.lastUpdated = [ResourceQuery.DateCondition(comparison: .ge, value: try #require(FHIRDateTime("1970-01-01T00:00:10Z")))]
+                let sinceQuery = team
+                #expect(try await store.read { db in try db.search(sinceQuery).resources.map(\.id) } == expected, "\(sort)")
             }
 
             // Past the first page of the newest first, a new first match changes nothing after the cursor.
