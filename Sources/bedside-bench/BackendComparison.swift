@@ -1,6 +1,6 @@
 import ArgumentParser
 import BedsideCore
-import BedsideServerKit
+@_spi(Benchmarks) import BedsideServerKit
 import BedsideSync
 import Foundation
 
@@ -128,6 +128,8 @@ struct BackendComparison {
             _ = try await ServerBench.ensureData(store: store, administration: administration, patients: patients, observations: observations)
             return (ward, try await store.read { db in try db.count(type: "Observation") })
         }
+        // As after any bulk load: statistics and dead rows settled before anything is timed.
+        try await (store as? PostgresServerStore)?.analyzeAfterBulkLoad()
         let tokens = try await ServerBench.sessions(store: store, patientIDs: ward.patientIDs, clock: clock)
         let nurseToken = try await Self.session(store: store, email: KioskBench.nurseEmail, clock: clock)
 
