@@ -33,16 +33,10 @@ extension PostgresStoreSession {
     }
 
     func resourceID(type: String, identifier: ResourceCode, patientID: String?) throws -> String? {
-        // New resources not yet sent are looked at here, so that a Bundle's readings, each asking
-        // whether it was stored before, are not sent one at a time: nothing else could match.
+        // Answered ahead, or named by a resource kept since (`create` records its identifiers), so
+        // that a Bundle's readings, each asking whether it was stored before, are not sent one at a time.
         let scope = patientID ?? ""
-        let key = IdentifierKey(type: type, scope: scope, identifier: identifier)
-        if let kept = pending.resources.first(where: { kept in
-            kept.resource.identifiers.contains { IdentifierKey(type: kept.resource.type, scope: kept.resource.identifierScope ?? "", identifier: $0) == key }
-        }) {
-            return kept.resource.id
-        }
-        if let known = pending.lookups[key] { return known }
+        if let known = pending.lookups[IdentifierKey(type: type, scope: scope, identifier: identifier)] { return known }
         let text = """
             SELECT r.id FROM resource_identifier i JOIN resource r ON r.pk = i.resource_pk
             WHERE i.type = ? AND i.patient_key = ? AND i.system = ? AND i.value = ?
@@ -121,6 +115,12 @@ extension PostgresStoreSession {
     func create(_ resource: StoredResource) throws {
         let body = try seal(resource.json, context: Self.resourceContext(type: resource.type, id: resource.id, version: resource.versionID))
         pending.resources.append((resource, body))
+        // Its identifiers now name it, kept or sent, until the session's next statement forgets them
+        // (which sends it first).
+        for identifier in resource.identifiers {
+            let key = IdentifierKey(type: resource.type, scope: resource.identifierScope ?? "", identifier: identifier)
+            if pending.lookups[key] ?? nil == nil { pending.lookups[key] = .some(resource.id) }
+        }
         if pending.resources.count >= PendingWrites.resourcesFlushAt { try flushResources() }
     }
 
@@ -198,12 +198,6 @@ extension PostgresStoreSession {
         // Each new and each recorded in the change feed, or the transaction must not commit.
         guard let answer, try answer.int("inserted") == batch.count, try answer.int("recorded") == batch.count else {
             throw PostgresStoreError(code: .decoding, message: "PostgreSQL stored \(batch.count) new resources only in part")
-        }
-        // What was answered ahead stays true but for these identifiers, which now name these resources.
-        for (resource, _) in batch {
-            for identifier in resource.identifiers {
-                pending.lookups[IdentifierKey(type: resource.type, scope: resource.identifierScope ?? "", identifier: identifier)] = .some(resource.id)
-            }
         }
     }
 

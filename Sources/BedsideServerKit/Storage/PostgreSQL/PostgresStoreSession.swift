@@ -20,9 +20,9 @@ struct PostgresStoreSession: StoreWriting {
         var resources: [(resource: StoredResource, body: [UInt8])] = []
         /// Audit lines (`append`), written before the transaction commits or reads the trail.
         var audit: [AuditEvent] = []
-        /// Identifier lookups answered ahead (`expectLookups`): the id, or nil for none. Forgotten at the
-        /// session's next statement, which may change what they would answer; `flushResources` adds
-        /// the identifiers it sends.
+        /// Identifier lookups answered ahead (`expectLookups`), and the identifiers of the resources
+        /// `create` kept: the id, or nil for none. Forgotten at the session's next statement (which
+        /// first sends what is kept), since it may change what they would answer.
         var lookups: [IdentifierKey: String?] = [:]
         /// How many of each are kept before they are written anyway (a long erasure's, a retention run's).
         static let resourcesFlushAt = 500
