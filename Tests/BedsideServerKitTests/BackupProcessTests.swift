@@ -144,7 +144,7 @@ struct BackupProcessTests {
 
         let refused = try await ServerExecutable.run(["serve", "--dev-tls", "--data-dir", data, "--backup-every-hours", "1", "--backup-dir", backups])
         #expect(refused.status != 0 && refused.error.contains("need all of"), "\(refused.error)")
-        let (server, _) = try await offPool {
+        let (server, _, _) = try await offPool {
             try ServerExecutable.serve(
                 dataDirectory: data, arguments: ["--backup-every-hours", "1", "--backup-recipient", root + "/k.pub", "--backup-dir", backups, "--backup-keep", "2"])
         }

@@ -164,6 +164,9 @@ struct PostgresFoundationTests {
             async let frozenWrite = write("a")
             let frozen = try await committing()
             kill(frozen, SIGSTOP)
+            // Never left stopped, however this test ends: a stopped backend holds the shared cluster's
+            // locks and would stall every other test on it.
+            defer { kill(frozen, SIGCONT) }
             let lost = await frozenWrite
             kill(frozen, SIGCONT)
             #expect(lost?.code == .commitUnknown, "\(String(describing: lost))")

@@ -26,28 +26,28 @@ struct ServerExecutable {
         return (result.status, result.outputText, result.errors)
     }
 
-    /// Starts `serve --dev-tls --port 0` (plus `arguments`) and returns the process and its port once it listens.
-    static func serve(dataDirectory: String, arguments: [String] = []) throws -> (Process, Int) {
+    /// Starts `serve --dev-tls --port 0` (plus `arguments`) and returns the process and its port once it
+    /// listens, with its output (standard output and error together), read for as long as it runs.
+    static func serve(dataDirectory: String, arguments: [String] = []) throws -> (Process, Int, OutputTail) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["serve", "--dev-tls", "--port", "0", "--data-dir", dataDirectory, "--log-level", "warning"] + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
         try ProcessLaunch.run(process)
-        var seen = ""
+        try? output.fileHandleForWriting.close()
+        let tail = OutputTail(output.fileHandleForReading)
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-            if let range = seen.range(of: #"127\.0\.0\.1:(\d+)/fhir"#, options: .regularExpression) {
-                let port = seen[range].dropFirst("127.0.0.1:".count).prefix { $0.isNumber }
-                if let port = Int(port) { return (process, port) }
+        while Date() < deadline, process.isRunning {
+            if let range = tail.text.range(of: #"127\.0\.0\.1:(\d+)/fhir"#, options: .regularExpression) {
+                let port = tail.text[range].dropFirst("127.0.0.1:".count).prefix { $0.isNumber }
+                if let port = Int(port) { return (process, port, tail) }
             }
+            Thread.sleep(forTimeInterval: 0.02)
         }
         process.terminate()
-        throw TestFailure("the server did not start: \(seen)")
+        throw TestFailure("the server did not start: \(tail.text)")
     }
 }
 
@@ -57,13 +57,15 @@ final class ServedDirectory: Sendable {
     let port: Int
     let data: String
     let transport: HTTPTransport
+    /// The server's last lines (its log at warning level and above), for a failing test to show.
+    let output: OutputTail
     var base: String { "https://127.0.0.1:\(port)" }
 
     /// `caFile`: the CA the client trusts, by default the one in `data/tls/`. The wait for the server to
     /// listen happens on a thread of its own, never on the test's (the cooperative pool serves every
     /// in-process test server too).
     init(_ data: String, arguments: [String] = [], caFile: String? = nil) async throws {
-        (process, port) = try await offPool { try ServerExecutable.serve(dataDirectory: data, arguments: arguments) }
+        (process, port, output) = try await offPool { try ServerExecutable.serve(dataDirectory: data, arguments: arguments) }
         self.data = data
         transport = HTTPTransport(configuration: TransportConfiguration(caFile: caFile ?? data + "/tls/ca.pem"))
     }
@@ -85,11 +87,19 @@ final class ServedDirectory: Sendable {
     /// True the first time only.
     private func end() -> Bool { ended.withLock { was in defer { was = true }; return !was } }
 
-    /// SIGTERM, and waits for the process to end (once: a second call does nothing).
+    /// SIGTERM, and waits for the process to end (once: a second call does nothing); one that has not
+    /// ended after 30 s is killed, so that a server stuck in its shutdown fails its test instead of
+    /// holding the whole run.
     func stop() {
         guard end() else { return }
         transport.closeConnections()
         process.terminate()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            Issue.record("bedside-server on port \(port) did not end within 30 s of SIGTERM; killed. Its last lines:\n\(output.lastLines(40))")
+            Glibc.kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
     }
 
