@@ -1,3 +1,4 @@
+import BedsideCore
 import BedsideTestSupport
 import Foundation
 import Testing
@@ -47,6 +48,49 @@ struct PostgresSearchTests {
         #expect(backfill.count == 2)
         try await store.connections.withConnection { sql in for statement in backfill { try sql.execute(statement) } }
         #expect(try await words() == written)
+        await store.shutdown()
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
+    @Test("a patient's page newest first, oldest first, past a cursor or within 90 days is read in the index's order: the patient's matches are not all read and sorted")
+    func pagesInIndexOrder() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-search-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let encryption = StoreEncryption.masterKey(MasterKeyFile(path: directory.appendingPathComponent("master.key").path))
+        let store = try await PostgresServerStore(location: location, encryption: encryption, maximumConnections: 2)
+        // Two patients with 2,000 readings each over 200 days, one in ten without a date.
+        let day: Int64 = 86_400_000
+        let start: Int64 = 1_780_000_000_000
+        try await store.write { db in
+            for patient in ["p1", "p2"] {
+                for index in 0..<2_000 {
+                    let date = index % 10 == 0 ? nil : start + Int64(index) * day / 10
+                    try db.put(ServerStoreContractTests.observation("\(patient)-\(index)", patient: patient, date: date))
+                }
+            }
+        }
+        try await store.connections.withConnection { sql in try sql.execute("ANALYZE resource") }
+        var newest = ResourceQuery(type: "Observation")
+        newest.patientIDs = ["p1"]
+        newest.sort = [.date(ascending: false)]
+        var oldest = newest
+        oldest.sort = [.date(ascending: true)]
+        var pastCursor = newest
+        pastCursor.after = PageCursor(sortValues: [start + 100 * day], key: 1_000)
+        var recent = newest
+        recent.dates = [.init(comparison: .ge, value: try #require(FHIRDateTime(FHIRDateTime.format(epochMilliseconds: start + 110 * day, utcOffsetSeconds: 0))))]
+        for (name, query) in [("newest first", newest), ("oldest first", oldest), ("past a cursor", pastCursor), ("within 90 days", recent)] {
+            let plan = try await store.read { db in
+                guard let session = db as? PostgresStoreSession, let (statement, values) = session.searchStatement(query) else { return [String]() }
+                return try session.strings("EXPLAIN " + statement, values)
+            }
+            let text = plan.joined(separator: "\n")
+            #expect(text.contains("resource_patient_date_desc"), "\(name):\n\(text)")
+            // An incremental sort orders rows of one date by their key, as the index hands them over.
+            #expect(!plan.contains { $0.contains("Sort  (") && !$0.contains("Incremental Sort") }, "\(name):\n\(text)")
+        }
         await store.shutdown()
         await TestPostgres.shared.dropDatabase(location)
     }

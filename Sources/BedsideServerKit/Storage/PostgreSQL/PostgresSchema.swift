@@ -272,5 +272,15 @@ enum PostgresSchema {
                 WHERE EXISTS (SELECT 1 FROM resource_category t WHERE t.resource_pk = r.pk)
                 """,
             ]),
+        PostgresMigration(
+            version: 4, name: "a patient's resources by date in the order searches ask for, newest first with no date last",
+            statements: [
+                // Searches sort `date DESC NULLS LAST, pk` (newest first, the default for Observations) or
+                // `date ASC NULLS FIRST`: the plain index's order (ASC NULLS LAST) matches neither, so each page
+                // read and sorted every match of the patient. This one is read forwards for the first and
+                // backwards for the second; it replaces the plain one (date ranges use either).
+                "CREATE INDEX resource_patient_date_desc ON resource(type, patient_id, date DESC NULLS LAST, pk)",
+                "DROP INDEX resource_patient_date",
+            ]),
     ]
 }
