@@ -418,6 +418,27 @@ struct ReviewFindingTests {
         }
     }
 
+    @Test("a conditional create whose other identifier is the condition's value spelled decomposed keeps and checks both: taken, a 422", arguments: StoreBackend.allCases)
+    func decomposedIdentifier(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let id = try #require(try await server.addPatient("cafe@example.org").patientID)
+            let token = try await server.login("cafe@example.org").token
+            // The same word to Swift's `==`, two identifiers to both databases (they compare bytes).
+            let (composed, decomposed) = ("caf\u{E9}", "cafe\u{301}")
+            var first = try #require(server.weight(80, patientID: id).objectValue)
+            first["identifier"] = [["system": "urn:test", "value": .string(decomposed)]]
+            let stored = try await server.request("POST", "/fhir/Observation", token: token, json: .object(first))
+            #expect(stored.status == 201, "\(stored.text)")
+            var second = try #require(server.weight(81, patientID: id).objectValue)
+            second["identifier"] = [["system": "urn:test", "value": .string(composed)], ["system": "urn:test", "value": .string(decomposed)]]
+            let refused = try await server.request(
+                "POST", "/fhir/Observation", token: token, json: .object(second), headers: [("If-None-Exist", "identifier=urn:test|caf%C3%A9")])
+            #expect(refused.status == 422 && refused.text.contains("duplicate"), "\(refused.status) \(refused.text)")
+            let all = try await server.request("GET", "/fhir/Observation?patient=\(id)", token: token)
+            #expect(all.entries.count == 1)
+        }
+    }
+
     @Test("a hash made with weaker parameters is replaced at the next right password", arguments: StoreBackend.allCases)
     func rehashOnLogin(_ backend: StoreBackend) async throws {
         try await withServer(backend: backend, configure: { $0.hasher = PasswordHasher(logRounds: 11, blockSize: 8, parallelism: 1) }) { server in

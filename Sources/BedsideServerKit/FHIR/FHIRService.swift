@@ -395,7 +395,8 @@ public struct FHIRService: Sendable {
             try db.append([info.audit("create-matched", type: stamped.type, id: existing.id, patientID: existing.patientID, status: 200, at: now)])
             return WriteResult(resource: existing, created: false)
         }
-        // (The condition's identifier was just looked up: no need to ask again.)
+        // (The condition's identifier was just looked up: no need to ask again. `ResourceCode` compares
+        // bytes, as the databases do.)
         for identifier in stamped.identifiers where try identifier != condition
             && db.resourceID(type: stamped.type, identifier: identifier, patientID: stamped.identifierScope) != nil
         {

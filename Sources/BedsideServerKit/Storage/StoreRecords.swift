@@ -172,6 +172,19 @@ public struct ResourceCode: Sendable, Hashable {
         self.system = system
         self.code = code
     }
+
+    /// Equal byte for byte, as both databases compare text. (Swift's `String ==` also equates canonically
+    /// equivalent spellings, a composed and a decomposed "é", which the databases keep apart: a set of
+    /// identifiers would then drop one that the database holds as another's.)
+    public static func == (left: ResourceCode, right: ResourceCode) -> Bool {
+        left.system.utf8.elementsEqual(right.system.utf8) && left.code.utf8.elementsEqual(right.code.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(system.utf8.count)
+        for byte in system.utf8 { hasher.combine(byte) }
+        for byte in code.utf8 { hasher.combine(byte) }
+    }
 }
 
 /// One line of the audit trail: who did what, when, from where, and how it ended. Never PHI.
