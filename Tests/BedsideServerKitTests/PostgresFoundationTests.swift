@@ -163,9 +163,15 @@ struct PostgresFoundationTests {
             // Frozen mid-COMMIT (a stopped server, a cut network): nobody can know.
             async let frozenWrite = write("a")
             let frozen = try await committing()
+            // Never left stopped, however this test ends, even killed: a stopped backend never answers
+            // the barrier every DROP DATABASE waits for, so each test's clean-up on the shared cluster
+            // would stall until its statement deadline. A detached shell resumes it in 20 s regardless.
+            let resumer = Process()
+            resumer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            resumer.arguments = ["-c", "sleep 20; kill -CONT \(frozen)"]
+            (resumer.standardInput, resumer.standardOutput, resumer.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
+            try ProcessLaunch.run(resumer)
             kill(frozen, SIGSTOP)
-            // Never left stopped, however this test ends: a stopped backend holds the shared cluster's
-            // locks and would stall every other test on it.
             defer { kill(frozen, SIGCONT) }
             let lost = await frozenWrite
             kill(frozen, SIGCONT)
