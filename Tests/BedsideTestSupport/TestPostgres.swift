@@ -51,12 +51,28 @@ public actor TestPostgres {
         return "postgresql://\(location.user)@\(host):\(port)/\(location.database)?sslmode=disable"
     }
 
-    /// Removes a database made by `makeDatabase` (its connections are ended first).
+    private var dropper: PostgresConnections?
+
+    /// Removes a database made by `makeDatabase` (its connections are ended first), in the background,
+    /// on a connection of its own. A drop waits for every backend of the cluster to answer a barrier:
+    /// one that is busy or stopped (the frozen-COMMIT test stops one for seconds) holds it up to its
+    /// statement deadline. Awaited on the one connection that also makes databases, such drops queued
+    /// every later test behind them, 30 s each. Databases still being dropped when the test process
+    /// ends go with the throw-away cluster.
     public func dropDatabase(_ location: PostgresLocation) async {
         guard location.database.hasPrefix("bedside_test_"), location.database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
             let admin = try? await administrator()
         else { return }
-        _ = try? await admin.withConnection { sql in try sql.execute("DROP DATABASE IF EXISTS \(location.database) WITH (FORCE)") }
+        let connections: PostgresConnections
+        if let dropper {
+            connections = dropper
+        } else {
+            guard let made = try? PostgresConnections(location: admin.location, maximumConnections: 1, leaseTimeout: .seconds(3_600)) else { return }
+            dropper = made
+            connections = made
+        }
+        let name = location.database
+        Task { _ = try? await connections.withConnection { sql in try sql.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") } }
     }
 }
 
