@@ -40,8 +40,9 @@ struct ServerExecutable {
         let tail = OutputTail(output.fileHandleForReading)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, process.isRunning {
-            if let range = tail.text.range(of: #"127\.0\.0\.1:(\d+)/fhir"#, options: .regularExpression) {
-                let port = tail.text[range].dropFirst("127.0.0.1:".count).prefix { $0.isNumber }
+            let seen = tail.text
+            if let range = seen.range(of: #"127\.0\.0\.1:(\d+)/fhir"#, options: .regularExpression) {
+                let port = seen[range].dropFirst("127.0.0.1:".count).prefix { $0.isNumber }
                 if let port = Int(port) { return (process, port, tail) }
             }
             Thread.sleep(forTimeInterval: 0.02)

@@ -9,7 +9,6 @@ import Synchronization
 public final class OutputTail: Sendable {
     private let kept = Mutex<[UInt8]>([])
     private let limit: Int
-    private let ended = DispatchSemaphore(value: 0)
 
     /// Starts reading `handle` at once.
     public init(_ handle: FileHandle, limit: Int = 64 * 1024) {
@@ -23,7 +22,6 @@ public final class OutputTail: Sendable {
                     if bytes.count > limit { bytes.removeFirst(bytes.count - limit) }
                 }
             }
-            ended.signal()
         }
     }
 
