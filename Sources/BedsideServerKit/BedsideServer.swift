@@ -111,6 +111,7 @@ public struct BedsideServer: Sendable {
             store: store, clock: clock, settings: configuration.unusualActivity, mailer: mailer, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
+        let progress = ShutdownProgress()
         let task = Task {
             defer { portContinuation.finish() }
             let housekeeping = Task {
@@ -173,18 +174,23 @@ public struct BedsideServer: Sendable {
                 }
             }
             // The loops have ended before the server counts as stopped: the store may be closed right after.
-            let loops = [housekeeping, notifying, exports, backups, retention, watching]
+            let loops = [
+                ("housekeeping", housekeeping), ("subscription notifications", notifying), ("Bulk Data exports", exports),
+                ("scheduled backups", backups), ("scheduled retention", retention), ("unusual activity", watching),
+            ]
             do {
                 try await group.run()
             } catch {
-                await Self.end(loops, exportWorker: exportWorker)
+                await Self.end(loops, exportWorker: exportWorker, progress: progress)
                 throw error
             }
-            await Self.end(loops, exportWorker: exportWorker)
+            await Self.end(loops, exportWorker: exportWorker, progress: progress)
+            progress.enter("the audit trail's last lines to be written")
             await auditRecorder.flush()
         }
         for await port in ports {
-            return RunningServer(port: port, task: task, group: group, auditRecorder: auditRecorder, exportWorker: exportWorker)
+            return RunningServer(
+                port: port, task: task, group: group, auditRecorder: auditRecorder, exportWorker: exportWorker, progress: progress, logger: logger)
         }
         try await task.value
         throw ServerStartError.didNotStart
@@ -193,9 +199,13 @@ public struct BedsideServer: Sendable {
 
 extension BedsideServer {
     /// Ends the background loops and the export in hand before the server counts as stopped.
-    fileprivate static func end(_ loops: [Task<Void, Never>], exportWorker: ExportWorker) async {
-        for loop in loops { loop.cancel() }
-        for loop in loops { await loop.value }
+    fileprivate static func end(_ loops: [(String, Task<Void, Never>)], exportWorker: ExportWorker, progress: ShutdownProgress) async {
+        for (_, loop) in loops { loop.cancel() }
+        for (name, loop) in loops {
+            progress.enter("the background loop \(name) to end")
+            await loop.value
+        }
+        progress.enter("the Bulk Data export in hand to stop")
         await exportWorker.stop()
     }
 }
@@ -214,6 +224,8 @@ public struct RunningServer: Sendable {
     let auditRecorder: AuditRecorder
     /// The Bulk Data worker, for tests that drive it rather than wait for its tick.
     let exportWorker: ExportWorker
+    let progress: ShutdownProgress
+    let logger: Logger
 
     /// Waits until the server stops (e.g. on a signal handled by the caller).
     public func wait() async throws {
@@ -221,10 +233,14 @@ public struct RunningServer: Sendable {
     }
 
     /// Stops accepting connections, lets requests in flight finish, then returns.
+    /// While that takes long, a warning every 10 s names what it waits for.
     public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-        await auditRecorder.flush()
+        let progress = progress
+        await warningWhileSlow({ progress.current }, logger: logger) {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+            await auditRecorder.flush()
+        }
     }
 
     /// Writes pending audit events now (tests read the audit table right after a request).

@@ -255,4 +255,21 @@ struct PostgresFoundationTests {
         #expect(ContinuousClock.now - started < .seconds(8))
         await connections.shutdown()
     }
+
+    @Test("a pool stopped while it is still making a connection, to a peer that never answers, stops within its bound")
+    func shutdownWhileConnecting() async throws {
+        // A black hole: the TCP connection is made, the startup message is never answered.
+        let silent = try FaultProxy(upstreamPort: 1)
+        silent.fault = .dropAll
+        defer { silent.stop() }
+        let location = try PostgresLocation(url: "postgresql://u@127.0.0.1:\(silent.port)/d?sslmode=disable&connect_timeout=60")
+        let connections = try PostgresConnections(location: location, leaseTimeout: .seconds(60))
+        let asking = Task { try? await connections.withConnection { sql in try sql.integer("SELECT 1") } }
+        for _ in 0..<200 where silent.counters.bytesWithheldFromServer == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(silent.counters.bytesWithheldFromServer > 0, "the pool never began a connection")
+        let started = ContinuousClock.now
+        await connections.shutdown(waitingAtMost: .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(15))
+        asking.cancel()
+    }
 }

@@ -36,7 +36,8 @@ public final class LoopbackServer: @unchecked Sendable {
         clock: any WallClock = SystemClock(), rateLimit: RateLimit? = nil, backend: StoreBackend = .sqlite,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
-        await LiveServerSlots.shared.acquire()
+        // Waiting here is normal while a parallel run starts every server it can (16 at a time).
+        await warningWhileSlow("a free live-server slot", every: .seconds(120)) { await LiveServerSlots.shared.acquire() }
         self.backend = backend
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration(dataDirectory: directory)
@@ -47,11 +48,11 @@ public final class LoopbackServer: @unchecked Sendable {
         self.clock = clock
         do {
             if backend == .postgres {
-                let location = try await TestPostgres.shared.makeDatabase()
+                let location = try await warningWhileSlow("a new PostgreSQL test database") { try await TestPostgres.shared.makeDatabase() }
                 configuration.database = location
                 database = location
                 do {
-                    store = try await configuration.openServerStore()
+                    store = try await warningWhileSlow("the PostgreSQL store to open") { try await configuration.openServerStore() }
                 } catch {
                     await TestPostgres.shared.dropDatabase(location)
                     throw error
@@ -66,7 +67,8 @@ public final class LoopbackServer: @unchecked Sendable {
         }
         administration = ServerAdministration(store: store, clock: clock, hasher: .testing)
         do {
-            running = try await BedsideServer(configuration: configuration, store: store, clock: clock).start()
+            let server = BedsideServer(configuration: configuration, store: store, clock: clock)
+            running = try await warningWhileSlow("a loopback server to start") { try await server.start() }
         } catch {
             try? store.close()
             if let database { await TestPostgres.shared.dropDatabase(database) }
@@ -85,9 +87,9 @@ public final class LoopbackServer: @unchecked Sendable {
             return !stopped
         }
         guard first else { return }
-        await running.stop()
+        await warningWhileSlow("a loopback server to stop") { await running.stop() }
         if let postgres = store as? PostgresServerStore {
-            await postgres.shutdown()
+            await warningWhileSlow("a loopback server's PostgreSQL store to shut down") { await postgres.shutdown() }
             if let database { await TestPostgres.shared.dropDatabase(database) }
         } else {
             try? store.close()

@@ -5,6 +5,8 @@
 #   cluster.sh --stop DIR  stop it now and remove DIR.
 #   cluster.sh --pause DIR stop it (fast shutdown: sessions ended), keeping DIR.
 #   cluster.sh --resume DIR start it again on the same port.
+# The tests' cluster runs with fsync=off (nothing in it outlives the run, and it is faster). With
+# BEDSIDE_PG_DURABLE=1 it flushes to disk as a real one must, for benchmarks: SQLite, beside it, does.
 # Runs the server as the postgres user when called as root (initdb refuses root).
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
@@ -31,9 +33,11 @@ if [ "${1:-}" = "--stop" ]; then
     rm -rf "$2"
     exit 0
 fi
+fsync=off
+if [ "${BEDSIDE_PG_DURABLE:-}" = 1 ]; then fsync=on; fi
 start_on_port() {
     without_inherited_fds "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=$fsync -c max_connections=300" start >/dev/null
 }
 if [ "${1:-}" = "--pause" ]; then
     "${as[@]}" "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null

@@ -242,10 +242,14 @@ public final class PostgresConnections: Sendable {
         threads.shutdownGracefully { _ in }
     }
 
-    /// Stops the pool: its connections are closed.
-    public func shutdown() async {
+    /// Stops the pool: its connections are closed. postgres-nio's pool has been seen not to end when
+    /// cancelled while a connection was being made (vapor/postgres-nio#599): after `limit` the stop goes
+    /// on without it, with a warning, rather than leave the process unable to exit.
+    public func shutdown(waitingAtMost limit: Duration = .seconds(15)) async {
         runner.cancel()
-        _ = await runner.value
+        if await !waitForEnd(of: runner, atMost: limit) {
+            logger.warning("the PostgreSQL pool did not close in time; stopping without it", metadata: ["seconds": "\(limit.components.seconds)"])
+        }
         try? await threads.shutdownGracefully()
     }
 

@@ -15,6 +15,7 @@ public final class PostgresServerStore: ServerStore {
     let connections: PostgresConnections
     public let keys: StoreKeys
     private let leadership: PostgresJobLeadership
+    private let logger: Logger
 
     /// The advisory lock every write takes ("bedside" and 2).
     static let writeLockKey: Int64 = 0x6265_6473_6964_6502
@@ -24,6 +25,7 @@ public final class PostgresServerStore: ServerStore {
     public init(location: PostgresLocation, encryption: StoreEncryption, maximumConnections: Int = 16) async throws {
         connections = try PostgresConnections(location: location, maximumConnections: maximumConnections)
         leadership = PostgresJobLeadership(connections: connections, logger: Logger(label: "bedside-server.jobs"))
+        logger = Logger(label: "bedside-server.postgres")
         do {
             try await PostgresMigrator.migrate(connections, PostgresSchema.migrations, now: Int64(Date().timeIntervalSince1970 * 1000))
             let stored = try await connections.transaction(readOnly: true) { sql in try Self.storedDataKey(sql) }
@@ -85,8 +87,13 @@ public final class PostgresServerStore: ServerStore {
 
     /// Closes the store and waits until its connections are closed (the scheduled jobs' locks free).
     public func shutdown() async {
-        await leadership.close()
-        await connections.shutdown()
+        let progress = ShutdownProgress()
+        await warningWhileSlow({ progress.current }, logger: logger) {
+            progress.enter("the scheduled jobs' PostgreSQL session to end")
+            await leadership.close()
+            progress.enter("the PostgreSQL connections to close")
+            await connections.shutdown()
+        }
     }
 
     public func leads(_ job: ScheduledJob) async -> Bool {

@@ -1,0 +1,66 @@
+import Logging
+import Synchronization
+
+/// What a stopping server is waiting for, named in the log while stopping takes long. A stop that
+/// hangs (SIGTERM with no exit) then says where: the open HTTP connections, one of the background
+/// loops, the Bulk Data worker, the audit trail, or the database's connections.
+final class ShutdownProgress: Sendable {
+    private let phase = Mutex<String>("open HTTP connections to finish")
+
+    /// The next thing the stop waits for.
+    func enter(_ what: String) {
+        phase.withLock { $0 = what }
+    }
+
+    var current: String { phase.withLock { $0 } }
+}
+
+/// Runs `work`; every `interval` until it returns, logs a warning naming what it still waits for.
+func warningWhileSlow<T>(
+    _ what: @escaping @Sendable () -> String, logger: Logger, every interval: Duration = .seconds(10), _ work: () async throws -> T
+) async rethrows -> T {
+    let watchdog = Task {
+        var waited = Duration.zero
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            waited += interval
+            logger.warning("still stopping", metadata: ["waiting for": "\(what())", "seconds": "\(waited.components.seconds)"])
+        }
+    }
+    defer { watchdog.cancel() }
+    return try await work()
+}
+
+/// Waits for `task` to end, or `limit`, whichever comes first; true when the task ended. A task that
+/// does not end is left running (it cannot be forced); the caller goes on and says so.
+func waitForEnd(of task: Task<Void, Never>, atMost limit: Duration) async -> Bool {
+    let answer = FirstAnswer()
+    var timer: Task<Void, Never>?
+    let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        answer.waiting(continuation)
+        Task {
+            await task.value
+            answer.give(true)
+        }
+        timer = Task {
+            try? await Task.sleep(for: limit)
+            answer.give(false)
+        }
+    }
+    timer?.cancel()
+    return ended
+}
+
+/// Resumes a continuation with the first answer given; later answers are dropped.
+private final class FirstAnswer: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+
+    func waiting(_ waiter: CheckedContinuation<Bool, Never>) { continuation.withLock { $0 = waiter } }
+
+    func give(_ answer: Bool) {
+        continuation.withLock { waiter in
+            waiter?.resume(returning: answer)
+            waiter = nil
+        }
+    }
+}
