@@ -160,17 +160,20 @@ struct PostgresFoundationTests {
                 }
             }
 
+            // No session of this database is left stopped, however this test ends, even killed: a stopped
+            // backend never answers the barrier every DROP DATABASE waits for, so each test's clean-up on
+            // the shared cluster would stall until its statement deadline. A detached shell resumes them
+            // all in 30 s regardless. It starts before the write: the COMMIT lasts 3 s, and starting a
+            // process between seeing it and stopping it took longer than that on a loaded CI machine.
+            let resumer = Process()
+            resumer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            resumer.arguments = ["-c", "sleep 30; pkill -CONT -f 'postgres: [^ ]+ \(location.database) '"]
+            (resumer.standardInput, resumer.standardOutput, resumer.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
+            try ProcessLaunch.run(resumer)
+
             // Frozen mid-COMMIT (a stopped server, a cut network): nobody can know.
             async let frozenWrite = write("a")
             let frozen = try await committing()
-            // Never left stopped, however this test ends, even killed: a stopped backend never answers
-            // the barrier every DROP DATABASE waits for, so each test's clean-up on the shared cluster
-            // would stall until its statement deadline. A detached shell resumes it in 20 s regardless.
-            let resumer = Process()
-            resumer.executableURL = URL(fileURLWithPath: "/bin/sh")
-            resumer.arguments = ["-c", "sleep 20; kill -CONT \(frozen)"]
-            (resumer.standardInput, resumer.standardOutput, resumer.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
-            try ProcessLaunch.run(resumer)
             kill(frozen, SIGSTOP)
             defer { kill(frozen, SIGCONT) }
             let lost = await frozenWrite

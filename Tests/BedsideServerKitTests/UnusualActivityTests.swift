@@ -102,7 +102,9 @@ struct UnusualActivityTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(alerts.map(\.rule) == ["failed-logins-from-address"])
-            #expect(alerts.first?.subject == "198.51.100.7" && alerts.first?.count == 12)
+            // Raised by the first watch that saw 10 accounts: on a slow machine it can run between the
+            // 10th login and the 12th, and the alert counts what it saw then.
+            #expect(alerts.first?.subject == "198.51.100.7" && (10...12).contains(alerts.first?.count ?? 0), "\(alerts)")
             #expect(alerts.first?.mailedAt != nil)
             let mail = server.directory.appendingPathComponent("mail/new")
             let messages = try FileManager.default.contentsOfDirectory(atPath: mail.path).map {
