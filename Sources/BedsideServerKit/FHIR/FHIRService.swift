@@ -153,15 +153,21 @@ public struct FHIRService: Sendable {
         let alongside = Set(page.included.map(\.type)).subtracting([name]).sorted().map { type in
             info.audit("search-include", type: type, status: 200, at: now)
         }
-        let recorded = await auditRecorder.record(
+        let events =
             (shown.isEmpty
                 ? [info.audit("search", type: name, patientID: onlyPatient, status: notModified ? 304 : 200, at: now)]
-                : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) }) + (notModified ? [] : alongside))
-        guard recorded else { throw Self.unrecorded }
-        guard !notModified else { return ReadAnswer(etag: etag, lastModified: nil, body: nil) }
+                : shown.map { info.audit("search", type: name, patientID: $0, status: 200, at: now) }) + (notModified ? [] : alongside)
+        // The audit lines are written while the Bundle is made; the answer leaves only once they are.
+        let auditRecorder = auditRecorder
+        async let recorded = auditRecorder.record(events)
+        guard !notModified else {
+            guard await recorded else { throw Self.unrecorded }
+            return ReadAnswer(etag: etag, lastModified: nil, body: nil)
+        }
         let next = page.next.flatMap { SearchCursor.seal($0, search: cursorSearch, keys: store.keys) }
         let bundle = BundleWriter.searchset(
             type: name, page: page, query: query, parameters: parameters, nextCursor: next, baseURL: info.baseURL, now: now)
+        guard await recorded else { throw Self.unrecorded }
         return ReadAnswer(etag: etag, lastModified: nil, body: bundle)
     }
 
