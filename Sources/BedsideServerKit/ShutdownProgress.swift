@@ -32,7 +32,8 @@ func warningWhileSlow<T>(
 }
 
 /// Waits for `task` to end, or `limit`, whichever comes first; true when the task ended. A task that
-/// does not end is left running (it cannot be forced); the caller goes on and says so.
+/// does not end is left running (it cannot be forced), and so is the small task that waits for it,
+/// holding what the task holds; the caller goes on and says so.
 func waitForEnd(of task: Task<Void, Never>, atMost limit: Duration) async -> Bool {
     let answer = FirstAnswer()
     var timer: Task<Void, Never>?

@@ -250,7 +250,12 @@ struct ServeCommand: AsyncParsableCommand {
         await SignalWaiter.waitForTermination()
         print("Stopping…")
         await running.stop()
-        try store.close()
+        if let postgres = store as? PostgresServerStore {
+            // Its connections closed before the process ends: the scheduled jobs pass to another instance now.
+            await postgres.shutdown()
+        } else {
+            try store.close()
+        }
     }
 }
 

@@ -163,11 +163,12 @@ struct PostgresFoundationTests {
             // No session of this database is left stopped, however this test ends, even killed: a stopped
             // backend never answers the barrier every DROP DATABASE waits for, so each test's clean-up on
             // the shared cluster would stall until its statement deadline. A detached shell resumes them
-            // all in 30 s regardless. It starts before the write: the COMMIT lasts 3 s, and starting a
-            // process between seeing it and stopping it took longer than that on a loaded CI machine.
+            // all in 45 s regardless (found by the database's random name in their process title, with or
+            // without a cluster name before it). It starts before the write: the COMMIT lasts 3 s, and
+            // starting a process between seeing it and stopping it took longer than that on a loaded CI machine.
             let resumer = Process()
             resumer.executableURL = URL(fileURLWithPath: "/bin/sh")
-            resumer.arguments = ["-c", "sleep 30; pkill -CONT -f 'postgres: [^ ]+ \(location.database) '"]
+            resumer.arguments = ["-c", "sleep 45; pkill -CONT -f ' \(location.database) '"]
             (resumer.standardInput, resumer.standardOutput, resumer.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, FileHandle.nullDevice)
             try ProcessLaunch.run(resumer)
 

@@ -33,9 +33,9 @@ if [ "${1:-}" = "--stop" ]; then
     rm -rf "$2"
     exit 0
 fi
-fsync=off
-if [ "${BEDSIDE_PG_DURABLE:-}" = 1 ]; then fsync=on; fi
 start_on_port() {
+    # Chosen when the cluster was made and kept beside it, so that --resume starts it as it was.
+    fsync=$(cat "$dir/fsync" 2>/dev/null || echo off)
     without_inherited_fds "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=$fsync -c max_connections=300" start >/dev/null
 }
@@ -53,6 +53,7 @@ watch=${2:-}
 mkdir -p "$dir"
 chmod 700 "$dir"
 if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+if [ "${BEDSIDE_PG_DURABLE:-}" = 1 ]; then echo on; else echo off; fi > "$dir/fsync"
 "${as[@]}" "$bin/initdb" -D "$dir/data" -U bedside_admin --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
 for attempt in 1 2 3 4 5; do
