@@ -11,14 +11,16 @@ struct ShutdownWaitTests {
         defer { endless.cancel() }
         let started = ContinuousClock.now
         #expect(await waitForEnd(of: endless, atMost: .milliseconds(300)) == false)
+        // Not to the millisecond: among 500 tests starting at once on two cores, Swift's two pool threads
+        // are busy and a timer fires late (21 s in one CI run). What is pinned: the answer, and an end.
         let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(300) && waited < .seconds(10), "\(waited)")
+        #expect(waited >= .milliseconds(300) && waited < .seconds(120), "\(waited)")
 
         let ended = Task {}
         _ = await ended.value
         let again = ContinuousClock.now
         #expect(await waitForEnd(of: ended, atMost: .seconds(60)) == true)
-        #expect(ContinuousClock.now - again < .seconds(10))
+        #expect(ContinuousClock.now - again < .seconds(60))
 
         // One that ends while waited for: its end is the answer, not the bound.
         let brief = Task { _ = try? await Task.sleep(for: .milliseconds(200)) }
