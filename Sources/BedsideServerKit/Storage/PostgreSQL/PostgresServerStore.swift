@@ -78,10 +78,32 @@ public final class PostgresServerStore: ServerStore {
     /// What an operator does after a bulk load, for the benchmark: the tables' statistics brought up to
     /// date and their dead rows cleared now, so that autovacuum does not do it while a figure is taken.
     @_spi(Benchmarks) public func analyzeAfterBulkLoad() async throws {
-        try await connections.withConnection { sql in
+        try await withoutDeadline { sql in
             for table in ["resource", "resource_code", "resource_category", "resource_identifier", "resource_change", "audit_event"] {
                 try sql.execute("VACUUM (ANALYZE) \(table)")
             }
+        }
+    }
+
+    /// A read for the benchmark's bookkeeping on a large store (counting 10,000,000 rows on a busy
+    /// machine took longer than a request's deadline): its statements run as long as they take.
+    @_spi(Benchmarks) public func readWithoutDeadline<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T {
+        let keys = keys
+        return try await withoutDeadline { sql in
+            try sql.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? sql.execute("COMMIT") }
+            return try work(PostgresStoreSession(sql: sql, keys: keys))
+        }
+    }
+
+    /// `work` on a leased connection with no statement deadline, neither PostgreSQL's nor ours (up to
+    /// two hours); the connection's own deadline is back before it returns to the pool.
+    private func withoutDeadline<T: Sendable>(_ work: @escaping @Sendable (PostgresSQL) throws -> T) async throws -> T {
+        try await connections.withConnection { leased in
+            let sql = PostgresSQL(connection: leased.connection, timeout: .hours(2), logger: leased.logger)
+            try sql.execute("SET statement_timeout = 0")
+            defer { _ = try? sql.execute("RESET statement_timeout") }
+            return try work(sql)
         }
     }
 
