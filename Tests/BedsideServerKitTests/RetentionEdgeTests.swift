@@ -183,7 +183,9 @@ struct RetentionEdgeTests {
             task.cancel()
             _ = await task.result
             reader.release()
-            #expect(worst < .seconds(2), "a reading of another patient waited \(worst) (statuses \(statuses))")
+            // Held by the tries, a reading would wait for their 20 s; 5 s leaves room for a loaded CI
+            // machine (2.3 s seen with a benchmark beside it).
+            #expect(worst < .seconds(5), "a reading of another patient waited \(worst) (statuses \(statuses))")
         }
     }
 }
