@@ -15,20 +15,32 @@ final class ShutdownProgress: Sendable {
     var current: String { phase.withLock { $0 } }
 }
 
-/// Runs `work`; every `interval` until it returns, logs a warning naming what it still waits for.
-func warningWhileSlow<T>(
-    _ what: @escaping @Sendable () -> String, logger: Logger, every interval: Duration = .seconds(10), _ work: () async throws -> T
+/// Runs `work`; every `interval` until it returns, calls `report` with the time waited so far. A wait
+/// that hangs then says on what: a stopping server in its log, a test run on standard error.
+public func reportingWhileSlow<T>(
+    every interval: Duration, report: @escaping @Sendable (Duration) -> Void, _ work: () async throws -> T
 ) async rethrows -> T {
     let watchdog = Task {
         var waited = Duration.zero
         while true {
             do { try await Task.sleep(for: interval) } catch { return }
             waited += interval
-            logger.warning("still stopping", metadata: ["waiting for": "\(what())", "seconds": "\(waited.components.seconds)"])
+            report(waited)
         }
     }
     defer { watchdog.cancel() }
     return try await work()
+}
+
+/// Runs `work`; every `interval` until it returns, logs a warning naming what it still waits for.
+func warningWhileSlow<T>(
+    _ what: @escaping @Sendable () -> String, logger: Logger, every interval: Duration = .seconds(10), _ work: () async throws -> T
+) async rethrows -> T {
+    try await reportingWhileSlow(
+        every: interval,
+        report: { waited in
+            logger.warning("still stopping", metadata: ["waiting for": "\(what())", "seconds": "\(waited.components.seconds)"])
+        }, work)
 }
 
 /// Waits for `task` to end, or `limit`, whichever comes first; true when the task ended. A task that
