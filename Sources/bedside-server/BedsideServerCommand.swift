@@ -250,12 +250,7 @@ struct ServeCommand: AsyncParsableCommand {
         await SignalWaiter.waitForTermination()
         print("Stopping…")
         await running.stop()
-        if let postgres = store as? PostgresServerStore {
-            // Its connections closed before the process ends: the scheduled jobs pass to another instance now.
-            await postgres.shutdown()
-        } else {
-            try store.close()
-        }
+        try await store.shutdown()
     }
 }
 

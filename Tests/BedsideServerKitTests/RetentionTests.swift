@@ -271,6 +271,7 @@ struct RetentionTests {
             return try await inner.write(work)
         }
         func close() throws { try inner.close() }
+        func shutdown() async throws { try await inner.shutdown() }
         func removeDeletedData() async throws -> DeletedDataRemoval { try await inner.removeDeletedData() }
         func leads(_ job: ScheduledJob) async -> Bool { await inner.leads(job) }
     }

@@ -88,12 +88,8 @@ public final class LoopbackServer: @unchecked Sendable {
         }
         guard first else { return }
         await warningWhileSlow("a loopback server to stop") { await running.stop() }
-        if let postgres = store as? PostgresServerStore {
-            await warningWhileSlow("a loopback server's PostgreSQL store to shut down") { await postgres.shutdown() }
-            if let database { await TestPostgres.shared.dropDatabase(database) }
-        } else {
-            try? store.close()
-        }
+        await warningWhileSlow("a loopback server's store to shut down") { try? await store.shutdown() }
+        if let database { await TestPostgres.shared.dropDatabase(database) }
         try? FileManager.default.removeItem(at: directory)
         await LiveServerSlots.shared.release()
     }

@@ -75,6 +75,11 @@ public final class SQLiteServerStore: ServerStore {
         try pool.close()
     }
 
+    /// The pool's close already waits for the reads and writes under way.
+    public func shutdown() async throws {
+        try close()
+    }
+
     /// Deleted rows are overwritten in the pages that held them (`secure_delete`); the copies of those
     /// pages in the WAL go when it is checkpointed and truncated, which needs the readers of older pages
     /// gone. Each try gives up at once when they are not (no busy wait while holding the write lock, so

@@ -7,8 +7,11 @@ import BedsideCore
 public protocol ServerStore: Sendable {
     func read<T: Sendable>(_ work: @escaping @Sendable (any StoreReading) throws -> T) async throws -> T
     func write<T: Sendable>(_ work: @escaping @Sendable (any StoreWriting) throws -> T) async throws -> T
-    /// Reads and writes may no longer be made; waits for those under way.
+    /// Reads and writes may no longer be made; begins closing (for a command that ends at once).
     func close() throws
+    /// Closes the store and waits until the work under way and its connections have ended (a server
+    /// that stops: on PostgreSQL the scheduled jobs' locks pass to another instance at once).
+    func shutdown() async throws
     /// The keys the data is sealed with; also for what the server keeps in files (export files).
     var keys: StoreKeys { get }
     /// Makes data deleted so far leave the database's files now, as far as the database can (an
