@@ -126,6 +126,29 @@ struct PostgresFoundationTests {
         }
     }
 
+    @Test("a BEGIN is answered with the statement after it, and one that fails fails that statement; a read's COMMIT, not waited for, comes before the next lease's statements")
+    func beginAnsweredWithNextStatement() async throws {
+        try await withDatabase { location in
+            let connections = try PostgresConnections(location: location, maximumConnections: 1)
+            defer { Task { await connections.shutdown() } }
+            do {
+                _ = try await connections.withConnection { sql in try sql.beginning("BEGIN ISOLATION LEVEL NO SUCH LEVEL").integer("SELECT 1") }
+                Issue.record("a BEGIN that failed went unnoticed")
+            } catch let error as PostgresStoreError {
+                #expect(error.code == .refused, "\(error)")
+            }
+            // One connection, so each lease gets the one the read before it used: had that read's
+            // transaction been left open, the next statement would run inside it (repeatable read).
+            for round in 1...20 {
+                let isolation = "SELECT CASE current_setting('transaction_isolation') WHEN 'repeatable read' THEN 1 ELSE 0 END"
+                let inside = try await connections.transaction(readOnly: true) { sql in try sql.integer(isolation) }
+                #expect(inside == 1, "round \(round): a read runs inside its transaction")
+                let leftOpen = try await connections.withConnection { sql in try sql.integer(isolation) }
+                #expect(leftOpen == 0, "round \(round): the read before left its transaction open")
+            }
+        }
+    }
+
     @Test("a COMMIT that gets no answer fails commitUnknown (a 500 saying the change may be stored); one PostgreSQL refuses (its session ended) stays a 503")
     func lostCommit() async throws {
         try await withDatabase { location in

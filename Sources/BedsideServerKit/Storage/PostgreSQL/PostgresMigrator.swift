@@ -34,7 +34,7 @@ public enum PostgresMigrator {
             // No statement deadline here: a step may rewrite every row of a large table (minutes at ten
             // million resources), and an instance that finds another migrating waits for it to finish
             // instead of giving up and failing to start.
-            let sql = PostgresSQL(connection: pooled.connection, timeout: .hours(24), logger: pooled.logger)
+            let sql = pooled.withTimeout(.hours(24))
             try sql.execute("SET LOCAL statement_timeout = 0")
             try sql.execute("SELECT pg_advisory_xact_lock($1)", [.integer(lockKey)])
             try sql.execute("""
