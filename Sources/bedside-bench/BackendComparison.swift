@@ -199,8 +199,6 @@ struct BackendComparison {
             serverCPU: serverAfter - serverBefore, databaseCPU: databaseAfter - databaseBefore, settledAfter: settled)
     }
 
-    /// Waits (at most 10 minutes) until the instances and PostgreSQL use under a twentieth of a core
-    /// for a whole second; how long that took.
     /// Everything written so far on disk (`sync`), on a thread of its own: after gigabytes of writes
     /// this takes a while, and nothing timed may run beside it.
     private static func flushFileSystems() async {
@@ -212,6 +210,8 @@ struct BackendComparison {
         }
     }
 
+    /// Waits (at most 10 minutes) until the instances and PostgreSQL use under a twentieth of a core
+    /// for a whole second; how long that took.
     private static func quiet(instances: [ServedInstance], database: Bool) async throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
