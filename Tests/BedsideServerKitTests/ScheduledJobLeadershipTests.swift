@@ -80,4 +80,42 @@ struct ScheduledJobLeadershipTests {
         await leadership.close()
         await connections.shutdown()
     }
+
+    @Test("a scheduling question PostgreSQL never answers ends as soon as its task is cancelled (a stop): on a made connection, and while one is made")
+    func cancelledQuestionEnds() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        guard case .tcp(_, let port) = location.endpoint else { throw TestFailure("the test cluster is not on TCP") }
+        let proxy = try FaultProxy(upstreamPort: port)
+        defer { proxy.stop() }
+        var proxied = location
+        proxied.endpoint = .tcp(host: "127.0.0.1", port: proxy.port)
+        // The deadlines a stop must not wait for: 32 s for a question, 60 s for a connection.
+        let connections = try PostgresConnections(location: proxied, statementTimeout: .seconds(30))
+        let leadership = PostgresJobLeadership(connections: connections, logger: .init(label: "test"))
+        #expect(await leadership.leads(.housekeeping))
+
+        /// How long a question asked into the black hole takes to end once its task is cancelled (nil
+        /// leads: it had not ended after 20 s, and the test goes on without it).
+        func cancelled(_ job: ScheduledJob) async throws -> (leads: Bool?, took: Duration) {
+            let answer = MultiInstanceTests.Shared<Bool?>(nil)
+            let asking = Task { let leads = await leadership.leads(job); answer.value.withLock { $0 = leads } }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(answer.value.withLock { $0 } == nil, "answered through the black hole")
+            let started = ContinuousClock.now
+            asking.cancel()
+            while answer.value.withLock({ $0 }) == nil, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(20)) }
+            return (answer.value.withLock { $0 }, ContinuousClock.now - started)
+        }
+        // The question is sent and never reaches PostgreSQL.
+        proxy.fault = .dropAll
+        let asked = try await cancelled(.exports)
+        #expect(asked.leads == false && asked.took < .seconds(10), "\(asked)")
+        // The connection went with it; a new one is never answered either.
+        let connecting = try await cancelled(.retention)
+        #expect(connecting.leads == false && connecting.took < .seconds(10), "\(connecting)")
+
+        await leadership.close()
+        await connections.shutdown(waitingAtMost: .seconds(5))
+        await TestPostgres.shared.dropDatabase(location)
+    }
 }

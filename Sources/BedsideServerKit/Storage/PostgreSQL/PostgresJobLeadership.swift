@@ -58,7 +58,7 @@ actor PostgresJobLeadership {
     /// at each await: two connections made at once would leave one, with its locks, unclosed).
     private func liveConnection() async throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
-        if let connecting { return try await connecting.value }
+        if let connecting { return try await Self.value(of: connecting) }
         // A connection that closed took its locks with it. No await before `connecting` is set: a
         // second caller must find the connection under way, not start another.
         held = []
@@ -72,13 +72,20 @@ actor PostgresJobLeadership {
         }
         connecting = task
         defer { connecting = nil }
-        let made = try await task.value
+        let made = try await Self.value(of: task)
         if closed {
             try? await made.close()
             throw CancellationError()
         }
         connection = made
         return made
+    }
+
+    /// The connection being made, or an error as soon as the asking task is cancelled (a stop, which
+    /// cancels every job's task): waiting on another task's value does not see the waiter's cancellation,
+    /// and a connection that is never answered would hold the stop until its connect deadline.
+    private static func value(of connecting: Task<PostgresConnection, any Error>) async throws -> PostgresConnection {
+        try await withTaskCancellationHandler { try await connecting.value } onCancel: { connecting.cancel() }
     }
 
     private func drop() async {
@@ -88,8 +95,9 @@ actor PostgresJobLeadership {
         try? await old?.close()
     }
 
-    /// One statement, given the statement timeout plus two seconds; past that the connection is closed
-    /// (a frozen network must not freeze the scheduler).
+    /// One statement, given the statement timeout plus two seconds; past that, or when the asking task
+    /// is cancelled (a stop), the connection is closed: a frozen network must not freeze the scheduler,
+    /// and postgres-nio's query does not end on cancellation, so the group would wait for its answer.
     private func ask(_ connection: PostgresConnection, _ sql: String, _ job: ScheduledJob) async throws -> Bool {
         var binds = PostgresBindings(capacity: 2)
         binds.append(Self.lockSpace)
@@ -109,7 +117,14 @@ actor PostgresJobLeadership {
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let answer = first else {
+            let first: Bool??
+            do {
+                first = try await group.next()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            guard let first, let answer = first else {
                 try? await connection.close()
                 throw PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer a scheduling question in time")
             }
