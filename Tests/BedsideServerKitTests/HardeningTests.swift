@@ -61,6 +61,58 @@ struct HardeningTests {
         }
     }
 
+    @Test("what PostgreSQL cannot hold is refused alike on both backends: an identifier or code past 1,024 bytes (422 too-long, a transaction stores nothing), U+0000 in a create condition (400; 422 in a transaction) or a login challenge (401 expired)", arguments: StoreBackend.allCases)
+    func unstorableRefusedAlike(_ backend: StoreBackend) async throws {
+        try await withServer(backend: backend) { server in
+            let patientID = try #require(try await server.addPatient("long@example.org").patientID)
+            let token = try await server.login("long@example.org").token
+            // Random letters do not compress: 2,800 of them are past an index entry on PostgreSQL.
+            let long = String((0..<2_800).map { _ in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement() ?? "a" })
+            func reading(identifier: String? = nil, code: String? = nil) -> JSONValue {
+                var object = server.weight(80, patientID: patientID).objectValue ?? [:]
+                if let identifier { object["identifier"] = [["system": "urn:probe", "value": .string(identifier)]] }
+                if let code, var concept = object["code"]?.objectValue {
+                    concept["coding"] = .array((concept["coding"]?.arrayValue ?? []) + [["system": "urn:probe", "code": .string(code)]])
+                    object["code"] = .object(concept)
+                }
+                return .object(object)
+            }
+            for (resource, path) in [(reading(identifier: long), "Observation.identifier"), (reading(code: long), "Observation.code.coding")] {
+                let created = try await server.request("POST", "/fhir/Observation", token: token, json: resource)
+                #expect(created.status == 422 && created.issueCode == "too-long", "\(created.status) \(created.text)")
+                #expect(created.text.contains(path), "\(created.text)")
+                // One such reading among good ones: the transaction is refused whole, with a reason.
+                let bundle = TestServer.transaction([reading(identifier: UUID().uuidString), resource])
+                let transaction = try await server.request("POST", "/fhir", token: token, json: bundle)
+                #expect(transaction.status == 422, "\(transaction.status) \(transaction.text)")
+            }
+            // At the bound: stored, and found by it.
+            let atBound = String(long.prefix(ServerLimits.indexedValueBytes))
+            let stored = try await server.request("POST", "/fhir/Observation", token: token, json: reading(identifier: atBound, code: atBound))
+            #expect(stored.status == 201, "\(stored.status) \(stored.text)")
+            let found = try await server.request("GET", "/fhir/Observation?identifier=urn:probe%7C\(atBound)&_summary=count", token: token)
+            #expect(found.status == 200 && found.json?["total"] == .number(1), "\(found.text)")
+            let count = try await server.request("GET", "/fhir/Observation?patient=\(patientID)&_summary=count", token: token)
+            #expect(count.json?["total"] == .number(1), "only the reading at the bound is stored: \(count.text)")
+
+            let conditional = try await server.request(
+                "POST", "/fhir/Observation", token: token, json: reading(), headers: [("If-None-Exist", "identifier=urn:probe|a%00b")])
+            #expect(conditional.status == 400 && conditional.issueCode == "invalid", "\(conditional.status) \(conditional.text)")
+            let inTransaction = try await server.request(
+                "POST", "/fhir", token: token,
+                json: [
+                    "resourceType": "Bundle", "type": "transaction",
+                    "entry": [["resource": reading(), "request": ["method": "POST", "url": "Observation", "ifNoneExist": "identifier=urn:probe|a\u{0}b"]]],
+                ])
+            // A transaction answers an entry's refusal 422, naming it.
+            #expect(inTransaction.status == 422 && inTransaction.text.contains("control characters"), "\(inTransaction.status) \(inTransaction.text)")
+            for challenge in ["a\u{0}", "a\u{1}b"] {
+                let otp = try await server.request("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": "123456"])
+                #expect(otp.status == 401 && otp.issueCode == "expired", "\(otp.status) \(otp.text)")
+            }
+        }
+    }
+
     @Test("values no Int can hold (1e19, -1e19, 10^22, 1e308) are refused with 422 and the server keeps answering", arguments: StoreBackend.allCases)
     func absurdNumbers(_ backend: StoreBackend) async throws {
         try await withServer(backend: backend) { server in

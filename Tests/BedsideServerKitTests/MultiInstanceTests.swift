@@ -101,6 +101,38 @@ struct MultiInstanceTests {
         await TestPostgres.shared.dropDatabase(location)
     }
 
+    @Test("password checks are budgeted across instances: 10 a minute at one name, 5 on A and 5 on B, then 429 on both")
+    func loginBudgetAcrossInstances() async throws {
+        let location = try await TestPostgres.shared.makeDatabase()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let shared = ["--database", TestPostgres.url(for: location), "--master-key-file", root + "/master.key"]
+        _ = try await ServerExecutable.run(
+            ["user", "add", "--role", "patient", "--email", "carol@example.org", "--name", "Carol", "--password-stdin", "--data-dir", root + "/a"]
+                + shared,
+            input: Self.password + "\n")
+        let a = try await ServedDirectory(root + "/a", arguments: shared)
+        let b = try await ServedDirectory(root + "/b", arguments: shared)
+        defer {
+            a.stop()
+            b.stop()
+        }
+        func login(_ instance: ServedDirectory) async throws -> HTTPResponseData {
+            try await instance.transport.send(HTTPRequestSpec(
+                method: "POST", url: instance.base + "/auth/login", headers: [("Content-Type", "application/json")],
+                body: JSONValue.object(["username": "carol@example.org", "password": .string(Self.password)]).serialized()))
+        }
+        // The right password each time: no failure counts towards the lock, only the budget is spent.
+        var statuses: [Int] = []
+        for instance in [a, b, a, b, a, b, a, b, a, b] { statuses.append(try await login(instance).status) }
+        #expect(statuses.allSatisfy { $0 == 202 }, "\(statuses)")
+        for instance in [a, b] {
+            let over = try await login(instance)
+            #expect(over.status == 429 && over.header("Retry-After") != nil, "\(instance.base): \(over.status) \(over.text)")
+        }
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
     /// A value tasks share.
     final class Shared<Value: Sendable>: Sendable {
         let value: Mutex<Value>

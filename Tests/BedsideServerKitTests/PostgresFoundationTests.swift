@@ -126,6 +126,28 @@ struct PostgresFoundationTests {
         }
     }
 
+    @Test("a value PostgreSQL cannot take (U+0000 in text, an index entry too large) is the request's fault: unstorableValue, a 400, nothing stored")
+    func unstorableValues() async throws {
+        try await withDatabase { location in
+            let connections = try PostgresConnections(location: location)
+            defer { Task { await connections.shutdown() } }
+            try await connections.transaction(readOnly: false) { sql in try sql.execute("CREATE TABLE note (id TEXT PRIMARY KEY)") }
+            let incompressible = String((0..<3_000).map { _ in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement() ?? "a" })
+            for value in ["a\u{0}b", incompressible] {
+                do {
+                    _ = try await connections.transaction(readOnly: false) { sql in try sql.execute("INSERT INTO note VALUES ($1)", [.text(value)]) }
+                    Issue.record("PostgreSQL took a value of \(value.utf8.count) bytes")
+                } catch let error as PostgresStoreError {
+                    #expect(error.code == .unstorableValue, "\(error)")
+                    let answer = ServerError.storage(error)
+                    #expect(answer.status == 400 && answer.outcome.issues.first?.code == "invalid", "\(answer.outcome)")
+                }
+            }
+            let stored = try await connections.transaction(readOnly: true) { sql in try sql.integer("SELECT count(*) FROM note") }
+            #expect(stored == 0)
+        }
+    }
+
     @Test("a BEGIN is answered with the statement after it, and one that fails fails that statement; a read's COMMIT, not waited for, comes before the next lease's statements")
     func beginAnsweredWithNextStatement() async throws {
         try await withDatabase { location in
@@ -162,12 +184,18 @@ struct PostgresFoundationTests {
                 try sql.execute(
                     "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON note DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()")
             }
-            /// The session busy with COMMIT, once it is.
-            func committing() async throws -> Int32 {
+            /// The session busy with a note's slow COMMIT (asleep in its trigger), once it is; never `other`.
+            /// (A read's COMMIT is not waited for, so a pooled session may show an active COMMIT for a moment
+            /// too: one of them, ended, would fail whatever the pool gave it next.)
+            func committing(other: Int32 = 0) async throws -> Int32 {
                 let deadline = ContinuousClock.now + .seconds(20)
                 while ContinuousClock.now < deadline {
                     let pid = try await connections.transaction(readOnly: true) { sql in
-                        try sql.integer("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'COMMIT' AND state = 'active'")
+                        try sql.integer(
+                            """
+                            SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'COMMIT' AND state = 'active'
+                            AND wait_event = 'PgSleep' AND pid <> pg_backend_pid() AND pid <> $1
+                            """, [.integer(Int64(other))])
                     }
                     if let pid { return Int32(pid) }
                     try await Task.sleep(for: .milliseconds(20))
@@ -208,7 +236,8 @@ struct PostgresFoundationTests {
 
             // Ended by PostgreSQL mid-COMMIT: it answered, and the change was not made.
             async let endedWrite = write("b")
-            let ended = try await committing()
+            // Not the frozen session: resumed, it may still be asleep in its trigger for a while.
+            let ended = try await committing(other: frozen)
             _ = try await connections.transaction(readOnly: true) { sql in try sql.integer("SELECT count(pg_terminate_backend($1::int))", [.integer(Int64(ended))]) }
             let refused = await endedWrite
             #expect(refused?.code == .unavailable && refused?.answerLost == false, "\(String(describing: refused))")

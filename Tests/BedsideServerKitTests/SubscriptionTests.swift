@@ -12,6 +12,7 @@ import Testing
 final class HookReceiver: Sendable {
     private let received = Mutex<[HostileServer.Request]>([])
     private let statuses = Mutex<[Int]>([])
+    private let delay = Mutex<UInt32>(0)
     private let box = Mutex<HostileServer?>(nil)
 
     /// With a certificate the Bedside test server's dev CA signed (so `--outbound-ca-file` trusts it),
@@ -29,10 +30,15 @@ final class HookReceiver: Sendable {
 
     private func answer(_ request: HostileServer.Request) -> HostileServer.Reply {
         received.withLock { $0.append(request) }
+        // On the receiver's own thread, never Swift's pool.
+        let pause = delay.withLock { $0 }
+        if pause > 0 { usleep(pause * 1000) }
         return HostileServer.Reply(status: statuses.withLock { $0.isEmpty ? 200 : $0.removeFirst() })
     }
 
     func answerNext(_ list: [Int]) { statuses.withLock { $0 = list } }
+    /// Each answer from now on comes this many milliseconds late.
+    func answerLate(milliseconds: UInt32) { delay.withLock { $0 = milliseconds } }
     var requests: [HostileServer.Request] { received.withLock { $0 } }
     var url: String { box.withLock { $0?.url ?? "https://127.0.0.1:1" } }
     func stop() { box.withLock { $0?.stop() } }
@@ -82,6 +88,35 @@ struct SubscriptionTests {
         let created = try await server.request("POST", "/fhir/Observation", token: token, json: server.weight(kilograms, patientID: patientID))
         #expect(created.status == 201, "\(created.text)")
         return try #require(created.json?["id"]?.stringValue)
+    }
+
+    @Test("two instances that both send a batch during a handover send it with one event number, and the next notification follows it without a gap")
+    func handoverKeepsEventNumbers() async throws {
+        try await withSubscriptionServer { server in
+            let (patientID, patientToken, _, token) = try await setUp(server)
+            let receiver = try HookReceiver(impersonating: server)
+            defer { receiver.stop() }
+            let created = try await server.request("POST", "/fhir/Subscription", token: token, json: subscription(endpoint: receiver.url + "/hook"))
+            #expect(created.status == 201, "\(created.text)")
+            let (old, new) = (dispatcher(server, trusting: server.caFile), dispatcher(server, trusting: server.caFile))
+            _ = try await createObservation(server, patientID, token: patientToken)
+            // Both look before either has recorded its delivery: the old leader is still waiting for the
+            // endpoint's answer when the new one starts.
+            receiver.answerLate(milliseconds: 1_500)
+            async let first = old.run()
+            try await Task.sleep(for: .milliseconds(300))
+            async let second = new.run()
+            let sent = try await [first, second]
+            receiver.answerLate(milliseconds: 0)
+            #expect(sent == [1, 1], "both sent the batch: \(sent)")
+            _ = try await createObservation(server, patientID, token: patientToken, kilograms: 81)
+            #expect(try await new.run() == 1)
+            let numbers = receiver.requests.compactMap { request -> Int? in
+                let bundle = JSONParser.parseOrNil(request.body)
+                return bundle?["meta"]?["extension"]?.arrayValue?.compactMap { $0["valueInteger"]?.intValue }.first
+            }
+            #expect(numbers == [1, 1, 2], "event numbers sent: \(numbers)")
+        }
     }
 
     @Test("an EMR subscribes; a vital sign written afterwards is POSTed to its https endpoint with its headers, id and version; nothing older is sent; the audit names the host, never the headers", arguments: StoreBackend.allCases)

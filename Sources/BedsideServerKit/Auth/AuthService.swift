@@ -86,8 +86,6 @@ public struct AuthService: Sendable {
     let passwordChecks: BoundedWorkPool
     /// Tokens seen to be valid, so the rate limiter can tell a session from an invented token without a read.
     let knownSessions = KnownSessions()
-    /// Password checks per address and per login name, in a sliding window; nil when turned off.
-    let loginBudgets: (address: RateLimiter, account: RateLimiter)?
 
     public init(
         store: any ServerStore, clock: any WallClock, mailer: any Mailer, hasher: PasswordHasher, policy: AuthPolicy,
@@ -100,11 +98,6 @@ public struct AuthService: Sendable {
         self.policy = policy
         self.logger = logger
         passwordChecks = BoundedWorkPool(label: "password-checks", workers: policy.passwordCheckWorkers, queueLimit: policy.passwordCheckQueue)
-        if policy.loginsPerAddress.isEnabled || policy.loginsPerAccount.isEnabled {
-            loginBudgets = (RateLimiter(limit: policy.loginsPerAddress, clock: clock), RateLimiter(limit: policy.loginsPerAccount, clock: clock))
-        } else {
-            loginBudgets = nil
-        }
     }
 
     public static func normalizedEmail(_ email: String) -> String {
@@ -130,12 +123,14 @@ public struct AuthService: Sendable {
         let email = Self.normalizedEmail(username)
         let now = clock.now()
         let throttleKey = "login:" + Secrets.sha256Hex(email)
-        try spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress)
         let policy = self.policy
-        enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?), held(Account?) }
+        enum Reservation: Sendable { case reserved(Account?), locked(Int, Account?), held(Account?), overBudget(Int) }
         let reservation: Reservation
         do {
             reservation = try await store.write { db in
+                if let wait = try Self.spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress, policy: policy, now: now, db: db) {
+                    return .overBudget(wait)
+                }
                 let account = try db.account(email: email)
                 var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
                 if let seconds = throttle.lockSeconds(at: now) { return .locked(seconds, account) }
@@ -151,6 +146,8 @@ public struct AuthService: Sendable {
         }
         let account: Account?
         switch reservation {
+        case .overBudget(let seconds):
+            throw .throttled(retryAfterSeconds: seconds)
         case .locked(let seconds, let known):
             _ = try? await store.write { db in try db.append([Self.loginAudit(known, "login-while-locked", "failure", 423, now, remoteAddress, request)]) }
             throw .locked(retryAfterSeconds: seconds)
@@ -243,19 +240,20 @@ public struct AuthService: Sendable {
         } catch {
             logger.error("login code could not be mailed", metadata: ["account": "\(account.id)", "error": "\(error)"])
             _ = try? await store.write { db in try db.deleteChallenge(id: challenge.id) }
-            throw .unavailable("The login code could not be sent. Try again in a few minutes.")
+            throw .unavailable("The login code could not be sent. Try again in a few minutes.", retryAfterSeconds: 120)
         }
         return ChallengeIssued(challengeID: challenge.id, expiresIn: Int(policy.codeLifetime / 1000))
     }
 
     /// A secret check (a password, an enrolment code) spends from the caller's address budget and the
-    /// login name's; past either the answer is 429 with Retry-After.
-    func spendLoginBudgets(throttleKey: String, remoteAddress: String?) throws(ServerError) {
-        guard let budgets = loginBudgets else { return }
-        if case .throttled(let seconds, _) = budgets.address.check("address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")) {
-            throw .throttled(retryAfterSeconds: seconds)
+    /// login name's, in the write that checks the lock; past either, the seconds to wait (answered 429
+    /// with Retry-After). The budgets are in the database, so instances sharing it share them.
+    static func spendLoginBudgets(throttleKey: String, remoteAddress: String?, policy: AuthPolicy, now: Int64, db: any StoreWriting) throws -> Int? {
+        let address = "address:" + (remoteAddress.map(AddressRange.budgetKey) ?? "-")
+        for (key, limit) in [(address, policy.loginsPerAddress), (throttleKey, policy.loginsPerAccount)] where limit.isEnabled {
+            if let wait = try db.useBudget(key: key, limit: limit, now: now) { return wait }
         }
-        if case .throttled(let seconds, _) = budgets.account.check(throttleKey) { throw .throttled(retryAfterSeconds: seconds) }
+        return nil
     }
 
     /// The login name's throttle as it stands at `now` (a new one for a name never seen).
@@ -299,6 +297,11 @@ public struct AuthService: Sendable {
         let policy = self.policy
         let token = Secrets.randomToken()
         let tokenHash = Secrets.sha256Hex(token)
+        // No challenge this server made looks like this (it makes 22 URL-safe characters): as unknown as one
+        // that was used, without asking the store (PostgreSQL's text cannot even hold U+0000).
+        guard challengeID.utf8.count <= 64, !challengeID.containsControlCharacters else {
+            throw .codeExpired("The code has expired or was already used. Log in again to get a new code.")
+        }
         let suppliedHash = Self.codeHash(challengeID: challengeID, code: code.trimmingCharacters(in: .whitespaces))
         enum Result: Sendable { case ok(Account), wrong(Int), expired, locked(Int) }
         let result: Result

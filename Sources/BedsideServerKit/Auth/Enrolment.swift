@@ -104,13 +104,15 @@ extension AuthService {
             throw .invalid(OperationOutcome(code: "business-rule", diagnostics: problem, expression: "password"))
         }
         let throttleKey = "login:" + Secrets.sha256Hex(email)
-        try spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress)
         let policy = self.policy
         let refusal = ServerError.unauthorized("The enrolment code is not right, or has been used or has expired. Ask your care team for a new one.")
-        enum Check: Sendable { case invited(Account), refused, locked(Int) }
+        enum Check: Sendable { case invited(Account), refused, locked(Int), overBudget(Int) }
         let check: Check
         do {
             check = try await store.write { db in
+                if let wait = try Self.spendLoginBudgets(throttleKey: throttleKey, remoteAddress: remoteAddress, policy: policy, now: now, db: db) {
+                    return .overBudget(wait)
+                }
                 let account = try db.account(email: email)
                 var throttle = try Self.throttle(throttleKey, db: db, now: now, policy: policy)
                 if let seconds = throttle.lockSeconds(at: now) {
@@ -140,6 +142,7 @@ extension AuthService {
         let account: Account
         switch check {
         case .refused: throw refusal
+        case .overBudget(let seconds): throw .throttled(retryAfterSeconds: seconds)
         case .locked(let seconds): throw .locked(retryAfterSeconds: seconds)
         case .invited(let invited): account = invited
         }

@@ -202,6 +202,12 @@ public struct FHIRService: Sendable {
         // FHIR strings hold no U+0000 (and PostgreSQL's text cannot): refused on either backend alike.
         if let path = nulPath(resource, at: type.rawValue) {
             issues.append(OutcomeIssue(code: "invalid", diagnostics: "A FHIR string may not contain the character U+0000.", expression: path))
+        } else if let path = overlongIndexedValue(resource, type: type) {
+            issues.append(
+                OutcomeIssue(
+                    code: "too-long",
+                    diagnostics: "An identifier, a coding's system or code, or a canonical url may be at most \(ServerLimits.indexedValueBytes) bytes long.",
+                    expression: path))
         } else {
             issues = ResourceValidator(now: now).validate(resource, as: type.rawValue)
         }
@@ -209,6 +215,20 @@ public struct FHIRService: Sendable {
             let outcome = OperationOutcome(issues)
             throw .invalid(pathPrefix.map { outcome.located(at: $0, type: type.rawValue) } ?? outcome)
         }
+    }
+
+    /// Where a value the resource is found by (`ResourceIndexer`) is longer than an index entry may be.
+    static func overlongIndexedValue(_ resource: JSONValue, type: SupportedResource) -> String? {
+        func tooLong(_ code: ResourceCode) -> Bool {
+            code.system.utf8.count > ServerLimits.indexedValueBytes || code.code.utf8.count > ServerLimits.indexedValueBytes
+        }
+        let index = ResourceIndexer.index(resource, type: type, id: "")
+        if let found = index.identifiers.first(where: tooLong) {
+            return found.system == ServerAdministration.canonicalSystem ? "\(type.rawValue).url" : "\(type.rawValue).identifier"
+        }
+        if index.codes.contains(where: tooLong) { return "\(type.rawValue).code.coding" }
+        if index.categories.contains(where: tooLong) { return "\(type.rawValue).category.coding" }
+        return nil
     }
 
     /// Where the first U+0000 in `value` is (a member's name or a string), as a FHIRPath-like path.
@@ -429,6 +449,10 @@ public struct FHIRService: Sendable {
             !value.isEmpty, !value.contains("&")
         else {
             throw .badRequest("Only 'identifier=system|value' is supported as a create condition.", expression: "ifNoneExist")
+        }
+        // As a search value: no control characters (no stored identifier holds one).
+        guard !value.containsControlCharacters else {
+            throw .badRequest("A create condition may not contain control characters.", expression: "ifNoneExist", code: "invalid")
         }
         guard let bar = value.firstIndex(of: "|") else { return ResourceCode(system: "", code: value) }
         return ResourceCode(system: String(value[..<bar]), code: String(value[value.index(after: bar)...]))

@@ -40,7 +40,7 @@ struct SearchRequest {
         }
         for (name, value) in parameters {
             // No search value holds a control character; U+0000 would not even reach PostgreSQL.
-            if name.unicodeScalars.contains(where: { $0.value < 0x20 }) || value.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            if name.containsControlCharacters || value.containsControlCharacters {
                 throw .badRequest("A search parameter may not contain control characters.", expression: name, code: "invalid")
             }
             if ignoredParameters.contains(name) { continue }

@@ -13,6 +13,19 @@ public struct RateLimit: Sendable, Equatable {
 
     /// A budget of nothing, or over no time, limits nothing: it is treated as off.
     public var isEnabled: Bool { requests > 0 && windowSeconds > 0 }
+
+    /// (A window of more than a year is taken as a year.)
+    var windowMilliseconds: Int64 { Int64(min(max(windowSeconds, 0), 366 * 86_400)) * 1000 }
+
+    /// Seconds until the oldest use in the window leaves it: whole seconds, rounded up so the client never
+    /// comes back a moment too early; never more than a window even if the wall clock stepped back.
+    func retryAfterSeconds(oldestUse: Int64, now: Int64) -> Int {
+        let wait = min(max(oldestUse &+ windowMilliseconds &- now, 1), windowMilliseconds)
+        return Int((wait + 999) / 1000)
+    }
+
+    /// How long housekeeping keeps a budget use whose key was not seen again: longer than any window.
+    static let longestKeptUse: Int64 = 3_600_000
 }
 
 /// Counts requests per key (a session, or an address before login) in a sliding window.
@@ -62,13 +75,12 @@ public final class RateLimiter: Sendable {
         self.clock = clock
     }
 
-    private var windowMilliseconds: Int64 { Int64(limit.windowSeconds) * 1000 }
-
     /// Counts a request for `key` if the budget allows it.
     public func check(_ key: String) -> Decision {
         guard limit.isEnabled else { return .allowed }
         let now = clock.now()
-        let window = windowMilliseconds
+        let window = limit.windowMilliseconds
+        let limit = self.limit
         let budget = limit.requests
         return state.withLock { state in
             Self.sweep(&state, now: now, window: window)
@@ -80,11 +92,8 @@ public final class RateLimiter: Sendable {
                 log.refusing = false
                 decision = .allowed
             } else {
-                let oldest = log.times[log.head]
-                // Whole seconds, rounded up so the client never comes back a moment too early; never more
-                // than a window even if the wall clock stepped back.
-                let wait = min(max(oldest + window - now, 1), window)
-                decision = .throttled(retryAfterSeconds: Int((wait + 999) / 1000), firstRefusal: !log.refusing)
+                let wait = limit.retryAfterSeconds(oldestUse: log.times[log.head], now: now)
+                decision = .throttled(retryAfterSeconds: wait, firstRefusal: !log.refusing)
                 log.refusing = true
             }
             state.logs[key] = log

@@ -34,8 +34,8 @@ public enum ServerError: Error, Sendable {
     case preconditionRequired(String)
     /// 429 with Retry-After: this session (or address) used up its request budget.
     case throttled(retryAfterSeconds: Int)
-    /// 503
-    case unavailable(String)
+    /// 503 with Retry-After: something the request needs is away for a moment (the audit trail, mail).
+    case unavailable(String, retryAfterSeconds: Int = ServerError.storageRetrySeconds)
     /// 503 with Retry-After: the server is at a bound it keeps for its own protection (password checks).
     case busy(retryAfterSeconds: Int)
     /// 500: the store failed. The detail is logged, never sent.
@@ -57,7 +57,7 @@ public enum ServerError: Error, Sendable {
         case .preconditionRequired: 428
         case .throttled: 429
         case .unavailable, .busy: 503
-        case .storage(let underlying): Self.isTransient(underlying) ? 503 : 500
+        case .storage(let underlying): Self.isTransient(underlying) ? 503 : Self.isUnstorable(underlying) ? 400 : 500
         }
     }
 
@@ -87,7 +87,7 @@ public enum ServerError: Error, Sendable {
             OperationOutcome(
                 code: "throttled",
                 diagnostics: "Too many requests in a short time. Try again in \(seconds) \(seconds == 1 ? "second" : "seconds").")
-        case .unavailable(let message): OperationOutcome(code: "transient", diagnostics: message)
+        case .unavailable(let message, _): OperationOutcome(code: "transient", diagnostics: message)
         case .busy(let seconds):
             OperationOutcome(code: "transient", diagnostics: "The server is busy. Try again in \(seconds) seconds.")
         case .storage(let underlying) where Self.isTransient(underlying):
@@ -98,12 +98,24 @@ public enum ServerError: Error, Sendable {
                 code: "exception",
                 diagnostics: "The database stopped answering as this change was being saved: it may or may not be stored. "
                     + "Sending it again is safe with ifNoneExist (or If-Match); otherwise look for it first.")
+        case .storage(let underlying) where Self.isUnstorable(underlying):
+            OperationOutcome(
+                code: "invalid",
+                diagnostics: "A value in this request cannot be stored: it holds a character the database refuses (such as U+0000) "
+                    + "or is too long to be indexed. Nothing was changed.")
         case .storage: OperationOutcome(code: "exception", diagnostics: "The server could not complete the request. Try again later.")
         }
     }
 
     /// How long a client is asked to wait when the database is not available (503 with Retry-After).
-    static let storageRetrySeconds = 5
+    public static let storageRetrySeconds = 5
+
+    /// A value the database refused as such (PostgreSQL: a character its text cannot hold, an index entry
+    /// too large): the request's fault, answered 400, never retried. Checks before the store refuse these
+    /// the same way on both backends; this is the net under them.
+    static func isUnstorable(_ error: any Error) -> Bool {
+        (error as? PostgresStoreError)?.code == .unstorableValue
+    }
 
     /// A database that is down, restarting, too slow or in a collision: trying again later may succeed.
     static func isTransient(_ error: any Error) -> Bool {

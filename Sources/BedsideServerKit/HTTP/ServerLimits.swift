@@ -25,6 +25,10 @@ public enum ServerLimits {
     public static let transactionEntries = 500
     /// A batch's answer: entries past this many bytes are answered `too-costly`, to be asked again.
     public static let batchResponseBytes = 32 << 20
+    /// What a resource is found by (an identifier's system and value, a coding's system and code, a
+    /// canonical url): each at most this many bytes of UTF-8, so that it fits an index entry on either
+    /// backend (422 `too-long`).
+    public static let indexedValueBytes = 1_024
 
     /// The limits in words, for the CapabilityStatement.
     public static var summary: String {
@@ -36,7 +40,8 @@ public enum ServerLimits {
             _count \(defaultPageSize) by default and at most \(maximumPageSize), a page stops early at \(pageBytes) bytes, _offset \
             at most \(maximumOffset), at most \(searchParameters) parameters of at most \(valuesPerParameter) values each. \
             Batches hold at most \(batchEntries) entries (an answer past \(batchResponseBytes) bytes answers the rest too-costly), \
-            transactions at most \(transactionEntries). Connections: TLS handshake and first request head within \
+            transactions at most \(transactionEntries). Identifiers, codings' systems and codes, and canonical urls at most \
+            \(indexedValueBytes) bytes each. Connections: TLS handshake and first request head within \
             \(connection.firstRequestSeconds) s, a body within \(connection.bodySeconds) s, \(connection.idleSeconds) s idle between \
             requests, at most \(connection.connectionsPerAddress) per client address. Over a limit: an OperationOutcome, nothing changed.
             """

@@ -131,7 +131,7 @@ struct ServerRoutes: Sendable {
     func error(_ error: ServerError) -> Response {
         var headers = HTTPFields()
         switch error {
-        case .locked(let seconds), .throttled(let seconds), .busy(let seconds): headers[.retryAfter] = String(seconds)
+        case .locked(let seconds), .throttled(let seconds), .busy(let seconds), .unavailable(_, let seconds): headers[.retryAfter] = String(seconds)
         case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
         case .storage(let underlying):
             logger.error("storage failure", metadata: ["error": "\(underlying)"])

@@ -123,7 +123,7 @@ public struct BackendServices: Sendable {
         guard let kid = header["kid"]?.stringValue, !kid.isEmpty else {
             throw OAuthError(code: .invalidClient, description: "The assertion's header needs the kid of the key that signed it.")
         }
-        guard let issuer = claimed["iss"]?.stringValue, !issuer.isEmpty, issuer.utf8.count <= 200 else {
+        guard let issuer = claimed["iss"]?.stringValue, !issuer.isEmpty, issuer.utf8.count <= 200, !issuer.containsControlCharacters else {
             throw OAuthError(code: .invalidClient, description: "The assertion needs iss, the client_id.")
         }
         if let given = try field("client_id"), given != issuer {
@@ -166,8 +166,8 @@ public struct BackendServices: Sendable {
             throw OAuthError(code: .invalidGrant, description: "The assertion's exp is more than 5 minutes ahead.")
         }
         let jti = claims.jti.value
-        guard !jti.isEmpty, jti.utf8.count <= 255 else {
-            throw OAuthError(code: .invalidGrant, description: "The assertion needs a jti (unique, at most 255 characters).")
+        guard !jti.isEmpty, jti.utf8.count <= 255, !jti.containsControlCharacters else {
+            throw OAuthError(code: .invalidGrant, description: "The assertion needs a jti (unique, at most 255 characters, no control characters).")
         }
 
         let registered = (try? SMARTScopes.parse(client.scopes, strict: true)) ?? SMARTScopes(scopes: [])

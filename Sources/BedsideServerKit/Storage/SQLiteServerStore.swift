@@ -450,6 +450,13 @@ enum ServerMigrations {
                 CREATE INDEX export_job_client ON export_job(client_id);
                 """)
         }
+        migrator.registerMigration("v12: password-check budgets in the database, shared by every instance") { db in
+            try db.execute(sql: """
+                CREATE TABLE login_budget_use (key TEXT NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX login_budget_use_key ON login_budget_use(key, at);
+                CREATE INDEX login_budget_use_at ON login_budget_use(at);
+                """)
+        }
         return migrator
     }
 }

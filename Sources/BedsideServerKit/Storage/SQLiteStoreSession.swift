@@ -120,6 +120,18 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(sql: "DELETE FROM login_throttle WHERE key = ?", arguments: [blindIndex(key)])
     }
 
+    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
+        let stored = blindIndex(key)
+        try db.execute(sql: "DELETE FROM login_budget_use WHERE key = ? AND at <= ?", arguments: [stored, now - limit.windowMilliseconds])
+        let row = try Row.fetchOne(db, sql: "SELECT count(*) AS uses, min(at) AS oldest FROM login_budget_use WHERE key = ?", arguments: [stored])
+        let uses: Int = row?["uses"] ?? 0
+        guard uses >= limit.requests else {
+            try db.execute(sql: "INSERT INTO login_budget_use (key, at) VALUES (?, ?)", arguments: [stored, now])
+            return nil
+        }
+        return limit.retryAfterSeconds(oldestUse: row?["oldest"] ?? now, now: now)
+    }
+
     func challenge(id: String) throws -> LoginChallenge? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM login_challenge WHERE id = ?"), arguments: [id]).map {
             LoginChallenge(
@@ -187,6 +199,8 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(
             sql: "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
             arguments: [time - 24 * 3_600_000, time])
+        // Budget uses of addresses and names not seen again (each key forgets its own at its next use).
+        try db.execute(sql: "DELETE FROM login_budget_use WHERE at < ?", arguments: [time - RateLimit.longestKeptUse])
     }
 
     // MARK: Bulk Data export

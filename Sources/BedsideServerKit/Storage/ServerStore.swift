@@ -116,6 +116,10 @@ public protocol StoreWriting: StoreReading {
     func updatePasswordHash(accountID: String, passwordHash: String) throws
     func save(_ throttle: LoginThrottle) throws
     func deleteThrottle(key: String) throws
+    /// Spends one use of `key`'s budget at `now` when it has room (nil); otherwise spends nothing and
+    /// says in how many seconds it will (`RateLimit.retryAfterSeconds`). Kept in the database, so that
+    /// instances sharing it share the budget; uses older than the window are forgotten here.
+    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int?
     func insert(_ challenge: LoginChallenge) throws
     func update(_ challenge: LoginChallenge) throws
     func deleteChallenge(id: String) throws

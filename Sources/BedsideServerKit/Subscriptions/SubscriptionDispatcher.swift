@@ -95,7 +95,7 @@ public struct SubscriptionDispatcher: Sendable {
             let bundle = NotificationBundle.make(
                 subscriptionID: id, event: event, resources: batch.matches, fullResource: spec.fullResource, baseURL: baseURL, now: now)
             let result = await sender.post(bundle.serialized(), to: spec.endpoint, headers: spec.headers)
-            try await record(result, id: id, spec: spec, through: batch.through, from: cursor, matches: batch.matches)
+            try await record(result, id: id, spec: spec, event: event, through: batch.through, from: cursor, matches: batch.matches)
             guard result.delivered else { return delivered }
             delivered += 1
             cursor = batch.through
@@ -145,7 +145,8 @@ public struct SubscriptionDispatcher: Sendable {
     /// next attempt waits, and after too many the Subscription is put in `error`. The audit line (one
     /// per patient whose data went out, or one) is written in the same transaction.
     private func record(
-        _ result: DeliveryResult, id: String, spec: SubscriptionSpec, through: Int64, from cursor: Int64, matches: [StoredResource]
+        _ result: DeliveryResult, id: String, spec: SubscriptionSpec, event: Int64, through: Int64, from cursor: Int64,
+        matches: [StoredResource]
     ) async throws {
         let now = clock.now()
         let settings = self.settings
@@ -166,7 +167,10 @@ public struct SubscriptionDispatcher: Sendable {
                 state.failures = 0
                 state.nextAttemptAt = 0
                 state.lastError = nil
-                state.events += 1
+                // The number this notification carried, not one more than the count: two instances that
+                // both sent a batch during a handover sent it with the same number, and the next must
+                // follow it, not skip one (a gap a subscriber would read as a lost event).
+                state.events = max(state.events, event)
                 try db.save(state)
                 return
             }

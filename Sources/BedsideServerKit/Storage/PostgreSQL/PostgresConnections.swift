@@ -31,6 +31,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
         case conflict
         /// A constraint refused the change (a unique key taken).
         case constraint
+        /// A value PostgreSQL cannot take as it is (U+0000 in text, an index entry too large): the
+        /// request's fault, not the database's.
+        case unstorableValue
         /// Anything else PostgreSQL refused: a bug or a schema that is not this version's.
         case refused
         /// The answer did not have the shape asked for.
@@ -67,6 +70,8 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
                 // A standby after a failover, or a server shutting down: another try may reach the new primary.
                 case "25006": return .init(code: .unavailable, message: "PostgreSQL is read-only at the moment: \(text) (\(state))")
                 case "23505", "23503", "23514", "23502": return .init(code: .constraint, message: "PostgreSQL: \(text) (\(state))")
+                // Not in the text's repertoire (U+0000), untranslatable, or past a limit (an index row too large).
+                case "22021", "22P05", "54000": return .init(code: .unstorableValue, message: "PostgreSQL refused a value in \(sql.prefix(80)): \(text) (\(state))")
                 case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
                     return .init(code: .unavailable, message: "PostgreSQL is not available: \(text) (\(state))")
                 default: return .init(code: .refused, message: "PostgreSQL refused \(sql.prefix(80)): \(text) (\(state))")

@@ -282,5 +282,12 @@ enum PostgresSchema {
                 "CREATE INDEX resource_patient_date_desc ON resource(type, patient_id, date DESC NULLS LAST, pk)",
                 "DROP INDEX resource_patient_date",
             ]),
+        PostgresMigration(
+            version: 5, name: "password-check budgets in the database, shared by every instance",
+            statements: [
+                "CREATE TABLE login_budget_use (key TEXT COLLATE \"C\" NOT NULL, at BIGINT NOT NULL)",
+                "CREATE INDEX login_budget_use_key ON login_budget_use(key, at)",
+                "CREATE INDEX login_budget_use_at ON login_budget_use(at)",
+            ]),
     ]
 }
