@@ -99,6 +99,10 @@ struct BackendServicesTests {
             let once = try await emr.assertion(clientID: clientID, audience: server.tokenURL, now: now, jti: "the-same-jti")
             #expect(try await ask(once).0 == 200)
             #expect(try await ask(try await emr.assertion(clientID: clientID, audience: server.tokenURL, now: now, jti: "the-same-jti")) == (400, "invalid_grant"))
+            // Control characters in the jti or the client's name: refused before the store, alike on both backends
+            // (PostgreSQL's text cannot hold U+0000).
+            #expect(try await ask(try await emr.assertion(clientID: clientID, audience: server.tokenURL, now: now, jti: "a\u{0}b")) == (400, "invalid_grant"))
+            #expect(try await ask(try await emr.assertion(clientID: clientID + "\u{0}", audience: server.tokenURL, now: now)) == (401, "invalid_client"))
             let fresh = { try await emr.assertion(clientID: clientID, audience: server.tokenURL, now: now) }
             #expect(try await ask(try await fresh(), scope: "system/Patient.rs") == (400, "invalid_scope"))
             #expect(try await ask(try await fresh(), grantType: "password") == (400, "unsupported_grant_type"))

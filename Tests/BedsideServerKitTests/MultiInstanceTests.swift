@@ -71,66 +71,55 @@ struct MultiInstanceTests {
         await TestPostgres.shared.dropDatabase(location)
     }
 
-    @Test("3 wrong passwords on A and 2 on B lock the account on both")
-    func lockoutAcrossInstances() async throws {
+    /// Two `serve` processes on one new database, with one patient account (`email`, `Self.password`),
+    /// nobody logged in yet.
+    func withTwoServedInstances(patient email: String, _ body: (ServedDirectory, ServedDirectory) async throws -> Void) async throws {
         let location = try await TestPostgres.shared.makeDatabase()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let shared = ["--database", TestPostgres.url(for: location), "--master-key-file", root + "/master.key"]
-        _ = try await ServerExecutable.run(
-            ["user", "add", "--role", "patient", "--email", "bob@example.org", "--name", "Bob", "--password-stdin", "--data-dir", root + "/a"] + shared,
-            input: Self.password + "\n")
-        let a = try await ServedDirectory(root + "/a", arguments: shared)
-        let b = try await ServedDirectory(root + "/b", arguments: shared)
+        let (a, b, root) = try await Pair.serve(database: TestPostgres.url(for: location), patient: email)
         defer {
             a.stop()
             b.stop()
+            try? FileManager.default.removeItem(atPath: root)
         }
-        func attempt(_ instance: ServedDirectory, _ password: String) async throws -> HTTPResponseData {
-            try await instance.transport.send(HTTPRequestSpec(
-                method: "POST", url: instance.base + "/auth/login", headers: [("Content-Type", "application/json")],
-                body: JSONValue.object(["username": "bob@example.org", "password": .string(password)]).serialized()))
-        }
-        var statuses: [Int] = []
-        for instance in [a, a, a, b, b] { statuses.append(try await attempt(instance, "wrong-horse-battery-1").status) }
-        #expect(statuses.prefix(4).allSatisfy { $0 == 401 }, "\(statuses)")
-        for instance in [a, b] {
-            let locked = try await attempt(instance, Self.password)
-            #expect(locked.status != 202, "locked on \(instance.base): \(locked.status)")
-        }
+        try await body(a, b)
         await TestPostgres.shared.dropDatabase(location)
+    }
+
+    @Test("3 wrong passwords on A and 2 on B lock the account on both")
+    func lockoutAcrossInstances() async throws {
+        try await withTwoServedInstances(patient: "bob@example.org") { a, b in
+            func attempt(_ instance: ServedDirectory, _ password: String) async throws -> HTTPResponseData {
+                try await instance.transport.send(HTTPRequestSpec(
+                    method: "POST", url: instance.base + "/auth/login", headers: [("Content-Type", "application/json")],
+                    body: JSONValue.object(["username": "bob@example.org", "password": .string(password)]).serialized()))
+            }
+            var statuses: [Int] = []
+            for instance in [a, a, a, b, b] { statuses.append(try await attempt(instance, "wrong-horse-battery-1").status) }
+            #expect(statuses.prefix(4).allSatisfy { $0 == 401 }, "\(statuses)")
+            for instance in [a, b] {
+                let locked = try await attempt(instance, Self.password)
+                #expect(locked.status != 202, "locked on \(instance.base): \(locked.status)")
+            }
+        }
     }
 
     @Test("password checks are budgeted across instances: 10 a minute at one name, 5 on A and 5 on B, then 429 on both")
     func loginBudgetAcrossInstances() async throws {
-        let location = try await TestPostgres.shared.makeDatabase()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let shared = ["--database", TestPostgres.url(for: location), "--master-key-file", root + "/master.key"]
-        _ = try await ServerExecutable.run(
-            ["user", "add", "--role", "patient", "--email", "carol@example.org", "--name", "Carol", "--password-stdin", "--data-dir", root + "/a"]
-                + shared,
-            input: Self.password + "\n")
-        let a = try await ServedDirectory(root + "/a", arguments: shared)
-        let b = try await ServedDirectory(root + "/b", arguments: shared)
-        defer {
-            a.stop()
-            b.stop()
+        try await withTwoServedInstances(patient: "carol@example.org") { a, b in
+            func login(_ instance: ServedDirectory) async throws -> HTTPResponseData {
+                try await instance.transport.send(HTTPRequestSpec(
+                    method: "POST", url: instance.base + "/auth/login", headers: [("Content-Type", "application/json")],
+                    body: JSONValue.object(["username": "carol@example.org", "password": .string(Self.password)]).serialized()))
+            }
+            // The right password each time: no failure counts towards the lock, only the budget is spent.
+            var statuses: [Int] = []
+            for instance in [a, b, a, b, a, b, a, b, a, b] { statuses.append(try await login(instance).status) }
+            #expect(statuses.allSatisfy { $0 == 202 }, "\(statuses)")
+            for instance in [a, b] {
+                let over = try await login(instance)
+                #expect(over.status == 429 && over.header("Retry-After") != nil, "\(instance.base): \(over.status) \(over.text)")
+            }
         }
-        func login(_ instance: ServedDirectory) async throws -> HTTPResponseData {
-            try await instance.transport.send(HTTPRequestSpec(
-                method: "POST", url: instance.base + "/auth/login", headers: [("Content-Type", "application/json")],
-                body: JSONValue.object(["username": "carol@example.org", "password": .string(Self.password)]).serialized()))
-        }
-        // The right password each time: no failure counts towards the lock, only the budget is spent.
-        var statuses: [Int] = []
-        for instance in [a, b, a, b, a, b, a, b, a, b] { statuses.append(try await login(instance).status) }
-        #expect(statuses.allSatisfy { $0 == 202 }, "\(statuses)")
-        for instance in [a, b] {
-            let over = try await login(instance)
-            #expect(over.status == 429 && over.header("Retry-After") != nil, "\(instance.base): \(over.status) \(over.text)")
-        }
-        await TestPostgres.shared.dropDatabase(location)
     }
 
     /// A value tasks share.
@@ -159,16 +148,23 @@ struct MultiInstanceTests {
         let root: String
 
         static func start(database: String) async throws -> Pair {
+            let (a, b, root) = try await serve(database: database, patient: "sat@example.org")
+            let (token, patientID) = try await a.login(email: "sat@example.org", password: MultiInstanceTests.password)
+            return Pair(a: a, b: b, token: token, patientID: patientID, root: root)
+        }
+
+        /// Two `serve` processes on `database`, and a patient account (`email`, the test password) made
+        /// through the first one's data directory; both under a new directory, `root`.
+        static func serve(database: String, patient email: String) async throws -> (a: ServedDirectory, b: ServedDirectory, root: String) {
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("multi-\(UUID().uuidString)").path
             let shared = ["--database", database, "--master-key-file", root + "/master.key"]
             let added = try await ServerExecutable.run(
-                ["user", "add", "--role", "patient", "--email", "sat@example.org", "--name", "Sat", "--password-stdin", "--data-dir", root + "/a"] + shared,
+                ["user", "add", "--role", "patient", "--email", email, "--name", "Pat", "--password-stdin", "--data-dir", root + "/a"] + shared,
                 input: MultiInstanceTests.password + "\n")
             guard added.status == 0 else { throw TestFailure("user add: \(added.error)") }
             let a = try await ServedDirectory(root + "/a", arguments: shared)
             let b = try await ServedDirectory(root + "/b", arguments: shared)
-            let (token, patientID) = try await a.login(email: "sat@example.org", password: MultiInstanceTests.password)
-            return Pair(a: a, b: b, token: token, patientID: patientID, root: root)
+            return (a, b, root)
         }
 
         func stop() {

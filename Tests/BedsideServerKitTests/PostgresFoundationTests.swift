@@ -141,6 +141,7 @@ struct PostgresFoundationTests {
                     #expect(error.code == .unstorableValue, "\(error)")
                     let answer = ServerError.storage(error)
                     #expect(answer.status == 400 && answer.outcome.issues.first?.code == "invalid", "\(answer.outcome)")
+                    #expect(answer.retryAfterSeconds == nil, "the same request will not do better later")
                 }
             }
             let stored = try await connections.transaction(readOnly: true) { sql in try sql.integer("SELECT count(*) FROM note") }

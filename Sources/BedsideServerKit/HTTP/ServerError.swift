@@ -107,6 +107,16 @@ public enum ServerError: Error, Sendable {
         }
     }
 
+    /// The answer's Retry-After: when trying again later may succeed, in how many seconds (nil: it will not,
+    /// as it is).
+    public var retryAfterSeconds: Int? {
+        switch self {
+        case .locked(let seconds), .throttled(let seconds), .busy(let seconds), .unavailable(_, let seconds): seconds
+        case .storage(let underlying) where Self.isTransient(underlying): Self.storageRetrySeconds
+        default: nil
+        }
+    }
+
     /// How long a client is asked to wait when the database is not available (503 with Retry-After).
     public static let storageRetrySeconds = 5
 

@@ -130,12 +130,10 @@ struct ServerRoutes: Sendable {
 
     func error(_ error: ServerError) -> Response {
         var headers = HTTPFields()
+        if let seconds = error.retryAfterSeconds { headers[.retryAfter] = String(seconds) }
         switch error {
-        case .locked(let seconds), .throttled(let seconds), .busy(let seconds), .unavailable(_, let seconds): headers[.retryAfter] = String(seconds)
         case .unauthenticated: headers[.wwwAuthenticate] = "Bearer realm=\"bedside\""
-        case .storage(let underlying):
-            logger.error("storage failure", metadata: ["error": "\(underlying)"])
-            if ServerError.isTransient(underlying) { headers[.retryAfter] = String(ServerError.storageRetrySeconds) }
+        case .storage(let underlying): logger.error("storage failure", metadata: ["error": "\(underlying)"])
         default: break
         }
         return json(.init(code: error.status), error.outcome.json.serialized(), headers: headers)
