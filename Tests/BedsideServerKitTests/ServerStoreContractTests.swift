@@ -65,6 +65,31 @@ struct ServerStoreContractTests {
         }
     }
 
+    @Test("password-check budgets: at most N uses a window, a refusal spends nothing and says when the oldest leaves; keys apart; old uses purged", arguments: StoreBackend.allCases)
+    func budgets(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let limit = RateLimit(requests: 3, windowSeconds: 60)
+            let start: Int64 = 1_000_000
+            let firstWindow = try await store.write { db in
+                try [0, 10_000, 20_000, 30_000, 30_500].map { offset in try db.useBudget(key: "address:a", limit: limit, now: start + offset) }
+            }
+            // Three fit; the fourth and fifth wait for the first to leave the window (60 s after it).
+            #expect(firstWindow == [nil, nil, nil, 30, 30], "\(firstWindow)")
+            let other = try await store.write { db in try db.useBudget(key: "address:b", limit: limit, now: start + 30_000) }
+            #expect(other == nil, "another key has a budget of its own")
+            // The first use has left the window: room for one, not two (the refusals were not counted).
+            let later = try await store.write { db in
+                try [60_001, 60_002].map { offset in try db.useBudget(key: "address:a", limit: limit, now: start + offset) }
+            }
+            #expect(later == [nil, 10], "\(later)")
+            try await store.write { db in try db.purgeExpired(before: start + 60_003 + RateLimit.longestKeptUse) }
+            let afterPurge = try await store.write { db in
+                try (0..<3).map { _ in try db.useBudget(key: "address:a", limit: limit, now: start + 60_004) }
+            }
+            #expect(afterPurge == [nil, nil, nil], "housekeeping forgot every old use: \(afterPurge)")
+        }
+    }
+
     @Test("resources: versions and history, identifiers per patient, search by code, date and sort (no date first ascending, last descending), paging, totals", arguments: StoreBackend.allCases)
     func resources(_ backend: StoreBackend) async throws {
         try await withStore(backend) { store in
