@@ -283,6 +283,11 @@ public struct ServerAdministration: Sendable {
         guard questionnaire["item"]?.arrayValue?.isEmpty == false else {
             throw AdministrationError("The questionnaire has no items to answer.")
         }
+        for (resource, type) in [(questionnaire, SupportedResource.questionnaire)] + valueSets.map({ ($0, .valueSet) }) {
+            if let path = FHIRService.overlongIndexedValue(resource, type: type) {
+                throw AdministrationError("\(path) is longer than \(ServerLimits.indexedValueBytes) bytes: it could not be looked up by.")
+            }
+        }
         let email = AuthService.normalizedEmail(patientEmail)
         let now = clock.now()
         let url = questionnaire["url"]?.stringValue

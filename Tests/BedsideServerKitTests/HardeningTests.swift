@@ -106,6 +106,14 @@ struct HardeningTests {
                 ])
             // A transaction answers an entry's refusal 422, naming it.
             #expect(inTransaction.status == 422 && inTransaction.text.contains("control characters"), "\(inTransaction.status) \(inTransaction.text)")
+            // The command line's assign takes no url a form could not be found by either.
+            let form: JSONValue = [
+                "resourceType": "Questionnaire", "status": "active", "url": .string("https://forms.example/" + long),
+                "item": [["linkId": "1", "text": "Well?", "type": "boolean"]],
+            ]
+            await #expect(throws: AdministrationError.self) {
+                _ = try await server.administration.assign(questionnaire: form, patientEmail: "long@example.org", due: nil)
+            }
             for challenge in ["a\u{0}", "a\u{1}b"] {
                 let otp = try await server.request("POST", "/auth/otp", json: ["challenge": .string(challenge), "code": "123456"])
                 #expect(otp.status == 401 && otp.issueCode == "expired", "\(otp.status) \(otp.text)")

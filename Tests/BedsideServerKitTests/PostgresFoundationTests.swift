@@ -126,6 +126,21 @@ struct PostgresFoundationTests {
         }
     }
 
+    @Test("a database not encoded in UTF8 is refused at start, saying how to make one")
+    func refusesOtherEncodings() async throws {
+        let location = try await TestPostgres.shared.makeDatabase(encoding: "LATIN1")
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("bedside-enc-\(UUID().uuidString).key").path
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        do {
+            let store = try await PostgresServerStore(location: location, encryption: .masterKey(MasterKeyFile(path: keyFile)), maximumConnections: 2)
+            await store.shutdown()
+            Issue.record("a LATIN1 database was taken")
+        } catch {
+            #expect("\(error)".contains("needs UTF8") && "\(error)".contains("ENCODING 'UTF8'"), "\(error)")
+        }
+        await TestPostgres.shared.dropDatabase(location)
+    }
+
     @Test("a value PostgreSQL cannot take (U+0000 in text, an index entry too large) is the request's fault: unstorableValue, a 400, nothing stored")
     func unstorableValues() async throws {
         try await withDatabase { location in

@@ -87,6 +87,11 @@ struct ServerStoreContractTests {
                 try (0..<3).map { _ in try db.useBudget(key: "address:a", limit: limit, now: start + 60_004) }
             }
             #expect(afterPurge == [nil, nil, nil], "housekeeping forgot every old use: \(afterPurge)")
+            // A clock a day ahead, then put right: the uses it dated do not hold the key for a day.
+            let ahead = try await store.write { db in try (0..<3).map { _ in try db.useBudget(key: "address:c", limit: limit, now: start + 86_400_000) } }
+            #expect(ahead == [nil, nil, nil])
+            let putRight = try await store.write { db in try db.useBudget(key: "address:c", limit: limit, now: start + 100_000) }
+            #expect(putRight == nil, "uses dated more than a window ahead are forgotten")
         }
     }
 

@@ -33,11 +33,13 @@ public actor TestPostgres {
         return try PostgresConnections(location: try PostgresLocation(url: url), maximumConnections: 1, leaseTimeout: .seconds(300))
     }
 
-    /// A new, empty database; its location (the administrator's user, no password, loopback).
-    public func makeDatabase() async throws -> PostgresLocation {
+    /// A new, empty database (in the cluster's encoding, UTF8, unless `encoding` names another);
+    /// its location (the administrator's user, no password, loopback).
+    public func makeDatabase(encoding: String? = nil) async throws -> PostgresLocation {
         let admin = try await administrator()
         let name = "bedside_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try await admin.withConnection { sql in try sql.execute("CREATE DATABASE \(name)") }
+        let options = encoding.map { " ENCODING '\($0)' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" } ?? ""
+        try await admin.withConnection { sql in try sql.execute("CREATE DATABASE \(name)\(options)") }
         var location = admin.location
         location.database = String(name)
         // Generous: under a full parallel test run on two cores a connection can take seconds.

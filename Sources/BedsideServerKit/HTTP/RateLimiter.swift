@@ -20,12 +20,20 @@ public struct RateLimit: Sendable, Equatable {
     /// Seconds until the oldest use in the window leaves it: whole seconds, rounded up so the client never
     /// comes back a moment too early; never more than a window even if the wall clock stepped back.
     func retryAfterSeconds(oldestUse: Int64, now: Int64) -> Int {
-        let wait = min(max(oldestUse &+ windowMilliseconds &- now, 1), windowMilliseconds)
+        Self.retryAfterSeconds(oldestUse: oldestUse, now: now, window: windowMilliseconds)
+    }
+
+    static func retryAfterSeconds(oldestUse: Int64, now: Int64, window: Int64) -> Int {
+        let wait = min(max(oldestUse &+ window &- now, 1), window)
         return Int((wait + 999) / 1000)
     }
 
-    /// How long housekeeping keeps a budget use whose key was not seen again: longer than any window.
+    /// How long housekeeping keeps a budget use whose key was not seen again; a budget kept in the
+    /// database counts over a window of at most this long.
     static let longestKeptUse: Int64 = 3_600_000
+
+    /// The window of a budget kept in the database (`ServerStore.useBudget`), in milliseconds.
+    var storedWindowMilliseconds: Int64 { min(windowMilliseconds, Self.longestKeptUse) }
 }
 
 /// Counts requests per key (a session, or an address before login) in a sliding window.

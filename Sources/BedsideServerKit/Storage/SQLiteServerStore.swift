@@ -184,6 +184,13 @@ enum ServerMigrations {
         migrator.registerMigration("v16: each run of an export job named, so a run that was replaced cannot finish it") { db in
             try db.execute(sql: "ALTER TABLE export_job ADD COLUMN attempt TEXT")
         }
+        migrator.registerMigration("v17: password-check budgets in the database, shared by every instance") { db in
+            try db.execute(sql: """
+                CREATE TABLE login_budget_use (key TEXT NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX login_budget_use_key ON login_budget_use(key, at);
+                CREATE INDEX login_budget_use_at ON login_budget_use(at);
+                """)
+        }
         return migrator
     }
 
@@ -448,13 +455,6 @@ enum ServerMigrations {
                 );
                 CREATE INDEX export_job_status ON export_job(status, created_at);
                 CREATE INDEX export_job_client ON export_job(client_id);
-                """)
-        }
-        migrator.registerMigration("v12: password-check budgets in the database, shared by every instance") { db in
-            try db.execute(sql: """
-                CREATE TABLE login_budget_use (key TEXT NOT NULL, at INTEGER NOT NULL);
-                CREATE INDEX login_budget_use_key ON login_budget_use(key, at);
-                CREATE INDEX login_budget_use_at ON login_budget_use(at);
                 """)
         }
         return migrator

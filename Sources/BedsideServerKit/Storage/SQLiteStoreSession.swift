@@ -122,14 +122,17 @@ struct SQLiteStoreSession: StoreWriting {
 
     func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
         let stored = blindIndex(key)
-        try db.execute(sql: "DELETE FROM login_budget_use WHERE key = ? AND at <= ?", arguments: [stored, now - limit.windowMilliseconds])
+        let window = limit.storedWindowMilliseconds
+        // Uses that left the window, and any dated more than a window ahead (a clock that was wrong and
+        // was put right): they would refuse the key until real time caught up.
+        try db.execute(sql: "DELETE FROM login_budget_use WHERE key = ? AND (at <= ? OR at > ?)", arguments: [stored, now - window, now + window])
         let row = try Row.fetchOne(db, sql: "SELECT count(*) AS uses, min(at) AS oldest FROM login_budget_use WHERE key = ?", arguments: [stored])
         let uses: Int = row?["uses"] ?? 0
         guard uses >= limit.requests else {
             try db.execute(sql: "INSERT INTO login_budget_use (key, at) VALUES (?, ?)", arguments: [stored, now])
             return nil
         }
-        return limit.retryAfterSeconds(oldestUse: row?["oldest"] ?? now, now: now)
+        return RateLimit.retryAfterSeconds(oldestUse: row?["oldest"] ?? now, now: now, window: window)
     }
 
     func challenge(id: String) throws -> LoginChallenge? {
@@ -200,7 +203,8 @@ struct SQLiteStoreSession: StoreWriting {
             sql: "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
             arguments: [time - 24 * 3_600_000, time])
         // Budget uses of addresses and names not seen again (each key forgets its own at its next use).
-        try db.execute(sql: "DELETE FROM login_budget_use WHERE at < ?", arguments: [time - RateLimit.longestKeptUse])
+        try db.execute(
+            sql: "DELETE FROM login_budget_use WHERE at < ? OR at > ?", arguments: [time - RateLimit.longestKeptUse, time + RateLimit.longestKeptUse])
     }
 
     // MARK: Bulk Data export

@@ -70,8 +70,9 @@ public struct PostgresStoreError: Error, CustomStringConvertible, Sendable {
                 // A standby after a failover, or a server shutting down: another try may reach the new primary.
                 case "25006": return .init(code: .unavailable, message: "PostgreSQL is read-only at the moment: \(text) (\(state))")
                 case "23505", "23503", "23514", "23502": return .init(code: .constraint, message: "PostgreSQL: \(text) (\(state))")
-                // Not in the text's repertoire (U+0000), untranslatable, or past a limit (an index row too large).
-                case "22021", "22P05", "54000": return .init(code: .unstorableValue, message: "PostgreSQL refused a value in \(sql.prefix(80)): \(text) (\(state))")
+                // Not in the text's repertoire (U+0000), or past a limit (an index row too large). (Untranslatable
+                // characters, 22P05, cannot come from a client: the store refuses a database not in UTF8.)
+                case "22021", "54000": return .init(code: .unstorableValue, message: "PostgreSQL refused a value in \(sql.prefix(80)): \(text) (\(state))")
                 case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
                     return .init(code: .unavailable, message: "PostgreSQL is not available: \(text) (\(state))")
                 default: return .init(code: .refused, message: "PostgreSQL refused \(sql.prefix(80)): \(text) (\(state))")

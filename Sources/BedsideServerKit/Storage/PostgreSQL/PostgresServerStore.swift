@@ -27,6 +27,17 @@ public final class PostgresServerStore: ServerStore {
         leadership = PostgresJobLeadership(connections: connections, logger: Logger(label: "bedside-server.jobs"))
         logger = Logger(label: "bedside-server.postgres")
         do {
+            // Any other encoding cannot hold every patient's name: a fault of the deployment, said at start,
+            // not a 500 (or a 400 blaming the client) on the first request with such a name.
+            let encoding = try await connections.transaction(readOnly: true) { sql in
+                try sql.rows("SHOW server_encoding").first.map { try PostgresSQL.decode($0[0], as: String.self, sql: "SHOW server_encoding") }
+            }
+            guard encoding == "UTF8" else {
+                throw PostgresStoreError(
+                    code: .refused,
+                    message: "The database \(location.database) is encoded \(encoding ?? "unknown"); bedside-server needs UTF8. "
+                        + "Make it with CREATE DATABASE \(location.database) ENCODING 'UTF8' TEMPLATE template0.")
+            }
             try await PostgresMigrator.migrate(connections, PostgresSchema.migrations, now: Int64(Date().timeIntervalSince1970 * 1000))
             let stored = try await connections.transaction(readOnly: true) { sql in try Self.storedDataKey(sql) }
             let opened = try DataKeyRecord.keys(stored: stored, encryption: encryption)

@@ -195,14 +195,17 @@ struct PostgresStoreSession: StoreWriting {
     func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
         // Inside the write, which holds the write lock: no other instance counts this key meanwhile.
         let stored = SQLValue.text(keys.blindIndex(key))
-        try execute("DELETE FROM login_budget_use WHERE key = ? AND at <= ?", [stored, .integer(now - limit.windowMilliseconds)])
+        let window = limit.storedWindowMilliseconds
+        // Uses that left the window, and any dated more than a window ahead (a clock that was wrong and
+        // was put right): they would refuse the key until real time caught up.
+        try execute("DELETE FROM login_budget_use WHERE key = ? AND (at <= ? OR at > ?)", [stored, .integer(now - window), .integer(now + window)])
         let row = try row("SELECT count(*) AS uses, min(at) AS oldest FROM login_budget_use WHERE key = ?", [stored])
         let uses = try row?.int64("uses") ?? 0
         guard uses >= limit.requests else {
             try execute("INSERT INTO login_budget_use (key, at) VALUES (?, ?)", [stored, .integer(now)])
             return nil
         }
-        return limit.retryAfterSeconds(oldestUse: try row?.optionalInt64("oldest") ?? now, now: now)
+        return RateLimit.retryAfterSeconds(oldestUse: try row?.optionalInt64("oldest") ?? now, now: now, window: window)
     }
 
     func challenge(id: String) throws -> LoginChallenge? {
@@ -267,7 +270,8 @@ struct PostgresStoreSession: StoreWriting {
             "DELETE FROM login_throttle WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
             [.integer(time - 24 * 3_600_000), .integer(time)])
         // Budget uses of addresses and names not seen again (each key forgets its own at its next use).
-        try execute("DELETE FROM login_budget_use WHERE at < ?", [.integer(time - RateLimit.longestKeptUse)])
+        try execute(
+            "DELETE FROM login_budget_use WHERE at < ? OR at > ?", [.integer(time - RateLimit.longestKeptUse), .integer(time + RateLimit.longestKeptUse)])
     }
 
     // MARK: Enrolment
