@@ -47,7 +47,7 @@ func warningWhileSlow<T>(
 /// does not end is left running (it cannot be forced), and so is the small task that waits for it,
 /// holding what the task holds; the caller goes on and says so.
 func waitForEnd(of task: Task<Void, Never>, atMost limit: Duration) async -> Bool {
-    let answer = FirstAnswer()
+    let answer = FirstAnswer<Bool>()
     var timer: Task<Void, Never>?
     let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
         answer.waiting(continuation)
@@ -64,16 +64,52 @@ func waitForEnd(of task: Task<Void, Never>, atMost limit: Duration) async -> Boo
     return ended
 }
 
-/// Resumes a continuation with the first answer given; later answers are dropped.
-private final class FirstAnswer: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+/// `task`'s value, or `fallback` as soon as the waiting task is cancelled: the task itself is not
+/// cancelled and goes on to its own end (a question to the database that must not be cut off half-way).
+func value<T: Sendable>(of task: Task<T, Never>, orWhenCancelled fallback: T) async -> T {
+    let answer = FirstAnswer<T>()
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            answer.waiting(continuation)
+            Task { answer.give(await task.value) }
+        }
+    } onCancel: {
+        answer.give(fallback)
+    }
+}
 
-    func waiting(_ waiter: CheckedContinuation<Bool, Never>) { continuation.withLock { $0 = waiter } }
+/// Resumes a continuation with the first answer given (kept until the continuation comes, if it comes
+/// later); later answers are dropped.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private struct State {
+        var waiter: CheckedContinuation<T, Never>?
+        var given: T?
+        var done = false
+    }
 
-    func give(_ answer: Bool) {
-        continuation.withLock { waiter in
-            waiter?.resume(returning: answer)
-            waiter = nil
+    private let state = Mutex(State())
+
+    func waiting(_ waiter: CheckedContinuation<T, Never>) {
+        state.withLock { state in
+            if let given = state.given, !state.done {
+                state.done = true
+                waiter.resume(returning: given)
+            } else if !state.done {
+                state.waiter = waiter
+            }
+        }
+    }
+
+    func give(_ answer: T) {
+        state.withLock { state in
+            guard !state.done else { return }
+            if let waiter = state.waiter {
+                state.done = true
+                state.waiter = nil
+                waiter.resume(returning: answer)
+            } else if state.given == nil {
+                state.given = answer
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ struct ScheduledJobLeadershipTests {
         await connections.shutdown()
     }
 
-    @Test("a scheduling question PostgreSQL never answers ends as soon as its task is cancelled (a stop): on a made connection, and while one is made")
+    @Test("a scheduling question PostgreSQL never answers ends for its caller as soon as the caller is cancelled (a stop), on a made connection and while one is made; the connection and the other jobs' locks stay")
     func cancelledQuestionEnds() async throws {
         let location = try await TestPostgres.shared.makeDatabase()
         guard case .tcp(_, let port) = location.endpoint else { throw TestFailure("the test cluster is not on TCP") }
@@ -106,11 +106,28 @@ struct ScheduledJobLeadershipTests {
             while answer.value.withLock({ $0 }) == nil, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(20)) }
             return (answer.value.withLock { $0 }, ContinuousClock.now - started)
         }
-        // The question is sent and never reaches PostgreSQL.
+        /// This instance's session still holds the housekeeping lock (asked on a connection of the test's own).
+        func housekeepingHeld() async throws -> Bool {
+            let direct = try PostgresConnections(location: location, maximumConnections: 1)
+            defer { direct.close() }
+            let held = try await direct.transaction(readOnly: true) { sql in
+                try sql.integer(
+                    """
+                    SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND granted
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """, [.integer(Int64(PostgresJobLeadership.lockSpace)), .integer(Int64(ScheduledJob.housekeeping.rawValue))])
+            }
+            return held == 1
+        }
+        // The question is sent and never reaches PostgreSQL. The caller stops waiting at once; the
+        // connection, and the lock it holds for another job, stay (the question ends by its own deadline).
         proxy.fault = .dropAll
         let asked = try await cancelled(.exports)
         #expect(asked.leads == false && asked.took < .seconds(10), "\(asked)")
-        // The connection went with it; a new one is never answered either.
+        #expect(try await housekeepingHeld(), "a cancelled question took the other jobs' lock with it")
+        // The connection cut: a new one is never answered either.
+        proxy.closeConnections()
+        try await Task.sleep(for: .milliseconds(500))
         let connecting = try await cancelled(.retention)
         #expect(connecting.leads == false && connecting.took < .seconds(10), "\(connecting)")
 

@@ -28,6 +28,16 @@ actor PostgresJobLeadership {
     /// be asked: no instance runs a job it cannot be sure is its own.
     func leads(_ job: ScheduledJob) async -> Bool {
         guard !closed else { return false }
+        // Asked in a task of its own, which the caller's cancellation (a stop, or the export worker giving
+        // up its run) does not reach: the caller stops waiting at once, and the question ends by its own
+        // deadline or the connection's close (`close()`), so the connection, and the locks it holds for
+        // the other jobs, stay as they are. (postgres-nio's query does not end on cancellation anyway.)
+        let asking = Task { await self.decide(job) }
+        return await value(of: asking, orWhenCancelled: false)
+    }
+
+    private func decide(_ job: ScheduledJob) async -> Bool {
+        guard !closed else { return false }
         do {
             let connection = try await liveConnection()
             let taken = try await ask(connection, "SELECT pg_try_advisory_lock($1, $2)", job)
@@ -58,7 +68,7 @@ actor PostgresJobLeadership {
     /// at each await: two connections made at once would leave one, with its locks, unclosed).
     private func liveConnection() async throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
-        if let connecting { return try await Self.value(of: connecting) }
+        if let connecting { return try await connecting.value }
         // A connection that closed took its locks with it. No await before `connecting` is set: a
         // second caller must find the connection under way, not start another.
         held = []
@@ -72,20 +82,13 @@ actor PostgresJobLeadership {
         }
         connecting = task
         defer { connecting = nil }
-        let made = try await Self.value(of: task)
+        let made = try await task.value
         if closed {
             try? await made.close()
             throw CancellationError()
         }
         connection = made
         return made
-    }
-
-    /// The connection being made, or an error as soon as the asking task is cancelled (a stop, which
-    /// cancels every job's task): waiting on another task's value does not see the waiter's cancellation,
-    /// and a connection that is never answered would hold the stop until its connect deadline.
-    private static func value(of connecting: Task<PostgresConnection, any Error>) async throws -> PostgresConnection {
-        try await withTaskCancellationHandler { try await connecting.value } onCancel: { connecting.cancel() }
     }
 
     private func drop() async {
@@ -95,9 +98,8 @@ actor PostgresJobLeadership {
         try? await old?.close()
     }
 
-    /// One statement, given the statement timeout plus two seconds; past that, or when the asking task
-    /// is cancelled (a stop), the connection is closed: a frozen network must not freeze the scheduler,
-    /// and postgres-nio's query does not end on cancellation, so the group would wait for its answer.
+    /// One statement, given the statement timeout plus two seconds; past that the connection is closed
+    /// (a frozen network must not freeze the scheduler).
     private func ask(_ connection: PostgresConnection, _ sql: String, _ job: ScheduledJob) async throws -> Bool {
         var binds = PostgresBindings(capacity: 2)
         binds.append(Self.lockSpace)
@@ -117,14 +119,7 @@ actor PostgresJobLeadership {
                 return nil
             }
             defer { group.cancelAll() }
-            let first: Bool??
-            do {
-                first = try await group.next()
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-            guard let first, let answer = first else {
+            guard let first = try await group.next(), let answer = first else {
                 try? await connection.close()
                 throw PostgresStoreError(code: .timedOut, message: "PostgreSQL did not answer a scheduling question in time")
             }
