@@ -120,19 +120,16 @@ struct SQLiteStoreSession: StoreWriting {
         try db.execute(sql: "DELETE FROM login_throttle WHERE key = ?", arguments: [blindIndex(key)])
     }
 
-    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
+    func budgetUses(key: String, keeping kept: ClosedRange<Int64>) throws -> (count: Int, oldest: Int64?) {
         let stored = blindIndex(key)
-        let window = limit.storedWindowMilliseconds
-        // Uses that left the window, and any dated more than a window ahead (a clock that was wrong and
-        // was put right): they would refuse the key until real time caught up.
-        try db.execute(sql: "DELETE FROM login_budget_use WHERE key = ? AND (at <= ? OR at > ?)", arguments: [stored, now - window, now + window])
+        try db.execute(
+            sql: "DELETE FROM login_budget_use WHERE key = ? AND (at < ? OR at > ?)", arguments: [stored, kept.lowerBound, kept.upperBound])
         let row = try Row.fetchOne(db, sql: "SELECT count(*) AS uses, min(at) AS oldest FROM login_budget_use WHERE key = ?", arguments: [stored])
-        let uses: Int = row?["uses"] ?? 0
-        guard uses >= limit.requests else {
-            try db.execute(sql: "INSERT INTO login_budget_use (key, at) VALUES (?, ?)", arguments: [stored, now])
-            return nil
-        }
-        return RateLimit.retryAfterSeconds(oldestUse: row?["oldest"] ?? now, now: now, window: window)
+        return (row?["uses"] ?? 0, row?["oldest"])
+    }
+
+    func recordBudgetUse(key: String, at time: Int64) throws {
+        try db.execute(sql: "INSERT INTO login_budget_use (key, at) VALUES (?, ?)", arguments: [blindIndex(key), time])
     }
 
     func challenge(id: String) throws -> LoginChallenge? {

@@ -116,10 +116,10 @@ public protocol StoreWriting: StoreReading {
     func updatePasswordHash(accountID: String, passwordHash: String) throws
     func save(_ throttle: LoginThrottle) throws
     func deleteThrottle(key: String) throws
-    /// Spends one use of `key`'s budget at `now` when it has room (nil); otherwise spends nothing and
-    /// says in how many seconds it will (`RateLimit.retryAfterSeconds`). Kept in the database, so that
-    /// instances sharing it share the budget; uses older than the window are forgotten here.
-    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int?
+    /// Forgets `key`'s budget uses dated outside `kept`, then counts the rest: how many, and the oldest.
+    func budgetUses(key: String, keeping kept: ClosedRange<Int64>) throws -> (count: Int, oldest: Int64?)
+    /// Records one use of `key`'s budget.
+    func recordBudgetUse(key: String, at time: Int64) throws
     func insert(_ challenge: LoginChallenge) throws
     func update(_ challenge: LoginChallenge) throws
     func deleteChallenge(id: String) throws
@@ -194,5 +194,23 @@ public enum DeletedDataRemoval: Sendable, Equatable {
         case .spaceReusable:
             "PostgreSQL has freed their space for reuse (VACUUM); until it is overwritten, their bytes stay in its files, sealed."
         }
+    }
+}
+
+extension StoreWriting {
+    /// Spends one use of `key`'s budget at `now` when it has room (nil); otherwise spends nothing and
+    /// says in how many seconds it will. Kept in the database, so that instances sharing it share the
+    /// budget. Uses that left the window are forgotten here, and so are any dated more than a window
+    /// ahead (a clock that was wrong and was put right): they would refuse the key until real time
+    /// caught up.
+    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
+        guard limit.isEnabled else { return nil }
+        let window = limit.storedWindowMilliseconds
+        let uses = try budgetUses(key: key, keeping: (now - window + 1)...(now + window))
+        guard uses.count >= limit.requests else {
+            try recordBudgetUse(key: key, at: now)
+            return nil
+        }
+        return RateLimit.retryAfterSeconds(oldestUse: uses.oldest ?? now, now: now, window: window)
     }
 }

@@ -192,20 +192,16 @@ struct PostgresStoreSession: StoreWriting {
         try execute("DELETE FROM login_throttle WHERE key = ?", [.text(keys.blindIndex(key))])
     }
 
-    func useBudget(key: String, limit: RateLimit, now: Int64) throws -> Int? {
+    func budgetUses(key: String, keeping kept: ClosedRange<Int64>) throws -> (count: Int, oldest: Int64?) {
         // Inside the write, which holds the write lock: no other instance counts this key meanwhile.
         let stored = SQLValue.text(keys.blindIndex(key))
-        let window = limit.storedWindowMilliseconds
-        // Uses that left the window, and any dated more than a window ahead (a clock that was wrong and
-        // was put right): they would refuse the key until real time caught up.
-        try execute("DELETE FROM login_budget_use WHERE key = ? AND (at <= ? OR at > ?)", [stored, .integer(now - window), .integer(now + window)])
+        try execute("DELETE FROM login_budget_use WHERE key = ? AND (at < ? OR at > ?)", [stored, .integer(kept.lowerBound), .integer(kept.upperBound)])
         let row = try row("SELECT count(*) AS uses, min(at) AS oldest FROM login_budget_use WHERE key = ?", [stored])
-        let uses = try row?.int64("uses") ?? 0
-        guard uses >= limit.requests else {
-            try execute("INSERT INTO login_budget_use (key, at) VALUES (?, ?)", [stored, .integer(now)])
-            return nil
-        }
-        return RateLimit.retryAfterSeconds(oldestUse: try row?.optionalInt64("oldest") ?? now, now: now, window: window)
+        return (try row?.int("uses") ?? 0, try row?.optionalInt64("oldest"))
+    }
+
+    func recordBudgetUse(key: String, at time: Int64) throws {
+        try execute("INSERT INTO login_budget_use (key, at) VALUES (?, ?)", [.text(keys.blindIndex(key)), .integer(time)])
     }
 
     func challenge(id: String) throws -> LoginChallenge? {
