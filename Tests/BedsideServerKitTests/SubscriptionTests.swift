@@ -12,7 +12,6 @@ import Testing
 final class HookReceiver: Sendable {
     private let received = Mutex<[HostileServer.Request]>([])
     private let statuses = Mutex<[Int]>([])
-    private let delay = Mutex<UInt32>(0)
     private let box = Mutex<HostileServer?>(nil)
 
     /// With a certificate the Bedside test server's dev CA signed (so `--outbound-ca-file` trusts it),
@@ -30,15 +29,10 @@ final class HookReceiver: Sendable {
 
     private func answer(_ request: HostileServer.Request) -> HostileServer.Reply {
         received.withLock { $0.append(request) }
-        // On the receiver's own thread, never Swift's pool.
-        let pause = delay.withLock { $0 }
-        if pause > 0 { usleep(pause * 1000) }
         return HostileServer.Reply(status: statuses.withLock { $0.isEmpty ? 200 : $0.removeFirst() })
     }
 
     func answerNext(_ list: [Int]) { statuses.withLock { $0 = list } }
-    /// Each answer from now on comes this many milliseconds late.
-    func answerLate(milliseconds: UInt32) { delay.withLock { $0 = milliseconds } }
     var requests: [HostileServer.Request] { received.withLock { $0 } }
     var url: String { box.withLock { $0?.url ?? "https://127.0.0.1:1" } }
     func stop() { box.withLock { $0?.stop() } }
@@ -96,18 +90,23 @@ struct SubscriptionTests {
             let (patientID, patientToken, _, token) = try await setUp(server)
             let receiver = try HookReceiver(impersonating: server)
             defer { receiver.stop() }
-            let created = try await server.request("POST", "/fhir/Subscription", token: token, json: subscription(endpoint: receiver.url + "/hook"))
+            // The endpoint behind a proxy that holds every chunk a second: a delivery takes seconds.
+            let port = try #require(URLComponents(string: receiver.url)?.port)
+            let proxy = try FaultProxy(upstreamPort: port)
+            defer { proxy.stop() }
+            proxy.fault = .delay(1_000)
+            let created = try await server.request(
+                "POST", "/fhir/Subscription", token: token, json: subscription(endpoint: "https://127.0.0.1:\(proxy.port)/hook"))
             #expect(created.status == 201, "\(created.text)")
             let (old, new) = (dispatcher(server, trusting: server.caFile), dispatcher(server, trusting: server.caFile))
             _ = try await createObservation(server, patientID, token: patientToken)
-            // Both look before either has recorded its delivery: the old leader is still waiting for the
-            // endpoint's answer when the new one starts.
-            receiver.answerLate(milliseconds: 1_500)
+            // Both look before either has recorded its delivery: the old leader is still sending (its
+            // connection made, its answer seconds away) when the new one starts.
             async let first = old.run()
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await proxy.waitUntil(timeout: .seconds(30)) { $0.connectionsAccepted >= 1 })
             async let second = new.run()
             let sent = try await [first, second]
-            receiver.answerLate(milliseconds: 0)
+            proxy.fault = .none
             #expect(sent == [1, 1], "both sent the batch: \(sent)")
             _ = try await createObservation(server, patientID, token: patientToken, kilograms: 81)
             #expect(try await new.run() == 1)
